@@ -1,0 +1,220 @@
+"""Opening the database, transactions, schema upgrades and change announcements.
+
+``Database.write(tables)`` is the only way the core writes: it begins an
+IMMEDIATE transaction, records a ``change_log`` row naming the tables touched,
+commits, then tells every listener. Other processes notice the same change by
+polling ``poll_changes()`` (one indexed ``max(id)`` read).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from sqlalchemy import create_engine, func, select
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlmodel import Session
+
+from crm_tui import engines
+from crm_tui.errors import DatabaseError
+from crm_tui.models import ChangeLog
+
+ENV_VAR = "CRM_TUI_DB"
+DB_FILENAME = "crm.sqlite3"
+
+
+def default_db_path() -> Path:
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("crm-tui", appauthor=False)) / DB_FILENAME
+
+
+def resolve_db(arg: str | None) -> str:
+    """``--db`` if given, else ``$CRM_TUI_DB``, else the per-user default file."""
+    value = arg or os.environ.get(ENV_VAR) or str(default_db_path())
+    return value
+
+
+def to_url(value: str) -> URL:
+    """A path or an SQLAlchemy URL → URL, with a clear error for nonsense."""
+    if "://" not in value:
+        path = Path(value).expanduser()
+        return URL.create("sqlite", database=str(path.absolute()))
+    try:
+        return make_url(value)
+    except sa_exc.ArgumentError:
+        raise DatabaseError(
+            f"'{value}' is not a database path or URL; give a file path or a URL such as "
+            "sqlite:///crm.sqlite3 or postgresql+psycopg://user@host/dbname"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Change:
+    """Tables changed by one or more commits; ``remote`` when another process did it."""
+
+    tables: frozenset[str]
+    remote: bool = False
+
+
+Listener = Callable[[Change], None]
+
+
+@dataclass
+class Database:
+    url: URL
+    engine: object = field(repr=False, default=None)
+    _listeners: list[Listener] = field(default_factory=list, repr=False)
+    _own_changes: set[int] = field(default_factory=set, repr=False)
+    _last_seen: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- opening --------------------------------------------------------------
+
+    @classmethod
+    def open(cls, value: str | None = None, *, upgrade: bool = True) -> "Database":
+        """Open (creating if needed) the database named by a path or URL."""
+        url = to_url(resolve_db(value))
+        path = engines.sqlite_path(url)
+        if path is not None:
+            if path.is_dir():
+                raise DatabaseError(f"{path} is a folder, not a database file; pass a file path with --db")
+            try:
+                engines.prepare_private_file(path)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the database {path}: {exc.strerror or exc}; "
+                    "choose a writable location with --db or CRM_TUI_DB"
+                ) from None
+        try:
+            engine = _create_engine(url)
+        except (sa_exc.NoSuchModuleError, sa_exc.ArgumentError, ImportError) as exc:
+            raise DatabaseError(
+                f"cannot use database URL '{url.render_as_string(hide_password=True)}': {exc}; "
+                "supported are sqlite:///PATH and postgresql+psycopg://user@host/dbname"
+            ) from None
+        db = cls(url=url, engine=engine)
+        from crm_tui import migrations
+
+        with db.translate_errors():
+            migrations.ensure_schema(db, upgrade=upgrade)
+            db._last_seen = db.latest_change_id()
+        return db
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+    @property
+    def path(self) -> Path | None:
+        return engines.sqlite_path(self.url)
+
+    @property
+    def dialect(self):
+        return self.engine.dialect
+
+    # -- sessions -------------------------------------------------------------
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self.translate_errors(), self.engine.connect() as conn:
+            with Session(bind=conn, expire_on_commit=False) as session:
+                yield session
+                session.rollback()
+
+    @contextmanager
+    def write(self, tables: Iterable[str]) -> Iterator[Session]:
+        """A write transaction; on commit, announce ``tables`` as changed."""
+        names = frozenset(tables)
+        with self.translate_errors(), self.engine.connect() as conn:
+            conn.execution_options(crm_write=True)
+            with Session(bind=conn, expire_on_commit=False) as session:
+                yield session
+                entry = ChangeLog(tables=",".join(sorted(names)))
+                session.add(entry)
+                session.flush()
+                change_id = entry.id
+                session.commit()
+        with self._lock:
+            self._own_changes.add(change_id)
+        self._announce(Change(names))
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _announce(self, change: Change) -> None:
+        for listener in list(self._listeners):
+            listener(change)
+
+    # -- other processes ------------------------------------------------------
+
+    def latest_change_id(self) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.max(ChangeLog.id))).scalar() or 0
+
+    def poll_changes(self) -> Change | None:
+        """Changes committed by *other* processes since the last poll, if any."""
+        with self.translate_errors(), self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ChangeLog.id, ChangeLog.tables).where(ChangeLog.id > self._last_seen)
+            ).all()
+            conn.rollback()
+        if not rows:
+            return None
+        tables: set[str] = set()
+        with self._lock:
+            for change_id, names in rows:
+                self._last_seen = max(self._last_seen, change_id)
+                if change_id in self._own_changes:
+                    self._own_changes.discard(change_id)
+                    continue
+                tables.update(n for n in names.split(",") if n)
+        if not tables:
+            return None
+        change = Change(frozenset(tables), remote=True)
+        self._announce(change)
+        return change
+
+    # -- errors ---------------------------------------------------------------
+
+    @contextmanager
+    def translate_errors(self) -> Iterator[None]:
+        """Turn driver errors a user can cause into one clear ``DatabaseError``."""
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            raise _user_error(exc, self.url) from None
+
+
+def _user_error(exc: Exception, url: URL) -> DatabaseError:
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    where = url.render_as_string(hide_password=True)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return DatabaseError(
+            f"the database {where} is locked by another program for more than "
+            f"{engines.BUSY_TIMEOUT_S:g} s; close the other program or try again"
+        )
+    if "readonly" in low or "read-only" in low:
+        return DatabaseError(f"the database {where} is read-only; check its file permissions")
+    if "not a database" in low or "malformed" in low:
+        return DatabaseError(
+            f"{where} is not a valid crm-tui database ({text}); restore a backup or choose another --db"
+        )
+    if "unable to open" in low:
+        return DatabaseError(f"cannot open the database {where}; check the path and its permissions")
+    return DatabaseError(f"database error on {where}: {text}")
+
+
+def _create_engine(url: URL):
+    if url.get_backend_name() == "sqlite":
+        engine = create_engine(url, connect_args={"timeout": engines.BUSY_TIMEOUT_S})
+        engines.configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)

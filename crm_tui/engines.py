@@ -1,0 +1,108 @@
+"""Engine-specific SQL lives here, and only here.
+
+Everything else in the core speaks portable SQLAlchemy. When PostgreSQL (or
+another engine) is supported, each function below gains a branch for it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import event, func
+from sqlalchemy.engine import Engine
+
+BUSY_TIMEOUT_S = 5.0
+
+
+def is_sqlite(engine_or_dialect) -> bool:
+    dialect = getattr(engine_or_dialect, "dialect", engine_or_dialect)
+    return dialect.name == "sqlite"
+
+
+# --- SQLite connection set-up -------------------------------------------------
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, a busy timeout, and ``BEGIN IMMEDIATE`` for writes.
+
+    pysqlite's own implicit BEGIN is switched off so that we emit BEGIN
+    ourselves: deferred for reads, IMMEDIATE for writes. A deferred read that
+    later upgrades to a write is what gives "database is locked" with two
+    processes; IMMEDIATE takes the write lock up front and waits politely.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # pragma: no cover - exercised via engine
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        mode = cur.execute("PRAGMA journal_mode").fetchone()[0]
+        if str(mode).lower() not in ("wal", "memory"):
+            cur.execute("PRAGMA journal_mode = WAL")
+        # FULL: a commit that returned survives even a power cut, not only kill -9.
+        cur.execute("PRAGMA synchronous = FULL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # pragma: no cover - exercised via engine
+        if conn.get_execution_options().get("crm_write"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def sqlite_path(url) -> Path | None:
+    """The file behind a SQLite URL, or None for in-memory / other engines."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database
+    if not database or database == ":memory:" or database.startswith("file::memory"):
+        return None
+    return Path(database).expanduser()
+
+
+def prepare_private_file(path: Path) -> None:
+    """Create the database file 0600 in a 0700 folder before SQLite touches it."""
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+        os.chmod(folder, 0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+        os.close(fd)
+
+
+def backup_sqlite(src_path: Path, dest: Path) -> None:
+    """A consistent copy using SQLite's online backup API (safe while in use)."""
+    prepare_private_file(dest)
+    src = sqlite3.connect(str(src_path), timeout=BUSY_TIMEOUT_S)
+    try:
+        dst = sqlite3.connect(str(dest))
+        try:
+            src.backup(dst)
+            dst.execute("PRAGMA journal_mode = DELETE")
+        finally:
+            dst.close()
+    finally:
+        src.close()
+    os.chmod(dest, 0o600)
+
+
+# --- Portable expressions with per-engine bodies ------------------------------
+
+
+def days_between(start, end, dialect):
+    """Fractional days from ``start`` to ``end`` as a SQL expression."""
+    if is_sqlite(dialect):
+        return func.julianday(end) - func.julianday(start)
+    return func.extract("epoch", end - start) / 86400.0
+
+
+def month_key(col, dialect):
+    """'YYYY-MM' of a timestamp column as a SQL expression."""
+    if is_sqlite(dialect):
+        return func.strftime("%Y-%m", col)
+    return func.to_char(col, "YYYY-MM")

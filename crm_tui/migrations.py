@@ -1,0 +1,117 @@
+"""Schema versions and the upgrades between them, run in order.
+
+``SCHEMA_VERSION`` is what this build writes. A database records its version
+in ``crm_meta``; an older one is upgraded step by step inside one transaction
+(after a backup copy is saved), a newer one is refused untouched.
+Migrations use portable SQLAlchemy only, so PostgreSQL follows the same
+history.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable
+
+from sqlalchemy import inspect, select
+from sqlmodel import Session, SQLModel
+
+from crm_tui import models
+from crm_tui.errors import DatabaseError
+
+SCHEMA_VERSION = 1
+
+DEFAULT_PIPELINE = "Sales"
+# name, probability %, outcome, rot threshold in days
+DEFAULT_STAGES = (
+    ("Lead", 10, "open", 14),
+    ("Qualified", 25, "open", 14),
+    ("Proposal", 50, "open", 21),
+    ("Negotiation", 75, "open", 21),
+    ("Won", 100, "won", None),
+    ("Lost", 0, "lost", None),
+)
+# The seeds' sales process: stage → (kind, subject, duration in days)
+DEFAULT_STAGE_TASKS = {
+    "Qualified": (("call", "Discovery call: budget, authority, need, timing", 2),),
+    "Proposal": (("email", "Send the proposal", 3),),
+    "Negotiation": (("meeting", "Agree terms and close date", 5),),
+}
+
+
+def _v1_initial(session: Session) -> None:
+    SQLModel.metadata.create_all(session.connection())
+    seed_default_pipeline(session)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
+    (1, "initial schema with the default Sales pipeline", _v1_initial),
+]
+
+
+def seed_default_pipeline(session: Session) -> models.Pipeline:
+    pipeline = models.Pipeline(name=DEFAULT_PIPELINE, position=0)
+    session.add(pipeline)
+    session.flush()
+    for pos, (name, prob, outcome, rot) in enumerate(DEFAULT_STAGES):
+        stage = models.Stage(
+            pipeline_id=pipeline.id, name=name, position=pos, probability=prob, outcome=outcome, rot_days=rot
+        )
+        session.add(stage)
+        session.flush()
+        for tpos, (kind, subject, days) in enumerate(DEFAULT_STAGE_TASKS.get(name, ())):
+            session.add(
+                models.StageTaskTemplate(
+                    stage_id=stage.id, kind=kind, subject=subject, duration_days=days, position=tpos
+                )
+            )
+    return pipeline
+
+
+def read_version(conn) -> int | None:
+    """The schema version recorded in the database, or None for an empty one."""
+    if not inspect(conn).has_table("crm_meta"):
+        if inspect(conn).get_table_names():
+            raise DatabaseError(
+                "this database was not made by crm-tui (it has tables but no crm_meta); "
+                "choose another file with --db"
+            )
+        return None
+    row = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+    return int(row) if row is not None else None
+
+
+def ensure_schema(db, *, upgrade: bool = True) -> int:
+    """Create or upgrade the schema; refuse a database from a newer version."""
+    with db.engine.connect() as conn:
+        current = read_version(conn)
+        conn.rollback()
+    if current is not None and current > SCHEMA_VERSION:
+        raise DatabaseError(
+            f"this database was written by a newer crm-tui (schema {current}, this one knows "
+            f"{SCHEMA_VERSION}); upgrade crm-tui to open it"
+        )
+    if current == SCHEMA_VERSION:
+        return current
+    if current is not None and not upgrade:
+        raise DatabaseError(f"the database needs an upgrade from schema {current} to {SCHEMA_VERSION}")
+    with db.write(models.ALL_TABLES) as session:
+        # Re-read under the write lock: another process may have migrated meanwhile.
+        current = read_version(session.connection())
+        if current == SCHEMA_VERSION:
+            return current
+        for version, _title, step in MIGRATIONS:
+            if current is None or version > current:
+                step(session)
+                current = version
+        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        _set_meta(session, "schema_version", str(SCHEMA_VERSION))
+        _set_meta(session, "schema_updated_at", now)
+    return SCHEMA_VERSION
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(models.Meta, key)
+    if row is None:
+        session.add(models.Meta(key=key, value=value))
+    else:
+        row.value = value

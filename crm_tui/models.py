@@ -1,0 +1,294 @@
+"""The domain: SQLModel tables of DESIGN §3.
+
+Money is stored in integer minor units (``*_cents``); timestamps are
+timezone-aware UTC (``UTCDateTime``); every editable record carries a
+``version`` that services bump on each update so a stale edit from another
+session is detected instead of silently overwriting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+UTC = dt.timezone.utc
+
+CUSTOMER_STATUSES = ("lead", "prospect", "customer", "churned")
+CUSTOMER_KINDS = ("company", "person")
+STAGE_OUTCOMES = ("open", "won", "lost")
+TASK_KINDS = ("call", "email", "meeting", "todo")
+ORDER_STATUSES = ("draft", "approved", "fulfilled", "cancelled")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A datetime that is always UTC-aware in Python, on every engine.
+
+    SQLite has no time zone type: values are stored as naive UTC text (which
+    ``julianday()`` understands) and given their UTC zone back when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; times must be timezone-aware (UTC)")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if isinstance(value, str):  # raw text from an aggregate on SQLite
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def _ts(**kw):
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Meta(SQLModel, table=True):
+    """Key/value facts about the database itself (schema version, ...)."""
+
+    __tablename__ = "crm_meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class ChangeLog(SQLModel, table=True):
+    """One row per committed write: which tables it changed.
+
+    Other processes (a second SSH session) poll ``max(id)`` to notice changes.
+    """
+
+    __tablename__ = "change_log"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tables: str
+    at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customer"
+    __table_args__ = (
+        Index("ix_customer_live_name", "deleted_at", "name_key", "id"),
+        Index("ix_customer_status", "status"),
+        Index("ix_customer_owner", "owner"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+    name_key: str = Field(default="")  # normalised name for search and matching
+    kind: str = Field(default="company")
+    email: str = Field(default="")
+    phone: str = Field(default="")
+    website: str = Field(default="")
+    industry: str = Field(default="")
+    tags: str = Field(default="")  # comma separated, stored as typed
+    owner: str = Field(default="")
+    source: str = Field(default="")
+    status: str = Field(default="lead")
+    external_id: Optional[str] = Field(default=None, index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    deleted_at: Optional[dt.datetime] = _ts(default=None)
+    version: int = Field(default=1)
+
+
+class Contact(SQLModel, table=True):
+    __tablename__ = "contact"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    name: str
+    title: str = Field(default="")
+    email: str = Field(default="")
+    phone: str = Field(default="")
+    external_id: Optional[str] = Field(default=None, index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    deleted_at: Optional[dt.datetime] = _ts(default=None)
+    version: int = Field(default=1)
+
+
+class Pipeline(SQLModel, table=True):
+    __tablename__ = "pipeline"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    position: int = Field(default=0)
+
+
+class Stage(SQLModel, table=True):
+    __tablename__ = "stage"
+    __table_args__ = (UniqueConstraint("pipeline_id", "name"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    pipeline_id: int = Field(foreign_key="pipeline.id", index=True)
+    name: str
+    position: int = Field(default=0)
+    probability: int = Field(default=0)  # percent, 0..100
+    outcome: str = Field(default="open")  # open / won / lost
+    rot_days: Optional[int] = Field(default=None)
+
+
+class Product(SQLModel, table=True):
+    __tablename__ = "product"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    name: str
+    name_key: str = Field(default="", index=True)
+    unit_price_cents: int = Field(default=0)
+    currency: str = Field(default="USD")
+    external_id: Optional[str] = Field(default=None, index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Deal(SQLModel, table=True):
+    __tablename__ = "deal"
+    __table_args__ = (
+        Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents"),
+        Index("ix_deal_closed", "closed_at"),
+        Index("ix_deal_owner", "owner"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    title: str
+    customer_id: Optional[int] = Field(default=None, foreign_key="customer.id", index=True)
+    pipeline_id: int = Field(foreign_key="pipeline.id")
+    stage_id: int = Field(foreign_key="stage.id")
+    amount_cents: int = Field(default=0)
+    currency: str = Field(default="USD")
+    probability: Optional[int] = Field(default=None)  # percent override
+    expected_close: Optional[dt.date] = Field(default=None)
+    owner: str = Field(default="")
+    lost_reason: str = Field(default="")
+    external_id: Optional[str] = Field(default=None, unique=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    stage_entered_at: dt.datetime = _ts(default_factory=utcnow)
+    closed_at: Optional[dt.datetime] = _ts(default=None)
+    deleted_at: Optional[dt.datetime] = _ts(default=None)
+    version: int = Field(default=1)
+
+
+class DealProduct(SQLModel, table=True):
+    """A product line on a deal: feeds market demand M = P × Q."""
+
+    __tablename__ = "deal_product"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantity: int = Field(default=1)
+    unit_price_cents: int = Field(default=0)
+
+
+class StageChange(SQLModel, table=True):
+    __tablename__ = "stage_change"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    from_stage_id: Optional[int] = Field(default=None, foreign_key="stage.id")
+    to_stage_id: int = Field(foreign_key="stage.id")
+    at: dt.datetime = _ts(default_factory=utcnow)
+    by: str = Field(default="")
+
+
+class Task(SQLModel, table=True):
+    """An activity: call, email, meeting or to-do. Done tasks are kept."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        Index("ix_task_open_due", "done_at", "due_at"),
+        Index("ix_task_deal", "deal_id", "done_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    kind: str = Field(default="todo")
+    subject: str
+    due_at: Optional[dt.datetime] = _ts(default=None)
+    done_at: Optional[dt.datetime] = _ts(default=None)
+    priority: int = Field(default=1)  # 0 low, 1 normal, 2 high, 3 urgent
+    customer_id: Optional[int] = Field(default=None, foreign_key="customer.id", index=True)
+    deal_id: Optional[int] = Field(default=None, foreign_key="deal.id")
+    owner: str = Field(default="")
+    notes: str = Field(default="")
+    external_id: Optional[str] = Field(default=None, index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    deleted_at: Optional[dt.datetime] = _ts(default=None)
+    version: int = Field(default=1)
+
+
+class Note(SQLModel, table=True):
+    __tablename__ = "note"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    customer_id: Optional[int] = Field(default=None, foreign_key="customer.id", index=True)
+    deal_id: Optional[int] = Field(default=None, foreign_key="deal.id", index=True)
+    body: str
+    author: str = Field(default="")
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    deleted_at: Optional[dt.datetime] = _ts(default=None)
+
+
+class Order(SQLModel, table=True):
+    __tablename__ = "sales_order"
+    __table_args__ = (Index("ix_order_status", "status"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    number: str = Field(unique=True)
+    customer_id: int = Field(foreign_key="customer.id", index=True)
+    deal_id: Optional[int] = Field(default=None, foreign_key="deal.id", index=True)
+    status: str = Field(default="draft")
+    owner: str = Field(default="")
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    approved_at: Optional[dt.datetime] = _ts(default=None)
+    fulfilled_at: Optional[dt.datetime] = _ts(default=None)
+    cancelled_at: Optional[dt.datetime] = _ts(default=None)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    version: int = Field(default=1)
+
+
+class OrderLine(SQLModel, table=True):
+    __tablename__ = "order_line"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    order_id: int = Field(foreign_key="sales_order.id", index=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    quantity: int = Field(default=1)
+    unit_price_cents: int = Field(default=0)
+
+
+class StageTaskTemplate(SQLModel, table=True):
+    """The seeds' "sales process": tasks created when a deal enters a stage."""
+
+    __tablename__ = "stage_task_template"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    stage_id: int = Field(foreign_key="stage.id", index=True)
+    kind: str = Field(default="todo")
+    subject: str
+    responsible: str = Field(default="")  # blank: the deal's owner
+    duration_days: int = Field(default=1)
+    position: int = Field(default=0)
+
+
+ALL_TABLES = (
+    "customer",
+    "contact",
+    "pipeline",
+    "stage",
+    "product",
+    "deal",
+    "deal_product",
+    "stage_change",
+    "task",
+    "note",
+    "sales_order",
+    "order_line",
+    "stage_task_template",
+)
