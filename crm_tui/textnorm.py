@@ -1,0 +1,70 @@
+"""Normalising names and money text; pure functions shared by services and import."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+
+
+def name_key(name: str) -> str:
+    """A matching key: case-folded, accents kept, spaces and punctuation dropped.
+
+    "ACME Corp." and "acme corp" share a key; so do "GTXPro" and "GTX Pro".
+    A name made only of punctuation keeps its case-folded, space-collapsed form.
+    """
+    folded = unicodedata.normalize("NFKC", name).casefold()
+    key = _NON_WORD.sub("", folded)
+    return key or _SPACES.sub(" ", folded).strip()
+
+
+def parse_money(value, *, field: str = "amount") -> int:
+    """Text or number in major units → integer minor units (cents), exactly.
+
+    Accepts "1,234.50", "$1 234", "€99", "-0" (→ 0). Rejects negatives,
+    NaN, infinities and anything with more than two decimals.
+    """
+    from crm_tui.errors import ValidationError
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    if isinstance(value, bool):
+        raise ValidationError(f"{field} must be a number ≥ 0, got {value!r}", field=field)
+    if isinstance(value, int):
+        dec = Decimal(value)
+    else:
+        text = str(value).strip()
+        cleaned = re.sub(r"[\s,$€£¥]|USD|EUR|GBP", "", text, flags=re.IGNORECASE)
+        try:
+            dec = Decimal(cleaned)
+        except InvalidOperation:
+            raise ValidationError(f"{field} must be a number ≥ 0, got {text!r}", field=field) from None
+    if not dec.is_finite():
+        raise ValidationError(f"{field} must be a finite number ≥ 0, got {value!r}", field=field)
+    if dec < 0:
+        raise ValidationError(f"{field} must be a number ≥ 0, got {value!r}", field=field)
+    cents = dec * 100
+    if cents != cents.to_integral_value():
+        raise ValidationError(f"{field} has more than two decimals: {value!r}", field=field)
+    if cents > 10**15:
+        raise ValidationError(f"{field} is too large: {value!r}", field=field)
+    return int(cents)
+
+
+def money_text(cents: int, currency: str = "") -> str:
+    """Cents → '1,234.50' (with the currency code in front when given)."""
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(int(cents)), 100)
+    body = f"{sign}{whole:,}.{frac:02d}"
+    return f"{currency} {body}" if currency else body
+
+
+def cents_to_major(cents: int | None) -> float | int:
+    """Cents → a JSON number in major units (int when whole)."""
+    if cents is None:
+        return 0
+    cents = int(cents)
+    return cents // 100 if cents % 100 == 0 else float(Decimal(cents) / 100)
