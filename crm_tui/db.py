@@ -123,9 +123,9 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self.translate_errors(), self.engine.connect() as conn:
+            # Closing (not rolling back) keeps loaded objects readable after the block.
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
-                session.rollback()
 
     @contextmanager
     def write(self, tables: Iterable[str]) -> Iterator[Session]:

@@ -1,0 +1,55 @@
+"""What every service shares: the database, the acting user, the clock, and
+helpers to load a live record and to check it was not changed elsewhere."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Callable, TypeVar
+
+from sqlmodel import Session, SQLModel
+
+from crm_tui.errors import ConflictError, NotFoundError
+
+T = TypeVar("T", bound=SQLModel)
+UTC = dt.timezone.utc
+
+
+class ServiceBase:
+    def __init__(self, db, user: str | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
+        from crm_tui.config import current_user
+
+        self.db = db
+        self.user = user if user is not None else current_user()
+        self._clock = clock or (lambda: dt.datetime.now(UTC))
+
+    def now(self) -> dt.datetime:
+        return self._clock()
+
+    @staticmethod
+    def _label(model: type[SQLModel]) -> str:
+        return model.__tablename__.replace("sales_", "").replace("_", " ")
+
+    def _get(self, session: Session, model: type[T], record_id, *, live: bool = True) -> T:
+        row = session.get(model, record_id) if record_id is not None else None
+        if row is None or (live and getattr(row, "deleted_at", None) is not None):
+            raise NotFoundError(f"{self._label(model)} #{record_id} does not exist (it may have been deleted)")
+        return row
+
+    def _check_version(self, row, expected: int | None) -> None:
+        """Refuse to overwrite a record another session changed since it was read."""
+        if expected is not None and row.version != expected:
+            current = row.model_dump()
+            raise ConflictError(
+                f"this {self._label(type(row))} was changed in another session since you opened it; "
+                "review the current values and edit again",
+                current=current,
+            )
+
+    def _touch(self, row) -> None:
+        row.updated_at = self.now()
+        if hasattr(row, "version"):
+            row.version += 1
+
+    def get(self, model: type[T], record_id) -> T:
+        with self.db.read() as session:
+            return self._get(session, model, record_id)

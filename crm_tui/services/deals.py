@@ -1,0 +1,304 @@
+"""Deals: create, edit, move between stages, win, lose, reopen, undo a move.
+
+Every stage move records a ``StageChange`` and creates the entered stage's
+template tasks (the seeds' sales process) for the deal's owner.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlmodel import Session, select
+
+from crm_tui import validate as v
+from crm_tui.errors import ValidationError
+from crm_tui.models import (
+    Customer,
+    Deal,
+    DealProduct,
+    Pipeline,
+    Product,
+    Stage,
+    StageChange,
+    StageTaskTemplate,
+    Task,
+)
+from crm_tui.services.base import ServiceBase
+
+MOVE_TABLES = {"deal", "stage_change", "task"}
+
+
+@dataclass(frozen=True)
+class MoveResult:
+    """What a stage move did, with what ``undo_move`` needs to take it back."""
+
+    deal: Deal
+    from_stage: Stage
+    to_stage: Stage
+    change_id: int
+    created_task_ids: tuple[int, ...] = ()
+    previous: dict = field(default_factory=dict)
+
+
+class DealOps(ServiceBase):
+    # -- reading helpers --------------------------------------------------------
+
+    def default_pipeline(self, session: Session) -> Pipeline:
+        row = session.exec(select(Pipeline).order_by(Pipeline.position, Pipeline.id)).first()
+        if row is None:
+            raise ValidationError("there is no pipeline; create one first")
+        return row
+
+    def stages_of(self, session: Session, pipeline_id: int) -> list[Stage]:
+        return list(session.exec(select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position)))
+
+    def _stage_by_outcome(self, session: Session, pipeline_id: int, outcome: str) -> Stage:
+        for stage in self.stages_of(session, pipeline_id):
+            if stage.outcome == outcome:
+                return stage
+        raise ValidationError(f"this pipeline has no {outcome} stage; add one to close deals")
+
+    # -- create / edit ------------------------------------------------------------
+
+    def _clean_deal(self, session: Session, data: dict, deal: Deal | None = None) -> dict:
+        out: dict = {}
+        for key, value in data.items():
+            if key == "title":
+                out[key] = v.text(value, "title", required=True)
+            elif key == "amount":
+                out["amount_cents"] = v.money(value, "amount")
+            elif key == "amount_cents":
+                out[key] = v.positive_int(value, "amount", minimum=0, maximum=10**15)
+            elif key == "probability":
+                out[key] = v.percent(value)
+            elif key == "expected_close":
+                out[key] = v.date(value, "expected close date")
+            elif key in ("owner", "currency", "external_id"):
+                out[key] = v.text(value, key.replace("_", " ")) or (None if key == "external_id" else "")
+            elif key == "customer_id":
+                if value in (None, ""):
+                    out[key] = None
+                else:
+                    self._get(session, Customer, value)
+                    out[key] = value
+            else:
+                raise ValidationError(
+                    f"deals have no editable field '{key}'; use title, amount, probability, expected_close, "
+                    "owner, currency, customer_id, external_id (stages change with move/win/lose)"
+                )
+        if "currency" in out:
+            out["currency"] = (out["currency"] or "USD").upper()
+        return out
+
+    def create_deal(
+        self,
+        title: str,
+        *,
+        customer_id: int | None = None,
+        amount=0,
+        stage_id: int | None = None,
+        pipeline_id: int | None = None,
+        products: list[tuple[int, int] | tuple[int, int, object]] | None = None,
+        **fields,
+    ) -> Deal:
+        """A new open deal (first open stage of the pipeline unless ``stage_id``).
+
+        ``products`` is a list of (product_id, quantity[, unit price]); when given
+        and ``amount`` is 0, the amount is the sum of the lines.
+        """
+        fields.setdefault("owner", self.user)
+        now = self.now()
+        with self.db.write({"deal", "stage_change", "task", "deal_product"}) as session:
+            data = self._clean_deal(session, {"title": title, "amount": amount, "customer_id": customer_id, **fields})
+            if stage_id is not None:
+                stage = self._get(session, Stage, stage_id)
+                if pipeline_id is not None and stage.pipeline_id != pipeline_id:
+                    raise ValidationError("that stage belongs to another pipeline; pick a stage of this pipeline")
+            else:
+                pipeline = self._get(session, Pipeline, pipeline_id) if pipeline_id else self.default_pipeline(session)
+                stage = self._stage_by_outcome(session, pipeline.id, "open")
+            lines = self._clean_lines(session, products or [])
+            if lines and not data.get("amount_cents"):
+                data["amount_cents"] = sum(q * p for _pid, q, p in lines)
+            deal = Deal(
+                **data,
+                pipeline_id=stage.pipeline_id,
+                stage_id=stage.id,
+                created_at=now,
+                updated_at=now,
+                stage_entered_at=now,
+                closed_at=now if stage.outcome != "open" else None,
+            )
+            session.add(deal)
+            session.flush()
+            for product_id, qty, price in lines:
+                session.add(DealProduct(deal_id=deal.id, product_id=product_id, quantity=qty, unit_price_cents=price))
+            session.add(StageChange(deal_id=deal.id, from_stage_id=None, to_stage_id=stage.id, at=now, by=self.user))
+            self._create_stage_tasks(session, deal, stage)
+            session.flush()
+            return deal
+
+    def _clean_lines(self, session: Session, products) -> list[tuple[int, int, int]]:
+        lines = []
+        for item in products:
+            product_id, qty = item[0], item[1]
+            product = self._get(session, Product, product_id)
+            quantity = v.positive_int(qty, "quantity")
+            price = v.money(item[2], "unit price") if len(item) > 2 and item[2] is not None else product.unit_price_cents
+            lines.append((product.id, quantity, price))
+        return lines
+
+    def update_deal(self, deal_id: int, *, expected_version: int | None = None, **fields) -> Deal:
+        with self.db.write({"deal"}) as session:
+            deal = self._get(session, Deal, deal_id)
+            self._check_version(deal, expected_version)
+            for key, value in self._clean_deal(session, fields, deal).items():
+                setattr(deal, key, value)
+            self._touch(deal)
+            session.flush()
+            return deal
+
+    def delete_deal(self, deal_id: int) -> Deal:
+        with self.db.write({"deal"}) as session:
+            deal = self._get(session, Deal, deal_id)
+            deal.deleted_at = self.now()
+            self._touch(deal)
+            return deal
+
+    def restore_deal(self, deal_id: int) -> Deal:
+        with self.db.write({"deal"}) as session:
+            deal = self._get(session, Deal, deal_id, live=False)
+            deal.deleted_at = None
+            self._touch(deal)
+            return deal
+
+    # -- stage moves ----------------------------------------------------------------
+
+    def move_deal(self, deal_id: int, stage_id: int, *, lost_reason: str = "", expected_version: int | None = None) -> MoveResult:
+        """Move a deal to any stage of its pipeline (won/lost stages close it)."""
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, deal_id)
+            self._check_version(deal, expected_version)
+            target = self._get(session, Stage, stage_id)
+            return self._move(session, deal, target, lost_reason=lost_reason)
+
+    def move_deal_step(self, deal_id: int, step: int) -> MoveResult:
+        """Move to the next (+1) or previous (-1) open stage, as H/L do on the board."""
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, deal_id)
+            current = self._get(session, Stage, deal.stage_id)
+            if current.outcome != "open":
+                raise ValidationError(
+                    f"'{deal.title}' is {current.outcome}; reopen it before moving it between stages"
+                )
+            open_stages = [s for s in self.stages_of(session, deal.pipeline_id) if s.outcome == "open"]
+            index = next(i for i, s in enumerate(open_stages) if s.id == current.id) + step
+            if index < 0:
+                raise ValidationError(f"{current.name} is the first stage; there is no earlier one")
+            if index >= len(open_stages):
+                raise ValidationError(f"{current.name} is the last open stage; win (w) or lose (x) the deal instead")
+            return self._move(session, deal, open_stages[index])
+
+    def win_deal(self, deal_id: int) -> MoveResult:
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, deal_id)
+            return self._move(session, deal, self._stage_by_outcome(session, deal.pipeline_id, "won"))
+
+    def lose_deal(self, deal_id: int, reason: str) -> MoveResult:
+        reason = v.text(reason, "lost reason", required=True, max_len=500)
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, deal_id)
+            return self._move(session, deal, self._stage_by_outcome(session, deal.pipeline_id, "lost"), lost_reason=reason)
+
+    def reopen_deal(self, deal_id: int, stage_id: int | None = None) -> MoveResult:
+        """Reopen a won or lost deal into ``stage_id`` or the last open stage it was in."""
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, deal_id)
+            current = self._get(session, Stage, deal.stage_id)
+            if current.outcome == "open":
+                raise ValidationError(f"'{deal.title}' is already open (in {current.name})")
+            if stage_id is None:
+                target = self._last_open_stage(session, deal)
+            else:
+                target = self._get(session, Stage, stage_id)
+                if target.outcome != "open":
+                    raise ValidationError("reopen into an open stage, not a won or lost one")
+            return self._move(session, deal, target)
+
+    def _last_open_stage(self, session: Session, deal: Deal) -> Stage:
+        history = session.exec(
+            select(Stage)
+            .join(StageChange, StageChange.to_stage_id == Stage.id)
+            .where(StageChange.deal_id == deal.id, Stage.outcome == "open")
+            .order_by(StageChange.at.desc(), StageChange.id.desc())
+        ).first()
+        return history or self._stage_by_outcome(session, deal.pipeline_id, "open")
+
+    def _move(self, session: Session, deal: Deal, target: Stage, *, lost_reason: str = "") -> MoveResult:
+        current = self._get(session, Stage, deal.stage_id)
+        if target.pipeline_id != deal.pipeline_id:
+            raise ValidationError("that stage belongs to another pipeline; pick a stage of this deal's pipeline")
+        if target.id == current.id:
+            raise ValidationError(f"'{deal.title}' is already in {target.name}")
+        if target.outcome == "lost" and not lost_reason.strip():
+            raise ValidationError("say why the deal was lost (a lost reason is required)")
+        now = self.now()
+        previous = {
+            "stage_id": deal.stage_id,
+            "stage_entered_at": deal.stage_entered_at,
+            "closed_at": deal.closed_at,
+            "lost_reason": deal.lost_reason,
+            "version": deal.version,
+        }
+        deal.stage_id = target.id
+        deal.stage_entered_at = now
+        deal.closed_at = now if target.outcome != "open" else None
+        deal.lost_reason = lost_reason.strip() if target.outcome == "lost" else ""
+        self._touch(deal)
+        change = StageChange(deal_id=deal.id, from_stage_id=current.id, to_stage_id=target.id, at=now, by=self.user)
+        session.add(change)
+        session.flush()
+        task_ids = self._create_stage_tasks(session, deal, target)
+        return MoveResult(deal, current, target, change.id, tuple(task_ids), previous)
+
+    def _create_stage_tasks(self, session: Session, deal: Deal, stage: Stage) -> list[int]:
+        templates = session.exec(
+            select(StageTaskTemplate).where(StageTaskTemplate.stage_id == stage.id).order_by(StageTaskTemplate.position)
+        ).all()
+        ids = []
+        for tpl in templates:
+            task = Task(
+                kind=tpl.kind,
+                subject=tpl.subject,
+                due_at=deal.stage_entered_at + dt.timedelta(days=tpl.duration_days),
+                owner=tpl.responsible or deal.owner,
+                deal_id=deal.id,
+                customer_id=deal.customer_id,
+                created_at=self.now(),
+                updated_at=self.now(),
+            )
+            session.add(task)
+            session.flush()
+            ids.append(task.id)
+        return ids
+
+    def undo_move(self, move: MoveResult) -> Deal:
+        """Take a move back: previous stage and dates, its history row and the
+        tasks it created (those still open and untouched are removed)."""
+        with self.db.write(MOVE_TABLES) as session:
+            deal = self._get(session, Deal, move.deal.id)
+            if deal.stage_id != move.to_stage.id:
+                raise ValidationError(f"'{deal.title}' has moved again since; undo is no longer possible")
+            for key in ("stage_id", "stage_entered_at", "closed_at", "lost_reason"):
+                setattr(deal, key, move.previous[key])
+            self._touch(deal)
+            change = session.get(StageChange, move.change_id)
+            if change is not None:
+                session.delete(change)
+            for task_id in move.created_task_ids:
+                task = session.get(Task, task_id)
+                if task is not None and task.done_at is None and task.version == 1:
+                    session.delete(task)
+            session.flush()
+            return deal

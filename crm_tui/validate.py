@@ -1,0 +1,129 @@
+"""Field validators: each turns user input into a stored value or raises
+``ValidationError`` naming the field, what was wrong and what is accepted."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+from crm_tui.errors import ValidationError
+from crm_tui.textnorm import parse_money
+
+MAX_NAME = 200
+MAX_TEXT = 20_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
+_CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+UTC = dt.timezone.utc
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "...'"
+
+
+def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, multiline: bool = False) -> str:
+    """A string as typed (surrounding blanks trimmed); control characters refused."""
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    if required and not value:
+        raise ValidationError(f"{field} is required; type a {field}", field=field)
+    bad = (_CONTROL if multiline else _CONTROL_LINE).search(value)
+    if bad:
+        raise ValidationError(
+            f"{field} contains a control character (U+{ord(bad.group()):04X}); remove it", field=field
+        )
+    if len(value) > max_len:
+        raise ValidationError(
+            f"{field} is too long ({len(value):,} characters; at most {max_len:,})", field=field
+        )
+    return value
+
+
+def choice(value, field: str, allowed: tuple[str, ...]) -> str:
+    v = (value or "").strip().lower()
+    if v not in allowed:
+        raise ValidationError(f"{field} must be one of {', '.join(allowed)}; got {_show(value)}", field=field)
+    return v
+
+
+def email(value, field: str = "email") -> str:
+    v = text(value, field)
+    if v and not _EMAIL.match(v):
+        raise ValidationError(f"{field} must look like name@example.com, got {_show(v)}", field=field)
+    return v
+
+
+def money(value, field: str = "amount") -> int:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValidationError(f"{field} must be a finite number ≥ 0, got {value!r}", field=field)
+        value = repr(value)
+    return parse_money(value, field=field)
+
+
+def percent(value, field: str = "probability", *, optional: bool = True) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        if optional:
+            return None
+        raise ValidationError(f"{field} is required (0–100)", field=field)
+    try:
+        number = float(str(value).strip().rstrip("%"))
+    except ValueError:
+        raise ValidationError(f"{field} must be a whole number from 0 to 100, got {_show(value)}", field=field) from None
+    if not math.isfinite(number) or number != int(number) or not 0 <= number <= 100:
+        raise ValidationError(f"{field} must be a whole number from 0 to 100, got {_show(value)}", field=field)
+    return int(number)
+
+
+def positive_int(value, field: str, *, minimum: int = 1, maximum: int = 10**9) -> int:
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        raise ValidationError(f"{field} must be a whole number ≥ {minimum}, got {_show(value)}", field=field) from None
+    if not minimum <= number <= maximum:
+        raise ValidationError(f"{field} must be between {minimum} and {maximum:,}, got {number}", field=field)
+    return number
+
+
+def date(value, field: str) -> dt.date | None:
+    """A calendar date from a date, a datetime or ISO text (YYYY-MM-DD)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValidationError(
+            f"{field} must be a real date as YYYY-MM-DD, got {_show(value)}", field=field
+        ) from None
+
+
+def timestamp(value, field: str) -> dt.datetime | None:
+    """A UTC datetime from an aware datetime, a date (midnight UTC) or ISO text."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()  # naive means the user's local time
+        return value.astimezone(UTC)
+    if isinstance(value, dt.date):
+        return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
+    text_value = str(value).strip()
+    try:
+        parsed = dt.datetime.fromisoformat(text_value)
+    except ValueError:
+        raise ValidationError(
+            f"{field} must be a date (YYYY-MM-DD) or date and time (YYYY-MM-DD HH:MM), got {_show(value)}",
+            field=field,
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed.astimezone(UTC)
