@@ -1,0 +1,204 @@
+"""The application shell: four modes, live updates, undo, palette, themes.
+
+``create_app()`` is the one factory the CLI and the tests share. The database
+is opened in a thread worker after the first paint; when it is ready every
+screen is told "everything changed" and loads its rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from typing import Callable, Iterable
+
+from textual import on, work
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.signal import Signal
+from textual.worker import Worker, WorkerState
+
+from crm_tui.tui.commands import JumpProvider
+from crm_tui.tui.undo import UndoEntry, UndoStack
+
+POLL_SECONDS = 0.5
+
+
+def _lazy(module: str, name: str) -> Callable[[], Screen]:
+    def make() -> Screen:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
+class CrmApp(App[int]):
+    TITLE = "crm-tui"
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {JumpProvider}
+    MODES = {
+        "customers": _lazy("crm_tui.tui.screens.customers", "CustomersScreen"),
+        "pipeline": _lazy("crm_tui.tui.screens.pipeline", "PipelineScreen"),
+        "tasks": _lazy("crm_tui.tui.screens.tasks", "TasksScreen"),
+        "reports": _lazy("crm_tui.tui.screens.reports", "ReportsScreen"),
+    }
+    MODE_TITLES = {"customers": "Customers", "pipeline": "Pipeline", "tasks": "Tasks", "reports": "Reports"}
+    BINDINGS = [
+        Binding("1,f1", "switch_mode('customers')", "Customers", id="screen.customers", tooltip="Show the customer list"),
+        Binding("2,f2", "switch_mode('pipeline')", "Pipeline", id="screen.pipeline", tooltip="Show the deal funnel"),
+        Binding("3,f3", "switch_mode('tasks')", "Tasks", id="screen.tasks", tooltip="Show the task queue"),
+        Binding("4,f4", "switch_mode('reports')", "Reports", id="screen.reports", tooltip="Show the reports"),
+        Binding("ctrl+z", "undo", "Undo", id="app.undo", tooltip="Undo the last delete, move, win/lose or completion"),
+        Binding("question_mark", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit crm-tui", priority=True),
+    ]
+
+    def __init__(
+        self,
+        db=None,
+        *,
+        user: str | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        poll: bool = True,
+        initial_mode: str = "customers",
+    ) -> None:
+        super().__init__()
+        self._db_spec = db
+        self.db = None
+        self.services = None
+        self.user = user
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.undo_stack = UndoStack()
+        self.data_changed: Signal[frozenset[str]] = Signal(self, "data-changed")
+        self._poll = poll
+        self._initial_mode = initial_mode
+        self._main_thread = threading.get_ident()
+        self.startup_error: str | None = None
+        from crm_tui.config import load_settings
+
+        self.settings = load_settings()
+        if self.settings.get("theme") in self.available_themes:
+            self.theme = self.settings["theme"]
+        keymap = self.settings.get("keymap")
+        if isinstance(keymap, dict):
+            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+
+    # -- start-up -------------------------------------------------------------
+
+    def on_mount(self) -> None:
+        self.switch_mode(self._initial_mode)
+        self._open_database()
+
+    @work(thread=True, exclusive=True, group="open-db", exit_on_error=False)
+    def _open_database(self):
+        from crm_tui.db import Database
+        from crm_tui.services import Services
+
+        db = self._db_spec if isinstance(self._db_spec, Database) else Database.open(self._db_spec)
+        return db, Services(db, user=self.user, clock=self.clock)
+
+    @on(Worker.StateChanged)
+    def _db_opened(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != "open-db":
+            return
+        if event.state == WorkerState.ERROR:
+            from crm_tui.errors import CrmError
+
+            error = event.worker.error
+            self.startup_error = error.message if isinstance(error, CrmError) else f"cannot open the database: {error}"
+            self.exit(2)
+        elif event.state == WorkerState.SUCCESS:
+            self.db, self.services = event.worker.result
+            if self.user is None:
+                self.user = self.services.user
+            self.db.subscribe(self._on_db_change)
+            from crm_tui.models import ALL_TABLES
+
+            self.data_changed.publish(frozenset(ALL_TABLES))
+            if self._poll:
+                self.set_interval(POLL_SECONDS, self._poll_other_sessions)
+
+    # -- live updates ---------------------------------------------------------
+
+    def _on_db_change(self, change) -> None:
+        """Called in whichever thread committed; fan out on the event loop."""
+        if threading.get_ident() == self._main_thread:
+            self.data_changed.publish(change.tables)
+        else:
+            try:
+                self.call_from_thread(self.data_changed.publish, change.tables)
+            except RuntimeError:  # the app is shutting down
+                pass
+
+    def _poll_other_sessions(self) -> None:
+        self._poll_worker()
+
+    @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
+    def _poll_worker(self) -> None:
+        self.db.poll_changes()  # announces through _on_db_change
+
+    # -- undo -----------------------------------------------------------------
+
+    def push_undo(self, label: str, undo: Callable[[], object]) -> None:
+        self.undo_stack.push(UndoEntry(label, undo))
+
+    def action_undo(self) -> None:
+        entry = self.undo_stack.pop()
+        if entry is None:
+            self.notify("Nothing to undo", timeout=2)
+            return
+        self._run_undo(entry)
+
+    @work(thread=True, group="undo", exit_on_error=False)
+    def _run_undo(self, entry: UndoEntry) -> None:
+        from crm_tui.errors import CrmError
+
+        try:
+            entry.undo()
+        except CrmError as exc:
+            self.call_from_thread(self.notify, f"Cannot undo: {exc.message}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"Undone: {entry.label}", timeout=3)
+
+    # -- navigation -----------------------------------------------------------
+
+    def action_toggle_help(self) -> None:
+        if self.screen.query("HelpPanel"):
+            self.action_hide_help_panel()
+        else:
+            self.action_show_help_panel()
+
+    def open_customer(self, customer_id: int) -> None:
+        from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
+
+        self.switch_mode("customers")
+        self.push_screen(CustomerDetailScreen(customer_id))
+
+    def open_deal(self, deal_id: int) -> None:
+        from crm_tui.tui.screens.deal_detail import DealDetailScreen
+
+        self.switch_mode("pipeline")
+        self.push_screen(DealDetailScreen(deal_id))
+
+    def watch_theme(self, theme: str) -> None:
+        if self.settings.get("theme") != theme:
+            from crm_tui.config import save_settings
+
+            self.settings["theme"] = theme
+            try:
+                save_settings(self.settings)
+            except OSError as exc:
+                self.notify(f"Theme not saved: {exc}", severity="warning")
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for mode, title in self.MODE_TITLES.items():
+            yield SystemCommand(f"Go to {title}", f"Show the {title} screen", lambda m=mode: self.switch_mode(m))
+        yield SystemCommand("Undo", "Undo the last delete, move, win/lose or completion", self.action_undo)
+        yield from getattr(screen, "extra_commands", lambda: ())()
+
+
+def create_app(db=None, **kwargs) -> CrmApp:
+    """Build the app on a database path/URL (or an open ``Database``)."""
+    return CrmApp(db, **kwargs)
