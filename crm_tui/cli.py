@@ -1,0 +1,229 @@
+"""Command-line entry point: argument parsing only, everything else imported lazily.
+
+``crm-tui --help`` must not import textual, SQLModel or pandas; each command
+imports what it needs when it runs. A user mistake ends as one line on stderr
+(``crm-tui: error: ...``) and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from crm_tui import __version__
+
+DEMO_FILENAME = "demo.sqlite3"
+
+
+def _add_db(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
+    parser.add_argument(
+        "--db",
+        metavar="PATH_OR_URL",
+        default=None if top else argparse.SUPPRESS,
+        help="database file or SQLAlchemy URL (default: $CRM_TUI_DB, else crm.sqlite3 in your user data folder)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="crm-tui",
+        description="A keyboard-driven CRM for the terminal. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"crm-tui {__version__}")
+    _add_db(parser, top=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open the app (the default)")
+    _add_db(p)
+    p.set_defaults(handler=cmd_open)
+
+    p = sub.add_parser("demo", help="generate a demo database and open the app on it")
+    _add_db(p)
+    p.add_argument("--size", type=int, default=2000, metavar="N", help="number of customers (default 2000)")
+    p.add_argument("--seed", type=int, default=7, metavar="S", help="random seed (default 7)")
+    p.add_argument("--no-open", action="store_true", help="only generate; do not open the app")
+    p.set_defaults(handler=cmd_demo)
+
+    p = sub.add_parser("report", help="print the sales report (the same numbers as the Reports screen)")
+    _add_db(p)
+    p.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    p.add_argument("--since", metavar="DATE", help="first close date included (YYYY-MM-DD)")
+    p.add_argument("--until", metavar="DATE", help="last close date included (YYYY-MM-DD)")
+    p.add_argument("--owner", metavar="NAME", help="only this owner's deals, tasks and orders")
+    p.set_defaults(handler=cmd_report)
+
+    p = sub.add_parser("backup", help="write a consistent copy of the database (safe while the app runs)")
+    _add_db(p)
+    p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
+    p.set_defaults(handler=cmd_backup)
+
+    try:
+        from crm_tui import cli_io
+    except ImportError:  # import/export not installed in this build
+        cli_io = None
+    if cli_io is not None:
+        before = set(sub.choices)
+        cli_io.add_parsers(sub)
+        for name in set(sub.choices) - before:
+            _add_db(sub.choices[name])
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", cmd_open)
+    try:
+        return int(handler(args, args.db) or 0)
+    except KeyboardInterrupt:
+        print("crm-tui: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # only user-facing errors are turned into one line
+        from crm_tui.errors import CrmError
+
+        if isinstance(exc, CrmError):
+            print(f"crm-tui: error: {exc.message}", file=sys.stderr)
+            return 2
+        raise
+
+
+# -- commands ----------------------------------------------------------------------
+
+
+def cmd_open(args, db_value: str | None) -> int:
+    return _run_tui(db_value)
+
+
+def _run_tui(db_value) -> int:
+    from crm_tui.tui.app import create_app
+
+    app = create_app(db=db_value)
+    code = app.run()
+    if app.startup_error:
+        print(f"crm-tui: error: {app.startup_error}", file=sys.stderr)
+        return 2
+    return int(code or 0)
+
+
+def cmd_demo(args, db_value: str | None) -> int:
+    from crm_tui.errors import ValidationError
+
+    if not 1 <= args.size <= 1_000_000:
+        raise ValidationError(f"--size must be between 1 and 1,000,000, got {args.size}")
+    target = db_value or os.environ.get("CRM_TUI_DEMO_DB") or str(_demo_path())
+    db = _prepare_demo(target, args.size, args.seed, explicit=db_value is not None)
+    db.close()
+    if args.no_open:
+        return 0
+    return _run_tui(target)
+
+
+def _demo_path():
+    from crm_tui.db import default_db_path
+
+    return default_db_path().with_name(DEMO_FILENAME)
+
+
+def _prepare_demo(target: str, size: int, seed: int, *, explicit: bool):
+    """Open the demo database, generating it unless it already holds this size and seed."""
+    from pathlib import Path
+
+    from sqlalchemy import func, select
+
+    from crm_tui import demo
+    from crm_tui.db import Database, to_url
+    from crm_tui.errors import ValidationError
+    from crm_tui.models import Customer, Meta
+
+    wanted = f"size={size} seed={seed}"
+    db = Database.open(target)
+    with db.read() as session:
+        marker = session.get(Meta, "demo")
+        customers = session.execute(select(func.count(Customer.id))).scalar()
+    if marker is not None and marker.value == wanted:
+        print(f"Demo database ready: {target}", file=sys.stderr)
+        return db
+    if customers:
+        if explicit or marker is None:
+            raise ValidationError(
+                f"{target} already holds data, and the demo never writes over real data; "
+                "give --db a new file name"
+            )
+        # our own earlier demo with other parameters: start it afresh
+        db.close()
+        path = Path(to_url(target).database)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        db = Database.open(target)
+    tty = sys.stderr.isatty()
+
+    def progress(phase: str, done: int, total: int) -> None:
+        if tty:
+            print(f"\rGenerating demo data: {phase} {done:,}/{total:,}   ", end="", file=sys.stderr, flush=True)
+
+    counts = demo.generate(db, size=size, seed=seed, progress=progress)
+    with db.write({"crm_meta"}) as session:
+        session.merge(Meta(key="demo", value=wanted))
+    if tty:
+        print(file=sys.stderr)
+    summary = ", ".join(f"{n:,} {t}" for t, n in counts.items() if n)
+    print(f"Demo database ready: {target} ({summary})", file=sys.stderr)
+    return db
+
+
+def cmd_report(args, db_value: str | None) -> int:
+    from crm_tui import validate
+    from crm_tui.db import Database
+    from crm_tui.errors import ValidationError
+    from crm_tui.metrics import Filters, report
+    from crm_tui.report import render
+
+    since = validate.date(args.since, "--since")
+    until = validate.date(args.until, "--until")
+    if since and until and since > until:
+        raise ValidationError(f"--since {since} is after --until {until}; swap them")
+    db = Database.open(db_value)
+    try:
+        data = report(db, Filters(since=since, until=until, owner=args.owner or None))
+    finally:
+        db.close()
+    text = render(data, args.format)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
+
+
+def cmd_backup(args, db_value: str | None) -> int:
+    import datetime as dt
+    from pathlib import Path
+
+    from crm_tui import engines
+    from crm_tui.db import Database
+    from crm_tui.errors import ValidationError
+
+    db = Database.open(db_value)
+    try:
+        source = db.path
+        if source is None:
+            raise ValidationError("backup copies SQLite files; for a server database use `crm-tui copy` or pg_dump")
+        if args.file:
+            dest = Path(args.file).expanduser()
+        else:
+            stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+            dest = source.parent / "backups" / f"{source.stem}-{stamp}.sqlite3"
+        if dest.exists():
+            raise ValidationError(f"{dest} already exists; choose a new file name")
+        if dest.resolve() == source.resolve():
+            raise ValidationError("the backup must be a different file from the database")
+        try:
+            engines.backup_sqlite(source, dest)
+        except OSError as exc:
+            raise ValidationError(f"cannot write the backup {dest}: {exc.strerror or exc}; choose another path") from None
+    finally:
+        db.close()
+    print(dest)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
