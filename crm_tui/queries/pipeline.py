@@ -1,0 +1,318 @@
+"""Read side of the Pipeline board and the deal detail view.
+
+``load_board()`` makes ONE query for every card of a pipeline (customer name,
+next open task via a window over the deal's open tasks) and one aggregate for
+the column headers. Won and lost columns only hold deals closed in the last
+``closed_days`` days (their headers say so), so a board stays small however
+much history the database holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import and_, func, or_, select
+
+from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
+from crm_tui.queries.search import like_pattern
+
+CLOSED_DAYS = 30
+
+
+@dataclass(frozen=True)
+class StageCol:
+    id: int
+    name: str
+    outcome: str  # open / won / lost
+    probability: int
+    rot_days: int | None
+
+
+@dataclass(frozen=True)
+class Card:
+    id: int
+    title: str
+    customer_id: int | None
+    customer: str
+    amount_cents: int
+    currency: str
+    owner: str
+    stage_id: int
+    days_in_stage: int
+    rot: int  # 0 fresh, 1 rotting (past the stage's rot days), 2 rotten (past twice that)
+    next_task: str
+    next_due: dt.datetime | None
+    closed_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Header:
+    count: int = 0
+    value_cents: int = 0
+    weighted_cents: int = 0
+
+
+@dataclass
+class Board:
+    pipeline_id: int
+    pipeline: str
+    stages: list[StageCol]
+    cards: dict[int, list[Card]] = field(default_factory=dict)
+    headers: dict[int, Header] = field(default_factory=dict)
+    closed_days: int = CLOSED_DAYS
+
+    def find(self, deal_id: int | None) -> tuple[int, int] | None:
+        """(column index, row) of a deal on the board, or None."""
+        for ci, stage in enumerate(self.stages):
+            for ri, card in enumerate(self.cards.get(stage.id, ())):
+                if card.id == deal_id:
+                    return ci, ri
+        return None
+
+
+@dataclass(frozen=True)
+class PipelineRow:
+    id: int
+    name: str
+
+
+def list_pipelines(db) -> list[PipelineRow]:
+    with db.read() as session:
+        rows = session.connection().execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.position, Pipeline.id))
+        return [PipelineRow(i, n) for i, n in rows]
+
+
+def list_owners(db) -> list[str]:
+    """Every owner named on a live deal or task, sorted."""
+    with db.read() as session:
+        conn = session.connection()
+        q = (
+            select(Deal.owner).where(Deal.deleted_at.is_(None), Deal.owner != "")
+            .union(select(Task.owner).where(Task.deleted_at.is_(None), Task.owner != ""))
+        )
+        return sorted({o for (o,) in conn.execute(q)})
+
+
+def find_customers(db, text: str, *, limit: int = 8) -> list[tuple[int, str]]:
+    """Live customers whose name starts with ``text`` (then contains it), for pickers."""
+    text = text.strip()
+    if not text:
+        return []
+    with db.read() as session:
+        conn = session.connection()
+        base = select(Customer.id, Customer.name).where(Customer.deleted_at.is_(None))
+        rows = conn.execute(
+            base.where(Customer.name.ilike(like_pattern(text)[1:], escape="\\")).order_by(Customer.name).limit(limit)
+        ).all()
+        if len(rows) < limit:
+            seen = {r[0] for r in rows}
+            more = conn.execute(
+                base.where(Customer.name.ilike(like_pattern(text), escape="\\")).order_by(Customer.name).limit(limit)
+            ).all()
+            rows += [r for r in more if r[0] not in seen][: limit - len(rows)]
+        return [(i, n) for i, n in rows]
+
+
+def _live_customer():
+    return or_(Deal.customer_id.is_(None), Customer.deleted_at.is_(None))
+
+
+def _text_cond(text: str):
+    if not text.strip():
+        return None
+    pattern = like_pattern(text.strip())
+    return or_(Deal.title.ilike(pattern, escape="\\"), Customer.name.ilike(pattern, escape="\\"))
+
+
+def load_board(
+    db, pipeline_id: int | None, *, now: dt.datetime, text: str = "", owner: str | None = None,
+    closed_days: int = CLOSED_DAYS,
+) -> Board:
+    """Every card and header of one pipeline (the first pipeline when ``pipeline_id`` is None)."""
+    now = now.astimezone(UTC)
+    since = (now - dt.timedelta(days=closed_days)).date()
+    since_at = dt.datetime(since.year, since.month, since.day, tzinfo=UTC)
+    with db.read() as session:
+        conn = session.connection()
+        pipes = conn.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.position, Pipeline.id)).all()
+        if not pipes:
+            return Board(0, "", [])
+        by_id = dict(pipes)
+        if pipeline_id not in by_id:
+            pipeline_id = pipes[0][0]
+        stage_rows = conn.execute(
+            select(Stage.id, Stage.name, Stage.outcome, Stage.probability, Stage.rot_days)
+            .where(Stage.pipeline_id == pipeline_id)
+            .order_by(Stage.position, Stage.id)
+        ).all()
+        stages = [StageCol(*r) for r in stage_rows]
+        open_ids = [s.id for s in stages if s.outcome == "open"]
+        closed_ids = [s.id for s in stages if s.outcome != "open"]
+        shown = or_(
+            Deal.stage_id.in_(open_ids),
+            and_(Deal.stage_id.in_(closed_ids), Deal.closed_at >= since_at),
+        )
+        conds = [Deal.pipeline_id == pipeline_id, Deal.deleted_at.is_(None), _live_customer(), shown]
+        if owner:
+            conds.append(Deal.owner == owner)
+        text_cond = _text_cond(text)
+        if text_cond is not None:
+            conds.append(text_cond)
+
+        # The next task of every deal on the board: its earliest open task (undated last).
+        ranked = (
+            select(
+                Task.deal_id,
+                Task.subject,
+                Task.due_at,
+                func.row_number()
+                .over(partition_by=Task.deal_id, order_by=(Task.due_at.is_(None), Task.due_at, Task.id))
+                .label("rn"),
+            )
+            .join(Deal, Deal.id == Task.deal_id)
+            .where(Task.done_at.is_(None), Task.deleted_at.is_(None), Deal.pipeline_id == pipeline_id,
+                   Deal.deleted_at.is_(None))
+            .subquery()
+        )
+        nxt = select(ranked.c.deal_id, ranked.c.subject, ranked.c.due_at).where(ranked.c.rn == 1).subquery()
+        q = (
+            select(
+                Deal.id, Deal.title, Deal.customer_id, Customer.name, Deal.amount_cents, Deal.currency, Deal.owner,
+                Deal.stage_id, Deal.stage_entered_at, Deal.closed_at, nxt.c.subject, nxt.c.due_at,
+            )
+            .join(Customer, Customer.id == Deal.customer_id, isouter=True)
+            .join(nxt, nxt.c.deal_id == Deal.id, isouter=True)
+            .where(*conds)
+            .order_by(Deal.stage_id, Deal.amount_cents.desc(), Deal.id)
+        )
+        rows = conn.execute(q).all()
+
+        # Headers: one grouped aggregate (cent-percent kept exact, rounded once).
+        weight = Deal.amount_cents * func.coalesce(Deal.probability, Stage.probability)
+        hq = (
+            select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount_cents), 0),
+                   func.coalesce(func.sum(weight), 0))
+            .join(Stage, Stage.id == Deal.stage_id)
+            .join(Customer, Customer.id == Deal.customer_id, isouter=True)
+            .where(*conds)
+            .group_by(Deal.stage_id)
+        )
+        agg = {sid: (int(n), int(v), int(w)) for sid, n, v, w in conn.execute(hq)}
+
+    board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
+    stage_by_id = {s.id: s for s in stages}
+    for (did, title, cid, cname, amount, currency, own, sid, entered, closed, task, due) in rows:
+        entered = _aware(entered)
+        stage = stage_by_id[sid]
+        rot = 0
+        if stage.outcome == "open" and stage.rot_days:
+            if entered < now - dt.timedelta(days=2 * stage.rot_days):
+                rot = 2
+            elif entered < now - dt.timedelta(days=stage.rot_days):
+                rot = 1
+        board.cards[sid].append(Card(
+            did, title, cid, cname or "", int(amount or 0), currency or "", own or "", sid,
+            max(0, (now - entered).days), rot, task or "", _aware(due) if due else None, _aware(closed) if closed else None,
+        ))
+    for s in stages:
+        n, value, wcp = agg.get(s.id, (0, 0, 0))
+        if s.outcome == "won":
+            weighted = value
+        elif s.outcome == "lost":
+            weighted = 0
+        else:
+            weighted = int((Decimal(wcp) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        board.headers[s.id] = Header(n, value, weighted)
+    for sid, cards in board.cards.items():
+        if stage_by_id[sid].outcome != "open":
+            cards.sort(key=lambda c: (c.closed_at or now), reverse=True)
+    return board
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+# -- deal detail --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    at: dt.datetime
+    from_stage: str
+    to_stage: str
+    by: str
+
+
+@dataclass(frozen=True)
+class DealTask:
+    id: int
+    kind: str
+    subject: str
+    due_at: dt.datetime | None
+    done_at: dt.datetime | None
+    owner: str
+
+
+@dataclass(frozen=True)
+class DealNote:
+    at: dt.datetime
+    author: str
+    body: str
+
+
+@dataclass
+class DealDetail:
+    deal: Deal
+    customer: str
+    pipeline: str
+    stage: str
+    outcome: str
+    probability: int  # the deal's override or its stage's default
+    history: list[HistoryRow]
+    tasks: list[DealTask]
+    notes: list[DealNote]
+
+
+def load_deal(db, deal_id: int) -> DealDetail | None:
+    """One deal with its history, tasks and notes; None when gone or deleted."""
+    with db.read() as session:
+        conn = session.connection()
+        deal = session.get(Deal, deal_id)
+        if deal is None or deal.deleted_at is not None:
+            return None
+        stage = session.get(Stage, deal.stage_id)
+        pipeline = session.get(Pipeline, deal.pipeline_id)
+        customer = session.get(Customer, deal.customer_id) if deal.customer_id else None
+        names = dict(conn.execute(select(Stage.id, Stage.name).where(Stage.pipeline_id == deal.pipeline_id)).all())
+        history = [
+            HistoryRow(_aware(at), names.get(f, "—") if f else "(created)", names.get(t, "?"), by or "")
+            for f, t, at, by in conn.execute(
+                select(StageChange.from_stage_id, StageChange.to_stage_id, StageChange.at, StageChange.by)
+                .where(StageChange.deal_id == deal_id)
+                .order_by(StageChange.at, StageChange.id)
+            )
+        ]
+        tasks = [
+            DealTask(i, k, s, _aware(d) if d else None, _aware(x) if x else None, o or "")
+            for i, k, s, d, x, o in conn.execute(
+                select(Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.owner)
+                .where(Task.deal_id == deal_id, Task.deleted_at.is_(None))
+                .order_by(Task.done_at.is_not(None), Task.due_at.is_(None), Task.due_at, Task.id)
+            )
+        ]
+        notes = [
+            DealNote(_aware(at), a or "", b)
+            for at, a, b in conn.execute(
+                select(Note.created_at, Note.author, Note.body)
+                .where(Note.deal_id == deal_id, Note.deleted_at.is_(None))
+                .order_by(Note.created_at.desc(), Note.id.desc())
+            )
+        ]
+    prob = deal.probability if deal.probability is not None else stage.probability
+    return DealDetail(deal, customer.name if customer else "", pipeline.name, stage.name, stage.outcome, prob,
+                      history, tasks, notes)

@@ -1,0 +1,126 @@
+"""Read side of the task queue: Overdue / Today / Upcoming / Done.
+
+Grouping rules (decided here, tested in tests/unit/test_queries_tasks.py):
+
+- Overdue: open and due before now (same as ``metrics`` "overdue"), whatever the day.
+- Today: open, due from now until the end of the user's LOCAL calendar day
+  (``tz``; the machine's zone by default): what is still to do today.
+- Upcoming: open and due after the local day ends, then open tasks with no due date.
+- Done: completed within the last ``done_days`` days (by ``now``), newest first.
+
+Soft-deleted tasks, and tasks of deleted customers or deals, are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from sqlalchemy import or_, select
+
+from crm_tui.models import UTC, Customer, Deal, Task
+
+GROUPS = ("Overdue", "Today", "Upcoming", "Done")
+DONE_DAYS = 14
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: int
+    kind: str
+    subject: str
+    due_at: dt.datetime | None
+    done_at: dt.datetime | None
+    priority: int
+    owner: str
+    customer_id: int | None
+    customer: str
+    deal_id: int | None
+    deal: str
+    group: str
+
+
+@dataclass
+class TaskQueue:
+    groups: dict[str, list[TaskRow]] = field(default_factory=lambda: {g: [] for g in GROUPS})
+
+    def counts(self) -> dict[str, int]:
+        return {g: len(rows) for g, rows in self.groups.items()}
+
+
+def local_day_end(now: dt.datetime, tz: dt.tzinfo | None) -> dt.datetime:
+    """The first instant (UTC) of the local day after ``now``'s local day."""
+    local = now.astimezone(tz) if tz is not None else now.astimezone()
+    nxt = local.date() + dt.timedelta(days=1)
+    start = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz if tz is not None else local.tzinfo)
+    return start.astimezone(UTC)
+
+
+def _aware(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def group_of(due_at: dt.datetime | None, done_at: dt.datetime | None, now: dt.datetime, day_end: dt.datetime) -> str:
+    if done_at is not None:
+        return "Done"
+    if due_at is None or due_at >= day_end:
+        return "Upcoming"
+    if due_at < now:
+        return "Overdue"
+    return "Today"
+
+
+def load_tasks(
+    db, *, now: dt.datetime, tz: dt.tzinfo | None = None, owner: str | None = None, done_days: int = DONE_DAYS
+) -> TaskQueue:
+    """The queue in display order: one query for open tasks, one for recently done."""
+    now = now.astimezone(UTC)
+    day_end = local_day_end(now, tz)
+    base = (
+        select(
+            Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.priority, Task.owner,
+            Task.customer_id, Customer.name, Task.deal_id, Deal.title,
+        )
+        .join(Customer, Customer.id == Task.customer_id, isouter=True)
+        .join(Deal, Deal.id == Task.deal_id, isouter=True)
+        .where(
+            Task.deleted_at.is_(None),
+            or_(Task.customer_id.is_(None), Customer.deleted_at.is_(None)),
+            or_(Task.deal_id.is_(None), Deal.deleted_at.is_(None)),
+        )
+    )
+    if owner:
+        base = base.where(Task.owner == owner)
+    open_q = base.where(Task.done_at.is_(None)).order_by(Task.due_at.is_(None), Task.due_at, Task.priority.desc(), Task.id)
+    done_q = base.where(Task.done_at >= now - dt.timedelta(days=done_days)).order_by(Task.done_at.desc(), Task.id.desc())
+    queue = TaskQueue()
+    with db.read() as session:
+        conn = session.connection()
+        for q in (open_q, done_q):
+            for tid, kind, subject, due, done, prio, own, cid, cname, did, dtitle in conn.execute(q):
+                due, done = _aware(due), _aware(done)
+                g = group_of(due, done, now, day_end)
+                queue.groups[g].append(TaskRow(
+                    tid, kind or "todo", subject, due, done, int(prio or 0), own or "", cid, cname or "", did,
+                    dtitle or "", g,
+                ))
+    return queue
+
+
+def relative_due(due_at: dt.datetime | None, now: dt.datetime) -> str:
+    """'3d overdue', '2h overdue', 'in 5h', 'in 2d', 'no due date'."""
+    if due_at is None:
+        return "no due date"
+    delta = due_at - now
+    seconds = abs(delta.total_seconds())
+    if seconds < 3600:
+        amount = f"{int(seconds // 60)}m"
+    elif seconds < 86400:
+        amount = f"{int(seconds // 3600)}h"
+    else:
+        amount = f"{int(seconds // 86400)}d"
+    return f"{amount} overdue" if delta.total_seconds() < 0 else f"in {amount}"

@@ -1,0 +1,123 @@
+"""The board's one card query and its header aggregate."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from crm_tui.metrics import Filters, rotting_deal_ids, stage_summaries
+from crm_tui.models import Stage
+from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board, load_deal
+
+
+def stages(db):
+    with db.read() as s:
+        return {st.name: st for st in s.execute(select(Stage)).scalars()}
+
+
+def test_cards_carry_customer_days_in_stage_and_next_task(db, services, clock):
+    acme = services.create_customer(name="Acme")
+    deal = services.create_deal("Big [red]X[/red]", customer_id=acme.id, amount="1200.50")
+    services.add_task("later call", deal_id=deal.id, due_at=clock.now + dt.timedelta(days=5))
+    services.add_task("first call", deal_id=deal.id, due_at=clock.now + dt.timedelta(days=1))
+    services.add_task("undated", deal_id=deal.id)
+    done = services.add_task("already done", deal_id=deal.id, due_at=clock.now - dt.timedelta(days=3))
+    services.complete_task(done.id)
+    lead = stages(db)["Lead"]
+
+    board = load_board(db, None, now=clock.now + dt.timedelta(days=3, hours=1))
+    [card] = board.cards[lead.id]
+    assert card.title == "Big [red]X[/red]"
+    assert card.customer == "Acme"
+    assert card.amount_cents == 120050
+    assert card.days_in_stage == 3
+    assert card.next_task == "first call"
+    assert card.rot == 0
+    assert board.find(deal.id) == (0, 0)
+
+
+def test_rotting_flag_matches_metrics_and_grows_to_rotten(db, services, clock):
+    lead = stages(db)["Lead"]  # rots after 14 days
+    fresh = services.create_deal("fresh")
+    clock.advance(days=-15)
+    old = services.create_deal("old")
+    clock.advance(days=-20)
+    ancient = services.create_deal("ancient")
+    clock.advance(days=35)
+    board = load_board(db, None, now=clock.now)
+    rot = {c.title: c.rot for c in board.cards[lead.id]}
+    assert rot == {"fresh": 0, "old": 1, "ancient": 2}
+    assert rotting_deal_ids(db, lead.pipeline_id, clock.now) == {old.id, ancient.id}
+    assert fresh.id not in rotting_deal_ids(db, lead.pipeline_id, clock.now)
+
+
+def test_headers_count_total_and_weighted_and_agree_with_metrics(db, services, clock):
+    st = stages(db)
+    a = services.create_deal("a", amount="100")
+    services.create_deal("b", amount="33.33", probability=15)
+    c = services.create_deal("c", amount="1000")
+    services.move_deal(c.id, st["Proposal"].id)
+    w = services.create_deal("w", amount="500")
+    services.win_deal(w.id)
+    board = load_board(db, None, now=clock.now)
+    h = board.headers
+    assert (h[st["Lead"].id].count, h[st["Lead"].id].value_cents) == (2, 13333)
+    assert h[st["Lead"].id].weighted_cents == 1000 + 500  # 100×10% + 33.33×15% (499.95 → 500)
+    assert h[st["Proposal"].id].weighted_cents == 50000
+    assert (h[st["Won"].id].count, h[st["Won"].id].value_cents) == (1, 50000)
+    since = (clock.now - dt.timedelta(days=30)).date()
+    expected = {s.stage_id: (s.count, s.value_cents, s.weighted_cents)
+                for s in stage_summaries(db, board.pipeline_id, Filters(since=since))}
+    assert {sid: (x.count, x.value_cents, x.weighted_cents) for sid, x in h.items()} == expected
+    assert a.id in {card.id for card in board.cards[st["Lead"].id]}
+
+
+def test_closed_columns_show_recent_deals_only(db, services, clock):
+    st = stages(db)
+    old = services.create_deal("old win")
+    services.win_deal(old.id)
+    clock.advance(days=31)
+    recent = services.create_deal("recent loss")
+    services.lose_deal(recent.id, "price")
+    board = load_board(db, None, now=clock.now)
+    assert board.cards[st["Won"].id] == []
+    assert [c.title for c in board.cards[st["Lost"].id]] == ["recent loss"]
+    assert board.headers[st["Won"].id].count == 0
+
+
+def test_text_and_owner_filters_and_deleted_rows(db, services, clock):
+    st = stages(db)
+    acme = services.create_customer(name="Acme 100%")
+    services.create_deal("alpha", customer_id=acme.id, owner="ann")
+    services.create_deal("beta", owner="bob")
+    gone = services.create_customer(name="Gone Ltd")
+    services.create_deal("of deleted customer", customer_id=gone.id)
+    services.delete_customer(gone.id)
+    deleted = services.create_deal("deleted deal")
+    services.delete_deal(deleted.id)
+    titles = lambda b: sorted(c.title for c in b.cards[st["Lead"].id])  # noqa: E731
+    assert titles(load_board(db, None, now=clock.now)) == ["alpha", "beta"]
+    assert titles(load_board(db, None, now=clock.now, text="100%")) == ["alpha"]  # % taken literally
+    assert titles(load_board(db, None, now=clock.now, text="BET")) == ["beta"]
+    assert titles(load_board(db, None, now=clock.now, owner="bob")) == ["beta"]
+    assert load_board(db, None, now=clock.now, owner="bob").headers[st["Lead"].id].count == 1
+    assert list_owners(db) == ["ann", "bob"]
+
+
+def test_pipelines_customers_and_deal_detail(db, services, clock):
+    [sales] = list_pipelines(db)
+    assert sales.name == "Sales"
+    services.create_customer(name="Beta Acme")
+    acme = services.create_customer(name="Acme")
+    assert [n for _i, n in find_customers(db, "acm")] == ["Acme", "Beta Acme"]
+    deal = services.create_deal("d", customer_id=acme.id, amount="10")
+    services.move_deal_step(deal.id, 1)
+    services.add_note("called them", deal_id=deal.id)
+    detail = load_deal(db, deal.id)
+    assert (detail.customer, detail.stage, detail.probability) == ("Acme", "Qualified", 25)
+    assert [(h.from_stage, h.to_stage) for h in detail.history] == [("(created)", "Lead"), ("Lead", "Qualified")]
+    assert [t.subject for t in detail.tasks] == ["Discovery call: budget, authority, need, timing"]
+    assert [n.body for n in detail.notes] == ["called them"]
+    services.delete_deal(deal.id)
+    assert load_deal(db, deal.id) is None
