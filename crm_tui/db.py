@@ -188,7 +188,9 @@ class Database:
         """Turn driver errors a user can cause into one clear ``DatabaseError``."""
         try:
             yield
-        except sa_exc.OperationalError as exc:
+        except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
+            raise  # our bug, not the user's: keep the traceback
+        except sa_exc.DatabaseError as exc:  # locked, read-only, corrupt, disk full, ...
             raise _user_error(exc, self.url) from None
 
 
@@ -207,6 +209,8 @@ def _user_error(exc: Exception, url: URL) -> DatabaseError:
         return DatabaseError(
             f"{where} is not a valid crm-tui database ({text}); restore a backup or choose another --db"
         )
+    if "disk is full" in low or "disk i/o" in low:
+        return DatabaseError(f"cannot write to {where}: {text}; free some disk space and try again")
     if "unable to open" in low:
         return DatabaseError(f"cannot open the database {where}; check the path and its permissions")
     return DatabaseError(f"database error on {where}: {text}")
