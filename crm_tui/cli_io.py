@@ -1,0 +1,121 @@
+"""`crm-tui import` and `crm-tui export`: argument parsing and the two handlers.
+
+Only the standard library is imported at module level (``crm-tui --help`` stays
+fast); the handlers import the database, pandas and openpyxl when they run.
+"""
+
+from __future__ import annotations
+
+import sys
+
+KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders")
+
+
+def add_parsers(subparsers) -> None:
+    p = subparsers.add_parser(
+        "import",
+        help="import customers, contacts, deals, tasks, products or orders from CSV/XLSX",
+        description=(
+            "Import records from a CSV or XLSX file. Headers of HubSpot, Salesforce, Pipedrive and Zoho "
+            "exports (and crm-tui's own export) are recognised; --map names any other column. All good "
+            "rows are written in one transaction; rejected rows go to FILE.rejected.csv with the reason."
+        ),
+    )
+    p.add_argument("kind", choices=KINDS, metavar="KIND", help="one of: " + ", ".join(KINDS))
+    p.add_argument("file", metavar="FILE", help="a .csv or .xlsx file")
+    p.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
+                   help="read COLUMN as FIELD (repeatable); FIELD 'ignore' skips a column")
+    p.add_argument("--dry-run", action="store_true", help="check and report, write nothing to the database")
+    p.add_argument("--encoding", metavar="ENC", help="text encoding of a CSV (default: UTF-8, else cp1252)")
+    p.add_argument("--dayfirst", action="store_true", help="dates are day first (31/12/2024)")
+    p.add_argument("--errors", metavar="FILE", help="where to write rejected rows (default FILE.rejected.csv)")
+    p.add_argument("--ignore-unmapped", action="store_true",
+                   help="drop columns that match no field instead of keeping them in notes")
+    p.set_defaults(handler=cmd_import)
+
+    p = subparsers.add_parser("export", help="export records to CSV, XLSX or JSON",
+                              description="Export every record of KIND with headers that import reads back.")
+    p.add_argument("kind", choices=KINDS, metavar="KIND", help="one of: " + ", ".join(KINDS))
+    p.add_argument("--format", choices=("csv", "xlsx", "json"), default=None,
+                   help="default: from the -o suffix, else csv")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (created 0600); default stdout")
+    p.set_defaults(handler=cmd_export)
+
+
+class _StderrProgress:
+    """A one-line progress display on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.active = sys.stderr.isatty()
+        self.last = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.active or total <= 0:
+            return
+        pct = int(done * 100 / total)
+        if pct == self.last:
+            return
+        self.last = pct
+        bar = "#" * (pct // 5) + "-" * (20 - pct // 5)
+        sys.stderr.write(f"\r{self.label} [{bar}] {done:,}/{total:,} rows")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.active and self.last >= 0:
+            sys.stderr.write("\r\033[K")
+            sys.stderr.flush()
+
+
+def cmd_import(args, db_value: str | None) -> int:
+    from crm_tui.db import Database
+    from crm_tui.io import import_file
+    from crm_tui.io.mapping import parse_map_options
+
+    mapping = parse_map_options(args.map)
+    db = Database.open(db_value)
+    progress = _StderrProgress(f"importing {args.kind}")
+    try:
+        result = import_file(
+            db, args.kind, args.file, mapping=mapping, dry_run=args.dry_run, encoding=args.encoding,
+            dayfirst=args.dayfirst, ignore_unmapped=args.ignore_unmapped, errors_path=args.errors,
+            progress=progress,
+        )
+    finally:
+        progress.close()
+        db.close()
+    out = sys.stdout
+    print(result.summary(), file=out)
+    if result.unmapped_columns:
+        where = "kept in notes" if result.unmapped_into_notes else "not imported"
+        cols = ", ".join(repr(c) for c in result.unmapped_columns)
+        print(f"columns matching no field ({where}): {cols}; use --map COLUMN=FIELD to import them",
+              file=out)
+    if result.rejected:
+        for line in result.first_errors:
+            print(f"  {line}", file=out)
+        print(f"rejected rows with reasons: {result.errors_path}", file=out)
+    if result.dry_run:
+        print("dry run: nothing was written to the database", file=out)
+    return 1 if result.rejected and not (result.created or result.updated) else 0
+
+
+def cmd_export(args, db_value: str | None) -> int:
+    from crm_tui.db import Database
+    from crm_tui.errors import ValidationError
+    from crm_tui.io import export_kind
+
+    fmt = args.format
+    if fmt is None:
+        suffix = (args.output or "").rsplit(".", 1)[-1].lower() if args.output and "." in args.output else ""
+        fmt = suffix if suffix in ("csv", "xlsx", "json") else "csv"
+    if fmt == "xlsx" and not args.output:
+        raise ValidationError("xlsx is a binary format; give a file with -o FILE.xlsx")
+    db = Database.open(db_value)
+    try:
+        n = export_kind(db, args.kind, args.output or sys.stdout, fmt)
+    finally:
+        db.close()
+    if args.output:
+        print(f"exported {n} {args.kind} to {args.output}", file=sys.stderr)
+    return 0

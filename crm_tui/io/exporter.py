@@ -1,0 +1,218 @@
+"""``export_kind``: every live record of a kind to CSV, XLSX or JSON.
+
+Headers are our field names (mapping.FIELDS), which ``import`` maps back with no
+flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
+are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
+Deals carry their first product line (product, quantity, unit_price); notes and
+stage history are not exported. Files are created 0600 (they hold customer data).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from crm_tui.errors import ValidationError
+from crm_tui.io.mapping import KINDS
+from crm_tui.models import (
+    Contact, Customer, Deal, DealProduct, Order, OrderLine, Pipeline, Product, Stage, Task,
+)
+
+FORMATS = ("csv", "xlsx", "json")
+MONEY = {"amount", "unit_price", "line_total"}
+PRIORITY_WORDS = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
+
+
+def _customers(conn):
+    c = Customer
+    q = select(c.external_id, c.name, c.kind, c.email, c.phone, c.website, c.industry, c.tags, c.owner,
+               c.source, c.status, c.created_at).where(c.deleted_at.is_(None)).order_by(c.id)
+    return q, ["external_id", "name", "kind", "email", "phone", "website", "industry", "tags", "owner",
+               "source", "status", "created_at"]
+
+
+def _contacts(conn):
+    q = (select(Contact.external_id, Customer.name, Contact.name, Contact.title, Contact.email, Contact.phone)
+         .join(Customer, Customer.id == Contact.customer_id)
+         .where(Contact.deleted_at.is_(None), Customer.deleted_at.is_(None)).order_by(Contact.id))
+    return q, ["external_id", "customer", "name", "title", "email", "phone"]
+
+
+def _first_line():
+    return (select(DealProduct.deal_id, func.min(DealProduct.id).label("line_id"))
+            .group_by(DealProduct.deal_id).subquery())
+
+
+def _deals(conn):
+    first = _first_line()
+    line = DealProduct.__table__.alias("line")
+    prod = Product.__table__.alias("prod")
+    q = (
+        select(Deal.external_id, Deal.title, Customer.name, Pipeline.name, Stage.name, Stage.outcome,
+               Deal.amount_cents, Deal.currency, Deal.probability, Deal.owner, prod.c.name, line.c.quantity,
+               line.c.unit_price_cents, Deal.created_at, Deal.expected_close, Deal.closed_at, Deal.lost_reason)
+        .join(Stage, Stage.id == Deal.stage_id)
+        .join(Pipeline, Pipeline.id == Deal.pipeline_id)
+        .outerjoin(Customer, Customer.id == Deal.customer_id)
+        .outerjoin(first, first.c.deal_id == Deal.id)
+        .outerjoin(line, line.c.id == first.c.line_id)
+        .outerjoin(prod, prod.c.id == line.c.product_id)
+        .where(Deal.deleted_at.is_(None))
+        .order_by(Deal.id)
+    )
+    return q, ["external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
+               "probability", "owner", "product", "quantity", "unit_price", "created_at", "expected_close",
+               "closed_at", "lost_reason"]
+
+
+def _deal_ref():
+    return func.coalesce(Deal.external_id, Deal.title)
+
+
+def _tasks(conn):
+    q = (
+        select(Task.external_id, Task.subject, Task.kind, Task.due_at, Task.done_at, Task.priority,
+               Customer.name, _deal_ref(), Task.owner, Task.notes, Task.created_at)
+        .outerjoin(Customer, Customer.id == Task.customer_id)
+        .outerjoin(Deal, Deal.id == Task.deal_id)
+        .where(Task.deleted_at.is_(None)).order_by(Task.id)
+    )
+    return q, ["external_id", "subject", "kind", "due_at", "done_at", "priority", "customer", "deal", "owner",
+               "notes", "created_at"]
+
+
+def _products(conn):
+    q = select(Product.external_id, Product.name, Product.unit_price_cents, Product.currency).order_by(Product.id)
+    return q, ["external_id", "name", "unit_price", "currency"]
+
+
+def _orders(conn):
+    q = (
+        select(Order.number, Customer.name, _deal_ref(), Order.status, Order.owner, Order.created_at,
+               OrderLine.id, Product.name, OrderLine.quantity, OrderLine.unit_price_cents)
+        .join(Customer, Customer.id == Order.customer_id)
+        .outerjoin(Deal, Deal.id == Order.deal_id)
+        .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+        .outerjoin(Product, Product.id == OrderLine.product_id)
+        .order_by(Order.id, OrderLine.id)
+    )
+    return q, ["number", "customer", "deal", "status", "owner", "created_at", "line_number", "product",
+               "quantity", "unit_price"]
+
+
+QUERIES = {"customers": _customers, "contacts": _contacts, "deals": _deals, "tasks": _tasks,
+           "products": _products, "orders": _orders}
+
+
+def frame_of(db, kind):
+    """The export table of ``kind`` as a pandas frame (cents and datetimes still raw)."""
+    import pandas as pd
+
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    with db.read() as session:
+        conn = session.connection()
+        q, cols = QUERIES[kind](conn)
+        rows = conn.execute(q).all()
+    df = pd.DataFrame([tuple(r) for r in rows], columns=cols, dtype=object)
+    if kind == "orders" and len(df):
+        has_line = df.line_number.notna()
+        df["line_number"] = df.groupby("number").cumcount().add(1).where(has_line, None).astype(object)
+        q = pd.to_numeric(df.quantity, errors="coerce")
+        u = pd.to_numeric(df.unit_price, errors="coerce")
+        df["line_total"] = (q * u).astype("Int64").astype(object).where(has_line, None)
+    if kind == "tasks" and len(df):
+        df["priority"] = df.priority.map(lambda p: PRIORITY_WORDS.get(p, p))
+    return df
+
+
+def _money_text(c):
+    if c is None or c != c:
+        return ""
+    c = int(c)
+    return f"{c // 100}.{c % 100:02d}"
+
+
+def _iso(v):
+    if v is None or v != v:
+        return ""
+    return v.isoformat()
+
+
+def export_kind(db, kind: str, path_or_stream, fmt: str = "csv") -> int:
+    """Write every live ``kind`` record; returns the number of rows written."""
+    from crm_tui.textnorm import cents_to_major
+
+    fmt = (fmt or "csv").lower()
+    if fmt not in FORMATS:
+        raise ValidationError(f"unknown export format {fmt!r}; use csv, xlsx or json")
+    df = frame_of(db, kind)
+    money = [c for c in df.columns if c in MONEY]
+    times = [c for c in df.columns if c.endswith("_at") or c == "expected_close"]
+    if fmt == "json":
+        records = []
+        for rec in df.to_dict("records"):
+            for c in money:
+                rec[c] = None if rec[c] is None or rec[c] != rec[c] else cents_to_major(rec[c])
+            for c in times:
+                rec[c] = _iso(rec[c]) or None
+            for k, v in rec.items():
+                if hasattr(v, "item"):
+                    rec[k] = v.item()
+            records.append(rec)
+        _emit(path_or_stream, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
+    elif fmt == "csv":
+        out = df.copy()
+        for c in money:
+            out[c] = out[c].map(_money_text)
+        for c in times:
+            out[c] = out[c].map(_iso)
+        _emit(path_or_stream, out.to_csv(index=False, lineterminator="\n"))
+    else:
+        _write_xlsx(df, kind, path_or_stream, money, times)
+    return len(df)
+
+
+def _emit(target, text: str) -> None:
+    from crm_tui.io.importer import write_private_text
+
+    if isinstance(target, (str, Path)):
+        write_private_text(Path(target), text)
+    elif hasattr(target, "buffer") and not isinstance(target, io.StringIO):
+        target.buffer.write(text.encode("utf-8"))
+        target.flush()
+    else:
+        target.write(text)
+
+
+def _write_xlsx(df, kind, target, money, times) -> None:
+    from openpyxl import Workbook
+
+    from crm_tui.io.importer import write_private_bytes
+    from crm_tui.textnorm import cents_to_major
+
+    if not isinstance(target, (str, Path)):
+        raise ValidationError("xlsx export needs a file: pass -o FILE.xlsx")
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet(kind)
+    ws.append(list(df.columns))
+    for rec in df.itertuples(index=False):
+        row = []
+        for col, v in zip(df.columns, rec):
+            if v is None or (not isinstance(v, str) and v != v):
+                row.append(None)
+            elif col in money:
+                row.append(cents_to_major(v))
+            elif col in times and hasattr(v, "tzinfo") and v.tzinfo is not None:
+                row.append(v.replace(tzinfo=None))
+            elif isinstance(v, str) and v.startswith("="):
+                row.append(" " + v)  # a cell never becomes a formula; import strips the space
+            else:
+                row.append(v.item() if hasattr(v, "item") else v)
+        ws.append(row)
+    buf = io.BytesIO()
+    wb.save(buf)
+    write_private_bytes(Path(target), buf.getvalue())

@@ -1,0 +1,333 @@
+"""``import_file``: read, map, validate and write one file in one transaction.
+
+Flow: read every cell as text → decide each column's field → parse and check
+each field column-wise (pandas) → write every good row with Core executemany
+inside ONE ``db.write`` transaction (all good rows commit together, or none) →
+write rejected rows with a reason to ``<file>.rejected.csv`` (0600).
+A dry run does the same work in a transaction that is rolled back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from crm_tui.errors import ValidationError
+from crm_tui.io import parse as P
+from crm_tui.io.mapping import FIELDS, KINDS, resolve_columns
+
+Progress = Callable[[int, int], None]
+CHUNK = 5000
+UTC = dt.timezone.utc
+
+
+@dataclass
+class ImportResult:
+    kind: str
+    path: str
+    rows: int = 0
+    created: int = 0
+    updated: int = 0
+    rejected: int = 0
+    dry_run: bool = False
+    encoding: str = ""
+    columns: dict[str, str] = field(default_factory=dict)  # field → column
+    unmapped_columns: list[str] = field(default_factory=list)
+    unmapped_into_notes: bool = False
+    errors_path: str | None = None
+    also_created: dict[str, int] = field(default_factory=dict)  # e.g. {"customers": 3, "stages": 1}
+    first_errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        verb = "would import" if self.dry_run else "imported"
+        text = (
+            f"{verb} {self.kind} from {Path(self.path).name}: {self.created} created, "
+            f"{self.updated} updated, {self.rejected} rejected"
+        )
+        extra = [f"{n} {what}" for what, n in self.also_created.items() if n]
+        if extra:
+            text += "; also created " + ", ".join(extra)
+        return text
+
+
+class Ctx:
+    """One file being imported: the frame, its column choices and per-row reasons."""
+
+    def __init__(self, df, columns, unmapped, *, kind, dayfirst, ignore_unmapped, now, progress):
+        import pandas as pd
+
+        self.df = df
+        self.kind = kind
+        self.columns = columns
+        self.unmapped = unmapped
+        self.dayfirst = dayfirst
+        self.ignore_unmapped = ignore_unmapped
+        self.now = now
+        self.progress = progress
+        self.n = len(df)
+        self.reasons = pd.Series("", index=df.index, dtype=object)
+        self.also_created: dict[str, int] = {}
+
+    # -- columns ----------------------------------------------------------------
+
+    def has(self, name: str) -> bool:
+        return name in self.columns
+
+    def text(self, name: str, *, max_len: int = 200, multiline: bool = False, label: str | None = None):
+        """The stripped text of a field ('' when the column is absent); bad cells rejected."""
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series("", index=self.df.index, dtype=object)
+        s = P.stripped(self.df[self.columns[name]])
+        bad = P.check_text(s, max_len=max_len, multiline=multiline)
+        if bad.any():
+            lab = label or name
+            self.reject(bad, s[bad].map(lambda v: P.text_reason(v, lab, max_len)))
+        return s.where(~bad, "").astype(object)
+
+    def dates(self, name: str):
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series(pd.NaT, index=self.df.index, dtype="datetime64[us, UTC]")
+        raw = self.df[self.columns[name]]
+        values, bad = P.parse_dates(raw, dayfirst=self.dayfirst)
+        if bad.any():
+            self.reject(bad, raw[bad].map(lambda v: P.date_reason(v, name, self.dayfirst)))
+        return values
+
+    def money(self, name: str):
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
+        raw = self.df[self.columns[name]]
+        values, bad = P.parse_money(raw)
+        if bad.any():
+            self.reject(bad, raw[bad].map(lambda v: P.money_reason(v, name)))
+        return values
+
+    def integers(self, name: str, *, low=0, high=10**9, hint="a whole number"):
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
+        raw = self.df[self.columns[name]]
+        values, bad = P.parse_int(raw, low=low, high=high)
+        if bad.any():
+            self.reject(bad, raw[bad].map(lambda v: f"{name} must be {hint}, got {v.strip()!r}"))
+        return values
+
+    def percent(self, name: str):
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
+        raw = self.df[self.columns[name]]
+        values, bad = P.parse_percent(raw)
+        if bad.any():
+            self.reject(bad, raw[bad].map(lambda v: f"{name} must be a percentage 0–100, got {v.strip()!r}"))
+        return values
+
+    def choice(self, name: str, table: dict[str, str], default: str, allowed: tuple[str, ...]):
+        import pandas as pd
+
+        if name not in self.columns:
+            return pd.Series(default, index=self.df.index, dtype=object)
+        raw = P.stripped(self.df[self.columns[name]])
+        values, bad = P.choice(raw, table, default)
+        if bad.any():
+            self.reject(bad, raw[bad].map(lambda v: f"{name} must be one of {', '.join(allowed)}; got {v!r}"))
+        return values.where(~bad, default)
+
+    def email(self, name: str = "email"):
+        s = self.text(name)
+        bad = P.bad_email(s)
+        if bad.any():
+            self.reject(bad, s[bad].map(lambda v: f"{name} must look like name@example.com, got {v!r}"))
+        return s.where(~bad, "")
+
+    def extras(self, base=None):
+        """Unmapped cells as 'column: value; ...' text for a note (unless ignored)."""
+        import numpy as np
+        import pandas as pd
+
+        body = base.copy() if base is not None else pd.Series("", index=self.df.index, dtype=object)
+        if self.ignore_unmapped:
+            return body
+        for col in self.unmapped:
+            val = P.stripped(self.df[col]).str.replace(P._CONTROL, "", regex=True)
+            sep = np.where(body.to_numpy() != "", "; " if base is None else "\n", "")
+            piece = sep + (str(col) + ": ") + val.to_numpy(dtype=object)
+            body = pd.Series(np.where(val.to_numpy() != "", body.to_numpy() + piece, body.to_numpy()),
+                             index=body.index, dtype=object)
+            base = None
+        return body
+
+    # -- rejects ----------------------------------------------------------------
+
+    def reject(self, mask, reason) -> None:
+        """Add ``reason`` (text or per-row Series) to every row in ``mask``."""
+        import numpy as np
+
+        if not mask.any():
+            return
+        cur = self.reasons[mask]
+        add = reason if isinstance(reason, str) else reason[mask]
+        self.reasons[mask] = np.where(cur == "", add, cur + "; " + add)
+
+    @property
+    def ok(self):
+        return self.reasons == ""
+
+    def tick(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(min(done, self.n), self.n)
+
+
+def import_file(
+    db,
+    kind: str,
+    path,
+    *,
+    mapping: dict[str, str] | None = None,
+    dry_run: bool = False,
+    encoding: str | None = None,
+    dayfirst: bool = False,
+    ignore_unmapped: bool = False,
+    errors_path=None,
+    progress: Progress | None = None,
+    now: dt.datetime | None = None,
+) -> ImportResult:
+    """Import ``path`` as ``kind`` records; see the module docstring."""
+    from crm_tui.io import kinds_deals, kinds_other
+    from crm_tui.io.readers import read_table
+
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    now = now or dt.datetime.now(UTC)
+    df, used = read_table(path, encoding)
+    columns, unmapped = resolve_columns(kind, list(df.columns), mapping)
+    _require_columns(kind, columns, list(df.columns))
+    ctx = Ctx(df, columns, unmapped, kind=kind, dayfirst=dayfirst, ignore_unmapped=ignore_unmapped,
+              now=now, progress=progress)
+    writer = {
+        "deals": kinds_deals.import_deals,
+        "customers": kinds_other.import_customers,
+        "contacts": kinds_other.import_contacts,
+        "products": kinds_other.import_products,
+        "tasks": kinds_other.import_tasks,
+        "orders": kinds_other.import_orders,
+    }[kind]
+    tables = TABLES[kind]
+    ctx.tick(0)
+    with transaction(db, tables, dry_run) as session:
+        created, updated = writer(session.connection(), ctx)
+    ctx.tick(ctx.n)
+    result = ImportResult(
+        kind=kind, path=str(path), rows=ctx.n, created=created, updated=updated,
+        rejected=int((~ctx.ok).sum()), dry_run=dry_run, encoding=used, columns=dict(columns),
+        unmapped_columns=list(unmapped), unmapped_into_notes=bool(unmapped) and not ignore_unmapped
+        and kind in ("customers", "deals", "tasks"), also_created=dict(ctx.also_created),
+    )
+    if result.rejected:
+        result.errors_path = str(write_rejects(ctx, path, errors_path))
+        bad = ctx.reasons[~ctx.ok]
+        result.first_errors = [f"row {int(i) + 2}: {r}" for i, r in bad.head(5).items()]
+    return result
+
+
+TABLES = {
+    "customers": {"customer", "note"},
+    "contacts": {"contact", "customer"},
+    "deals": {"deal", "deal_product", "stage_change", "customer", "product", "pipeline", "stage", "note"},
+    "tasks": {"task", "customer"},
+    "products": {"product"},
+    "orders": {"sales_order", "order_line", "customer", "product"},
+}
+
+_REQUIRED = {
+    "customers": (("name",), "a customer name column (e.g. 'Name', 'Company name', 'Account Name')"),
+    "contacts": (("name", "first_name", "last_name", "email"), "a contact name or email column"),
+    "products": (("name",), "a product name column (e.g. 'Product Name')"),
+    "tasks": (("subject",), "a subject column (e.g. 'Subject')"),
+    "orders": (("number",), "an order number column (e.g. 'Order Number')"),
+    "deals": ((), ""),
+}
+
+
+def _require_columns(kind: str, columns: dict, headers: list[str]) -> None:
+    needed, what = _REQUIRED[kind]
+    if needed and not any(f in columns for f in needed):
+        raise ValidationError(
+            f"cannot import {kind}: no column maps to {' or '.join(needed)}; the file needs {what}, "
+            f"or name one with --map COLUMN={needed[0]} (columns: {', '.join(repr(h) for h in headers[:20])})"
+        )
+    if kind == "deals" and not any(f in columns for f in ("title", "customer", "external_id", "amount")):
+        raise ValidationError(
+            "cannot import deals: no column maps to title, customer, external_id or amount; "
+            f"use --map COLUMN=FIELD (fields: {', '.join(FIELDS['deals'])})"
+        )
+
+
+@contextmanager
+def transaction(db, tables, dry_run: bool):
+    """``db.write`` for a real import; a rolled-back write transaction for a dry run."""
+    if not dry_run:
+        with db.write(tables) as session:
+            yield session
+        return
+    from sqlmodel import Session
+
+    with db.translate_errors(), db.engine.connect() as conn:
+        conn.execution_options(crm_write=True)
+        with Session(bind=conn) as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+
+def default_errors_path(path) -> Path:
+    path = Path(path)
+    candidate = path.with_name(path.name + ".rejected.csv")
+    if os.access(candidate.parent, os.W_OK):
+        return candidate
+    return Path.cwd() / candidate.name
+
+
+def write_rejects(ctx: Ctx, path, errors_path=None) -> Path:
+    """Rejected rows, as read, with their file row number and reason; created 0600."""
+    out = Path(errors_path) if errors_path else default_errors_path(path)
+    bad = ~ctx.ok
+    frame = ctx.df[bad].copy()
+    frame.insert(0, "import_error", ctx.reasons[bad])
+    frame.insert(0, "import_row", (frame.index.to_numpy() + 2))
+    write_private_text(out, frame.to_csv(index=False))
+    return out
+
+
+def write_private_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    write_private_bytes(path, text.encode(encoding))
+
+
+def write_private_bytes(path: Path, data: bytes) -> None:
+    """Write a file only its owner can read (0600), replacing any older one."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise ValidationError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fd = -1
+            fh.write(data)
+    finally:
+        if fd != -1:
+            os.close(fd)

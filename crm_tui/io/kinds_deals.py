@@ -1,0 +1,370 @@
+"""Importing deals (with their pipelines, stages, customers and product lines).
+
+Decisions (DESIGN §5 plus what the issue leaves open):
+- Match: external_id (or the export's record id) updates that deal; rows are
+  never deduplicated by content; a repeated external_id in one file is rejected.
+- Stages: a stage name matching an existing stage of the pipeline (any case,
+  punctuation ignored) is that stage; Won/Closed Won and Lost/Closed Lost (any
+  case) otherwise mean the pipeline's won/lost stage; a Pipedrive-style
+  ``status`` of won/lost overrides the stage. Unknown names become new open
+  stages (probability NEW_STAGE_PROBABILITY %), in order of first appearance,
+  placed after the existing open stages and before won/lost.
+- Customer: blank → the deal has no customer; an unknown name creates one
+  (status "customer" when one of its deals is won, else "prospect").
+- Dates: created_at blank → import time for an open deal, the close date for a
+  closed one. A closed deal's closed_at is closed_at, else close_date, else the
+  import time; an open deal's close_date is its expected close date.
+  stage_entered_at = closed_at for closed deals, created_at for open ones; one
+  StageChange row records the entry into the current stage (older stage history
+  is not imported).
+- Product line: quantity (default 1) × unit_price; unit_price blank → amount ÷
+  quantity when the amount is > 0, else the product's list price for an open deal,
+  else 0. Amount blank with a unit price → quantity × unit price.
+- Title blank → "Customer – Product" (or whichever is present, else "Deal <id>").
+- On update, a blank cell keeps the stored value.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
+from crm_tui.io import resolve as R
+from crm_tui.io.notes import add_notes
+from crm_tui.models import Deal, DealProduct, Pipeline, Stage, StageChange
+from crm_tui.textnorm import name_key
+
+NEW_STAGE_PROBABILITY = 10
+WON_KEYS = {"won", "closedwon", "dealwon"}
+LOST_KEYS = {"lost", "closedlost", "deallost"}
+STATUS = {"open": "open", "won": "won", "lost": "lost", "closed won": "won", "closed lost": "lost"}
+
+
+def import_deals(conn, ctx):
+    import pandas as pd
+
+    ext = ctx.text("external_id", label="external_id")
+    title = ctx.text("title")
+    customer = ctx.text("customer")
+    pipeline = ctx.text("pipeline")
+    stage = ctx.text("stage")
+    status = ctx.choice("status", {**STATUS, "deleted": None}, "", ("open", "won", "lost"))
+    amount = ctx.money("amount")
+    currency = ctx.text("currency").str.upper()
+    bad_cur = (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}")
+    ctx.reject(bad_cur, currency[bad_cur].map(lambda c: f"currency must be a 3-letter code such as USD, got {c!r}"))
+    probability = ctx.percent("probability")
+    owner = ctx.text("owner")
+    product = ctx.text("product")
+    quantity = ctx.integers("quantity", low=1, hint="a whole number ≥ 1")
+    unit_price = ctx.money("unit_price")
+    created = ctx.dates("created_at")
+    expected = ctx.dates("expected_close")
+    close_date = ctx.dates("close_date")
+    closed_col = ctx.dates("closed_at")
+    lost_reason = ctx.text("lost_reason", max_len=2000)
+    notes = ctx.extras(ctx.text("notes", max_len=20000, multiline=True))
+    R.duplicates_in_file(ctx, ext, "external_id")
+
+    # -- stages ---------------------------------------------------------------
+    pipe_ids, stage_ids, outcomes = _resolve_stages(conn, ctx, pipeline, stage, status)
+    ok = ctx.ok
+    closed = outcomes.isin(["won", "lost"]) & ok
+    now = pd.Timestamp(ctx.now)
+
+    cust_status = pd.Series(np.where(outcomes == "won", "customer", "prospect"), index=ctx.df.index)
+    won_any = (outcomes == "won").groupby(R.keys_of(customer)).transform("any")
+    cust_status = cust_status.where(~won_any, "customer")
+    cust_ids = R.customer_ids(conn, ctx, customer.where(ok, ""), status_for_new=cust_status, owners=owner)
+
+    prod_ids, list_prices = R.product_ids(conn, ctx, product.where(ok, ""), unit_price)
+    qty = quantity.fillna(1).astype("int64")
+    amount_c = amount.copy()
+    from_unit = amount_c.isna() & unit_price.notna()
+    amount_c[from_unit] = qty[from_unit] * unit_price[from_unit]
+    line_price = unit_price.copy()
+    need = line_price.isna() & prod_ids.notna()
+    by_amount = need & amount_c.fillna(0).gt(0)
+    line_price[by_amount] = _div_round(amount_c[by_amount].astype("int64"), qty[by_amount])
+    by_list = need & ~by_amount & ~closed
+    line_price[by_list] = list_prices[by_list]
+    line_price = line_price.fillna(0)
+
+    closed_at = closed_col.where(closed_col.notna(), close_date)
+    closed_at = closed_at.where(closed, pd.NaT)
+    closed_at = closed_at.where(~(closed & closed_at.isna()), now)
+    expected_d = expected.where(expected.notna(), close_date.where(~closed, pd.NaT))
+    created_at = created.where(created.notna(), closed_at.where(closed, now))
+    backwards = ok & closed & (created_at > closed_at)
+    ctx.reject(backwards, "closed date is before the created date; fix one of them")
+    entered = closed_at.where(closed, created_at)
+
+    auto_title = _auto_titles(customer, product, ext)
+    frame = pd.DataFrame({
+        "title": title.where(title != "", auto_title),
+        "customer_id": cust_ids,
+        "pipeline_id": pipe_ids,
+        "stage_id": stage_ids,
+        "amount_cents": amount_c.fillna(0).astype("int64"),
+        "currency": currency.where(currency != "", "USD"),
+        "probability": probability,
+        "expected_close": expected_d.dt.date.where(expected_d.notna(), None),
+        "owner": owner,
+        "lost_reason": lost_reason,
+        "external_id": ext.where(ext != "", None),
+        "created_at": created_at,
+        "updated_at": now,
+        "stage_entered_at": entered,
+        "closed_at": closed_at,
+        "version": 1,
+    })
+    ok = ctx.ok
+    existing = R.deals_by_external_id(conn, ext[ok].unique())
+    is_update = ok & ext.isin(set(existing))
+    is_new = ok & ~is_update
+    new = frame[is_new]
+    new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new))
+    new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
+    line_mask = is_new & prod_ids.notna()
+    _insert_lines(conn, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
+    _insert_stage_changes(conn, new_ids, frame)
+    all_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    all_ids[is_new] = new_ids
+    updated = 0
+    if is_update.any():
+        ids = ext[is_update].map(existing)
+        updated = _update_deals(conn, ctx, frame[is_update], ids, prod_ids, qty, line_price)
+        all_ids[is_update] = ids.astype("int64")
+    add_notes(conn, ctx, frame.customer_id, all_ids, notes)
+    return int(is_new.sum()), updated
+
+
+def _div_round(cents, qty):
+    """Exact integer division rounded half to even (no float on money)."""
+    q, r = np.divmod(cents.to_numpy(), qty.to_numpy())
+    twice = 2 * r
+    up = (twice > qty.to_numpy()) | ((twice == qty.to_numpy()) & (q % 2 == 1))
+    return q + up.astype("int64")
+
+
+def _auto_titles(customer, product, ext):
+    import pandas as pd
+
+    both = (customer != "") & (product != "")
+    out = pd.Series(np.where(both, customer + " – " + product, customer + product), index=customer.index)
+    fallback = np.where(ext != "", "Deal " + ext, "Untitled deal")
+    return out.where(out != "", pd.Series(fallback, index=customer.index))
+
+
+def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
+    """Insert rows with explicit consecutive ids (one executemany per chunk, reporting
+    progress) and return the ids in row order."""
+    from crm_tui import engines
+
+    if not rows:
+        return []
+    start = engines.reserve_ids(conn, table, len(rows))
+    ids = list(range(start, start + len(rows)))
+    for row, i in zip(rows, ids):
+        row["id"] = i
+    stmt = insert(table)
+    for pos in range(0, len(rows), 5000):
+        chunk = rows[pos:pos + 5000]
+        conn.execute(stmt, chunk)
+        ctx.tick(pos + len(chunk))
+    return ids
+
+
+def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
+    if deal_ids.empty:
+        return
+    idx = deal_ids.index
+    rows = [
+        {"deal_id": int(d), "product_id": int(p), "quantity": int(q), "unit_price_cents": int(u)}
+        for d, p, q, u in zip(deal_ids, prod_ids[idx], qty[idx], line_price[idx])
+    ]
+    conn.execute(insert(DealProduct.__table__), rows)
+
+
+def _insert_stage_changes(conn, deal_ids, frame) -> None:
+    if deal_ids.empty:
+        return
+    sub = frame.loc[deal_ids.index]
+    rows = [
+        {"deal_id": int(d), "from_stage_id": None, "to_stage_id": int(s), "at": at, "by": "import"}
+        for d, s, at in zip(deal_ids, sub.stage_id, sub.stage_entered_at.astype(object))
+    ]
+    conn.execute(insert(StageChange.__table__), rows)
+
+
+def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
+    """Update matched deals: mapped, non-blank cells overwrite; stage moves are recorded."""
+    import pandas as pd
+
+    cur = {}
+    for chunk in R._chunks(ids.tolist()):
+        q = select(Deal.id, Deal.stage_id, Deal.title, Deal.version).where(Deal.id.in_(chunk))
+        cur.update({r.id: r for r in conn.execute(q)})
+    has = ctx.has
+    cols = ["pipeline_id", "stage_id", "stage_entered_at", "closed_at"] if (has("stage") or has("status")) else []
+    for f, c in (("title", "title"), ("customer", "customer_id"), ("amount", "amount_cents"),
+                 ("currency", "currency"), ("probability", "probability"), ("owner", "owner"),
+                 ("lost_reason", "lost_reason"), ("created_at", "created_at")):
+        if has(f):
+            cols.append(c)
+    if has("expected_close") or has("close_date"):
+        cols.append("expected_close")
+    if has("unit_price") and not has("amount"):
+        cols.append("amount_cents")
+    rows, moves = [], []
+    raw = {f: (ctx.text(f) if has(f) else None) for f in ("title", "customer", "amount", "currency",
+                                                           "owner", "lost_reason")}
+    for i, deal_id in ids.items():
+        old = cur[deal_id]
+        rec = {"b_id": int(deal_id), "updated_at": ctx.now, "version": old.version + 1}
+        for c in cols:
+            value = frame.at[i, c]
+            src = {"title": "title", "customer_id": "customer", "amount_cents": "amount",
+                   "currency": "currency", "owner": "owner", "lost_reason": "lost_reason"}.get(c)
+            if src and raw.get(src) is not None and raw[src][i] == "":
+                continue  # blank cell: keep what is stored
+            if c in ("probability", "expected_close") and pd.isna(value):
+                continue
+            rec[c] = None if _isna(value) else _py(value)
+        if "stage_id" in rec and rec["stage_id"] == old.stage_id:
+            for c in ("stage_entered_at",):
+                rec.pop(c, None)
+        elif "stage_id" in rec:
+            moves.append({"deal_id": int(deal_id), "from_stage_id": old.stage_id,
+                          "to_stage_id": rec["stage_id"], "at": ctx.now, "by": "import"})
+            if rec.get("closed_at") is None:
+                rec["stage_entered_at"] = ctx.now
+        rows.append(rec)
+    by_keys: dict[tuple, list] = {}
+    for rec in rows:
+        by_keys.setdefault(tuple(sorted(rec)), []).append(rec)
+    for keys, group in by_keys.items():
+        values = {k: bindparam(k) for k in keys if k != "b_id"}
+        conn.execute(update(Deal.__table__).where(Deal.__table__.c.id == bindparam("b_id")).values(values),
+                     group)
+    if moves:
+        conn.execute(insert(StageChange.__table__), moves)
+    if ctx.has("product"):
+        with_line = [i for i in ids.index if not pd.isna(prod_ids[i])]
+        if with_line:
+            targets = [int(ids[i]) for i in with_line]
+            for chunk in R._chunks(targets):
+                conn.execute(delete(DealProduct.__table__).where(DealProduct.deal_id.in_(chunk)))
+            _insert_lines(conn, ids[with_line].astype("int64"), prod_ids, qty, line_price)
+    return len(rows)
+
+
+def _isna(v) -> bool:
+    import pandas as pd
+
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def _py(v):
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _resolve_stages(conn, ctx, pipeline, stage, status):
+    """→ (pipeline id, stage id, outcome) per row; creates pipelines and stages as needed."""
+    import pandas as pd
+
+    pipes = {name_key(n): (i, n) for i, n in conn.execute(select(Pipeline.id, Pipeline.name))}
+    default_pid = conn.execute(select(Pipeline.id).order_by(Pipeline.position, Pipeline.id).limit(1)).scalar()
+    pkeys = R.keys_of(pipeline)
+    for key in [k for k in pkeys[ctx.ok].unique() if k and k not in pipes]:
+        name = pipeline[pkeys == key].iloc[0]
+        pos = (conn.execute(select(func.max(Pipeline.position))).scalar() or 0) + 1
+        pid = conn.execute(insert(Pipeline.__table__).values(name=name, position=pos)).inserted_primary_key[0]
+        conn.execute(insert(Stage.__table__), [
+            {"pipeline_id": pid, "name": "Won", "position": 0, "probability": 100, "outcome": "won"},
+            {"pipeline_id": pid, "name": "Lost", "position": 1, "probability": 0, "outcome": "lost"},
+        ])
+        pipes[key] = (pid, name)
+        ctx.also_created["pipelines"] = ctx.also_created.get("pipelines", 0) + 1
+    if default_pid is None and not pipes:
+        raise_no_pipeline()
+    pid_of = {k: v[0] for k, v in pipes.items()}
+    pids = pkeys.map(lambda k: pid_of.get(k) if k else default_pid)
+    skeys = R.keys_of(stage)
+    combos = pd.DataFrame({"pid": pids, "skey": skeys, "status": status, "name": stage})[ctx.ok]
+    combos = combos.drop_duplicates(["pid", "skey", "status"])
+    stages: dict[int, list] = {}
+    for row in conn.execute(select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome)
+                            .order_by(Stage.pipeline_id, Stage.position, Stage.id)):
+        stages.setdefault(row.pipeline_id, []).append(
+            {"id": row.id, "key": name_key(row.name), "outcome": row.outcome, "position": row.position})
+    answer: dict[tuple, tuple] = {}
+    for pid, skey, st, sname in combos.itertuples(index=False):
+        answer[(pid, skey, st)] = _stage_for(conn, ctx, stages.setdefault(int(pid), []), int(pid), skey, st, sname)
+    keys = list(zip(pids, skeys, status))
+    got = [answer.get(k, (None, "open", "")) for k in keys]
+    stage_ids = pd.Series([g[0] for g in got], index=stage.index, dtype="Int64")
+    outcomes = pd.Series([g[1] for g in got], index=stage.index, dtype=object)
+    errors = pd.Series([g[2] for g in got], index=stage.index, dtype=object)
+    ctx.reject(errors != "", errors)
+    return pids.astype("Int64"), stage_ids, outcomes
+
+
+def raise_no_pipeline():
+    from crm_tui.errors import ValidationError
+
+    raise ValidationError("the database has no pipeline; name one in a 'pipeline' column")
+
+
+def _stage_for(conn, ctx, stages, pid, skey, status, sname):
+    def first(outcome):
+        return next((s for s in stages if s["outcome"] == outcome), None)
+
+    if status is None:
+        return None, "open", "status 'deleted': deleted deals are not imported"
+    match = next((s for s in stages if skey and s["key"] == skey), None)
+    if status in ("won", "lost"):
+        if match is not None and match["outcome"] == status:
+            return match["id"], status, ""
+        target = first(status)
+        if target is None:
+            return None, status, f"the pipeline has no {status} stage"
+        return target["id"], status, ""
+    if match is not None:
+        if status == "open" and match["outcome"] != "open":
+            return None, "open", f"status is open but stage {sname!r} closes the deal; fix one of them"
+        return match["id"], match["outcome"], ""
+    if skey in WON_KEYS or skey in LOST_KEYS:
+        outcome = "won" if skey in WON_KEYS else "lost"
+        target = first(outcome)
+        if status == "open":
+            return None, "open", f"status is open but stage {sname!r} closes the deal; fix one of them"
+        if target is None:
+            return None, outcome, f"the pipeline has no {outcome} stage"
+        return target["id"], outcome, ""
+    if not skey:
+        target = first("open")
+        if target is None:
+            return None, "open", "no stage given and the pipeline has no open stage; add a stage column"
+        return target["id"], "open", ""
+    # An unknown name: a new open stage after the open ones, before won/lost.
+    open_pos = [s["position"] for s in stages if s["outcome"] == "open"]
+    pos = (max(open_pos) + 1) if open_pos else 0
+    table = Stage.__table__
+    conn.execute(update(table).where(table.c.pipeline_id == pid, table.c.position >= pos)
+                 .values(position=table.c.position + 1))
+    for s in stages:
+        if s["position"] >= pos:
+            s["position"] += 1
+    sid = conn.execute(insert(table).values(pipeline_id=pid, name=sname, position=pos,
+                                            probability=NEW_STAGE_PROBABILITY, outcome="open")
+                       ).inserted_primary_key[0]
+    stages.append({"id": sid, "key": skey, "outcome": "open", "position": pos})
+    stages.sort(key=lambda s: s["position"])
+    ctx.also_created["stages"] = ctx.also_created.get("stages", 0) + 1
+    return sid, "open", ""

@@ -1,0 +1,405 @@
+"""Importing customers, contacts, products, tasks and orders.
+
+Matching (re-import updates instead of duplicating):
+- customers: external_id, else normalised name (``name_key``), else email;
+- contacts: external_id, else the same customer and email, else the same customer and name;
+- products: external_id, else ``name_key`` (so "GTXPro" is "GTX Pro");
+- tasks: external_id only (like deals, never by content);
+- orders: the order number; the lines of one number form one order, and a
+  re-import replaces that order's lines. Counts are orders, not lines.
+On update a blank cell keeps the stored value. A row repeating a record already
+in the same file (same external id / name) is rejected with the first row's number.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from sqlalchemy import bindparam, delete, func, insert, select, update
+
+from crm_tui.io import resolve as R
+from crm_tui.io.kinds_deals import _div_round
+from crm_tui.io.notes import add_notes
+from crm_tui.models import Contact, Customer, Deal, Order, OrderLine, Product, Task
+
+CUSTOMER_STATUS = {
+    "lead": "lead", "new": "lead", "subscriber": "lead", "marketingqualifiedlead": "lead", "mql": "lead",
+    "marketing qualified lead": "lead", "other": "lead", "prospect": "prospect", "opportunity": "prospect",
+    "salesqualifiedlead": "prospect", "sql": "prospect", "sales qualified lead": "prospect",
+    "customer": "customer", "evangelist": "customer", "active": "customer", "client": "customer",
+    "churned": "churned", "former customer": "churned", "inactive": "churned", "lost": "churned",
+}
+CUSTOMER_KIND = {"company": "company", "organization": "company", "organisation": "company",
+                 "business": "company", "account": "company", "person": "person", "individual": "person",
+                 "personal": "person"}
+TASK_KIND = {"call": "call", "phone call": "call", "phone": "call", "email": "email", "e mail": "email",
+             "mail": "email", "meeting": "meeting", "lunch": "meeting", "event": "meeting", "todo": "todo",
+             "to do": "todo", "task": "todo", "deadline": "todo", "follow up": "todo"}
+TASK_DONE = {"completed": True, "complete": True, "done": True, "closed": True, "yes": True, "true": True,
+             "1": True, "finished": True, "not started": False, "in progress": False, "waiting": False,
+             "waiting on someone else": False, "deferred": False, "open": False, "to do": False,
+             "no": False, "false": False, "0": False, "pending": False, "not done": False}
+PRIORITY = {"none": 0, "low": 0, "lowest": 0, "0": 0, "normal": 1, "medium": 1, "1": 1, "high": 2,
+            "2": 2, "highest": 3, "urgent": 3, "3": 3}
+ORDER_STATUS = {
+    "draft": "draft", "new": "draft", "quote": "draft", "pending": "draft", "created": "draft",
+    "approved": "approved", "confirmed": "approved", "in process": "approved", "processing": "approved",
+    "on hold": "approved", "disputed": "approved", "open": "approved", "booked": "approved",
+    "fulfilled": "fulfilled", "shipped": "fulfilled", "delivered": "fulfilled", "completed": "fulfilled",
+    "complete": "fulfilled", "closed": "fulfilled", "resolved": "fulfilled", "invoiced": "fulfilled",
+    "paid": "fulfilled", "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
+}
+
+
+def _exec_updates(conn, table, rows) -> None:
+    by_keys: dict[tuple, list] = {}
+    for rec in rows:
+        by_keys.setdefault(tuple(sorted(rec)), []).append(rec)
+    for keys, group in by_keys.items():
+        values = {k: bindparam(k) for k in keys if k != "b_id"}
+        conn.execute(update(table).where(table.c.id == bindparam("b_id")).values(values), group)
+
+
+def _changes(frame, i, cols, texts):
+    """Columns of row ``i`` to overwrite: mapped and not blank."""
+    rec = {}
+    for c in cols:
+        v = frame.at[i, c]
+        if c in texts and texts[c] is not None and texts[c][i] == "":
+            continue
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            continue
+        rec[c] = int(v) if hasattr(v, "dtype") and "int" in str(v.dtype) else v
+    return rec
+
+
+def _lookup(conn, col, ids_col, values, *, extra=None, lower=False):
+    found = {}
+    for chunk in R._chunks(v for v in values if v):
+        target = func.lower(col) if lower else col
+        q = select(target, ids_col).where(target.in_(chunk))
+        if extra is not None:
+            q = q.where(extra)
+        for k, i in conn.execute(q.order_by(ids_col.desc())):
+            found[k] = i
+    return found
+
+
+# -- customers ---------------------------------------------------------------------------
+
+
+def import_customers(conn, ctx):
+    ext = ctx.text("external_id")
+    name = ctx.text("name")
+    ctx.reject((name == ""), "name is required; the row has no customer name")
+    kind = ctx.choice("kind", CUSTOMER_KIND, "company", ("company", "person"))
+    email = ctx.email()
+    status = ctx.choice("status", CUSTOMER_STATUS, "lead", ("lead", "prospect", "customer", "churned"))
+    created = ctx.dates("created_at")
+    notes = ctx.extras(ctx.text("notes", max_len=20000, multiline=True))
+    frame = pd.DataFrame({
+        "name": name, "name_key": R.keys_of(name), "kind": kind, "email": email,
+        "phone": ctx.text("phone"), "website": ctx.text("website", max_len=500),
+        "industry": ctx.text("industry"), "tags": ctx.text("tags", max_len=1000),
+        "owner": ctx.text("owner"), "source": ctx.text("source"), "status": status,
+        "external_id": ext.where(ext != "", None),
+        "created_at": created.where(created.notna(), pd.Timestamp(ctx.now)),
+        "updated_at": pd.Timestamp(ctx.now), "version": 1,
+    })
+    R.duplicates_in_file(ctx, ext, "external_id")
+    R.duplicates_in_file(ctx, frame.name_key.where(ext == "", ""), "customer name")
+    ok = ctx.ok
+    live = Customer.deleted_at.is_(None)
+    by_ext = _lookup(conn, Customer.external_id, Customer.id, ext[ok].unique(), extra=live)
+    by_key = R.existing_customers(conn, frame.name_key[ok].unique())
+    by_mail = _lookup(conn, Customer.email, Customer.id, email[ok].str.lower().unique(), extra=live, lower=True)
+    match = ext.map(by_ext)
+    match = match.where(match.notna(), frame.name_key.map(by_key))
+    match = match.where(match.notna(), email.str.lower().map(by_mail))
+    match = match.where(ok)
+    new = ok & match.isna()
+    rows = R.rows_from(frame[new])
+    ids = _insert_ids(conn, ctx, Customer.__table__, rows)
+    cust_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
+    cust_ids[new] = ids
+    upd = ok & match.notna()
+    cols = [c for c in ("name", "kind", "email", "phone", "website", "industry", "tags", "owner", "source",
+                        "status", "external_id", "created_at") if ctx.has(c)]
+    if "name" in cols:
+        cols.append("name_key")
+    texts = {c: frame[c] for c in cols if frame[c].dtype == object}
+    versions = _versions(conn, Customer, match[upd].astype("int64").tolist())
+    urows = []
+    for i in match[upd].index:
+        cid = int(match[i])
+        rec = _changes(frame, i, cols, texts)
+        rec.update({"b_id": cid, "updated_at": ctx.now, "version": versions[cid] + 1})
+        urows.append(rec)
+        cust_ids[i] = cid
+    _exec_updates(conn, Customer.__table__, urows)
+    add_notes(conn, ctx, cust_ids, None, notes)
+    return int(new.sum()), len(urows)
+
+
+def _insert_ids(conn, ctx, table, rows) -> list[int]:
+    from crm_tui.io.kinds_deals import _insert_returning_ids
+
+    return _insert_returning_ids(conn, ctx, table, rows) if rows else []
+
+
+def _versions(conn, model, ids) -> dict[int, int]:
+    out = {}
+    for chunk in R._chunks(ids):
+        out.update({i: v for i, v in conn.execute(select(model.id, model.version).where(model.id.in_(chunk)))})
+    return out
+
+
+# -- contacts ----------------------------------------------------------------------------
+
+
+def import_contacts(conn, ctx):
+    ext = ctx.text("external_id")
+    first, last = ctx.text("first_name"), ctx.text("last_name")
+    joined = (first + " " + last).str.strip()
+    name = ctx.text("name")
+    email = ctx.email()
+    name = name.where(name != "", joined)
+    name = name.where(name != "", email)
+    customer = ctx.text("customer")
+    ctx.reject(name == "", "name is required; give a name, first/last name or email")
+    ctx.reject(customer == "", "customer is required; a contact belongs to a customer (company) column")
+    R.duplicates_in_file(ctx, ext, "external_id")
+    ok = ctx.ok
+    cust = R.customer_ids(conn, ctx, customer.where(ok, ""))
+    frame = pd.DataFrame({
+        "customer_id": cust, "name": name, "title": ctx.text("title"), "email": email,
+        "phone": ctx.text("phone"), "external_id": ext.where(ext != "", None),
+        "created_at": pd.Timestamp(ctx.now), "updated_at": pd.Timestamp(ctx.now), "version": 1,
+    })
+    ok = ctx.ok
+    live = Contact.deleted_at.is_(None)
+    by_ext = _lookup(conn, Contact.external_id, Contact.id, ext[ok].unique(), extra=live)
+    cids = [int(c) for c in cust[ok].dropna().unique()]
+    existing = []
+    for chunk in R._chunks(cids):
+        existing += conn.execute(select(Contact.id, Contact.customer_id, Contact.name, Contact.email)
+                                 .where(live, Contact.customer_id.in_(chunk)).order_by(Contact.id)).all()
+    by_mail = {(r.customer_id, r.email.lower()): r.id for r in existing if r.email}
+    by_name = {(r.customer_id, R.name_key(r.name)): r.id for r in existing}
+    keys = R.keys_of(name)
+    match = ext.map(by_ext)
+    mail_key = pd.Series(list(zip(cust.fillna(0).astype("int64"), email.str.lower())), index=ctx.df.index)
+    name_k = pd.Series(list(zip(cust.fillna(0).astype("int64"), keys)), index=ctx.df.index)
+    match = match.where(match.notna(), mail_key.map(lambda k: by_mail.get(k) if k[1] else None))
+    match = match.where(match.notna(), name_k.map(by_name))
+    match = match.where(ok)
+    # The same person twice in one file is one contact.
+    dup = ok & match.isna() & name_k.duplicated(keep="first")
+    ctx.reject(dup, "this contact repeats an earlier row (same customer and name)")
+    new = ctx.ok & match.isna()
+    _insert_ids(conn, ctx, Contact.__table__, R.rows_from(frame[new]))
+    upd = ctx.ok & match.notna()
+    cols = [c for c in ("name", "title", "email", "phone", "external_id") if ctx.has(c) or c == "name"]
+    texts = {c: frame[c] for c in cols if frame[c].dtype == object}
+    versions = _versions(conn, Contact, match[upd].astype("int64").tolist())
+    urows = []
+    for i in match[upd].index:
+        rec = _changes(frame, i, cols, texts)
+        rec.update({"b_id": int(match[i]), "updated_at": ctx.now, "version": versions[int(match[i])] + 1})
+        urows.append(rec)
+    _exec_updates(conn, Contact.__table__, urows)
+    return int(new.sum()), len(urows)
+
+
+# -- products ----------------------------------------------------------------------------
+
+
+def import_products(conn, ctx):
+    ext = ctx.text("external_id")
+    name = ctx.text("name")
+    ctx.reject(name == "", "name is required; the row has no product name")
+    price = ctx.money("unit_price")
+    currency = ctx.text("currency").str.upper()
+    bad = (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}")
+    ctx.reject(bad, currency[bad].map(lambda c: f"currency must be a 3-letter code such as USD, got {c!r}"))
+    keys = R.keys_of(name)
+    R.duplicates_in_file(ctx, ext, "external_id")
+    R.duplicates_in_file(ctx, keys.where(ext == "", ""), "product name")
+    ok = ctx.ok
+    by_ext = _lookup(conn, Product.external_id, Product.id, ext[ok].unique())
+    by_key = {k: v[0] for k, v in R.existing_products(conn, keys[ok].unique()).items()}
+    match = ext.map(by_ext)
+    match = match.where(match.notna(), keys.map(by_key)).where(ok)
+    frame = pd.DataFrame({
+        "name": name, "name_key": keys, "unit_price_cents": price,
+        "currency": currency.where(currency != "", "USD"), "external_id": ext.where(ext != "", None),
+        "created_at": pd.Timestamp(ctx.now),
+    })
+    new = ok & match.isna()
+    ins = frame[new].copy()
+    ins["unit_price_cents"] = ins.unit_price_cents.fillna(0)
+    _insert_ids(conn, ctx, Product.__table__, R.rows_from(ins))
+    upd = ok & match.notna()
+    cols = ["name", "name_key"] + [c for c, f in (("unit_price_cents", "unit_price"), ("currency", "currency"),
+                                                   ("external_id", "external_id")) if ctx.has(f)]
+    texts = {c: frame[c] for c in cols if frame[c].dtype == object}
+    urows = []
+    for i in match[upd].index:
+        rec = _changes(frame, i, cols, texts)
+        rec["b_id"] = int(match[i])
+        urows.append(rec)
+    _exec_updates(conn, Product.__table__, urows)
+    return int(new.sum()), len(urows)
+
+
+# -- tasks -------------------------------------------------------------------------------
+
+
+def _deal_ids(conn, ctx, deal):
+    """A task/order's deal cell: an external id, else a deal title (case-insensitive)."""
+    vals = [v for v in deal[ctx.ok].unique() if v]
+    by_ext = R.deals_by_external_id(conn, vals)
+    rest = [v for v in vals if v not in by_ext]
+    by_title = {}
+    for chunk in R._chunks([v.lower() for v in rest]):
+        q = (select(func.lower(Deal.title), func.min(Deal.id)).where(Deal.deleted_at.is_(None),
+             func.lower(Deal.title).in_(chunk)).group_by(func.lower(Deal.title)))
+        by_title.update(dict(conn.execute(q)))
+    ids = deal.map(lambda v: by_ext.get(v) or by_title.get(v.lower()) if v else None)
+    unknown = ctx.ok & (deal != "") & ids.isna()
+    ctx.reject(unknown, deal[unknown].map(lambda v: f"no deal with external id or title {v!r}; import deals first"))
+    return ids.astype("Int64")
+
+
+def import_tasks(conn, ctx):
+    ext = ctx.text("external_id")
+    subject = ctx.text("subject", max_len=500)
+    ctx.reject(subject == "", "subject is required; the row has no task subject")
+    raw_kind = ctx.text("kind")
+    kind_key = raw_kind.str.casefold().str.replace(r"[\s_\-]+", " ", regex=True)
+    kind = kind_key.map(TASK_KIND).where(kind_key != "", "todo")
+    other_kind = kind.isna()
+    kind = kind.where(~other_kind, "todo")
+    done_flag = ctx.choice("status", TASK_DONE, False, ("completed", "not started", "in progress", "done"))
+    priority = ctx.choice("priority", PRIORITY, 1, ("low", "normal", "high", "urgent", "0-3"))
+    due = ctx.dates("due_at")
+    done_at = ctx.dates("done_at")
+    created = ctx.dates("created_at")
+    base = ctx.text("notes", max_len=20000, multiline=True)
+    base = base.where(~other_kind, (base + "\n").str.lstrip("\n").where(base != "", "") + "type: " + raw_kind)
+    notes = ctx.extras(base)
+    R.duplicates_in_file(ctx, ext, "external_id")
+    deal_ids = _deal_ids(conn, ctx, ctx.text("deal"))
+    ok = ctx.ok
+    cust = R.customer_ids(conn, ctx, ctx.text("customer").where(ok, ""))
+    now = pd.Timestamp(ctx.now)
+    is_done = done_flag.astype(bool) | done_at.notna()
+    done_at = done_at.where(done_at.notna(), due.where(due.notna() & (due <= now), now)).where(is_done, pd.NaT)
+    frame = pd.DataFrame({
+        "kind": kind, "subject": subject, "due_at": due, "done_at": done_at, "priority": priority,
+        "customer_id": cust, "deal_id": deal_ids, "owner": ctx.text("owner"), "notes": notes,
+        "external_id": ext.where(ext != "", None), "created_at": created.where(created.notna(), now),
+        "updated_at": now, "version": 1,
+    })
+    ok = ctx.ok
+    by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
+    match = ext.map(by_ext).where(ok)
+    new = ok & match.isna()
+    _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new]))
+    upd = ok & match.notna()
+    cols = [c for c, f in (("kind", "kind"), ("subject", "subject"), ("due_at", "due_at"),
+                           ("priority", "priority"), ("customer_id", "customer"), ("deal_id", "deal"),
+                           ("owner", "owner"), ("notes", "notes"), ("created_at", "created_at"))
+            if ctx.has(f)]
+    if ctx.has("status") or ctx.has("done_at"):
+        cols.append("done_at")
+    texts = {c: frame[c] for c in cols if frame[c].dtype == object}
+    versions = _versions(conn, Task, match[upd].astype("int64").tolist())
+    urows = []
+    for i in match[upd].index:
+        rec = _changes(frame, i, cols, texts)
+        if "done_at" in cols and pd.isna(frame.at[i, "done_at"]):
+            rec["done_at"] = None  # reopened
+        rec.update({"b_id": int(match[i]), "updated_at": ctx.now, "version": versions[int(match[i])] + 1})
+        urows.append(rec)
+    _exec_updates(conn, Task.__table__, urows)
+    return int(new.sum()), len(urows)
+
+
+# -- orders ------------------------------------------------------------------------------
+
+
+def import_orders(conn, ctx):
+    number = ctx.text("number")
+    ctx.reject(number == "", "number is required; the row has no order number")
+    customer = ctx.text("customer")
+    status = ctx.choice("status", ORDER_STATUS, "draft", ("draft", "approved", "fulfilled", "cancelled"))
+    created = ctx.dates("created_at")
+    product = ctx.text("product")
+    qty = ctx.integers("quantity", low=1, hint="a whole number ≥ 1")
+    unit = ctx.money("unit_price")
+    total = ctx.money("line_total")
+    line_no = ctx.integers("line_number")
+    deal = ctx.text("deal")
+    owner = ctx.text("owner")
+    # The order's own fields come from its first row; one bad line rejects the whole order.
+    first = ~number.duplicated(keep="first")
+    head_customer = number.map(dict(zip(number[first], customer[first])))
+    ctx.reject((number != "") & (head_customer == ""), "customer is required on an order's first line")
+    bad_numbers = set(number[~ctx.ok])
+    sibling = ctx.ok & number.isin(bad_numbers)
+    ctx.reject(sibling, "another line of this order was rejected; the order is imported whole or not at all")
+    deal_ids = _deal_ids(conn, ctx, deal)
+    bad_numbers = set(number[~ctx.ok])
+    ctx.reject(ctx.ok & number.isin(bad_numbers), "another line of this order was rejected")
+    ok = ctx.ok
+    heads = ok & first
+    cust = R.customer_ids(conn, ctx, customer.where(heads, ""), status_for_new=pd.Series("customer", index=number.index))
+    prod_ids, list_prices = R.product_ids(conn, ctx, product.where(ok, ""), unit)
+    q = qty.fillna(1).astype("int64")
+    price = unit.copy()
+    has_total = total.notna()
+    price[has_total] = _div_round(total[has_total].astype("int64"), q[has_total])
+    price = price.where(price.notna(), list_prices).fillna(0).astype("int64")
+    now = pd.Timestamp(ctx.now)
+    at = created.where(created.notna(), now)
+    st = status
+    head = pd.DataFrame({
+        "number": number, "customer_id": cust, "deal_id": deal_ids, "status": st, "owner": owner,
+        "created_at": at,
+        "approved_at": at.where(st.isin(["approved", "fulfilled"]), pd.NaT),
+        "fulfilled_at": at.where(st == "fulfilled", pd.NaT),
+        "cancelled_at": at.where(st == "cancelled", pd.NaT),
+        "updated_at": now, "version": 1,
+    })[heads]
+    existing = _lookup(conn, Order.number, Order.id, head.number.tolist())
+    new_heads = head[~head.number.isin(set(existing))]
+    new_ids = _insert_ids(conn, ctx, Order.__table__, R.rows_from(new_heads))
+    order_id = dict(zip(new_heads.number, new_ids))
+    upd_heads = head[head.number.isin(set(existing))]
+    versions = _versions(conn, Order, [existing[n] for n in upd_heads.number])
+    urows = []
+    for num, rec in zip(upd_heads.number, R.rows_from(upd_heads)):
+        oid = existing[num]
+        rec.pop("number")
+        rec = {k: v for k, v in rec.items() if v is not None or k.endswith("_at")}
+        rec.update({"b_id": oid, "version": versions[oid] + 1})
+        if not ctx.has("created_at"):
+            for k in ("created_at", "approved_at", "fulfilled_at", "cancelled_at"):
+                rec.pop(k, None)
+        urows.append(rec)
+        order_id[num] = oid
+    _exec_updates(conn, Order.__table__, urows)
+    if urows:
+        for chunk in R._chunks([r["b_id"] for r in urows]):
+            conn.execute(delete(OrderLine.__table__).where(OrderLine.order_id.in_(chunk)))
+    lines = ok & prod_ids.notna()
+    frame = pd.DataFrame({"number": number, "line": line_no.fillna(0), "product_id": prod_ids,
+                          "quantity": q, "unit_price_cents": price})[lines]
+    frame = frame.sort_values(["number", "line"], kind="stable")
+    line_rows = [
+        {"order_id": int(order_id[n]), "product_id": int(p), "quantity": int(k), "unit_price_cents": int(u)}
+        for n, p, k, u in zip(frame.number, frame.product_id, frame.quantity, frame.unit_price_cents)
+    ]
+    if line_rows:
+        conn.execute(insert(OrderLine.__table__), line_rows)
+    return len(new_ids), len(urows)

@@ -1,0 +1,163 @@
+"""Reading a CSV or XLSX file into a frame of text cells.
+
+Every cell comes back as text exactly as written ("NA" stays "NA", blanks are
+""); typing happens later, per field. CSV text is UTF-8 (with or without a
+BOM) or, when it does not decode as UTF-8, a legacy single-byte code page
+(cp1252, else latin-1); ``encoding`` forces one.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import io
+from pathlib import Path
+
+from crm_tui.errors import ValidationError
+
+XLSX_SUFFIXES = (".xlsx", ".xlsm")
+
+
+def read_table(path, encoding: str | None = None):
+    """→ (DataFrame of str cells, the encoding used or 'xlsx')."""
+    path = Path(path)
+    if not path.exists():
+        raise ValidationError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise ValidationError(f"{path} is a folder; give a .csv or .xlsx file")
+    if path.suffix.lower() in XLSX_SUFFIXES:
+        return _read_xlsx(path), "xlsx"
+    if path.suffix.lower() == ".xls":
+        raise ValidationError(f"{path}: old .xls workbooks are not supported; save it as .xlsx or .csv")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if data[:4] == b"PK\x03\x04":
+        raise ValidationError(f"{path} is a zip/xlsx file; rename it to .xlsx or export it as CSV")
+    text, used = decode(data, encoding, path)
+    return _read_csv_text(text, path), used
+
+
+def decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
+    if encoding:
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValidationError(
+                f"unknown encoding {encoding!r}; use e.g. utf-8, cp1252, latin-1 or cp850"
+            ) from None
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            raise ValidationError(
+                f"{path} is not valid {encoding} (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+                "try another --encoding such as cp1252 or latin-1"
+            ) from None
+        return text.lstrip("\ufeff"), encoding
+    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+        return data.decode("utf-16").lstrip("\ufeff"), "utf-16"
+    try:
+        return data.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:
+        return data.decode("latin-1"), "latin-1"
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = text.split("\n", 1)[0]
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def _read_csv_text(text: str, path):
+    import pandas as pd
+
+    if not text.strip():
+        raise ValidationError(f"{path} is empty; it needs a header row and at least one data row")
+    if "\x00" in text[:4096]:
+        raise ValidationError(f"{path} looks like a binary file, not CSV; export it as CSV (UTF-8)")
+    sep = _sniff_delimiter(text)
+    raw = text.encode("utf-8")
+    try:
+        df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, sep=sep, engine="pyarrow")
+    except Exception:
+        # pyarrow refuses ragged rows and some quoting; the C parser reports the line.
+        try:
+            df = pd.read_csv(
+                io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, sep=sep, engine="c"
+            )
+        except Exception as exc:
+            detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ValidationError(f"{path} is not a readable CSV file: {detail}") from None
+    return _clean_frame(df, path)
+
+
+def _clean_frame(df, path):
+    headers = [str(c).replace("\ufeff", "").strip() for c in df.columns]
+    if not any(headers):
+        raise ValidationError(f"{path} has no header row; the first row must name the columns")
+    seen: dict[str, int] = {}
+    unique = []
+    for h in headers:
+        n = seen.get(h, 0)
+        seen[h] = n + 1
+        unique.append(h if n == 0 else f"{h}.{n}")
+    df.columns = unique
+    return df.fillna("").astype(str)
+
+
+def _cell_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.isoformat()
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def _read_xlsx(path):
+    import pandas as pd
+
+    try:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise ValidationError(f"{path} is not a readable .xlsx workbook: {exc}") from None
+    try:
+        ws = wb.worksheets[0]
+        rows = ws.iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            raise ValidationError(f"{path} is empty; its first sheet needs a header row")
+        width = len(header)
+        while width and (header[width - 1] is None or str(header[width - 1]).strip() == ""):
+            width -= 1
+        headers = [_cell_text(h) for h in header[:width]]
+        body = []
+        for row in rows:
+            cells = [_cell_text(v) for v in row[:width]]
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))
+            if any(cells):
+                body.append(cells)
+    finally:
+        wb.close()
+    df = pd.DataFrame(body, columns=headers, dtype=object)
+    return _clean_frame(df, path)
