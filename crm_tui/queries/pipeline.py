@@ -316,3 +316,39 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
     prob = deal.probability if deal.probability is not None else stage.probability
     return DealDetail(deal, customer.name if customer else "", pipeline.name, stage.name, stage.outcome, prob,
                       history, tasks, notes)
+
+
+def resolve_customer(db, name: str) -> int | None:
+    """The id of the live customer called ``name`` (any case); None for a blank name.
+
+    Raises ValidationError (field "customer") when no customer, or several, have that name.
+    """
+    from crm_tui.errors import ValidationError
+    from crm_tui.textnorm import name_key
+
+    name = (name or "").strip()
+    if not name:
+        return None
+    with db.read() as session:
+        conn = session.connection()
+        rows = conn.execute(
+            select(Customer.id, Customer.name)
+            .where(Customer.deleted_at.is_(None), func.lower(Customer.name) == name.lower())
+            .limit(3)
+        ).all()
+        if not rows:
+            rows = conn.execute(
+                select(Customer.id, Customer.name)
+                .where(Customer.deleted_at.is_(None), Customer.name_key == name_key(name))
+                .limit(3)
+            ).all()
+    if not rows:
+        raise ValidationError(
+            f"no customer is called '{name}'; pick one from the suggestions or leave it blank", field="customer"
+        )
+    if len(rows) > 1:
+        raise ValidationError(
+            f"{len(rows)} customers are called '{name}'; add the deal from the customer's page instead",
+            field="customer",
+        )
+    return rows[0][0]

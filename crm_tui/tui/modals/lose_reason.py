@@ -1,0 +1,47 @@
+"""Ask why a deal was lost; a reason is required."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.suggester import SuggestFromList
+from textual.widgets import Input, Label, Static
+
+from crm_tui.tui.widgets.kanban import literal
+
+COMMON_REASONS = ("Price too high", "Lost to a competitor", "No budget", "No decision", "Bad timing", "Went silent")
+
+
+class LoseReasonScreen(ModalScreen[str | None]):
+    CSS_PATH = "lose_reason.tcss"
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="lose.cancel", tooltip="Keep the deal open")]
+
+    def __init__(self, deal_title: str) -> None:
+        super().__init__()
+        self._deal_title = deal_title
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="lose-dialog"):
+            yield Label(Text(f"Lose '{literal(self._deal_title)}'"), id="lose-title")
+            yield Label(Text("Why was it lost? e.g. " + ", ".join(COMMON_REASONS[:3])), classes="muted")
+            yield Input(placeholder="reason (required); → completes a common one", id="lose-reason",
+                        suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False))
+            yield Static("", id="lose-error")
+            yield Label("enter: mark lost · escape: keep it open", classes="muted")
+
+    @on(Input.Submitted)
+    def _submit(self, event: Input.Submitted) -> None:
+        reason = event.value.strip()
+        if not reason:
+            error = self.query_one("#lose-error", Static)
+            error.update("A lost reason is required; type why the deal was lost.")
+            error.add_class("shown")
+            return
+        self.dismiss(reason)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

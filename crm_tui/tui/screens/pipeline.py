@@ -1,0 +1,240 @@
+"""The Pipeline screen: a kanban board of one pipeline's deals.
+
+One query loads every card and one aggregate the headers (crm_tui.queries.
+pipeline.load_board) in a thread worker; on any change to deals, stages,
+tasks or customers the board reloads and the cursor stays on the same deal.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input, Static
+
+from crm_tui.queries.pipeline import Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer
+from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
+from crm_tui.tui.modals.lose_reason import LoseReasonScreen
+from crm_tui.tui.modals.pick import PickScreen
+from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.kanban import KanbanBoard, literal
+
+
+def deal_values(db, values: dict) -> dict:
+    """Form text → create_deal/update_deal keyword arguments (customer resolved by name)."""
+    out = {
+        "title": values["title"],
+        "customer_id": resolve_customer(db, values.get("customer", "")),
+        "amount": values.get("amount", "").strip() or "0",
+        "owner": values.get("owner", ""),
+        "expected_close": values.get("expected_close", "").strip() or None,
+        "probability": values.get("probability", "").strip() or None,
+    }
+    return out
+
+
+class PipelineScreen(CrmScreen):
+    CSS_PATH = "pipeline.tcss"
+    WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline"})
+    BINDINGS = [
+        Binding("shift+left,H", "step(-1)", "◀Stage", key_display="H", id="pipeline.move_prev",
+                tooltip="Move the deal to the previous stage"),
+        Binding("shift+right,L", "step(1)", "Stage▶", key_display="L", id="pipeline.move_next",
+                tooltip="Move the deal to the next stage"),
+        Binding("w", "win", "Win", id="pipeline.win", tooltip="Mark the deal won"),
+        Binding("x", "lose", "Lose", id="pipeline.lose", tooltip="Mark the deal lost (asks why)"),
+        Binding("n", "new_deal", "New", id="pipeline.new", tooltip="Add a deal to the first stage"),
+        Binding("slash", "filter", "Filter", id="pipeline.filter", tooltip="Show only deals whose title or customer matches"),
+        Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Toggle: only my deals"),
+        Binding("o", "pick_owner", "Owner", show=False, id="pipeline.owner", tooltip="Show one owner's deals"),
+        Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pipeline_id: int | None = None
+        self.text = ""
+        self.owner: str | None = None
+        self._follow = True  # keep the cursor on the moved deal (not after win/lose)
+        self.board: Board | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="pipeline-bar")
+        yield Input(placeholder="filter by title or customer; enter keeps it, escape clears it", id="pipeline-filter")
+        yield KanbanBoard(id="board")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._update_bar()
+        self.query_one(KanbanBoard).focus()
+
+    # -- loading --------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._load(self.pipeline_id, self.text, self.owner)
+
+    @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
+    def _load(self, pipeline_id, text, owner) -> None:
+        now = self.app.clock()
+        board = load_board(self.app.db, pipeline_id, now=now, text=text, owner=owner)
+        self.app.call_from_thread(self._show, board, now)
+
+    def _show(self, board: Board, now) -> None:
+        widget = self.query_one(KanbanBoard)
+        card = widget.cursor_card
+        keep = card.id if card is not None and self._follow else None
+        self._follow = True
+        self.board = board
+        self.pipeline_id = board.pipeline_id
+        widget.set_board(board, now, keep)
+        self._update_bar()
+
+    def _update_bar(self) -> None:
+        bar = Text()
+        bar.append(literal(self.board.pipeline) if self.board else "Pipeline", style="bold")
+        if self.board:
+            open_n = sum(self.board.headers[s.id].count for s in self.board.stages if s.outcome == "open")
+            bar.append(f"  {open_n:,} open deals", style="dim")
+        if self.owner:
+            bar.append("  owner: ")
+            bar.append(literal(self.owner), style="bold")
+        if self.text:
+            bar.append("  filter: ")
+            bar.append(repr(literal(self.text)), style="bold")
+        self.query_one("#pipeline-bar", Static).update(bar)
+
+    # -- the card under the cursor ------------------------------------------------------------
+
+    def _card(self):
+        card = self.query_one(KanbanBoard).cursor_card
+        if card is None:
+            self.notify("No deal here; move the cursor onto a card", severity="warning", timeout=3)
+        return card
+
+    @on(KanbanBoard.Opened)
+    def _opened(self, event: KanbanBoard.Opened) -> None:
+        from crm_tui.tui.screens.deal_detail import DealDetailScreen
+
+        self.app.push_screen(DealDetailScreen(event.deal_id))
+
+    def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
+        services = self.app.services
+        self._follow = follow
+        self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success)
+
+    def action_step(self, step: int) -> None:
+        card = self._card()
+        if card is None or self.app.services is None:
+            return
+        services = self.app.services
+        self._undoable(
+            lambda: services.move_deal_step(card.id, step),
+            f"move '{card.title}'",
+            lambda r: f"Moved '{literal(r.deal.title)}' to {literal(r.to_stage.name)}",
+        )
+
+    def action_win(self) -> None:
+        card = self._card()
+        if card is None or self.app.services is None:
+            return
+        services = self.app.services
+        self._undoable(lambda: services.win_deal(card.id), f"win '{card.title}'",
+                       f"Won '{literal(card.title)}'", follow=False)
+
+    def action_lose(self) -> None:
+        card = self._card()
+        if card is None or self.app.services is None:
+            return
+        services = self.app.services
+
+        def chosen(reason: str | None) -> None:
+            if reason:
+                self._undoable(lambda: services.lose_deal(card.id, reason), f"lose '{card.title}'",
+                               f"Lost '{literal(card.title)}': {literal(reason)}", follow=False)
+
+        self.app.push_screen(LoseReasonScreen(card.title), chosen)
+
+    def action_new_deal(self) -> None:
+        if self.app.services is None:
+            return
+        db, services, pipeline_id = self.app.db, self.app.services, self.pipeline_id
+
+        def save(values: dict):
+            return services.create_deal(pipeline_id=pipeline_id, **deal_values(db, values))
+
+        def created(deal) -> None:
+            if deal is not None:
+                self.app.notify(f"Added '{literal(deal.title)}'", timeout=3)
+
+        form = DealFormScreen("New deal", save, values={"owner": self.app.user or ""},
+                              suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))})
+        self.app.push_screen(form, created)
+
+    # -- filters ----------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        box = self.query_one("#pipeline-filter", Input)
+        box.value = self.text
+        box.add_class("shown")
+        box.focus()
+
+    @on(Input.Changed, "#pipeline-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.text = event.value
+        self.reload()
+
+    @on(Input.Submitted, "#pipeline-filter")
+    def _filter_done(self) -> None:
+        self.query_one("#pipeline-filter", Input).remove_class("shown")
+        self.query_one(KanbanBoard).focus()
+
+    def key_escape(self) -> None:
+        box = self.query_one("#pipeline-filter", Input)
+        if box.has_focus or self.text:
+            box.value = ""
+            self.text = ""
+            box.remove_class("shown")
+            self.query_one(KanbanBoard).focus()
+            self.reload()
+
+    def action_mine(self) -> None:
+        self.owner = None if self.owner else (self.app.user or None)
+        self.reload()
+        self._update_bar()
+
+    def action_pick_owner(self) -> None:
+        if self.app.db is not None:
+            self._owners()
+
+    @work(thread=True, group="pipeline-pick", exit_on_error=False)
+    def _owners(self) -> None:
+        owners = list_owners(self.app.db)
+        choices = [("Everyone", None)] + [(o, o) for o in owners]
+        self.app.call_from_thread(self.app.push_screen, PickScreen("Show deals of", choices, current=self.owner),
+                                  self._owner_picked)
+
+    def _owner_picked(self, owner) -> None:
+        self.owner = owner
+        self.reload()
+        self._update_bar()
+
+    def action_pick_pipeline(self) -> None:
+        if self.app.db is not None:
+            self._pipelines()
+
+    @work(thread=True, group="pipeline-pick", exit_on_error=False)
+    def _pipelines(self) -> None:
+        rows = list_pipelines(self.app.db)
+        choices = [(p.name, p.id) for p in rows]
+        self.app.call_from_thread(self.app.push_screen, PickScreen("Pipeline", choices, current=self.pipeline_id),
+                                  self._pipeline_picked)
+
+    def _pipeline_picked(self, pipeline_id) -> None:
+        if pipeline_id is not None and pipeline_id != self.pipeline_id:
+            self.pipeline_id = pipeline_id
+            self.reload()
+

@@ -1,0 +1,243 @@
+"""The Reports screen: KPI tiles, funnel, revenue and forecast charts, owners, segments.
+
+Figures come from crm_tui.metrics (the same numbers as ``crm-tui report``),
+computed in a thread worker on every change to the tables they read.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+from pathlib import Path
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+from crm_tui.metrics import Filters, forecast_by_month, report
+from crm_tui.queries.pipeline import list_owners
+from crm_tui.tui.modals.pick import PickScreen
+from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.widgets.kpi import Funnel, KpiTile, money, percent
+
+PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
+MAIN_TILES = (
+    ("open", "Open pipeline"), ("weighted", "Weighted"), ("won", "Won"), ("win_rate", "Win rate"),
+    ("avg", "Average deal"), ("cycle", "Sales cycle"), ("velocity", "Velocity/day"),
+)
+SEED_TILES = (
+    ("M", "M demand P×Q"), ("C", "C customers Σc"), ("V", "V value Σv"), ("S", "S success A/B"),
+    ("R", "R sales Σr"), ("O", "O orders Σo"), ("W", "W order value Σw"),
+)
+
+
+def period_filters(name: str, today: dt.date, owner: str | None) -> Filters:
+    """The Filters of a named period ending today (UTC dates, inclusive)."""
+    if name == "This month":
+        since = today.replace(day=1)
+    elif name == "This quarter":
+        since = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    elif name == "This year":
+        since = dt.date(today.year, 1, 1)
+    elif name == "Last 12 months":
+        year, month = (today.year, today.month - 11) if today.month == 12 else (today.year - 1, today.month + 1)
+        since = dt.date(year, month, 1)
+    else:
+        return Filters(owner=owner)
+    return Filters(since=since, until=today, owner=owner)
+
+
+def report_csv(data: dict) -> str:
+    """The report as CSV: crm_tui.report.render when present, else section,name,field,value rows."""
+    try:
+        from crm_tui.report import render
+    except ImportError:
+        render = None
+    if render is not None:
+        return render(data, "csv")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["section", "name", "field", "value"])
+    for section, value in data.items():
+        if isinstance(value, dict):
+            for key, v in value.items():
+                writer.writerow([section, "", key, v])
+        else:
+            for row in value:
+                name = next(iter(row.values()), "")
+                for key, v in list(row.items())[1:]:
+                    writer.writerow([section, name, key, v])
+    return out.getvalue()
+
+
+class ReportsScreen(CrmScreen):
+    CSS_PATH = "reports.tcss"
+    WATCHES = frozenset({"deal", "stage_change", "task", "customer", "sales_order", "order_line", "deal_product",
+                         "stage", "product"})
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [
+        Binding("right_square_bracket", "period(1)", "Period▶", key_display="]", id="reports.next_period",
+                tooltip="Next period: all time, this month, quarter, year, last 12 months"),
+        Binding("left_square_bracket", "period(-1)", "◀Period", key_display="[", id="reports.prev_period",
+                tooltip="Previous period"),
+        Binding("o", "pick_owner", "Owner", id="reports.owner", tooltip="Show one owner's figures"),
+        Binding("e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.period = "All time"
+        self.owner: str | None = None
+        self.data: dict | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="reports-bar")
+        with VerticalScroll(id="reports-body"):
+            with Grid(classes="kpi-grid"):
+                for key, label in MAIN_TILES:
+                    yield KpiTile(label, id=f"kpi-{key}")
+            with Grid(classes="kpi-grid"):
+                for key, label in SEED_TILES:
+                    yield KpiTile(label, id=f"kpi-{key}", classes="-seed")
+            yield Funnel(id="funnel")
+            with Horizontal(id="charts"):
+                yield PlotextPlot(id="revenue-chart")
+                yield PlotextPlot(id="forecast-chart")
+            with Horizontal(id="tables"):
+                yield DataTable(id="owners-table", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="segments-table", cursor_type="row", zebra_stripes=True)
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        owners = self.query_one("#owners-table", DataTable)
+        owners.add_columns("Owner", "Open", "Won", "Won value", "Lost", "Win rate")
+        segments = self.query_one("#segments-table", DataTable)
+        segments.add_columns("Segment (RFM)", "Customers", "Value")
+        self._update_bar()
+        super().on_mount()
+
+    def _update_bar(self) -> None:
+        bar = Text("Reports", style="bold")
+        bar.append("  period: ")
+        bar.append(self.period, style="bold")
+        bar.append("  owner: ")
+        bar.append(literal(self.owner) if self.owner else "everyone", style="bold")
+        self.query_one("#reports-bar", Static).update(bar)
+
+    # -- computing ---------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._compute(self.period, self.owner)
+
+    @work(thread=True, exclusive=True, group="reports-compute", exit_on_error=False)
+    def _compute(self, period: str, owner: str | None) -> None:
+        now = self.app.clock()
+        filters = period_filters(period, now.astimezone(dt.timezone.utc).date(), owner)
+        data = report(self.app.db, filters, now=now)
+        forecast = forecast_by_month(self.app.db, filters, now=now)
+        self.app.call_from_thread(self._show, data, forecast)
+
+    def _show(self, data: dict, forecast: list[tuple[str, int]]) -> None:
+        self.data = data
+        d, c, o = data["deals"], data["customers"], data["orders"]
+        tile = lambda key: self.query_one(f"#kpi-{key}", KpiTile)  # noqa: E731
+        tile("open").show(money(d["open_value"]), f"{d['open_count']:,} open deals")
+        tile("weighted").show(money(d["weighted_value"]), "amount × probability")
+        tile("won").show(money(d["won_value"]), f"{d['won_count']:,} won · {d['lost_count']:,} lost")
+        tile("win_rate").show(percent(d["win_rate"]), f"by value {percent(d['win_rate_by_value'])}")
+        tile("avg").show(money(d["avg_won_value"]) if d["avg_won_value"] is not None else "—", "won ÷ won count")
+        cycle = d["avg_cycle_days"]
+        tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
+        vel = d["velocity_per_day"]
+        tile("velocity").show("—" if vel is None else money(vel), "n × rate × avg ÷ cycle")
+        demand = sum(major for major in (row["demand"] for row in data["market_demand"]))
+        tile("M").show(money(demand), f"{len(data['market_demand'])} products on open deals")
+        tile("C").show(f"{c['count']:,}", "customers")
+        tile("V").show(money(c["value"]), "won deals + fulfilled orders")
+        tile("S").show(percent(d["win_rate"]), "won ÷ (won + lost)")
+        tile("R").show(money(d["won_value"]), "won in the period")
+        tile("O").show(f"{o['count']:,}", "orders not cancelled")
+        tile("W").show(money(o["value"]), "their value")
+        self._funnel(data["stages"])
+        self._charts(data["revenue_by_month"], forecast)
+        self._tables(data)
+
+    def _funnel(self, stages: list[dict]) -> None:
+        self.query_one(Funnel).show(stages)
+
+    def _charts(self, revenue: list[dict], forecast: list[tuple[str, int]]) -> None:
+        for wid, title, rows in (
+            ("#revenue-chart", "Won revenue by month", [(r["month"], float(r["won_value"])) for r in revenue[-12:]]),
+            ("#forecast-chart", "Weighted forecast by close month", [(m, c / 100) for m, c in forecast[:12]]),
+        ):
+            plot = self.query_one(wid, PlotextPlot)
+            plt = plot.plt
+            plt.clear_data()
+            plt.clear_figure()
+            plt.title(title)
+            if rows:
+                plt.bar([m[2:] for m, _v in rows], [v for _m, v in rows], marker="hd")
+            plot.refresh()
+
+    def _tables(self, data: dict) -> None:
+        owners = self.query_one("#owners-table", DataTable)
+        owners.clear()
+        for row in data["owners"]:
+            owners.add_row(Text(literal(row["owner"]) or "—"), f"{row['open_count']:,}", f"{row['won_count']:,}",
+                           Text(money(row["won_value"]), justify="right"), f"{row['lost_count']:,}",
+                           percent(row["win_rate"]))
+        segments = self.query_one("#segments-table", DataTable)
+        segments.clear()
+        for row in data["segments"]:
+            segments.add_row(Text(literal(row["segment"])), f"{row['count']:,}",
+                             Text(money(row["value"]), justify="right"))
+
+    # -- selectors and export ---------------------------------------------------------------
+
+    def action_period(self, step: int) -> None:
+        self.period = PERIODS[(PERIODS.index(self.period) + step) % len(PERIODS)]
+        self._update_bar()
+        if self.app.db is not None:
+            self.reload()
+
+    def action_pick_owner(self) -> None:
+        if self.app.db is not None:
+            self._owners()
+
+    @work(thread=True, group="reports-pick", exit_on_error=False)
+    def _owners(self) -> None:
+        choices = [("Everyone", None)] + [(o, o) for o in list_owners(self.app.db)]
+        self.app.call_from_thread(self.app.push_screen, PickScreen("Figures of", choices, current=self.owner),
+                                  self._owner_picked)
+
+    def _owner_picked(self, owner) -> None:
+        self.owner = owner
+        self._update_bar()
+        self.reload()
+
+    def action_export(self) -> None:
+        if self.data is None:
+            self.notify("The report is still being computed", severity="warning", timeout=3)
+            return
+        self._export(self.data, self.app.clock())
+
+    @work(thread=True, group="reports-export", exit_on_error=False)
+    def _export(self, data: dict, now: dt.datetime) -> None:
+        path = Path.cwd() / f"crm-report-{now.astimezone():%Y%m%d}.csv"
+        try:
+            body = report_csv(data)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+                fh.write(body)
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            self.app.call_from_thread(self.notify, f"Cannot write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"Report written to {path}", timeout=6)

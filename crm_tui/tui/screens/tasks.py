@@ -1,0 +1,317 @@
+"""The Tasks screen: Overdue / Today / Upcoming / Done, one line per task.
+
+The list is a line-API widget: only visible lines are drawn, so thousands of
+tasks scroll as fast as ten. Grouping rules live in crm_tui.queries.tasks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from functools import partial
+
+from rich.style import Style
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.strip import Strip
+from textual.widget import Widget
+from textual.widgets import Footer, Static
+
+from crm_tui.queries.pipeline import find_customers, resolve_customer
+from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, load_tasks, relative_due
+from crm_tui.tui.modals.deal_form import CustomerSuggester
+from crm_tui.tui.modals.snooze import SnoozeScreen
+from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen, priority_value
+from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.kanban import literal
+
+KINDS = {"call": "☎ call", "email": "✉ email", "meeting": "◷ meet", "todo": "☐ todo"}
+
+
+def task_saver(app, *, deal_id: int | None = None):
+    """A form ``save`` callable: typed values → services.add_task (run in a thread)."""
+    db, services = app.db, app.services
+
+    def save(values: dict):
+        due = values.get("due", "").strip()
+        if len(due) == 10:  # a bare date: 09:00 local time that day
+            due += " 09:00"
+        return services.add_task(
+            values.get("subject", ""), kind=values.get("kind", "todo").strip().lower() or "todo",
+            due_at=due or None, priority=priority_value(values.get("priority", "")),
+            owner=values.get("owner", ""), customer_id=resolve_customer(db, values.get("customer", "")),
+            deal_id=deal_id,
+        )
+
+    return save
+
+
+class TaskList(Widget, can_focus=True):
+    COMPONENT_CLASSES = {"tasks--group", "tasks--cursor", "tasks--muted", "tasks--overdue", "tasks--urgent",
+                         "tasks--high", "tasks--done"}
+    DEFAULT_CSS = """
+    TaskList { height: 1fr; }
+    TaskList > .tasks--group { text-style: bold; background: $panel; color: $text; }
+    TaskList > .tasks--cursor { background: $boost; }
+    TaskList:focus > .tasks--cursor { background: $primary 45%; }
+    TaskList > .tasks--muted { color: $text-muted; }
+    TaskList > .tasks--overdue { color: $error; text-style: bold; }
+    TaskList > .tasks--urgent { color: $error; text-style: bold; }
+    TaskList > .tasks--high { color: $warning; }
+    TaskList > .tasks--done { color: $success; }
+    """
+    BINDINGS = [
+        Binding("up,k", "move(-1)", "Up", show=False, id="tasks.up", tooltip="Previous task"),
+        Binding("down,j", "move(1)", "Down", show=False, id="tasks.down", tooltip="Next task"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="tasks.pageup", tooltip="A page up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="tasks.pagedown", tooltip="A page down"),
+        Binding("home,g", "move(-1000000000)", "First", show=False, id="tasks.first", tooltip="First task"),
+        Binding("end,G", "move(1000000000)", "Last", show=False, id="tasks.last", tooltip="Last task"),
+    ]
+
+    class Opened(Message):
+        def __init__(self, row: TaskRow) -> None:
+            super().__init__()
+            self.row = row
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.lines: list[tuple[str, int] | TaskRow] = []  # ("Overdue", 3) headers and task rows
+        self.cursor = 0
+        self.top = 0
+        self.now = dt.datetime.now(dt.timezone.utc)
+
+    def set_queue(self, queue: TaskQueue, now: dt.datetime) -> None:
+        current = self.current
+        self.now = now
+        self.lines = []
+        for group in GROUPS:
+            rows = queue.groups[group]
+            self.lines.append((group, len(rows)))
+            self.lines.extend(rows)
+        index = next((i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and current
+                      and r.id == current.id), None)
+        self.cursor = index if index is not None else min(self.cursor, len(self.lines) - 1)
+        self._settle(1)
+
+    @property
+    def current(self) -> TaskRow | None:
+        row = self.lines[self.cursor] if 0 <= self.cursor < len(self.lines) else None
+        return row if isinstance(row, TaskRow) else None
+
+    def _settle(self, direction: int) -> None:
+        """Put the cursor on a task line (skipping headers) and scroll it into view."""
+        n = len(self.lines)
+        self.cursor = max(0, min(self.cursor, n - 1))
+        i = self.cursor
+        while 0 <= i < n and not isinstance(self.lines[i], TaskRow):
+            i += direction
+        if not 0 <= i < n:
+            i = self.cursor
+            while 0 <= i < n and not isinstance(self.lines[i], TaskRow):
+                i -= direction
+        self.cursor = max(0, min(i, n - 1))
+        height = max(1, self.size.height)
+        if self.cursor < self.top + 1:
+            self.top = max(0, self.cursor - 1)  # keep the group header in sight when possible
+        elif self.cursor >= self.top + height:
+            self.top = self.cursor - height + 1
+        self.refresh()
+
+    def action_move(self, step: int) -> None:
+        self.cursor += step
+        self._settle(1 if step > 0 else -1)
+
+    def action_page(self, direction: int) -> None:
+        self.action_move(direction * max(1, self.size.height - 1))
+
+    def on_click(self, event: events.Click) -> None:
+        index = self.top + event.y
+        if 0 <= index < len(self.lines) and isinstance(self.lines[index], TaskRow):
+            if index == self.cursor and event.chain >= 2:
+                self.post_message(self.Opened(self.lines[index]))
+            self.cursor = index
+            self._settle(1)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        self.top = max(0, min(self.top + 3, len(self.lines) - self.size.height))
+        self.refresh()
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        self.top = max(0, self.top - 3)
+        self.refresh()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        self._settle(1)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        index = self.top + y
+        if index >= len(self.lines):
+            text = Text(" Loading…" if not self.lines and y == 0 else "")
+        else:
+            item = self.lines[index]
+            if isinstance(item, TaskRow):
+                text = self._task_line(item, width)
+                if index == self.cursor:
+                    text.stylize_before(Style(bgcolor=self.get_component_rich_style("tasks--cursor").bgcolor))
+            else:
+                group, count = item
+                text = Text(f" {group} ({count})", style=self.get_component_rich_style("tasks--group"))
+                if count == 0:
+                    text.append("  nothing here", style=self.get_component_rich_style("tasks--muted", partial=True))
+        text.truncate(width, overflow="ellipsis", pad=True)
+        return Strip(list(text.render(self.app.console)), width).apply_style(self.rich_style)
+
+    def _task_line(self, row: TaskRow, width: int) -> Text:
+        st = partial(self.get_component_rich_style, partial=True)
+        wide = width >= 110
+        due_w = 24 if wide else 12
+        owner_w, prio_w, kind_w = (10, 7, 8) if width >= 80 else (0, 3, 3)
+        flex = max(10, width - due_w - owner_w - prio_w - kind_w - 7)
+        subject_w = flex * 55 // 100
+        who_w = flex - subject_w
+        kind = ("✓ " + row.kind) if row.done_at else KINDS.get(row.kind, row.kind)
+        if row.done_at:
+            due = "done " + row.done_at.astimezone().strftime("%b %d")
+        else:
+            due = relative_due(row.due_at, self.now)
+            if wide and row.due_at:
+                due = row.due_at.astimezone().strftime("%a %b %d %H:%M") + " " + due.replace(" overdue", "")
+        who = literal(row.customer)
+        if row.deal:
+            who = f"{who} · {literal(row.deal)}" if who else literal(row.deal)
+        prio = {3: "urgent", 2: "high", 0: "low"}.get(row.priority, "")
+        line = Text(" ")
+        line.append(self._cell(kind, kind_w, st("tasks--done") if row.done_at else None))
+        line.append(" ")
+        line.append(self._cell(literal(row.subject), subject_w, st("tasks--muted") if row.done_at else None))
+        line.append(" ")
+        line.append(self._cell(who or "—", who_w, st("tasks--muted")))
+        line.append(" ")
+        overdue = row.group == "Overdue"
+        line.append(self._cell(due, due_w, st("tasks--overdue") if overdue else st("tasks--muted")))
+        if owner_w:
+            line.append(" ")
+            line.append(self._cell(literal(row.owner), owner_w, st("tasks--muted")))
+        line.append(" ")
+        style = {3: st("tasks--urgent"), 2: st("tasks--high")}.get(row.priority)
+        line.append(self._cell(prio if prio_w > 3 else prio[:1].upper() + ("!" if prio else ""), prio_w, style))
+        return line
+
+    @staticmethod
+    def _cell(value: str, w: int, style: Style | None) -> Text:
+        cell = Text(value, style=style or "")
+        cell.truncate(w, overflow="ellipsis", pad=True)
+        return cell
+
+
+class TasksScreen(CrmScreen):
+    CSS_PATH = "tasks.tcss"
+    WATCHES = frozenset({"task", "customer", "deal"})
+    BINDINGS = [
+        Binding("space", "complete", "Done", id="tasks.complete", tooltip="Complete the task (ctrl+z reopens it)"),
+        Binding("s", "snooze", "Snooze", id="tasks.snooze", tooltip="Push the due date: +1 day, +1 week or a date"),
+        Binding("n", "new_task", "New", id="tasks.new", tooltip="Add a task"),
+        Binding("enter", "open", "Open", id="tasks.open", tooltip="Go to the task's deal or customer"),
+        Binding("m", "mine", "Mine", id="tasks.mine", tooltip="Toggle: only my tasks"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owner: str | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="tasks-bar")
+        yield TaskList(id="task-list")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(TaskList).focus()
+        self._update_bar(None)
+
+    def reload(self) -> None:
+        self._load(self.owner)
+
+    @work(thread=True, exclusive=True, group="tasks-load", exit_on_error=False)
+    def _load(self, owner: str | None) -> None:
+        now = self.app.clock()
+        queue = load_tasks(self.app.db, now=now, owner=owner)
+        self.app.call_from_thread(self._show, queue, now)
+
+    def _show(self, queue: TaskQueue, now: dt.datetime) -> None:
+        self.query_one(TaskList).set_queue(queue, now)
+        self._update_bar(queue)
+
+    def _update_bar(self, queue: TaskQueue | None) -> None:
+        bar = Text("Tasks", style="bold")
+        if queue is not None:
+            c = queue.counts()
+            bar.append(f"  {c['Overdue']} overdue · {c['Today']} today · {c['Upcoming']} upcoming", style="dim")
+        bar.append("  owner: ")
+        bar.append(literal(self.owner) if self.owner else "everyone", style="bold")
+        self.query_one("#tasks-bar", Static).update(bar)
+
+    def _row(self) -> TaskRow | None:
+        row = self.query_one(TaskList).current
+        if row is None:
+            self.notify("No task here", severity="warning", timeout=3)
+        return row
+
+    def action_complete(self) -> None:
+        row, services = self._row(), self.app.services
+        if row is None or services is None:
+            return
+        if row.done_at is not None:
+            self.run_service(lambda: services.reopen_task(row.id), success=f"Reopened '{literal(row.subject)}'")
+            return
+        self.run_service(
+            lambda: services.complete_task(row.id),
+            undo=lambda t: partial(services.reopen_task, t.id),
+            undo_label=f"complete '{row.subject}'",
+            success=f"Done: '{literal(row.subject)}' (ctrl+z reopens)",
+        )
+
+    def action_snooze(self) -> None:
+        row, services = self._row(), self.app.services
+        if row is None or services is None:
+            return
+
+        def chosen(choice: dict | None) -> None:
+            if choice:
+                self.run_service(lambda: services.snooze_task(row.id, **choice),
+                                 success=lambda t: f"Snoozed to {t.due_at.astimezone():%a %b %d %H:%M}")
+
+        self.app.push_screen(SnoozeScreen(row.subject), chosen)
+
+    def action_new_task(self) -> None:
+        if self.app.services is None:
+            return
+        suggest = CustomerSuggester(partial(find_customers, self.app.db, limit=1))
+        form = TaskFormScreen("New task", task_saver(self.app), values={"owner": self.app.user or "",
+                              "priority": PRIORITIES[1]}, suggesters={"customer": suggest})
+        self.app.push_screen(form, lambda r: r and self.app.notify("Task added", timeout=3))
+
+    @on(TaskList.Opened)
+    def _opened(self, event: TaskList.Opened) -> None:
+        self._open(event.row)
+
+    def action_open(self) -> None:
+        row = self._row()
+        if row is not None:
+            self._open(row)
+
+    def _open(self, row: TaskRow) -> None:
+        if row.deal_id:
+            self.app.open_deal(row.deal_id)
+        elif row.customer_id:
+            self.app.open_customer(row.customer_id)
+        else:
+            self.notify("This task has no customer or deal", severity="warning", timeout=3)
+
+    def action_mine(self) -> None:
+        self.owner = None if self.owner else (self.app.user or None)
+        self.reload()

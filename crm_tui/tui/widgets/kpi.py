@@ -1,0 +1,101 @@
+"""A KPI tile: a label, a big figure and a hint line (e.g. a count or formula)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.text import Text
+from textual.widgets import Static
+
+from crm_tui.textnorm import money_text
+from crm_tui.tui.widgets.kanban import literal
+
+
+def major_to_cents(value) -> int:
+    """A JSON money number in major units → exact cents."""
+    return int((Decimal(str(value or 0)) * 100).to_integral_value())
+
+
+def money(value) -> str:
+    """Major units (report JSON) → '12,345.00'."""
+    return money_text(major_to_cents(value))
+
+
+def percent(rate) -> str:
+    return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+class KpiTile(Static):
+    DEFAULT_CSS = """
+    KpiTile {
+        height: 3;
+        padding: 0 1;
+        background: $boost;
+        border-left: outer $primary;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
+    }
+    KpiTile.-seed {
+        border-left: outer $secondary;
+    }
+    """
+
+    def __init__(self, label: str, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.label = label
+        self.value = "…"
+        self.hint = ""
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def show(self, value: str, hint: str = "") -> None:
+        self.value, self.hint = value, hint
+        self._draw()
+
+    def _draw(self) -> None:
+        text = Text(self.label, style="dim")
+        text.append("\n")
+        text.append(self.value, style="bold")
+        text.append("\n")
+        text.append(self.hint, style="dim italic")
+        self.update(text)
+
+
+class Funnel(Static):
+    """Stages as horizontal bars (deal counts) with the conversion to the next stage."""
+
+    COMPONENT_CLASSES = {"funnel--open", "funnel--won", "funnel--lost", "funnel--muted"}
+    DEFAULT_CSS = """
+    Funnel { height: auto; padding: 0 1; }
+    Funnel > .funnel--open { color: $primary; }
+    Funnel > .funnel--won { color: $success; }
+    Funnel > .funnel--lost { color: $error; }
+    Funnel > .funnel--muted { color: $text-muted; }
+    """
+
+    def show(self, stages: list[dict]) -> None:
+        self.stages = stages
+        self._draw()
+
+    def on_resize(self) -> None:
+        if getattr(self, "stages", None) is not None:
+            self._draw()
+
+    def _draw(self) -> None:
+        width = max(4, self.size.width - 2 - 14 - 7 - 15 - 7)
+        top = max([s["count"] for s in self.stages] + [1])
+        muted = self.get_component_rich_style("funnel--muted", partial=True)
+        text = Text("Funnel: deals per stage (open now, closed in the period) and conversion to the next\n",
+                    style=muted)
+        for s in self.stages:
+            bar = "█" * max(1, round(width * s["count"] / top)) if s["count"] else "·"
+            text.append(f"{literal(s['name'])[:13]:<13} ", style="bold")
+            text.append(f"{s['count']:>6,} ")
+            text.append(f"{money(s['value']):>14} ", style=muted)
+            text.append(bar, style=self.get_component_rich_style(f"funnel--{s['kind']}", partial=True))
+            if s["conversion"] is not None:
+                text.append(f" → {s['conversion'] * 100:.0f}%", style=muted)
+            text.append("\n")
+        text.rstrip()
+        self.update(text)
