@@ -57,12 +57,13 @@ class ImportResult:
 class Ctx:
     """One file being imported: the frame, its column choices and per-row reasons."""
 
-    def __init__(self, df, columns, unmapped, *, kind, dayfirst, ignore_unmapped, now, progress):
+    def __init__(self, df, columns, unmapped, *, alternates=None, kind, dayfirst, ignore_unmapped, now, progress):
         import pandas as pd
 
         self.df = df
         self.kind = kind
         self.columns = columns
+        self.alternates = alternates or {}
         self.unmapped = unmapped
         self.dayfirst = dayfirst
         self.ignore_unmapped = ignore_unmapped
@@ -77,13 +78,20 @@ class Ctx:
     def has(self, name: str) -> bool:
         return name in self.columns
 
+    def raw(self, name: str):
+        """The column's cells; blanks filled from alternate columns naming the same field."""
+        s = self.df[self.columns[name]]
+        for other in self.alternates.get(name, ()):
+            s = s.where(s.str.strip() != "", self.df[other])
+        return s
+
     def text(self, name: str, *, max_len: int = 200, multiline: bool = False, label: str | None = None):
         """The stripped text of a field ('' when the column is absent); bad cells rejected."""
         import pandas as pd
 
         if name not in self.columns:
             return pd.Series("", index=self.df.index, dtype=object)
-        s = P.stripped(self.df[self.columns[name]])
+        s = P.stripped(self.raw(name))
         bad = P.check_text(s, max_len=max_len, multiline=multiline)
         if bad.any():
             lab = label or name
@@ -95,7 +103,7 @@ class Ctx:
 
         if name not in self.columns:
             return pd.Series(pd.NaT, index=self.df.index, dtype="datetime64[us, UTC]")
-        raw = self.df[self.columns[name]]
+        raw = self.raw(name)
         values, bad = P.parse_dates(raw, dayfirst=self.dayfirst)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: P.date_reason(v, name, self.dayfirst)))
@@ -106,7 +114,7 @@ class Ctx:
 
         if name not in self.columns:
             return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
-        raw = self.df[self.columns[name]]
+        raw = self.raw(name)
         values, bad = P.parse_money(raw)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: P.money_reason(v, name)))
@@ -117,7 +125,7 @@ class Ctx:
 
         if name not in self.columns:
             return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
-        raw = self.df[self.columns[name]]
+        raw = self.raw(name)
         values, bad = P.parse_int(raw, low=low, high=high)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: f"{name} must be {hint}, got {v.strip()!r}"))
@@ -128,7 +136,7 @@ class Ctx:
 
         if name not in self.columns:
             return pd.Series(pd.NA, index=self.df.index, dtype="Int64")
-        raw = self.df[self.columns[name]]
+        raw = self.raw(name)
         values, bad = P.parse_percent(raw)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: f"{name} must be a percentage 0–100, got {v.strip()!r}"))
@@ -139,7 +147,7 @@ class Ctx:
 
         if name not in self.columns:
             return pd.Series(default, index=self.df.index, dtype=object)
-        raw = P.stripped(self.df[self.columns[name]])
+        raw = P.stripped(self.raw(name))
         values, bad = P.choice(raw, table, default)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: f"{name} must be one of {', '.join(allowed)}; got {v!r}"))
@@ -212,9 +220,9 @@ def import_file(
         raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
     now = now or dt.datetime.now(UTC)
     df, used = read_table(path, encoding)
-    columns, unmapped = resolve_columns(kind, list(df.columns), mapping)
+    columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
     _require_columns(kind, columns, list(df.columns))
-    ctx = Ctx(df, columns, unmapped, kind=kind, dayfirst=dayfirst, ignore_unmapped=ignore_unmapped,
+    ctx = Ctx(df, columns, unmapped, alternates=alternates, kind=kind, dayfirst=dayfirst, ignore_unmapped=ignore_unmapped,
               now=now, progress=progress)
     writer = {
         "deals": kinds_deals.import_deals,

@@ -339,8 +339,8 @@ def _stage_for(conn, ctx, stages, pid, skey, status, sname):
         if status == "open" and match["outcome"] != "open":
             return None, "open", f"status is open but stage {sname!r} closes the deal; fix one of them"
         return match["id"], match["outcome"], ""
-    if skey in WON_KEYS or skey in LOST_KEYS:
-        outcome = "won" if skey in WON_KEYS else "lost"
+    if skey in WON_KEYS or skey in LOST_KEYS or skey.startswith(("closedwon", "closedlost")):
+        outcome = "won" if (skey in WON_KEYS or skey.startswith("closedwon")) else "lost"
         target = first(outcome)
         if status == "open":
             return None, "open", f"status is open but stage {sname!r} closes the deal; fix one of them"

@@ -151,7 +151,7 @@ ALIASES: dict[str, dict[str, str]] = {
         "customer": _CUSTOMER_NAME + "|related to|what|account.name",
         "deal": "deal|deal id|deal name|opportunity|opportunity name|associated deal|deal title|"
                 "deal external_id",
-        "owner": "owner|assigned to|task owner|assigned to user|activity owner|owner name|owner.name|"
+        "owner": "owner|assigned|assigned to|task owner|assigned to user|activity owner|owner name|owner.name|"
                  "ownerid|user",
         "notes": "notes|note|description|comments|body|task notes",
         "created_at": "created_at|created|create date|created date|createddate|created time|add time",
@@ -203,9 +203,11 @@ def parse_map_options(items: list[str] | None) -> dict[str, str]:
 def resolve_columns(kind: str, headers: list[str], overrides: dict[str, str] | None = None):
     """Decide the field of every column.
 
-    Returns ``(columns, unmapped)``: ``columns`` maps field → column header (the
-    first column that names a field wins; an override always wins), ``unmapped``
-    lists headers that feed no field, in file order.
+    Returns ``(columns, unmapped, alternates)``: ``columns`` maps field → column
+    header (the first column that names a field wins; an override always wins),
+    ``unmapped`` lists headers that feed no field, in file order, and
+    ``alternates`` maps a field to later columns naming it too, read where the
+    first is blank (Pipedrive's "Won time" / "Lost time" both give closed_at).
     """
     if kind not in FIELDS:
         raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
@@ -233,6 +235,8 @@ def resolve_columns(kind: str, headers: list[str], overrides: dict[str, str] | N
         if field in fields:
             columns[field] = header
     aliases = ALIASES[kind]
+    forced_fields = set(columns)
+    alternates: dict[str, list[str]] = {}
     prefix_fields = _PREFIX_FIELDS.get(kind, {})
     for h in headers:
         if h in forced:
@@ -247,9 +251,11 @@ def resolve_columns(kind: str, headers: list[str], overrides: dict[str, str] | N
             field = aliases.get(key)
         if field and field not in columns:
             columns[field] = h
-    used = set(columns.values()) | forced
+        elif field and field not in forced_fields:
+            alternates.setdefault(field, []).append(h)
+    used = set(columns.values()) | forced | {h for hs in alternates.values() for h in hs}
     unmapped = [h for h in headers if h not in used and str(h).strip()]
-    return columns, unmapped
+    return columns, unmapped, alternates
 
 
 _OWN_PREFIX = {
