@@ -1,0 +1,47 @@
+"""Add or edit a customer: a modal form with inline validation.
+
+Edits carry the version that was loaded; if another session changed the
+customer meanwhile, the service refuses (``ConflictError``) and the form shows
+what is stored now, keeping what was typed. Saving again then replaces the
+stored values knowingly.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from crm_tui.tui.modals.form import Field, FormScreen
+
+STATUSES = ("lead", "prospect", "customer", "churned")
+KINDS = ("company", "person")
+
+CUSTOMER_FIELDS = (
+    Field("name", "Name", placeholder="Acme Corp"),
+    Field("status", "Status", kind="select", options=STATUSES),
+    Field("kind", "Kind", kind="select", options=KINDS),
+    Field("email", "Email", placeholder="sales@example.com"),
+    Field("phone", "Phone"),
+    Field("website", "Website"),
+    Field("industry", "Industry"),
+    Field("tags", "Tags", placeholder="comma separated: vip, hardware"),
+    Field("owner", "Owner"),
+    Field("source", "Source"),
+)
+
+#: save(values, expected_version) → the saved customer; raises CrmError when refused
+SaveCustomer = Callable[[dict[str, Any], "int | None"], Any]
+
+
+class CustomerForm(FormScreen):
+    CSS_PATH = "customer_form.tcss"
+
+    def __init__(self, customer: dict[str, Any] | None, save: SaveCustomer) -> None:
+        customer = dict(customer or {})
+        self.expected_version: int | None = customer.get("version")
+        title = f"Edit {customer['name']}" if customer.get("name") else "New customer"
+        super().__init__(title, CUSTOMER_FIELDS, customer, lambda values: save(values, self.expected_version))
+
+    def on_conflict(self, message: str, current: dict[str, Any]) -> None:
+        if current.get("version") is not None:
+            self.expected_version = current["version"]
+        super().on_conflict(message, current)

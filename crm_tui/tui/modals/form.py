@@ -1,0 +1,187 @@
+"""A modal form that saves through a service call and validates inline.
+
+``FormScreen(title, fields, values, save)``: ``save(values)`` is the screen's
+call into a service; it runs in a thread worker. A ``ValidationError`` shows
+its message under the field it names (``error.field``) and keeps everything
+typed; a ``ConflictError`` (the record changed in another session) shows the
+message and the current stored values without overwriting anything. On
+success the form is dismissed with what ``save`` returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static, TextArea
+
+from crm_tui.tui.widgets.virtual_table import literal
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the service's field name (matches ValidationError.field)
+    label: str
+    kind: str = "input"  # "input", "select" or "text" (multi-line)
+    options: tuple[str, ...] = ()
+    placeholder: str = ""
+
+
+class FormScreen(ModalScreen):
+    DEFAULT_CSS = """
+    FormScreen {
+        align: center middle;
+        & > #form-box {
+            width: 72;
+            max-width: 100%;
+            height: auto;
+            max-height: 100%;
+            border: thick $primary;
+            background: $surface;
+            padding: 0 1;
+        }
+        & #form-title { text-style: bold; width: 1fr; margin-bottom: 1; }
+        & #form-fields { height: auto; max-height: 1fr; }
+        & .form-row { height: auto; }
+        & .form-label { width: 11; padding-right: 1; color: $text-muted; }
+        & .form-row Input, & .form-row Select { width: 1fr; }
+        & .form-row TextArea { width: 1fr; height: 6; }
+        & .field-error { color: $error; padding-left: 11; display: none; }
+        & .field-error.-shown { display: block; }
+        & #form-error { color: $error; display: none; margin-top: 1; }
+        & #form-error.-shown { display: block; }
+        & #form-buttons { height: auto; align-horizontal: right; margin-top: 1; }
+        & #form-buttons Button { margin-left: 1; min-width: 10; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", id="form.save", tooltip="Save this form"),
+        Binding("escape", "cancel", "Cancel", id="form.cancel", tooltip="Close without saving"),
+    ]
+
+    def __init__(
+        self,
+        title: str,
+        fields: Sequence[Field],
+        values: dict[str, Any] | None,
+        save: Callable[[dict[str, Any]], Any],
+    ) -> None:
+        super().__init__()
+        self.form_title = title
+        self.fields = list(fields)
+        self.initial = dict(values or {})
+        self._save = save
+        self._saving = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form-box"):
+            yield Label(literal(self.form_title), id="form-title")
+            with VerticalScroll(id="form-fields"):
+                for f in self.fields:
+                    with Horizontal(classes="form-row"):
+                        yield Label(f.label, classes="form-label")
+                        yield self._widget(f)
+                    yield Static("", id=f"error-{f.name}", classes="field-error", markup=False)
+            yield Static("", id="form-error", markup=False)
+            with Horizontal(id="form-buttons"):
+                yield Button("Save", id="form-save", variant="primary")
+                yield Button("Cancel", id="form-cancel")
+
+    def _widget(self, f: Field):
+        value = self.initial.get(f.name)
+        wid = f"field-{f.name}"
+        if f.kind == "select":
+            current = value if value in f.options else (f.options[0] if f.options else Select.BLANK)
+            return Select([(o, o) for o in f.options], value=current, allow_blank=False, id=wid, compact=True)
+        if f.kind == "text":
+            return TextArea("" if value is None else str(value), id=wid, soft_wrap=True, show_line_numbers=False)
+        return Input("" if value is None else str(value), placeholder=f.placeholder, id=wid, compact=True)
+
+    def on_mount(self) -> None:
+        if self.fields:
+            self.query_one(f"#field-{self.fields[0].name}").focus()
+
+    # -- values and errors --------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in self.fields:
+            widget = self.query_one(f"#field-{f.name}")
+            if isinstance(widget, Select):
+                out[f.name] = None if widget.value is Select.BLANK else widget.value
+            elif isinstance(widget, TextArea):
+                out[f.name] = widget.text
+            else:
+                out[f.name] = widget.value
+        return out
+
+    def clear_errors(self) -> None:
+        for widget in self.query(".field-error, #form-error"):
+            widget.update("")
+            widget.remove_class("-shown")
+
+    def show_error(self, message: str, field: str | None = None) -> None:
+        target = None
+        if field and self.query(f"#error-{field}"):
+            target = self.query_one(f"#error-{field}", Static)
+            self.query_one(f"#field-{field}").focus()
+        if target is None:
+            target = self.query_one("#form-error", Static)
+        target.update(Text(message))
+        target.add_class("-shown")
+        target.scroll_visible()
+
+    def on_conflict(self, message: str, current: dict[str, Any]) -> None:
+        """The record changed elsewhere: show what is stored now; subclasses may adopt its version."""
+        changed = [
+            f"{f.label}: {current.get(f.name)!s}"
+            for f in self.fields
+            if f.name in current and str(current.get(f.name) or "") != str(self.values().get(f.name) or "")
+        ]
+        note = "Now stored — " + "; ".join(changed) if changed else "The stored values match what you typed."
+        self.show_error(message + "\n" + note + "\nSave again to replace them with yours.")
+
+    # -- saving -------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#form-save")
+    @on(Input.Submitted)
+    def action_save(self) -> None:
+        if self._saving:
+            return
+        self._saving = True
+        self.clear_errors()
+        self.query_one("#form-save", Button).disabled = True
+        values = self.values()
+        self.run_worker(lambda: self._run_save(values), thread=True, group="form-save", exit_on_error=False)
+
+    def _run_save(self, values: dict[str, Any]) -> None:
+        from crm_tui.errors import ConflictError, CrmError
+
+        try:
+            result = self._save(values)
+        except ConflictError as exc:
+            self.app.call_from_thread(self._failed, exc, exc.current)
+            return
+        except CrmError as exc:
+            self.app.call_from_thread(self._failed, exc, None)
+            return
+        self.app.call_from_thread(self.dismiss, result)
+
+    def _failed(self, exc, conflict: dict | None) -> None:
+        self._saving = False
+        self.query_one("#form-save", Button).disabled = False
+        if conflict is not None:
+            self.on_conflict(exc.message, conflict)
+        else:
+            self.show_error(exc.message, exc.field)
+
+    @on(Button.Pressed, "#form-cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

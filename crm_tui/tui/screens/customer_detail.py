@@ -1,0 +1,229 @@
+"""One customer: contacts, deals, tasks, orders and the notes timeline.
+
+Opened with ``enter`` on the customer list or from the command palette
+(``app.open_customer``). Everything is read by one worker
+(``queries.customers.customer_detail``) and re-read whenever a watched table
+changes, in this session or another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.widgets import Footer, Static
+
+from crm_tui.textnorm import money_text
+from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.virtual_table import literal
+
+
+def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone()
+    return local.strftime("%Y-%m-%d %H:%M") if with_time else local.date().isoformat()
+
+
+def _table(*headers: tuple[str, str]) -> Table:
+    table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
+    for name, justify in headers:
+        table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=None)
+    return table
+
+
+class CustomerDetailScreen(CrmScreen):
+    CSS_PATH = "customer_detail.tcss"
+    WATCHES = frozenset({"customer", "contact", "deal", "task", "note", "sales_order", "order_line"})
+    BINDINGS = [
+        Binding("escape,q", "back", "Back", id="customer_detail.back", tooltip="Back to the customer list"),
+        Binding("e", "edit", "Edit", id="customer_detail.edit", tooltip="Edit this customer"),
+        Binding("c", "add_contact", "Contact", id="customer_detail.contact", tooltip="Add a contact person"),
+        Binding("n", "add_note", "Note", id="customer_detail.note", tooltip="Log a note on the timeline"),
+        Binding("t", "add_task", "Task", id="customer_detail.task", tooltip="Add a follow-up task"),
+    ]
+
+    def __init__(self, customer_id: int) -> None:
+        super().__init__()
+        self.customer_id = customer_id
+        self.detail = None
+
+    def compose(self) -> ComposeResult:
+        yield Static("Loading…", id="detail-title", markup=False)
+        yield Static("", id="detail-info", markup=False)
+        with VerticalScroll(id="detail-body"):
+            with Vertical(id="detail-left"):
+                yield Static("", id="detail-contacts", classes="section", markup=False)
+                yield Static("", id="detail-deals", classes="section", markup=False)
+                yield Static("", id="detail-orders", classes="section", markup=False)
+            with Vertical(id="detail-right"):
+                yield Static("", id="detail-tasks", classes="section", markup=False)
+                yield Static("", id="detail-notes", classes="section", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-body").focus()
+        super().on_mount()
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= 110, "-wide")
+
+    # -- loading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        self._load(self.customer_id)
+
+    @work(thread=True, exclusive=True, group="customer-detail", exit_on_error=False)
+    def _load(self, customer_id: int) -> None:
+        from crm_tui.queries.customers import customer_detail
+
+        detail = customer_detail(self.app.db, customer_id)
+        self.app.call_from_thread(self._show, detail)
+
+    def _show(self, detail) -> None:
+        self.detail = detail
+        if detail is None:
+            self.query_one("#detail-title", Static).update(Text(f"Customer #{self.customer_id} was deleted"))
+            self.query_one("#detail-info", Static).update(Text("Press escape to go back; ctrl+z undoes a delete."))
+            for section in self.query(".section").results(Static):
+                section.update("")
+            return
+        c = detail.customer
+        title = literal(c["name"])
+        title.append(f"  {c['status']}", style="bold")
+        if c.get("owner"):
+            title.append("  owner ")
+            title.append_text(literal(c["owner"]))
+        self.query_one("#detail-title", Static).update(title)
+        info = [c.get(k) or "" for k in ("kind", "email", "phone", "website", "industry")]
+        line = " · ".join(v for v in info if v)
+        if c.get("tags"):
+            line += f" · tags: {c['tags']}"
+        line += f" · updated {local_time(c['updated_at'])}"
+        self.query_one("#detail-info", Static).update(literal(line))
+        self._contacts(detail)
+        self._deals(detail)
+        self._orders(detail)
+        self._tasks(detail)
+        self._notes(detail)
+
+    # -- sections -----------------------------------------------------------------------
+
+    def _section(self, wid: str, heading: str, body, empty: str) -> None:
+        parts = Table.grid(expand=True)
+        parts.add_row(Text(heading, style="bold"))
+        parts.add_row(body if body is not None else Text(empty, style="italic"))
+        self.query_one(wid, Static).update(parts)
+
+    def _contacts(self, d) -> None:
+        table = _table(("Name", "left"), ("Title", "left"), ("Email", "left"), ("Phone", "left"))
+        for ct in d.contacts:
+            table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone))
+        self._section("#detail-contacts", f"Contacts ({len(d.contacts)})", table if d.contacts else None,
+                      "No contacts — press c to add one")
+
+    def _deals(self, d) -> None:
+        table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
+        for deal in d.deals:
+            table.add_row(literal(deal.title), literal(deal.stage), money_text(deal.amount_cents, deal.currency))
+        open_total = sum(x.amount_cents for x in d.deals if x.outcome == "open")
+        heading = f"Deals ({len(d.deals)}) · open {money_text(open_total)}"
+        self._section("#detail-deals", heading, table if d.deals else None, "No deals")
+
+    def _orders(self, d) -> None:
+        table = _table(("Order", "left"), ("Status", "left"), ("Created", "left"), ("Value", "right"))
+        for o in d.orders:
+            table.add_row(literal(o.number), o.status, local_time(o.created_at, with_time=False), money_text(o.value_cents))
+        self._section("#detail-orders", f"Orders ({len(d.orders)})", table if d.orders else None, "No orders")
+
+    def _tasks(self, d) -> None:
+        now = self.app.clock()
+        table = _table(("", "left"), ("Task", "left"), ("Due / done", "left"))
+        for t in d.open_tasks:
+            overdue = t.due_at is not None and t.due_at < now
+            when = Text(local_time(t.due_at) or "no due date", style="bold" if overdue else "")
+            table.add_row(Text("!" if overdue else "○"), literal(f"{t.kind}: {t.subject}"), when)
+        for t in d.done_tasks:
+            table.add_row(Text("✓"), literal(f"{t.kind}: {t.subject}", ), Text(local_time(t.done_at), style="dim"))
+        heading = f"Tasks · {len(d.open_tasks)} open, {len(d.done_tasks)} done"
+        self._section("#detail-tasks", heading, table if (d.open_tasks or d.done_tasks) else None,
+                      "No tasks — press t to add one")
+
+    def _notes(self, d) -> None:
+        body = Text()
+        for i, note in enumerate(d.notes):
+            if i:
+                body.append("\n\n")
+            body.append(local_time(note.created_at), style="bold")
+            if note.author:
+                body.append("  ")
+                body.append_text(literal(note.author))
+            body.append("\n")
+            body.append_text(literal(note.body, wrap=True))
+        self._section("#detail-notes", f"Notes ({len(d.notes)}), newest first", body if d.notes else None,
+                      "No notes — press n to log one")
+
+    # -- actions ------------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def _name(self) -> str:
+        return self.detail.customer["name"] if self.detail else f"#{self.customer_id}"
+
+    def _ready(self) -> bool:
+        return self.detail is not None and self.app.services is not None
+
+    def _saved(self, what: str):
+        def done(result) -> None:
+            if result is not None:
+                self.notify(what, timeout=3, markup=False)
+
+        return done
+
+    def action_edit(self) -> None:
+        if not self._ready():
+            return
+        from crm_tui.tui.modals.customer_form import CustomerForm
+
+        services, cid = self.app.services, self.customer_id
+
+        def save(values, version):
+            return services.update_customer(cid, expected_version=version, **values)
+
+        self.app.push_screen(CustomerForm(self.detail.customer, save), self._saved("Customer saved"))
+
+    def action_add_contact(self) -> None:
+        if not self._ready():
+            return
+        from crm_tui.tui.modals.contact_form import ContactForm
+
+        services, cid = self.app.services, self.customer_id
+        form = ContactForm(self._name(), lambda values: services.create_contact(cid, **values))
+        self.app.push_screen(form, self._saved("Contact added"))
+
+    def action_add_note(self) -> None:
+        if not self._ready():
+            return
+        from crm_tui.tui.modals.note_form import NoteForm
+
+        services, cid = self.app.services, self.customer_id
+        form = NoteForm(self._name(), lambda values: services.add_note(values["note"], customer_id=cid))
+        self.app.push_screen(form, self._saved("Note added"))
+
+    def action_add_task(self) -> None:
+        if not self._ready():
+            return
+        from crm_tui.tui.modals.note_form import TaskForm
+
+        services, cid = self.app.services, self.customer_id
+
+        def save(values):
+            return services.add_task(values["subject"], kind=values["kind"], due_at=values["due"] or None, customer_id=cid)
+
+        self.app.push_screen(TaskForm(self._name(), save), self._saved("Task added"))

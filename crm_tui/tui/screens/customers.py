@@ -1,0 +1,395 @@
+"""The customer list: a virtual table over 100k rows, search, filters, sort, CRUD.
+
+Rows come a page at a time (``PAGE`` rows, a bounded LRU of pages) from
+``crm_tui.queries.customers`` in thread workers; the table shows "…" for a
+row whose page has not arrived and repaints when it does. Any change to the
+filter, sort or data starts a new *generation*: results of older workers are
+dropped, and the cursor stays on the same customer when it is still listed.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from functools import partial
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Footer, Input, Select, Static
+
+from crm_tui.textnorm import money_text
+from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.virtual_table import Column, VirtualTable, literal
+
+PAGE = 200
+MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
+SEARCH_DELAY = 0.15
+STATUSES = ("lead", "prospect", "customer", "churned")
+SORT_ORDER = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
+
+COLUMNS = (
+    Column("name", "Name", 18, priority=0, flex=True),
+    Column("status", "Status", 8, priority=1),
+    Column("owner", "Owner", 10, priority=3),
+    Column("email", "Email", 22, priority=4),
+    Column("phone", "Phone", 16, priority=5),
+    Column("industry", "Industry", 12, priority=6),
+    Column("tags", "Tags", 14, priority=8),
+    Column("open_value", "Open deals", 12, priority=2, align="right", sortable=False),
+    Column("updated", "Updated", 10, priority=7),
+)
+
+
+def row_cells(row) -> tuple:
+    """A ``CustomerRow`` → the table's cells, in ``COLUMNS`` order (updated in local time)."""
+    return (
+        row.name, row.status, row.owner, row.email, row.phone, row.industry, row.tags,
+        money_text(row.open_value_cents) if row.open_value_cents else "",
+        row.updated_at.astimezone().date().isoformat(),
+    )
+
+
+class CustomersScreen(CrmScreen):
+    CSS_PATH = "customers.tcss"
+    WATCHES = frozenset({"customer", "deal", "contact", "note", "task"})
+    BINDINGS = [
+        Binding("slash", "search", "Search", id="customers.search", tooltip="Search name, email, phone, industry"),
+        Binding("f", "filters", "Filter", id="customers.filter", tooltip="Filter by status, owner, tag or segment"),
+        Binding("s", "cycle_sort", "Sort", id="customers.sort", tooltip="Sort by the next column"),
+        Binding("S", "reverse_sort", "Reverse", show=False, id="customers.reverse", tooltip="Reverse the sort order"),
+        Binding("n", "new", "New", id="customers.new", tooltip="Add a customer"),
+        Binding("e", "edit", "Edit", id="customers.edit", tooltip="Edit the highlighted customer"),
+        Binding("d", "delete", "Delete", id="customers.delete", tooltip="Delete the highlighted customer (undo: ctrl+z)"),
+        Binding("escape", "clear", "Clear", show=False, id="customers.clear", tooltip="Clear the search and filters"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        from crm_tui.queries.customers import CustomerFilter, Sort
+
+        self._filter = CustomerFilter()
+        self._segment: str | None = None
+        self._segments: dict[int, str] | None = None  # cache of customer_segments, dropped on change
+        self._sort = Sort("name")
+        self._generation = 0
+        self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
+        self._pending: set[int] = set()
+        self._total = 0
+        self._keep_id: int | None = None
+        self._search_timer: Timer | None = None
+        self._choices_loaded = False
+
+    # -- layout ---------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Static("Customers", id="customers-summary", markup=False)
+        with Horizontal(id="customers-filters"):
+            yield Input(placeholder="/ search", id="customers-search", compact=True)
+            yield Select([(s, s) for s in STATUSES], prompt="status", id="filter-status", compact=True)
+            yield Select([], prompt="owner", id="filter-owner", compact=True)
+            yield Select([], prompt="tag", id="filter-tag", compact=True)
+            yield Select([], prompt="segment", id="filter-segment", compact=True)
+        yield VirtualTable(COLUMNS, self._row_at, placeholder="…", empty_text="Loading customers…", id="customers-table")
+        yield Footer()
+
+    @property
+    def table(self) -> VirtualTable:
+        return self.query_one("#customers-table", VirtualTable)
+
+    def on_mount(self) -> None:
+        self.table.set_sort(self._sort.column, self._sort.descending)
+        self.table.focus()
+        super().on_mount()
+
+    # -- the page cache -------------------------------------------------------------------
+
+    def _row_at(self, index: int):
+        page = self._pages.get(index // PAGE)
+        if page is None:
+            return None
+        offset = index % PAGE
+        return page[offset][1] if offset < len(page) else None
+
+    def _id_at(self, index: int) -> int | None:
+        page = self._pages.get(index // PAGE)
+        offset = index % PAGE
+        return page[offset][0] if page is not None and offset < len(page) else None
+
+    def current_id(self) -> int | None:
+        return self._id_at(self.table.cursor_row) if self._total else None
+
+    def _store_page(self, number: int, rows: list) -> None:
+        self._pages[number] = rows
+        self._pages.move_to_end(number)
+        while len(self._pages) > MAX_PAGES:
+            self._pages.popitem(last=False)
+
+    # -- loading --------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Data changed (or the DB just opened): refetch, keeping the cursor on its customer."""
+        self._segments = None
+        self._choices_loaded = False
+        self._restart(keep_id=self._keep_id or self.current_id())
+
+    def _restart(self, keep_id: int | None = None) -> None:
+        if self.app.db is None:
+            return
+        self._generation += 1
+        self._pending.clear()
+        self._keep_id = keep_id
+        cursor = self.table.cursor_row if keep_id is not None else 0
+        self._load_list(self._generation, self._filter, self._segment, self._sort, keep_id, cursor)
+        if not self._choices_loaded:
+            self._choices_loaded = True
+            self._load_choices()
+
+    @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
+    def _load_list(self, generation, filt, segment, sort, keep_id, cursor) -> None:
+        """Count, find the kept customer, and fetch the page under the cursor (one worker at a time)."""
+        from dataclasses import replace
+
+        from crm_tui.queries.customers import count_customers, customer_position, fetch_page
+
+        db = self.app.db
+        if segment is not None:
+            if self._segments is None:
+                from crm_tui.metrics import customer_segments
+
+                self._segments = customer_segments(db, self.app.clock())
+            filt = replace(filt, segment_ids=frozenset(i for i, s in self._segments.items() if s == segment))
+        total = count_customers(db, filt)
+        if keep_id is not None:
+            position = customer_position(db, filt, sort, keep_id)
+            cursor = position if position is not None else cursor
+        cursor = min(max(0, cursor), max(0, total - 1))
+        number = cursor // PAGE
+        rows = fetch_page(db, filt, sort, number * PAGE, PAGE)
+        page = [(r.id, row_cells(r), r.keyset) for r in rows]
+        self.app.call_from_thread(self._list_loaded, generation, filt, total, cursor, number, page)
+
+    def _list_loaded(self, generation, filt, total, cursor, number, page) -> None:
+        if generation != self._generation:
+            return
+        self._active_filter = filt  # with the segment's ids resolved, for page fetches
+        self._pages.clear()
+        self._store_page(number, page)
+        self._total = total
+        self._keep_id = None
+        self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
+        self.table.set_row_count(total, cursor=cursor)
+        self._update_summary()
+
+    @on(VirtualTable.RowsNeeded)
+    def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
+        if not hasattr(self, "_active_filter"):
+            return
+        for number in range(event.start // PAGE, max(event.start, event.end - 1) // PAGE + 1):
+            if number in self._pages:
+                self._pages.move_to_end(number)
+            elif number not in self._pending:
+                self._pending.add(number)
+                previous = self._pages.get(number - 1)
+                at = previous[-1][2] if previous and len(previous) == PAGE else number * PAGE
+                self._fetch_page(self._generation, self._active_filter, self._sort, number, at)
+
+    @work(thread=True, group="customers-page", exit_on_error=False)
+    def _fetch_page(self, generation, filt, sort, number, at) -> None:
+        from crm_tui.queries.customers import fetch_page
+
+        rows = fetch_page(self.app.db, filt, sort, at, PAGE)
+        page = [(r.id, row_cells(r), r.keyset) for r in rows]
+        self.app.call_from_thread(self._page_loaded, generation, number, page)
+
+    def _page_loaded(self, generation, number, page) -> None:
+        if generation != self._generation:
+            return
+        self._pending.discard(number)
+        self._store_page(number, page)
+        self.table.refresh_rows()
+
+    @work(thread=True, exclusive=True, group="customers-choices", exit_on_error=False)
+    def _load_choices(self) -> None:
+        from crm_tui.metrics import SEGMENTS
+        from crm_tui.queries.customers import filter_choices
+
+        choices = filter_choices(self.app.db)
+        self.app.call_from_thread(self._choices_ready, choices, SEGMENTS)
+
+    def _choices_ready(self, choices, segments) -> None:
+        for wid, values in (("#filter-owner", choices.owners), ("#filter-tag", choices.tags), ("#filter-segment", segments)):
+            select = self.query_one(wid, Select)
+            current = select.value
+            with self.prevent(Select.Changed):
+                select.set_options([(literal(v), v) for v in values])
+                if current in values:
+                    select.value = current
+
+    # -- what is shown above the table ----------------------------------------------------
+
+    def _is_filtered(self) -> bool:
+        f = self._filter
+        return bool(f.text.strip() or f.status or f.owner is not None or f.tag or self._segment)
+
+    def _update_summary(self) -> None:
+        arrow = "▼" if self._sort.descending else "▲"
+        parts = [f"Customers · {self._total:,} {'matching' if self._is_filtered() else 'in total'}"]
+        parts.append(f"sorted by {self._sort.column} {arrow}")
+        self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)))
+        self.table.set_sort(self._sort.column, self._sort.descending)
+
+    # -- search and filters ---------------------------------------------------------------
+
+    def action_search(self) -> None:
+        self.query_one("#customers-search", Input).focus()
+
+    def action_filters(self) -> None:
+        self.query_one("#filter-status", Select).focus()
+
+    @on(Input.Changed, "#customers-search")
+    def _search_changed(self, event: Input.Changed) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        self._search_timer = self.set_timer(SEARCH_DELAY, partial(self._apply_search, event.value))
+
+    def _apply_search(self, text: str) -> None:
+        from dataclasses import replace
+
+        self._search_timer = None
+        if text != self._filter.text:
+            self._filter = replace(self._filter, text=text)
+            self._restart()
+
+    @on(Input.Submitted, "#customers-search")
+    def _search_done(self) -> None:
+        self.table.focus()
+
+    @on(Select.Changed)
+    def _filter_changed(self, event: Select.Changed) -> None:
+        from dataclasses import replace
+
+        value = None if event.value is Select.BLANK else event.value
+        key = (event.select.id or "").removeprefix("filter-")
+        if key == "segment":
+            self._segment = value
+        elif key in ("status", "owner", "tag"):
+            self._filter = replace(self._filter, **{key: value})
+        else:
+            return
+        self._restart()
+
+    def action_clear(self) -> None:
+        from crm_tui.queries.customers import CustomerFilter
+
+        search = self.query_one("#customers-search", Input)
+        if not self._is_filtered() and not search.value:
+            self.table.focus()
+            return
+        if self._search_timer is not None:
+            self._search_timer.stop()
+        with self.prevent(Input.Changed, Select.Changed):
+            search.value = ""
+            for select in self.query("#customers-filters Select").results(Select):
+                select.clear()
+        self._filter, self._segment = CustomerFilter(), None
+        self.table.focus()
+        self._restart(keep_id=self.current_id())
+
+    # -- sort -----------------------------------------------------------------------------
+
+    def _set_sort(self, column: str, descending: bool) -> None:
+        from crm_tui.queries.customers import Sort
+
+        self._sort = Sort(column, descending)
+        self._update_summary()
+        self._restart(keep_id=self.current_id())
+
+    def action_cycle_sort(self) -> None:
+        following = SORT_ORDER[(SORT_ORDER.index(self._sort.column) + 1) % len(SORT_ORDER)]
+        self._set_sort(following, False)
+
+    def action_reverse_sort(self) -> None:
+        self._set_sort(self._sort.column, not self._sort.descending)
+
+    @on(VirtualTable.HeaderSelected)
+    def _header_clicked(self, event: VirtualTable.HeaderSelected) -> None:
+        if event.key == self._sort.column:
+            self.action_reverse_sort()
+        elif event.key in SORT_ORDER:
+            self._set_sort(event.key, False)
+
+    # -- open, add, edit, delete ----------------------------------------------------------
+
+    @on(VirtualTable.RowSelected)
+    def _open(self, event: VirtualTable.RowSelected) -> None:
+        customer_id = self._id_at(event.row)
+        if customer_id is not None:
+            from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
+
+            self.app.push_screen(CustomerDetailScreen(customer_id))
+
+    def action_new(self) -> None:
+        if self.app.services is None:
+            return
+        from crm_tui.tui.modals.customer_form import CustomerForm
+
+        services = self.app.services
+        form = CustomerForm({"owner": self.app.user or ""}, lambda values, _v: services.create_customer(**values))
+        self.app.push_screen(form, self._saved)
+
+    def _saved(self, customer) -> None:
+        if customer is not None:
+            self.notify(f"Saved '{customer.name}'", timeout=3, markup=False)
+            self._restart(keep_id=customer.id)
+
+    def action_edit(self) -> None:
+        customer_id = self.current_id()
+        if customer_id is not None and self.app.services is not None:
+            self._load_for_edit(customer_id)
+
+    @work(thread=True, exclusive=True, group="customers-edit", exit_on_error=False)
+    def _load_for_edit(self, customer_id: int) -> None:
+        from crm_tui.errors import CrmError
+        from crm_tui.models import Customer
+
+        try:
+            current = self.app.services.get(Customer, customer_id).model_dump()
+        except CrmError as exc:
+            self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
+            return
+        self.app.call_from_thread(self._edit_loaded, current)
+
+    def _edit_loaded(self, current: dict) -> None:
+        from crm_tui.tui.modals.customer_form import CustomerForm
+
+        services, cid = self.app.services, current["id"]
+
+        def save(values, version):
+            return services.update_customer(cid, expected_version=version, **values)
+
+        self.app.push_screen(CustomerForm(current, save), self._saved)
+
+    def action_delete(self) -> None:
+        index = self.table.cursor_row
+        customer_id, cells = self._id_at(index), self._row_at(index)
+        if customer_id is None or cells is None:
+            return
+        from crm_tui.tui.modals.confirm import ConfirmScreen
+
+        name = cells[0]
+        question = f"Delete customer '{name}'?"
+        detail = "It disappears from every list and figure. ctrl+z brings it back."
+        self.app.push_screen(ConfirmScreen(question, detail), partial(self._confirmed_delete, customer_id, name))
+
+    def _confirmed_delete(self, customer_id: int, name: str, yes: bool | None) -> None:
+        if not yes:
+            return
+        services = self.app.services
+        self.run_service(
+            lambda: services.delete_customer(customer_id),
+            undo=lambda row: partial(services.restore_customer, row.id),
+            undo_label=f"delete '{name}'",
+            done=lambda _row: self.notify(f"Deleted '{name}' — ctrl+z to undo", timeout=4, markup=False),
+        )

@@ -1,0 +1,262 @@
+"""The customer list, driven with real keys against a real temp database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_tui.models import Customer
+
+NAMES = ["Acme Corp", "Beta Labs", "Gamma GmbH", "Delta Foods", "Epsilon Bank"]
+
+
+@pytest.fixture
+def fifty(services):
+    ids = {}
+    for i in range(50):
+        name = f"{NAMES[i % 5]} {i:02d}"
+        c = services.create_customer(
+            name=name, email=f"c{i:02d}@example.com", owner=("ann", "bob")[i % 2], status="lead", tags="vip" if i % 7 == 0 else ""
+        )
+        ids[name] = c.id
+    return ids
+
+
+def shown(app) -> list[str]:
+    """The table's visible lines as text (header first)."""
+    table = app.screen.query_one("#customers-table")
+    return [table.render_line(y).text for y in range(table.size.height)]
+
+
+def live_count(db) -> int:
+    with db.read() as s:
+        return s.execute(select(func.count()).select_from(Customer).where(Customer.deleted_at.is_(None))).scalar()
+
+
+async def test_first_rows_and_search_narrows_then_escape_clears(make_app, settle, fifty):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        lines = shown(app)
+        assert "Name ▲" in lines[0]
+        assert lines[1].startswith("Acme Corp 00")
+        assert app.screen.table.row_count == 50
+        await pilot.press("slash", *"gamma")
+        await pilot.pause(0.3)
+        await settle(app, pilot)
+        assert app.screen.table.row_count == 10
+        assert all("Gamma GmbH" in line for line in shown(app)[1:11])
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen.table.row_count == 50
+        assert app.screen.query_one("#customers-search").value == ""
+
+
+async def test_filters_and_sort_header(make_app, settle, fifty):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        screen.query_one("#filter-owner").value = "bob"
+        await settle(app, pilot)
+        assert screen.table.row_count == 25
+        screen.query_one("#filter-tag").value = "vip"
+        await settle(app, pilot)
+        assert screen.table.row_count == 4  # i = 7, 21, 35, 49: multiples of 7 owned by bob
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert screen.table.row_count == 50
+        await pilot.press("s")  # name → status
+        await settle(app, pilot)
+        assert "Status ▲" in shown(app)[0]
+        await pilot.press("S")
+        await settle(app, pilot)
+        assert "Status ▼" in shown(app)[0]
+
+
+async def test_new_customer_saved_and_listed(make_app, settle, fifty, db):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        await pilot.press(*"Zeta Partners")
+        app.screen.query_one("#field-email").focus()
+        await pilot.press(*"hi@zeta.example")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert app.screen.__class__.__name__ == "CustomersScreen"
+        with db.read() as s:
+            row = s.execute(select(Customer).where(Customer.name == "Zeta Partners")).scalar_one()
+        assert row.email == "hi@zeta.example" and row.owner == "ann"
+        assert live_count(db) == 51
+        # the cursor lands on the new customer
+        assert any(line.startswith("Zeta Partners") for line in shown(app))
+        assert app.screen.current_id() == row.id
+
+
+async def test_bad_email_shows_inline_error_and_keeps_typing(make_app, settle, fifty, db):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await settle(app, pilot)
+        await pilot.press(*"Omega Ltd")
+        app.screen.query_one("#field-email").focus()
+        await pilot.press(*"not-an-email", "enter")
+        await settle(app, pilot)
+        form = app.screen
+        assert form.__class__.__name__ == "CustomerForm"
+        error = form.query_one("#error-email")
+        assert error.has_class("-shown") and "email must look like" in str(error.render())
+        assert form.query_one("#field-name").value == "Omega Ltd"
+        assert form.query_one("#field-email").value == "not-an-email"
+        assert live_count(db) == 50
+        form.query_one("#field-email").value = "ok@omega.example"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert live_count(db) == 51
+
+
+async def test_edit_changes_database(make_app, settle, fifty, db, services):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down")  # Acme Corp 05
+        await pilot.press("e")
+        await settle(app, pilot)
+        app.screen.query_one("#field-industry").value = "Aerospace"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert services.get(Customer, fifty["Acme Corp 05"]).industry == "Aerospace"
+        assert any("Aerospace" in line for line in shown(app))
+
+
+async def test_edit_conflict_from_another_session_keeps_both_visible(make_app, settle, fifty, db_path, clock):
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        await settle(app, pilot)
+        other_db = Database.open(str(db_path))
+        other = Services(other_db, user="bob", clock=clock)
+        other.update_customer(fifty["Acme Corp 00"], phone="+1 999")
+        app.screen.query_one("#field-phone").value = "+44 111"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        form = app.screen
+        assert form.__class__.__name__ == "CustomerForm"
+        message = str(form.query_one("#form-error").render())
+        assert "changed in another session" in message and "+1 999" in message
+        assert other.get(Customer, fifty["Acme Corp 00"]).phone == "+1 999"  # not overwritten
+        assert form.query_one("#field-phone").value == "+44 111"  # what was typed is kept
+        await pilot.press("ctrl+s")  # saving again replaces knowingly
+        await settle(app, pilot)
+        assert other.get(Customer, fifty["Acme Corp 00"]).phone == "+44 111"
+        other_db.close()
+
+
+async def test_delete_confirm_then_undo(make_app, settle, fifty, db, services):
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        target = fifty["Acme Corp 00"]
+        await pilot.press("d")
+        await settle(app, pilot)
+        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await pilot.press("y")
+        await settle(app, pilot)
+        with db.read() as s:
+            assert s.get(Customer, target).deleted_at is not None
+        assert not any(line.startswith("Acme Corp 00") for line in shown(app))
+        assert app.screen.table.row_count == 49
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        with db.read() as s:
+            assert s.get(Customer, target).deleted_at is None
+        assert shown(app)[1].startswith("Acme Corp 00")
+
+
+async def test_cancelled_delete_changes_nothing(make_app, settle, fifty, db):
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("d", "n")
+        await settle(app, pilot)
+        assert live_count(db) == 50
+
+
+async def test_markup_in_names_is_shown_literally(make_app, settle, services):
+    services.create_customer(name="[red]ACME[/red]", email="x@acme.example", industry="[b]bold[/b]")
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "[red]ACME[/red]" in shown(app)[1]
+        assert "[b]bold[/b]" in shown(app)[1]
+        await pilot.press("enter")
+        await settle(app, pilot)
+        title = app.screen.query_one("#detail-title").render()
+        assert "[red]ACME[/red]" in str(title)
+
+
+async def test_change_from_another_session_appears_after_poll(make_app, settle, fifty, db_path, clock):
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        other_db = Database.open(str(db_path))
+        Services(other_db, user="bob", clock=clock).create_customer(name="Aardvark Remote")
+        other_db.close()
+        assert app.screen.table.row_count == 50
+        app.db.poll_changes()
+        await settle(app, pilot)
+        assert app.screen.table.row_count == 51
+        assert shown(app)[1].startswith("Aardvark Remote")
+        # the cursor stayed on the customer it was on
+        assert app.screen.current_id() == fifty["Acme Corp 00"]
+
+
+async def test_change_from_another_session_appears_with_polling(db, clock, settle, fifty, db_path):
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+    from crm_tui.tui.app import create_app
+
+    app = create_app(db=db, clock=clock, user="ann", poll=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        other_db = Database.open(str(db_path))
+        Services(other_db, user="bob", clock=clock).create_customer(name="Aardvark Polled")
+        other_db.close()
+        for _ in range(20):
+            await pilot.pause(0.1)
+            if app.screen.table.row_count == 51:
+                break
+        await settle(app, pilot)
+        assert shown(app)[1].startswith("Aardvark Polled")
+
+
+async def test_pages_load_as_you_scroll_and_cache_is_bounded(make_app, settle, services):
+    from crm_tui.tui.screens import customers
+
+    for i in range(450):
+        services.create_customer(name=f"Bulk {i:04d}")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert set(screen._pages) <= {0, 1}  # never every row
+        await pilot.press("end")
+        await settle(app, pilot)
+        lines = shown(app)
+        assert lines[-1].startswith("Bulk 0449")
+        assert "…" not in "".join(lines)
+        assert screen.table.cursor_row == 449
+        assert len(screen._pages) <= customers.MAX_PAGES
+        await pilot.press("pageup", "k", "j", "home")
+        await settle(app, pilot)
+        assert shown(app)[1].startswith("Bulk 0000")
