@@ -1,0 +1,368 @@
+"""Deal figures: totals, stages with conversion, owners, revenue and forecast.
+
+Each function is one grouped SQL query (plus the tiny stage list); Python
+only folds the grouped rows (stages × owners), never the deals themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlalchemy import and_, case, func, literal, literal_column, or_, select
+
+from crm_tui import engines
+from crm_tui.metrics._common import (
+    Filters,
+    StageInfo,
+    counted_deal,
+    cp_to_cents,
+    cp_to_major,
+    ids_by_outcome,
+    live_deal,
+    load_stages,
+    money_ratio,
+    owner_cond,
+    period_cond,
+    rate,
+    utc_now,
+    weighted_cent_pct,
+)
+from crm_tui.models import Deal, StageChange
+from crm_tui.textnorm import cents_to_major
+
+# A won deal's "furthest stage": beyond every open stage.
+_ALL_OPEN = 1_000_000
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    """One kanban column header: open deals in an open stage, period deals in a closed one."""
+
+    stage_id: int
+    name: str
+    outcome: str
+    count: int
+    value_cents: int
+    weighted_cents: int
+
+
+@dataclass
+class _Cell:
+    count: int = 0
+    value: int = 0
+    override_cp: int = 0
+    default_amount: int = 0
+    cycle_days: float = 0.0
+    cycle_n: int = 0
+
+
+def _weight_sums():
+    return (
+        func.count().label("n"),
+        func.coalesce(func.sum(Deal.amount_cents), 0).label("value"),
+        func.coalesce(
+            func.sum(case((Deal.probability.is_not(None), Deal.amount_cents * Deal.probability), else_=0)), 0
+        ).label("override_cp"),
+        func.coalesce(func.sum(case((Deal.probability.is_(None), Deal.amount_cents), else_=0)), 0).label(
+            "default_amount"
+        ),
+    )
+
+
+def grouped_cells(conn, dialect, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, str], _Cell]:
+    """(stage_id, owner) → sums over counted deals: one GROUP BY query."""
+    ids = ids_by_outcome(stages)
+    closed = ids["won"] + ids["lost"]
+    q = (
+        select(
+            Deal.stage_id,
+            Deal.owner,
+            *_weight_sums(),
+            # cycle days only for won deals: date arithmetic on every row costs 4×
+            func.coalesce(
+                func.sum(
+                    case((Deal.stage_id.in_(ids["won"]), engines.days_between(Deal.created_at, Deal.closed_at, dialect)))
+                ),
+                0.0,
+            ),
+            func.count(case((Deal.stage_id.in_(ids["won"]), Deal.closed_at))),
+        )
+        .where(counted_deal(filters, ids["open"], closed))
+        .group_by(Deal.stage_id, Deal.owner)
+    )
+    cells: dict[tuple[int, str], _Cell] = {}
+    for stage_id, owner, n, value, ocp, damt, cdays, cn in conn.execute(q):
+        cells[(stage_id, owner)] = _Cell(n, int(value), int(ocp), int(damt), float(cdays or 0.0), int(cn))
+    return cells
+
+
+def deal_totals(stages: list[StageInfo], cells) -> dict:
+    """The ``deals`` section of the report from the grouped cells."""
+    by_id = {s.id: s for s in stages}
+    t = defaultdict(int)
+    cycle_days = 0.0
+    for (stage_id, _owner), c in cells.items():
+        stage = by_id.get(stage_id)
+        if stage is None:
+            continue
+        kind = stage.outcome
+        t[kind + "_n"] += c.count
+        t[kind + "_v"] += c.value
+        if kind == "open":
+            t["open_cp"] += weighted_cent_pct(c.override_cp, c.default_amount, stage.probability)
+        elif kind == "won":
+            cycle_days += c.cycle_days
+            t["cycle_n"] += c.cycle_n
+    win_rate = rate(t["won_n"], t["won_n"] + t["lost_n"])
+    avg_won = money_ratio(t["won_v"], t["won_n"])
+    avg_cycle = round(cycle_days / t["cycle_n"], 2) if t["cycle_n"] else None
+    velocity = None
+    if win_rate is not None and avg_won is not None and avg_cycle:
+        # open deals × win rate × average won deal ÷ cycle days (money per day)
+        exact_rate = t["won_n"] / (t["won_n"] + t["lost_n"])
+        exact_avg_won = t["won_v"] / 100 / t["won_n"]
+        velocity = round(t["open_n"] * exact_rate * exact_avg_won / (cycle_days / t["cycle_n"]), 2)
+    return {
+        "open_count": t["open_n"],
+        "open_value": cents_to_major(t["open_v"]),
+        "weighted_value": cp_to_major(t["open_cp"]),
+        "won_count": t["won_n"],
+        "won_value": cents_to_major(t["won_v"]),
+        "lost_count": t["lost_n"],
+        "lost_value": cents_to_major(t["lost_v"]),
+        "win_rate": win_rate,
+        "win_rate_by_value": rate(t["won_v"], t["won_v"] + t["lost_v"]),
+        "avg_won_value": avg_won,
+        "avg_cycle_days": avg_cycle,
+        "velocity_per_day": velocity,
+    }
+
+
+def owner_rows(stages: list[StageInfo], cells) -> list[dict]:
+    """The ``owners`` section: per owner, biggest won value first."""
+    by_id = {s.id: s for s in stages}
+    acc: dict[str, dict] = defaultdict(lambda: {"open": 0, "won": 0, "won_v": 0, "lost": 0})
+    for (stage_id, owner), c in cells.items():
+        stage = by_id.get(stage_id)
+        if stage is None:
+            continue
+        a = acc[owner or ""]
+        a[stage.outcome] += c.count
+        if stage.outcome == "won":
+            a["won_v"] += c.value
+    ranked = sorted(acc.items(), key=lambda kv: (-kv[1]["won_v"], -kv[1]["open"], kv[0]))
+    return [
+        {
+            "owner": owner,
+            "open_count": a["open"],
+            "won_count": a["won"],
+            "won_value": cents_to_major(a["won_v"]),
+            "lost_count": a["lost"],
+            "win_rate": rate(a["won"], a["won"] + a["lost"]),
+        }
+        for owner, a in ranked
+    ]
+
+
+def stage_figures(stages: list[StageInfo], cells) -> dict[int, tuple[int, int, int]]:
+    """stage_id → (count, value cents, weighted cent-percent)."""
+    out: dict[int, list[int]] = {s.id: [0, 0, 0] for s in stages}
+    by_id = {s.id: s for s in stages}
+    for (stage_id, _owner), c in cells.items():
+        if stage_id not in out:
+            continue
+        stage = by_id[stage_id]
+        if stage.outcome == "open":
+            wcp = weighted_cent_pct(c.override_cp, c.default_amount, stage.probability)
+        elif stage.outcome == "won":
+            wcp = c.value * 100  # a won deal is worth its whole amount
+        else:
+            wcp = 0  # a lost deal is worth nothing
+        f = out[stage_id]
+        f[0] += c.count
+        f[1] += c.value
+        f[2] += wcp
+    return {k: (v[0], v[1], v[2]) for k, v in out.items()}
+
+
+def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, int], int]:
+    """(pipeline_id, furthest open position reached) → number of counted deals.
+
+    The furthest position is the highest open-stage position among the deal's
+    current stage and every stage its history moved it to; a won deal has
+    reached every open stage (``_ALL_OPEN``). The query groups open and lost
+    deals by (current stage, furthest position in history) with one covering
+    index lookup per deal; won deals need no history and come from ``won_counts``.
+    """
+    ids = ids_by_outcome(stages)
+    if not stages:
+        return {}
+    open_pos = {s.id: s.position for s in stages if s.outcome == "open"}
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    pipeline_of = {s.id: s.pipeline_id for s in stages}
+    won_q = (
+        select(Deal.stage_id, func.count())
+        .where(counted_deal(filters, [], ids["won"]))
+        .group_by(Deal.stage_id)
+    )
+    for stage_id, n in conn.execute(won_q):
+        out[(pipeline_of[stage_id], _ALL_OPEN)] += int(n)
+    if not open_pos:
+        return dict(out)
+    hist_pos = case(*((StageChange.to_stage_id == sid, pos) for sid, pos in open_pos.items()), else_=-1)
+    history = (
+        select(func.coalesce(func.max(hist_pos), -1))
+        .where(StageChange.deal_id == Deal.id)
+        .correlate(Deal)
+        .scalar_subquery()
+        .label("hist")
+    )
+    q = (
+        select(Deal.stage_id, history, func.count())
+        .where(counted_deal(filters, ids["open"], ids["lost"]))
+        .group_by(Deal.stage_id, literal_column("hist"))
+    )
+    for stage_id, hist, n in conn.execute(q):
+        current = open_pos.get(stage_id, -1)
+        out[(pipeline_of[stage_id], max(int(hist), current))] += int(n)
+    return dict(out)
+
+
+def conversions(stages: list[StageInfo], furthest: dict[tuple[int, int], int], won_by_pipeline) -> dict[int, float | None]:
+    """stage_id → conversion to the next stage (None for won/lost stages or no deals).
+
+    Every counted deal has reached its pipeline's first open stage; it has
+    reached open stage k when its furthest position is ≥ k's position. The
+    last open stage converts into the won stage: won deals ÷ reached it.
+    """
+    out: dict[int, float | None] = {}
+    per_pipe: dict[int, list[StageInfo]] = defaultdict(list)
+    for s in stages:
+        out[s.id] = None
+        if s.outcome == "open":
+            per_pipe[s.pipeline_id].append(s)
+    for pid, opens in per_pipe.items():
+        total = sum(n for (p, _f), n in furthest.items() if p == pid)
+        reached = []
+        for i, s in enumerate(opens):
+            if i == 0:
+                reached.append(total)
+            else:
+                reached.append(sum(n for (p, f), n in furthest.items() if p == pid and f >= s.position))
+        for i, s in enumerate(opens):
+            nxt = reached[i + 1] if i + 1 < len(opens) else won_by_pipeline.get(pid, 0)
+            out[s.id] = rate(nxt, reached[i])
+    return out
+
+
+def stage_rows(stages, cells, furthest) -> list[dict]:
+    """The ``stages`` section: every pipeline's stages in order."""
+    figs = stage_figures(stages, cells)
+    won_by_pipeline: dict[int, int] = defaultdict(int)
+    for s in stages:
+        if s.outcome == "won":
+            won_by_pipeline[s.pipeline_id] += figs[s.id][0]
+    conv = conversions(stages, furthest, won_by_pipeline)
+    return [
+        {
+            "name": s.name,
+            "kind": s.outcome,
+            "count": figs[s.id][0],
+            "value": cents_to_major(figs[s.id][1]),
+            "weighted_value": cp_to_major(figs[s.id][2]),
+            "conversion": conv[s.id],
+        }
+        for s in stages
+    ]
+
+
+def stage_summaries(db, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
+    """Kanban headers of one pipeline: count, value and weighted value per stage."""
+    with db.read() as session:
+        conn = session.connection()
+        stages = load_stages(conn, pipeline_id)
+        ids = ids_by_outcome(stages)
+        q = (
+            select(Deal.stage_id, *_weight_sums())
+            .where(counted_deal(filters, ids["open"], ids["won"] + ids["lost"]))
+            .group_by(Deal.stage_id)
+        )
+        cells = {
+            sid: _Cell(n, int(v), int(ocp), int(damt)) for sid, n, v, ocp, damt in conn.execute(q)
+        }
+    figs = stage_figures(stages, {(sid, ""): c for sid, c in cells.items()})
+    return [
+        StageSummary(s.id, s.name, s.outcome, figs[s.id][0], figs[s.id][1], cp_to_cents(figs[s.id][2]))
+        for s in stages
+    ]
+
+
+def rotting_deal_ids(db, pipeline_id: int, now: dt.datetime | None = None) -> set[int]:
+    """Open deals of the pipeline that sat in their stage longer than its rot threshold."""
+    now = utc_now(now)
+    with db.read() as session:
+        conn = session.connection()
+        stages = [s for s in load_stages(conn, pipeline_id) if s.outcome == "open" and s.rot_days]
+        if not stages:
+            return set()
+        cond = or_(
+            *(
+                and_(Deal.stage_id == s.id, Deal.stage_entered_at < now - dt.timedelta(days=s.rot_days))
+                for s in stages
+            )
+        )
+        q = select(Deal.id).where(Deal.deleted_at.is_(None), cond, live_deal())
+        return set(conn.execute(q).scalars())
+
+
+def revenue_by_month(conn, dialect, stages: list[StageInfo], filters: Filters) -> list[dict]:
+    """Won value per 'YYYY-MM' of closed_at within the period, oldest first."""
+    won = ids_by_outcome(stages)["won"]
+    month = engines.month_key(Deal.closed_at, dialect).label("month")
+    q = (
+        select(month, func.sum(Deal.amount_cents))
+        .where(
+            live_deal(),
+            Deal.stage_id.in_(won),
+            Deal.closed_at.is_not(None),
+            period_cond(filters),
+            owner_cond(Deal.owner, filters),
+        )
+        .group_by(month)
+        .order_by(month)
+    )
+    return [{"month": m, "won_value": cents_to_major(v)} for m, v in conn.execute(q)]
+
+
+def forecast_by_month(
+    db, filters: Filters = Filters(), *, pipeline_id: int | None = None, now: dt.datetime | None = None
+) -> list[tuple[str, int]]:
+    """Weighted open value (whole cents) per 'YYYY-MM' of expected close, oldest first.
+
+    Open deals with no expected close date, or one already past, are expected
+    this month (the UTC month of ``now``). Only the owner filter applies.
+    """
+    now = utc_now(now)
+    this_month = now.strftime("%Y-%m")
+    month_start = dt.date(now.year, now.month, 1)
+    with db.read() as session:
+        conn = session.connection()
+        stages = load_stages(conn, pipeline_id)
+        open_ids = ids_by_outcome(stages)["open"]
+        month = case(
+            (or_(Deal.expected_close.is_(None), Deal.expected_close < month_start), literal(this_month)),
+            else_=engines.month_key(Deal.expected_close, db.dialect),
+        ).label("month")
+        sums = _weight_sums()
+        q = (
+            select(month, Deal.stage_id, sums[2], sums[3])
+            .where(live_deal(), Deal.stage_id.in_(open_ids), owner_cond(Deal.owner, filters))
+            .group_by(month, Deal.stage_id)
+        )
+        prob = {s.id: s.probability for s in stages}
+        totals: dict[str, int] = defaultdict(int)
+        for m, sid, ocp, damt in conn.execute(q):
+            totals[m] += weighted_cent_pct(ocp, damt, prob[sid])
+    return [(m, cp_to_cents(totals[m])) for m in sorted(totals)]

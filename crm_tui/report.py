@@ -1,0 +1,171 @@
+"""Rendering a metrics report (``crm_tui.metrics.report``) as text, JSON or CSV.
+
+- ``json``: the report dict as is, indented, UTF-8 text.
+- ``text``: sections for a terminal or an e-mail, with the seeds' symbols
+  (M C V S R O W), money with thousands separators, rates as percentages.
+- ``csv``: one flat table a spreadsheet opens, columns ``section,item,key,value``:
+  ``section`` is the report key (``deals``, ``stages``...), ``item`` names the
+  row inside a list section (stage, owner, product, segment, month; blank for
+  the single-row sections), ``key`` the figure and ``value`` the number
+  (blank for undefined). Money in major units, rates as fractions 0..1.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+FORMATS = ("text", "json", "csv")
+#: the text form lists the products with the biggest demand; JSON and CSV list all
+TEXT_TOP_PRODUCTS = 20
+
+_ITEM_KEY = {
+    "stages": "name",
+    "owners": "owner",
+    "market_demand": "product",
+    "segments": "segment",
+    "revenue_by_month": "month",
+}
+
+
+def render(report: dict, fmt: str = "text", *, title: str | None = None) -> str:
+    """The report in ``fmt`` (text, json or csv); ``title`` heads the text form."""
+    from crm_tui.errors import ValidationError
+
+    if fmt == "json":
+        return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+    if fmt == "csv":
+        return _csv(report)
+    if fmt == "text":
+        return _text(report, title)
+    raise ValidationError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}", field="format")
+
+
+# --- csv ----------------------------------------------------------------------
+
+
+def _csv(report: dict) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["section", "item", "key", "value"])
+    for section, body in report.items():
+        if isinstance(body, dict):
+            for key, value in body.items():
+                w.writerow([section, "", key, _cell(value)])
+        else:
+            name_key = _ITEM_KEY.get(section)
+            for i, row in enumerate(body):
+                item = row.get(name_key, i) if name_key else i
+                for key, value in row.items():
+                    if key != name_key:
+                        w.writerow([section, item, key, _cell(value)])
+    return buf.getvalue()
+
+
+def _cell(value) -> str:
+    return "" if value is None else str(value)
+
+
+# --- text ---------------------------------------------------------------------
+
+
+def _safe(text) -> str:
+    """User text with control characters (terminal escapes) shown as visible escapes."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
+
+
+def money(value) -> str:
+    """A major-unit number → '1,234.50' ('—' when undefined)."""
+    if value is None:
+        return "—"
+    return f"{value:,.2f}"
+
+
+def pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+
+    def line(cells):
+        return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
+
+    return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
+
+
+def _text(r: dict, title: str | None) -> str:
+    d, c, o, t = r["deals"], r["customers"], r["orders"], r["tasks"]
+    demand_total = sum(m["demand"] for m in r["market_demand"])
+    out = [_safe(title or "Sales report"), ""]
+    out += [
+        "Key figures",
+        f"  C  customers                {c['count']:,}",
+        f"  V  customer value           {money(c['value'])}",
+        f"  R  sales amount (won)       {money(d['won_value'])}   ({d['won_count']:,} deals)",
+        f"  S  win rate (won/closed)   {pct(d['win_rate'])}   by value {pct(d['win_rate_by_value'])}"
+        f"   (won {d['won_count']:,} / lost {d['lost_count']:,})",
+        f"  O  orders                   {o['count']:,}",
+        f"  W  order value              {money(o['value'])}",
+        f"  M  market demand            {money(demand_total)}   (open deals' product lines)",
+        "",
+        "Pipeline",
+        f"  open deals                  {d['open_count']:,}   value {money(d['open_value'])}",
+        f"  weighted value              {money(d['weighted_value'])}",
+        f"  average won deal            {money(d['avg_won_value'])}",
+        f"  sales cycle                 {_num(d['avg_cycle_days'])} days",
+        f"  sales velocity              {money(d['velocity_per_day'])} per day",
+        "",
+        "Stages",
+    ]
+    out += _table(
+        ["stage", "kind", "deals", "value", "weighted", "→ next"],
+        [
+            [_safe(s["name"]), s["kind"], f"{s['count']:,}", money(s["value"]), money(s["weighted_value"]), pct(s["conversion"])]
+            for s in r["stages"]
+        ],
+        {2, 3, 4, 5},
+    )
+    out += ["", "Owners"]
+    out += _table(
+        ["owner", "open", "won", "won value", "lost", "win rate"],
+        [
+            [_safe(o_["owner"]) or "(none)", f"{o_['open_count']:,}", f"{o_['won_count']:,}", money(o_["won_value"]),
+             f"{o_['lost_count']:,}", pct(o_["win_rate"])]
+            for o_ in r["owners"]
+        ],
+        {1, 2, 3, 4, 5},
+    )
+    out += [
+        "",
+        "Tasks",
+        f"  open {t['open']:,}   overdue {t['overdue']:,}   due today {t['due_today']:,}   done {t['done']:,}"
+        f"   on time {pct(t['on_time_rate'])}",
+        "",
+        "Market demand (M = P × Q)",
+    ]
+    shown = r["market_demand"][:TEXT_TOP_PRODUCTS]
+    out += _table(
+        ["product", "quantity", "unit price", "demand"],
+        [[_safe(m["product"]), f"{m['quantity']:,}", money(m["unit_price"]), money(m["demand"])] for m in shown],
+        {1, 2, 3},
+    )
+    if len(r["market_demand"]) > len(shown):
+        rest = r["market_demand"][len(shown):]
+        out.append(f"  … {len(rest):,} more products, demand {money(sum(m['demand'] for m in rest))}")
+    out += ["", "Customer segments (RFM)"]
+    out += _table(
+        ["segment", "customers", "value"],
+        [[s["segment"], f"{s['count']:,}", money(s["value"])] for s in r["segments"]],
+        {1, 2},
+    )
+    out += ["", "Revenue by month (won)"]
+    out += _table(
+        ["month", "won value"], [[m["month"], money(m["won_value"])] for m in r["revenue_by_month"]], {1}
+    )
+    return "\n".join(out) + "\n"
