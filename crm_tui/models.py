@@ -160,6 +160,12 @@ class Deal(SQLModel, table=True):
         Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents"),
         Index("ix_deal_closed", "closed_at"),
         Index("ix_deal_owner", "owner"),
+        # Covers every deal metric (kanban headers, report, rotting, forecast) without table reads.
+        Index(
+            "ix_deal_metrics",
+            "stage_id", "deleted_at", "owner", "amount_cents", "probability", "customer_id",
+            "closed_at", "created_at", "stage_entered_at", "expected_close",
+        ),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     title: str
@@ -185,6 +191,7 @@ class DealProduct(SQLModel, table=True):
     """A product line on a deal: feeds market demand M = P × Q."""
 
     __tablename__ = "deal_product"
+    __table_args__ = (Index("ix_deal_product_demand", "deal_id", "product_id", "quantity"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id", index=True)
     product_id: int = Field(foreign_key="product.id", index=True)
@@ -194,6 +201,7 @@ class DealProduct(SQLModel, table=True):
 
 class StageChange(SQLModel, table=True):
     __tablename__ = "stage_change"
+    __table_args__ = (Index("ix_stage_change_reach", "deal_id", "to_stage_id"),)  # funnel conversion
     id: Optional[int] = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id", index=True)
     from_stage_id: Optional[int] = Field(default=None, foreign_key="stage.id")
@@ -209,6 +217,7 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         Index("ix_task_open_due", "done_at", "due_at"),
         Index("ix_task_deal", "deal_id", "done_at"),
+        Index("ix_task_metrics", "deleted_at", "owner", "done_at", "due_at", "customer_id", "deal_id"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     kind: str = Field(default="todo")
