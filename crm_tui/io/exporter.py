@@ -4,7 +4,8 @@ Headers are our field names (mapping.FIELDS), which ``import`` maps back with no
 flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
 are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
 Deals carry their first product line (product, quantity, unit_price); notes and
-stage history are not exported. Files are created 0600 (they hold customer data).
+stage history are not exported. A deal without an external id is exported as
+"crm-<id>", which tasks and orders use to name it. Files are created 0600 (they hold customer data).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import io
 import json
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, literal, select
 
 from crm_tui.errors import ValidationError
 from crm_tui.io.mapping import KINDS
@@ -51,7 +52,7 @@ def _deals(conn):
     line = DealProduct.__table__.alias("line")
     prod = Product.__table__.alias("prod")
     q = (
-        select(Deal.external_id, Deal.title, Customer.name, Pipeline.name, Stage.name, Stage.outcome,
+        select(Deal.id, _deal_ref(), Deal.title, Customer.name, Pipeline.name, Stage.name, Stage.outcome,
                Deal.amount_cents, Deal.currency, Deal.probability, Deal.owner, prod.c.name, line.c.quantity,
                line.c.unit_price_cents, Deal.created_at, Deal.expected_close, Deal.closed_at, Deal.lost_reason)
         .join(Stage, Stage.id == Deal.stage_id)
@@ -63,13 +64,39 @@ def _deals(conn):
         .where(Deal.deleted_at.is_(None))
         .order_by(Deal.id)
     )
-    return q, ["external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
+    return q, ["id", "external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
                "probability", "owner", "product", "quantity", "unit_price", "created_at", "expected_close",
                "closed_at", "lost_reason"]
 
 
+def _all_lines(db, df) -> None:
+    """Deals with several product lines list them all: "A; B", "2; 1", "10.00; 5.00"."""
+    import pandas as pd
+
+    q = (select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
+         .join(Product, Product.id == DealProduct.product_id).join(Deal, Deal.id == DealProduct.deal_id)
+         .where(Deal.deleted_at.is_(None)).order_by(DealProduct.deal_id, DealProduct.id))
+    with db.read() as session:
+        lines = pd.DataFrame(session.connection().execute(q).all(), columns=["id", "p", "q", "u"])
+    counts = lines.groupby("id").size()
+    several = set(counts[counts > 1].index)
+    if several:
+        sub = lines[lines.id.isin(several)]
+        joined = sub.groupby("id").agg(
+            p=("p", lambda v: "; ".join(v)), q=("q", lambda v: "; ".join(str(int(x)) for x in v)),
+            u=("u", lambda v: "; ".join(_money_text(x) for x in v)))
+        mask = df["id"].isin(several)
+        ids = df.loc[mask, "id"]
+        df.loc[mask, "product"] = ids.map(joined.p).to_numpy()
+        df.loc[mask, "quantity"] = ids.map(joined.q).to_numpy()
+        df.loc[mask, "unit_price"] = ids.map(joined.u).to_numpy()
+    del df["id"]
+
+
 def _deal_ref():
-    return func.coalesce(Deal.external_id, Deal.title)
+    """A deal's identity in a file: its external id, else "crm-<id>" (so tasks and orders
+    exported alongside find the same deal again after import)."""
+    return func.coalesce(Deal.external_id, literal("crm-") + cast(Deal.id, String))
 
 
 def _tasks(conn):
@@ -124,6 +151,8 @@ def frame_of(db, kind):
         q = pd.to_numeric(df.quantity, errors="coerce")
         u = pd.to_numeric(df.unit_price, errors="coerce")
         df["line_total"] = (q * u).astype("Int64").astype(object).where(has_line, None)
+    if kind == "deals" and len(df):
+        _all_lines(db, df)
     if kind == "tasks" and len(df):
         df["priority"] = df.priority.map(lambda p: PRIORITY_WORDS.get(p, p))
     return df
@@ -132,6 +161,8 @@ def frame_of(db, kind):
 def _money_text(c):
     if c is None or c != c:
         return ""
+    if isinstance(c, str):
+        return c
     c = int(c)
     return f"{c // 100}.{c % 100:02d}"
 
@@ -156,7 +187,8 @@ def export_kind(db, kind: str, path_or_stream, fmt: str = "csv") -> int:
         records = []
         for rec in df.to_dict("records"):
             for c in money:
-                rec[c] = None if rec[c] is None or rec[c] != rec[c] else cents_to_major(rec[c])
+                v = rec[c]
+                rec[c] = None if v is None or v != v else v if isinstance(v, str) else cents_to_major(v)
             for c in times:
                 rec[c] = _iso(rec[c]) or None
             for k, v in rec.items():
@@ -205,7 +237,7 @@ def _write_xlsx(df, kind, target, money, times) -> None:
             if v is None or (not isinstance(v, str) and v != v):
                 row.append(None)
             elif col in money:
-                row.append(cents_to_major(v))
+                row.append(v if isinstance(v, str) else cents_to_major(v))
             elif col in times and hasattr(v, "tzinfo") and v.tzinfo is not None:
                 row.append(v.replace(tzinfo=None))
             elif isinstance(v, str) and v.startswith("="):

@@ -56,6 +56,7 @@ def import_deals(conn, ctx):
     probability = ctx.percent("probability")
     owner = ctx.text("owner")
     product = ctx.text("product")
+    multi = _split_multi(ctx, product)
     quantity = ctx.integers("quantity", low=1, hint="a whole number ≥ 1")
     unit_price = ctx.money("unit_price")
     created = ctx.dates("created_at")
@@ -127,6 +128,7 @@ def import_deals(conn, ctx):
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
     line_mask = is_new & prod_ids.notna()
     _insert_lines(conn, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
+    _insert_extra_lines(conn, ctx, new_ids, multi)
     _insert_stage_changes(conn, new_ids, frame)
     all_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     all_ids[is_new] = new_ids
@@ -173,6 +175,54 @@ def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
         conn.execute(stmt, chunk)
         ctx.tick(pos + len(chunk))
     return ids
+
+
+def _split_multi(ctx, product):
+    """Several product lines in one row, as crm-tui exports them: "A; B" with quantities
+    "2; 1" and unit prices "10.00; 5.00". The first line stays in the row's cells; the
+    others are returned as {row: [(name, quantity, cents), ...]}."""
+    from crm_tui.errors import ValidationError
+    from crm_tui.textnorm import parse_money
+
+    multi = product.str.contains(";", regex=False)
+    extra: dict = {}
+    if not multi.any():
+        return extra
+    cols = {f: ctx.columns.get(f) for f in ("quantity", "unit_price")}
+    for i in multi[multi].index:
+        names = [n.strip() for n in product[i].split(";")]
+        parts = {f: (str(ctx.df.at[i, c]).split(";") if c else [""] * len(names)) for f, c in cols.items()}
+        if any(len(v) != len(names) for v in parts.values()):
+            ctx.reject(product.index == i, "product, quantity and unit_price list different numbers of lines")
+            continue
+        try:
+            lines = [(n, int(q.strip() or 1), parse_money(u.strip(), field="unit_price") if u.strip() else None)
+                     for n, q, u in zip(names, parts["quantity"], parts["unit_price"])]
+        except (ValueError, ValidationError) as exc:
+            ctx.reject(product.index == i, f"bad product line: {exc}")
+            continue
+        extra[i] = lines[1:]
+        product[i] = names[0]
+        for f, c in cols.items():
+            if c:
+                ctx.df.at[i, c] = parts[f][0]
+    return extra
+
+
+def _insert_extra_lines(conn, ctx, deal_ids, extra) -> None:
+    import pandas as pd
+
+    todo = [(i, line) for i, lines in extra.items() if i in deal_ids.index for line in lines]
+    if not todo:
+        return
+    names = pd.Series([line[0] for _, line in todo])
+    prices = pd.Series([line[2] for _, line in todo], dtype="Int64")
+    pids, list_prices = R.product_ids(conn, ctx, names, prices)
+    conn.execute(insert(DealProduct.__table__), [
+        {"deal_id": int(deal_ids[i]), "product_id": int(pids[k]), "quantity": line[1],
+         "unit_price_cents": int(line[2] if line[2] is not None else list_prices[k])}
+        for k, (i, line) in enumerate(todo)
+    ])
 
 
 def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:

@@ -263,7 +263,7 @@ def _deal_ids(conn, ctx, deal):
     for chunk in R._chunks([v.lower() for v in rest]):
         q = (select(func.lower(Deal.title), func.min(Deal.id)).where(Deal.deleted_at.is_(None),
              func.lower(Deal.title).in_(chunk)).group_by(func.lower(Deal.title)))
-        by_title.update(dict(conn.execute(q)))
+        by_title.update({t: i for t, i in conn.execute(q)})
     ids = deal.map(lambda v: by_ext.get(v) or by_title.get(v.lower()) if v else None)
     unknown = ctx.ok & (deal != "") & ids.isna()
     ctx.reject(unknown, deal[unknown].map(lambda v: f"no deal with external id or title {v!r}; import deals first"))
