@@ -104,6 +104,9 @@ class FormScreen(ModalScreen[Any]):
                 yield Button("Save", variant="primary", id="form-save")
                 yield Button("Cancel", id="form-cancel")
 
+    def on_mount(self) -> None:
+        self.query(Input).first().focus()
+
     def values(self) -> dict[str, str]:
         return {key: self.query_one(f"#f-{key}", Input).value for key, _l, _p in self.FIELDS}
 

@@ -36,6 +36,11 @@ class SnoozeScreen(ModalScreen[dict | None]):
             yield Input(placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM (local time)", id="snooze-date")
             yield Static("", id="snooze-error")
 
+    def on_mount(self) -> None:
+        options = self.query_one(OptionList)
+        options.highlighted = 0
+        options.focus()
+
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
         if event.option.id == "date":

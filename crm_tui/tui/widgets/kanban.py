@@ -93,6 +93,8 @@ class KanbanBoard(Widget, can_focus=True):
         self.rows: dict[int, int] = {}  # stage id → cursor row
         self.tops: dict[int, int] = {}  # stage id → first visible card
         self.first_col = 0
+        self._styles: dict[tuple[str, bool], Style] = {}
+        self._lines: dict[tuple, list] = {}
 
     # -- data -------------------------------------------------------------------------
 
@@ -100,6 +102,7 @@ class KanbanBoard(Widget, can_focus=True):
         """Show ``board``; the cursor stays on ``keep_id`` (or the same place) when it can."""
         same = self.board is not None and self.board.pipeline_id == board.pipeline_id
         self.board, self.now = board, now
+        self._lines = {}
         if not same:
             self.col, self.rows, self.tops, self.first_col = 0, {}, {}, 0
         found = board.find(keep_id) if keep_id is not None else None
@@ -224,18 +227,61 @@ class KanbanBoard(Widget, can_focus=True):
             text.truncate(width, pad=True)
             return Strip(list(text.render(self.app.console)), width).apply_style(self.rich_style)
         visible, col_w = self._layout()
-        sep = Text("│", style=self.get_component_rich_style("kanban--sep"))
-        line = Text()
+        console = self.app.console
+        sep = self._cached(("sep",), lambda: Text("│", style=self._style("kanban--sep", False)))
+        segments: list = []
         last = min(len(self.board.stages), self.first_col + visible)
         for ci in range(self.first_col, last):
             if ci > self.first_col:
-                line.append_text(sep)
-            line.append_text(self._cell(ci, y, col_w, ci == self.first_col, ci == last - 1))
-        line.truncate(width, pad=True)
-        return Strip(list(line.render(self.app.console)), width).apply_style(self.rich_style)
+                segments.extend(sep)
+            if y < self.HEAD_H:
+                cell = list(self._cell(ci, y, col_w, ci == self.first_col, ci == last - 1).render(console))
+            else:
+                cell = self._card_cell(ci, y, col_w)
+            segments.extend(cell)
+        base = self._styles.get(("__base__", False))
+        if base is None:
+            base = self._styles[("__base__", False)] = self.rich_style
+        return Strip(segments).adjust_cell_length(width).apply_style(base)
 
-    def _style(self, name: str) -> Style:
-        return self.get_component_rich_style(name, partial=True)
+    def _cached(self, key, make) -> list:
+        """Rendered segments of a cell, cached: a card's lines are drawn once per board/theme/focus."""
+        cell = self._lines.get(key)
+        if cell is None:
+            if len(self._lines) > 20_000:
+                self._lines.clear()
+            cell = self._lines[key] = list(make().render(self.app.console))
+        return cell
+
+    def _card_cell(self, ci: int, y: int, w: int) -> list:
+        stage = self.board.stages[ci]
+        cards = self.board.cards.get(stage.id, [])
+        index, part = divmod(y - self.HEAD_H, self.CARD_H)
+        index += self.tops.get(stage.id, 0)
+        if index >= len(cards) or part == self.CARD_H - 1:
+            return self._cached(("blank", w, index == 0 and part == 0 and not cards), lambda: self._cell(ci, y, w, False, False))
+        on_cursor = ci == self.col and index == self.rows.get(stage.id, 0)
+        return self._cached((cards[index], part, w, on_cursor), lambda: self._cell(ci, y, w, False, False))
+
+    def _style(self, name: str, partial: bool = True) -> Style:
+        """Component styles, cached until the styles change (theme, focus)."""
+        key = (name, partial)
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = self.get_component_rich_style(name, partial=partial)
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles, self._lines = {}, {}
+        super().notify_style_update()
+
+    def on_focus(self) -> None:
+        self._styles, self._lines = {}, {}
+        self.refresh()
+
+    def on_blur(self) -> None:
+        self._styles, self._lines = {}, {}
+        self.refresh()
 
     def _cell(self, ci: int, y: int, w: int, first: bool, last: bool) -> Text:
         board = self.board
@@ -245,11 +291,11 @@ class KanbanBoard(Widget, can_focus=True):
         if y == 0:
             more_left = "◀ " if first and self.first_col > 0 else ""
             more_right = " ▶" if last and ci < len(board.stages) - 1 else ""
-            name = Text(more_left + literal(stage.name), style=self.get_component_rich_style("kanban--header"))
+            name = Text(more_left + literal(stage.name), style=self._style("kanban--header", False))
             count = f" {head.count if head else 0}{more_right}"
-            return self._fit(name, w, right=count, right_style=self.get_component_rich_style("kanban--header"))
+            return self._fit(name, w, right=count, right_style=self._style("kanban--header", False))
         if y == 1:
-            style = self.get_component_rich_style("kanban--sub")
+            style = self._style("kanban--sub", False)
             value = short_money(head.value_cents if head else 0)
             if stage.outcome == "open":
                 label = f"Σ{value} w{short_money(head.weighted_cents if head else 0)}"
@@ -268,7 +314,7 @@ class KanbanBoard(Widget, can_focus=True):
         on_cursor = ci == self.col and index == self.rows.get(stage.id, 0) and part < self.CARD_H - 1
         text = self._card_line(card, stage.outcome, part, w)
         if on_cursor:
-            cursor = self.get_component_rich_style("kanban--cursor")
+            cursor = self._style("kanban--cursor", False)
             text.stylize_before(Style(bgcolor=cursor.bgcolor))
         return text
 

@@ -1,0 +1,248 @@
+"""The Pipeline board driven with real keys; every assertion checks the DB too."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import func, select
+
+from crm_tui.models import Deal, Stage, StageChange
+
+
+def stage_of(db, deal_id):
+    with db.read() as s:
+        deal = s.get(Deal, deal_id)
+        return s.get(Stage, deal.stage_id), deal
+
+
+def changes(db, deal_id):
+    with db.read() as s:
+        return s.execute(select(func.count()).select_from(StageChange).where(StageChange.deal_id == deal_id)).scalar()
+
+
+def header(app, stage_name):
+    board = app.screen.board
+    [stage] = [s for s in board.stages if s.name == stage_name]
+    return board.headers[stage.id]
+
+
+def record_notes(app):
+    seen = []
+    original = app.notify
+
+    def notify(message, **kw):
+        seen.append(str(message))
+        return original(message, **kw)
+
+    app.notify = notify
+    return seen
+
+
+def widget_text(widget):
+    from textual.geometry import Region
+
+    return "\n".join(line.text for line in widget.render_lines(Region(0, 0, widget.size.width, widget.size.height)))
+
+
+def board_text(app):
+    widget = app.screen.query_one("#board")
+    return "\n".join(widget.render_line(y).text for y in range(widget.size.height))
+
+
+@pytest.fixture
+def deal(services):
+    acme = services.create_customer(name="[red]ACME[/red]")
+    return services.create_deal("[b]Big[/b] deal", customer_id=acme.id, amount="1000")
+
+
+async def test_cards_show_literal_text_and_headers(make_app, settle, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        text = board_text(app)
+        assert "[b]Big[/b] deal" in text
+        assert "[red]ACME[/red]" in text
+        assert "Σ1,000 w100" in text  # total and weighted (10% Lead)
+        assert "last 30d" in text  # the won/lost columns say they are recent only
+
+
+async def test_shift_right_moves_the_card_and_ctrl_z_undoes(make_app, settle, db, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert (header(app, "Lead").count, header(app, "Qualified").count) == (1, 0)
+        await pilot.press("shift+right")
+        await settle(app, pilot)
+        stage, _ = stage_of(db, deal.id)
+        assert stage.name == "Qualified"
+        assert changes(db, deal.id) == 2
+        assert (header(app, "Lead").count, header(app, "Qualified").count) == (0, 1)
+        widget = app.screen.query_one("#board")
+        assert widget.cursor_card.id == deal.id and widget.col == 1  # the cursor followed the card
+        await pilot.press("L")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].name == "Proposal"
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].name == "Qualified"
+        assert changes(db, deal.id) == 2
+        assert header(app, "Proposal").count == 0
+
+
+async def test_H_on_first_stage_explains_and_changes_nothing(make_app, settle, db, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        seen = record_notes(app)
+        await pilot.press("H")
+        await settle(app, pilot)
+        assert any("Lead is the first stage" in m for m in seen)
+        assert stage_of(db, deal.id)[0].name == "Lead"
+        assert changes(db, deal.id) == 1
+
+
+async def test_win_then_reports_show_new_won_totals(make_app, settle, db, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("w")
+        await settle(app, pilot)
+        stage, stored = stage_of(db, deal.id)
+        assert stage.outcome == "won" and stored.closed_at is not None
+        assert header(app, "Won").count == 1
+        await pilot.press("4")
+        await settle(app, pilot, rounds=5)
+        won = app.screen.query_one("#kpi-won")
+        assert won.value == "1,000.00"
+        assert won.hint.startswith("1 won")
+        assert app.screen.query_one("#kpi-R").value == "1,000.00"
+
+
+async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, db, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].name == "Lead"
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("enter")  # empty reason: refused in the modal
+        await pilot.pause()
+        assert "reason is required" in str(app.screen.query_one("#lose-error").render())
+        await pilot.press(*"too pricey", "enter")
+        await settle(app, pilot)
+        stage, stored = stage_of(db, deal.id)
+        assert stage.outcome == "lost" and stored.lost_reason == "too pricey"
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].name == "Lead"
+
+
+async def test_new_deal_form_with_customer_by_name(make_app, settle, db, services):
+    services.create_customer(name="Globex")
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"Renewal", "tab", *"nobody")
+        await pilot.click("#form-save")
+        await settle(app, pilot)
+        assert "no customer is called 'nobody'" in str(app.screen.query_one("#e-customer").render())
+        app.screen.query_one("#f-customer").value = "globex"
+        app.screen.query_one("#f-amount").value = "abc"
+        await pilot.click("#form-save")
+        await settle(app, pilot)
+        assert "amount" in str(app.screen.query_one("#e-amount").render())
+        app.screen.query_one("#f-amount").value = "2500"
+        await pilot.click("#form-save")
+        await settle(app, pilot)
+        with db.read() as s:
+            deal = s.execute(select(Deal).where(Deal.title == "Renewal")).scalar_one()
+        assert deal.amount_cents == 250000 and deal.owner == "ann"
+        assert "Renewal" in board_text(app)
+
+
+async def test_filter_and_my_deals(make_app, settle, services):
+    services.create_deal("alpha", owner="ann")
+    services.create_deal("beta", owner="bob")
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"bet")
+        await pilot.pause(0.2)
+        await settle(app, pilot)
+        assert "beta" in board_text(app) and "alpha" not in board_text(app)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert "alpha" in board_text(app) and "beta" not in board_text(app)
+
+
+async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
+    from crm_tui.tui.screens.deal_detail import DealDetailScreen
+
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DealDetailScreen)
+        head = widget_text(app.screen.query_one("#deal-head"))
+        assert "[b]Big[/b] deal" in head
+        await pilot.press("a", *"called", "enter")
+        await settle(app, pilot)
+        assert "called" in widget_text(app.screen.query_one("#deal-notes"))
+
+
+async def test_change_from_another_session_appears_after_poll(make_app, settle, db_path, clock):
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    app = make_app("pipeline", poll=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        other = Database.open(str(db_path))
+        try:
+            Services(other, user="bob", clock=clock).create_deal("from elsewhere")
+        finally:
+            other.close()
+        for _ in range(20):
+            await pilot.pause(0.2)
+            await settle(app, pilot, rounds=1)
+            if "from elsewhere" in board_text(app):
+                break
+        assert "from elsewhere" in board_text(app)
+        assert header(app, "Lead").count == 1
+
+
+async def test_thousands_of_cards_render_fast(make_app, settle, db, clock):
+    import time
+
+    from crm_tui.demo import generate
+
+    generate(db, size=1500, seed=3, now=clock.now)
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        board = app.screen.board
+        assert sum(len(v) for v in board.cards.values()) > 500
+        widget = app.screen.query_one("#board")
+        start = time.perf_counter()
+        for _ in range(50):
+            widget.action_cursor(0, 1)
+            for y in range(widget.size.height):
+                widget.render_line(y)
+        per_key = (time.perf_counter() - start) / 50
+        print(f"board: {sum(len(v) for v in board.cards.values())} cards, {per_key * 1000:.1f} ms per key + frame")
+        assert per_key < 0.02
+        first = board.stages[0].id
+        assert widget.rows[first] == min(50, len(board.cards[first]) - 1)
+        await pilot.press("j")
+        await settle(app, pilot)
+        assert widget.rows[first] == min(51, len(board.cards[first]) - 1)
