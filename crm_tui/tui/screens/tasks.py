@@ -168,7 +168,7 @@ class TaskList(Widget, can_focus=True):
     def _task_line(self, row: TaskRow, width: int) -> Text:
         st = partial(self.get_component_rich_style, partial=True)
         wide = width >= 110
-        due_w = 24 if wide else 12
+        due_w = 29 if wide else 12
         owner_w, prio_w, kind_w = (10, 7, 8) if width >= 80 else (0, 3, 3)
         flex = max(10, width - due_w - owner_w - prio_w - kind_w - 7)
         subject_w = flex * 55 // 100
@@ -179,7 +179,7 @@ class TaskList(Widget, can_focus=True):
         else:
             due = relative_due(row.due_at, self.now)
             if wide and row.due_at:
-                due = row.due_at.astimezone().strftime("%a %b %d %H:%M") + " " + due.replace(" overdue", "")
+                due = row.due_at.astimezone().strftime("%a %b %d %H:%M") + " · " + due
         who = literal(row.customer)
         if row.deal:
             who = f"{who} · {literal(row.deal)}" if who else literal(row.deal)

@@ -1,0 +1,116 @@
+"""The task queue: complete/undo, snooze, open, my tasks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from crm_tui.models import Task
+
+
+def task(db, task_id):
+    with db.read() as s:
+        return s.get(Task, task_id)
+
+
+@pytest.fixture
+def seeded(services, clock):
+    acme = services.create_customer(name="[red]Acme[/red]")
+    deal = services.create_deal("Renewal", customer_id=acme.id)
+    first = services.add_task("call back", kind="call", deal_id=deal.id, due_at=clock.now - dt.timedelta(days=2))
+    second = services.add_task("send quote", customer_id=acme.id, due_at=clock.now + dt.timedelta(hours=2), owner="bob")
+    return {"deal": deal, "customer": acme, "first": first, "second": second}
+
+
+def lines(app):
+    widget = app.screen.query_one("#task-list")
+    return [widget.render_line(y).text for y in range(widget.size.height)]
+
+
+async def test_groups_and_literal_text(make_app, settle, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        shown = lines(app)
+        assert shown[0].startswith(" Overdue (1)")
+        assert "call back" in shown[1] and "2d overdue" in shown[1] and "[red]Acme[/red] · Renewal" in shown[1]
+        assert shown[2].startswith(" Today (1)")
+        assert "send quote" in shown[3]
+
+
+async def test_space_completes_and_ctrl_z_reopens(make_app, settle, db, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space")
+        await settle(app, pilot)
+        assert task(db, seeded["first"].id).done_at is not None
+        assert any(line.startswith(" Done (1)") for line in lines(app))
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert task(db, seeded["first"].id).done_at is None
+
+
+async def test_snooze_one_day_moves_due_by_a_day(make_app, settle, db, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("j")  # onto "send quote" (due in 2 h)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")  # "+1 day"
+        await settle(app, pilot)
+        before = seeded["second"].due_at
+        assert task(db, seeded["second"].id).due_at == before + dt.timedelta(days=1)
+
+
+async def test_snooze_escape_changes_nothing(make_app, settle, db, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert task(db, seeded["first"].id).due_at == seeded["first"].due_at
+
+
+async def test_enter_opens_deal_or_customer(make_app, settle, seeded):
+    from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
+    from crm_tui.tui.screens.deal_detail import DealDetailScreen
+
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, DealDetailScreen) and app.screen.deal_id == seeded["deal"].id
+        await pilot.press("3")
+        await settle(app, pilot)
+        await pilot.press("j", "enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, CustomerDetailScreen)
+
+
+async def test_my_tasks_toggle_and_new_task(make_app, settle, db, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("m")
+        await settle(app, pilot)
+        assert not any("send quote" in line for line in lines(app))  # bob's
+        await pilot.press("n")
+        await pilot.pause()
+        await pilot.press(*"email them")
+        app.screen.query_one("#f-due").value = "2026-03-20"
+        app.screen.query_one("#f-priority").value = "urgent"
+        await pilot.click("#form-save")
+        await settle(app, pilot)
+        with db.read() as s:
+            from sqlalchemy import select
+
+            new = s.execute(select(Task).where(Task.subject == "email them")).scalar_one()
+        assert new.priority == 3 and new.owner == "ann"
+        assert new.due_at == dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.timezone.utc)  # 09:00 local (TZ=UTC)
+        assert any("email them" in line for line in lines(app))
