@@ -76,19 +76,39 @@ def prepare_private_file(path: Path) -> None:
 
 
 def backup_sqlite(src_path: Path, dest: Path) -> None:
-    """A consistent copy using SQLite's online backup API (safe while in use)."""
-    prepare_private_file(dest)
-    src = sqlite3.connect(str(src_path), timeout=BUSY_TIMEOUT_S)
+    """A consistent copy using SQLite's online backup API (safe while in use).
+
+    The copy is written under a temporary name beside ``dest`` and renamed into
+    place once complete, so ``dest`` never exists half-written, even after kill -9.
+    """
+    dest = Path(dest)
+    partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
+    prepare_private_file(partial)
     try:
-        dst = sqlite3.connect(str(dest))
+        src = sqlite3.connect(str(src_path), timeout=BUSY_TIMEOUT_S)
         try:
-            src.backup(dst)
-            dst.execute("PRAGMA journal_mode = DELETE")
+            dst = sqlite3.connect(str(partial))
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = DELETE")
+            finally:
+                dst.close()
         finally:
-            dst.close()
-    finally:
-        src.close()
-    os.chmod(dest, 0o600)
+            src.close()
+        os.chmod(partial, 0o600)
+        os.replace(partial, dest)
+    except BaseException:
+        for leftover in (partial, Path(f"{partial}-journal")):
+            leftover.unlink(missing_ok=True)
+        raise
+    try:  # make the rename itself durable
+        fd = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError:
+        pass
 
 
 # --- Portable expressions with per-engine bodies ------------------------------
