@@ -61,7 +61,21 @@ def sqlite_path(url) -> Path | None:
     database = url.database
     if not database or database == ":memory:" or database.startswith("file::memory"):
         return None
+    if database.startswith("file:") and str(url.query.get("uri", "")).lower() in ("true", "1"):
+        # sqlite:///file:/path/crm.sqlite3?mode=ro&uri=true names /path/crm.sqlite3
+        from urllib.parse import unquote, urlsplit
+
+        if url.query.get("mode") == "memory":
+            return None
+        database = unquote(urlsplit(database).path)
+        if not database:
+            return None
     return Path(database).expanduser()
+
+
+def sqlite_read_only(url) -> bool:
+    """A SQLite URI opened with ``mode=ro``: never create or chmod anything for it."""
+    return url.get_backend_name() == "sqlite" and url.query.get("mode") == "ro"
 
 
 def prepare_private_file(path: Path) -> None:
