@@ -30,29 +30,36 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
+
+from crm_tui import engines
 
 from crm_tui.metrics._common import load_stages, utc_now
 from crm_tui.metrics.book import purchases
+from crm_tui.models import UTCDateTime
 from crm_tui.textnorm import cents_to_major
 
 SEGMENTS = ("champions", "loyal", "potential", "new", "at risk", "hibernating")
 
 
 def rfm_frame(conn, stages, now: dt.datetime):
-    """A DataFrame indexed by customer id: recency_days, frequency, monetary (cents), r, f, m, segment."""
+    """A DataFrame indexed by customer id: recency_days, frequency, monetary (cents), r, f, m, segment.
+
+    Recency is computed in SQL (days from the last purchase to ``now``).
+    """
     import numpy as np
     import pandas as pd
 
     p = purchases(stages)
-    q = select(p.c.customer_id, func.max(p.c.at), func.count(), func.sum(p.c.value)).group_by(p.c.customer_id)
-    df = pd.DataFrame(conn.execute(q).all(), columns=["customer_id", "last", "frequency", "monetary"])
+    recency = engines.days_between(func.max(p.c.at), literal(now, UTCDateTime), conn.dialect)
+    q = select(p.c.customer_id, recency, func.count(), func.sum(p.c.value)).group_by(p.c.customer_id)
+    names = ["customer_id", "recency_days", "frequency", "monetary"]
+    columns = list(zip(*conn.execute(q).all())) or [()] * 4  # column-wise, without a Python loop per row
+    df = pd.DataFrame({name: list(col) for name, col in zip(names, columns)})
     if df.empty:
-        df["recency_days"] = pd.Series(dtype="float64")
         df["segment"] = pd.Series(dtype="object")
         return df.set_index("customer_id")
-    last = pd.to_datetime(df["last"], utc=True, format="ISO8601")
-    df["recency_days"] = ((pd.Timestamp(now) - last).dt.total_seconds() / 86400.0).clip(lower=0.0)
+    df["recency_days"] = df["recency_days"].astype("float64").clip(lower=0.0)
     df["frequency"] = df["frequency"].astype("int64")
     df["monetary"] = df["monetary"].fillna(0).astype("int64")
     inf = np.inf
