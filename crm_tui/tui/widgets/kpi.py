@@ -86,7 +86,7 @@ class Funnel(Static):
         width = max(4, self.size.width - 2 - 14 - 7 - 15 - 7)
         top = max([s["count"] for s in self.stages] + [1])
         muted = self.get_component_rich_style("funnel--muted", partial=True)
-        text = Text("Funnel: deals per stage (open now, closed in the period) and conversion to the next\n",
+        text = Text("Funnel · deals per stage · → conversion to the next stage\n",
                     style=muted)
         for s in self.stages:
             bar = "█" * max(1, round(width * s["count"] / top)) if s["count"] else "·"
