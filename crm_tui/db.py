@@ -123,6 +123,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Session]:
         with self.translate_errors(), self.engine.connect() as conn:
+            conn.execution_options(**engines.read_options(self.dialect))
             # Closing (not rolling back) keeps loaded objects readable after the block.
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
@@ -135,10 +136,11 @@ class Database:
             conn.execution_options(crm_write=True)
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
-                entry = ChangeLog(tables=",".join(sorted(names)))
-                session.add(entry)
-                session.flush()
-                change_id = entry.id
+                session.flush()  # take every row lock before the change-log lock
+                conn_ = session.connection()
+                engines.order_change_log(conn_)
+                change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1
+                session.add(ChangeLog(id=change_id, tables=",".join(sorted(names))))
                 session.commit()
         with self._lock:
             self._own_changes.add(change_id)
@@ -190,7 +192,7 @@ class Database:
             yield
         except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
             raise  # our bug, not the user's: keep the traceback
-        except sa_exc.DatabaseError as exc:  # locked, read-only, corrupt, disk full, ...
+        except (sa_exc.DatabaseError, sa_exc.InterfaceError) as exc:  # locked, corrupt, disk full, server gone...
             raise _user_error(exc, self.url) from None
 
 
@@ -198,6 +200,9 @@ def _user_error(exc: Exception, url: URL) -> DatabaseError:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
     where = url.render_as_string(hide_password=True)
     low = text.lower()
+    pg = _postgresql_error(text, low, url)
+    if pg is not None:
+        return pg
     if "locked" in low or "busy" in low:
         return DatabaseError(
             f"the database {where} is locked by another program for more than "
@@ -216,9 +221,39 @@ def _user_error(exc: Exception, url: URL) -> DatabaseError:
     return DatabaseError(f"database error on {where}: {text}")
 
 
+def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
+    """Clear messages for what goes wrong with a database server."""
+    if url.get_backend_name() != "postgresql":
+        return None
+    server = f"{url.host or 'localhost'}:{url.port or 5432}"
+    if "password authentication failed" in low or "no password supplied" in low:
+        return DatabaseError(
+            f"password authentication failed for user {url.username or '(default)'} on {server}; "
+            "check the password in the URL or ~/.pgpass"
+        )
+    if "database" in low and "does not exist" in low:
+        return DatabaseError(
+            f"the database '{url.database}' does not exist on {server}; create it (createdb {url.database}) "
+            "or fix the name in the URL"
+        )
+    if "role" in low and "does not exist" in low:
+        return DatabaseError(f"the user {url.username} does not exist on {server}; create it or fix the URL")
+    if "permission denied" in low:
+        return DatabaseError(f"permission denied on {server}: {text}; ask the database owner to grant access")
+    if "deadlock" in low or "could not serialize" in low:
+        return DatabaseError("another session changed the same records at the same moment; try again")
+    if (
+        "connection" in low
+        and any(k in low for k in ("refused", "failed", "timeout", "timed out", "closed", "terminat", "lost"))
+    ) or "server closed" in low or "could not translate host" in low or "name or service not known" in low:
+        detail = text.rsplit(" failed: ", 1)[-1].replace("FATAL:", "").strip()
+        return DatabaseError(f"cannot connect to the PostgreSQL server at {server}: {detail}; check it is running and the URL")
+    return None
+
+
 def _create_engine(url: URL):
     if url.get_backend_name() == "sqlite":
         engine = create_engine(url, connect_args={"timeout": engines.BUSY_TIMEOUT_S})
         engines.configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, connect_args=engines.postgresql_connect_args(url))

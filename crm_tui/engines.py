@@ -158,3 +158,68 @@ def reserve_ids(conn, table, count: int) -> int:
             text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"), {"t": table.name, "v": start + count - 1}
         )
     return start
+
+
+# --- PostgreSQL connection set-up and write ordering -----------------------------
+
+PG_CONNECT_TIMEOUT_S = 10
+# pg_advisory_xact_lock key that orders change_log ids by commit (ASCII "crmlog").
+CHANGE_LOG_LOCK_KEY = 0x63726D6C6F67
+
+
+def postgresql_connect_args(url) -> dict:
+    """Sessions work in UTC (dates, months, to_char) whatever the server's time zone;
+    a server that does not answer fails within ``PG_CONNECT_TIMEOUT_S``."""
+    args: dict = {"options": "-c timezone=UTC"}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = PG_CONNECT_TIMEOUT_S
+    return args
+
+
+def read_options(dialect) -> dict:
+    """Execution options of a read session: one snapshot for all its statements.
+
+    SQLite's deferred transaction already reads one snapshot; PostgreSQL's default
+    READ COMMITTED takes one per statement, so a report could mix two states.
+    """
+    if is_sqlite(dialect):
+        return {}
+    return {"isolation_level": "REPEATABLE READ"}
+
+
+def lock_rows_for_write(dialect) -> bool:
+    """Whether a write session must load rows with SELECT ... FOR UPDATE.
+
+    SQLite's BEGIN IMMEDIATE already serialises writers. Under PostgreSQL's READ
+    COMMITTED two sessions could both read version N, both pass the version check
+    and the second would overwrite the first; FOR UPDATE makes the second wait and
+    then read the first one's committed row.
+    """
+    return not is_sqlite(dialect)
+
+
+def order_change_log(conn) -> None:
+    """Serialise the tail of write transactions so change_log ids commit in id order.
+
+    A sequence hands out ids at insert time, so a transaction holding id 7 can
+    commit after one holding id 8; a poller that has seen 8 would skip 7 forever.
+    Under this lock (held to commit) the next id is max(id)+1 and is visible only
+    after every smaller id. SQLite's single writer needs nothing.
+    """
+    if not is_sqlite(conn.dialect):
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({CHANGE_LOG_LOCK_KEY})")
+
+
+def reset_id_sequence(conn, table) -> None:
+    """After inserting explicit ids, make the next generated id follow the largest one."""
+    if is_sqlite(conn.dialect) or "id" not in table.c:
+        return
+    from sqlalchemy import text
+
+    conn.execute(
+        text(
+            "SELECT setval(pg_get_serial_sequence(:t, 'id'), "
+            f"COALESCE((SELECT max(id) FROM {table.name}), 0) + 1, false)"
+        ),
+        {"t": table.name},
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 
@@ -26,11 +27,22 @@ def db_path(tmp_path):
     return tmp_path / "crm.sqlite3"
 
 
-@pytest.fixture
-def db(db_path):
+#: engines the shared ``db`` fixture runs on; CRM_TUI_TEST_ENGINES=sqlite runs SQLite only
+DB_ENGINES = [e for e in os.environ.get("CRM_TUI_TEST_ENGINES", "sqlite").split(",") if e]
+
+
+@pytest.fixture(params=DB_ENGINES)
+def db(request, tmp_path):
+    """A fresh database on each engine. Tests that also use ``db_path`` look at the
+    SQLite file itself, so their PostgreSQL variant is skipped."""
     from crm_tui.db import Database
 
-    database = Database.open(str(db_path))
+    if request.param == "postgresql":
+        if "db_path" in request.fixturenames and not request.node.get_closest_marker("any_engine"):
+            pytest.skip("SQLite-specific: this test inspects the database file")
+        database = Database.open(request.getfixturevalue("pg_db_url"))
+    else:
+        database = Database.open(str(tmp_path / "crm.sqlite3"))  # the file ``db_path`` names
     yield database
     database.close()
 
@@ -59,3 +71,121 @@ def services(db, clock):
     from crm_tui.services import Services
 
     return Services(db, user="ann", clock=clock)
+
+
+# -- PostgreSQL: one throwaway server per test session, one fresh database per test --------
+
+_PG_STATE: dict = {}
+
+
+def _load_pg_server():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("crm_pg_server", Path(__file__).with_name("pg_server.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pg_conninfo(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_url():
+    """URL of a PostgreSQL server (its ``postgres`` database) for this session.
+
+    ``$CRM_TUI_TEST_PG_URL`` when set (CI: ``.ci/pg-setup``), else a private cluster
+    started here; tests needing it skip, saying why, when neither is possible.
+    """
+    import os
+
+    url = os.environ.get("CRM_TUI_TEST_PG_URL")
+    if url:
+        yield url
+        return
+    if "error" in _PG_STATE:
+        pytest.skip(_PG_STATE["error"])
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _PG_STATE["error"] = "PostgreSQL tests need psycopg: pip install 'psycopg[binary]'"
+        pytest.skip(_PG_STATE["error"])
+    start_cluster = _load_pg_server().start_cluster
+
+    try:
+        cluster = start_cluster()
+    except RuntimeError as exc:
+        _PG_STATE["error"] = f"no PostgreSQL server for the tests: {exc}"
+        pytest.skip(_PG_STATE["error"])
+    yield cluster.url
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin(pg_url):
+    """Creates fresh migrated databases quickly by cloning a template made once per worker."""
+    import itertools
+    import os
+
+    import psycopg
+
+    from crm_tui.db import Database
+
+    conn = psycopg.connect(_pg_conninfo(pg_url), autocommit=True)
+    prefix = f"crmt_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{os.getpid()}"
+    template = f"{prefix}_tpl"
+    conn.execute(f'DROP DATABASE IF EXISTS "{template}"')
+    conn.execute(f'CREATE DATABASE "{template}"')
+    Database.open(_pg_db_url(pg_url, template)).close()
+    counter = itertools.count(1)
+    created: list[str] = []
+
+    def create(*, empty: bool = False) -> str:
+        name = f"{prefix}_{next(counter)}"
+        source = "template0" if empty else f'"{template}"'
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE {source} STRATEGY FILE_COPY')
+        created.append(name)
+        return _pg_db_url(pg_url, name)
+
+    def drop(url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    yield type("PgAdmin", (), {"create": staticmethod(create), "drop": staticmethod(drop), "conn": conn})
+    for name in created + [template]:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def _pg_db_url(server_url: str, name: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def pg_db_url(pg_admin):
+    """URL of a fresh, migrated, private PostgreSQL database for one test."""
+    url = pg_admin.create()
+    yield url
+    pg_admin.drop(url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db(request, tmp_path):
+    """A freshly created database on each engine (the same schema and default pipeline)."""
+    from crm_tui.db import Database
+
+    if request.param == "sqlite":
+        database = Database.open(str(tmp_path / "any.sqlite3"))
+    else:
+        database = Database.open(request.getfixturevalue("pg_db_url"))
+    yield database
+    database.close()

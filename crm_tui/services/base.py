@@ -8,6 +8,7 @@ from typing import Callable, TypeVar
 
 from sqlmodel import Session, SQLModel
 
+from crm_tui import engines
 from crm_tui.errors import ConflictError, NotFoundError
 
 T = TypeVar("T", bound=SQLModel)
@@ -30,7 +31,18 @@ class ServiceBase:
         return model.__tablename__.replace("sales_", "").replace("_", " ")
 
     def _get(self, session: Session, model: type[T], record_id, *, live: bool = True) -> T:
-        row = session.get(model, record_id) if record_id is not None else None
+        row = None
+        if record_id is not None:
+            conn = session.connection()
+            if (
+                hasattr(model, "version")
+                and conn.get_execution_options().get("crm_write")
+                and engines.lock_rows_for_write(conn.dialect)
+            ):
+                # Another session's edit of this record waits for ours, then sees our version.
+                row = session.get(model, record_id, with_for_update=True)
+            else:
+                row = session.get(model, record_id)
         if row is None or (live and getattr(row, "deleted_at", None) is not None):
             raise NotFoundError(f"{self._label(model)} #{record_id} does not exist (it may have been deleted)")
         return row
