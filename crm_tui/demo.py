@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from crm_tui import demo_words as W
 from crm_tui import models
-from crm_tui.demo_io import TABLES, Stamper, Writer, indexes_deferred
+from crm_tui.demo_io import TABLES, Stamper, Writer, built_ahead, indexes_deferred
 from crm_tui.errors import ValidationError
 from crm_tui.migrations import DEFAULT_PIPELINE
 from crm_tui.textnorm import name_key
@@ -89,7 +89,7 @@ def generate(
         built = (lambda i, total: progress("indexes", i, total)) if progress is not None else None
         with indexes_deferred(conn, TABLES, built):
             done = 0
-            for out in map(gen.chunk, sizes):  # one chunk in memory at a time
+            for out in built_ahead(gen.chunk, sizes):
                 for name in TABLES:
                     writer.write(name, out[name])
                 done += len(out["customer"])

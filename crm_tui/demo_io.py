@@ -5,12 +5,15 @@ connection's dialect) and sends tuples with a single ``executemany`` per
 batch. Values are converted by the columns' own types: ``Stamper`` turns
 minute offsets from ``now`` into exactly what the ``UTCDateTime`` type would
 bind (checked against the type at start-up), with caching so millions of
-timestamps cost little.
+timestamps cost little. ``indexes_deferred`` rebuilds secondary indexes once
+after the load; ``built_ahead`` builds the next chunk in a forked helper.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import multiprocessing
+import queue
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
 
@@ -114,6 +117,50 @@ def indexes_deferred(conn, names: Iterable[str], built: Callable[[int, int], Non
         index.create(conn)
         if built is not None:
             built(i + 1, len(dropped))
+
+
+def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]:
+    """``make(n)`` for each size, in order.
+
+    With several chunks on a POSIX system the chunks are built in a forked helper
+    process while this one writes the previous chunk, so generation and SQLite use
+    both cores (a thread would not help: SQLite's per-row GIL release makes the two
+    threads take turns). The helper continues the very same generator state (fork), so the
+    rows are identical to building them here; at most two chunks wait in between.
+    """
+    if len(sizes) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from map(make, sizes)
+        return
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue(maxsize=2)
+    proc = ctx.Process(target=_produce, args=(make, sizes, q), name="crm-demo-generator", daemon=True)
+    proc.start()
+    try:
+        for _ in sizes:
+            while True:
+                try:
+                    item = q.get(timeout=0.5)
+                    break
+                except queue.Empty:
+                    if not proc.is_alive():
+                        raise RuntimeError(f"the demo generator process stopped (exit code {proc.exitcode})")
+            if isinstance(item, str):
+                raise RuntimeError(item)
+            yield item
+        proc.join()
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
+        q.close()
+
+
+def _produce(make: Callable[[int], dict], sizes: list[int], q) -> None:  # runs in the forked helper
+    try:
+        for n in sizes:
+            q.put(make(n))
+    except BaseException as exc:  # reported to the parent, which raises it
+        q.put(f"demo generation failed: {exc!r}")
 
 
 class Stamper:

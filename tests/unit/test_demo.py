@@ -8,7 +8,7 @@ from collections import defaultdict
 import pytest
 from sqlalchemy import func, select
 
-from crm_tui import demo, models
+from crm_tui import demo, demo_io, models
 from crm_tui.db import Database
 from crm_tui.errors import ValidationError
 
@@ -48,6 +48,19 @@ def test_same_seed_and_now_give_identical_databases_and_another_seed_differs(tmp
     assert first["customer"] and first["deal"] and first["task"]
     assert first == second
     assert first["customer"] != other["customer"] and first["deal"] != other["deal"]
+
+
+def test_chunks_built_in_a_helper_process_give_the_same_rows_as_built_in_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "CHUNK", 40)  # 3 chunks: the forked helper builds them where fork exists
+    helper = Database.open(str(tmp_path / "helper.sqlite3"))
+    seen = []
+    demo.generate(helper, size=100, seed=5, now=NOW, progress=lambda *a: seen.append(a))
+    monkeypatch.setattr(demo_io.multiprocessing, "get_all_start_methods", lambda: ["spawn"])
+    inline = Database.open(str(tmp_path / "inline.sqlite3"))
+    demo.generate(inline, size=100, seed=5, now=NOW)
+    assert dump(helper) == dump(inline)
+    assert [a for a in seen if a[0] == "customers"] == [("customers", 40, 100), ("customers", 80, 100),
+                                                         ("customers", 100, 100)]
 
 
 def test_counts_match_the_rows_and_the_requested_scale(demo300):
