@@ -216,3 +216,12 @@ def test_rejects_a_size_that_is_not_a_positive_whole_number(db, size):
     with pytest.raises(ValidationError, match="size"):
         demo.generate(db, size=size, now=NOW)
     assert dump(db)["customer"] == []
+
+
+def test_generates_on_every_engine(any_db):
+    counts = demo.generate(any_db, size=30, seed=3, now=NOW)
+    with any_db.read() as session:
+        conn = session.connection()
+        assert conn.execute(select(func.count()).select_from(models.Deal)).scalar() == counts["deal"] > 0
+        latest = conn.execute(select(func.max(models.StageChange.at))).scalar()
+    assert latest <= NOW and latest.tzinfo is not None
