@@ -73,6 +73,9 @@ class Database:
     _own_changes: set[int] = field(default_factory=set, repr=False)
     _last_seen: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Set when an existing database file or its folder is open to other users (see crm_tui.safety).
+    permission_warning: str = ""
+    _file_id: tuple[int, int] | None = field(default=None, repr=False)
 
     # -- opening --------------------------------------------------------------
 
@@ -81,7 +84,8 @@ class Database:
         """Open (creating if needed) the database named by a path or URL."""
         url = to_url(resolve_db(value))
         path = engines.sqlite_path(url)
-        if path is not None:
+        existed = path is not None and path.exists()
+        if path is not None and not engines.sqlite_read_only(url):
             if path.is_dir():
                 raise DatabaseError(f"{path} is a folder, not a database file; pass a file path with --db")
             try:
@@ -99,6 +103,11 @@ class Database:
                 "supported are sqlite:///PATH and postgresql+psycopg://user@host/dbname"
             ) from None
         db = cls(url=url, engine=engine)
+        if path is not None:
+            from crm_tui import safety
+
+            db.permission_warning = safety.permission_warning(path) if existed else ""
+            db._file_id = _file_identity(path)
         from crm_tui import migrations
 
         with db.translate_errors():
@@ -136,6 +145,7 @@ class Database:
             conn.execution_options(crm_write=True)
             with Session(bind=conn, expire_on_commit=False) as session:
                 yield session
+                self.check_file()
                 session.flush()  # take every row lock before the change-log lock
                 conn_ = session.connection()
                 engines.order_change_log(conn_)
@@ -160,8 +170,20 @@ class Database:
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(ChangeLog.id))).scalar() or 0
 
+    def check_file(self) -> None:
+        """Refuse to go on when the database file was deleted, moved or replaced while
+        open: writes would land in the vanished file and be lost when crm-tui exits."""
+        if self._file_id is None:
+            return
+        if _file_identity(self.path) != self._file_id:
+            raise DatabaseError(
+                f"the database file {self.path} was deleted, moved or replaced while crm-tui was running; "
+                "nothing more can be saved to it; put the file back or restart crm-tui"
+            )
+
     def poll_changes(self) -> Change | None:
         """Changes committed by *other* processes since the last poll, if any."""
+        self.check_file()
         with self.translate_errors(), self.engine.connect() as conn:
             rows = conn.execute(
                 select(ChangeLog.id, ChangeLog.tables).where(ChangeLog.id > self._last_seen)
@@ -249,6 +271,14 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
         detail = text.rsplit(" failed: ", 1)[-1].replace("FATAL:", "").strip()
         return DatabaseError(f"cannot connect to the PostgreSQL server at {server}: {detail}; check it is running and the URL")
     return None
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
 
 
 def _create_engine(url: URL):
