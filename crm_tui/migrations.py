@@ -10,12 +10,14 @@ history.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+from pathlib import Path
 from typing import Callable
 
 from sqlalchemy import inspect, select
 from sqlmodel import Session, SQLModel
 
-from crm_tui import models
+from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
 SCHEMA_VERSION = 1
@@ -99,6 +101,8 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
         current = read_version(session.connection())
         if current == SCHEMA_VERSION:
             return current
+        if current is not None:
+            save_copy_before_upgrade(db, current)
         for version, _title, step in MIGRATIONS:
             if current is None or version > current:
                 step(session)
@@ -107,6 +111,29 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
         _set_meta(session, "schema_version", str(SCHEMA_VERSION))
         _set_meta(session, "schema_updated_at", now)
     return SCHEMA_VERSION
+
+
+def save_copy_before_upgrade(db, old_version: int) -> Path | None:
+    """Copy a SQLite database to ``<stem>.v<old>.bak.sqlite3`` beside it (0600) before
+    upgrading it; called under the upgrade's write lock so the copy is exactly what
+    the upgrade starts from. An existing copy is never overwritten."""
+    path = db.path
+    if path is None:
+        return None
+    dest = path.with_name(f"{path.stem}.v{old_version}.bak.sqlite3")
+    n = 1
+    while dest.exists():
+        n += 1
+        dest = path.with_name(f"{path.stem}.v{old_version}.bak{n}.sqlite3")
+    try:
+        engines.backup_sqlite(path, dest)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(
+            f"cannot save a copy of {path} before upgrading it from schema {old_version} "
+            f"({getattr(exc, 'strerror', None) or exc}); nothing was changed; free some disk space "
+            "or make its folder writable, then open it again"
+        ) from None
+    return dest
 
 
 def _set_meta(session: Session, key: str, value: str) -> None:
