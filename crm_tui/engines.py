@@ -223,3 +223,43 @@ def reset_id_sequence(conn, table) -> None:
         ),
         {"t": table.name},
     )
+
+
+def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
+    """executemany of plain rows straight to the driver (no per-value type processing):
+    timezone-aware datetimes and dates are converted here the way each engine stores them
+    (SQLite: naive UTC text as SQLAlchemy writes it; PostgreSQL: the values as they are)."""
+    import datetime as dt
+
+    if not rows:
+        return
+    cols = list(rows[0])
+    sqlite = is_sqlite(conn.dialect)
+    kinds = {}
+    for c in cols:
+        sample = next((r[c] for r in rows if r[c] is not None), None)
+        kinds[c] = "ts" if isinstance(sample, dt.datetime) else "date" if isinstance(sample, dt.date) else ""
+    utc = dt.timezone.utc
+
+    def conv(c, v):
+        if v is None:
+            return None
+        if kinds[c] == "ts":
+            v = v.astimezone(utc)
+            if sqlite:
+                return v.strftime("%Y-%m-%d %H:%M:%S.%f")
+            return v.to_pydatetime() if hasattr(v, "to_pydatetime") else v
+        return v.isoformat() if sqlite else v
+
+    special = [c for c in cols if kinds[c]]
+    data = []
+    for r in rows:
+        rec = dict(r)
+        for c in special:
+            rec[c] = conv(c, rec[c])
+        data.append(tuple(rec[c] for c in cols))
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    quote = conn.dialect.identifier_preparer.quote
+    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+           f"VALUES ({', '.join([mark] * len(cols))})")
+    conn.exec_driver_sql(sql, data)

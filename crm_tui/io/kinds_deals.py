@@ -169,10 +169,9 @@ def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
     ids = list(range(start, start + len(rows)))
     for row, i in zip(rows, ids):
         row["id"] = i
-    stmt = insert(table)
     for pos in range(0, len(rows), 5000):
         chunk = rows[pos:pos + 5000]
-        conn.execute(stmt, chunk)
+        engines.bulk_insert_rows(conn, table, chunk)
         ctx.tick(pos + len(chunk))
     return ids
 
@@ -233,7 +232,9 @@ def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
         {"deal_id": int(d), "product_id": int(p), "quantity": int(q), "unit_price_cents": int(u)}
         for d, p, q, u in zip(deal_ids, prod_ids[idx], qty[idx], line_price[idx])
     ]
-    conn.execute(insert(DealProduct.__table__), rows)
+    from crm_tui import engines
+
+    engines.bulk_insert_rows(conn, DealProduct.__table__, rows)
 
 
 def _insert_stage_changes(conn, deal_ids, frame) -> None:
@@ -244,7 +245,9 @@ def _insert_stage_changes(conn, deal_ids, frame) -> None:
         {"deal_id": int(d), "from_stage_id": None, "to_stage_id": int(s), "at": at, "by": "import"}
         for d, s, at in zip(deal_ids, sub.stage_id, sub.stage_entered_at.astype(object))
     ]
-    conn.execute(insert(StageChange.__table__), rows)
+    from crm_tui import engines
+
+    engines.bulk_insert_rows(conn, StageChange.__table__, rows)
 
 
 def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:

@@ -1,0 +1,90 @@
+"""Import throughput: 100,000 deal rows through ``import_file`` against a floor measured in
+the same run (pandas read_csv + sqlite3 executemany of the same rows into a same-shaped table).
+
+    .venv/bin/python benchmarks/import_bench.py [--rows N] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def make_csv(path: Path, n: int, seed: int = 5) -> None:
+    rnd = random.Random(seed)
+    stages = ["Won", "Lost", "Engaging", "Prospecting"]
+    products = ["GTX Basic", "GTXPro", "MG Special", "MG Advanced", "GTX Plus Pro", "GTK 500"]
+    lines = ["opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value"]
+    for i in range(n):
+        stage = rnd.choice(stages)
+        eng = f"2017-{rnd.randint(1, 6):02d}-{rnd.randint(1, 28):02d}"
+        close = f"2017-{rnd.randint(7, 12):02d}-{rnd.randint(1, 28):02d}" if stage in ("Won", "Lost") else ""
+        value = str(rnd.randint(50, 30000)) if stage == "Won" else ("0" if stage == "Lost" else "")
+        account = f"Account {rnd.randint(1, 500)}" if rnd.random() > 0.15 else ""
+        lines.append(f"X{i:07d},Agent {rnd.randint(1, 35)},{rnd.choice(products)},{account},{stage},"
+                     f"{eng if stage != 'Prospecting' else ''},{close},{value}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def floor(csv_path: Path, db_path: Path) -> float:
+    import pandas as pd
+
+    t = time.perf_counter()
+    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
+    con = sqlite3.connect(db_path)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=FULL")
+    con.execute("CREATE TABLE IF NOT EXISTS deal (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, owner TEXT, "
+                "product TEXT, customer TEXT, stage TEXT, created_at TEXT, closed_at TEXT, amount_cents INTEGER)")
+    with con:
+        con.executemany("INSERT INTO deal (external_id, owner, product, customer, stage, created_at, closed_at, "
+                        "amount_cents) VALUES (?,?,?,?,?,?,?,?)",
+                        df.itertuples(index=False, name=None))
+    con.close()
+    return time.perf_counter() - t
+
+
+def ours(csv_path: Path, db_path: Path) -> float:
+    from crm_tui.db import Database
+    from crm_tui.io import import_file
+
+    db = Database.open(str(db_path))
+    t = time.perf_counter()
+    r = import_file(db, "deals", csv_path)
+    elapsed = time.perf_counter() - t
+    assert r.rejected == 0 and r.created > 0, r.summary()
+    db.close()
+    return elapsed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    import pandas  # noqa: F401  (imported once, outside both timings)
+    import sqlmodel  # noqa: F401
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        csv_path = tmp / "deals.csv"
+        make_csv(csv_path, args.rows)
+        ours(csv_path, tmp / "warm.sqlite3")  # warm caches and lazy imports
+        a, b = [], []
+        for k in range(args.repeat):
+            b.append(floor(csv_path, tmp / f"floor{k}.sqlite3"))
+            a.append(ours(csv_path, tmp / f"ours{k}.sqlite3"))
+        fa, fb = statistics.median(a), statistics.median(b)
+        print(f"rows: {args.rows:,}")
+        print(f"import_file (deals, new database): median {fa:.2f} s  ({args.rows / fa:,.0f} rows/s)")
+        print(f"floor (pandas read_csv + sqlite3 executemany): median {fb:.2f} s  ({args.rows / fb:,.0f} rows/s)")
+        print(f"ratio: {fa / fb:.1f}x the floor")
+
+
+if __name__ == "__main__":
+    main()
