@@ -28,6 +28,7 @@ from pathlib import Path
 ENV_URL = "CRM_TUI_TEST_PG_URL"
 DB_USER = "crm"
 DB_PASSWORD = "crm-test"
+PREFIX = "crm-tui-pg-"
 
 
 def find_bindir() -> Path | None:
@@ -96,6 +97,20 @@ class Cluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
+def _reap_stale(bindir: Path, account: str | None) -> None:
+    """Stop clusters left behind by test sessions that were killed (their owner is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*"):
+        try:
+            owner = int((folder / "owner").read_text())
+            os.kill(owner, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except (OSError, ValueError):
+            continue  # not ours to judge
+        Cluster(root=folder, bindir=bindir, port=0, account=account).stop()
+
+
 def start_cluster(root: Path | None = None) -> Cluster:
     """initdb + start a private server; raise RuntimeError saying why it could not."""
     bindir = find_bindir()
@@ -103,8 +118,12 @@ def start_cluster(root: Path | None = None) -> Cluster:
         raise RuntimeError("PostgreSQL 15+ server binaries (initdb, pg_ctl) are not installed")
     account = _server_account()
     owns = root is None
-    root = Path(root or tempfile.mkdtemp(prefix="crm-tui-pg-"))
+    if owns:
+        _reap_stale(bindir, account)
+    root = Path(root or tempfile.mkdtemp(prefix=PREFIX))
     root.mkdir(parents=True, exist_ok=True)
+    if owns:
+        (root / "owner").write_text(str(os.getpid()))
     if account:
         info = pwd.getpwnam(account)
         os.chown(root, info.pw_uid, info.pw_gid)
@@ -150,8 +169,7 @@ def main(argv: list[str]) -> int:
         return 0
     bindir = find_bindir()
     if bindir and (root / "data").exists():
-        cluster = Cluster(root=root, bindir=bindir, port=0, account=_server_account(), owns_root=False)
-        cluster.stop()
+        Cluster(root=root, bindir=bindir, port=0, account=_server_account()).stop()
     return 0
 
 

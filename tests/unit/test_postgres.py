@@ -240,3 +240,28 @@ def test_connection_lost_inside_a_transaction_is_one_clear_error(pg_db_url, pg_a
     with db.read() as session:  # and the next one reconnects
         assert session.connection().exec_driver_sql("SELECT 1").scalar() == 1
     db.close()
+
+
+def test_my_deals_and_the_report_owner_filter_agree_on_both_engines(any_db, monkeypatch):
+    from crm_tui.config import current_user
+    from crm_tui.metrics import Filters, report
+    from crm_tui.queries.pipeline import load_board
+    from crm_tui.services import Services
+
+    now = dt.datetime(2026, 3, 16, 12, tzinfo=UTC)
+    monkeypatch.setenv("CRM_TUI_USER", "Ann Lee")
+    me = Services(any_db, clock=lambda: now)  # the rep's name comes from the config
+    assert me.user == current_user() == "Ann Lee"
+    bob = Services(any_db, user="bob", clock=lambda: now)
+    mine = me.create_deal("Mine open", amount="100")
+    won = me.create_deal("Mine won", amount="300")
+    me.win_deal(won.id)
+    bob.win_deal(bob.create_deal("Bob's", amount="5000").id)
+    board = load_board(any_db, None, now=now, owner=current_user())
+    titles = sorted(card.title for cards in board.cards.values() for card in cards)
+    assert titles == ["Mine open", "Mine won"]
+    figures = report(any_db, Filters(owner="Ann Lee"), now=now)
+    assert (figures["deals"]["open_value"], figures["deals"]["won_value"]) == (100, 300)
+    owners = {row["owner"]: row["won_value"] for row in report(any_db, now=now)["owners"]}
+    assert owners == {"Ann Lee": 300, "bob": 5000}
+    assert mine.owner == "Ann Lee"
