@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import multiprocessing
+import os
 import queue
 from contextlib import contextmanager
 from typing import Callable, Iterable, Iterator
@@ -133,7 +134,7 @@ def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]
         return
     ctx = multiprocessing.get_context("fork")
     q = ctx.Queue(maxsize=2)
-    proc = ctx.Process(target=_produce, args=(make, sizes, q), name="crm-demo-generator", daemon=True)
+    proc = ctx.Process(target=_produce, args=(make, sizes, q, os.getpid()), name="crm-demo-generator", daemon=True)
     proc.start()
     try:
         for _ in sizes:
@@ -155,12 +156,21 @@ def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]
         q.close()
 
 
-def _produce(make: Callable[[int], dict], sizes: list[int], q) -> None:  # runs in the forked helper
+def _produce(make: Callable[[int], dict], sizes: list[int], q, parent: int) -> None:
+    """The forked helper: build and hand over chunks; stop if the parent has gone (kill -9)."""
     try:
         for n in sizes:
-            q.put(make(n))
+            item = make(n)
+            while True:
+                try:
+                    q.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    if os.getppid() != parent:
+                        q.cancel_join_thread()  # nobody will read the chunks still in the pipe
+                        return
     except BaseException as exc:  # reported to the parent, which raises it
-        q.put(f"demo generation failed: {exc!r}")
+        q.put(f"demo generation failed: {exc!r}", timeout=5)
 
 
 class Stamper:
