@@ -26,12 +26,12 @@ from crm_tui.errors import CrmError
 FieldSpec = tuple[str, str, str]
 
 
-class FormScreen(ModalScreen[Any]):
+class RecordFormScreen(ModalScreen[Any]):
     DEFAULT_CSS = """
-    FormScreen {
+    RecordFormScreen {
         align: center middle;
     }
-    .form-dialog {
+    .rf-dialog {
         width: 64;
         max-width: 100%;
         height: auto;
@@ -40,36 +40,36 @@ class FormScreen(ModalScreen[Any]):
         background: $surface;
         padding: 0 1;
     }
-    .form-title {
+    .rf-title {
         text-style: bold;
         color: $primary;
     }
-    .form-label {
+    .rf-label {
         color: $text-muted;
         margin-top: 0;
     }
-    .form-dialog Input {
+    .rf-dialog Input {
         height: 1;
         border: none;
         background: $boost;
         padding: 0 1;
     }
-    .form-dialog Input:focus {
+    .rf-dialog Input:focus {
         background: $primary 25%;
     }
-    .form-error {
+    .rf-error {
         display: none;
         color: $error;
     }
-    .form-error.shown {
+    .rf-error.shown {
         display: block;
     }
-    .form-buttons {
+    .rf-buttons {
         height: auto;
         align-horizontal: right;
         margin-top: 1;
     }
-    .form-buttons Button {
+    .rf-buttons Button {
         margin-left: 1;
         min-width: 10;
     }
@@ -92,17 +92,17 @@ class FormScreen(ModalScreen[Any]):
         self._busy = False
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="form-dialog"):
-            yield Label(Text(self._title), classes="form-title")
+        with VerticalScroll(classes="rf-dialog"):
+            yield Label(Text(self._title), classes="rf-title")
             for key, label, placeholder in self.FIELDS:
-                yield Label(label, classes="form-label")
+                yield Label(label, classes="rf-label")
                 yield Input(str(self._values.get(key, "") or ""), placeholder=placeholder, id=f"f-{key}",
                             suggester=self._suggesters.get(key))
-                yield Static("", id=f"e-{key}", classes="form-error")
-            yield Static("", id="e-form", classes="form-error")
-            with Horizontal(classes="form-buttons"):
-                yield Button("Save", variant="primary", id="form-save")
-                yield Button("Cancel", id="form-cancel")
+                yield Static("", id=f"e-{key}", classes="rf-error")
+            yield Static("", id="e-form", classes="rf-error")
+            with Horizontal(classes="rf-buttons"):
+                yield Button("Save", variant="primary", id="rf-save")
+                yield Button("Cancel", id="rf-cancel")
 
     def on_mount(self) -> None:
         self.query(Input).first().focus()
@@ -119,18 +119,18 @@ class FormScreen(ModalScreen[Any]):
         else:
             self.action_save()
 
-    @on(Button.Pressed, "#form-save")
+    @on(Button.Pressed, "#rf-save")
     def _save_pressed(self) -> None:
         self.action_save()
 
-    @on(Button.Pressed, "#form-cancel")
+    @on(Button.Pressed, "#rf-cancel")
     def action_cancel(self) -> None:
         self.dismiss(None)
 
     def action_save(self) -> None:
         if self._busy:
             return
-        for error in self.query(".form-error"):
+        for error in self.query(".rf-error"):
             error.update("")
             error.remove_class("shown")
         self._busy = True
@@ -174,7 +174,7 @@ class CustomerSuggester(Suggester):
         return None
 
 
-class DealFormScreen(FormScreen):
+class DealFormScreen(RecordFormScreen):
     CSS_PATH = "deal_form.tcss"
     FIELDS = (
         ("title", "Title", "what is being sold"),

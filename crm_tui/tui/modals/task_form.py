@@ -5,12 +5,12 @@ from __future__ import annotations
 from textual.suggester import SuggestFromList
 
 from crm_tui.models import TASK_KINDS
-from crm_tui.tui.modals.deal_form import FormScreen
+from crm_tui.tui.modals.deal_form import RecordFormScreen
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
-class TaskFormScreen(FormScreen):
+class TaskFormScreen(RecordFormScreen):
     CSS_PATH = "task_form.tcss"
     FIELDS = (
         ("subject", "Subject", "what to do"),
