@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 
@@ -14,6 +15,7 @@ MAX_NAME = 200
 MAX_TEXT = 20_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")  # not Unicode text (e.g. undecodable bytes); cannot be stored
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UTC = dt.timezone.utc
 
@@ -37,6 +39,12 @@ def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, 
         raise ValidationError(
             f"{field} contains a control character (U+{ord(bad.group()):04X}); remove it", field=field
         )
+    bad = _SURROGATE.search(value)
+    if bad:
+        raise ValidationError(
+            f"{field} contains an invalid character (U+{ord(bad.group()):04X}, not valid Unicode); retype it",
+            field=field,
+        )
     if len(value) > max_len:
         raise ValidationError(
             f"{field} is too long ({len(value):,} characters; at most {max_len:,})", field=field
@@ -45,7 +53,7 @@ def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, 
 
 
 def choice(value, field: str, allowed: tuple[str, ...]) -> str:
-    v = (value or "").strip().lower()
+    v = ("" if value is None else str(value)).strip().lower()
     if v not in allowed:
         raise ValidationError(f"{field} must be one of {', '.join(allowed)}; got {_show(value)}", field=field)
     return v
@@ -63,7 +71,17 @@ def money(value, field: str = "amount") -> int:
         if not math.isfinite(value):
             raise ValidationError(f"{field} must be a finite number ≥ 0, got {value!r}", field=field)
         value = repr(value)
-    return parse_money(value, field=field)
+    # Exact or refused: '1e999999999' must not overflow, '1e-999999999' must not round to 0.
+    with decimal.localcontext() as ctx:
+        ctx.traps[decimal.Inexact] = ctx.traps[decimal.Overflow] = ctx.traps[decimal.Underflow] = True
+        try:
+            return parse_money(value, field=field)
+        except decimal.Overflow:
+            raise ValidationError(f"{field} is too large: {_show(value)}", field=field) from None
+        except decimal.DecimalException:
+            raise ValidationError(
+                f"{field} must be a number ≥ 0 with at most two decimals, got {_show(value)}", field=field
+            ) from None
 
 
 def percent(value, field: str = "probability", *, optional: bool = True) -> int | None:
@@ -111,19 +129,23 @@ def timestamp(value, field: str) -> dt.datetime | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, dt.datetime):
-        if value.tzinfo is None:
-            value = value.astimezone()  # naive means the user's local time
-        return value.astimezone(UTC)
-    if isinstance(value, dt.date):
+        parsed = value
+    elif isinstance(value, dt.date):
         return dt.datetime(value.year, value.month, value.day, tzinfo=UTC)
-    text_value = str(value).strip()
+    else:
+        try:
+            parsed = dt.datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValidationError(
+                f"{field} must be a date (YYYY-MM-DD) or date and time (YYYY-MM-DD HH:MM), got {_show(value)}",
+                field=field,
+            ) from None
     try:
-        parsed = dt.datetime.fromisoformat(text_value)
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.astimezone()  # naive means the user's local time
+        return parsed.astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 9999-12-31 23:59-05:00 is past year 9999 in UTC
         raise ValidationError(
-            f"{field} must be a date (YYYY-MM-DD) or date and time (YYYY-MM-DD HH:MM), got {_show(value)}",
+            f"{field} is out of range, got {_show(value)}; use a date between 0001-01-02 and 9999-12-30",
             field=field,
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.astimezone()
-    return parsed.astimezone(UTC)
