@@ -15,6 +15,16 @@ T = TypeVar("T", bound=SQLModel)
 UTC = dt.timezone.utc
 
 
+def _as_id(value) -> int | None:
+    """A record id as the database can look it up, or None when no record can have it
+    (text that is not a whole number, a float, a bool, beyond 64 bits)."""
+    if isinstance(value, str) and value.strip().lstrip("-").isascii() and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        return None
+    return value
+
+
 class ServiceBase:
     def __init__(self, db, user: str | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
         from crm_tui.config import current_user
@@ -32,7 +42,9 @@ class ServiceBase:
 
     def _get(self, session: Session, model: type[T], record_id, *, live: bool = True) -> T:
         row = None
-        if record_id is not None:
+        key = _as_id(record_id)
+        if key is not None:
+            record_id = key
             conn = session.connection()
             if (
                 hasattr(model, "version")
