@@ -6,6 +6,7 @@ logs each after it returned; it is SIGKILLed after a random delay; the
 database must pass integrity_check and hold every logged change.
 
     .venv/bin/python stress/kill_writers.py [--trials 200] [--kinds services,demo,backup,import] [--seed 1]
+                                            [--max-delay S]
 
 Prints "trials run: N, commits checked: M, lost: 0" and exits 1 if anything was lost.
 """
@@ -31,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--kinds", default=",".join(harness.KINDS))
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-delay", type=float, default=None, metavar="S",
+                        help="kill within S seconds (default: the suite's per-kind delays)")
     args = parser.parse_args(argv)
     available = harness.available_kinds()
     kinds = [k for k in args.kinds.split(",") if k in available]
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
             kind = kinds[n % len(kinds)]
             workdir = root / f"{n:04d}-{kind}"
             try:
-                trial = harness.run_trial(kind, workdir, rng)
+                trial = harness.run_trial(kind, workdir, rng, max_delay=args.max_delay)
             except AssertionError as exc:
                 lost += 1
                 print(f"trial {n} ({kind}) FAILED: {exc}  [kept: {workdir}]", flush=True)
