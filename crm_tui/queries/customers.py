@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select
+from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
 
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 from crm_tui.queries.search import like_pattern
@@ -115,9 +115,10 @@ def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:
 
 
 def _after(key_col, keyset: Keyset, descending: bool):
-    if descending:
-        return or_(key_col < keyset.value, and_(key_col == keyset.value, Customer.id < keyset.id))
-    return or_(key_col > keyset.value, and_(key_col == keyset.value, Customer.id > keyset.id))
+    """Rows after ``keyset`` in (sort key, id) order: a row-value comparison the index can seek."""
+    here = tuple_(key_col, Customer.id)
+    there = tuple_(literal(keyset.value, key_col.type), literal(keyset.id))
+    return here < there if descending else here > there
 
 
 def _open_value_by_customer(page):
@@ -165,7 +166,7 @@ def fetch_page(
         .order_by(*order)
         .limit(max(0, int(limit)))
         .offset(offset)
-        .subquery("page")
+        .cte("page")  # used twice below; a CTE is computed once
     )
     ov = _open_value_by_customer(page)
     sv = page.c.sort_value

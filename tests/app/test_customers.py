@@ -260,3 +260,56 @@ async def test_pages_load_as_you_scroll_and_cache_is_bounded(make_app, settle, s
         await pilot.press("pageup", "k", "j", "home")
         await settle(app, pilot)
         assert shown(app)[1].startswith("Bulk 0000")
+
+
+async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settle, fifty, services, db):
+    from textual.geometry import Region
+
+    from crm_tui.models import Contact, Note, Task
+
+    acme = fifty["Acme Corp 00"]
+    services.create_contact(acme, name="Jane Roe", title="CTO")
+    services.create_deal("Rollout", customer_id=acme, amount="48000")
+    services.add_note("Kick-off call went well", customer_id=acme)
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen.__class__.__name__ == "CustomerDetailScreen"
+
+        def text(wid: str) -> str:
+            widget = screen.query_one(wid)
+            return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+        assert "Jane Roe" in text("#detail-contacts")
+        assert "Rollout" in text("#detail-deals") and "48,000.00" in text("#detail-deals")
+        assert "Kick-off call went well" in text("#detail-notes")
+        await pilot.press("n")
+        await settle(app, pilot)
+        await pilot.press(*"Sent the quote", "ctrl+s")
+        await settle(app, pilot)
+        assert "Sent the quote" in text("#detail-notes")
+        assert text("#detail-notes").index("Sent the quote") < text("#detail-notes").index("Kick-off")
+        await pilot.press("c")
+        await settle(app, pilot)
+        await pilot.press(*"Raj Patel", "enter")
+        await settle(app, pilot)
+        await pilot.press("t")
+        await settle(app, pilot)
+        await pilot.press(*"Call Raj")
+        app.screen.query_one("#field-due").value = "tomorrow"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "due must be a date" in str(app.screen.query_one("#error-due").render())
+        app.screen.query_one("#field-due").value = "2026-03-20 09:00"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "Call Raj" in text("#detail-tasks") and "Raj Patel" in text("#detail-contacts")
+        with db.read() as s:
+            assert s.execute(select(Note.body).where(Note.customer_id == acme).order_by(Note.id.desc())).first()[0] == "Sent the quote"
+            assert s.execute(select(func.count()).select_from(Contact).where(Contact.customer_id == acme)).scalar() == 2
+            task = s.execute(select(Task).where(Task.subject == "Call Raj")).scalar_one()
+            assert task.customer_id == acme and task.kind == "call"
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ == "CustomersScreen"

@@ -58,6 +58,7 @@ class FormScreen(ModalScreen):
         & #form-error.-shown { display: block; }
         & #form-buttons { height: auto; align-horizontal: right; margin-top: 1; }
         & #form-buttons Button { margin-left: 1; min-width: 10; }
+        & #form-keys { width: 1fr; height: 3; content-align: left middle; color: $text-muted; }
     }
     """
 
@@ -91,6 +92,7 @@ class FormScreen(ModalScreen):
                     yield Static("", id=f"error-{f.name}", classes="field-error", markup=False)
             yield Static("", id="form-error", markup=False)
             with Horizontal(id="form-buttons"):
+                yield Static("ctrl+s save · esc cancel", id="form-keys")
                 yield Button("Save", id="form-save", variant="primary")
                 yield Button("Cancel", id="form-cancel")
 

@@ -95,9 +95,9 @@ class CustomerDetailScreen(CrmScreen):
             return
         c = detail.customer
         title = literal(c["name"])
-        title.append(f"  {c['status']}", style="bold")
+        title.append(f" · {c['status']}")
         if c.get("owner"):
-            title.append("  owner ")
+            title.append(" · owner ")
             title.append_text(literal(c["owner"]))
         self.query_one("#detail-title", Static).update(title)
         info = [c.get(k) or "" for k in ("kind", "email", "phone", "website", "industry")]
@@ -143,15 +143,21 @@ class CustomerDetailScreen(CrmScreen):
 
     def _tasks(self, d) -> None:
         now = self.app.clock()
-        table = _table(("", "left"), ("Task", "left"), ("Due / done", "left"))
+        body = Text(no_wrap=True, overflow="ellipsis")
         for t in d.open_tasks:
             overdue = t.due_at is not None and t.due_at < now
-            when = Text(local_time(t.due_at) or "no due date", style="bold" if overdue else "")
-            table.add_row(Text("!" if overdue else "○"), literal(f"{t.kind}: {t.subject}"), when)
+            body.append("! " if overdue else "○ ", style="bold" if overdue else "")
+            body.append(f"{local_time(t.due_at) or 'no due date':16} ", style="bold" if overdue else "")
+            body.append_text(literal(f"{t.kind}: {t.subject}"))
+            body.append("\n")
         for t in d.done_tasks:
-            table.add_row(Text("✓"), literal(f"{t.kind}: {t.subject}", ), Text(local_time(t.done_at), style="dim"))
+            body.append("✓ ")
+            body.append(f"{local_time(t.done_at):16} ", style="dim")
+            body.append_text(literal(f"{t.kind}: {t.subject}"))
+            body.append("\n")
+        body.rstrip()
         heading = f"Tasks · {len(d.open_tasks)} open, {len(d.done_tasks)} done"
-        self._section("#detail-tasks", heading, table if (d.open_tasks or d.done_tasks) else None,
+        self._section("#detail-tasks", heading, body if (d.open_tasks or d.done_tasks) else None,
                       "No tasks — press t to add one")
 
     def _notes(self, d) -> None:
@@ -161,7 +167,7 @@ class CustomerDetailScreen(CrmScreen):
                 body.append("\n\n")
             body.append(local_time(note.created_at), style="bold")
             if note.author:
-                body.append("  ")
+                body.append(" · ")
                 body.append_text(literal(note.author))
             body.append("\n")
             body.append_text(literal(note.body, wrap=True))
@@ -173,7 +179,7 @@ class CustomerDetailScreen(CrmScreen):
     def action_back(self) -> None:
         self.app.pop_screen()
 
-    def _name(self) -> str:
+    def _customer_name(self) -> str:
         return self.detail.customer["name"] if self.detail else f"#{self.customer_id}"
 
     def _ready(self) -> bool:
@@ -204,7 +210,7 @@ class CustomerDetailScreen(CrmScreen):
         from crm_tui.tui.modals.contact_form import ContactForm
 
         services, cid = self.app.services, self.customer_id
-        form = ContactForm(self._name(), lambda values: services.create_contact(cid, **values))
+        form = ContactForm(self._customer_name(), lambda values: services.create_contact(cid, **values))
         self.app.push_screen(form, self._saved("Contact added"))
 
     def action_add_note(self) -> None:
@@ -213,7 +219,7 @@ class CustomerDetailScreen(CrmScreen):
         from crm_tui.tui.modals.note_form import NoteForm
 
         services, cid = self.app.services, self.customer_id
-        form = NoteForm(self._name(), lambda values: services.add_note(values["note"], customer_id=cid))
+        form = NoteForm(self._customer_name(), lambda values: services.add_note(values["note"], customer_id=cid))
         self.app.push_screen(form, self._saved("Note added"))
 
     def action_add_task(self) -> None:
@@ -226,4 +232,4 @@ class CustomerDetailScreen(CrmScreen):
         def save(values):
             return services.add_task(values["subject"], kind=values["kind"], due_at=values["due"] or None, customer_id=cid)
 
-        self.app.push_screen(TaskForm(self._name(), save), self._saved("Task added"))
+        self.app.push_screen(TaskForm(self._customer_name(), save), self._saved("Task added"))

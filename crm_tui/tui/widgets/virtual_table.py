@@ -216,8 +216,8 @@ class VirtualTable(ScrollView, can_focus=True):
             else:
                 line.append_text(text)
                 line.append(" " * pad)
-        segments = list(line.render(self.app.console))
-        return Strip(segments).adjust_cell_length(width, style).simplify()
+        strip = Strip(list(line.render(self.app.console))).apply_style(style)
+        return strip.adjust_cell_length(width, style).simplify()
 
     def _header(self, width: int) -> Strip:
         base = self.rich_style + self.get_component_rich_style("virtual-table--header")
