@@ -157,9 +157,9 @@ class CrmApp(App[int]):
         try:
             entry.undo()
         except CrmError as exc:
-            self.call_from_thread(self.notify, f"Cannot undo: {exc.message}", severity="error")
+            self.call_from_thread(self.notify, f"Cannot undo: {exc.message}", severity="error", markup=False)
             return
-        self.call_from_thread(self.notify, f"Undone: {entry.label}", timeout=3)
+        self.call_from_thread(self.notify, f"Undone: {entry.label}", timeout=3, markup=False)
 
     # -- navigation -----------------------------------------------------------
 
@@ -189,7 +189,7 @@ class CrmApp(App[int]):
             try:
                 save_settings(self.settings)
             except OSError as exc:
-                self.notify(f"Theme not saved: {exc}", severity="warning")
+                self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -69,13 +69,15 @@ class CrmScreen(Screen):
             try:
                 result = call()
             except CrmError as exc:
-                app.call_from_thread(on_error or (lambda e: app.notify(e.message, severity="error", timeout=6)), exc)
+                app.call_from_thread(on_error or (lambda e: app.notify(e.message, severity="error", timeout=6, markup=False)), exc)
                 return
             if undo is not None:
                 label = undo_label(result) if callable(undo_label) else undo_label
                 app.call_from_thread(app.push_undo, label, undo(result))
             if success:
-                app.call_from_thread(app.notify, success(result) if callable(success) else success, timeout=3)
+                app.call_from_thread(
+                    app.notify, success(result) if callable(success) else success, timeout=3, markup=False
+                )
             if done is not None:
                 app.call_from_thread(done, result)
 
