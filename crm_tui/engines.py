@@ -263,3 +263,15 @@ def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
     sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
            f"VALUES ({', '.join([mark] * len(cols))})")
     conn.exec_driver_sql(sql, data)
+
+
+def bulk_timestamps(series, dialect):
+    """A pandas UTC datetime column → values for ``bulk_insert_rows``, converted in one
+    vectorised step (SQLite: the naive UTC text SQLAlchemy stores; others: datetimes)."""
+    notna = series.notna().to_numpy()
+    if is_sqlite(dialect):
+        text = series.dt.tz_convert("UTC").dt.strftime("%Y-%m-%d %H:%M:%S.%f").to_numpy(dtype=object)
+    else:
+        text = series.astype(object).to_numpy(dtype=object, copy=True)
+    text[~notna] = None
+    return text

@@ -124,7 +124,7 @@ def import_deals(conn, ctx):
     is_update = ok & ext.isin(set(existing))
     is_new = ok & ~is_update
     new = frame[is_new]
-    new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new))
+    new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new, conn.dialect))
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
     line_mask = is_new & prod_ids.notna()
     _insert_lines(conn, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
@@ -238,12 +238,14 @@ def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
 
 
 def _insert_stage_changes(conn, deal_ids, frame) -> None:
+    from crm_tui import engines
+
     if deal_ids.empty:
         return
     sub = frame.loc[deal_ids.index]
     rows = [
         {"deal_id": int(d), "from_stage_id": None, "to_stage_id": int(s), "at": at, "by": "import"}
-        for d, s, at in zip(deal_ids, sub.stage_id, sub.stage_entered_at.astype(object))
+        for d, s, at in zip(deal_ids, sub.stage_id, engines.bulk_timestamps(sub.stage_entered_at, conn.dialect))
     ]
     from crm_tui import engines
 

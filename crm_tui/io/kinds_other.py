@@ -117,7 +117,7 @@ def import_customers(conn, ctx):
     match = match.where(match.notna(), email.str.lower().map(by_mail))
     match = match.where(ok)
     new = ok & match.isna()
-    rows = R.rows_from(frame[new])
+    rows = R.rows_from(frame[new], conn.dialect)
     ids = _insert_ids(conn, ctx, Customer.__table__, rows)
     cust_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     cust_ids[new] = ids
@@ -196,7 +196,7 @@ def import_contacts(conn, ctx):
     dup = ok & match.isna() & name_k.duplicated(keep="first")
     ctx.reject(dup, "this contact repeats an earlier row (same customer and name)")
     new = ctx.ok & match.isna()
-    _insert_ids(conn, ctx, Contact.__table__, R.rows_from(frame[new]))
+    _insert_ids(conn, ctx, Contact.__table__, R.rows_from(frame[new], conn.dialect))
     upd = ctx.ok & match.notna()
     cols = [c for c in ("name", "title", "email", "phone", "external_id") if ctx.has(c) or c == "name"]
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
@@ -237,7 +237,7 @@ def import_products(conn, ctx):
     new = ok & match.isna()
     ins = frame[new].copy()
     ins["unit_price_cents"] = ins.unit_price_cents.fillna(0)
-    _insert_ids(conn, ctx, Product.__table__, R.rows_from(ins))
+    _insert_ids(conn, ctx, Product.__table__, R.rows_from(ins, conn.dialect))
     upd = ok & match.notna()
     cols = ["name", "name_key"] + [c for c, f in (("unit_price_cents", "unit_price"), ("currency", "currency"),
                                                    ("external_id", "external_id")) if ctx.has(f)]
@@ -304,7 +304,7 @@ def import_tasks(conn, ctx):
     by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
     match = ext.map(by_ext).where(ok)
     new = ok & match.isna()
-    _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new]))
+    _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new], conn.dialect))
     upd = ok & match.notna()
     cols = [c for c, f in (("kind", "kind"), ("subject", "subject"), ("due_at", "due_at"),
                            ("priority", "priority"), ("customer_id", "customer"), ("deal_id", "deal"),
@@ -373,7 +373,7 @@ def import_orders(conn, ctx):
     })[heads]
     existing = _lookup(conn, Order.number, Order.id, head.number.tolist())
     new_heads = head[~head.number.isin(set(existing))]
-    new_ids = _insert_ids(conn, ctx, Order.__table__, R.rows_from(new_heads))
+    new_ids = _insert_ids(conn, ctx, Order.__table__, R.rows_from(new_heads, conn.dialect))
     order_id = dict(zip(new_heads.number, new_ids))
     upd_heads = head[head.number.isin(set(existing))]
     versions = _versions(conn, Order, [existing[n] for n in upd_heads.number])

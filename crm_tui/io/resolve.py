@@ -26,12 +26,20 @@ def _chunks(items, size=IN_CHUNK):
         yield items[i:i + size]
 
 
-def rows_from(frame) -> list[dict]:
-    """A frame → list of dicts with None for missing values (for executemany)."""
+def rows_from(frame, dialect=None) -> list[dict]:
+    """A frame → list of dicts with None for missing values (for executemany); with a
+    dialect, timestamp columns are converted for ``engines.bulk_insert_rows`` at once."""
+    import pandas as pd
+
+    from crm_tui import engines
+
     cols = list(frame.columns)
     arrays = []
     for c in cols:
         s = frame[c]
+        if dialect is not None and isinstance(s.dtype, pd.DatetimeTZDtype):
+            arrays.append(engines.bulk_timestamps(s, dialect))
+            continue
         arr = s.astype(object).where(s.notna(), None).to_numpy(dtype=object)
         arrays.append(arr)
     return [dict(zip(cols, vals)) for vals in zip(*arrays)]
