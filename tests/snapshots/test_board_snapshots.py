@@ -12,8 +12,16 @@ SIZES = [(80, 24), (120, 40)]
 
 
 @pytest.fixture
-def board_db(db, services, clock):
-    """Deals across every stage (one rotting, one CJK, one with markup), tasks in every group, one order-free book."""
+def board_db(tmp_path, clock):
+    """Deals across every stage (one rotting, one CJK, one with markup), tasks in every group, one order-free book.
+
+    Always a SQLite file: the pictures do not depend on the engine, so they are taken once.
+    """
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    db = Database.open(str(tmp_path / "snap.sqlite3"))
+    services = Services(db, user="ann", clock=clock)
     names = ["[red]ACME[/red] Corp", "Globex", "株式会社テスト商事", "Initech", "Umbrella"]
     customers = [services.create_customer(name=n, owner=("ann", "bob")[i % 2]) for i, n in enumerate(names)]
     clock.advance(days=-40)
@@ -35,7 +43,8 @@ def board_db(db, services, clock):
     services.add_task("Prepare demo", kind="meeting", customer_id=customers[0].id, due_at=clock.now + dt.timedelta(hours=3))
     done = services.add_task("Send brochure", kind="email", customer_id=customers[2].id, due_at=clock.now - dt.timedelta(days=1))
     services.complete_task(done.id)
-    return db
+    yield db
+    db.close()
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
