@@ -28,7 +28,11 @@ def db_path(tmp_path):
 
 
 #: engines the shared ``db`` fixture runs on; CRM_TUI_TEST_ENGINES=sqlite runs SQLite only
-DB_ENGINES = [e for e in os.environ.get("CRM_TUI_TEST_ENGINES", "sqlite").split(",") if e]
+DB_ENGINES = [e for e in os.environ.get("CRM_TUI_TEST_ENGINES", "sqlite,postgresql").split(",") if e]
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sqlite_only: the test checks SQLite itself (pragmas, files); no PostgreSQL run")
 
 
 @pytest.fixture(params=DB_ENGINES)
@@ -38,8 +42,8 @@ def db(request, tmp_path):
     from crm_tui.db import Database
 
     if request.param == "postgresql":
-        if "db_path" in request.fixturenames and not request.node.get_closest_marker("any_engine"):
-            pytest.skip("SQLite-specific: this test inspects the database file")
+        if "db_path" in request.fixturenames or request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("SQLite-specific: this test inspects the SQLite file or its settings")
         database = Database.open(request.getfixturevalue("pg_db_url"))
     else:
         database = Database.open(str(tmp_path / "crm.sqlite3"))  # the file ``db_path`` names

@@ -28,6 +28,7 @@ def test_new_database_is_private(tmp_path):
     assert mode(path.parent) == 0o700
 
 
+@pytest.mark.sqlite_only
 def test_pragmas_wal_foreign_keys_busy_timeout(db):
     with db.read() as s:
         conn = s.connection()
@@ -164,6 +165,7 @@ def test_committed_change_survives_kill_9(db_path, db):
     raw.close()
 
 
+@pytest.mark.sqlite_only
 def test_backup_is_consistent_and_private(db, services, tmp_path):
     from crm_tui import engines
 
