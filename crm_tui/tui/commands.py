@@ -6,7 +6,7 @@ import asyncio
 from functools import partial
 
 from rich.text import Text
-from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.command import Hit, Hits, Provider
 
 
 class JumpProvider(Provider):

@@ -6,9 +6,7 @@ computed in a thread worker on every change to the tables they read.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import os
 from pathlib import Path
 
@@ -55,26 +53,10 @@ def period_filters(name: str, today: dt.date, owner: str | None) -> Filters:
 
 
 def report_csv(data: dict) -> str:
-    """The report as CSV: crm_tui.report.render when present, else section,name,field,value rows."""
-    try:
-        from crm_tui.report import render
-    except ImportError:
-        render = None
-    if render is not None:
-        return render(data, "csv")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["section", "name", "field", "value"])
-    for section, value in data.items():
-        if isinstance(value, dict):
-            for key, v in value.items():
-                writer.writerow([section, "", key, v])
-        else:
-            for row in value:
-                name = next(iter(row.values()), "")
-                for key, v in list(row.items())[1:]:
-                    writer.writerow([section, name, key, v])
-    return out.getvalue()
+    """The report as CSV, exactly as ``crm-tui report --format csv`` writes it."""
+    from crm_tui.report import render
+
+    return render(data, "csv")
 
 
 class ReportsScreen(CrmScreen):
