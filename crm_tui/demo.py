@@ -305,7 +305,7 @@ class _Generator:
             if not current and self.rnd() > 0.4:
                 continue  # keep the demo's task volume near 3 per customer
             due = entered + days * DAY
-            done = self.done_time(entered, due, 0.5 if current else 0.93)
+            done = self.done_time(entered, due, 0.75 if current else 1.0)  # tasks of stages left behind were done
             self.add_task(out, kind, subject, due, done, cust, did, responsible or owner, entered)
 
     def done_time(self, created: int, due: int, chance: float) -> int | None:
