@@ -58,15 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
     p.set_defaults(handler=cmd_backup)
 
-    try:
-        from crm_tui import cli_io
-    except ImportError:  # import/export not installed in this build
-        cli_io = None
-    if cli_io is not None:
-        before = set(sub.choices)
-        cli_io.add_parsers(sub)
-        for name in set(sub.choices) - before:
-            _add_db(sub.choices[name])
+    from crm_tui import cli_io
+    from crm_tui import copy as copy_cmd
+
+    before = set(sub.choices)
+    cli_io.add_parsers(sub)
+    copy_cmd.add_parser(sub)
+    for name in set(sub.choices) - before:
+        _add_db(sub.choices[name])
     return parser
 
 
