@@ -45,13 +45,13 @@ class CrmApp(App[int]):
     }
     MODE_TITLES = {"customers": "Customers", "pipeline": "Pipeline", "tasks": "Tasks", "reports": "Reports"}
     BINDINGS = [
-        Binding("1,f1", "switch_mode('customers')", "Customers", id="screen.customers", tooltip="Show the customer list"),
-        Binding("2,f2", "switch_mode('pipeline')", "Pipeline", id="screen.pipeline", tooltip="Show the deal funnel"),
-        Binding("3,f3", "switch_mode('tasks')", "Tasks", id="screen.tasks", tooltip="Show the task queue"),
-        Binding("4,f4", "switch_mode('reports')", "Reports", id="screen.reports", tooltip="Show the reports"),
+        Binding("1,f1", "switch_mode('customers')", "Customers", id="screen.customers", show=False, tooltip="Show the customer list"),
+        Binding("2,f2", "switch_mode('pipeline')", "Pipeline", id="screen.pipeline", show=False, tooltip="Show the deal funnel"),
+        Binding("3,f3", "switch_mode('tasks')", "Tasks", id="screen.tasks", show=False, tooltip="Show the task queue"),
+        Binding("4,f4", "switch_mode('reports')", "Reports", id="screen.reports", show=False, tooltip="Show the reports"),
         Binding("ctrl+z", "undo", "Undo", id="app.undo", tooltip="Undo the last delete, move, win/lose or completion"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
-        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit crm-tui", priority=True),
+        Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit crm-tui", priority=True, show=False),
     ]
 
     def __init__(

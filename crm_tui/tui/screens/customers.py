@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Select, Static
 from crm_tui.textnorm import money_text
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.virtual_table import Column, VirtualTable, literal
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 PAGE = 200
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
@@ -84,6 +85,7 @@ class CustomersScreen(CrmScreen):
     # -- layout ---------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        yield ModeBar("customers")
         yield Static("Customers", id="customers-summary", markup=False)
         with Horizontal(id="customers-filters"):
             yield Input(placeholder="/ search", id="customers-search", compact=True)

@@ -21,6 +21,7 @@ from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.kanban import KanbanBoard, literal
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 
 def deal_values(db, values: dict) -> dict:
@@ -62,6 +63,7 @@ class PipelineScreen(CrmScreen):
         self.board: Board | None = None
 
     def compose(self) -> ComposeResult:
+        yield ModeBar("pipeline")
         yield Static(id="pipeline-bar")
         yield Input(placeholder="filter by title or customer; enter keeps it, escape clears it", id="pipeline-filter")
         yield KanbanBoard(id="board")

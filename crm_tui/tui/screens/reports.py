@@ -24,6 +24,7 @@ from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.kanban import literal
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, money, percent
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
@@ -80,6 +81,7 @@ class ReportsScreen(CrmScreen):
         self.data: dict | None = None
 
     def compose(self) -> ComposeResult:
+        yield ModeBar("reports")
         yield Static(id="reports-bar")
         with VerticalScroll(id="reports-body"):
             with Grid(classes="kpi-grid"):

@@ -26,6 +26,7 @@ from crm_tui.tui.modals.snooze import SnoozeScreen
 from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen, priority_value
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 KINDS = {"call": "☎ call", "email": "✉ email", "meeting": "◷ meet", "todo": "☐ todo"}
 
@@ -224,6 +225,7 @@ class TasksScreen(CrmScreen):
         self.owner: str | None = None
 
     def compose(self) -> ComposeResult:
+        yield ModeBar("tasks")
         yield Static(id="tasks-bar")
         yield TaskList(id="task-list")
         yield Footer(compact=True)
