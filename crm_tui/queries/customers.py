@@ -10,6 +10,7 @@ comes from one aggregate joined to the page's ids, never a query per row.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
@@ -219,14 +220,19 @@ def filter_choices(db) -> FilterChoices:
     with db.read() as session:
         conn = session.connection()
         owners = [o for (o,) in conn.execute(select(Customer.owner).where(live).distinct().order_by(Customer.owner))]
-        tag_lists = conn.execute(select(Customer.tags).where(live, Customer.tags != "").distinct()).scalars()
-        tags: dict[str, str] = {}
-        for value in tag_lists:
-            for tag in value.split(","):
-                tag = tag.strip()
-                if tag:
-                    tags.setdefault(tag.casefold(), tag)
-    return FilterChoices([o for o in owners if o], sorted(tags.values(), key=str.casefold))
+        tag_lists = conn.execute(
+            select(Customer.tags, func.count()).where(live, Customer.tags != "").group_by(Customer.tags)
+        ).all()
+    # one entry per tag whatever its case, spelled as most customers spell it (ties: the
+    # first in code-point order), so every engine shows the same choice
+    spellings: dict[str, Counter] = {}
+    for value, uses in tag_lists:
+        for tag in value.split(","):
+            tag = tag.strip()
+            if tag:
+                spellings.setdefault(tag.casefold(), Counter())[tag] += uses
+    tags = [min(c, key=lambda t: (-c[t], t)) for c in spellings.values()]
+    return FilterChoices([o for o in owners if o], sorted(tags, key=str.casefold))
 
 
 # --- the detail view -------------------------------------------------------------------
