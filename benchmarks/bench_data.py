@@ -1,0 +1,77 @@
+"""The benchmark database: a demo CRM built once per (size, seed, schema) and cached
+outside the repository (``$CRM_BENCH_CACHE`` or ``<tmp>/crm-tui-bench``).
+
+Each benchmark run works on a fresh copy of the cached file, so stage moves made by
+one run never change what the next run measures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+#: the demo's "now" and the app's frozen clock: the same rows and figures every run
+NOW = dt.datetime(2025, 6, 2, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def cache_dir() -> Path:
+    folder = Path(os.environ.get("CRM_BENCH_CACHE") or Path(tempfile.gettempdir()) / "crm-tui-bench")
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return folder
+
+
+def cached_demo(size: int, seed: int, log=print) -> Path:
+    """The cached demo database for ``size``/``seed`` at this build's schema, built if missing."""
+    from crm_tui.migrations import SCHEMA_VERSION
+
+    path = cache_dir() / f"demo-{size}-s{seed}-v{SCHEMA_VERSION}.sqlite3"
+    if path.exists():
+        return path
+    from crm_tui import demo
+    from crm_tui.db import Database
+
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    for leftover in (partial, Path(f"{partial}-wal"), Path(f"{partial}-shm")):
+        leftover.unlink(missing_ok=True)
+    log(f"building the {size:,}-customer demo database (seed {seed}) in {path.parent} …")
+    t = time.perf_counter()
+    db = Database.open(str(partial))
+    counts = demo.generate(db, size=size, seed=seed, now=NOW)
+    db.close()
+    con = sqlite3.connect(partial)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file to copy
+    con.close()
+    os.replace(partial, path)
+    log(f"  built in {time.perf_counter() - t:.0f} s: {counts['customer']:,} customers, "
+        f"{counts['deal']:,} deals, {counts['task']:,} tasks")
+    return path
+
+
+def working_copy(cached: Path, folder: Path) -> Path:
+    """A private copy of the cached database for one benchmark run."""
+    dest = folder / "bench.sqlite3"
+    shutil.copyfile(cached, dest)
+    os.chmod(dest, 0o600)
+    return dest
+
+
+def search_words(db_path: Path, count: int = 3) -> list[str]:
+    """Words a rep would type: the first word of a few customer names spread over the book."""
+    con = sqlite3.connect(db_path)
+    try:
+        n = con.execute("SELECT max(id) FROM customer").fetchone()[0] or 0
+        words = []
+        for i in range(1, count + 1):
+            row = con.execute("SELECT name FROM customer WHERE id >= ? ORDER BY id LIMIT 1", (n * i // (count + 1),)).fetchone()
+            if row:
+                word = row[0].split()[0][:6]
+                if len(word) >= 3 and word.lower() not in words:
+                    words.append(word.lower())
+    finally:
+        con.close()
+    return words or ["acme"]
