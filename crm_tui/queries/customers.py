@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
 
+from crm_tui.queries.customer_types import SORT_KEYS, CustomerFilter, Keyset, Sort  # noqa: F401 (re-exported)
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 from crm_tui.queries.search import like_pattern
 from crm_tui.textnorm import name_key
@@ -30,34 +31,7 @@ SORT_COLUMNS = {
     "tags": Customer.tags,
     "updated": Customer.updated_at,
 }
-
-
-@dataclass(frozen=True)
-class CustomerFilter:
-    text: str = ""
-    status: str | None = None
-    owner: str | None = None
-    tag: str | None = None
-    #: customers of the chosen segment (from metrics.customer_segments); None = no segment filter
-    segment_ids: frozenset[int] | None = None
-
-
-@dataclass(frozen=True)
-class Sort:
-    column: str = "name"
-    descending: bool = False
-
-    def __post_init__(self) -> None:
-        if self.column not in SORT_COLUMNS:
-            raise ValueError(f"cannot sort customers by {self.column!r}; use one of {', '.join(SORT_COLUMNS)}")
-
-
-@dataclass(frozen=True)
-class Keyset:
-    """Where the previous page ended: its last row's sort value and id."""
-
-    value: object
-    id: int
+assert tuple(SORT_COLUMNS) == SORT_KEYS
 
 
 @dataclass(frozen=True)

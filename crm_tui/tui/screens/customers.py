@@ -68,7 +68,7 @@ class CustomersScreen(CrmScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        from crm_tui.queries.customers import CustomerFilter, Sort
+        from crm_tui.queries.customer_types import CustomerFilter, Sort  # light: no SQL before first paint
 
         self._filter = CustomerFilter()
         self._segment: str | None = None
@@ -283,7 +283,7 @@ class CustomersScreen(CrmScreen):
         self._restart()
 
     def action_clear(self) -> None:
-        from crm_tui.queries.customers import CustomerFilter
+        from crm_tui.queries.customer_types import CustomerFilter
 
         search = self.query_one("#customers-search", Input)
         if not self._is_filtered() and not search.value:
@@ -302,7 +302,7 @@ class CustomersScreen(CrmScreen):
     # -- sort -----------------------------------------------------------------------------
 
     def _set_sort(self, column: str, descending: bool) -> None:
-        from crm_tui.queries.customers import Sort
+        from crm_tui.queries.customer_types import Sort
 
         self._sort = Sort(column, descending)
         self._update_summary()
