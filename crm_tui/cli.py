@@ -58,12 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
     p.set_defaults(handler=cmd_backup)
 
-    from crm_tui import cli_io
+    from crm_tui import cli_io, doctor
     from crm_tui import copy as copy_cmd
 
     before = set(sub.choices)
     cli_io.add_parsers(sub)
     copy_cmd.add_parser(sub)
+    doctor.add_parser(sub)
     for name in set(sub.choices) - before:
         _add_db(sub.choices[name])
     return parser
@@ -88,6 +89,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # -- commands ----------------------------------------------------------------------
+
+
+def open_db(db_value: str | None):
+    """Open the database for a command, warning once if others can read it."""
+    from crm_tui.db import Database
+
+    db = Database.open(db_value)
+    if db.permission_warning:
+        print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
+    return db
 
 
 def cmd_open(args, db_value: str | None) -> int:
@@ -173,7 +184,6 @@ def _prepare_demo(target: str, size: int, seed: int, *, explicit: bool):
 
 def cmd_report(args, db_value: str | None) -> int:
     from crm_tui import validate
-    from crm_tui.db import Database
     from crm_tui.errors import ValidationError
     from crm_tui.metrics import Filters, report
     from crm_tui.report import render
@@ -182,9 +192,10 @@ def cmd_report(args, db_value: str | None) -> int:
     until = validate.date(args.until, "--until")
     if since and until and since > until:
         raise ValidationError(f"--since {since} is after --until {until}; swap them")
-    db = Database.open(db_value)
+    owner = validate.text(args.owner, "--owner") or None
+    db = open_db(db_value)
     try:
-        data = report(db, Filters(since=since, until=until, owner=args.owner or None))
+        data = report(db, Filters(since=since, until=until, owner=owner))
     finally:
         db.close()
     text = render(data, args.format)
@@ -197,10 +208,9 @@ def cmd_backup(args, db_value: str | None) -> int:
     from pathlib import Path
 
     from crm_tui import engines
-    from crm_tui.db import Database
     from crm_tui.errors import ValidationError
 
-    db = Database.open(db_value)
+    db = open_db(db_value)
     try:
         source = db.path
         if source is None:

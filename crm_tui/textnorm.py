@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import decimal
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,8 @@ def parse_money(value, *, field: str = "amount") -> int:
     """Text or number in major units → integer minor units (cents), exactly.
 
     Accepts "1,234.50", "$1 234", "€99", "-0" (→ 0). Rejects negatives,
-    NaN, infinities and anything with more than two decimals.
+    NaN, infinities, anything with more than two decimals, and exponents that
+    would overflow ("1e999999999") or silently round to 0 ("1e-999999999").
     """
     from crm_tui.errors import ValidationError
 
@@ -33,6 +35,22 @@ def parse_money(value, *, field: str = "amount") -> int:
         return 0
     if isinstance(value, bool):
         raise ValidationError(f"{field} must be a number ≥ 0, got {value!r}", field=field)
+    shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "...'"
+    with decimal.localcontext() as ctx:
+        ctx.traps[decimal.Inexact] = ctx.traps[decimal.Overflow] = ctx.traps[decimal.Underflow] = True
+        try:
+            return _to_cents(value, field, shown)
+        except decimal.Overflow:
+            raise ValidationError(f"{field} is too large: {shown}", field=field) from None
+        except decimal.DecimalException:
+            raise ValidationError(
+                f"{field} must be a number ≥ 0 with at most two decimals, got {shown}", field=field
+            ) from None
+
+
+def _to_cents(value, field: str, shown: str) -> int:
+    from crm_tui.errors import ValidationError
+
     if isinstance(value, int):
         dec = Decimal(value)
     else:
@@ -41,16 +59,18 @@ def parse_money(value, *, field: str = "amount") -> int:
         try:
             dec = Decimal(cleaned)
         except InvalidOperation:
-            raise ValidationError(f"{field} must be a number ≥ 0, got {text!r}", field=field) from None
+            raise ValidationError(f"{field} must be a number ≥ 0, got {shown}", field=field) from None
     if not dec.is_finite():
-        raise ValidationError(f"{field} must be a finite number ≥ 0, got {value!r}", field=field)
+        raise ValidationError(f"{field} must be a finite number ≥ 0, got {shown}", field=field)
     if dec < 0:
-        raise ValidationError(f"{field} must be a number ≥ 0, got {value!r}", field=field)
+        raise ValidationError(f"{field} must be a number ≥ 0, got {shown}", field=field)
+    if dec.adjusted() > 15:
+        raise ValidationError(f"{field} is too large: {shown}", field=field)
     cents = dec * 100
     if cents != cents.to_integral_value():
-        raise ValidationError(f"{field} has more than two decimals: {value!r}", field=field)
+        raise ValidationError(f"{field} has more than two decimals: {shown}", field=field)
     if cents > 10**15:
-        raise ValidationError(f"{field} is too large: {value!r}", field=field)
+        raise ValidationError(f"{field} is too large: {shown}", field=field)
     return int(cents)
 
 
