@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -45,8 +45,17 @@ def _v1_initial(session: Session) -> None:
     seed_default_pipeline(session)
 
 
+def _v2_list_indexes_and_search(session: Session) -> None:
+    """Indexes for every sort of the customer list, and its text search index."""
+    conn = session.connection()
+    for index in sorted(models.Customer.__table__.indexes, key=lambda ix: ix.name):
+        index.create(conn, checkfirst=True)
+    engines.create_customer_search(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
+    (2, "customer list indexes and text search", _v2_list_indexes_and_search),
 ]
 
 

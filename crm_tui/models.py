@@ -87,6 +87,14 @@ class Customer(SQLModel, table=True):
     __tablename__ = "customer"
     __table_args__ = (
         Index("ix_customer_live_name", "deleted_at", "name_key", "id"),
+        # One per sortable column of the customer list: a page in that order is an index seek.
+        Index("ix_customer_live_status", "deleted_at", "status", "id"),
+        Index("ix_customer_live_owner", "deleted_at", "owner", "id"),
+        Index("ix_customer_live_email", "deleted_at", "email", "id"),
+        Index("ix_customer_live_phone", "deleted_at", "phone", "id"),
+        Index("ix_customer_live_industry", "deleted_at", "industry", "id"),
+        Index("ix_customer_live_tags", "deleted_at", "tags", "id"),
+        Index("ix_customer_live_updated_at", "deleted_at", "updated_at", "id"),
         Index("ix_customer_status", "status"),
         Index("ix_customer_owner", "owner"),
     )

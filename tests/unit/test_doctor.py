@@ -16,6 +16,7 @@ import pytest
 from crm_tui import doctor, engines, safety
 from crm_tui.db import Database
 from crm_tui.errors import DatabaseError
+from crm_tui.migrations import SCHEMA_VERSION
 from crm_tui.services import Services
 
 
@@ -101,7 +102,7 @@ def test_doctor_reports_a_healthy_database(filled):
     code, out = run_doctor(filled)
     assert code == 0, out
     assert "integrity  ok" in out
-    assert "schema     version 1 (current)" in out
+    assert f"schema     version {SCHEMA_VERSION} (current)" in out
     assert "customer 2 (1 deleted)" in out and "deal 1" in out
     assert "privacy    ok" in out
     assert out.rstrip().endswith("healthy")
@@ -160,7 +161,7 @@ def test_doctor_on_newer_and_older_schema_changes_nothing(filled, monkeypatch):
     raw.close()
     before = digest(filled)
     code, out = run_doctor(filled)
-    assert code == 1 and "version 7 is newer than this crm-tui knows (1)" in out
+    assert code == 1 and f"version 7 is newer than this crm-tui knows ({SCHEMA_VERSION})" in out
     monkeypatch.setattr(migrations, "SCHEMA_VERSION", 9)
     code, out = run_doctor(filled)
     assert code == 0 and "version 7; opening it upgrades it to 9 (a copy is saved first)" in out

@@ -99,6 +99,10 @@ def _edited(table: str, rows: list[tuple]) -> set[tuple]:
     return set()
 
 
+#: the version a pretend next build would write
+NEXT = migrations.SCHEMA_VERSION + 1
+
+
 @pytest.fixture
 def v2(monkeypatch):
     """Pretend this build writes schema 2: a migration that adds a table and fills it."""
@@ -111,8 +115,8 @@ def v2(monkeypatch):
         conn.execute(text("insert into lead_score(customer_id, score) select id, 50 from customer"))
         ran.append(2)
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "lead scores", _v2_add_scores)])
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (NEXT, "lead scores", _v2_add_scores)])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", NEXT)
     return ran
 
 
@@ -125,7 +129,7 @@ def test_a_copy_is_saved_before_an_upgrade(v2, tmp_path):
     assert backup.exists()
     assert stat.S_IMODE(os.stat(backup).st_mode) == 0o600
     assert version_of(backup) == 1 and snapshot(backup) == before  # exactly what the upgrade started from
-    assert version_of(path) == 2
+    assert version_of(path) == NEXT
     raw = sqlite3.connect(path)
     assert raw.execute("select count(*), min(score) from lead_score").fetchone() == (4, 50)
     raw.close()
@@ -148,8 +152,8 @@ def test_a_failed_upgrade_changes_nothing_and_keeps_the_copy(monkeypatch, tmp_pa
         session.connection().execute(text("create table half_done(x integer)"))
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (2, "broken", _broken)])
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 2)
+    monkeypatch.setattr(migrations, "MIGRATIONS", [*migrations.MIGRATIONS, (NEXT, "broken", _broken)])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", NEXT)
     path = copy_fixture(SCHEMA_DIR / "v1.sqlite3", tmp_path)
     before = snapshot(path)
     with pytest.raises(RuntimeError, match="migration bug"):
@@ -174,7 +178,7 @@ def test_upgrade_refused_when_the_copy_cannot_be_saved(v2, tmp_path, monkeypatch
 
 def test_upgrade_false_refuses_an_old_database(v2, tmp_path):
     path = copy_fixture(SCHEMA_DIR / "v1.sqlite3", tmp_path)
-    with pytest.raises(DatabaseError, match="needs an upgrade from schema 1 to 2"):
+    with pytest.raises(DatabaseError, match=f"needs an upgrade from schema 1 to {NEXT}"):
         Database.open(str(path), upgrade=False)
     assert version_of(path) == 1 and not list(tmp_path.glob("*.bak*"))
 
