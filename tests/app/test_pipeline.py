@@ -150,16 +150,16 @@ async def test_new_deal_form_with_customer_by_name(make_app, settle, db, service
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"Renewal", "tab", *"nobody")
-        await pilot.click("#rf-save")
+        await pilot.click("#form-save")
         await settle(app, pilot)
-        assert "no customer is called 'nobody'" in str(app.screen.query_one("#e-customer").render())
-        app.screen.query_one("#f-customer").value = "globex"
-        app.screen.query_one("#f-amount").value = "abc"
-        await pilot.click("#rf-save")
+        assert "no customer is called 'nobody'" in str(app.screen.query_one("#error-customer").render())
+        app.screen.query_one("#field-customer").value = "globex"
+        app.screen.query_one("#field-amount").value = "abc"
+        await pilot.click("#form-save")
         await settle(app, pilot)
-        assert "amount" in str(app.screen.query_one("#e-amount").render())
-        app.screen.query_one("#f-amount").value = "2500"
-        await pilot.click("#rf-save")
+        assert "amount" in str(app.screen.query_one("#error-amount").render())
+        app.screen.query_one("#field-amount").value = "2500"
+        await pilot.click("#form-save")
         await settle(app, pilot)
         with db.read() as s:
             deal = s.execute(select(Deal).where(Deal.title == "Renewal")).scalar_one()

@@ -103,9 +103,9 @@ async def test_my_tasks_toggle_and_new_task(make_app, settle, db, seeded):
         await pilot.press("n")
         await pilot.pause()
         await pilot.press(*"email them")
-        app.screen.query_one("#f-due").value = "2026-03-20"
-        app.screen.query_one("#f-priority").value = "urgent"
-        await pilot.click("#rf-save")
+        app.screen.query_one("#field-due").value = "2026-03-20"
+        app.screen.query_one("#field-priority").value = "urgent"
+        await pilot.click("#form-save")
         await settle(app, pilot)
         with db.read() as s:
             from sqlalchemy import select

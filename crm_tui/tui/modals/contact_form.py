@@ -17,6 +17,8 @@ CONTACT_FIELDS = (
 class ContactForm(FormScreen):
     """``save(values)`` creates or updates the contact and returns it."""
 
+    FIELDS = CONTACT_FIELDS
+
     def __init__(self, customer_name: str, save: Callable[[dict[str, Any]], Any], contact: dict | None = None) -> None:
         title = f"Contact at {customer_name}" if contact is None else f"Edit contact {contact.get('name', '')}"
-        super().__init__(title, CONTACT_FIELDS, contact, save)
+        super().__init__(title, save, values=contact)

@@ -34,14 +34,13 @@ SaveCustomer = Callable[[dict[str, Any], "int | None"], Any]
 
 class CustomerForm(FormScreen):
     CSS_PATH = "customer_form.tcss"
+    FIELDS = CUSTOMER_FIELDS
 
     def __init__(self, customer: dict[str, Any] | None, save: SaveCustomer) -> None:
         customer = dict(customer or {})
-        self.expected_version: int | None = customer.get("version")
+        version = customer.get("version")
         title = f"Edit {customer['name']}" if customer.get("name") else "New customer"
-        super().__init__(title, CUSTOMER_FIELDS, customer, lambda values: save(values, self.expected_version))
-
-    def on_conflict(self, message: str, current: dict[str, Any]) -> None:
-        if current.get("version") is not None:
-            self.expected_version = current["version"]
-        super().on_conflict(message, current)
+        if version is None:  # a new customer: nothing to conflict with
+            super().__init__(title, lambda values: save(values, None), values=customer)
+        else:
+            super().__init__(title, save, values=customer, version=version)

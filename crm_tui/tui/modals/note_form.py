@@ -13,7 +13,7 @@ class NoteForm(FormScreen):
     """``save({"note": text})`` adds the note and returns it."""
 
     def __init__(self, customer_name: str, save: Callable[[dict[str, Any]], Any]) -> None:
-        super().__init__(f"Note on {customer_name}", (Field("note", "Note", kind="text"),), None, save)
+        super().__init__(f"Note on {customer_name}", save, fields=(Field("note", "Note", kind="text"),))
 
 
 class TaskForm(FormScreen):
@@ -26,4 +26,4 @@ class TaskForm(FormScreen):
     )
 
     def __init__(self, customer_name: str, save: Callable[[dict[str, Any]], Any], values: dict | None = None) -> None:
-        super().__init__(f"Task for {customer_name}", self.FIELDS, values or {"kind": "call"}, save)
+        super().__init__(f"Task for {customer_name}", save, values=values or {"kind": "call"})

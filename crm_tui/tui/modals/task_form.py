@@ -5,20 +5,20 @@ from __future__ import annotations
 from textual.suggester import SuggestFromList
 
 from crm_tui.models import TASK_KINDS
-from crm_tui.tui.modals.deal_form import RecordFormScreen
+from crm_tui.tui.modals.form import Field, FormScreen
 
 PRIORITIES = ("low", "normal", "high", "urgent")
 
 
-class TaskFormScreen(RecordFormScreen):
+class TaskFormScreen(FormScreen):
     CSS_PATH = "task_form.tcss"
     FIELDS = (
-        ("subject", "Subject", "what to do"),
-        ("kind", "Kind", "call, email, meeting or todo"),
-        ("due", "Due", "YYYY-MM-DD or YYYY-MM-DD HH:MM, local time (optional)"),
-        ("priority", "Priority", "low, normal, high or urgent"),
-        ("owner", "Owner", "who does it"),
-        ("customer", "Customer", "optional; start typing a name"),
+        Field("subject", "Subject", placeholder="what to do"),
+        Field("kind", "Kind", placeholder="call, email, meeting or todo"),
+        Field("due", "Due", placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM, local time (optional)"),
+        Field("priority", "Priority", placeholder="low, normal, high or urgent"),
+        Field("owner", "Owner", placeholder="who does it"),
+        Field("customer", "Customer", placeholder="optional; start typing a name"),
     )
     ERROR_FIELDS = {"due_at": "due", "customer_id": "customer"}
 

@@ -148,10 +148,10 @@ class DealDetailScreen(CrmScreen):
             "probability": "" if d.probability is None else str(d.probability),
         }
 
-        def save(form: dict):
-            return services.update_deal(d.id, expected_version=d.version, **deal_values(db, form))
+        def save(form: dict, version: int):
+            return services.update_deal(d.id, expected_version=version, **deal_values(db, form))
 
-        form = DealFormScreen("Edit deal", save, values=values,
+        form = DealFormScreen("Edit deal", save, values=values, version=d.version,
                               suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))})
         self.app.push_screen(form, lambda r: r and self.app.notify("Deal saved", timeout=3))
 
