@@ -377,3 +377,14 @@ def contains(col, pattern: str, dialect):
     if is_sqlite(dialect):
         return col.like(pattern, escape="\\")
     return col.ilike(pattern, escape="\\")
+
+
+def starts_with(col, prefix: str, dialect):
+    """``col`` begins with ``prefix`` (case as stored), as a range an index can seek on SQLite
+    (its LIKE 'x%' cannot use an ordinary index); a plain prefix LIKE elsewhere."""
+    if is_sqlite(dialect):
+        from sqlalchemy import and_
+
+        return and_(col >= prefix, col < prefix + "\U0010ffff")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return col.like(escaped + "%", escape="\\")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
 
+from crm_tui import engines
 from crm_tui.queries.customer_types import SORT_KEYS, CustomerFilter, Keyset, Sort  # noqa: F401 (re-exported)
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 from crm_tui.queries.search import like_pattern
@@ -53,29 +54,45 @@ class CustomerRow:
         return Keyset(self.sort_value, self.id)
 
 
-def _conditions(filt: CustomerFilter) -> list:
+def _text_condition(text: str, conn):
+    """What the search box matches.
+
+    Three or more characters: anywhere in name, email, phone or industry (any case), or
+    in the name's matching key ("acmecorp" finds "Acme Corp") — from the trigram index
+    where the engine has one. One or two characters: names that START with them (the
+    list jumps like a phone book); a substring that short matches most of a big book
+    and no index can find it without reading every row.
+    """
+    dialect = conn.dialect
+    key = name_key(text)
+    if len(text) < engines.SEARCH_MIN_CHARS:
+        return engines.starts_with(Customer.name_key, key, dialect)
+    if engines.has_customer_search(conn):
+        return Customer.id.in_(engines.customer_search_ids(text, key))
+    pattern = like_pattern(text)
+    matches = [engines.contains(col, pattern, dialect)
+               for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)]
+    if key:
+        matches.append(Customer.name_key.like(like_pattern(key), escape="\\"))
+    return or_(*matches)
+
+
+def _conditions(filt: CustomerFilter, conn) -> list:
     conds = [Customer.deleted_at.is_(None)]
     text = filt.text.strip()
     if text:
-        pattern = like_pattern(text)
-        matches = [
-            Customer.name.ilike(pattern, escape="\\"),
-            Customer.email.ilike(pattern, escape="\\"),
-            Customer.phone.ilike(pattern, escape="\\"),
-            Customer.industry.ilike(pattern, escape="\\"),
-        ]
-        key = name_key(text)
-        if key:
-            matches.append(Customer.name_key.like(like_pattern(key), escape="\\"))
-        conds.append(or_(*matches))
+        conds.append(_text_condition(text, conn))
     if filt.status:
         conds.append(Customer.status == filt.status)
     if filt.owner is not None:
         conds.append(Customer.owner == filt.owner)
     if filt.tag:
         # tags are stored "a, b, c": compare whole tags between commas, any case
+        tag = filt.tag.strip()
+        if len(tag) >= engines.SEARCH_MIN_CHARS and engines.has_customer_search(conn):
+            conds.append(Customer.id.in_(engines.customer_tag_ids(tag)))  # candidates from the index
         padded = literal(",") + func.replace(func.replace(Customer.tags, ", ", ","), " ,", ",") + literal(",")
-        conds.append(padded.ilike(like_pattern("," + filt.tag.strip() + ","), escape="\\"))
+        conds.append(engines.contains(padded, like_pattern("," + tag + ","), conn.dialect))
     if filt.segment_ids is not None:
         # integers rendered into the SQL: no bound-parameter limit for big segments
         ids = bindparam("segment_ids", sorted(filt.segment_ids), expanding=True, literal_execute=True)
@@ -85,8 +102,9 @@ def _conditions(filt: CustomerFilter) -> list:
 
 def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:
     with db.read() as session:
-        q = select(func.count()).select_from(Customer).where(*_conditions(filt))
-        return int(session.connection().execute(q).scalar() or 0)
+        conn = session.connection()
+        q = select(func.count()).select_from(Customer).where(*_conditions(filt, conn))
+        return int(conn.execute(q).scalar() or 0)
 
 
 def _after(key_col, keyset: Keyset, descending: bool):
@@ -117,7 +135,25 @@ def fetch_page(
     """Up to ``limit`` customers in ``sort`` order, starting at offset ``at``
     or just after the row a ``Keyset`` names."""
     key_col = SORT_COLUMNS[sort.column]
-    conds = _conditions(filt)
+    with db.read() as session:
+        conn = session.connection()
+        rows = conn.execute(_page_query(_conditions(filt, conn), key_col, sort, at, limit)).all()
+    out = []
+    for r in rows:
+        updated = r.updated_at
+        if isinstance(updated, dt.datetime) and updated.tzinfo is None:
+            updated = updated.replace(tzinfo=dt.timezone.utc)
+        sort_value = updated if sort.column == "updated" else r.sort_value
+        out.append(
+            CustomerRow(
+                r.id, r.name, r.status, r.owner, r.email, r.phone, r.industry, r.tags,
+                int(r[-1] or 0), updated, sort_value,
+            )
+        )
+    return out
+
+
+def _page_query(conds: list, key_col, sort: Sort, at, limit: int):
     if isinstance(at, Keyset):
         conds.append(_after(key_col, at, sort.descending))
         offset = 0
@@ -152,21 +188,7 @@ def fetch_page(
         .outerjoin(ov, ov.c.customer_id == page.c.id)
         .order_by(*outer_order)
     )
-    with db.read() as session:
-        rows = session.connection().execute(q).all()
-    out = []
-    for r in rows:
-        updated = r.updated_at
-        if isinstance(updated, dt.datetime) and updated.tzinfo is None:
-            updated = updated.replace(tzinfo=dt.timezone.utc)
-        sort_value = updated if sort.column == "updated" else r.sort_value
-        out.append(
-            CustomerRow(
-                r.id, r.name, r.status, r.owner, r.email, r.phone, r.industry, r.tags,
-                int(r[-1] or 0), updated, sort_value,
-            )
-        )
-    return out
+    return q
 
 
 def customer_position(db, filt: CustomerFilter, sort: Sort, customer_id: int) -> int | None:
@@ -174,11 +196,12 @@ def customer_position(db, filt: CustomerFilter, sort: Sort, customer_id: int) ->
     key_col = SORT_COLUMNS[sort.column]
     with db.read() as session:
         conn = session.connection()
-        value = conn.execute(select(key_col).where(Customer.id == customer_id, *_conditions(filt))).first()
+        conds = _conditions(filt, conn)
+        value = conn.execute(select(key_col).where(Customer.id == customer_id, *conds)).first()
         if value is None:
             return None
         before = _after(key_col, Keyset(value[0], customer_id), not sort.descending)
-        q = select(func.count()).select_from(Customer).where(*_conditions(filt), before)
+        q = select(func.count()).select_from(Customer).where(*conds, before)
         return int(conn.execute(q).scalar() or 0)
 
 

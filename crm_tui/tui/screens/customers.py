@@ -16,7 +16,6 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.timer import Timer
 from textual.widgets import Footer, Input, Select, Static
 
 from crm_tui.textnorm import money_text
@@ -26,7 +25,6 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 
 PAGE = 200
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
-SEARCH_DELAY = 0.15
 STATUSES = ("lead", "prospect", "customer", "churned")
 SORT_ORDER = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
 
@@ -79,7 +77,6 @@ class CustomersScreen(CrmScreen):
         self._pending: set[int] = set()
         self._total = 0
         self._keep_id: int | None = None
-        self._search_timer: Timer | None = None
         self._choices_loaded = False
 
     # -- layout ---------------------------------------------------------------------------
@@ -252,14 +249,13 @@ class CustomersScreen(CrmScreen):
 
     @on(Input.Changed, "#customers-search")
     def _search_changed(self, event: Input.Changed) -> None:
-        if self._search_timer is not None:
-            self._search_timer.stop()
-        self._search_timer = self.set_timer(SEARCH_DELAY, partial(self._apply_search, event.value))
+        # No delay: a search is one indexed query (milliseconds), and a newer keystroke's
+        # generation drops the results of an older one still running.
+        self._apply_search(event.value)
 
     def _apply_search(self, text: str) -> None:
         from dataclasses import replace
 
-        self._search_timer = None
         if text != self._filter.text:
             self._filter = replace(self._filter, text=text)
             self._restart()
@@ -289,8 +285,6 @@ class CustomersScreen(CrmScreen):
         if not self._is_filtered() and not search.value:
             self.table.focus()
             return
-        if self._search_timer is not None:
-            self._search_timer.stop()
         with self.prevent(Input.Changed, Select.Changed):
             search.value = ""
             for select in self.query("#customers-filters Select").results(Select):
