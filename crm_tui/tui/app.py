@@ -88,7 +88,8 @@ class CrmApp(App[int]):
 
     def on_mount(self) -> None:
         self.switch_mode(self._initial_mode)
-        self._open_database()
+        # After the first frame: the database layer's imports would otherwise compete with it.
+        self.call_after_refresh(self._open_database)
 
     @work(thread=True, exclusive=True, group="open-db", exit_on_error=False)
     def _open_database(self):
@@ -196,6 +197,9 @@ class CrmApp(App[int]):
         for mode, title in self.MODE_TITLES.items():
             yield SystemCommand(f"Go to {title}", f"Show the {title} screen", lambda m=mode: self.switch_mode(m))
         yield SystemCommand("Undo", "Undo the last delete, move, win/lose or completion", self.action_undo)
+        from crm_tui.tui.transfer_commands import transfer_commands
+
+        yield from transfer_commands(self)
         yield from getattr(screen, "extra_commands", lambda: ())()
 
 
