@@ -1,0 +1,183 @@
+"""Import and export from the command palette, with real keys against a temp database."""
+
+from __future__ import annotations
+
+import csv
+import stat
+
+from sqlalchemy import func, select
+
+from crm_tui.models import Customer
+from crm_tui.tui.widgets.path_input import complete_path
+
+CSV_TEXT = (
+    "Company name,Email,Favourite colour\n"
+    "Zenith Tools,hello@zenith.example,blue\n"
+    "Yarrow & Sons,not-an-email,green\n"
+    "Xylo Ltd,xylo@example.com,\n"
+)
+
+
+def shown(app) -> str:
+    table = app.screen.query_one("#customers-table")
+    return "\n".join(table.render_line(y).text for y in range(table.size.height))
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+def names(db) -> set[str]:
+    with db.read() as s:
+        return set(s.execute(select(Customer.name).where(Customer.deleted_at.is_(None))).scalars())
+
+
+async def palette(pilot, app, settle, command: str) -> None:
+    """ctrl+p, type the command, enter on the first hit."""
+    await pilot.press("ctrl+p")
+    await pilot.pause()
+    await pilot.press(*command)
+    for _ in range(60):  # the palette searches asynchronously, in batches
+        await pilot.pause(0.05)
+        options = app.screen.query("CommandList")
+        if options and options.first().option_count and options.first().highlighted == 0:
+            if command in str(options.first().get_option_at_index(0).prompt):
+                break
+    await pilot.press("enter")
+    await settle(app, pilot)
+
+
+async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, db, tmp_path):
+    source = tmp_path / "leads.csv"
+    source.write_text(CSV_TEXT, encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        await palette(pilot, app, settle, "Import customers")
+        assert app.screen.__class__.__name__ == "ImportScreen"
+        await pilot.press(*str(source), "enter")
+        await settle(app, pilot)
+        summary = text_of(app, "#transfer-summary")
+        assert "Imported customers from leads.csv: 2 created, 0 updated, 1 rejected" in summary
+        assert "'Favourite colour'" in summary and "kept in notes" in summary
+        rejects = tmp_path / "leads.csv.rejected.csv"
+        assert str(rejects) in summary and "email must look like" in summary
+        assert rejects.exists() and "Yarrow & Sons" in rejects.read_text()
+        assert names(db) == {"Zenith Tools", "Xylo Ltd"}
+        await pilot.press("escape")
+        await settle(app, pilot)
+        assert app.screen.__class__.__name__ == "CustomersScreen"
+        listed = shown(app)
+        assert "Zenith Tools" in listed and "Xylo Ltd" in listed and "Yarrow" not in listed
+
+
+async def test_dry_run_writes_nothing(make_app, settle, db, tmp_path):
+    source = tmp_path / "leads.csv"
+    source.write_text(CSV_TEXT, encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        await palette(pilot, app, settle, "Import customers")
+        app.screen.query_one("#transfer-dry-run").value = True
+        await pilot.press(*str(source), "enter")
+        await settle(app, pilot)
+        summary = text_of(app, "#transfer-summary")
+        assert "Would import customers from leads.csv: 2 created" in summary and "nothing was written" in summary
+        assert names(db) == set()
+
+
+async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(make_app, settle, db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "no-names.csv").write_text("Colour\nblue\n", encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await palette(pilot, app, settle, "Import customers")
+        await pilot.press(*"nope.csv", "enter")
+        await settle(app, pilot)
+        assert app.screen.__class__.__name__ == "ImportScreen"
+        assert f"{tmp_path / 'nope.csv'}: no such file" in text_of(app, "#error-path")
+        assert app.screen.query_one("#transfer-path").value == "nope.csv"
+        # an unknown encoding is named beside its field
+        app.screen.query_one("#transfer-path").value = "no-names.csv"
+        app.screen.query_one("#transfer-encoding").value = "klingon"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "unknown encoding 'klingon'" in text_of(app, "#error-encoding")
+        assert not app.screen.query_one("#error-path").has_class("-shown")
+        # the importer's own refusal (no name column) is shown under the form; nothing is written
+        app.screen.query_one("#transfer-encoding").value = ""
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "no column maps to name" in text_of(app, "#error-form")
+        assert app.screen.query_one("#transfer-path").value == "no-names.csv"
+        assert names(db) == set()
+        await pilot.press("escape")
+        assert app.screen.__class__.__name__ == "CustomersScreen"
+
+
+async def test_export_deals_to_csv_writes_private_file_with_every_live_deal(
+    make_app, settle, db, services, clock, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    acme = services.create_customer(name="Acme")
+    for i in range(3):
+        services.create_deal(f"Deal {i}", customer_id=acme.id, amount="1000")
+    gone = services.create_deal("Deleted deal", customer_id=acme.id)
+    services.delete_deal(gone.id)
+    app = make_app("pipeline")
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        await palette(pilot, app, settle, "Export deals")
+        assert app.screen.__class__.__name__ == "ExportScreen"
+        default = f"deals-{clock().astimezone():%Y%m%d}.csv"
+        assert app.screen.query_one("#transfer-path").value == default
+        await pilot.press("enter")
+        await settle(app, pilot)
+        out = tmp_path / default
+        assert out.exists() and stat.S_IMODE(out.stat().st_mode) == 0o600
+        with out.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        assert sorted(r["title"] for r in rows) == ["Deal 0", "Deal 1", "Deal 2"]
+        summary = text_of(app, "#transfer-summary")
+        assert "Exported 3 deals as csv" in summary and str(out) in summary
+        # a second export to the same file asks before replacing it
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "exists; press Export again" in text_of(app, "#error-path")
+        # choosing json renames the default file to match
+        app.screen.query_one("#transfer-format").value = "json"
+        await pilot.pause()
+        assert app.screen.query_one("#transfer-path").value == default[:-3] + "json"
+
+
+async def test_tab_completes_the_file_name(make_app, settle, db, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "customers-2026.csv").write_text("Name\nAcme\n", encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await palette(pilot, app, settle, "Import customers")
+        await pilot.press(*"cus")
+        await settle(app, pilot)
+        await pilot.press("tab")
+        assert app.screen.query_one("#transfer-path").value == "customers-2026.csv"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert "1 created" in text_of(app, "#transfer-summary")
+        with db.read() as s:
+            assert s.execute(select(func.count()).select_from(Customer)).scalar() == 1
+
+
+def test_complete_path_prefers_matching_files_then_folders(tmp_path):
+    (tmp_path / "deals.csv").write_text("")
+    (tmp_path / "deals.pdf").write_text("")
+    (tmp_path / "data").mkdir()
+    (tmp_path / ".hidden.csv").write_text("")
+    base = str(tmp_path) + "/"
+    assert complete_path(base + "de", (".csv",)) == base + "deals.csv"
+    assert complete_path(base + "da", (".csv",)) == base + "data/"
+    assert complete_path(base + "deals.p", (".csv",)) is None  # wrong suffix
+    assert complete_path(base + ".h", (".csv",)) == base + ".hidden.csv"
+    assert complete_path(base, (".csv",)) == base + "deals.csv"  # hidden entries only when asked
+    assert complete_path(base + "zzz", ()) is None
