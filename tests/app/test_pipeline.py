@@ -221,9 +221,9 @@ async def test_change_from_another_session_appears_after_poll(make_app, settle, 
         assert header(app, "Lead").count == 1
 
 
-async def test_thousands_of_cards_render_fast(make_app, settle, db, clock):
-    import time
-
+async def test_thousands_of_cards_render_without_a_widget_per_card(make_app, settle, db, clock):
+    """A guard, not a timing (speed lives in benchmarks/): the board draws cards as lines,
+    so the widget count stays flat however many deals there are."""
     from crm_tui.demo import generate
 
     generate(db, size=1500, seed=3, now=clock.now)
@@ -233,14 +233,11 @@ async def test_thousands_of_cards_render_fast(make_app, settle, db, clock):
         board = app.screen.board
         assert sum(len(v) for v in board.cards.values()) > 500
         widget = app.screen.query_one("#board")
-        start = time.perf_counter()
+        assert len(list(app.screen.query("*"))) < 60
         for _ in range(50):
             widget.action_cursor(0, 1)
             for y in range(widget.size.height):
                 widget.render_line(y)
-        per_key = (time.perf_counter() - start) / 50
-        print(f"board: {sum(len(v) for v in board.cards.values())} cards, {per_key * 1000:.1f} ms per key + frame")
-        assert per_key < 0.02
         first = board.stages[0].id
         assert widget.rows[first] == min(50, len(board.cards[first]) - 1)
         await pilot.press("j")
