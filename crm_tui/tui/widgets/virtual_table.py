@@ -17,6 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -37,6 +39,15 @@ def literal(value: object, *, wrap: bool = False) -> Text:
     if wrap:
         return Text("\n".join(_CONTROL.sub("\ufffd", line) for line in text.split("\n")))
     return Text(_CONTROL.sub("\ufffd", text), no_wrap=True)
+
+
+def _fit(text: str, width: int, align: str) -> str:
+    """``text`` in exactly ``width`` cells: padded, or cut with an ellipsis."""
+    length = cell_len(text)
+    if length > width:
+        return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)
+    pad = " " * (width - length)
+    return pad + text if align == "right" else text + pad
 
 
 @dataclass(frozen=True)
@@ -150,6 +161,10 @@ class VirtualTable(ScrollView, can_focus=True):
         self._row_count = 0
         self._sort: tuple[str, bool] | None = None
         self._last_window: tuple[int, int] | None = None
+        # Rendering caches: a key press repaints two lines, each from cache when unchanged.
+        self._vt_columns: tuple[int, list[tuple[Column, int]]] | None = None
+        self._vt_styles: dict[tuple, tuple[Style, Style, Style]] = {}
+        self._vt_strips: dict[tuple[int, bool, int], tuple[object, Style, Strip]] = {}
 
     # -- data ---------------------------------------------------------------------------
 
@@ -184,6 +199,13 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def visible_columns(self, width: int) -> list[tuple[Column, int]]:
         """The columns that fit ``width`` (most important first), each with its width, in table order."""
+        if self._vt_columns is not None and self._vt_columns[0] == width:
+            return self._vt_columns[1]
+        layout = self._fit_columns(width)
+        self._vt_columns = (width, layout)
+        return layout
+
+    def _fit_columns(self, width: int) -> list[tuple[Column, int]]:
         chosen: set[str] = set()
         used = 0
         for col in sorted(self.columns, key=lambda c: c.priority):
@@ -232,30 +254,61 @@ class VirtualTable(ScrollView, can_focus=True):
                 cells.append((Text(label), w, col.align))
         return self._line(cells, base, width)
 
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._vt_styles.clear()
+        self._vt_strips.clear()
+
+    def _styles(self) -> tuple[Style, Style, Style]:
+        """(row, cursor row, placeholder) styles; they change with focus and theme only."""
+        key = (self.has_focus, self.app.theme)
+        styles = self._vt_styles.get(key)
+        if styles is None:
+            base = self.rich_style
+            cursor = base + self.get_component_rich_style("virtual-table--cursor")
+            muted = self.get_component_rich_style("virtual-table--placeholder", partial=True)
+            styles = self._vt_styles[key] = (base, cursor, muted)
+        return styles
+
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
         if y == 0:
             return self._header(width)
-        base = self.rich_style
+        base, cursor_style, muted = self._styles()
         index = int(self.scroll_offset.y) + y - 1
         if self._row_count == 0:
             if y == 1:
-                muted = base + self.get_component_rich_style("virtual-table--placeholder")
-                return self._line([(Text(self.empty_text), width, "left")], muted, width)
+                return self._line([(Text(self.empty_text), width, "left")], base + muted, width)
             return Strip.blank(width, base)
         if index >= self._row_count:
             return Strip.blank(width, base)
-        style = base
-        if index == self.cursor_row:
-            style = base + self.get_component_rich_style("virtual-table--cursor")
+        is_cursor = index == self.cursor_row
+        style = cursor_style if is_cursor else base
         row = self._row_getter(index)
-        layout = self.visible_columns(width)
         if row is None:
-            muted = style + self.get_component_rich_style("virtual-table--placeholder", partial=True)
-            return self._line([(Text(self.placeholder), width, "left")], muted, width)
+            return self._line([(Text(self.placeholder), width, "left")], style + muted, width)
+        key = (index, is_cursor, width)
+        cached = self._vt_strips.get(key)
+        if cached is not None and cached[0] is row and cached[1] == style:
+            return cached[2]
+        strip = self._row_strip(row, style, width)
+        if len(self._vt_strips) > 4 * max(64, self.size.height):
+            self._vt_strips.clear()
+        self._vt_strips[key] = (row, style, strip)
+        return strip
+
+    def _row_strip(self, row: Sequence[object], style: Style, width: int) -> Strip:
+        """One data row as a single segment: cells fitted to their widths (an ellipsis marks a
+        cut), joined by a space. Plain text only: control characters are replaced."""
         values = dict(zip((c.key for c in self.columns), row))
-        cells = [(literal(values.get(col.key, "")), w, col.align) for col, w in layout]
-        return self._line(cells, style, width)
+        if any(isinstance(v, Text) for v in values.values()):  # styled cells: the general path
+            cells = [(literal(values.get(col.key, "")), w, col.align) for col, w in self.visible_columns(width)]
+            return self._line(cells, style, width)
+        parts = []
+        for col, w in self.visible_columns(width):
+            value = values.get(col.key, "")
+            parts.append(_fit(_CONTROL.sub("\ufffd", "" if value is None else str(value)), w, col.align))
+        return Strip([Segment(_fit(" ".join(parts), width, "left"), style)], width)
 
     # -- the visible window -------------------------------------------------------------
 
@@ -292,8 +345,13 @@ class VirtualTable(ScrollView, can_focus=True):
         return self._clamp(row)
 
     def watch_cursor_row(self, old: int, new: int) -> None:
+        top = self.scroll_offset.y
         self._scroll_cursor_into_view()
-        self.refresh()
+        if self.scroll_offset.y != top:
+            self.refresh()
+        else:  # only the rows that gained or lost the cursor change (line 0 is the header)
+            self.refresh_line(old + 1)
+            self.refresh_line(new + 1)
         if self._row_count:
             self.post_message(self.RowHighlighted(self, new))
 
