@@ -75,6 +75,7 @@ class CrmApp(App[int]):
         self._initial_mode = initial_mode
         self._main_thread = threading.get_ident()
         self.startup_error: str | None = None
+        self._poll_error: str | None = None
         from crm_tui.config import load_settings
 
         self.settings = load_settings()
@@ -108,7 +109,7 @@ class CrmApp(App[int]):
 
             error = event.worker.error
             self.startup_error = error.message if isinstance(error, CrmError) else f"cannot open the database: {error}"
-            self.exit(2)
+            self.exit(2, return_code=2)
         elif event.state == WorkerState.SUCCESS:
             self.db, self.services = event.worker.result
             if self.user is None:
@@ -117,6 +118,8 @@ class CrmApp(App[int]):
             from crm_tui.models import ALL_TABLES
 
             self.data_changed.publish(frozenset(ALL_TABLES))
+            if self.db.permission_warning:
+                self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
             if self._poll:
                 self.set_interval(POLL_SECONDS, self._poll_other_sessions)
 
@@ -137,7 +140,16 @@ class CrmApp(App[int]):
 
     @work(thread=True, exclusive=True, group="poll", exit_on_error=False)
     def _poll_worker(self) -> None:
-        self.db.poll_changes()  # announces through _on_db_change
+        from crm_tui.errors import CrmError
+
+        try:
+            self.db.poll_changes()  # announces through _on_db_change
+        except CrmError as exc:  # e.g. the database folder was deleted: say so once
+            if exc.message != self._poll_error:
+                self._poll_error = exc.message
+                self.call_from_thread(self.notify, exc.message, severity="error", timeout=15, markup=False)
+        else:
+            self._poll_error = None
 
     # -- undo -----------------------------------------------------------------
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
-from rich.text import Text
+from textual.content import Content
 from textual.command import Hit, Hits, Provider
 
 
@@ -21,11 +21,21 @@ class JumpProvider(Provider):
         hits = await asyncio.to_thread(search_records, app.db, query, limit=15)
         matcher = self.matcher(query)
         for hit in hits:
-            label = Text(hit.label)  # literal: names are never read as markup
-            score = matcher.match(hit.label) or 0.1
+            score, label = literal_highlight(matcher, hit.label)
             opener = app.open_customer if hit.kind == "customer" else app.open_deal
-            yield Hit(score, matcher.highlight(label), partial(opener, hit.id), help=hit.detail)
+            yield Hit(max(score, 0.1), label, partial(opener, hit.id), text=hit.label, help=hit.detail)
 
     async def discover(self) -> Hits:
         return
         yield  # pragma: no cover - an async generator with no discovery hits
+
+
+def literal_highlight(matcher, label: str) -> tuple[float, Content]:
+    """Score and highlight ``label`` like ``Matcher.highlight`` does, but without reading the
+    label as markup: a customer called ``[red]ACME[/red]`` keeps its brackets."""
+    content = Content(label)
+    score, offsets = matcher.fuzzy_search.match(matcher.query, label)
+    for offset in offsets if score else ():
+        if not label[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return score, content

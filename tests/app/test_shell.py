@@ -1,0 +1,141 @@
+"""The app shell: screen keys, the palette, undo, themes, help and warnings."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from crm_tui.models import Deal
+
+
+async def test_number_keys_and_screen_bar_switch_screens(make_app, settle):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        for key, mode in (("2", "pipeline"), ("3", "tasks"), ("4", "reports"), ("1", "customers")):
+            await pilot.press(key)
+            await settle(app, pilot)
+            assert app.current_mode == mode
+        await pilot.press("f2")
+        assert app.current_mode == "pipeline"
+        await pilot.click("ModeBar", offset=(30, 0))  # "3 Tasks" in the screen bar
+        await settle(app, pilot)
+        assert app.current_mode == "tasks"
+
+
+async def test_palette_reaches_screens_and_jumps_to_a_customer(make_app, settle, services):
+    acme = services.create_customer(name="Acme Rockets")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Go to Reports")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.current_mode == "reports"
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Rockets")
+        await pilot.pause(1.0)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.current_mode == "customers"
+        assert type(app.screen).__name__ == "CustomerDetailScreen"
+        assert app.screen.customer_id == acme.id
+
+
+async def test_undo_with_nothing_to_undo_says_so(make_app, settle):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert any("Nothing to undo" in str(n.message) for n in app._notifications)
+
+
+async def test_undo_takes_back_a_stage_move_made_on_the_board(make_app, settle, services, db):
+    deal = services.create_deal("Rollout", amount=1000)
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("L")
+        await settle(app, pilot)
+        assert services.get(Deal, deal.id).stage_id != deal.stage_id
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert services.get(Deal, deal.id).stage_id == deal.stage_id
+
+
+async def test_theme_is_remembered(make_app, settle):
+    from crm_tui.config import load_settings
+
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        app.theme = "nord"
+        await pilot.pause()
+    assert load_settings()["theme"] == "nord"
+    again = make_app()
+    async with again.run_test(size=(100, 30)):
+        assert again.theme == "nord"
+
+
+async def test_help_key_toggles_the_key_list(make_app, settle):
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert not app.screen.query("HelpPanel")
+
+
+@pytest.mark.sqlite_only
+async def test_database_readable_by_others_is_flagged_once(db_path, db, clock):
+    from crm_tui.tui.app import create_app
+
+    os.chmod(db_path, 0o644)
+    app = create_app(db=str(db_path), clock=clock, user="ann", poll=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        for _ in range(5):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+        warnings = [n for n in app._notifications if n.title == "Privacy"]
+        assert len(warnings) == 1 and "doctor --fix" in str(warnings[0].message)
+
+
+@pytest.mark.sqlite_only
+async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
+    from crm_tui.tui.app import create_app
+
+    junk = tmp_path / "junk.sqlite3"
+    junk.write_bytes(b"not a database" * 500)
+    app = create_app(db=str(junk), poll=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        for _ in range(5):
+            await app.workers.wait_for_complete()
+            await pilot.pause()
+    assert app.return_code == 2
+    assert "not a valid crm-tui database" in app.startup_error
+
+
+async def test_palette_shows_names_literally(make_app, settle, services):
+    services.create_customer(name="[red]ACME[/red] Tools")
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"ACME")
+        await pilot.pause(1.0)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        from textual.widgets import OptionList
+
+        options = app.screen.query_one(OptionList)
+        shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        assert any("[red]ACME[/red] Tools" in text for text in shown), shown
