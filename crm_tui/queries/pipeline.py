@@ -17,6 +17,7 @@ from sqlalchemy import and_, func, or_, select
 
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
 from crm_tui.queries.search import like_pattern
+from crm_tui.queries.customers import TaskLine
 
 CLOSED_DAYS = 30
 
@@ -252,16 +253,6 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
-class DealTask:
-    id: int
-    kind: str
-    subject: str
-    due_at: dt.datetime | None
-    done_at: dt.datetime | None
-    owner: str
-
-
-@dataclass(frozen=True)
 class DealNote:
     at: dt.datetime
     author: str
@@ -277,7 +268,7 @@ class DealDetail:
     outcome: str
     probability: int  # the deal's override or its stage's default
     history: list[HistoryRow]
-    tasks: list[DealTask]
+    tasks: list[TaskLine]
     notes: list[DealNote]
 
 
@@ -301,7 +292,7 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
             )
         ]
         tasks = [
-            DealTask(i, k, s, _aware(d) if d else None, _aware(x) if x else None, o or "")
+            TaskLine(i, k, s, _aware(d) if d else None, _aware(x) if x else None, o or "")
             for i, k, s, d, x, o in conn.execute(
                 select(Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.owner)
                 .where(Task.deal_id == deal_id, Task.deleted_at.is_(None))
