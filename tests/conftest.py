@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import os
 
 import pytest
@@ -20,6 +21,16 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config-xdg"))
     monkeypatch.delenv("CRM_TUI_DB", raising=False)
     monkeypatch.setenv("CRM_TUI_USER", "tester")
+
+
+@pytest.fixture(autouse=True)
+def _utc_local_time(monkeypatch):
+    """Screens and task groups use local time; pin it to UTC so no result depends on the machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
-
-
-@pytest.fixture(autouse=True)
-def _utc_local_time(monkeypatch):
-    """Screens show local time; pin it to UTC so snapshots do not depend on the machine."""
-    monkeypatch.setenv("TZ", "UTC")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 @pytest.fixture
