@@ -195,7 +195,7 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
         assert isinstance(app.screen, DealDetailScreen)
         head = widget_text(app.screen.query_one("#deal-head"))
         assert "[b]Big[/b] deal" in head
-        await pilot.press("a", *"called", "enter")
+        await pilot.press("n", *"called", "enter")
         await settle(app, pilot)
         assert "called" in widget_text(app.screen.query_one("#deal-notes"))
 

@@ -32,7 +32,7 @@ class DealDetailScreen(CrmScreen):
     BINDINGS = [
         Binding("escape", "back", "Back", id="deal.back", tooltip="Back to the board"),
         Binding("e", "edit", "Edit", id="deal.edit", tooltip="Edit the deal's fields"),
-        Binding("a", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
+        Binding("n", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
         Binding("t", "task", "Task", id="deal.task", tooltip="Add a task for this deal"),
         Binding("w", "win", "Win", id="deal.win", tooltip="Mark the deal won"),
         Binding("x", "lose", "Lose", id="deal.lose", tooltip="Mark the deal lost (asks why)"),
