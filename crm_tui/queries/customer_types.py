@@ -7,7 +7,8 @@ SQLModel; the queries import these same classes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 #: the columns the list can be sorted by (``queries.customers.SORT_COLUMNS`` maps them to SQL)
 SORT_KEYS = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
@@ -39,3 +40,22 @@ class Keyset:
 
     value: object
     id: int
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: int
+    name: str
+    status: str
+    owner: str
+    email: str
+    phone: str
+    industry: str
+    tags: str
+    open_value_cents: int
+    updated_at: dt.datetime
+    sort_value: object = field(default=None, compare=False, repr=False)
+
+    @property
+    def keyset(self) -> Keyset:
+        return Keyset(self.sort_value, self.id)

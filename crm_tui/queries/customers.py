@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
 
 from crm_tui import engines
-from crm_tui.queries.customer_types import SORT_KEYS, CustomerFilter, Keyset, Sort  # noqa: F401 (re-exported)
+from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
+    SORT_KEYS,
+    CustomerFilter,
+    CustomerRow,
+    Keyset,
+    Sort,
+)
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 from crm_tui.queries.search import like_pattern
 from crm_tui.textnorm import name_key
@@ -33,25 +39,6 @@ SORT_COLUMNS = {
     "updated": Customer.updated_at,
 }
 assert tuple(SORT_COLUMNS) == SORT_KEYS
-
-
-@dataclass(frozen=True)
-class CustomerRow:
-    id: int
-    name: str
-    status: str
-    owner: str
-    email: str
-    phone: str
-    industry: str
-    tags: str
-    open_value_cents: int
-    updated_at: dt.datetime
-    sort_value: object = field(default=None, compare=False, repr=False)
-
-    @property
-    def keyset(self) -> Keyset:
-        return Keyset(self.sort_value, self.id)
 
 
 def _text_condition(text: str, conn):

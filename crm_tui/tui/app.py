@@ -87,6 +87,11 @@ class CrmApp(App[int]):
 
     # -- start-up -------------------------------------------------------------
 
+    @property
+    def db_spec(self):
+        """What the app was asked to open (a path, a URL, a ``Database`` or None)."""
+        return self._db_spec
+
     def on_mount(self) -> None:
         self.switch_mode(self._initial_mode)
         # After the first frame: the database layer's imports would otherwise compete with it.

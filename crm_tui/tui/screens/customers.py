@@ -101,6 +101,23 @@ class CustomersScreen(CrmScreen):
         self.table.set_sort(self._sort.column, self._sort.descending)
         self.table.focus()
         super().on_mount()
+        if self.app.db is None:
+            from crm_tui.queries.first_page import sqlite_file
+
+            path = sqlite_file(self.app.db_spec)
+            if path is not None:
+                self._quick_first_page(path)
+
+    @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
+    def _quick_first_page(self, path) -> None:
+        """The first page read with plain sqlite3 while the database layer loads (see first_page)."""
+        from crm_tui.queries.first_page import quick_first_page
+
+        found = quick_first_page(path, PAGE)
+        if found is not None:
+            total, rows = found
+            page = [(r.id, row_cells(r), r.keyset) for r in rows]
+            self.app.call_from_thread(self._list_loaded, 0, self._filter, total, 0, 0, page)
 
     # -- the page cache -------------------------------------------------------------------
 
@@ -141,9 +158,6 @@ class CustomersScreen(CrmScreen):
         self._keep_id = keep_id
         cursor = self.table.cursor_row if keep_id is not None else 0
         self._load_list(self._generation, self._filter, self._segment, self._sort, keep_id, cursor)
-        if not self._choices_loaded:
-            self._choices_loaded = True
-            self._load_choices()
 
     @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
     def _load_list(self, generation, filt, segment, sort, keep_id, cursor) -> None:
@@ -180,10 +194,13 @@ class CustomersScreen(CrmScreen):
         self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
         self.table.set_row_count(total, cursor=cursor)
         self._update_summary()
+        if not self._choices_loaded and self.app.db is not None:
+            self._choices_loaded = True  # after the rows: the list never waits for the filter menus
+            self._load_choices()
 
     @on(VirtualTable.RowsNeeded)
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
-        if not hasattr(self, "_active_filter"):
+        if not hasattr(self, "_active_filter") or self.app.db is None:
             return
         for number in range(event.start // PAGE, max(event.start, event.end - 1) // PAGE + 1):
             if number in self._pages:

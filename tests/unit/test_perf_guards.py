@@ -1,0 +1,132 @@
+"""Small, fast guards for what keeps crm-tui fast at 100k customers (not timings:
+benchmarks/run.py measures those). Each fails when a change brings back the slow way."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from sqlalchemy import event
+
+from crm_tui.queries.customers import CustomerFilter, count_customers, fetch_page
+from crm_tui.queries.first_page import quick_first_page, sqlite_file
+from crm_tui.queries.pipeline import load_board
+
+
+def run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_the_app_and_its_first_screen_import_no_pandas_sqlmodel_or_sqlalchemy():
+    """First paint must not wait for the heavy imports (they load in a worker after it)."""
+    out = run(
+        """
+        import sys
+        import crm_tui.tui.app
+        from crm_tui.tui.screens.customers import CustomersScreen
+        CustomersScreen()
+        heavy = {"pandas", "sqlmodel", "sqlalchemy", "numpy"}
+        print(sorted({m.split(".")[0] for m in sys.modules} & heavy))
+        """
+    )
+    assert out == "[]"
+
+
+def statements(db):
+    seen: list[str] = []
+
+    def listen(conn, cursor, statement, params, context, executemany):
+        seen.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    return seen, lambda: event.remove(db.engine, "before_cursor_execute", listen)
+
+
+def test_the_board_reads_its_cards_in_one_query_however_many_deals(db, services, clock):
+    """One card query (and a fixed number of others) per reload: never a query per card."""
+    counts = []
+    for batch in (3, 30):
+        for i in range(batch):
+            customer = services.create_customer(name=f"Customer {batch}-{i}")
+            deal = services.create_deal(f"Deal {batch}-{i}", customer_id=customer.id, amount="10")
+            if i % 2:
+                services.move_deal_step(deal.id, 1)  # tasks from the stage's template
+        seen, stop = statements(db)
+        try:
+            board = load_board(db, None, now=clock())
+        finally:
+            stop()
+        cards = sum(len(v) for v in board.cards.values())
+        assert cards >= batch
+        card_queries = [s for s in seen if "deal.title" in s and "FROM deal" in s]
+        assert len(card_queries) == 1, card_queries
+        counts.append(len(seen))
+    assert counts[0] == counts[1]  # 3 or 33 deals: the same statements
+
+
+@pytest.mark.sqlite_only
+def test_search_uses_the_text_index_and_it_follows_every_change(db, services):
+    """3+ letters are answered by the trigram index (not by reading every row), and the
+    index stays right after an insert, a rename and a delete."""
+    acme = services.create_customer(name="Acme Rockets", email="boss@acme.example")
+    services.create_customer(name="Zenith Labs", industry="Rocketry")
+    seen, stop = statements(db)
+    try:
+        found = fetch_page(db, CustomerFilter(text="rocket"))
+    finally:
+        stop()
+    assert {r.name for r in found} == {"Acme Rockets", "Zenith Labs"}
+    assert any("customer_fts MATCH" in s for s in seen)
+    services.update_customer(acme.id, name="Acme Balloons")
+    assert [r.name for r in fetch_page(db, CustomerFilter(text="rocket"))] == ["Zenith Labs"]
+    assert [r.name for r in fetch_page(db, CustomerFilter(text="balloon"))] == ["Acme Balloons"]
+    assert count_customers(db, CustomerFilter(text="ACME.EX")) == 1  # email, any case
+    with db.write({"customer"}) as session:  # a hard delete (imports may do it) leaves no stale entry
+        session.connection().exec_driver_sql("DELETE FROM customer WHERE id = ?", (acme.id,))
+    assert count_customers(db, CustomerFilter(text="balloon")) == 0
+
+
+def test_one_or_two_letters_jump_to_names_starting_with_them(db, services):
+    for name in ("Amber Mills", "Ambrose & Co", "Cambridge Amps", "Bamboo"):
+        services.create_customer(name=name)
+    assert [r.name for r in fetch_page(db, CustomerFilter(text="am"))] == ["Amber Mills", "Ambrose & Co"]
+    assert count_customers(db, CustomerFilter(text="a")) == 2
+    assert [r.name for r in fetch_page(db, CustomerFilter(text="amb"))] == [
+        "Amber Mills", "Ambrose & Co", "Bamboo", "Cambridge Amps"]
+
+
+@pytest.mark.sqlite_only
+def test_the_plain_sqlite_first_page_equals_the_full_query(db, db_path, services):
+    """The first rows shown before SQLAlchemy loads are exactly the list's first page."""
+    ids = []
+    for i, name in enumerate(["delta", "Alpha", "charlie", "Bravo", "[red]echo[/red]", "Ärger", "alpha"]):
+        c = services.create_customer(name=name, email=f"{i}@x.example", tags="vip" if i % 2 else "")
+        ids.append(c.id)
+    services.create_deal("open one", customer_id=ids[1], amount="12.34")
+    services.create_deal("open two", customer_id=ids[1], amount="1")
+    won = services.create_deal("won", customer_id=ids[2], amount="99")
+    services.win_deal(won.id)
+    services.delete_customer(ids[3])
+    expected = fetch_page(db, limit=4)
+    total, rows = quick_first_page(db_path, 4)
+    assert total == count_customers(db) == 6
+    assert rows == expected
+    assert [r.keyset for r in rows] == [r.keyset for r in expected]  # later pages follow on by keyset
+    assert rows[0].updated_at == expected[0].updated_at and rows[0].updated_at.tzinfo is not None
+
+
+def test_the_plain_sqlite_first_page_never_creates_or_misreads(tmp_path):
+    missing = tmp_path / "none.sqlite3"
+    assert sqlite_file(str(missing)) is None and not missing.exists()
+    assert sqlite_file("postgresql+psycopg://u@h/db") is None
+    foreign = tmp_path / "foreign.sqlite3"
+    con = sqlite3.connect(foreign)
+    con.execute("create table t(x)")
+    con.close()
+    assert sqlite_file(str(foreign)) == foreign
+    assert quick_first_page(foreign, 10) is None  # not a crm-tui database: the normal path decides
