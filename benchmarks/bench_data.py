@@ -53,8 +53,12 @@ def cached_demo(size: int, seed: int, log=print) -> Path:
 
 
 def working_copy(cached: Path, folder: Path) -> Path:
-    """A private copy of the cached database for one benchmark run."""
-    dest = folder / "bench.sqlite3"
+    """A private copy of the cached database for one benchmark run (a new name each time:
+    a WAL file left by an earlier child must never be replayed onto a fresh copy)."""
+    n = len(list(folder.glob("bench-*.sqlite3")))
+    dest = folder / f"bench-{n}.sqlite3"
+    for leftover in (dest, Path(f"{dest}-wal"), Path(f"{dest}-shm")):
+        leftover.unlink(missing_ok=True)
     shutil.copyfile(cached, dest)
     os.chmod(dest, 0o600)
     return dest

@@ -41,15 +41,24 @@ def search_floor(db_path: Path, texts: list[str], page: int = 200) -> list[float
 
 def aggregate_floor(db_path: Path, repeat: int = 10) -> list[float]:
     """The kanban headers alone: count, value and weighted value per open stage of the
-    first pipeline, one grouped query."""
+    first pipeline — one grouped query over the live deals of those stages (the covering
+    deal index answers it without reading the table)."""
     con = sqlite3.connect(db_path)
     try:
         pipeline = con.execute("SELECT id FROM pipeline ORDER BY position, id LIMIT 1").fetchone()[0]
+        stages = dict(con.execute("SELECT id, probability FROM stage WHERE pipeline_id = ? AND outcome = 'open'",
+                                  (pipeline,)).fetchall())
+        marks = ", ".join("?" * len(stages))
         sql = (
-            "SELECT d.stage_id, count(*), sum(d.amount_cents), sum(d.amount_cents * coalesce(d.probability, s.probability)) "
-            "FROM deal d JOIN stage s ON s.id = d.stage_id "
-            "WHERE d.pipeline_id = ? AND d.deleted_at IS NULL AND s.outcome = 'open' GROUP BY d.stage_id"
+            "SELECT stage_id, count(*), sum(amount_cents), "
+            "sum(CASE WHEN probability IS NULL THEN amount_cents ELSE 0 END), sum(amount_cents * probability) "
+            f"FROM deal WHERE stage_id IN ({marks}) AND deleted_at IS NULL GROUP BY stage_id"
         )
-        return [_ms(lambda: con.execute(sql, (pipeline,)).fetchall(), repeat=1) for _ in range(repeat)]
+
+        def run():
+            for sid, _n, _v, plain, weighted in con.execute(sql, list(stages)).fetchall():
+                _ = (plain or 0) * stages[sid] + (weighted or 0)
+
+        return [_ms(run, repeat=1) for _ in range(repeat)]
     finally:
         con.close()
