@@ -253,7 +253,8 @@ class CustomersScreen(CrmScreen):
         arrow = "▼" if self._sort.descending else "▲"
         parts = [f"Customers · {self._total:,} {'matching' if self._is_filtered() else 'in total'}"]
         parts.append(f"sorted by {self._sort.column} {arrow}")
-        self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)))
+        # one fixed line: no screen layout per keystroke
+        self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)), layout=False)
         self.table.set_sort(self._sort.column, self._sort.descending)
 
     # -- search and filters ---------------------------------------------------------------

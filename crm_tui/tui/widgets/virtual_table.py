@@ -163,7 +163,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._last_window: tuple[int, int] | None = None
         # Rendering caches: a key press repaints two lines, each from cache when unchanged.
         self._vt_columns: tuple[int, list[tuple[Column, int]]] | None = None
-        self._vt_styles: dict[tuple, tuple[Style, Style, Style]] = {}
+        self._vt_styles: dict[tuple, tuple] = {}  # styles by (focus, theme); the header strip
         self._vt_strips: dict[tuple[int, bool, int], tuple[object, Style, Strip]] = {}
 
     # -- data ---------------------------------------------------------------------------
@@ -175,7 +175,17 @@ class VirtualTable(ScrollView, can_focus=True):
     def set_row_count(self, count: int, cursor: int | None = None) -> None:
         """Tell the table how many rows exist (and optionally where the cursor goes)."""
         self._row_count = max(0, int(count))
-        self.virtual_size = Size(self.size.width, self._row_count + 1)
+        size = Size(self.size.width, self._row_count + 1)
+        window = self.scrollable_content_region.height
+        if size != self.virtual_size:
+            if self.is_mounted and window and (self.virtual_size.height > window) == (size.height > window):
+                # The scrollbar neither appears nor goes (a search narrowing 100k rows to 2k):
+                # a new extent without a layout of the whole screen on every keystroke.
+                self.set_reactive(VirtualTable.virtual_size, size)
+                if self.show_vertical_scrollbar:
+                    self.vertical_scrollbar.window_virtual_size = size.height
+            else:
+                self.virtual_size = size
         target = self.cursor_row if cursor is None else cursor
         self._last_window = None
         self.cursor_row = self._clamp(target)
@@ -242,6 +252,15 @@ class VirtualTable(ScrollView, can_focus=True):
         return strip.adjust_cell_length(width, style).simplify()
 
     def _header(self, width: int) -> Strip:
+        key = (width, self._sort, self.has_focus, self.app.theme)
+        cached = self._vt_styles.get(("header",))
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        strip = self._render_header(width)
+        self._vt_styles[("header",)] = (key, strip)
+        return strip
+
+    def _render_header(self, width: int) -> Strip:
         base = self.rich_style + self.get_component_rich_style("virtual-table--header")
         sorted_style = self.get_component_rich_style("virtual-table--sorted", partial=True)
         cells = []
