@@ -149,7 +149,10 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
     app = Session(db_path, clock=lambda: NOW, poll=False)
 
     async def body(pilot):
-        await _until(lambda: _customers_ready(app))
+        # steady state: the database layer is open and the list reloaded through it
+        await _until(lambda: _customers_ready(app) and app.db is not None)
+        await pilot.pause()
+        await _until(lambda: _customers_ready(app) and not any(w.is_running for w in app.workers))
         await _painted(app)
         screen = app.screen
         table = screen.table
@@ -183,6 +186,7 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
             await _until(lambda: getattr(screen, "_active_filter", None) is not None
                          and screen._active_filter.text == "" and _visible_loaded(screen))
             await pilot.pause()
+        out["rss_customers_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         # switch to the Pipeline screen, all open deals
         from crm_tui.tui.widgets.kanban import KanbanBoard
 

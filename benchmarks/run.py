@@ -75,7 +75,7 @@ def measure_start(db: Path, runs: int) -> dict:
 def measure_sessions(db_cached: Path, sessions: int, work: Path) -> dict:
     words = search_words(db_cached)
     res: dict = {"down": [], "pagedown": [], "search": [], "search_floor": [], "pipeline": [], "move": [],
-                 "move_floor": [], "rss": [], "open_cards": 0, "words": words}
+                 "move_floor": [], "rss": [], "rss_customers": [], "open_cards": 0, "words": words}
     for _ in range(sessions):
         db = working_copy(db_cached, work)  # stage moves change it: every session starts the same
         _t0, r = child(f"session({str(db)!r}, {json.dumps(words)!r}, 40, 20, 10)", timeout=900)
@@ -87,6 +87,7 @@ def measure_sessions(db_cached: Path, sessions: int, work: Path) -> dict:
         res["move"].append(p95(r["move"]))
         res["move_floor"].append(p95(aggregate_floor(db)))
         res["rss"].append(r["rss_mib"])
+        res["rss_customers"].append(r["rss_customers_mib"])
         res["open_cards"] = r["open_cards"]
     return res
 
@@ -106,6 +107,8 @@ def rows_of_table(start: dict, sess: dict) -> list[tuple[str, str, float, float 
         ("stage move until every visible figure updated, p95 (ms)", "sqlite3: the header aggregate alone",
          med(sess["move"]), med(sess["move_floor"]), "≤ 50 ms"),
         ("peak RSS, whole session (MiB)", "bare Textual app", med(sess["rss"]), med(start["bare_rss"]), "≤ 250 MiB"),
+        ("peak RSS before Pipeline: Customers keys and search (MiB)", "bare Textual app", med(sess["rss_customers"]),
+         med(start["bare_rss"]), "—"),
         ("RSS at first customer rows (MiB)", "bare Textual app", med(start["rows_rss"]), med(start["bare_rss"]), "—"),
     ]
 
