@@ -22,8 +22,21 @@ import time
 SIZE = (120, 40)
 
 
+def peak_rss_mib() -> float:
+    """This program's peak resident memory. Linux's VmHWM belongs to the program since
+    exec; ``ru_maxrss`` would still count the parent's memory from before the exec."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _emit(**values) -> None:
-    values["rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    values["rss_mib"] = peak_rss_mib()
     sys.stdout.write(json.dumps(values) + "\n")
     sys.stdout.flush()
     os._exit(0)  # no teardown: the next run starts sooner, nothing left to measure
@@ -186,7 +199,7 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
             await _until(lambda: getattr(screen, "_active_filter", None) is not None
                          and screen._active_filter.text == "" and _visible_loaded(screen))
             await pilot.pause()
-        out["rss_customers_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        out["rss_customers_mib"] = peak_rss_mib()
         # switch to the Pipeline screen, all open deals
         from crm_tui.tui.widgets.kanban import KanbanBoard
 
