@@ -76,6 +76,7 @@ class CustomersScreen(CrmScreen):
         self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
         self._pending: set[int] = set()
         self._total = 0
+        self._total_exact = True
         self._keep_id: int | None = None
         self._choices_loaded = False
 
@@ -173,6 +174,17 @@ class CustomersScreen(CrmScreen):
 
                 self._segments = customer_segments(db, self.app.clock())
             filt = replace(filt, segment_ids=frozenset(i for i, s in self._segments.items() if s == segment))
+        if keep_id is None and cursor == 0:
+            # A new search or filter: the first page first, so the rows show before the count.
+            # A short page IS the count; a full one shows at once and the count follows.
+            rows = fetch_page(db, filt, sort, 0, PAGE)
+            page = [(r.id, row_cells(r), r.keyset) for r in rows]
+            exact = len(rows) < PAGE
+            self.app.call_from_thread(self._list_loaded, generation, filt, len(rows), 0, 0, page, exact)
+            if not exact:
+                total = count_customers(db, filt)
+                self.app.call_from_thread(self._count_loaded, generation, total)
+            return
         total = count_customers(db, filt)
         if keep_id is not None:
             position = customer_position(db, filt, sort, keep_id)
@@ -183,13 +195,14 @@ class CustomersScreen(CrmScreen):
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
         self.app.call_from_thread(self._list_loaded, generation, filt, total, cursor, number, page)
 
-    def _list_loaded(self, generation, filt, total, cursor, number, page) -> None:
+    def _list_loaded(self, generation, filt, total, cursor, number, page, exact=True) -> None:
         if generation != self._generation:
             return
         self._active_filter = filt  # with the segment's ids resolved, for page fetches
         self._pages.clear()
         self._store_page(number, page)
         self._total = total
+        self._total_exact = exact
         self._keep_id = None
         self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
         self.table.set_row_count(total, cursor=cursor)
@@ -197,6 +210,14 @@ class CustomersScreen(CrmScreen):
         if not self._choices_loaded and self.app.db is not None:
             self._choices_loaded = True  # after the rows: the list never waits for the filter menus
             self._load_choices()
+
+    def _count_loaded(self, generation, total) -> None:
+        """The count of a list whose first page is already shown."""
+        if generation != self._generation:
+            return
+        self._total, self._total_exact = total, True
+        self.table.set_row_count(total)
+        self._update_summary()
 
     @on(VirtualTable.RowsNeeded)
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
@@ -251,7 +272,8 @@ class CustomersScreen(CrmScreen):
 
     def _update_summary(self) -> None:
         arrow = "▼" if self._sort.descending else "▲"
-        parts = [f"Customers · {self._total:,} {'matching' if self._is_filtered() else 'in total'}"]
+        count = f"{self._total:,}" if self._total_exact else f"{self._total:,}+"
+        parts = [f"Customers · {count} {'matching' if self._is_filtered() else 'in total'}"]
         parts.append(f"sorted by {self._sort.column} {arrow}")
         # one fixed line: no screen layout per keystroke
         self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)), layout=False)
