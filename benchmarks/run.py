@@ -154,6 +154,55 @@ def save(section: str, size: int, path: Path) -> None:
     path.write_text(text)
 
 
+def _figures(section: str) -> dict[str, float]:
+    """figure name (numbers dropped) → our value, from one saved section's table."""
+    import re
+
+    out = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[2].replace(".", "", 1).isdigit():
+            out[re.sub(r"\d{1,3}(,\d{3})+\s+", "", cells[0])] = float(cells[2])
+    return out
+
+
+def scaling(text: str) -> str | None:
+    """How each figure grows from the smallest to the largest size saved in RESULTS.md."""
+    import re
+
+    sizes = sorted(int(n) for n in re.findall(r"<!-- size (\d+) -->", text))
+    if len(sizes) < 2:
+        return None
+    small, big = sizes[0], sizes[-1]
+    get = lambda n: _figures(text.split(f"<!-- size {n} -->", 1)[1].split(f"<!-- /size {n} -->", 1)[0])  # noqa: E731
+    a, b = get(small), get(big)
+    growth = big / small
+    lines = [f"How each figure grows from {small:,} to {big:,} customers ({growth:.0f}× the data):", "",
+             f"| figure | {small:,} | {big:,} | growth | |", "|---|---:|---:|---:|---|"]
+    for name, low in a.items():
+        if name not in b or not low:
+            continue
+        ratio = b[name] / low
+        verdict = ("flat" if ratio < 1.5 else "sub-linear" if ratio < 0.8 * growth
+                   else "linear" if ratio <= 1.25 * growth else "WORSE than linear")
+        lines.append(f"| {name} | {low:.1f} | {b[name]:.1f} | {ratio:.2f}× | {verdict} |")
+    return "\n".join(lines) + "\n"
+
+
+def save_scaling(path: Path) -> None:
+    text = path.read_text()
+    table = scaling(text)
+    if table is None:
+        return
+    start, end = "<!-- scaling -->", "<!-- /scaling -->"
+    block = f"{start}\n{table}{end}"
+    if start in text and end in text:
+        text = text.split(start, 1)[0] + block + text.split(end, 1)[1]
+    else:
+        text = text.rstrip("\n") + f"\n\n## Scaling\n\n{block}\n"
+    path.write_text(text)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -199,6 +248,7 @@ def main(argv=None) -> int:
     print(section)
     if not args.no_save:
         save(section, args.size, HERE / "RESULTS.md")
+        save_scaling(HERE / "RESULTS.md")
         print(f"saved to {HERE / 'RESULTS.md'}")
     return 0
 
