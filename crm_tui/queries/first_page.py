@@ -33,7 +33,19 @@ FROM page ORDER BY page.name_key, page.id
 
 
 def sqlite_file(spec) -> Path | None:
-    """The file a ``--db`` value names when it is a plain path to an existing file, else None."""
+    """The file a ``--db`` value names when it is a plain path to an existing file, else None.
+
+    No ``--db`` (None) means what ``crm_tui.db.resolve_db`` picks: ``$CRM_TUI_DB``, else the
+    per-user default file (a test holds the two equal).
+    """
+    if spec is None:
+        import os
+
+        spec = os.environ.get("CRM_TUI_DB")
+        if not spec:
+            from platformdirs import user_data_dir
+
+            spec = str(Path(user_data_dir("crm-tui", appauthor=False)) / "crm.sqlite3")
     if not isinstance(spec, str) or not spec or "://" in spec or spec.startswith("file:"):
         return None
     path = Path(spec).expanduser()

@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -47,8 +48,9 @@ def statements(db):
     return seen, lambda: event.remove(db.engine, "before_cursor_execute", listen)
 
 
-def test_the_board_reads_its_cards_in_one_query_however_many_deals(db, services, clock):
-    """One card query (and a fixed number of others) per reload: never a query per card."""
+def test_the_board_reads_its_cards_per_column_not_per_card(db, services, clock):
+    """At most one card query per column (and a fixed number of others) per reload, however
+    many deals: never a query per card."""
     counts = []
     for batch in (3, 30):
         for i in range(batch):
@@ -64,7 +66,7 @@ def test_the_board_reads_its_cards_in_one_query_however_many_deals(db, services,
         cards = sum(len(v) for v in board.cards.values())
         assert cards >= batch
         card_queries = [s for s in seen if "deal.title" in s and "FROM deal" in s]
-        assert len(card_queries) == 1, card_queries
+        assert 1 <= len(card_queries) <= len(board.stages), card_queries
         counts.append(len(seen))
     assert counts[0] == counts[1]  # 3 or 33 deals: the same statements
 
@@ -130,3 +132,18 @@ def test_the_plain_sqlite_first_page_never_creates_or_misreads(tmp_path):
     con.close()
     assert sqlite_file(str(foreign)) == foreign
     assert quick_first_page(foreign, 10) is None  # not a crm-tui database: the normal path decides
+
+
+def test_the_plain_sqlite_first_page_finds_the_same_default_database(tmp_path, monkeypatch):
+    from crm_tui.db import default_db_path, resolve_db
+
+    monkeypatch.delenv("CRM_TUI_DB", raising=False)
+    default = default_db_path()
+    assert sqlite_file(None) is None  # nothing there yet, and nothing created
+    default.parent.mkdir(parents=True, exist_ok=True)
+    default.write_bytes(b"")
+    assert sqlite_file(None) == Path(resolve_db(None)) == default
+    chosen = tmp_path / "chosen.sqlite3"
+    chosen.write_bytes(b"")
+    monkeypatch.setenv("CRM_TUI_DB", str(chosen))
+    assert sqlite_file(None) == Path(resolve_db(None)) == chosen
