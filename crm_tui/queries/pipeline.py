@@ -1,10 +1,11 @@
 """Read side of the Pipeline board and the deal detail view.
 
-``load_board()`` makes ONE query for every card of a pipeline (customer name,
-next open task via a window over the deal's open tasks) and one aggregate for
-the column headers. Won and lost columns only hold deals closed in the last
-``closed_days`` days (their headers say so), so a board stays small however
-much history the database holds.
+``load_board()`` reads one window of cards per column (the biggest deals
+first, ``limit`` of them; a column grows by a page when the cursor nears its
+end), the next open task of just those deals, and one aggregate for every
+column header — so the headers count every deal while the board holds a few
+hundred cards, however many thousands are open. Won and lost columns only
+hold deals closed in the last ``closed_days`` days (their headers say so).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from crm_tui.queries.search import like_pattern
 from crm_tui.queries.customers import TaskLine
 
 CLOSED_DAYS = 30
+CARDS_PER_COLUMN = 200  # the first window of each column; grows on demand
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,10 @@ class Board:
     cards: dict[int, list[Card]] = field(default_factory=dict)
     headers: dict[int, Header] = field(default_factory=dict)
     closed_days: int = CLOSED_DAYS
+
+    def has_more(self, stage_id: int) -> bool:
+        """True when the column's header counts more deals than the board holds."""
+        return self.headers.get(stage_id, Header()).count > len(self.cards.get(stage_id, ()))
 
     def find(self, deal_id: int | None) -> tuple[int, int] | None:
         """(column index, row) of a deal on the board, or None."""
@@ -129,12 +135,15 @@ def _text_cond(text: str):
 
 def load_board(
     db, pipeline_id: int | None, *, now: dt.datetime, text: str = "", owner: str | None = None,
-    closed_days: int = CLOSED_DAYS,
+    closed_days: int = CLOSED_DAYS, limits: dict[int, int] | None = None, focus: int | None = None,
 ) -> Board:
-    """Every card and header of one pipeline (the first pipeline when ``pipeline_id`` is None)."""
+    """The first ``limits[stage_id]`` (default CARDS_PER_COLUMN) cards of every column of one
+    pipeline (the first pipeline when ``pipeline_id`` is None) and every column's header.
+    The deal ``focus`` is always among the cards, however far down its column it sits."""
     now = now.astimezone(UTC)
     since = (now - dt.timedelta(days=closed_days)).date()
     since_at = dt.datetime(since.year, since.month, since.day, tzinfo=UTC)
+    limits = limits or {}
     with db.read() as session:
         conn = session.connection()
         pipes = conn.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.position, Pipeline.id)).all()
@@ -149,57 +158,55 @@ def load_board(
             .order_by(Stage.position, Stage.id)
         ).all()
         stages = [StageCol(*r) for r in stage_rows]
-        open_ids = [s.id for s in stages if s.outcome == "open"]
-        closed_ids = [s.id for s in stages if s.outcome != "open"]
-        shown = or_(
-            Deal.stage_id.in_(open_ids),
-            and_(Deal.stage_id.in_(closed_ids), Deal.closed_at >= since_at),
-        )
-        conds = [Deal.pipeline_id == pipeline_id, Deal.deleted_at.is_(None), _live_customer(), shown]
+        conds = [Deal.pipeline_id == pipeline_id, Deal.deleted_at.is_(None), _live_customer()]
         if owner:
             conds.append(Deal.owner == owner)
         text_cond = _text_cond(text)
         if text_cond is not None:
             conds.append(text_cond)
 
-        # The next task of every deal on the board: its earliest open task (undated last).
-        ranked = (
-            select(
-                Task.deal_id,
-                Task.subject,
-                Task.due_at,
-                func.row_number()
-                .over(partition_by=Task.deal_id, order_by=(Task.due_at.is_(None), Task.due_at, Task.id))
-                .label("rn"),
-            )
-            .join(Deal, Deal.id == Task.deal_id)
-            .where(Task.done_at.is_(None), Task.deleted_at.is_(None), Deal.pipeline_id == pipeline_id,
-                   Deal.deleted_at.is_(None))
-            .subquery()
-        )
-        # Read on its own and matched in Python: joined to the cards, SQLite scanned the whole
-        # materialised window once per card (17 s for 15k cards); apart it is one linear pass.
-        nxt = select(ranked.c.deal_id, ranked.c.subject, ranked.c.due_at).where(ranked.c.rn == 1)
-        next_task = {did: (subject, due) for did, subject, due in conn.execute(nxt)}
-        q = (
-            select(
-                Deal.id, Deal.title, Deal.customer_id, Customer.name, Deal.amount_cents, Deal.currency, Deal.owner,
-                Deal.stage_id, Deal.stage_entered_at, Deal.closed_at,
-            )
-            .join(Customer, Customer.id == Deal.customer_id, isouter=True)
-            .where(*conds)
-            .order_by(Deal.stage_id, Deal.amount_cents.desc(), Deal.id)
-        )
-        rows = conn.execute(q).all()
+        def in_column(stage: StageCol) -> list:
+            where = [*conds, Deal.stage_id == stage.id]
+            if stage.outcome != "open":
+                where.append(Deal.closed_at >= since_at)
+            return where
 
-        # Headers: one grouped aggregate (cent-percent kept exact, rounded once).
+        def order(stage: StageCol):
+            if stage.outcome == "open":
+                return (Deal.amount_cents.desc(), Deal.id)
+            return (Deal.closed_at.desc(), Deal.id.desc())
+
+        focus_at = _focus_rank(conn, focus, stages, in_column) if focus is not None else None
+        columns = (
+            Deal.id, Deal.title, Deal.customer_id, Customer.name, Deal.amount_cents, Deal.currency, Deal.owner,
+            Deal.stage_id, Deal.stage_entered_at, Deal.closed_at,
+        )
+        rows = []
+        for stage in stages:
+            limit = max(1, limits.get(stage.id, CARDS_PER_COLUMN))
+            if focus_at and focus_at[0] == stage.id:
+                limit = max(limit, focus_at[1] + CARDS_PER_COLUMN // 2)
+            rows += conn.execute(
+                select(*columns)
+                .join(Customer, Customer.id == Deal.customer_id, isouter=True)
+                .where(*in_column(stage))
+                .order_by(*order(stage))
+                .limit(limit)
+            ).all()
+        next_task = _next_tasks(conn, [r[0] for r in rows])
+
+        # Headers: one grouped aggregate over every deal (cent-percent kept exact, rounded once).
+        shown = or_(
+            Deal.stage_id.in_([s.id for s in stages if s.outcome == "open"]),
+            and_(Deal.stage_id.in_([s.id for s in stages if s.outcome != "open"]), Deal.closed_at >= since_at),
+        )
         weight = Deal.amount_cents * func.coalesce(Deal.probability, Stage.probability)
         hq = (
             select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount_cents), 0),
                    func.coalesce(func.sum(weight), 0))
             .join(Stage, Stage.id == Deal.stage_id)
             .join(Customer, Customer.id == Deal.customer_id, isouter=True)
-            .where(*conds)
+            .where(*conds, shown)
             .group_by(Deal.stage_id)
         )
         agg = {sid: (int(n), int(v), int(w)) for sid, n, v, w in conn.execute(hq)}
@@ -229,10 +236,45 @@ def load_board(
         else:
             weighted = int((Decimal(wcp) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
         board.headers[s.id] = Header(n, value, weighted)
-    for sid, cards in board.cards.items():
-        if stage_by_id[sid].outcome != "open":
-            cards.sort(key=lambda c: (c.closed_at or now), reverse=True)
     return board
+
+
+def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column) -> tuple[int, int] | None:
+    """(stage id, position in its column) of the deal the cursor is on, if it is on this board."""
+    row = conn.execute(
+        select(Deal.stage_id, Deal.amount_cents, Deal.closed_at).where(Deal.id == deal_id)
+    ).first()
+    stage = next((s for s in stages if row is not None and s.id == row[0]), None)
+    if stage is None:
+        return None
+    amount, closed = row[1], row[2]
+    if stage.outcome == "open":
+        before = or_(Deal.amount_cents > amount, and_(Deal.amount_cents == amount, Deal.id < deal_id))
+    elif closed is not None:
+        before = or_(Deal.closed_at > closed, and_(Deal.closed_at == closed, Deal.id > deal_id))
+    else:
+        return None
+    rank = conn.execute(
+        select(func.count()).select_from(Deal)
+        .join(Customer, Customer.id == Deal.customer_id, isouter=True)
+        .where(*in_column(stage), before)
+    ).scalar()
+    return stage.id, int(rank or 0)
+
+
+def _next_tasks(conn, deal_ids: list[int]) -> dict[int, tuple[str, dt.datetime | None]]:
+    """The earliest open task (undated last) of each of these deals: one indexed read."""
+    found: dict[int, tuple[str, dt.datetime | None]] = {}
+    for start in range(0, len(deal_ids), 900):  # stay under every engine's parameter limit
+        chunk = deal_ids[start:start + 900]
+        rows = conn.execute(
+            select(Task.deal_id, Task.subject, Task.due_at)
+            .where(Task.deal_id.in_(chunk), Task.done_at.is_(None), Task.deleted_at.is_(None))
+            .order_by(Task.deal_id, Task.due_at.is_(None), Task.due_at, Task.id)
+        )
+        for deal_id, subject, due in rows:
+            found.setdefault(deal_id, (subject, due))
+    return found
 
 
 def _aware(value: dt.datetime) -> dt.datetime:

@@ -243,3 +243,24 @@ async def test_thousands_of_cards_render_without_a_widget_per_card(make_app, set
         await pilot.press("j")
         await settle(app, pilot)
         assert widget.rows[first] == min(51, len(board.cards[first]) - 1)
+
+
+async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, db, clock):
+    from crm_tui.models import Deal, Stage
+    from sqlmodel import select
+
+    with db.write({"deal"}) as s:
+        lead = s.exec(select(Stage).where(Stage.name == "Lead")).one()
+        for i in range(1, 451):
+            s.add(Deal(title=f"Deal {i:04d}", pipeline_id=lead.pipeline_id, stage_id=lead.id, amount_cents=i * 100,
+                       created_at=clock.now, updated_at=clock.now, stage_entered_at=clock.now))
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        board = app.screen.board
+        assert len(board.cards[lead.id]) == 200 and board.headers[lead.id].count == 450
+        for _ in range(3):
+            await pilot.press("G")  # to the end of the loaded column: the next window arrives
+            await settle(app, pilot)
+        assert len(app.screen.board.cards[lead.id]) == 450
+        assert app.screen.query_one("#board").cursor_card.title == "Deal 0001"  # the smallest, last

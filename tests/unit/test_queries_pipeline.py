@@ -121,3 +121,38 @@ def test_pipelines_customers_and_deal_detail(db, services, clock):
     assert [n.body for n in detail.notes] == ["called them"]
     services.delete_deal(deal.id)
     assert load_deal(db, deal.id) is None
+
+
+def _many_leads(db, count):
+    """``count`` open deals in Lead with amounts 1..count (bulk, through the real tables)."""
+    from crm_tui.models import Deal
+
+    lead = stages(db)["Lead"]
+    with db.write({"deal"}) as s:
+        now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+        for i in range(1, count + 1):
+            s.add(Deal(title=f"Deal {i:04d}", pipeline_id=lead.pipeline_id, stage_id=lead.id, amount_cents=i * 100,
+                       created_at=now, updated_at=now, stage_entered_at=now))
+    return lead
+
+
+def test_columns_hold_a_window_while_headers_count_every_deal(db, clock):
+    lead = _many_leads(db, 450)
+    board = load_board(db, None, now=clock.now)
+    cards = board.cards[lead.id]
+    assert len(cards) == 200  # CARDS_PER_COLUMN
+    assert [c.amount_cents for c in cards[:2]] == [45000, 44900]  # biggest first
+    assert board.headers[lead.id].count == 450
+    assert board.headers[lead.id].value_cents == sum(range(1, 451)) * 100
+    assert board.has_more(lead.id)
+    grown = load_board(db, None, now=clock.now, limits={lead.id: 500})
+    assert len(grown.cards[lead.id]) == 450 and not grown.has_more(lead.id)
+
+
+def test_the_focused_deal_is_loaded_however_far_down_its_column(db, clock):
+    lead = _many_leads(db, 450)
+    board = load_board(db, None, now=clock.now)
+    smallest = load_board(db, None, now=clock.now, limits={lead.id: 450}).cards[lead.id][-1]
+    assert board.find(smallest.id) is None
+    focused = load_board(db, None, now=clock.now, focus=smallest.id)
+    assert focused.find(smallest.id) == (0, 449)

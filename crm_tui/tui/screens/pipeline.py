@@ -15,7 +15,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, Static
 
-from crm_tui.queries.pipeline import Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer
+from crm_tui.queries.pipeline import (
+    CARDS_PER_COLUMN, Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer,
+)
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.pick import PickScreen
@@ -61,6 +63,7 @@ class PipelineScreen(CrmScreen):
         self.owner: str | None = None
         self._follow = True  # keep the cursor on the moved deal (not after win/lose)
         self.board: Board | None = None
+        self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
 
     def compose(self) -> ComposeResult:
         yield ModeBar("pipeline")
@@ -77,13 +80,23 @@ class PipelineScreen(CrmScreen):
     # -- loading --------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._load(self.pipeline_id, self.text, self.owner)
+        card = self.query_one(KanbanBoard).cursor_card
+        self._load(self.pipeline_id, self.text, self.owner, dict(self.limits), card.id if card else None)
 
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
-    def _load(self, pipeline_id, text, owner) -> None:
+    def _load(self, pipeline_id, text, owner, limits, focus) -> None:
         now = self.app.clock()
-        board = load_board(self.app.db, pipeline_id, now=now, text=text, owner=owner)
+        board = load_board(
+            self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus
+        )
         self.app.call_from_thread(self._show, board, now)
+
+    @on(KanbanBoard.NeedMore)
+    def _grow_column(self, event: KanbanBoard.NeedMore) -> None:
+        wanted = event.loaded + CARDS_PER_COLUMN
+        if self.limits.get(event.stage_id, CARDS_PER_COLUMN) < wanted:
+            self.limits[event.stage_id] = wanted
+            self.reload()
 
     def _show(self, board: Board, now) -> None:
         widget = self.query_one(KanbanBoard)
@@ -238,5 +251,6 @@ class PipelineScreen(CrmScreen):
     def _pipeline_picked(self, pipeline_id) -> None:
         if pipeline_id is not None and pipeline_id != self.pipeline_id:
             self.pipeline_id = pipeline_id
+            self.limits = {}
             self.reload()
 

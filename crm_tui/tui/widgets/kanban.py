@@ -85,6 +85,14 @@ class KanbanBoard(Widget, can_focus=True):
             super().__init__()
             self.deal_id = deal_id
 
+    class NeedMore(Message):
+        """The cursor is near the end of a column that holds fewer cards than its header counts."""
+
+        def __init__(self, stage_id: int, loaded: int) -> None:
+            super().__init__()
+            self.stage_id = stage_id
+            self.loaded = loaded
+
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.board: Board | None = None
@@ -168,6 +176,8 @@ class KanbanBoard(Widget, can_focus=True):
         sid = self.board.stages[self.col].id
         n = len(self.board.cards.get(sid, ()))
         self.rows[sid] = max(0, min(self.rows.get(sid, 0) + dy, n - 1))
+        if self.rows[sid] >= n - self._per_page() * 2 and self.board.has_more(sid):
+            self.post_message(self.NeedMore(sid, n))
         self._scroll_to_cursor()
         self.refresh()
 
