@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
 from crm_tui.queries.search import like_pattern
@@ -122,10 +122,6 @@ def find_customers(db, text: str, *, limit: int = 8) -> list[tuple[int, str]]:
         return [(i, n) for i, n in rows]
 
 
-def _live_customer():
-    return or_(Deal.customer_id.is_(None), Customer.deleted_at.is_(None))
-
-
 def _text_cond(text: str):
     if not text.strip():
         return None
@@ -158,7 +154,13 @@ def load_board(
             .order_by(Stage.position, Stage.id)
         ).all()
         stages = [StageCol(*r) for r in stage_rows]
-        conds = [Deal.pipeline_id == pipeline_id, Deal.deleted_at.is_(None), _live_customer()]
+        # Every condition reads the deal row alone (the stage implies the pipeline), so each
+        # column is an ordered walk of a covering index: no join per deal, however many.
+        conds = [Deal.deleted_at.is_(None)]
+        dead = conn.execute(select(Customer.id).where(Customer.deleted_at.is_not(None))).scalars().all()
+        if dead:
+            gone = bindparam("dead_customers", dead, expanding=True, literal_execute=True)
+            conds.append(or_(Deal.customer_id.is_(None), Deal.customer_id.not_in(gone)))
         if owner:
             conds.append(Deal.owner == owner)
         text_cond = _text_cond(text)
@@ -171,17 +173,22 @@ def load_board(
                 where.append(Deal.closed_at >= since_at)
             return where
 
+        def with_customer(query):
+            # the customer's name is only needed for a text filter (and for the cards shown)
+            return query.join(Customer, Customer.id == Deal.customer_id, isouter=True) if text_cond is not None else query
+
         def order(stage: StageCol):
             if stage.outcome == "open":
                 return (Deal.amount_cents.desc(), Deal.id)
             return (Deal.closed_at.desc(), Deal.id.desc())
 
-        focus_at = _focus_rank(conn, focus, stages, in_column) if focus is not None else None
+        focus_at = _focus_rank(conn, focus, stages, in_column, with_customer) if focus is not None else None
         columns = (
             Deal.id, Deal.title, Deal.customer_id, Customer.name, Deal.amount_cents, Deal.currency, Deal.owner,
             Deal.stage_id, Deal.stage_entered_at, Deal.closed_at,
         )
         rows = []
+        agg = {}
         for stage in stages:
             limit = max(1, limits.get(stage.id, CARDS_PER_COLUMN))
             if focus_at and focus_at[0] == stage.id:
@@ -193,23 +200,16 @@ def load_board(
                 .order_by(*order(stage))
                 .limit(limit)
             ).all()
+            # The header counts every deal of the column (cent-percent kept exact, rounded once).
+            weight = Deal.amount_cents * func.coalesce(Deal.probability, stage.probability)
+            n, value, wcp = conn.execute(
+                with_customer(
+                    select(func.count(Deal.id), func.coalesce(func.sum(Deal.amount_cents), 0),
+                           func.coalesce(func.sum(weight), 0)).select_from(Deal)
+                ).where(*in_column(stage))
+            ).one()
+            agg[stage.id] = (int(n), int(value), int(wcp))
         next_task = _next_tasks(conn, [r[0] for r in rows])
-
-        # Headers: one grouped aggregate over every deal (cent-percent kept exact, rounded once).
-        shown = or_(
-            Deal.stage_id.in_([s.id for s in stages if s.outcome == "open"]),
-            and_(Deal.stage_id.in_([s.id for s in stages if s.outcome != "open"]), Deal.closed_at >= since_at),
-        )
-        weight = Deal.amount_cents * func.coalesce(Deal.probability, Stage.probability)
-        hq = (
-            select(Deal.stage_id, func.count(Deal.id), func.coalesce(func.sum(Deal.amount_cents), 0),
-                   func.coalesce(func.sum(weight), 0))
-            .join(Stage, Stage.id == Deal.stage_id)
-            .join(Customer, Customer.id == Deal.customer_id, isouter=True)
-            .where(*conds, shown)
-            .group_by(Deal.stage_id)
-        )
-        agg = {sid: (int(n), int(v), int(w)) for sid, n, v, w in conn.execute(hq)}
 
     board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
     stage_by_id = {s.id: s for s in stages}
@@ -239,7 +239,7 @@ def load_board(
     return board
 
 
-def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column) -> tuple[int, int] | None:
+def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column, with_customer) -> tuple[int, int] | None:
     """(stage id, position in its column) of the deal the cursor is on, if it is on this board."""
     row = conn.execute(
         select(Deal.stage_id, Deal.amount_cents, Deal.closed_at).where(Deal.id == deal_id)
@@ -254,11 +254,7 @@ def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column) -> tuple[
         before = or_(Deal.closed_at > closed, and_(Deal.closed_at == closed, Deal.id > deal_id))
     else:
         return None
-    rank = conn.execute(
-        select(func.count()).select_from(Deal)
-        .join(Customer, Customer.id == Deal.customer_id, isouter=True)
-        .where(*in_column(stage), before)
-    ).scalar()
+    rank = conn.execute(with_customer(select(func.count()).select_from(Deal)).where(*in_column(stage), before)).scalar()
     return stage.id, int(rank or 0)
 
 
