@@ -209,8 +209,8 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         out["pipeline"] = (await _painted(app) - t) * 1000
         board_screen = app.screen
         kanban = board_screen.query_one(KanbanBoard)
-        out["open_cards"] = sum(len(board_screen.board.cards[s.id]) for s in board_screen.board.stages
-                                if s.outcome == "open")
+        out["open_cards"] = sum(board_screen.board.headers[s.id].count for s in board_screen.board.stages
+                                if s.outcome == "open")  # open deals in the pipeline (headers count them all)
         await pilot.pause()
         # stage moves: L then H on the card under the cursor, until both headers show it
         for i in range(moves):
