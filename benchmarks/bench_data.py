@@ -25,11 +25,26 @@ def cache_dir() -> Path:
     return folder
 
 
-def cached_demo(size: int, seed: int, log=print) -> Path:
-    """The cached demo database for ``size``/``seed`` at this build's schema, built if missing."""
+def schema_key() -> str:
+    """The schema version plus a digest of every table and index the models declare, so a
+    cached database built before an index was added is never measured by mistake."""
+    import hashlib
+
+    from sqlmodel import SQLModel
+
+    import crm_tui.models  # noqa: F401 - registers the tables
     from crm_tui.migrations import SCHEMA_VERSION
 
-    path = cache_dir() / f"demo-{size}-s{seed}-v{SCHEMA_VERSION}.sqlite3"
+    parts = []
+    for table in SQLModel.metadata.sorted_tables:
+        parts.append(table.name + ":" + ",".join(c.name for c in table.columns))
+        parts += sorted(f"{ix.name}({','.join(c.name for c in ix.columns)})" for ix in table.indexes)
+    return f"v{SCHEMA_VERSION}-{hashlib.sha256('|'.join(parts).encode()).hexdigest()[:8]}"
+
+
+def cached_demo(size: int, seed: int, log=print) -> Path:
+    """The cached demo database for ``size``/``seed`` at this build's schema, built if missing."""
+    path = cache_dir() / f"demo-{size}-s{seed}-{schema_key()}.sqlite3"
     if path.exists():
         return path
     from crm_tui import demo
