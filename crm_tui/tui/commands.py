@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from functools import partial
 
-from textual.content import Content
 from textual.command import Hit, Hits, Provider
+from textual.content import Content
+
+from crm_tui.tui.literal import safe
 
 
 class JumpProvider(Provider):
@@ -33,6 +35,7 @@ class JumpProvider(Provider):
 def literal_highlight(matcher, label: str) -> tuple[float, Content]:
     """Score and highlight ``label`` like ``Matcher.highlight`` does, but without reading the
     label as markup: a customer called ``[red]ACME[/red]`` keeps its brackets."""
+    label = safe(label)
     content = Content(label)
     score, offsets = matcher.fuzzy_search.match(matcher.query, label)
     for offset in offsets if score else ():

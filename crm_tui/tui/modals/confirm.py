@@ -9,7 +9,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from crm_tui.tui.widgets.virtual_table import literal
+from crm_tui.tui.literal import literal
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -30,7 +30,7 @@ from textual.screen import ModalScreen
 from textual.suggester import Suggester
 from textual.widgets import Button, Input, Label, Select, Static, TextArea
 
-from crm_tui.tui.widgets.virtual_table import literal
+from crm_tui.tui.literal import literal
 
 #: the narrowest label column; longer labels widen it for the whole form
 MIN_LABEL_WIDTH = 11

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Static
 
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 
 COMMON_REASONS = ("Price too high", "Lost to a competitor", "No budget", "No decision", "Bad timing", "Went silent")
 
@@ -26,7 +26,7 @@ class LoseReasonScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lose-dialog"):
-            yield Label(Text(f"Lose '{literal(self._deal_title)}'"), id="lose-title")
+            yield Label(Text(f"Lose '{safe(self._deal_title)}'"), id="lose-title")
             yield Label(Text("Why was it lost? e.g. " + ", ".join(COMMON_REASONS[:3])), classes="muted")
             yield Input(placeholder="reason (required); → completes a common one", id="lose-reason",
                         suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False))

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 
 
 class PickScreen(ModalScreen[Any]):
@@ -31,7 +31,7 @@ class PickScreen(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical(id="pick-dialog"):
             yield Label(Text(self._title), id="pick-title")
-            options = [Option(Text(("● " if v == self._current else "  ") + literal(label)), id=str(i))
+            options = [Option(Text(("● " if v == self._current else "  ") + safe(label)), id=str(i))
                        for i, (label, v) in enumerate(self._choices)]
             yield OptionList(*options, id="pick-list")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 
 from rich.text import Text
 from textual import on
@@ -14,7 +13,7 @@ from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from crm_tui.errors import ValidationError
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 from crm_tui.validate import timestamp
 
 
@@ -30,7 +29,7 @@ class SnoozeScreen(ModalScreen[dict | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="snooze-dialog"):
-            yield Label(Text(f"Snooze '{literal(self._subject)}'"), id="snooze-title")
+            yield Label(Text(f"Snooze '{safe(self._subject)}'"), id="snooze-title")
             yield OptionList(Option("+1 day", id="1"), Option("+3 days", id="3"), Option("+1 week", id="7"),
                              Option("Pick a date…", id="date"), id="snooze-options")
             yield Input(placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM (local time)", id="snooze-date")

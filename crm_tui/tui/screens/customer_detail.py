@@ -20,7 +20,7 @@ from textual.widgets import Footer, Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.widgets.virtual_table import literal
+from crm_tui.tui.literal import literal
 
 
 def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:

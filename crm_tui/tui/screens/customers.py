@@ -20,7 +20,8 @@ from textual.widgets import Footer, Input, Select, Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.widgets.virtual_table import Column, VirtualTable, literal
+from crm_tui.tui.literal import literal
+from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 from crm_tui.tui.widgets.mode_bar import ModeBar
 
 PAGE = 200

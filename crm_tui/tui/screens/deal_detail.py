@@ -19,7 +19,7 @@ from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.screens.pipeline import deal_values
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 
 
 def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -72,34 +72,34 @@ class DealDetailScreen(CrmScreen):
         head = Table.grid(padding=(0, 2))
         head.add_column(style="dim")
         head.add_column()
-        title = Text(literal(d.title), style="bold")
+        title = Text(safe(d.title), style="bold")
         title.append(f"   {detail.stage}", style="bold reverse" if detail.outcome != "open" else "bold")
         head.add_row("Deal", title)
-        head.add_row("Customer", Text(literal(detail.customer) or "—"))
+        head.add_row("Customer", Text(safe(detail.customer) or "—"))
         head.add_row("Amount", Text(money_text(d.amount_cents, d.currency)))
         prob = f"{detail.probability}%" + ("" if d.probability is not None else " (stage default)")
         head.add_row("Probability", Text(prob))
-        head.add_row("Pipeline", Text(f"{literal(detail.pipeline)} · {literal(detail.stage)} since {local(d.stage_entered_at)}"))
-        head.add_row("Owner", Text(literal(d.owner) or "—"))
+        head.add_row("Pipeline", Text(f"{safe(detail.pipeline)} · {safe(detail.stage)} since {local(d.stage_entered_at)}"))
+        head.add_row("Owner", Text(safe(d.owner) or "—"))
         head.add_row("Expected close", Text(d.expected_close.isoformat() if d.expected_close else "—"))
         head.add_row("Created", Text(local(d.created_at)))
         if d.closed_at:
             head.add_row("Closed", Text(local(d.closed_at)))
         if d.lost_reason:
-            head.add_row("Lost because", Text(literal(d.lost_reason)))
+            head.add_row("Lost because", Text(safe(d.lost_reason)))
         self.query_one("#deal-head", Static).update(head)
 
         history = Text("Stage history\n", style="bold")
         for h in detail.history:
             history.append(f"{local(h.at)}  ", style="dim")
-            history.append(f"{literal(h.from_stage)} → {literal(h.to_stage)}")
-            history.append(f"  {literal(h.by)}\n" if h.by else "\n", style="dim")
+            history.append(f"{safe(h.from_stage)} → {safe(h.to_stage)}")
+            history.append(f"  {safe(h.by)}\n" if h.by else "\n", style="dim")
         self.query_one("#deal-history", Static).update(history)
 
         tasks = Text("Tasks\n", style="bold")
         for t in detail.tasks:
             tasks.append("✓ " if t.done_at else "☐ ", style="bold")
-            tasks.append(literal(t.subject), style="dim" if t.done_at else "")
+            tasks.append(safe(t.subject), style="dim" if t.done_at else "")
             tasks.append(f"  {t.kind} · due {local(t.due_at)}\n", style="dim")
         if not detail.tasks:
             tasks.append("none — t adds one\n", style="dim")
@@ -107,8 +107,8 @@ class DealDetailScreen(CrmScreen):
 
         notes = Text("Notes\n", style="bold")
         for n in detail.notes:
-            notes.append(f"{local(n.at)}  {literal(n.author)}\n", style="dim")
-            notes.append("\n".join(literal(line) for line in n.body.splitlines()) + "\n\n")
+            notes.append(f"{local(n.at)}  {safe(n.author)}\n", style="dim")
+            notes.append("\n".join(safe(line) for line in n.body.splitlines()) + "\n\n")
         if not detail.notes:
             notes.append("none — a adds one\n", style="dim")
         self.query_one("#deal-notes", Static).update(notes)
@@ -163,7 +163,7 @@ class DealDetailScreen(CrmScreen):
 
         save = task_saver(self.app, deal_id=self.deal_id)
         values = {"owner": self.app.user or "", "customer": self.detail.customer}
-        self.app.push_screen(TaskFormScreen(f"New task for '{literal(self.detail.deal.title)}'", save, values=values),
+        self.app.push_screen(TaskFormScreen(f"New task for '{safe(self.detail.deal.title)}'", save, values=values),
                              lambda r: r and self.app.notify("Task added", timeout=3))
 
     def _move(self, call, label: str, success: str) -> None:
@@ -173,7 +173,7 @@ class DealDetailScreen(CrmScreen):
     def action_win(self) -> None:
         if self.detail and self.app.services:
             services, title = self.app.services, self.detail.deal.title
-            self._move(lambda: services.win_deal(self.deal_id), f"win '{title}'", f"Won '{literal(title)}'")
+            self._move(lambda: services.win_deal(self.deal_id), f"win '{title}'", f"Won '{safe(title)}'")
 
     def action_lose(self) -> None:
         if not (self.detail and self.app.services):
@@ -182,7 +182,7 @@ class DealDetailScreen(CrmScreen):
 
         def chosen(reason: str | None) -> None:
             if reason:
-                self._move(lambda: services.lose_deal(self.deal_id, reason), f"lose '{title}'", f"Lost '{literal(title)}'")
+                self._move(lambda: services.lose_deal(self.deal_id, reason), f"lose '{title}'", f"Lost '{safe(title)}'")
 
         self.app.push_screen(LoseReasonScreen(title), chosen)
 
@@ -190,7 +190,7 @@ class DealDetailScreen(CrmScreen):
         if self.detail and self.app.services:
             services, title = self.app.services, self.detail.deal.title
             self._move(lambda: services.reopen_deal(self.deal_id), f"reopen '{title}'",
-                       lambda r: f"Reopened '{literal(title)}' in {literal(r.to_stage.name)}")
+                       lambda r: f"Reopened '{safe(title)}' in {safe(r.to_stage.name)}")
 
     def action_customer(self) -> None:
         if self.detail and self.detail.deal.customer_id:

@@ -22,7 +22,8 @@ from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.widgets.kanban import KanbanBoard, literal
+from crm_tui.tui.literal import safe
+from crm_tui.tui.widgets.kanban import KanbanBoard
 from crm_tui.tui.widgets.mode_bar import ModeBar
 
 
@@ -110,16 +111,16 @@ class PipelineScreen(CrmScreen):
 
     def _update_bar(self) -> None:
         bar = Text()
-        bar.append(literal(self.board.pipeline) if self.board else "Pipeline", style="bold")
+        bar.append(safe(self.board.pipeline) if self.board else "Pipeline", style="bold")
         if self.board:
             open_n = sum(self.board.headers[s.id].count for s in self.board.stages if s.outcome == "open")
             bar.append(f"  {open_n:,} open deals", style="dim")
         if self.owner:
             bar.append("  owner: ")
-            bar.append(literal(self.owner), style="bold")
+            bar.append(safe(self.owner), style="bold")
         if self.text:
             bar.append("  filter: ")
-            bar.append(repr(literal(self.text)), style="bold")
+            bar.append(repr(safe(self.text)), style="bold")
         self.query_one("#pipeline-bar", Static).update(bar)
 
     # -- the card under the cursor ------------------------------------------------------------
@@ -149,7 +150,7 @@ class PipelineScreen(CrmScreen):
         self._undoable(
             lambda: services.move_deal_step(card.id, step),
             f"move '{card.title}'",
-            lambda r: f"Moved '{literal(r.deal.title)}' to {literal(r.to_stage.name)}",
+            lambda r: f"Moved '{safe(r.deal.title)}' to {safe(r.to_stage.name)}",
         )
 
     def action_win(self) -> None:
@@ -158,7 +159,7 @@ class PipelineScreen(CrmScreen):
             return
         services = self.app.services
         self._undoable(lambda: services.win_deal(card.id), f"win '{card.title}'",
-                       f"Won '{literal(card.title)}'", follow=False)
+                       f"Won '{safe(card.title)}'", follow=False)
 
     def action_lose(self) -> None:
         card = self._card()
@@ -169,7 +170,7 @@ class PipelineScreen(CrmScreen):
         def chosen(reason: str | None) -> None:
             if reason:
                 self._undoable(lambda: services.lose_deal(card.id, reason), f"lose '{card.title}'",
-                               f"Lost '{literal(card.title)}': {literal(reason)}", follow=False)
+                               f"Lost '{safe(card.title)}': {safe(reason)}", follow=False)
 
         self.app.push_screen(LoseReasonScreen(card.title), chosen)
 
@@ -183,7 +184,7 @@ class PipelineScreen(CrmScreen):
 
         def created(deal) -> None:
             if deal is not None:
-                self.app.notify(f"Added '{literal(deal.title)}'", timeout=3)
+                self.app.notify(f"Added '{safe(deal.title)}'", timeout=3)
 
         form = DealFormScreen("New deal", save, values={"owner": self.app.user or ""},
                               suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))})

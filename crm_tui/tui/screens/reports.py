@@ -22,7 +22,7 @@ from crm_tui.metrics import Filters, forecast_by_month, report
 from crm_tui.queries.pipeline import list_owners
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, money, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
 
@@ -112,7 +112,7 @@ class ReportsScreen(CrmScreen):
         bar.append("  period: ")
         bar.append(self.period, style="bold")
         bar.append("  owner: ")
-        bar.append(literal(self.owner) if self.owner else "everyone", style="bold")
+        bar.append(safe(self.owner) if self.owner else "everyone", style="bold")
         self.query_one("#reports-bar", Static).update(bar)
 
     # -- computing ---------------------------------------------------------------------------
@@ -174,13 +174,13 @@ class ReportsScreen(CrmScreen):
         owners = self.query_one("#owners-table", DataTable)
         owners.clear()
         for row in data["owners"]:
-            owners.add_row(Text(literal(row["owner"]) or "—"), f"{row['open_count']:,}", f"{row['won_count']:,}",
+            owners.add_row(Text(safe(row["owner"]) or "—"), f"{row['open_count']:,}", f"{row['won_count']:,}",
                            Text(money(row["won_value"]), justify="right"), f"{row['lost_count']:,}",
                            percent(row["win_rate"]))
         segments = self.query_one("#segments-table", DataTable)
         segments.clear()
         for row in data["segments"]:
-            segments.add_row(Text(literal(row["segment"])), f"{row['count']:,}",
+            segments.add_row(Text(safe(row["segment"])), f"{row['count']:,}",
                              Text(money(row["value"]), justify="right"))
 
     # -- selectors and export ---------------------------------------------------------------

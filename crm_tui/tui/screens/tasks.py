@@ -25,7 +25,7 @@ from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
 from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen, priority_value
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.mode_bar import ModeBar
 
 KINDS = {"call": "☎ call", "email": "✉ email", "meeting": "◷ meet", "todo": "☐ todo"}
@@ -181,14 +181,14 @@ class TaskList(Widget, can_focus=True):
             due = relative_due(row.due_at, self.now)
             if wide and row.due_at:
                 due = row.due_at.astimezone().strftime("%a %b %d %H:%M") + " · " + due
-        who = literal(row.customer)
+        who = safe(row.customer)
         if row.deal:
-            who = f"{who} · {literal(row.deal)}" if who else literal(row.deal)
+            who = f"{who} · {safe(row.deal)}" if who else safe(row.deal)
         prio = {3: "urgent", 2: "high", 0: "low"}.get(row.priority, "")
         line = Text(" ")
         line.append(self._cell(kind, kind_w, st("tasks--done") if row.done_at else None))
         line.append(" ")
-        line.append(self._cell(literal(row.subject), subject_w, st("tasks--muted") if row.done_at else None))
+        line.append(self._cell(safe(row.subject), subject_w, st("tasks--muted") if row.done_at else None))
         line.append(" ")
         line.append(self._cell(who or "—", who_w, st("tasks--muted")))
         line.append(" ")
@@ -196,7 +196,7 @@ class TaskList(Widget, can_focus=True):
         line.append(self._cell(due, due_w, st("tasks--overdue") if overdue else st("tasks--muted")))
         if owner_w:
             line.append(" ")
-            line.append(self._cell(literal(row.owner), owner_w, st("tasks--muted")))
+            line.append(self._cell(safe(row.owner), owner_w, st("tasks--muted")))
         line.append(" ")
         style = {3: st("tasks--urgent"), 2: st("tasks--high")}.get(row.priority)
         line.append(self._cell(prio if prio_w > 3 else prio[:1].upper() + ("!" if prio else ""), prio_w, style))
@@ -254,7 +254,7 @@ class TasksScreen(CrmScreen):
             c = queue.counts()
             bar.append(f"  {c['Overdue']} overdue · {c['Today']} today · {c['Upcoming']} upcoming", style="dim")
         bar.append("  owner: ")
-        bar.append(literal(self.owner) if self.owner else "everyone", style="bold")
+        bar.append(safe(self.owner) if self.owner else "everyone", style="bold")
         self.query_one("#tasks-bar", Static).update(bar)
 
     def _row(self) -> TaskRow | None:
@@ -268,13 +268,13 @@ class TasksScreen(CrmScreen):
         if row is None or services is None:
             return
         if row.done_at is not None:
-            self.run_service(lambda: services.reopen_task(row.id), success=f"Reopened '{literal(row.subject)}'")
+            self.run_service(lambda: services.reopen_task(row.id), success=f"Reopened '{safe(row.subject)}'")
             return
         self.run_service(
             lambda: services.complete_task(row.id),
             undo=lambda t: partial(services.reopen_task, t.id),
             undo_label=f"complete '{row.subject}'",
-            success=f"Done: '{literal(row.subject)}' (ctrl+z reopens)",
+            success=f"Done: '{safe(row.subject)}' (ctrl+z reopens)",
         )
 
     def action_snooze(self) -> None:

@@ -10,7 +10,6 @@ columns are there. Every string from the database is drawn literally.
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from rich.style import Style
 from rich.text import Text
@@ -22,15 +21,7 @@ from textual.widget import Widget
 
 from crm_tui.queries.pipeline import Board, Card
 from crm_tui.textnorm import money_text
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-
-
-def literal(value: object) -> str:
-    """Text safe to draw: control characters (escapes, newlines) become '�' or spaces."""
-    s = "" if value is None else str(value)
-    return _CONTROL.sub(lambda m: " " if m.group() in "\n\t\r" else "\ufffd", s)
-
+from crm_tui.tui.literal import safe
 
 def short_money(cents: int) -> str:
     """Whole major units with separators; millions and billions abbreviated."""
@@ -301,7 +292,7 @@ class KanbanBoard(Widget, can_focus=True):
         if y == 0:
             more_left = "◀ " if first and self.first_col > 0 else ""
             more_right = " ▶" if last and ci < len(board.stages) - 1 else ""
-            name = Text(more_left + literal(stage.name), style=self._style("kanban--header", False))
+            name = Text(more_left + safe(stage.name), style=self._style("kanban--header", False))
             count = f" {head.count if head else 0}{more_right}"
             return self._fit(name, w, right=count, right_style=self._style("kanban--header", False))
         if y == 1:
@@ -330,9 +321,9 @@ class KanbanBoard(Widget, can_focus=True):
 
     def _card_line(self, card: Card, outcome: str, part: int, w: int) -> Text:
         if part == 0:
-            return self._fit(Text(" " + literal(card.title), style=self._style("kanban--title")), w)
+            return self._fit(Text(" " + safe(card.title), style=self._style("kanban--title")), w)
         if part == 1:
-            return self._fit(Text(" " + (literal(card.customer) or "—"), style=self._style("kanban--muted")), w)
+            return self._fit(Text(" " + (safe(card.customer) or "—"), style=self._style("kanban--muted")), w)
         if part == 2:
             amount = Text(" " + money_text(card.amount_cents))
             if outcome == "open":
@@ -346,7 +337,7 @@ class KanbanBoard(Widget, can_focus=True):
             if outcome != "open":
                 return Text(" " * w)
             if card.next_task:
-                return self._fit(Text(" ▸ " + literal(card.next_task), style=self._style("kanban--muted")), w)
+                return self._fit(Text(" ▸ " + safe(card.next_task), style=self._style("kanban--muted")), w)
             return self._fit(Text(" ⚠ no next task", style=self._style("kanban--rotting")), w)
         return Text(" " * w)
 

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from crm_tui.textnorm import money_text
-from crm_tui.tui.widgets.kanban import literal
+from crm_tui.tui.literal import safe
 
 
 def major_to_cents(value) -> int:
@@ -90,7 +90,7 @@ class Funnel(Static):
                     style=muted)
         for s in self.stages:
             bar = "█" * max(1, round(width * s["count"] / top)) if s["count"] else "·"
-            text.append(f"{literal(s['name'])[:13]:<13} ", style="bold")
+            text.append(f"{safe(s['name'])[:13]:<13} ", style="bold")
             text.append(f"{s['count']:>6,} ")
             text.append(f"{money(s['value']):>14} ", style=muted)
             text.append(bar, style=self.get_component_rich_style(f"funnel--{s['kind']}", partial=True))

@@ -13,7 +13,6 @@ ones are dropped so the rest stay readable. Cell text is always literal
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -29,17 +28,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-def literal(value: object, *, wrap: bool = False) -> Text:
-    """Literal text: markup shown as typed, control characters replaced (newlines too unless ``wrap``)."""
-    if isinstance(value, Text):
-        return value
-    text = "" if value is None else str(value)
-    if wrap:
-        return Text("\n".join(_CONTROL.sub("\ufffd", line) for line in text.split("\n")))
-    return Text(_CONTROL.sub("\ufffd", text), no_wrap=True)
-
+from crm_tui.tui.literal import literal, safe
 
 def _fit(text: str, width: int, align: str) -> str:
     """``text`` in exactly ``width`` cells: padded, or cut with an ellipsis."""
@@ -326,7 +315,7 @@ class VirtualTable(ScrollView, can_focus=True):
         parts = []
         for col, w in self.visible_columns(width):
             value = values.get(col.key, "")
-            parts.append(_fit(_CONTROL.sub("\ufffd", "" if value is None else str(value)), w, col.align))
+            parts.append(_fit(safe(value), w, col.align))
         return Strip([Segment(_fit(" ".join(parts), width, "left"), style)], width)
 
     # -- the visible window -------------------------------------------------------------
