@@ -85,13 +85,14 @@ def _customers_ready(app) -> bool:
     return table.row_count > 0 and screen.current_id() is not None
 
 
-def _app_css() -> str:
-    """The app's stylesheet by absolute path (a subclass here would look beside this file)."""
+def _app_css() -> list[str]:
+    """The app's stylesheets by absolute path (a subclass here would look beside this file)."""
     from pathlib import Path
 
     import crm_tui.tui.app as app_module
 
-    return str(Path(app_module.__file__).with_name(app_module.CrmApp.CSS_PATH))
+    folder = Path(app_module.__file__).parent
+    return [str(folder / path) for path in app_module.CrmApp.CSS_PATH]
 
 
 async def _run(app, body=None, timeout: float = 240.0) -> None:

@@ -16,11 +16,12 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import literal
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 
 def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:
@@ -64,7 +65,7 @@ class CustomerDetailScreen(CrmScreen):
             with Vertical(id="detail-right"):
                 yield Static("", id="detail-tasks", classes="section", markup=False)
                 yield Static("", id="detail-notes", classes="section", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").focus()

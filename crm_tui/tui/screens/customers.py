@@ -16,13 +16,14 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import literal
 from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 PAGE = 200
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
@@ -93,7 +94,7 @@ class CustomersScreen(CrmScreen):
             yield Select([], prompt="tag", id="filter-tag", compact=True)
             yield Select([], prompt="segment", id="filter-segment", compact=True)
         yield VirtualTable(COLUMNS, self._row_at, placeholder="…", empty_text="Loading customers…", id="customers-table")
-        yield Footer()
+        yield KeyBar()
 
     @property
     def table(self) -> VirtualTable:

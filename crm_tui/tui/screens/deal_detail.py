@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
 from crm_tui.textnorm import money_text
@@ -20,6 +20,7 @@ from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.screens.pipeline import deal_values
 from crm_tui.tui.literal import safe
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 
 def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -53,7 +54,7 @@ class DealDetailScreen(CrmScreen):
                 yield Static(id="deal-tasks", classes="deal-box")
             yield Static(id="deal-notes", classes="deal-box")
         yield Input(placeholder="a: add a note — type and press enter", id="deal-note")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def reload(self) -> None:
         self._load(self.deal_id)

@@ -15,7 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import Filters, forecast_by_month, report
@@ -25,6 +25,7 @@ from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, money, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
@@ -97,7 +98,7 @@ class ReportsScreen(CrmScreen):
             with Horizontal(id="tables"):
                 yield DataTable(id="owners-table", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="segments-table", cursor_type="row", zebra_stripes=True)
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         owners = self.query_one("#owners-table", DataTable)

@@ -17,7 +17,7 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from crm_tui.queries.pipeline import find_customers, resolve_customer
 from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, load_tasks, relative_due
@@ -27,6 +27,7 @@ from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen, priority_va
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 KINDS = {"call": "☎ call", "email": "✉ email", "meeting": "◷ meet", "todo": "☐ todo"}
 
@@ -228,7 +229,7 @@ class TasksScreen(CrmScreen):
         yield ModeBar("tasks")
         yield Static(id="tasks-bar")
         yield TaskList(id="task-list")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()

@@ -1,0 +1,58 @@
+"""The key bar at the bottom of every screen, and the stylesheets read once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from crm_tui.tui.widgets.key_bar import KeyBar
+
+
+async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app, settle):
+    app = make_app("customers")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        shown = {description for _key, _shown, description, _on, _tip in bar.keys()}
+        assert {"Search", "Filter", "Sort", "New", "Edit", "Delete", "Undo", "Keys", "Open"} <= shown
+        assert "Reverse" not in shown  # show=False bindings stay out of the bar
+        line = "".join(segment.text for segment in bar.render_line(0))
+        assert "/ Search" in line and "n New" in line
+        await pilot.press("slash")  # the search box has focus: the table's keys go
+        await pilot.pause()
+        assert "Open" not in {d for _k, _s, d, _on, _t in bar.keys()}
+        await pilot.press("escape")
+
+
+async def test_clicking_a_key_in_the_bar_presses_it(make_app, settle):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        bar.render()
+        start = next(s for s in bar._spans if s[2] == "slash")[0]  # noqa: SLF001 - where "/ Filter" is drawn
+        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await pilot.pause()
+        assert app.screen.query_one("#pipeline-filter").has_focus
+
+
+async def test_hovering_a_key_shows_its_tooltip(make_app, settle):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        bar.render()
+        start, _end, _key, tooltip = bar._spans[0]  # noqa: SLF001
+        await pilot.hover(KeyBar, offset=(start + 1, 0))
+        await pilot.pause()
+        assert bar.tooltip == tooltip and tooltip
+
+
+def test_every_stylesheet_is_read_at_start_up():
+    """A screen whose stylesheet is new makes Textual re-parse and re-apply all CSS when it
+    opens (~0.15 s): every .tcss of the app must be in CrmApp.CSS_PATH."""
+    from crm_tui.tui import app as app_module
+
+    folder = Path(app_module.__file__).parent
+    listed = {(folder / p).resolve() for p in app_module.CrmApp.CSS_PATH}
+    on_disk = {p.resolve() for p in folder.rglob("*.tcss")}
+    assert on_disk == listed
