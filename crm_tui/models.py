@@ -167,7 +167,9 @@ class Deal(SQLModel, table=True):
     __table_args__ = (
         Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents"),
         Index("ix_deal_closed", "closed_at"),
-        Index("ix_deal_stage_closed", "stage_id", "closed_at"),  # won/lost columns: latest first
+        # Won/lost columns: latest first, and their headers' sums without table reads.
+        Index("ix_deal_closed_metrics", "stage_id", "closed_at", "deleted_at", "amount_cents", "probability",
+              "customer_id"),
         Index("ix_deal_owner", "owner"),
         # Covers every deal metric (kanban headers, report, rotting, forecast) without table reads.
         Index(

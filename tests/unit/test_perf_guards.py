@@ -72,6 +72,31 @@ def test_the_board_reads_its_cards_per_column_not_per_card(db, services, clock):
 
 
 @pytest.mark.sqlite_only
+def test_every_board_header_is_summed_from_an_index_without_table_reads(db, db_path, services, clock):
+    """A month of closed deals can be tens of thousands of rows: the won/lost headers, like the
+    open ones, must be answered by a covering index, not a table read per deal."""
+    seen: list[tuple[str, tuple]] = []
+
+    def listen(conn, cursor, statement, params, context, executemany):
+        seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        load_board(db, None, now=clock())
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    headers = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT COUNT(DEAL.ID)")]
+    assert len(headers) == 6  # one per stage of the default pipeline
+    raw = sqlite3.connect(db_path)
+    try:
+        for statement, args in headers:
+            plan = " ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, args))
+            assert "COVERING INDEX" in plan, (statement, plan)
+    finally:
+        raw.close()
+
+
+@pytest.mark.sqlite_only
 def test_search_uses_the_text_index_and_it_follows_every_change(db, services):
     """3+ letters are answered by the trigram index (not by reading every row), and the
     index stays right after an insert, a rename and a delete."""
