@@ -156,3 +156,53 @@ def test_the_focused_deal_is_loaded_however_far_down_its_column(db, clock):
     assert board.find(smallest.id) is None
     focused = load_board(db, None, now=clock.now, focus=smallest.id)
     assert focused.find(smallest.id) == (0, 449)
+
+
+def _shape(board):
+    """What a user sees of a board: every column's card ids in order, and every header."""
+    return ({sid: [c.id for c in cards] for sid, cards in board.cards.items()},
+            {sid: (h.count, h.value_cents, h.weighted_cents) for sid, h in board.headers.items()})
+
+
+def test_a_move_patched_into_the_board_equals_the_board_read_afterwards(db, services, clock):
+    """The board shifts a moved card and both headers in place (no reload on the key press);
+    after every kind of move that must be exactly what reading the database gives."""
+    st = stages(db)
+    amounts = ["100", "33.33", "1000", "250.05", "100", "77.77", "5000", "0.01", "999.99", "100"]
+    deals = [services.create_deal(f"d{i}", amount=a, probability=(15 if i % 3 == 0 else None))
+             for i, a in enumerate(amounts)]
+    services.win_deal(services.create_deal("old win", amount="40").id)
+    board = load_board(db, None, now=clock.now)
+    moves = [
+        lambda d: services.move_deal_step(d.id, 1),
+        lambda d: services.move_deal(d.id, st["Proposal"].id),
+        lambda d: services.move_deal_step(d.id, 1),
+        lambda d: services.move_deal(d.id, st["Negotiation"].id),
+        lambda d: services.win_deal(d.id),
+        lambda d: services.lose_deal(d.id, "price"),
+    ]
+    steps = [(deal, moves[i % len(moves)]) for i, deal in enumerate(deals)]
+    steps += [(deals[1], lambda d: services.move_deal_step(d.id, -1))]  # back from Proposal
+    for i, (deal, move) in enumerate(steps):
+        clock.advance(minutes=7)
+        result = move(deal)
+        assert board.apply_move(result.deal.id, result.to_stage.id, amount_cents=result.deal.amount_cents,
+                                probability=result.deal.probability, at=clock.now)
+        assert _shape(board) == _shape(load_board(db, None, now=clock.now)), f"after move {i}"
+        moved = board.cards[result.to_stage.id][board.find(deal.id)[1]]
+        assert moved.stage_id == result.to_stage.id and moved.days_in_stage == 0
+        # a board that already shows the move (a reload got there first) is left alone
+        assert not board.apply_move(result.deal.id, result.to_stage.id, amount_cents=result.deal.amount_cents,
+                                    probability=result.deal.probability, at=clock.now)
+
+
+def test_a_patch_is_refused_when_the_board_is_older_than_an_edit(db, services, clock):
+    st = stages(db)
+    deal = services.create_deal("grown", amount="100")
+    board = load_board(db, None, now=clock.now)
+    services.update_deal(deal.id, amount="900")
+    result = services.move_deal_step(deal.id, 1)
+    before = _shape(board)
+    assert not board.apply_move(deal.id, st["Qualified"].id, amount_cents=result.deal.amount_cents,
+                                probability=None, at=clock.now)
+    assert _shape(board) == before  # unchanged: the reload that follows shows the truth

@@ -59,9 +59,10 @@ class CrmScreen(Screen):
     ) -> Worker:
         """Run ``call()`` (a services method) in a thread worker.
 
-        On success: ``done(result)`` on the event loop, an optional toast, and
-        an undo entry built by ``undo(result)``. On a ``CrmError``: ``on_error``
-        or an error toast; nothing else happens.
+        On success, in one hand-off to the event loop: ``done(result)`` first
+        (what the user is looking at changes at once), an undo entry built by
+        ``undo(result)``, then an optional toast after that frame. On a
+        ``CrmError``: ``on_error`` or an error toast; nothing else happens.
         """
         app = self.app
 
@@ -71,14 +72,16 @@ class CrmScreen(Screen):
             except CrmError as exc:
                 app.call_from_thread(on_error or (lambda e: app.notify(e.message, severity="error", timeout=6, markup=False)), exc)
                 return
-            if undo is not None:
-                label = undo_label(result) if callable(undo_label) else undo_label
-                app.call_from_thread(app.push_undo, label, undo(result))
-            if success:
-                app.call_from_thread(
-                    app.notify, success(result) if callable(success) else success, timeout=3, markup=False
-                )
+            label = undo_label(result) if undo is not None and callable(undo_label) else undo_label
+            message = success(result) if callable(success) else success
+            app.call_from_thread(finish, result, label, message)
+
+        def finish(result, label, message) -> None:
             if done is not None:
-                app.call_from_thread(done, result)
+                done(result)
+            if undo is not None:
+                app.push_undo(label, undo(result))
+            if message:
+                app.call_after_refresh(app.notify, message, timeout=3, markup=False)
 
         return self.run_worker(work, thread=True, group="service", exit_on_error=False)

@@ -13,7 +13,7 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from crm_tui.queries.pipeline import (
     CARDS_PER_COLUMN, Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer,
@@ -25,6 +25,7 @@ from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.kanban import KanbanBoard
 from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.widgets.key_bar import KeyBar
 
 
 def deal_values(db, values: dict) -> dict:
@@ -65,13 +66,14 @@ class PipelineScreen(CrmScreen):
         self._follow = True  # keep the cursor on the moved deal (not after win/lose)
         self.board: Board | None = None
         self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
+        self._generation = 0  # of the latest reload: older boards are dropped when they arrive
 
     def compose(self) -> ComposeResult:
         yield ModeBar("pipeline")
         yield Static(id="pipeline-bar")
         yield Input(placeholder="filter by title or customer; enter keeps it, escape clears it", id="pipeline-filter")
         yield KanbanBoard(id="board")
-        yield Footer(compact=True)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -82,15 +84,17 @@ class PipelineScreen(CrmScreen):
 
     def reload(self) -> None:
         card = self.query_one(KanbanBoard).cursor_card
-        self._load(self.pipeline_id, self.text, self.owner, dict(self.limits), card.id if card else None)
+        self._generation += 1
+        self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits),
+                   card.id if card else None)
 
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
-    def _load(self, pipeline_id, text, owner, limits, focus) -> None:
+    def _load(self, generation, pipeline_id, text, owner, limits, focus) -> None:
         now = self.app.clock()
         board = load_board(
             self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus
         )
-        self.app.call_from_thread(self._show, board, now)
+        self.app.call_from_thread(self._show, generation, board, now)
 
     @on(KanbanBoard.NeedMore)
     def _grow_column(self, event: KanbanBoard.NeedMore) -> None:
@@ -99,7 +103,9 @@ class PipelineScreen(CrmScreen):
             self.limits[event.stage_id] = wanted
             self.reload()
 
-    def _show(self, board: Board, now) -> None:
+    def _show(self, generation: int, board: Board, now) -> None:
+        if generation != self._generation:
+            return  # a newer reload is on its way (e.g. one started before a move was patched in)
         widget = self.query_one(KanbanBoard)
         card = widget.cursor_card
         keep = card.id if card is not None and self._follow else None
@@ -140,7 +146,18 @@ class PipelineScreen(CrmScreen):
     def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
         services = self.app.services
         self._follow = follow
-        self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success)
+        self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success,
+                         done=partial(self._moved, follow))
+
+    def _moved(self, follow: bool, result) -> None:
+        """A committed move: shift the card and both headers now; the reload it set off confirms it."""
+        if self.board is None:
+            return
+        deal = result.deal
+        if self.board.apply_move(deal.id, result.to_stage.id, amount_cents=deal.amount_cents,
+                                 probability=deal.probability, at=self.app.clock()):
+            self.query_one(KanbanBoard).set_board(self.board, self.app.clock(), deal.id if follow else None)
+            self._update_bar()
 
     def action_step(self, step: int) -> None:
         card = self._card()
