@@ -25,6 +25,8 @@ class CrmScreen(Screen):
         self._stale = False
 
     def on_mount(self) -> None:
+        # Textual calls every class's on_mount along the MRO, this one after a subclass's own:
+        # subclasses must not call super().on_mount() (it would subscribe and load twice).
         self.app.data_changed.subscribe(self, self._on_data_changed)
         if self.app.db is not None:
             self.reload()

@@ -69,7 +69,6 @@ class CustomerDetailScreen(CrmScreen):
 
     def on_mount(self) -> None:
         self.query_one("#detail-body").focus()
-        super().on_mount()
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")

@@ -106,7 +106,6 @@ class ReportsScreen(CrmScreen):
         segments = self.query_one("#segments-table", DataTable)
         segments.add_columns("Segment (RFM)", "Customers", "Value")
         self._update_bar()
-        super().on_mount()
 
     def _update_bar(self) -> None:
         bar = Text("Reports", style="bold")

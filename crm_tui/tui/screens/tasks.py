@@ -232,7 +232,6 @@ class TasksScreen(CrmScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self.query_one(TaskList).focus()
         self._update_bar(None)
 

@@ -1,4 +1,4 @@
-"""The key bar at the bottom of every screen, and the stylesheets read once at start."""
+"""What every screen shares: the key bar, stylesheets read once, one reload per change."""
 
 from __future__ import annotations
 
@@ -56,3 +56,22 @@ def test_every_stylesheet_is_read_at_start_up():
     listed = {(folder / p).resolve() for p in app_module.CrmApp.CSS_PATH}
     on_disk = {p.resolve() for p in folder.rglob("*.tcss")}
     assert on_disk == listed
+
+
+async def test_each_screen_reloads_once_per_change(make_app, settle, services):
+    """The screen on show re-reads once per change: a screen subscribed twice re-read
+    everything twice on every save (it happened: see CrmScreen.on_mount)."""
+    app = make_app("customers")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        for n, key in enumerate(("1", "2", "3", "4")):
+            await pilot.press(key)
+            await settle(app, pilot)
+            screen = app.screen
+            calls = []
+            original = screen.reload
+            screen.reload = lambda original=original: (calls.append(1), original())
+            services.create_customer(name=f"Fresh {n}")  # every main screen watches customers
+            await settle(app, pilot)
+            del screen.reload
+            assert len(calls) == 1, type(screen).__name__
