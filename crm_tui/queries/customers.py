@@ -67,6 +67,11 @@ def _text_condition(text: str, conn):
 def _conditions(filt: CustomerFilter, conn) -> list:
     conds = [Customer.deleted_at.is_(None)]
     text = filt.text.strip()
+    indexed = bool(text) and len(text) >= engines.SEARCH_MIN_CHARS or bool(
+        filt.tag and len(filt.tag.strip()) >= engines.SEARCH_MIN_CHARS)
+    if indexed and engines.has_customer_search(conn):
+        # the text index's id list drives the query; the live condition only filters it
+        conds = [engines.not_a_plan_driver(Customer.deleted_at).is_(None)]
     if text:
         conds.append(_text_condition(text, conn))
     if filt.status:

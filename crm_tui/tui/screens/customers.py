@@ -78,7 +78,6 @@ class CustomersScreen(CrmScreen):
         self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
         self._pending: set[int] = set()
         self._total = 0
-        self._total_exact = True
         self._keep_id: int | None = None
         self._choices_loaded = False
 
@@ -103,7 +102,6 @@ class CustomersScreen(CrmScreen):
     def on_mount(self) -> None:
         self.table.set_sort(self._sort.column, self._sort.descending)
         self.table.focus()
-        super().on_mount()
         if self.app.db is None:
             from crm_tui.queries.first_page import sqlite_file
 
@@ -177,15 +175,12 @@ class CustomersScreen(CrmScreen):
                 self._segments = customer_segments(db, self.app.clock())
             filt = replace(filt, segment_ids=frozenset(i for i, s in self._segments.items() if s == segment))
         if keep_id is None and cursor == 0:
-            # A new search or filter: the first page first, so the rows show before the count.
-            # A short page IS the count; a full one shows at once and the count follows.
+            # A new search or filter: the first page, and the count only when the page is full
+            # (a short page IS the count) — both in one hand-off, so a keystroke repaints once.
             rows = fetch_page(db, filt, sort, 0, PAGE)
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            exact = len(rows) < PAGE
-            self.app.call_from_thread(self._list_loaded, generation, filt, len(rows), 0, 0, page, exact)
-            if not exact:
-                total = count_customers(db, filt)
-                self.app.call_from_thread(self._count_loaded, generation, total)
+            total = len(rows) if len(rows) < PAGE else count_customers(db, filt)
+            self.app.call_from_thread(self._list_loaded, generation, filt, total, 0, 0, page)
             return
         total = count_customers(db, filt)
         if keep_id is not None:
@@ -197,14 +192,13 @@ class CustomersScreen(CrmScreen):
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
         self.app.call_from_thread(self._list_loaded, generation, filt, total, cursor, number, page)
 
-    def _list_loaded(self, generation, filt, total, cursor, number, page, exact=True) -> None:
+    def _list_loaded(self, generation, filt, total, cursor, number, page) -> None:
         if generation != self._generation:
             return
         self._active_filter = filt  # with the segment's ids resolved, for page fetches
         self._pages.clear()
         self._store_page(number, page)
         self._total = total
-        self._total_exact = exact
         self._keep_id = None
         self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
         self.table.set_row_count(total, cursor=cursor)
@@ -212,14 +206,6 @@ class CustomersScreen(CrmScreen):
         if not self._choices_loaded and self.app.db is not None:
             self._choices_loaded = True  # after the rows: the list never waits for the filter menus
             self._load_choices()
-
-    def _count_loaded(self, generation, total) -> None:
-        """The count of a list whose first page is already shown."""
-        if generation != self._generation:
-            return
-        self._total, self._total_exact = total, True
-        self.table.set_row_count(total)
-        self._update_summary()
 
     @on(VirtualTable.RowsNeeded)
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
@@ -274,7 +260,7 @@ class CustomersScreen(CrmScreen):
 
     def _update_summary(self) -> None:
         arrow = "▼" if self._sort.descending else "▲"
-        count = f"{self._total:,}" if self._total_exact else f"{self._total:,}+"
+        count = f"{self._total:,}"
         parts = [f"Customers · {count} {'matching' if self._is_filtered() else 'in total'}"]
         parts.append(f"sorted by {self._sort.column} {arrow}")
         # one fixed line: no screen layout per keystroke
