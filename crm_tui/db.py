@@ -138,8 +138,12 @@ class Database:
                 yield session
 
     @contextmanager
-    def write(self, tables: Iterable[str]) -> Iterator[Session]:
-        """A write transaction; on commit, announce ``tables`` as changed."""
+    def write(self, tables: Iterable[str], *, keep: bool = True) -> Iterator[Session]:
+        """A write transaction; on commit, announce ``tables`` as changed.
+
+        With ``keep=False`` it is a rehearsal: every lock, statement and change-log row of
+        the real thing, then rolled back and announced to nobody (dry runs; compiling a
+        write's statements before a user waits on them)."""
         names = frozenset(tables)
         with self.translate_errors(), self.engine.connect() as conn:
             conn.execution_options(crm_write=True)
@@ -151,6 +155,10 @@ class Database:
                 engines.order_change_log(conn_)
                 change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1
                 session.add(ChangeLog(id=change_id, tables=",".join(sorted(names))))
+                if not keep:
+                    session.flush()
+                    session.rollback()
+                    return
                 session.commit()
         with self._lock:
             self._own_changes.add(change_id)

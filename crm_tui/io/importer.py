@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -234,7 +233,7 @@ def import_file(
     }[kind]
     tables = TABLES[kind]
     ctx.tick(0)
-    with transaction(db, tables, dry_run) as session:
+    with db.write(tables, keep=not dry_run) as session:  # a dry run is rolled back
         created, updated = writer(session.connection(), ctx)
     ctx.tick(ctx.n)
     result = ImportResult(
@@ -281,24 +280,6 @@ def _require_columns(kind: str, columns: dict, headers: list[str]) -> None:
             "cannot import deals: no column maps to title, customer, external_id or amount; "
             f"use --map COLUMN=FIELD (fields: {', '.join(FIELDS['deals'])})"
         )
-
-
-@contextmanager
-def transaction(db, tables, dry_run: bool):
-    """``db.write`` for a real import; a rolled-back write transaction for a dry run."""
-    if not dry_run:
-        with db.write(tables) as session:
-            yield session
-        return
-    from sqlmodel import Session
-
-    with db.translate_errors(), db.engine.connect() as conn:
-        conn.execution_options(crm_write=True)
-        with Session(bind=conn) as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
 
 
 def default_errors_path(path) -> Path:

@@ -186,19 +186,41 @@ class DealOps(ServiceBase):
     def move_deal_step(self, deal_id: int, step: int) -> MoveResult:
         """Move to the next (+1) or previous (-1) open stage, as H/L do on the board."""
         with self.db.write(MOVE_TABLES) as session:
-            deal = self._get(session, Deal, deal_id)
-            current = self._get(session, Stage, deal.stage_id)
-            if current.outcome != "open":
-                raise ValidationError(
-                    f"'{deal.title}' is {current.outcome}; reopen it before moving it between stages"
-                )
-            open_stages = [s for s in self.stages_of(session, deal.pipeline_id) if s.outcome == "open"]
-            index = next(i for i, s in enumerate(open_stages) if s.id == current.id) + step
-            if index < 0:
-                raise ValidationError(f"{current.name} is the first stage; there is no earlier one")
-            if index >= len(open_stages):
-                raise ValidationError(f"{current.name} is the last open stage; win (w) or lose (x) the deal instead")
-            return self._move(session, deal, open_stages[index])
+            return self._step(session, deal_id, step)
+
+    def rehearse_move(self) -> bool:
+        """An L press on one open deal, rolled back: nothing is kept and nobody is told, but
+        every statement a move runs is compiled and cached, so the first move a user makes
+        is as quick as the rest. False when there is no deal to rehearse with."""
+        with self.db.write(MOVE_TABLES, keep=False) as session:
+            deal_id = session.exec(
+                select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
+                .where(Deal.deleted_at.is_(None), Stage.outcome == "open").limit(1)
+            ).first()
+            if deal_id is None:
+                return False
+            try:
+                self._step(session, deal_id, 1)
+            except ValidationError:  # the last open stage: rehearse a step back (a one-stage pipeline: none)
+                try:
+                    self._step(session, deal_id, -1)
+                except ValidationError:
+                    return False
+            return True
+
+    def _step(self, session: Session, deal_id: int, step: int) -> MoveResult:
+        """One stage along the open stages; a refusal comes before anything is written."""
+        deal = self._get(session, Deal, deal_id)
+        current = self._get(session, Stage, deal.stage_id)
+        if current.outcome != "open":
+            raise ValidationError(f"'{deal.title}' is {current.outcome}; reopen it before moving it between stages")
+        open_stages = [s for s in self.stages_of(session, deal.pipeline_id) if s.outcome == "open"]
+        index = next(i for i, s in enumerate(open_stages) if s.id == current.id) + step
+        if index < 0:
+            raise ValidationError(f"{current.name} is the first stage; there is no earlier one")
+        if index >= len(open_stages):
+            raise ValidationError(f"{current.name} is the last open stage; win (w) or lose (x) the deal instead")
+        return self._move(session, deal, open_stages[index])
 
     def win_deal(self, deal_id: int) -> MoveResult:
         with self.db.write(MOVE_TABLES) as session:

@@ -203,6 +203,25 @@ def test_undo_is_refused_after_a_later_move(services):
         services.undo_move(first)
 
 
+def test_a_rehearsed_move_runs_and_leaves_nothing_behind(db, services):
+    """The app rehearses one move at start-up so the first real one is quick: it must keep
+    nothing, tell nobody, and cope with an empty book and a deal in the last open stage."""
+    assert services.rehearse_move() is False  # no deals yet
+    d = services.create_deal("Deal")
+    services.move_deal(d.id, stage_named(db, "Negotiation").id)  # last open stage: rehearses H
+    tables = (Deal, StageChange, Task, ChangeLog)
+    before = {m: count(db, m) for m in tables}
+    version = services.get(Deal, d.id).version
+    seen = changes(db)
+    assert services.rehearse_move() is True
+    assert {m: count(db, m) for m in tables} == before
+    deal = services.get(Deal, d.id)
+    assert (deal.stage_id, deal.version) == (stage_named(db, "Negotiation").id, version)
+    assert seen == []
+    services.move_deal_step(d.id, -1)  # and the real thing still works afterwards
+    assert services.get(Deal, d.id).stage_id == stage_named(db, "Proposal").id
+
+
 def test_move_to_another_pipelines_stage_is_refused(db, services):
     from crm_tui.models import Pipeline
 
