@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from typing import Callable, Iterable
 
 from textual import on, work
@@ -22,6 +23,7 @@ from crm_tui.tui.commands import JumpProvider
 from crm_tui.tui.undo import UndoEntry, UndoStack
 
 POLL_SECONDS = 0.5
+WARM_UP_AFTER = 0.5  # s after the database opens (the first rows come first)
 
 STYLESHEETS = [
     "screens/customers.tcss", "screens/customer_detail.tcss", "screens/pipeline.tcss",
@@ -37,6 +39,7 @@ def _lazy(module: str, name: str) -> Callable[[], Screen]:
 
         return getattr(importlib.import_module(module), name)()
 
+    make.module = module  # what the warm-up imports ahead of the first switch
     return make
 
 
@@ -87,6 +90,9 @@ class CrmApp(App[int]):
         self._main_thread = threading.get_ident()
         self.startup_error: str | None = None
         self._poll_error: str | None = None
+        self._frozen_modes: set[str] = set()
+        self.data_version = 0  # counts data_changed announcements (prefetches check it)
+        self._prefetched: dict[str, tuple] = {}
         from crm_tui.config import load_settings
 
         self.settings = load_settings()
@@ -104,6 +110,8 @@ class CrmApp(App[int]):
         return self._db_spec
 
     def on_mount(self) -> None:
+        self.mode_change_signal.subscribe(self, self._mode_changed)
+        self.data_changed.subscribe(self, self._count_change)
         self.switch_mode(self._initial_mode)
         # After the first frame: the database layer's imports would otherwise compete with it.
         self.call_after_refresh(self._open_database)
@@ -134,10 +142,72 @@ class CrmApp(App[int]):
             from crm_tui.models import ALL_TABLES
 
             self.data_changed.publish(frozenset(ALL_TABLES))
+            self.call_after_refresh(self._freeze_long_lived)
+            self.set_timer(WARM_UP_AFTER, self._warm_up)
             if self.db.permission_warning:
                 self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
             if self._poll:
                 self.set_interval(POLL_SECONDS, self._poll_other_sessions)
+
+    # -- memory ---------------------------------------------------------------
+
+    def _mode_changed(self, mode: str) -> None:
+        if mode not in self._frozen_modes:
+            self._frozen_modes.add(mode)
+            self.call_after_refresh(self._freeze_long_lived)
+
+    @staticmethod
+    def _freeze_long_lived() -> None:
+        """Move what exists now (modules, the database layer, the four main screens — all kept
+        for the whole session) out of the garbage collector's view. Python's full collections
+        otherwise walk every one of those objects: 50–115 ms pauses, several a minute while
+        keys are pressed. Only done when the database opens and when a main screen first
+        shows, never for screens that come and go."""
+        import gc
+
+        gc.freeze()
+
+    @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
+    def _warm_up(self) -> None:
+        """Once the first screen has its rows: import the other screens' code and rehearse a
+        stage move (rolled back), so the first switch to a screen and the first L/H a user
+        presses do not pay for it (≈60 ms and ≈20 ms)."""
+        import importlib
+
+        from crm_tui.errors import CrmError
+
+        for factory in self.MODES.values():
+            module = getattr(factory, "module", None)
+            if module:
+                importlib.import_module(module)
+        try:
+            self.services.rehearse_move()
+        except CrmError:
+            pass  # e.g. a read-only file: the first move is just a little slower
+        if self._current_mode != "pipeline":
+            from crm_tui.queries.pipeline import load_board
+
+            version, now = self.data_version, self.clock()
+            try:
+                board = load_board(self.db, None, now=now)
+            except CrmError:
+                return
+            self.call_from_thread(self._store_prefetch, "pipeline", version, (board, now))
+
+    def _store_prefetch(self, name: str, version: int, value) -> None:
+        self._prefetched[name] = (version, time.monotonic(), value)
+
+    def take_prefetched(self, name: str, max_age: float = 60.0):
+        """What the warm-up read ahead for ``name`` (e.g. the board, before the first switch to
+        Pipeline) — only if nothing changed since and it is at most ``max_age`` seconds old."""
+        found = self._prefetched.pop(name, None)
+        if found is None:
+            return None
+        version, at, value = found
+        return value if version == self.data_version and time.monotonic() - at <= max_age else None
+
+    def _count_change(self, _tables) -> None:
+        self.data_version += 1
 
     # -- live updates ---------------------------------------------------------
 

@@ -8,6 +8,7 @@ tasks or customers the board reloads and the cursor stays on the same deal.
 from __future__ import annotations
 
 from functools import partial
+from time import monotonic
 
 from rich.text import Text
 from textual import on, work
@@ -58,6 +59,10 @@ class PipelineScreen(CrmScreen):
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
     ]
 
+    #: after a move of ours is patched in, the board waits this long for quiet before it
+    #: re-reads every column: ten quick L presses cost one reload, not ten
+    RELOAD_AFTER_MOVE = 0.25
+
     def __init__(self) -> None:
         super().__init__()
         self.pipeline_id: int | None = None
@@ -67,6 +72,8 @@ class PipelineScreen(CrmScreen):
         self.board: Board | None = None
         self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
         self._generation = 0  # of the latest reload: older boards are dropped when they arrive
+        self._quiet_until = 0.0  # monotonic time until which data changes wait (a move is patched in)
+        self._reload_timer = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("pipeline")
@@ -76,17 +83,43 @@ class PipelineScreen(CrmScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        super().on_mount()
         self._update_bar()
         self.query_one(KanbanBoard).focus()
 
     # -- loading --------------------------------------------------------------------------
 
     def reload(self) -> None:
+        if self.board is None and not (self.text or self.owner or self.limits or self.pipeline_id):
+            ahead = self.app.take_prefetched("pipeline")  # read while the user was on another screen
+            if ahead is not None:
+                self._generation += 1
+                self._show(self._generation, *ahead)
+                return
         card = self.query_one(KanbanBoard).cursor_card
         self._generation += 1
         self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits),
                    card.id if card else None)
+
+    def _on_data_changed(self, tables: frozenset[str]) -> None:
+        if self._quiet_until <= monotonic() or not self.is_current or not (tables & self.WATCHES):
+            super()._on_data_changed(tables)
+        else:
+            self._reload_when_quiet()
+
+    def _reload_when_quiet(self) -> None:
+        """One reload once moves have stopped; boards read before now are dropped when they arrive
+        (they would undo a move patched in since)."""
+        self._generation += 1
+        if self._reload_timer is not None:
+            self._reload_timer.stop()
+        self._reload_timer = self.set_timer(max(0.0, self._quiet_until - monotonic()), self._quiet_reload)
+
+    def _quiet_reload(self) -> None:
+        self._reload_timer = None
+        if monotonic() < self._quiet_until:  # another move since: wait for it to settle too
+            self._reload_timer = self.set_timer(self._quiet_until - monotonic(), self._quiet_reload)
+        else:
+            self.reload()
 
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
     def _load(self, generation, pipeline_id, text, owner, limits, focus) -> None:
@@ -146,11 +179,13 @@ class PipelineScreen(CrmScreen):
     def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
         services = self.app.services
         self._follow = follow
+        self._quiet_until = monotonic() + self.RELOAD_AFTER_MOVE
         self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success,
                          done=partial(self._moved, follow))
 
     def _moved(self, follow: bool, result) -> None:
         """A committed move: shift the card and both headers now; the reload it set off confirms it."""
+        self._quiet_until = monotonic() + self.RELOAD_AFTER_MOVE
         if self.board is None:
             return
         deal = result.deal
@@ -158,6 +193,7 @@ class PipelineScreen(CrmScreen):
                                  probability=deal.probability, at=self.app.clock()):
             self.query_one(KanbanBoard).set_board(self.board, self.app.clock(), deal.id if follow else None)
             self._update_bar()
+        self._reload_when_quiet()  # the next task the move created, and anything else that changed
 
     def action_step(self, step: int) -> None:
         card = self._card()

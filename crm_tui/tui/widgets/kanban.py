@@ -101,7 +101,8 @@ class KanbanBoard(Widget, can_focus=True):
         """Show ``board``; the cursor stays on ``keep_id`` (or the same place) when it can."""
         same = self.board is not None and self.board.pipeline_id == board.pipeline_id
         self.board, self.now = board, now
-        self._lines = {}
+        # Drawn card lines stay cached: a line's key holds everything drawn on it, so a board
+        # that moved one card redraws that card's lines only.
         if not same:
             self.col, self.rows, self.tops, self.first_col = 0, {}, {}, 0
         found = board.find(keep_id) if keep_id is not None else None
@@ -262,7 +263,9 @@ class KanbanBoard(Widget, can_focus=True):
         if index >= len(cards) or part == self.CARD_H - 1:
             return self._cached(("blank", w, index == 0 and part == 0 and not cards), lambda: self._cell(ci, y, w, False, False))
         on_cursor = ci == self.col and index == self.rows.get(stage.id, 0)
-        return self._cached((cards[index], part, w, on_cursor), lambda: self._cell(ci, y, w, False, False))
+        card = cards[index]
+        ago = (self.now - card.closed_at).days if part == 2 and card.closed_at else 0  # "3d ago" moves with now
+        return self._cached((card, part, w, on_cursor, ago), lambda: self._cell(ci, y, w, False, False))
 
     def _style(self, name: str, partial: bool = True) -> Style:
         """Component styles, cached until the styles change (theme, focus)."""
