@@ -264,3 +264,69 @@ async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, d
             await settle(app, pilot)
         assert len(app.screen.board.cards[lead.id]) == 450
         assert app.screen.query_one("#board").cursor_card.title == "Deal 0001"  # the smallest, last
+
+
+async def test_a_move_shows_at_once_and_the_quiet_reload_brings_its_new_task(make_app, settle, db, deal):
+    """L moves the card and both headers as soon as the move commits; the board re-reads once
+    the keys stop, which brings the task the new stage created onto the card."""
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.press("L")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert (header(app, "Lead").count, header(app, "Qualified").count) == (0, 1)
+        assert (header(app, "Lead").value_cents, header(app, "Qualified").weighted_cents) == (0, 25000)
+        assert screen.query_one("#board").cursor_card.stage_id == stage_of(db, deal.id)[0].id
+        await pilot.pause(screen.RELOAD_AFTER_MOVE + 0.2)
+        await settle(app, pilot)
+        assert screen.query_one("#board").cursor_card.next_task.startswith("Discovery call")
+
+
+async def test_rapid_moves_reload_the_board_once(make_app, settle, db, deal, monkeypatch):
+    import crm_tui.tui.screens.pipeline as pipeline_screen
+
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        loads = []
+        real = pipeline_screen.load_board
+        monkeypatch.setattr(pipeline_screen, "load_board", lambda *a, **k: loads.append(1) or real(*a, **k))
+        for key in ("L", "L", "H", "L"):
+            await pilot.press(key)
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.05)
+        assert stage_of(db, deal.id)[0].name == "Proposal"
+        assert header(app, "Proposal").count == 1
+        await pilot.pause(app.screen.RELOAD_AFTER_MOVE + 0.2)
+        await settle(app, pilot)
+        assert len(loads) == 1
+        assert header(app, "Proposal").count == 1 and header(app, "Lead").count == 0
+
+
+async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(make_app, settle, services, monkeypatch):
+    import crm_tui.tui.app as app_module
+    import crm_tui.tui.screens.pipeline as pipeline_screen
+
+    services.create_deal("Read ahead", amount="10")
+    monkeypatch.setattr(app_module, "WARM_UP_AFTER", 0.01)
+    for stale in (False, True):
+        app = make_app("customers")
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.pause(0.1)
+            await settle(app, pilot)
+            if stale:
+                services.create_deal("Added after the read-ahead", amount="20")
+                await settle(app, pilot)
+            loads = []
+            real = pipeline_screen.load_board
+            monkeypatch.setattr(pipeline_screen, "load_board", lambda *a, **k: loads.append(1) or real(*a, **k))
+            await pilot.press("2")
+            await settle(app, pilot)
+            titles = {c.title for cards in app.screen.board.cards.values() for c in cards}
+            assert "Read ahead" in titles
+            assert len(loads) == (1 if stale else 0)
+            assert ("Added after the read-ahead" in titles) == stale
+            monkeypatch.setattr(pipeline_screen, "load_board", real)

@@ -8,7 +8,6 @@ tasks or customers the board reloads and the cursor stays on the same deal.
 from __future__ import annotations
 
 from functools import partial
-from time import monotonic
 
 from rich.text import Text
 from textual import on, work
@@ -60,7 +59,8 @@ class PipelineScreen(CrmScreen):
     ]
 
     #: after a move of ours is patched in, the board waits this long for quiet before it
-    #: re-reads every column: ten quick L presses cost one reload, not ten
+    #: re-reads every column: ten quick L presses cost one reload, not ten (other changes
+    #: reload at once)
     RELOAD_AFTER_MOVE = 0.25
 
     def __init__(self) -> None:
@@ -72,7 +72,8 @@ class PipelineScreen(CrmScreen):
         self.board: Board | None = None
         self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
         self._generation = 0  # of the latest reload: older boards are dropped when they arrive
-        self._quiet_until = 0.0  # monotonic time until which data changes wait (a move is patched in)
+        self._in_flight = 0  # moves sent to the database, not yet patched in (or refused)
+        self._deferred = False  # a change arrived meanwhile: reload once they are done
         self._reload_timer = None
 
     def compose(self) -> ComposeResult:
@@ -101,25 +102,31 @@ class PipelineScreen(CrmScreen):
                    card.id if card else None)
 
     def _on_data_changed(self, tables: frozenset[str]) -> None:
-        if self._quiet_until <= monotonic() or not self.is_current or not (tables & self.WATCHES):
-            super()._on_data_changed(tables)
-        else:
-            self._reload_when_quiet()
+        if self._in_flight and self.is_current and tables & self.WATCHES:
+            # most likely the move's own commit: the move patches the board, then reloads when quiet
+            self._generation += 1  # boards being read now predate the move: drop them
+            self._deferred = True
+            return
+        if self._reload_timer is not None and self.is_current and tables & self.WATCHES:
+            self._reload_timer.stop()  # reloading now anyway
+            self._reload_timer = None
+        super()._on_data_changed(tables)
 
     def _reload_when_quiet(self) -> None:
-        """One reload once moves have stopped; boards read before now are dropped when they arrive
-        (they would undo a move patched in since)."""
-        self._generation += 1
+        """One reload once moves have stopped for RELOAD_AFTER_MOVE seconds: the next task a move
+        created, and whatever else changed meanwhile."""
+        self._generation += 1  # boards being read now would undo the move just patched in
+        self._deferred = False
         if self._reload_timer is not None:
             self._reload_timer.stop()
-        self._reload_timer = self.set_timer(max(0.0, self._quiet_until - monotonic()), self._quiet_reload)
+        self._reload_timer = self.set_timer(self.RELOAD_AFTER_MOVE, self._quiet_reload)
 
     def _quiet_reload(self) -> None:
         self._reload_timer = None
-        if monotonic() < self._quiet_until:  # another move since: wait for it to settle too
-            self._reload_timer = self.set_timer(self._quiet_until - monotonic(), self._quiet_reload)
-        else:
-            self.reload()
+        if self._in_flight:  # another move is on its way: it reschedules (or reloads if refused)
+            self._deferred = True
+            return
+        self.reload()
 
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
     def _load(self, generation, pipeline_id, text, owner, limits, focus) -> None:
@@ -179,13 +186,21 @@ class PipelineScreen(CrmScreen):
     def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
         services = self.app.services
         self._follow = follow
-        self._quiet_until = monotonic() + self.RELOAD_AFTER_MOVE
+        self._in_flight += 1
         self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success,
-                         done=partial(self._moved, follow))
+                         done=partial(self._moved, follow), on_error=self._move_refused)
+
+    def _move_refused(self, error) -> None:
+        self._in_flight -= 1
+        self.app.notify(error.message, severity="error", timeout=6, markup=False)
+        if self._deferred and not self._in_flight:
+            self._deferred = False
+            self.reload()
 
     def _moved(self, follow: bool, result) -> None:
-        """A committed move: shift the card and both headers now; the reload it set off confirms it."""
-        self._quiet_until = monotonic() + self.RELOAD_AFTER_MOVE
+        """A committed move: shift the card and both headers now; a reload confirms it once quiet."""
+        self._in_flight -= 1
+        self._reload_when_quiet()
         if self.board is None:
             return
         deal = result.deal
@@ -193,7 +208,6 @@ class PipelineScreen(CrmScreen):
                                  probability=deal.probability, at=self.app.clock()):
             self.query_one(KanbanBoard).set_board(self.board, self.app.clock(), deal.id if follow else None)
             self._update_bar()
-        self._reload_when_quiet()  # the next task the move created, and anything else that changed
 
     def action_step(self, step: int) -> None:
         card = self._card()
