@@ -362,12 +362,30 @@ def customer_search_ids(text: str, key: str):
     """
     from sqlalchemy import text as sql_text
 
+    return sql_text("SELECT rowid FROM customer_fts WHERE customer_fts MATCH :fts_query").bindparams(
+        fts_query=_search_query(text, key)
+    )
+
+
+def _search_query(text: str, key: str) -> str:
     query = "{name email phone industry} : " + _phrase(text)
     if len(key) >= SEARCH_MIN_CHARS:
         query += " OR name_key : " + _phrase(key)
-    return sql_text("SELECT rowid FROM customer_fts WHERE customer_fts MATCH :fts_query").bindparams(
-        fts_query=query
-    )
+    return query
+
+
+def customer_search_count(conn, text: str, key: str) -> int:
+    """How many live customers ``customer_search_ids`` finds: the text index's own count less
+    the (few) deleted customers among its matches — about 1 ms, where counting the matches
+    through the customer table reads a row per match (5–10 ms for 2,000 matches)."""
+    query = _search_query(text, key)
+    found = conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?", (query,)).scalar()
+    deleted = conn.exec_driver_sql(
+        # "+id": the deleted rows (an index range, usually empty) drive; the match list is only probed
+        "SELECT count(*) FROM customer WHERE deleted_at IS NOT NULL AND +id IN "
+        "(SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?)", (query,)
+    ).scalar()
+    return int(found or 0) - int(deleted or 0)
 
 
 def not_a_plan_driver(col):

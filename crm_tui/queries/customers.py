@@ -95,6 +95,10 @@ def _conditions(filt: CustomerFilter, conn) -> list:
 def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:
     with db.read() as session:
         conn = session.connection()
+        text = filt.text.strip()
+        only_text = not (filt.status or filt.owner is not None or filt.tag or filt.segment_ids is not None)
+        if only_text and len(text) >= engines.SEARCH_MIN_CHARS and engines.has_customer_search(conn):
+            return engines.customer_search_count(conn, text, name_key(text))
         q = select(func.count()).select_from(Customer).where(*_conditions(filt, conn))
         return int(conn.execute(q).scalar() or 0)
 

@@ -262,6 +262,34 @@ async def test_pages_load_as_you_scroll_and_cache_is_bounded(make_app, settle, s
         assert shown(app)[1].startswith("Bulk 0000")
 
 
+async def test_a_search_shows_a_screenful_first_then_every_match_in_order(make_app, settle, services):
+    """A new search reads the rows on screen first (FIRST_ROWS); scrolling completes that page
+    and reads the next ones: every match once, in order, no gaps."""
+    from crm_tui.tui.screens import customers
+
+    for i in range(260):
+        services.create_customer(name=f"Match {i:04d}")
+        if i % 4 == 0:
+            services.create_customer(name=f"Other {i:04d}")
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash", *"match", "enter")
+        await settle(app, pilot)
+        screen = app.screen
+        assert screen._total == 260 > customers.FIRST_ROWS
+        seen = []
+        for _ in range(40):
+            top = int(screen.table.scroll_offset.y)
+            seen += [screen._row_at(i)[0] for i in range(top, min(260, top + screen.table.data_height))]
+            if screen.table.cursor_row >= 259:
+                break
+            await pilot.press("pagedown")
+            await settle(app, pilot)
+        assert sorted(set(seen)) == [f"Match {i:04d}" for i in range(260)]
+        assert "…" not in "".join(shown(app))
+
+
 async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settle, fifty, services, db):
     from textual.geometry import Region
 

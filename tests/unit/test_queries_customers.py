@@ -97,6 +97,18 @@ def test_deleted_customers_are_excluded(db, services, book):
     assert customer_detail(db, book["Beta Labs"]) is None
 
 
+@pytest.mark.parametrize("text", ["acme", "example", "555", 'a"b', "ha", "zzz", "acmecorp", "ACME-partners"])
+def test_a_search_counts_exactly_what_it_lists(db, services, book, text):
+    """The count of a text search comes from the text index (less deleted matches) on SQLite:
+    it must equal the rows the list shows, with deleted customers among the matches."""
+    services.delete_customer(book["Epsilon"])  # an "acme" and "example" match
+    services.delete_customer(book["Beta Labs"])
+    for n in range(3):
+        services.create_customer(name=f"Acme Branch {n}", email=f"b{n}@acme.example", phone="555 01")
+    filt = CustomerFilter(text=text)
+    assert count_customers(db, filt) == len(fetch_page(db, filt, limit=1000))
+
+
 def test_sort_by_columns_both_ways(db, book):
     assert names(fetch_page(db, sort=Sort("name", descending=True)))[0] == "Gamma GmbH"
     by_owner = fetch_page(db, sort=Sort("owner"))

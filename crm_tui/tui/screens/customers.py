@@ -26,6 +26,7 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.key_bar import KeyBar
 
 PAGE = 200
+FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
 STATUSES = ("lead", "prospect", "customer", "churned")
 SORT_ORDER = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
@@ -177,9 +178,10 @@ class CustomersScreen(CrmScreen):
         if keep_id is None and cursor == 0:
             # A new search or filter: the first page, and the count only when the page is full
             # (a short page IS the count) — both in one hand-off, so a keystroke repaints once.
-            rows = fetch_page(db, filt, sort, 0, PAGE)
+            # The rows on screen come first; the rest of the page follows when asked for.
+            rows = fetch_page(db, filt, sort, 0, FIRST_ROWS)
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            total = len(rows) if len(rows) < PAGE else count_customers(db, filt)
+            total = len(rows) if len(rows) < FIRST_ROWS else count_customers(db, filt)
             self.app.call_from_thread(self._list_loaded, generation, filt, total, 0, 0, page)
             return
         total = count_customers(db, filt)
@@ -212,8 +214,14 @@ class CustomersScreen(CrmScreen):
         if not hasattr(self, "_active_filter") or self.app.db is None:
             return
         for number in range(event.start // PAGE, max(event.start, event.end - 1) // PAGE + 1):
-            if number in self._pages:
+            page = self._pages.get(number)
+            if page is not None:
                 self._pages.move_to_end(number)
+                if len(page) < PAGE and number * PAGE + len(page) < self._total and number not in self._pending:
+                    # a first page cut short: the rest of it, once the rows on screen are painted
+                    self._pending.add(number)
+                    self.call_after_refresh(self._fetch_page, self._generation, self._active_filter, self._sort,
+                                            number, page[-1][2], PAGE - len(page))
             elif number not in self._pending:
                 self._pending.add(number)
                 previous = self._pages.get(number - 1)
@@ -221,10 +229,12 @@ class CustomersScreen(CrmScreen):
                 self._fetch_page(self._generation, self._active_filter, self._sort, number, at)
 
     @work(thread=True, group="customers-page", exit_on_error=False)
-    def _fetch_page(self, generation, filt, sort, number, at) -> None:
+    def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE) -> None:
+        """Page ``number`` from ``at`` (an offset or the keyset of the row before), or the
+        ``limit`` rows that complete it when the screen holds its first rows."""
         from crm_tui.queries.customers import fetch_page
 
-        rows = fetch_page(self.app.db, filt, sort, at, PAGE)
+        rows = fetch_page(self.app.db, filt, sort, at, limit)
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
         self.app.call_from_thread(self._page_loaded, generation, number, page)
 
@@ -232,6 +242,9 @@ class CustomersScreen(CrmScreen):
         if generation != self._generation:
             return
         self._pending.discard(number)
+        held = self._pages.get(number)
+        if held and len(held) < PAGE:
+            page = held + page[: PAGE - len(held)]  # the rest of a page cut short
         self._store_page(number, page)
         self.table.refresh_rows()
 
