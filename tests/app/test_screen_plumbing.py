@@ -75,3 +75,24 @@ async def test_each_screen_reloads_once_per_change(make_app, settle, services):
             await settle(app, pilot)
             del screen.reload
             assert len(calls) == 1, type(screen).__name__
+
+
+async def test_a_failed_read_is_said_not_swallowed(make_app, settle, monkeypatch):
+    """A search whose read fails must say so, not leave the old rows on screen in silence."""
+    import crm_tui.queries.customers as queries
+    from crm_tui.errors import DatabaseError
+
+    app = make_app("customers")
+    seen = []
+    async with app.run_test(size=(120, 30)) as pilot:
+        await settle(app, pilot)
+        original = app.notify
+        app.notify = lambda message, **kw: (seen.append(str(message)), original(message, **kw))
+
+        def broken(*_a, **_k):
+            raise DatabaseError("the database file is gone; put it back or restart crm-tui")
+
+        monkeypatch.setattr(queries, "fetch_page", broken)
+        await pilot.press("slash", "x")
+        await settle(app, pilot)
+        assert seen == ["Could not load: the database file is gone; put it back or restart crm-tui"]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from textual import on
 from textual.screen import Screen
-from textual.worker import Worker
+from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import CrmError
 
@@ -46,6 +47,11 @@ class CrmScreen(Screen):
 
     def reload(self) -> None:
         """Fetch what the screen shows (in a thread worker). Subclasses implement."""
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR and event.worker.error is not None:
+            self.app.report_failure(event.worker.error, "save" if event.worker.group == "service" else "load")
 
     # -- writes -----------------------------------------------------------------
 
