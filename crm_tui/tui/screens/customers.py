@@ -24,6 +24,7 @@ from crm_tui.tui.literal import literal
 from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.search_input import SearchInput
 
 PAGE = 200
 FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
@@ -88,7 +89,7 @@ class CustomersScreen(CrmScreen):
         yield ModeBar("customers")
         yield Static("Customers", id="customers-summary", markup=False)
         with Horizontal(id="customers-filters"):
-            yield Input(placeholder="/ search", id="customers-search", compact=True)
+            yield SearchInput(self._apply_search, placeholder="/ search", id="customers-search", compact=True)
             yield Select([(s, s) for s in STATUSES], prompt="status", id="filter-status", compact=True)
             yield Select([], prompt="owner", id="filter-owner", compact=True)
             yield Select([], prompt="tag", id="filter-tag", compact=True)
@@ -288,13 +289,9 @@ class CustomersScreen(CrmScreen):
     def action_filters(self) -> None:
         self.query_one("#filter-status", Select).focus()
 
-    @on(Input.Changed, "#customers-search")
-    def _search_changed(self, event: Input.Changed) -> None:
-        # No delay: a search is one indexed query (milliseconds), and a newer keystroke's
-        # generation drops the results of an older one still running.
-        self._apply_search(event.value)
-
     def _apply_search(self, text: str) -> None:
+        """Each keystroke in the search box (no delay: a search is an indexed query of a few
+        milliseconds, and a newer keystroke's generation drops an older one's results)."""
         from dataclasses import replace
 
         if text != self._filter.text:
@@ -326,11 +323,11 @@ class CustomersScreen(CrmScreen):
         if not self._is_filtered() and not search.value:
             self.table.focus()
             return
-        with self.prevent(Input.Changed, Select.Changed):
+        self._filter, self._segment = CustomerFilter(), None  # first: the emptied box then changes nothing
+        with self.prevent(Select.Changed):
             search.value = ""
             for select in self.query("#customers-filters Select").results(Select):
                 select.clear()
-        self._filter, self._segment = CustomerFilter(), None
         self.table.focus()
         self._restart(keep_id=self.current_id())
 
