@@ -40,3 +40,28 @@ async def test_tiles_periods_owner_and_export(make_app, settle, services, clock,
         assert path.exists()
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
         assert "won" in path.read_text()
+
+
+async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
+    from textual.app import App
+
+    from crm_tui.tui.widgets.kpi import KpiTile, compact_money
+
+    assert [compact_money(v) for v in (22187149.5, -2500000, 1234.5, 999.99, 1.5e9)] == [
+        "22.19M", "-2.50M", "1.23k", "999.99", "1.50B"]
+
+    class One(App):
+        def compose(self):
+            yield KpiTile("Open pipeline", id="narrow")
+            yield KpiTile("Open pipeline", id="wide")
+
+        CSS = "#narrow { width: 12; } #wide { width: 30; }"
+
+    app = One()
+    async with app.run_test(size=(60, 8)) as pilot:
+        for tile in app.query(KpiTile):
+            tile.show("22,187,149.50", "2,011 open deals", short=compact_money(22187149.5))
+        await pilot.pause()
+        figure = lambda wid: app.query_one(f"#{wid}", KpiTile).render_line(1).text.strip()  # noqa: E731
+        assert figure("narrow") == "22.19M"
+        assert figure("wide") == "22,187,149.50"

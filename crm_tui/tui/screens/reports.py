@@ -23,7 +23,7 @@ from crm_tui.queries.pipeline import list_owners
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import safe
-from crm_tui.tui.widgets.kpi import Funnel, KpiTile, money, percent
+from crm_tui.tui.widgets.kpi import Funnel, KpiTile, compact_money, money, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.key_bar import KeyBar
 
@@ -132,23 +132,29 @@ class ReportsScreen(CrmScreen):
         self.data = data
         d, c, o = data["deals"], data["customers"], data["orders"]
         tile = lambda key: self.query_one(f"#kpi-{key}", KpiTile)  # noqa: E731
-        tile("open").show(money(d["open_value"]), f"{d['open_count']:,} open deals")
-        tile("weighted").show(money(d["weighted_value"]), "amount × probability")
-        tile("won").show(money(d["won_value"]), f"{d['won_count']:,} won · {d['lost_count']:,} lost")
+
+        def cash(key: str, value, hint: str) -> None:
+            if value is None:
+                tile(key).show("—", hint)
+            else:
+                tile(key).show(money(value), hint, short=compact_money(value))
+
+        cash("open", d["open_value"], f"{d['open_count']:,} open deals")
+        cash("weighted", d["weighted_value"], "amount × probability")
+        cash("won", d["won_value"], f"{d['won_count']:,} won · {d['lost_count']:,} lost")
         tile("win_rate").show(percent(d["win_rate"]), f"by value {percent(d['win_rate_by_value'])}")
-        tile("avg").show(money(d["avg_won_value"]) if d["avg_won_value"] is not None else "—", "won ÷ won count")
+        cash("avg", d["avg_won_value"], "won ÷ won count")
         cycle = d["avg_cycle_days"]
         tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
-        vel = d["velocity_per_day"]
-        tile("velocity").show("—" if vel is None else money(vel), "n × rate × avg ÷ cycle")
+        cash("velocity", d["velocity_per_day"], "n × rate × avg ÷ cycle")
         demand = sum(major for major in (row["demand"] for row in data["market_demand"]))
-        tile("M").show(money(demand), f"{len(data['market_demand'])} products on open deals")
+        cash("M", demand, f"{len(data['market_demand'])} products on open deals")
         tile("C").show(f"{c['count']:,}", "customers")
-        tile("V").show(money(c["value"]), "won deals + fulfilled orders")
+        cash("V", c["value"], "won deals + fulfilled orders")
         tile("S").show(percent(d["win_rate"]), "won ÷ (won + lost)")
-        tile("R").show(money(d["won_value"]), "won in the period")
+        cash("R", d["won_value"], "won in the period")
         tile("O").show(f"{o['count']:,}", "orders not cancelled")
-        tile("W").show(money(o["value"]), "their value")
+        cash("W", o["value"], "their value")
         self._funnel(data["stages"])
         self._charts(data["revenue_by_month"], forecast)
         self._tables(data)

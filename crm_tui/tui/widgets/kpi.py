@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
@@ -19,6 +20,16 @@ def major_to_cents(value) -> int:
 def money(value) -> str:
     """Major units (report JSON) → '12,345.00'."""
     return money_text(major_to_cents(value))
+
+
+def compact_money(value) -> str:
+    """Major units → '22.19M', '15.09k': for a tile too narrow to show every digit."""
+    cents = major_to_cents(value)
+    major = Decimal(cents) / 100
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if abs(major) >= size:
+            return f"{(major / size).quantize(Decimal('0.01')):,}{suffix}"
+    return money_text(cents)
 
 
 def percent(rate) -> str:
@@ -43,20 +54,26 @@ class KpiTile(Static):
     def __init__(self, label: str, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.label = label
-        self.value = "…"
+        self.value = self.short = "…"
         self.hint = ""
 
     def on_mount(self) -> None:
         self._draw()
 
-    def show(self, value: str, hint: str = "") -> None:
-        self.value, self.hint = value, hint
+    def on_resize(self) -> None:
+        self._draw()
+
+    def show(self, value: str, hint: str = "", short: str | None = None) -> None:
+        """``short`` (e.g. 22.19M for 22,187,149.50) is shown when ``value`` does not fit."""
+        self.value, self.hint, self.short = value, hint, short or value
         self._draw()
 
     def _draw(self) -> None:
+        width = self.content_size.width
+        value = self.value if not width or cell_len(self.value) <= width else self.short
         text = Text(self.label, style="dim")
         text.append("\n")
-        text.append(self.value, style="bold")
+        text.append(value, style="bold")
         text.append("\n")
         text.append(self.hint, style="dim italic")
         self.update(text)
