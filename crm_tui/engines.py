@@ -374,6 +374,18 @@ def _search_query(text: str, key: str) -> str:
     return query
 
 
+def customer_search_matches(conn, text: str, key: str) -> int:
+    """How many rows (deleted ones included) the text index matches: a fraction of a millisecond,
+    to choose how the list query uses it."""
+    return int(conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?",
+                                    (_search_query(text, key),)).scalar() or 0)
+
+
+def customer_tag_matches(conn, tag: str) -> int:
+    return int(conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?",
+                                    ("tags : " + _phrase(tag),)).scalar() or 0)
+
+
 def customer_search_count(conn, text: str, key: str) -> int:
     """How many live customers ``customer_search_ids`` finds: the text index's own count less
     the (few) deleted customers among its matches — about 1 ms, where counting the matches
@@ -390,9 +402,9 @@ def customer_search_count(conn, text: str, key: str) -> int:
 
 def not_a_plan_driver(col):
     """``col`` as an expression no index of SQLite's can drive (``coalesce(col, NULL)``, same
-    value). For the live-row condition next to a text-index id list: without table statistics
-    SQLite otherwise walks all 100k live customers by the ``deleted_at`` index testing each
-    against the list (20–40 ms) instead of fetching the few hundred listed ids (1–8 ms)."""
+    value), to choose which condition leads a query: without table statistics SQLite may walk
+    all 100k live customers testing each against a short text-index id list (20–40 ms)
+    instead of fetching the listed ids (1–8 ms) — or the other way round for a long list."""
     from sqlalchemy import func, null
 
     return func.coalesce(col, null(), type_=col.type)

@@ -41,8 +41,15 @@ SORT_COLUMNS = {
 assert tuple(SORT_COLUMNS) == SORT_KEYS
 
 
+#: a text-index id list with at most this many matches drives the query (fetch those rows,
+#: sort them); a longer one is only probed while the sort column's index is walked, which
+#: stops after a page. Measured at 100k customers: 42 matches 1 ms vs 19 ms, 2,000 matches
+#: 5 ms vs 1.6 ms, 41,000 matches 43 ms vs 12 ms — they cross near 400.
+TEXT_INDEX_DRIVES_UP_TO = 500
+
+
 def _text_condition(text: str, conn):
-    """What the search box matches.
+    """What the search box matches (the text-index case is handled by ``_conditions``).
 
     Three or more characters: anywhere in name, email, phone or industry (any case), or
     in the name's matching key ("acmecorp" finds "Acme Corp") — from the trigram index
@@ -54,8 +61,6 @@ def _text_condition(text: str, conn):
     key = name_key(text)
     if len(text) < engines.SEARCH_MIN_CHARS:
         return engines.starts_with(Customer.name_key, key, dialect)
-    if engines.has_customer_search(conn):
-        return Customer.id.in_(engines.customer_search_ids(text, key))
     pattern = like_pattern(text)
     matches = [engines.contains(col, pattern, dialect)
                for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)]
@@ -65,31 +70,39 @@ def _text_condition(text: str, conn):
 
 
 def _conditions(filt: CustomerFilter, conn) -> list:
-    conds = [Customer.deleted_at.is_(None)]
+    conds = []
+    id_lists = []  # (ids from the text index, how many it matches)
     text = filt.text.strip()
-    indexed = bool(text) and len(text) >= engines.SEARCH_MIN_CHARS or bool(
-        filt.tag and len(filt.tag.strip()) >= engines.SEARCH_MIN_CHARS)
-    if indexed and engines.has_customer_search(conn):
-        # the text index's id list drives the query; the live condition only filters it
-        conds = [engines.not_a_plan_driver(Customer.deleted_at).is_(None)]
+    tag = (filt.tag or "").strip()
+    search_index = engines.has_customer_search(conn)
     if text:
-        conds.append(_text_condition(text, conn))
+        if search_index and len(text) >= engines.SEARCH_MIN_CHARS:
+            key = name_key(text)
+            id_lists.append((engines.customer_search_ids(text, key), engines.customer_search_matches(conn, text, key)))
+        else:
+            conds.append(_text_condition(text, conn))
     if filt.status:
         conds.append(Customer.status == filt.status)
     if filt.owner is not None:
         conds.append(Customer.owner == filt.owner)
-    if filt.tag:
+    if tag:
         # tags are stored "a, b, c": compare whole tags between commas, any case
-        tag = filt.tag.strip()
-        if len(tag) >= engines.SEARCH_MIN_CHARS and engines.has_customer_search(conn):
-            conds.append(Customer.id.in_(engines.customer_tag_ids(tag)))  # candidates from the index
+        if search_index and len(tag) >= engines.SEARCH_MIN_CHARS:  # candidates from the index
+            id_lists.append((engines.customer_tag_ids(tag), engines.customer_tag_matches(conn, tag)))
         padded = literal(",") + func.replace(func.replace(Customer.tags, ", ", ","), " ,", ",") + literal(",")
         conds.append(engines.contains(padded, like_pattern("," + tag + ","), conn.dialect))
     if filt.segment_ids is not None:
         # integers rendered into the SQL: no bound-parameter limit for big segments
         ids = bindparam("segment_ids", sorted(filt.segment_ids), expanding=True, literal_execute=True)
         conds.append(Customer.id.in_(ids) if filt.segment_ids else literal(False))
-    return conds
+    # A short id list drives (SQLite, without table statistics, would otherwise walk every live
+    # customer testing each against it); a long one is only probed (the sort index drives).
+    drives = any(n <= TEXT_INDEX_DRIVES_UP_TO for _ids, n in id_lists)
+    live = engines.not_a_plan_driver(Customer.deleted_at).is_(None) if drives else Customer.deleted_at.is_(None)
+    for ids, n in id_lists:
+        driver = n <= TEXT_INDEX_DRIVES_UP_TO
+        conds.append(Customer.id.in_(ids) if driver else engines.not_a_plan_driver(Customer.id).in_(ids))
+    return [live, *conds]
 
 
 def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:

@@ -91,7 +91,7 @@ class CrmApp(App[int]):
         self.startup_error: str | None = None
         self._poll_error: str | None = None
         self._frozen_modes: set[str] = set()
-        self._last_failure: str | None = None
+        self._last_failure: tuple[str, float] = ("", 0.0)
         self.data_version = 0  # counts data_changed announcements (prefetches check it)
         self._prefetched: dict[str, tuple] = {}
         from crm_tui.config import load_settings
@@ -126,14 +126,15 @@ class CrmApp(App[int]):
         return db, Services(db, user=self.user, clock=self.clock)
 
     def report_failure(self, error: BaseException, doing: str = "load") -> None:
-        """A screen's read failed: say so (once per distinct message), never leave old rows on
-        screen in silence."""
+        """A screen's read failed: say so (the same message at most every 30 s), never leave old
+        rows on screen in silence."""
         from crm_tui.errors import CrmError
 
-        message = error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
-        if message != self._last_failure:
-            self._last_failure = message
-            self.notify(f"Could not {doing}: {message}", severity="error", timeout=10, markup=False)
+        message = f"Could not {doing}: " + (error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}")
+        said, at = self._last_failure
+        if message != said or time.monotonic() - at > 30:  # several screens failing at once: say it once
+            self._last_failure = (message, time.monotonic())
+            self.notify(message, severity="error", timeout=10, markup=False)
 
     @on(Worker.StateChanged)
     def _db_opened(self, event: Worker.StateChanged) -> None:

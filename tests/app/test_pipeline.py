@@ -330,3 +330,32 @@ async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(ma
             assert len(loads) == (1 if stale else 0)
             assert ("Added after the read-ahead" in titles) == stale
             monkeypatch.setattr(pipeline_screen, "load_board", real)
+
+
+async def test_a_move_that_crashes_never_stops_the_board_from_reloading(make_app, settle, db, deal, services, monkeypatch):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        seen = []
+        original = app.notify
+        app.notify = lambda message, **kw: (seen.append(str(message)), original(message, **kw))
+        real = app.services.move_deal_step
+
+        def crash_once(*args):
+            monkeypatch.setattr(app.services, "move_deal_step", real)
+            raise RuntimeError("disk on fire")
+
+        monkeypatch.setattr(app.services, "move_deal_step", crash_once)
+        await pilot.press("L")
+        await settle(app, pilot)
+        assert any("disk on fire" in m for m in seen)  # said, not swallowed
+        assert stage_of(db, deal.id)[0].name == "Lead"
+        services.create_deal("Arrived later", amount="5")  # as if from another session
+        await app.workers.wait_for_complete()
+        app.data_changed.publish(frozenset({"deal"}))
+        await settle(app, pilot)
+        assert "Arrived later" in {c.title for cards in app.screen.board.cards.values() for c in cards}
+        await pilot.press("L")  # and moves work again
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].name == "Qualified"
+        assert header(app, "Qualified").count == 1

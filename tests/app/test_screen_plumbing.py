@@ -41,7 +41,7 @@ async def test_hovering_a_key_shows_its_tooltip(make_app, settle):
         await settle(app, pilot)
         bar = app.screen.query_one(KeyBar)
         bar.render()
-        start, _end, _key, tooltip = bar._spans[0]  # noqa: SLF001
+        start, _end, _key, tooltip, _on = bar._spans[0]  # noqa: SLF001
         await pilot.hover(KeyBar, offset=(start + 1, 0))
         await pilot.pause()
         assert bar.tooltip == tooltip and tooltip

@@ -222,7 +222,7 @@ class CustomersScreen(CrmScreen):
                     # a first page cut short: the rest of it, once the rows on screen are painted
                     self._pending.add(number)
                     self.call_after_refresh(self._fetch_page, self._generation, self._active_filter, self._sort,
-                                            number, page[-1][2], PAGE - len(page))
+                                            number, page[-1][2], PAGE - len(page), len(page))
             elif number not in self._pending:
                 self._pending.add(number)
                 previous = self._pages.get(number - 1)
@@ -230,22 +230,24 @@ class CustomersScreen(CrmScreen):
                 self._fetch_page(self._generation, self._active_filter, self._sort, number, at)
 
     @work(thread=True, group="customers-page", exit_on_error=False)
-    def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE) -> None:
-        """Page ``number`` from ``at`` (an offset or the keyset of the row before), or the
-        ``limit`` rows that complete it when the screen holds its first rows."""
+    def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE, after=None) -> None:
+        """Page ``number`` from ``at`` (an offset or the keyset of the row before), or — with
+        ``after``, the rows held — the ``limit`` rows that complete a page cut short."""
         from crm_tui.queries.customers import fetch_page
 
         rows = fetch_page(self.app.db, filt, sort, at, limit)
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
-        self.app.call_from_thread(self._page_loaded, generation, number, page)
+        self.app.call_from_thread(self._page_loaded, generation, number, page, after)
 
-    def _page_loaded(self, generation, number, page) -> None:
+    def _page_loaded(self, generation, number, page, after=None) -> None:
         if generation != self._generation:
             return
         self._pending.discard(number)
-        held = self._pages.get(number)
-        if held and len(held) < PAGE:
-            page = held + page[: PAGE - len(held)]  # the rest of a page cut short
+        if after is not None:  # the rest of a page cut short: only onto the very rows it follows
+            held = self._pages.get(number)
+            if held is None or len(held) != after:
+                return  # that page was dropped meanwhile; it is read whole when needed again
+            page = held + page
         self._store_page(number, page)
         self.table.refresh_rows()
 

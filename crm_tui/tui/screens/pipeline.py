@@ -14,6 +14,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Input, Static
+from textual.worker import Worker, WorkerState
 
 from crm_tui.queries.pipeline import (
     CARDS_PER_COLUMN, Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer,
@@ -72,7 +73,7 @@ class PipelineScreen(CrmScreen):
         self.board: Board | None = None
         self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
         self._generation = 0  # of the latest reload: older boards are dropped when they arrive
-        self._in_flight = 0  # moves sent to the database, not yet patched in (or refused)
+        self._moves: set[Worker] = set()  # moves sent to the database and not finished yet
         self._deferred = False  # a change arrived meanwhile: reload once they are done
         self._reload_timer = None
 
@@ -102,7 +103,7 @@ class PipelineScreen(CrmScreen):
                    card.id if card else None)
 
     def _on_data_changed(self, tables: frozenset[str]) -> None:
-        if self._in_flight and self.is_current and tables & self.WATCHES:
+        if self._moves and self.is_current and tables & self.WATCHES:
             # most likely the move's own commit: the move patches the board, then reloads when quiet
             self._generation += 1  # boards being read now predate the move: drop them
             self._deferred = True
@@ -123,7 +124,7 @@ class PipelineScreen(CrmScreen):
 
     def _quiet_reload(self) -> None:
         self._reload_timer = None
-        if self._in_flight:  # another move is on its way: it reschedules (or reloads if refused)
+        if self._moves:  # another move is on its way: it reschedules, or reloads when it ends
             self._deferred = True
             return
         self.reload()
@@ -186,20 +187,21 @@ class PipelineScreen(CrmScreen):
     def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
         services = self.app.services
         self._follow = follow
-        self._in_flight += 1
-        self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success,
-                         done=partial(self._moved, follow), on_error=self._move_refused)
+        self._moves.add(self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label,
+                                         success=success, done=partial(self._moved, follow)))
 
-    def _move_refused(self, error) -> None:
-        self._in_flight -= 1
-        self.app.notify(error.message, severity="error", timeout=6, markup=False)
-        if self._deferred and not self._in_flight:
-            self._deferred = False
-            self.reload()
+    @on(Worker.StateChanged)
+    def _move_ended(self, event: Worker.StateChanged) -> None:
+        """However a move ended — patched in, refused, or failed — what waited for it reloads."""
+        if event.worker in self._moves and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
+                                                           WorkerState.CANCELLED):
+            self._moves.discard(event.worker)
+            if self._deferred and not self._moves:
+                self._deferred = False
+                self.reload()
 
     def _moved(self, follow: bool, result) -> None:
         """A committed move: shift the card and both headers now; a reload confirms it once quiet."""
-        self._in_flight -= 1
         self._reload_when_quiet()
         if self.board is None:
             return

@@ -33,7 +33,7 @@ class KeyBar(Widget):
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self._spans: list[tuple[int, int, str, str]] = []  # (start, end, key, tooltip)
+        self._spans: list[tuple[int, int, str, str, bool]] = []  # (start, end, key, tooltip, enabled)
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -59,20 +59,20 @@ class KeyBar(Widget):
         text_style = self.get_visual_style("key-bar--description")
         off_style = self.get_visual_style("key-bar--disabled")
         parts: list[Content] = []
-        spans: list[tuple[int, int, str, str]] = []
+        spans: list[tuple[int, int, str, str, bool]] = []
         x = 0
         for key, shown, description, enabled, tooltip in self.keys():
             part = Content.assemble(
                 (f" {shown}", key_style if enabled else off_style),
                 (f" {description} " if description else " ", text_style if enabled else off_style),
             )
-            spans.append((x, x + part.cell_length, key, tooltip))
+            spans.append((x, x + part.cell_length, key, tooltip, enabled))
             x += part.cell_length
             parts.append(part)
         self._spans = spans
         return Content("").join(parts)
 
-    def _span_at(self, x: int) -> tuple[int, int, str, str] | None:
+    def _span_at(self, x: int) -> tuple[int, int, str, str, bool] | None:
         for span in self._spans:
             if span[0] <= x < span[1]:
                 return span
@@ -82,7 +82,10 @@ class KeyBar(Widget):
         span = self._span_at(event.x)
         if span is not None:
             event.stop()
-            self.app.simulate_key(span[2])
+            if span[4]:
+                self.app.simulate_key(span[2])
+            else:
+                self.app.bell()  # a key that does nothing here, as Textual's Footer does
 
     def on_mouse_move(self, event: events.MouseMove) -> None:
         span = self._span_at(event.x)
