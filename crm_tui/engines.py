@@ -391,13 +391,12 @@ def customer_search_count(conn, text: str, key: str) -> int:
     the (few) deleted customers among its matches — about 1 ms, where counting the matches
     through the customer table reads a row per match (5–10 ms for 2,000 matches)."""
     query = _search_query(text, key)
-    found = conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?", (query,)).scalar()
     deleted = conn.exec_driver_sql(
         # "+id": the deleted rows (an index range, usually empty) drive; the match list is only probed
         "SELECT count(*) FROM customer WHERE deleted_at IS NOT NULL AND +id IN "
         "(SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?)", (query,)
     ).scalar()
-    return int(found or 0) - int(deleted or 0)
+    return customer_search_matches(conn, text, key) - int(deleted or 0)
 
 
 def not_a_plan_driver(col):

@@ -27,13 +27,15 @@ TARGET = HERE / "v1.sqlite3"
 UTC = dt.timezone.utc
 
 
-def build(target: Path) -> dict[str, int]:
+def build(target: Path, version: int = 1) -> dict[str, int]:
+    """The fixture of schema ``version``, written by a build of that schema (make_v2.py calls
+    this with 2: the same rows, made by the schema-2 build)."""
     from crm_tui import engines, migrations
     from crm_tui.db import Database
     from crm_tui.services import Services
 
-    if migrations.SCHEMA_VERSION != 1:
-        sys.exit(f"this script makes the schema-1 fixture; this build writes schema {migrations.SCHEMA_VERSION}")
+    if migrations.SCHEMA_VERSION != version:
+        sys.exit(f"this script makes the schema-{version} fixture; this build writes schema {migrations.SCHEMA_VERSION}")
     now = [dt.datetime(2025, 1, 6, 9, 0, tzinfo=UTC)]
 
     def clock() -> dt.datetime:
@@ -41,7 +43,7 @@ def build(target: Path) -> dict[str, int]:
         return now[0]
 
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "v1.sqlite3"
+        work = Path(tmp) / target.name
         db = Database.open(str(work))
         s = Services(db, user="ann", clock=clock)
         acme = s.create_customer(name="Acme Corp", email="buy@acme.example", tags="vip, hardware", status="customer")
