@@ -10,10 +10,12 @@ comes from one aggregate joined to the page's ids, never a query per row.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 
-from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_
+from sqlalchemy import and_, bindparam, false, func, literal, or_, select, tuple_
 
 from crm_tui import engines
 from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
@@ -41,85 +43,172 @@ SORT_COLUMNS = {
 assert tuple(SORT_COLUMNS) == SORT_KEYS
 
 
-#: a text-index id list with at most this many matches drives the query (fetch those rows,
-#: sort them); a longer one is only probed while the sort column's index is walked, which
-#: stops after a page. Measured at 100k customers: 42 matches 1 ms vs 19 ms, 2,000 matches
-#: 5 ms vs 1.6 ms, 41,000 matches 43 ms vs 12 ms — they cross near 400.
-TEXT_INDEX_DRIVES_UP_TO = 500
+def _text_index_drives(matches: int, rows: int, book: int) -> bool:
+    """Whether a text-index match list should drive the list query (fetch those customers,
+    sort them: cost ∝ ``matches``) rather than be probed while the sort column's index is
+    walked until ``rows`` matches turn up (cost ∝ ``rows × book / matches`` for a book of
+    ``book`` customers). They cross where matches² = rows × book: ≈2,500 matches for a
+    screenful of a 100k book, ≈800 for a 10k one. Measured at 100k: 649 matches probed
+    took 30–40 ms a keystroke, fetched 3 ms; 12,000 matches fetched 40 ms, probed 2 ms."""
+    return matches * matches <= rows * max(book, 1)
 
 
-def _text_condition(text: str, conn):
-    """What the search box matches (the text-index case is handled by ``_conditions``).
+#: the LIMIT of a page and the size of an id list: bound, never part of the statement text
+_LIMIT, _OFFSET = bindparam("page_limit"), bindparam("page_offset")
 
-    Three or more characters: anywhere in name, email, phone or industry (any case), or
-    in the name's matching key ("acmecorp" finds "Acme Corp") — from the trigram index
-    where the engine has one. One or two characters: names that START with them (the
-    list jumps like a phone book); a substring that short matches most of a big book
-    and no index can find it without reading every row.
-    """
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a filter's WHERE clause looks like, without its values. Statements are built once
+    per shape (building one costs ~3 ms of Python, more than running it) and then only run
+    with new values."""
+
+    dialect: str
+    text: str = ""  # "", "prefix" (1–2 letters), "like" (no text index), "ids" (drives), "probe"
+    key: bool = False  # "like": the name's matching key is searched too
+    status: bool = False
+    owner: bool = False
+    tag: str = ""  # "", "like" (no text index), "drives", "probe"
+    segment: str = ""  # "", "ids", "none"
+
+
+@dataclass
+class _Plan:
+    shape: _Shape
+    values: dict
+    #: every id the text index matched for the search text (deleted ones included), when the
+    #: search is the only filter: the count is then this list less the deleted
+    search_ids: list[int] | None = None
+
+
+def _plan(filt: CustomerFilter, conn, rows: int = 200) -> _Plan:
+    """The shape of ``filt``'s conditions and the values to run them with, for reading about
+    ``rows`` rows. A search of 3+ characters reads the text index once, here: its match list
+    picks the plan, is the query's id list, and counts."""
     dialect = conn.dialect
-    key = name_key(text)
-    if len(text) < engines.SEARCH_MIN_CHARS:
-        return engines.starts_with(Customer.name_key, key, dialect)
-    pattern = like_pattern(text)
-    matches = [engines.contains(col, pattern, dialect)
-               for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)]
-    if key:
-        matches.append(Customer.name_key.like(like_pattern(key), escape="\\"))
-    return or_(*matches)
-
-
-def _conditions(filt: CustomerFilter, conn) -> list:
-    conds = []
-    id_lists = []  # (ids from the text index, how many it matches)
+    values: dict = {}
+    text_kind, key_too, tag_kind, segment = "", False, "", ""
+    search_ids = None
     text = filt.text.strip()
     tag = (filt.tag or "").strip()
     search_index = engines.has_customer_search(conn)
     if text:
-        if search_index and len(text) >= engines.SEARCH_MIN_CHARS:
-            key = name_key(text)
-            id_lists.append((engines.customer_search_ids(text, key), engines.customer_search_matches(conn, text, key)))
-        else:
-            conds.append(_text_condition(text, conn))
+        key = name_key(text)
+        if len(text) < engines.SEARCH_MIN_CHARS:
+            # One or two characters: names that START with them (the list jumps like a phone
+            # book); a substring that short matches most of a big book and no index finds it.
+            text_kind = "prefix"
+            values.update(engines.starts_with_values(key, dialect))
+        elif search_index:
+            query = engines.customer_search_query(text, key)
+            search_ids = engines.customer_search_id_list(conn, query)
+            book = conn.execute(_BOOK_SIZE).scalar() or 0
+            text_kind = "ids" if _text_index_drives(len(search_ids), rows, book) else "probe"
+            values["search_ids"] = json.dumps(search_ids)
+        else:  # anywhere in name, email, phone or industry (any case), or in the matching key
+            text_kind, values["pattern"] = "like", like_pattern(text)
+            if key:
+                key_too, values["key_pattern"] = True, like_pattern(key)
     if filt.status:
-        conds.append(Customer.status == filt.status)
+        values["status"] = filt.status
     if filt.owner is not None:
-        conds.append(Customer.owner == filt.owner)
+        values["owner"] = filt.owner
     if tag:
         # tags are stored "a, b, c": compare whole tags between commas, any case
+        values["tag_pattern"] = like_pattern("," + tag + ",")
+        tag_kind = "like"
         if search_index and len(tag) >= engines.SEARCH_MIN_CHARS:  # candidates from the index
-            id_lists.append((engines.customer_tag_ids(tag), engines.customer_tag_matches(conn, tag)))
-        padded = literal(",") + func.replace(func.replace(Customer.tags, ", ", ","), " ,", ",") + literal(",")
-        conds.append(engines.contains(padded, like_pattern("," + tag + ","), conn.dialect))
+            values["fts_tag"] = engines.customer_tag_query(tag)
+            matches = engines.customer_search_matches(conn, values["fts_tag"])
+            tag_kind = "drives" if _text_index_drives(matches, rows, conn.execute(_BOOK_SIZE).scalar() or 0) else "probe"
     if filt.segment_ids is not None:
+        segment = "ids" if filt.segment_ids else "none"
+        if filt.segment_ids:
+            values["segment_ids"] = sorted(filt.segment_ids)
+    shape = _Shape(dialect.name, text_kind, key_too, bool(filt.status), filt.owner is not None, tag_kind, segment)
+    only_text = not (filt.status or filt.owner is not None or tag or filt.segment_ids is not None)
+    return _Plan(shape, values, search_ids if only_text else None)
+
+
+class _Dialect:
+    """Enough of a dialect for ``engines`` to choose its SQL by name (statements are cached by it)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+@lru_cache(maxsize=64)
+def _where(shape: _Shape) -> tuple:
+    dialect = _Dialect(shape.dialect)
+    conds = []
+    if shape.text == "prefix":
+        conds.append(engines.starts_with(Customer.name_key, dialect))
+    elif shape.text == "like":
+        pattern = bindparam("pattern")
+        matches = [engines.contains(col, pattern, dialect)
+                   for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)]
+        if shape.key:
+            matches.append(Customer.name_key.like(bindparam("key_pattern"), escape="\\"))
+        conds.append(or_(*matches))
+    elif shape.text == "ids":  # only where there is a text index: SQLite
+        conds.append(Customer.id.in_(engines.listed_ids("search_ids")))
+    elif shape.text == "probe":  # the same list, only probed (the text index is not read again)
+        conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+    if shape.status:
+        conds.append(Customer.status == bindparam("status"))
+    if shape.owner:
+        conds.append(Customer.owner == bindparam("owner"))
+    if shape.tag:
+        padded = literal(",") + func.replace(func.replace(Customer.tags, ", ", ","), " ,", ",") + literal(",")
+        conds.append(engines.contains(padded, bindparam("tag_pattern"), dialect))
+        if shape.tag == "drives":
+            conds.append(Customer.id.in_(engines.customer_search_ids("fts_tag")))
+        elif shape.tag == "probe":
+            conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_tag")))
+    if shape.segment == "ids":
         # integers rendered into the SQL: no bound-parameter limit for big segments
-        ids = bindparam("segment_ids", sorted(filt.segment_ids), expanding=True, literal_execute=True)
-        conds.append(Customer.id.in_(ids) if filt.segment_ids else literal(False))
+        conds.append(Customer.id.in_(bindparam("segment_ids", expanding=True, literal_execute=True)))
+    elif shape.segment == "none":
+        conds.append(false())
     # A short id list drives (SQLite, without table statistics, would otherwise walk every live
     # customer testing each against it); a long one is only probed (the sort index drives).
-    drives = any(n <= TEXT_INDEX_DRIVES_UP_TO for _ids, n in id_lists)
+    drives = shape.text == "ids" or shape.tag == "drives"
     live = engines.not_a_plan_driver(Customer.deleted_at).is_(None) if drives else Customer.deleted_at.is_(None)
-    for ids, n in id_lists:
-        driver = n <= TEXT_INDEX_DRIVES_UP_TO
-        conds.append(Customer.id.in_(ids) if driver else engines.not_a_plan_driver(Customer.id).in_(ids))
-    return [live, *conds]
+    return (live, *conds)
+
+
+@lru_cache(maxsize=64)
+def _count_statement(shape: _Shape):
+    return select(func.count()).select_from(Customer).where(*_where(shape))
+
+
+def _count(conn, plan: _Plan) -> int:
+    if plan.search_ids is not None:
+        # the text index's own match list less the (few) deleted customers among them: no row
+        # read per match (5–10 ms for 2,000 matches)
+        deleted = [row[0] for row in conn.execute(_DELETED_IDS)]
+        if not deleted:
+            return len(plan.search_ids)
+        matched = set(plan.search_ids)
+        return len(matched) - sum(1 for i in deleted if i in matched)
+    return int(conn.execute(_count_statement(plan.shape), plan.values).scalar() or 0)
+
+
+_DELETED_IDS = select(Customer.id).where(Customer.deleted_at.is_not(None))
+_BOOK_SIZE = select(func.max(Customer.id))  # ≈ customers ever made: enough to choose a plan, O(1)
 
 
 def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:
     with db.read() as session:
         conn = session.connection()
-        text = filt.text.strip()
-        only_text = not (filt.status or filt.owner is not None or filt.tag or filt.segment_ids is not None)
-        if only_text and len(text) >= engines.SEARCH_MIN_CHARS and engines.has_customer_search(conn):
-            return engines.customer_search_count(conn, text, name_key(text))
-        q = select(func.count()).select_from(Customer).where(*_conditions(filt, conn))
-        return int(conn.execute(q).scalar() or 0)
+        return _count(conn, _plan(filt, conn))
 
 
-def _after(key_col, keyset: Keyset, descending: bool):
-    """Rows after ``keyset`` in (sort key, id) order: a row-value comparison the index can seek."""
+def _after(key_col, descending: bool):
+    """Rows after the bound keyset (``after_value``, ``after_id``) in (sort key, id) order: a
+    row-value comparison the index can seek."""
     here = tuple_(key_col, Customer.id)
-    there = tuple_(literal(keyset.value, key_col.type), literal(keyset.id))
+    there = tuple_(bindparam("after_value", type_=key_col.type), bindparam("after_id"))
     return here < there if descending else here > there
 
 
@@ -143,10 +232,27 @@ def fetch_page(
 ) -> list[CustomerRow]:
     """Up to ``limit`` customers in ``sort`` order, starting at offset ``at``
     or just after the row a ``Keyset`` names."""
-    key_col = SORT_COLUMNS[sort.column]
     with db.read() as session:
         conn = session.connection()
-        rows = conn.execute(_page_query(_conditions(filt, conn), key_col, sort, at, limit)).all()
+        return _fetch(conn, _plan(filt, conn, limit), sort, at, limit)
+
+
+def first_page(db, filt: CustomerFilter, sort: Sort, limit: int) -> tuple[list[CustomerRow], int]:
+    """The first ``limit`` rows of a new search or filter and how many rows it has in all, in
+    one read (the text index is consulted once for both). A short page is its own count."""
+    with db.read() as session:
+        conn = session.connection()
+        plan = _plan(filt, conn, limit)
+        rows = _fetch(conn, plan, sort, 0, limit)
+        return rows, (len(rows) if len(rows) < limit else _count(conn, plan))
+
+
+def _fetch(conn, plan: _Plan, sort: Sort, at, limit: int) -> list[CustomerRow]:
+    keyset = isinstance(at, Keyset)
+    values = dict(plan.values, page_limit=max(0, int(limit)), page_offset=0 if keyset else max(0, int(at)))
+    if keyset:
+        values.update(after_value=at.value, after_id=at.id)
+    rows = conn.execute(_page_statement(plan.shape, sort.column, sort.descending, keyset), values).all()
     out = []
     for r in rows:
         updated = r.updated_at
@@ -162,13 +268,13 @@ def fetch_page(
     return out
 
 
-def _page_query(conds: list, key_col, sort: Sort, at, limit: int):
-    if isinstance(at, Keyset):
-        conds.append(_after(key_col, at, sort.descending))
-        offset = 0
-    else:
-        offset = max(0, int(at))
-    order = (key_col.desc(), Customer.id.desc()) if sort.descending else (key_col.asc(), Customer.id.asc())
+@lru_cache(maxsize=256)
+def _page_statement(shape: _Shape, column: str, descending: bool, keyset: bool):
+    key_col = SORT_COLUMNS[column]
+    conds = list(_where(shape))
+    if keyset:
+        conds.append(_after(key_col, descending))
+    order = (key_col.desc(), Customer.id.desc()) if descending else (key_col.asc(), Customer.id.asc())
     page = (
         select(
             Customer.id,
@@ -184,34 +290,40 @@ def _page_query(conds: list, key_col, sort: Sort, at, limit: int):
         )
         .where(*conds)
         .order_by(*order)
-        .limit(max(0, int(limit)))
-        .offset(offset)
+        .limit(_LIMIT)
+        .offset(_OFFSET)
         .cte("page")  # used twice below; a CTE is computed once
     )
     ov = _open_value_by_customer(page)
     sv = page.c.sort_value
-    outer_order = (sv.desc(), page.c.id.desc()) if sort.descending else (sv.asc(), page.c.id.asc())
-    q = (
+    outer_order = (sv.desc(), page.c.id.desc()) if descending else (sv.asc(), page.c.id.asc())
+    return (
         select(page, func.coalesce(ov.c.open_value, 0))
         .select_from(page)
         .outerjoin(ov, ov.c.customer_id == page.c.id)
         .order_by(*outer_order)
     )
-    return q
+
+
+@lru_cache(maxsize=128)
+def _position_statements(shape: _Shape, column: str, descending: bool):
+    key_col = SORT_COLUMNS[column]
+    conds = _where(shape)
+    value = select(key_col).where(Customer.id == bindparam("customer_id"), *conds)
+    before = select(func.count()).select_from(Customer).where(*conds, _after(key_col, not descending))
+    return value, before
 
 
 def customer_position(db, filt: CustomerFilter, sort: Sort, customer_id: int) -> int | None:
     """Where ``customer_id`` sits in the filtered, sorted list (0-based), or None if it is not in it."""
-    key_col = SORT_COLUMNS[sort.column]
     with db.read() as session:
         conn = session.connection()
-        conds = _conditions(filt, conn)
-        value = conn.execute(select(key_col).where(Customer.id == customer_id, *conds)).first()
+        plan = _plan(filt, conn)
+        value_q, before_q = _position_statements(plan.shape, sort.column, sort.descending)
+        value = conn.execute(value_q, dict(plan.values, customer_id=customer_id)).first()
         if value is None:
             return None
-        before = _after(key_col, Keyset(value[0], customer_id), not sort.descending)
-        q = select(func.count()).select_from(Customer).where(*conds, before)
-        return int(conn.execute(q).scalar() or 0)
+        return int(conn.execute(before_q, dict(plan.values, after_value=value[0], after_id=customer_id)).scalar() or 0)
 
 
 @dataclass(frozen=True)

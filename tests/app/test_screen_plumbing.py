@@ -92,7 +92,7 @@ async def test_a_failed_read_is_said_not_swallowed(make_app, settle, monkeypatch
         def broken(*_a, **_k):
             raise DatabaseError("the database file is gone; put it back or restart crm-tui")
 
-        monkeypatch.setattr(queries, "fetch_page", broken)
+        monkeypatch.setattr(queries, "first_page", broken)  # what a new search reads
         await pilot.press("slash", "x")
         await settle(app, pilot)
         assert seen == ["Could not load: the database file is gone; put it back or restart crm-tui"]
