@@ -341,3 +341,38 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
             assert task.customer_id == acme and task.kind == "call"
         await pilot.press("escape")
         assert app.screen.__class__.__name__ == "CustomersScreen"
+
+
+async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pauses(
+        make_app, settle, services, monkeypatch):
+    """Each keystroke reads only the rows on screen; the rest of the page is read once, when
+    typing pauses, not once per keystroke (those reads competed with the next keystroke)."""
+    import crm_tui.queries.customers as queries
+    from crm_tui.tui.screens import customers
+
+    for i in range(300):
+        services.create_customer(name=f"Match {i:04d}")
+    monkeypatch.setattr(customers, "COMPLETE_AFTER", 2.0)  # longer than a keystroke takes here
+    completions = []
+    original = queries.fetch_page
+
+    def counted(db, filt, sort, at, limit):
+        if limit == customers.PAGE - customers.FIRST_ROWS:
+            completions.append(filt.text)
+        return original(db, filt, sort, at, limit)
+
+    monkeypatch.setattr(queries, "fetch_page", counted)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        for key in "match":
+            await pilot.press(key)
+            await settle(app, pilot)
+        screen = app.screen
+        assert screen._total == 300 and len(screen._pages[0]) == customers.FIRST_ROWS
+        assert completions == []
+        await pilot.pause(2.3)
+        await settle(app, pilot)
+        assert completions == ["match"]
+        assert [screen._row_at(i)[0] for i in (63, 64, 199)] == ["Match 0063", "Match 0064", "Match 0199"]

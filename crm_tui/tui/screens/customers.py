@@ -28,6 +28,7 @@ from crm_tui.tui.widgets.search_input import SearchInput
 
 PAGE = 200
 FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
+COMPLETE_AFTER = 0.2  # s: the rest of that page, unless the next keystroke came first
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
 STATUSES = ("lead", "prospect", "customer", "churned")
 SORT_ORDER = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
@@ -79,6 +80,7 @@ class CustomersScreen(CrmScreen):
         self._generation = 0
         self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
         self._pending: set[int] = set()
+        self._waiting: dict[int, object] = {}  # page number → the timer that completes it
         self._total = 0
         self._keep_id: int | None = None
         self._choices_loaded = False
@@ -158,6 +160,9 @@ class CustomersScreen(CrmScreen):
             return
         self._generation += 1
         self._pending.clear()
+        for timer in self._waiting.values():
+            timer.stop()
+        self._waiting.clear()
         self._keep_id = keep_id
         cursor = self.table.cursor_row if keep_id is not None else 0
         self._load_list(self._generation, self._filter, self._segment, self._sort, keep_id, cursor)
@@ -167,7 +172,7 @@ class CustomersScreen(CrmScreen):
         """Count, find the kept customer, and fetch the page under the cursor (one worker at a time)."""
         from dataclasses import replace
 
-        from crm_tui.queries.customers import count_customers, customer_position, fetch_page
+        from crm_tui.queries.customers import count_customers, customer_position, fetch_page, first_page
 
         db = self.app.db
         if segment is not None:
@@ -177,12 +182,11 @@ class CustomersScreen(CrmScreen):
                 self._segments = customer_segments(db, self.app.clock())
             filt = replace(filt, segment_ids=frozenset(i for i, s in self._segments.items() if s == segment))
         if keep_id is None and cursor == 0:
-            # A new search or filter: the first page, and the count only when the page is full
-            # (a short page IS the count) — both in one hand-off, so a keystroke repaints once.
-            # The rows on screen come first; the rest of the page follows when asked for.
-            rows = fetch_page(db, filt, sort, 0, FIRST_ROWS)
+            # A new search or filter: the first rows and the count in one read, and in one
+            # hand-off, so a keystroke repaints once. The rows on screen come first; the rest
+            # of the page follows when asked for.
+            rows, total = first_page(db, filt, sort, FIRST_ROWS)
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            total = len(rows) if len(rows) < FIRST_ROWS else count_customers(db, filt)
             self.app.call_from_thread(self._list_loaded, generation, filt, total, 0, 0, page)
             return
         total = count_customers(db, filt)
@@ -214,20 +218,42 @@ class CustomersScreen(CrmScreen):
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
         if not hasattr(self, "_active_filter") or self.app.db is None:
             return
+        table = self.table
+        shown_to = int(table.scroll_offset.y) + table.data_height  # rows below are the margin
         for number in range(event.start // PAGE, max(event.start, event.end - 1) // PAGE + 1):
             page = self._pages.get(number)
             if page is not None:
                 self._pages.move_to_end(number)
-                if len(page) < PAGE and number * PAGE + len(page) < self._total and number not in self._pending:
-                    # a first page cut short: the rest of it, once the rows on screen are painted
-                    self._pending.add(number)
-                    self.call_after_refresh(self._fetch_page, self._generation, self._active_filter, self._sort,
-                                            number, page[-1][2], PAGE - len(page), len(page))
+                held = number * PAGE + len(page)
+                if len(page) < PAGE and held < self._total:  # a first page cut short
+                    waiting = self._waiting.get(number)
+                    if held < shown_to and waiting is not None:  # its rows are on screen now
+                        waiting.stop()
+                        self._complete_page(self._generation, number)
+                    elif number not in self._pending:
+                        # Only the margin lacks them: once typing pauses, so a search typed
+                        # quickly reads no page it will not show, and the next keystroke does not
+                        # compete with it.
+                        self._pending.add(number)
+                        if held < shown_to:
+                            self._complete_page(self._generation, number)
+                        else:
+                            self._waiting[number] = self.set_timer(
+                                COMPLETE_AFTER, partial(self._complete_page, self._generation, number))
             elif number not in self._pending:
                 self._pending.add(number)
                 previous = self._pages.get(number - 1)
                 at = previous[-1][2] if previous and len(previous) == PAGE else number * PAGE
                 self._fetch_page(self._generation, self._active_filter, self._sort, number, at)
+
+    def _complete_page(self, generation: int, number: int) -> None:
+        """Read the rest of page ``number``, a first page cut short (if still the one held)."""
+        self._waiting.pop(number, None)
+        page = self._pages.get(number)
+        if generation != self._generation or page is None or len(page) >= PAGE:
+            self._pending.discard(number)
+            return
+        self._fetch_page(generation, self._active_filter, self._sort, number, page[-1][2], PAGE - len(page), len(page))
 
     @work(thread=True, group="customers-page", exit_on_error=False)
     def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE, after=None) -> None:
