@@ -79,7 +79,7 @@ def working_copy(cached: Path, folder: Path) -> Path:
     return dest
 
 
-def search_words(db_path: Path, count: int = 3) -> list[str]:
+def search_words(db_path: Path, count: int = 5) -> list[str]:
     """Words a rep would type: the first word of a few customer names spread over the book."""
     con = sqlite3.connect(db_path)
     try:

@@ -78,7 +78,7 @@ def measure_sessions(db_cached: Path, sessions: int, work: Path) -> dict:
                  "move_floor": [], "rss": [], "rss_customers": [], "open_cards": 0, "words": words}
     for _ in range(sessions):
         db = working_copy(db_cached, work)  # stage moves change it: every session starts the same
-        _t0, r = child(f"session({str(db)!r}, {json.dumps(words)!r}, 40, 20, 10)", timeout=900)
+        _t0, r = child(f"session({str(db)!r}, {json.dumps(words)!r}, 40, 30, 30)", timeout=900)
         res["down"].append(p95(r["down"]))
         res["pagedown"].append(p95(r["pagedown"]))
         res["search"].append(p95(r["search"]))
