@@ -8,6 +8,7 @@ screen is told "everything changed" and loads its rows.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
 import time
 from pathlib import Path
@@ -108,6 +109,11 @@ class CrmApp(App[int]):
         return self._db_spec
 
     def on_mount(self) -> None:
+        # No garbage collection until the database is open and the first rows are up: a full
+        # collection over everything start-up just made is a 60–80 ms pause in the middle of
+        # it. Then all of that is frozen out of the collector's view (``_startup_done``).
+        self._gc_paused = gc.isenabled()
+        gc.disable()
         self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
         self.switch_mode(self._initial_mode)
@@ -142,6 +148,7 @@ class CrmApp(App[int]):
 
             error = event.worker.error
             self.startup_error = error.message if isinstance(error, CrmError) else f"cannot open the database: {error}"
+            self._resume_gc()
             self.exit(2, return_code=2)
         elif event.state == WorkerState.SUCCESS:
             self.db, self.services = event.worker.result
@@ -151,7 +158,7 @@ class CrmApp(App[int]):
             from crm_tui.models import ALL_TABLES
 
             self.data_changed.publish(frozenset(ALL_TABLES))
-            self.call_after_refresh(self._freeze_long_lived)
+            self.call_after_refresh(self._resume_gc)
             self.set_timer(WARM_UP_AFTER, self._warm_up)
             if self.db.permission_warning:
                 self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
@@ -165,6 +172,16 @@ class CrmApp(App[int]):
             self._frozen_modes.add(mode)
             self.call_after_refresh(self._freeze_long_lived)
 
+    def _resume_gc(self) -> None:
+        """Start-up is over: freeze what it made (it lives all session) and collect again."""
+        self._freeze_long_lived()
+        if getattr(self, "_gc_paused", False):
+            self._gc_paused = False
+            gc.enable()
+
+    def on_unmount(self) -> None:
+        self._resume_gc()
+
     @staticmethod
     def _freeze_long_lived() -> None:
         """Move what exists now (modules, the database layer, the four main screens — all kept
@@ -172,8 +189,6 @@ class CrmApp(App[int]):
         otherwise walk every one of those objects: 50–115 ms pauses, several a minute while
         keys are pressed. Only done when the database opens and when a main screen first
         shows, never for screens that come and go."""
-        import gc
-
         gc.freeze()
 
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
@@ -185,10 +200,17 @@ class CrmApp(App[int]):
 
         from crm_tui.errors import CrmError
 
-        for factory in self.MODES.values():
-            module = getattr(factory, "module", None)
-            if module:
-                importlib.import_module(module)
+        was_collecting = gc.isenabled()
+        gc.disable()  # a full collection mid-import walks all this new code: a 60–80 ms pause
+        try:
+            for factory in self.MODES.values():
+                module = getattr(factory, "module", None)
+                if module:
+                    importlib.import_module(module)
+        finally:
+            gc.freeze()  # that code lives as long as the app: out of the collector's view
+            if was_collecting:
+                gc.enable()
         try:
             self.services.rehearse_move()
         except CrmError:

@@ -122,6 +122,33 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
             await pilot.pause()
     assert app.return_code == 2
     assert "not a valid crm-tui database" in app.startup_error
+    import gc
+
+    assert gc.isenabled()  # start-up paused the collector; a failed start-up resumes it
+
+
+async def test_the_collector_pauses_only_for_start_up(make_app, settle, monkeypatch):
+    """No full collection in the middle of start-up (a 60–80 ms pause at 100k customers):
+    the collector is off until the database is open and the first rows are up, then what
+    start-up made is frozen and collection resumes."""
+    import gc
+
+    import crm_tui.services
+
+    seen = []
+    real = crm_tui.services.Services
+
+    def opening(*args, **kwargs):  # made while the database layer opens, during start-up
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(crm_tui.services, "Services", opening)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert app.db is not None
+        assert gc.isenabled() and gc.get_freeze_count() > 0
+    assert seen == [False] and gc.isenabled()
 
 
 async def test_palette_shows_names_literally(make_app, settle, services):
