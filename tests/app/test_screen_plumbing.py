@@ -96,3 +96,18 @@ async def test_a_failed_read_is_said_not_swallowed(make_app, settle, monkeypatch
         await pilot.press("slash", "x")
         await settle(app, pilot)
         assert seen == ["Could not load: the database file is gone; put it back or restart crm-tui"]
+
+
+async def test_a_narrow_key_bar_keeps_whole_keys_and_the_key_that_lists_them_all(make_app, settle):
+    app = make_app("pipeline")
+    async with app.run_test(size=(60, 24)) as pilot:
+        await settle(app, pilot)
+        bar = app.screen.query_one(KeyBar)
+        line = "".join(segment.text for segment in bar.render_line(0)).rstrip()
+        assert len(bar.keys()) > 6 and len(line) <= 60
+        assert line.endswith("… ? Keys")
+        drawn = [description for _key, _shown, description, _on, _tip in bar.keys() if f" {description} " in line]
+        assert drawn[0] == bar.keys()[0][2]  # the first keys, each whole
+        await pilot.click(KeyBar, offset=(len(line) - 3, 0))  # "? Keys" still works from the bar
+        await pilot.pause()
+        assert app.screen.query("HelpPanel")

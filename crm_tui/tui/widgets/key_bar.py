@@ -54,19 +54,38 @@ class KeyBar(Widget):
             out.append((binding.key, self.app.get_key_display(binding), binding.description, active.enabled, tooltip))
         return out
 
+    #: the key that lists every key: kept in view when the bar is too narrow for all of them
+    HELP_KEY = "question_mark"
+
     def render(self) -> Content:
         key_style = self.get_visual_style("key-bar--key")
         text_style = self.get_visual_style("key-bar--description")
         off_style = self.get_visual_style("key-bar--disabled")
-        parts: list[Content] = []
-        spans: list[tuple[int, int, str, str, bool]] = []
-        x = 0
+        items = []
         for key, shown, description, enabled, tooltip in self.keys():
             part = Content.assemble(
                 (f" {shown}", key_style if enabled else off_style),
                 (f" {description} " if description else " ", text_style if enabled else off_style),
             )
-            spans.append((x, x + part.cell_length, key, tooltip, enabled))
+            items.append((part, key, tooltip, enabled))
+        width = self.size.width
+        if width and sum(part.cell_length for part, *_ in items) > width:
+            # Too narrow for every key: the first ones that fit, then "…" and the key that lists
+            # them all (never cut off mid-key, never the help key lost off the edge).
+            help_items = [item for item in items if item[1] == self.HELP_KEY]
+            room = width - sum(part.cell_length for part, *_ in help_items) - 2
+            kept, used = [], 0
+            for item in items:
+                if item[1] != self.HELP_KEY and used + item[0].cell_length <= room:
+                    kept.append(item)
+                    used += item[0].cell_length
+            items = [*kept, (Content.assemble((" …", text_style)), "", "", False), *help_items]
+        parts: list[Content] = []
+        spans: list[tuple[int, int, str, str, bool]] = []
+        x = 0
+        for part, key, tooltip, enabled in items:
+            if key:
+                spans.append((x, x + part.cell_length, key, tooltip, enabled))
             x += part.cell_length
             parts.append(part)
         self._spans = spans
