@@ -339,14 +339,19 @@ _SEARCH_READY: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
 def has_customer_search(conn) -> bool:
-    """Whether ``customer_search_ids`` can be used on this connection's database (looked up
-    once per engine: the index, once made by the schema upgrade, is never dropped)."""
+    """Whether the customer text index (``customer_search_id_list``, ``customer_search_ids``)
+    and ``listed_ids`` can be used on this connection's database — looked up once per engine:
+    the index, once made by the schema upgrade, is never dropped."""
     if not is_sqlite(conn.dialect):
         return False
     if conn.engine in _SEARCH_READY:
         return True
     found = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'customer_fts'").first() is not None
     if found:
+        try:  # JSON functions: built in since SQLite 3.38, an option before
+            conn.exec_driver_sql("SELECT value FROM json_each('[1]')").all()
+        except Exception:
+            return False  # search reads the table (correct, only slower)
         _SEARCH_READY.add(conn.engine)
     return found
 
@@ -355,10 +360,10 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def customer_search_ids(column: str = "fts_query"):
+def customer_search_ids(column: str):
     """A subquery for ``Customer.id.in_(...)``: ids of customers the trigram index matches for
-    the bound parameter ``column`` (a query made by ``customer_search_query`` or
-    ``customer_tag_query``). Only when ``has_customer_search``."""
+    the bound parameter ``column`` (a query made by ``customer_tag_query``). Only when
+    ``has_customer_search``."""
     from sqlalchemy import text as sql_text
 
     return sql_text(f"SELECT rowid FROM customer_fts WHERE customer_fts MATCH :{column}")
@@ -416,8 +421,9 @@ def not_a_plan_driver(col):
     return func.coalesce(col, null(), type_=col.type)
 
 
-def contains(col, pattern: str, dialect):
-    """``col`` matches the LIKE ``pattern`` in any (ASCII) case, escaped with backslash.
+def contains(col, pattern, dialect):
+    """``col`` matches the LIKE ``pattern`` (a string or a bound parameter) in any (ASCII) case,
+    escaped with backslash.
 
     SQLite's LIKE already ignores ASCII case: no lower() on both sides of every row.
     """

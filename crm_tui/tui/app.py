@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
+from crm_tui.tui.collector import FULL_COLLECTIONS
 from crm_tui.tui.commands import JumpProvider
 from crm_tui.tui.undo import UndoEntry, UndoStack
 
@@ -92,6 +93,7 @@ class CrmApp(App[int]):
         self._last_failure: tuple[str, float] = ("", 0.0)
         self.data_version = 0  # counts data_changed announcements (prefetches check it)
         self._prefetched: dict[str, tuple] = {}
+        self._startup_hold = False  # full collections held off while starting (tui.collector)
         from crm_tui.config import load_settings
 
         self.settings = load_settings()
@@ -109,11 +111,10 @@ class CrmApp(App[int]):
         return self._db_spec
 
     def on_mount(self) -> None:
-        # No garbage collection until the database is open and the first rows are up: a full
-        # collection over everything start-up just made is a 60–80 ms pause in the middle of
-        # it. Then all of that is frozen out of the collector's view (``_startup_done``).
-        self._gc_paused = gc.isenabled()
-        gc.disable()
+        # No full garbage collection until the database is open (see tui.collector): one over
+        # everything start-up just made is a 60–80 ms pause in the middle of it.
+        self._startup_hold = True
+        FULL_COLLECTIONS.hold()
         self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
         self.switch_mode(self._initial_mode)
@@ -148,7 +149,7 @@ class CrmApp(App[int]):
 
             error = event.worker.error
             self.startup_error = error.message if isinstance(error, CrmError) else f"cannot open the database: {error}"
-            self._resume_gc()
+            self._end_startup_hold()
             self.exit(2, return_code=2)
         elif event.state == WorkerState.SUCCESS:
             self.db, self.services = event.worker.result
@@ -158,7 +159,7 @@ class CrmApp(App[int]):
             from crm_tui.models import ALL_TABLES
 
             self.data_changed.publish(frozenset(ALL_TABLES))
-            self.call_after_refresh(self._resume_gc)
+            self.call_after_refresh(self._end_startup_hold)
             self.set_timer(WARM_UP_AFTER, self._warm_up)
             if self.db.permission_warning:
                 self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
@@ -172,23 +173,22 @@ class CrmApp(App[int]):
             self._frozen_modes.add(mode)
             self.call_after_refresh(self._freeze_long_lived)
 
-    def _resume_gc(self) -> None:
-        """Start-up is over: freeze what it made (it lives all session) and collect again."""
-        self._freeze_long_lived()
-        if getattr(self, "_gc_paused", False):
-            self._gc_paused = False
-            gc.enable()
+    def _end_startup_hold(self, *, freeze: bool = True) -> None:
+        """Start-up is over: what it made lives all session (frozen), full collections resume."""
+        if self._startup_hold:
+            self._startup_hold = False
+            FULL_COLLECTIONS.release(freeze=freeze)
 
     def on_unmount(self) -> None:
-        self._resume_gc()
+        self._end_startup_hold(freeze=False)  # closing before the database opened
 
     @staticmethod
     def _freeze_long_lived() -> None:
         """Move what exists now (modules, the database layer, the four main screens — all kept
         for the whole session) out of the garbage collector's view. Python's full collections
         otherwise walk every one of those objects: 50–115 ms pauses, several a minute while
-        keys are pressed. Only done when the database opens and when a main screen first
-        shows, never for screens that come and go."""
+        keys are pressed. Done when a main screen first shows (start-up and the warm-up's
+        imports freeze through ``tui.collector``), never for screens that come and go."""
         gc.freeze()
 
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
@@ -200,17 +200,14 @@ class CrmApp(App[int]):
 
         from crm_tui.errors import CrmError
 
-        was_collecting = gc.isenabled()
-        gc.disable()  # a full collection mid-import walks all this new code: a 60–80 ms pause
+        FULL_COLLECTIONS.hold()  # this code lives as long as the app: frozen once imported
         try:
             for factory in self.MODES.values():
                 module = getattr(factory, "module", None)
                 if module:
                     importlib.import_module(module)
         finally:
-            gc.freeze()  # that code lives as long as the app: out of the collector's view
-            if was_collecting:
-                gc.enable()
+            FULL_COLLECTIONS.release()
         try:
             self.services.rehearse_move()
         except CrmError:

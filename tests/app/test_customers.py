@@ -376,3 +376,35 @@ async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pau
         await settle(app, pilot)
         assert completions == ["match"]
         assert [screen._row_at(i)[0] for i in (63, 64, 199)] == ["Match 0063", "Match 0064", "Match 0199"]
+
+
+async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_search(make_app, settle, services):
+    """Between a keystroke and its first rows the table may ask for more rows; the rows held
+    then are the previous search's, and nothing may be read to extend them (it would land
+    under the new search's rows)."""
+    from dataclasses import replace
+
+    from crm_tui.tui.widgets.virtual_table import VirtualTable
+
+    for i in range(300):
+        services.create_customer(name=f"Match {i:04d}")
+    app = make_app()
+    async with app.run_test(size=(100, 80)) as pilot:  # taller than a first screenful (64 rows)
+        await settle(app, pilot)
+        await pilot.press("slash", *"mat")
+        await settle(app, pilot)
+        screen = app.screen
+        await pilot.pause(0.3)  # the rest of "mat"'s first page has been read
+        await settle(app, pilot)
+        reads = []
+        screen._fetch_page = lambda *args: reads.append(args)  # what would be read now
+        screen._filter = replace(screen._filter, text="matc")
+        screen._restart()  # "c" typed: its rows are on their way
+        screen._pages[0] = screen._pages[0][:64]  # as a first page cut short would be held
+        screen._rows_needed(VirtualTable.RowsNeeded(screen.table, 0, 130))
+        assert reads == []
+        del screen._fetch_page
+        await settle(app, pilot)
+        await pilot.pause(0.3)
+        await settle(app, pilot)
+        assert [screen._row_at(i)[0] for i in (0, 64, 130)] == ["Match 0000", "Match 0064", "Match 0130"]

@@ -111,3 +111,9 @@ async def test_a_narrow_key_bar_keeps_whole_keys_and_the_key_that_lists_them_all
         await pilot.click(KeyBar, offset=(len(line) - 3, 0))  # "? Keys" still works from the bar
         await pilot.pause()
         assert app.screen.query("HelpPanel")
+        app.set_keymap({"app.help": "f1"})  # a rep who moved the help key keeps it in view
+        await pilot.pause()
+        bar.refresh()
+        await pilot.pause()
+        line = "".join(segment.text for segment in bar.render_line(0)).rstrip()
+        assert line.endswith("… f1 Keys") and len(line) <= 60

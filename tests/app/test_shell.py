@@ -122,24 +122,26 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
             await pilot.pause()
     assert app.return_code == 2
     assert "not a valid crm-tui database" in app.startup_error
-    import gc
+    from crm_tui.tui.collector import FULL_COLLECTIONS
 
-    assert gc.isenabled()  # start-up paused the collector; a failed start-up resumes it
+    assert not FULL_COLLECTIONS.held  # a failed start-up lets full collections run again
 
 
-async def test_the_collector_pauses_only_for_start_up(make_app, settle, monkeypatch):
+async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeypatch):
     """No full collection in the middle of start-up (a 60–80 ms pause at 100k customers):
-    the collector is off until the database is open and the first rows are up, then what
-    start-up made is frozen and collection resumes."""
+    they are held off until the database is open, then what start-up made is frozen and
+    the usual thresholds come back."""
     import gc
 
     import crm_tui.services
+    from crm_tui.tui.collector import FULL_COLLECTIONS
 
+    usual = gc.get_threshold()
     seen = []
     real = crm_tui.services.Services
 
     def opening(*args, **kwargs):  # made while the database layer opens, during start-up
-        seen.append(gc.isenabled())
+        seen.append((FULL_COLLECTIONS.held, gc.get_threshold()[2]))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(crm_tui.services, "Services", opening)
@@ -147,9 +149,28 @@ async def test_the_collector_pauses_only_for_start_up(make_app, settle, monkeypa
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert app.db is not None
-        assert gc.isenabled() and gc.get_freeze_count() > 0
-    assert seen == [False] and gc.isenabled()
+        assert not FULL_COLLECTIONS.held and gc.get_threshold() == usual
+    assert seen and seen[0][0] and seen[0][1] > 10**6
 
+
+def test_holds_on_full_collections_nest_across_threads():
+    import gc
+    import threading
+
+    from crm_tui.tui.collector import FullCollections
+
+    usual = gc.get_threshold()
+    holds = FullCollections()
+    holds.hold()
+    worker = threading.Thread(target=lambda: (holds.hold(), holds.release()))
+    worker.start()
+    worker.join()
+    assert holds.held and gc.get_threshold()[2] > 10**6  # the other thread's release kept mine
+    frozen = gc.get_freeze_count()
+    holds.release(freeze=False)
+    assert not holds.held and gc.get_threshold() == usual and gc.get_freeze_count() == frozen
+    holds.release()  # one release too many changes nothing
+    assert gc.get_threshold() == usual
 
 async def test_palette_shows_names_literally(make_app, settle, services):
     services.create_customer(name="[red]ACME[/red] Tools")

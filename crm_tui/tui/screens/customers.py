@@ -203,6 +203,7 @@ class CustomersScreen(CrmScreen):
         if generation != self._generation:
             return
         self._active_filter = filt  # with the segment's ids resolved, for page fetches
+        self._pages_generation = generation  # whose rows the page cache holds
         self._pages.clear()
         self._store_page(number, page)
         self._total = total
@@ -216,8 +217,8 @@ class CustomersScreen(CrmScreen):
 
     @on(VirtualTable.RowsNeeded)
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
-        if not hasattr(self, "_active_filter") or self.app.db is None:
-            return
+        if getattr(self, "_pages_generation", None) != self._generation or self.app.db is None:
+            return  # the rows held are a previous search's: the new one's first rows are coming
         table = self.table
         shown_to = int(table.scroll_offset.y) + table.data_height  # rows below are the margin
         for number in range(event.start // PAGE, max(event.start, event.end - 1) // PAGE + 1):
@@ -250,7 +251,7 @@ class CustomersScreen(CrmScreen):
         """Read the rest of page ``number``, a first page cut short (if still the one held)."""
         self._waiting.pop(number, None)
         page = self._pages.get(number)
-        if generation != self._generation or page is None or len(page) >= PAGE:
+        if generation != self._generation or generation != self._pages_generation or page is None or len(page) >= PAGE:
             self._pending.discard(number)
             return
         self._fetch_page(generation, self._active_filter, self._sort, number, page[-1][2], PAGE - len(page), len(page))

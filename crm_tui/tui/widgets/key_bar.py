@@ -43,6 +43,9 @@ class KeyBar(Widget):
 
     def keys(self) -> list[tuple[str, str, str, bool, str]]:
         """(key, key as shown, description, enabled, tooltip) of each shown action, in order."""
+        return [entry for entry, _id in self._shown()]
+
+    def _shown(self) -> list[tuple[tuple[str, str, str, bool, str], str | None]]:
         seen: set[str] = set()
         out = []
         for active in self.screen.active_bindings.values():
@@ -51,39 +54,42 @@ class KeyBar(Widget):
                 continue
             seen.add(binding.action)
             tooltip = active.tooltip or binding.tooltip or binding.description
-            out.append((binding.key, self.app.get_key_display(binding), binding.description, active.enabled, tooltip))
+            entry = (binding.key, self.app.get_key_display(binding), binding.description, active.enabled, tooltip)
+            out.append((entry, binding.id))
         return out
 
-    #: the key that lists every key: kept in view when the bar is too narrow for all of them
-    HELP_KEY = "question_mark"
+    #: the binding that lists every key (whatever key it is mapped to): kept in view when the
+    #: bar is too narrow for all of them
+    HELP_BINDING = "app.help"
 
     def render(self) -> Content:
         key_style = self.get_visual_style("key-bar--key")
         text_style = self.get_visual_style("key-bar--description")
         off_style = self.get_visual_style("key-bar--disabled")
         items = []
-        for key, shown, description, enabled, tooltip in self.keys():
+        for (key, shown, description, enabled, tooltip), binding_id in self._shown():
             part = Content.assemble(
                 (f" {shown}", key_style if enabled else off_style),
                 (f" {description} " if description else " ", text_style if enabled else off_style),
             )
-            items.append((part, key, tooltip, enabled))
+            items.append((part, key, tooltip, enabled, binding_id == self.HELP_BINDING))
         width = self.size.width
-        if width and sum(part.cell_length for part, *_ in items) > width:
+        if width and sum(item[0].cell_length for item in items) > width:
             # Too narrow for every key: the first ones that fit, then "…" and the key that lists
             # them all (never cut off mid-key, never the help key lost off the edge).
-            help_items = [item for item in items if item[1] == self.HELP_KEY]
-            room = width - sum(part.cell_length for part, *_ in help_items) - 2
+            help_items = [item for item in items if item[4]]
+            room = width - sum(item[0].cell_length for item in help_items) - 2
             kept, used = [], 0
-            for item in items:
-                if item[1] != self.HELP_KEY and used + item[0].cell_length <= room:
-                    kept.append(item)
-                    used += item[0].cell_length
-            items = [*kept, (Content.assemble((" …", text_style)), "", "", False), *help_items]
+            for item in (item for item in items if not item[4]):
+                if used + item[0].cell_length > room:
+                    break
+                kept.append(item)
+                used += item[0].cell_length
+            items = [*kept, (Content.assemble((" …", text_style)), "", "", False, False), *help_items]
         parts: list[Content] = []
         spans: list[tuple[int, int, str, str, bool]] = []
         x = 0
-        for part, key, tooltip, enabled in items:
+        for part, key, tooltip, enabled, _help in items:
             if key:
                 spans.append((x, x + part.cell_length, key, tooltip, enabled))
             x += part.cell_length

@@ -282,7 +282,10 @@ class VirtualTable(ScrollView, can_focus=True):
     def render_lines(self, crop: Region) -> list[Strip]:
         # what every line needs, worked out once per frame (the content region alone is ~30 µs)
         self._frame = (self.scrollable_content_region.width, int(self.scroll_offset.y), self._styles())
-        return super().render_lines(crop)
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame = None
 
     def render_line(self, y: int) -> Strip:
         width, top, (base, cursor_style, muted) = self._frame or (
