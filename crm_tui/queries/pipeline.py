@@ -18,7 +18,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
 from crm_tui.queries.search import like_pattern
-from crm_tui.queries.customers import TaskLine
+from crm_tui.queries.customer_detail import TaskLine
 
 CLOSED_DAYS = 30
 CARDS_PER_COLUMN = 200  # the first window of each column; grows on demand

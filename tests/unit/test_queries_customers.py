@@ -1,4 +1,4 @@
-"""Customer list pages: search, filters, sort, keyset paging and the detail view."""
+"""Customer list pages (search, filters, sort, keyset paging) and the detail view."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import event
 
+from crm_tui.queries.customer_detail import customer_detail
 from crm_tui.queries.customers import (
     CustomerFilter,
     Keyset,
     Sort,
     count_customers,
-    customer_detail,
     customer_position,
     fetch_page,
     filter_choices,

@@ -80,7 +80,7 @@ class CustomerDetailScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, group="customer-detail", exit_on_error=False)
     def _load(self, customer_id: int) -> None:
-        from crm_tui.queries.customers import customer_detail
+        from crm_tui.queries.customer_detail import customer_detail
 
         detail = customer_detail(self.app.db, customer_id)
         self.app.call_from_thread(self._show, detail)
