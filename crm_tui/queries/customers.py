@@ -1,10 +1,12 @@
-"""Customer list pages and the customer detail view (read side, no textual).
+"""Customer list pages (read side, no textual; the detail view is ``customer_detail``).
 
 The list never loads every row: ``count_customers`` counts what a filter
 matches and ``fetch_page`` reads one page in the chosen order — by keyset
 (after the last row of the previous page, on ``(sort key, id)``) when the
-caller has it, else by OFFSET for a jump. The open-deal value of each row
-comes from one aggregate joined to the page's ids, never a query per row.
+caller has it, else by OFFSET for a jump; ``first_page`` reads a new search's
+first rows and its count together. The open-deal value of each row comes from
+one aggregate joined to the page's ids, never a query per row. Statements are
+built once per shape of filter and run with bound values.
 """
 
 from __future__ import annotations
