@@ -118,6 +118,7 @@ def render(table, size: int, meta: dict) -> str:
         f"### {size:,} customers — {meta['when']}",
         "",
         f"Machine: {meta['machine']}; load average before/after: {meta['load_before']} / {meta['load_after']}; "
+        f"CPU time stolen by the hypervisor during the run: {meta.get('steal', 'n/a')}; "
         f"{meta['runs']} start runs, {meta['sessions']} sessions; search words {', '.join(meta['words'])}.",
         "",
         "| figure | floor | ours | floor value | ratio | goal | met |",
@@ -222,6 +223,24 @@ def load() -> str:
         return "n/a"
 
 
+def cpu_times() -> tuple[int, int] | None:
+    """(steal, total) jiffies of all CPUs since boot, from /proc/stat (Linux), else None."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except (OSError, IndexError):
+        return None
+    ticks = [int(x) for x in fields[:8]]
+    return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
+
+
+def steal_share(before, after) -> str:
+    """The share of CPU time the hypervisor took from this machine between two ``cpu_times``:
+    on a shared VM, a run with much steal measured the neighbours as much as crm-tui."""
+    if before is None or after is None or after[1] <= before[1]:
+        return "n/a"
+    return f"{100 * (after[0] - before[0]) / (after[1] - before[1]):.0f}%"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=100_000, help="customers in the demo database (default 100000)")
@@ -234,6 +253,7 @@ def main(argv=None) -> int:
     db_cached = cached_demo(args.size, args.seed)
     meta = {"when": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
             "load_before": load(), "runs": args.runs, "sessions": args.sessions}
+    ticks_before = cpu_times()
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         work = Path(tmp)
         db = working_copy(db_cached, work)
@@ -242,6 +262,7 @@ def main(argv=None) -> int:
         print(f"measuring {args.sessions} interactive sessions …", flush=True)
         sess = measure_sessions(db_cached, args.sessions, work)
     meta["load_after"] = load()
+    meta["steal"] = steal_share(ticks_before, cpu_times())
     meta["words"] = sess["words"]
     section = render(rows_of_table(start, sess), args.size, meta)
     print()
