@@ -362,8 +362,8 @@ def _phrase(text: str) -> str:
 
 def customer_search_ids(column: str):
     """A subquery for ``Customer.id.in_(...)``: ids of customers the trigram index matches for
-    the bound parameter ``column`` (a query made by ``customer_tag_query``). Only when
-    ``has_customer_search``."""
+    the bound parameter ``column`` (a query made by ``customer_search_query`` or
+    ``customer_tag_query``). Only when ``has_customer_search``."""
     from sqlalchemy import text as sql_text
 
     return sql_text(f"SELECT rowid FROM customer_fts WHERE customer_fts MATCH :{column}")
@@ -383,12 +383,13 @@ def customer_tag_query(tag: str) -> str:
     return "tags : " + _phrase(tag)
 
 
-def customer_search_id_list(conn, query: str) -> list[int]:
-    """Every id the text index matches (deleted customers included), in one pass of the index:
-    how many there are chooses the plan, and the list itself answers the count."""
+def customer_search_id_list(conn, query: str, limit: int) -> list[int]:
+    """Up to ``limit`` ids the text index matches for ``query`` (deleted customers included):
+    fewer than ``limit`` is all of them."""
     # read from the driver's cursor: thousands of ids without a result row object each (half
     # the cost of .scalars().all() at 3,000 matches)
-    result = conn.exec_driver_sql("SELECT rowid FROM customer_fts WHERE customer_fts MATCH ?", (query,))
+    result = conn.exec_driver_sql("SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?",
+                                  (query, int(limit)))
     try:
         return [rowid for (rowid,) in result.cursor.fetchall()]
     finally:

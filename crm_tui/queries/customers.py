@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,14 +46,14 @@ SORT_COLUMNS = {
 assert tuple(SORT_COLUMNS) == SORT_KEYS
 
 
-def _text_index_drives(matches: int, rows: int, book: int) -> bool:
-    """Whether a text-index match list should drive the list query (fetch those customers,
-    sort them: cost ∝ ``matches``) rather than be probed while the sort column's index is
-    walked until ``rows`` matches turn up (cost ∝ ``rows × book / matches`` for a book of
-    ``book`` customers). They cross where matches² = rows × book: ≈2,500 matches for a
-    screenful of a 100k book, ≈800 for a 10k one. Measured at 100k: 649 matches probed
-    took 30–40 ms a keystroke, fetched 3 ms; 12,000 matches fetched 40 ms, probed 2 ms."""
-    return matches * matches <= rows * max(book, 1)
+def _most_driving(rows: int, book: int) -> int:
+    """Up to how many text-index matches should drive the list query (fetch those customers,
+    sort them: cost ∝ matches) rather than be probed while the sort column's index is walked
+    until ``rows`` matches turn up (cost ∝ rows × book / matches, for a book of ``book``
+    customers). They cross where matches² = rows × book: ≈2,500 matches for a screenful of a
+    100k book, ≈800 for a 10k one. Measured at 100k: 649 matches probed took 30–40 ms a
+    keystroke, fetched 3 ms; 12,000 matches fetched 40 ms, probed 2 ms."""
+    return math.isqrt(max(0, rows) * max(book, 1))
 
 
 #: a page's LIMIT and OFFSET: bound, never part of the statement text
@@ -78,19 +79,22 @@ class _Shape:
 class _Plan:
     shape: _Shape
     values: dict
-    #: every id the text index matched for the search text (deleted ones included), when the
-    #: search is the only filter: the count is then this list less the deleted
+    #: when a 3+ character search is the only filter, it is counted from the text index less
+    #: the deleted customers among the matches: from its match list when that drives the query
+    #: (``search_ids``), else from the index's own count of ``search_query``
     search_ids: list[int] | None = None
+    search_query: str | None = None
 
 
 def _plan(filt: CustomerFilter, conn, rows: int = 200) -> _Plan:
     """The shape of ``filt``'s conditions and the values to run them with, for reading about
-    ``rows`` rows. A search of 3+ characters reads the text index once, here: its match list
-    picks the plan, is the query's id list, and counts."""
+    ``rows`` rows. A search of 3+ characters reads the text index here: up to the plan's
+    crossover, its match list (then the query's id list and its count); past it, the page
+    probes the index while walking the sort index (no list of 40,000 ids through Python)."""
     dialect = conn.dialect
     values: dict = {}
     text_kind, key_too, tag_kind, segment = "", False, "", ""
-    search_ids = None
+    search_ids = search_query = None
     text = filt.text.strip()
     tag = (filt.tag or "").strip()
     search_index = engines.has_customer_search(conn)
@@ -103,10 +107,12 @@ def _plan(filt: CustomerFilter, conn, rows: int = 200) -> _Plan:
             values.update(engines.starts_with_values(key, dialect))
         elif search_index:
             query = engines.customer_search_query(text, key)
-            search_ids = engines.customer_search_id_list(conn, query)
-            book = conn.execute(_BOOK_SIZE).scalar() or 0
-            text_kind = "ids" if _text_index_drives(len(search_ids), rows, book) else "probe"
-            values["search_ids"] = json.dumps(search_ids)
+            most = _most_driving(rows, conn.execute(_BOOK_SIZE).scalar() or 0)
+            found = engines.customer_search_id_list(conn, query, limit=most + 1)
+            if len(found) <= most:  # all of them, and few: they drive
+                text_kind, search_ids, values["search_ids"] = "ids", found, json.dumps(found)
+            else:
+                text_kind, search_query, values["fts_query"] = "probe", query, query
         else:  # anywhere in name, email, phone or industry (any case), or in the matching key
             text_kind, values["pattern"] = "like", like_pattern(text)
             if key:
@@ -122,14 +128,14 @@ def _plan(filt: CustomerFilter, conn, rows: int = 200) -> _Plan:
         if search_index and len(tag) >= engines.SEARCH_MIN_CHARS:  # candidates from the index
             values["fts_tag"] = engines.customer_tag_query(tag)
             matches = engines.customer_search_matches(conn, values["fts_tag"])
-            tag_kind = "drives" if _text_index_drives(matches, rows, conn.execute(_BOOK_SIZE).scalar() or 0) else "probe"
+            tag_kind = "drives" if matches <= _most_driving(rows, conn.execute(_BOOK_SIZE).scalar() or 0) else "probe"
     if filt.segment_ids is not None:
         segment = "ids" if filt.segment_ids else "none"
         if filt.segment_ids:
             values["segment_ids"] = sorted(filt.segment_ids)
     shape = _Shape(dialect.name, text_kind, key_too, bool(filt.status), filt.owner is not None, tag_kind, segment)
     only_text = not (filt.status or filt.owner is not None or tag or filt.segment_ids is not None)
-    return _Plan(shape, values, search_ids if only_text else None)
+    return _Plan(shape, values, search_ids if only_text else None, search_query if only_text else None)
 
 
 class _Dialect:
@@ -154,8 +160,8 @@ def _where(shape: _Shape) -> tuple:
         conds.append(or_(*matches))
     elif shape.text == "ids":  # only where there is a text index: SQLite
         conds.append(Customer.id.in_(engines.listed_ids("search_ids")))
-    elif shape.text == "probe":  # the same list, only probed (the text index is not read again)
-        conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+    elif shape.text == "probe":  # many matches: looked up while the sort index is walked
+        conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
     if shape.status:
         conds.append(Customer.status == bindparam("status"))
     if shape.owner:
@@ -185,22 +191,29 @@ def _count_statement(shape: _Shape):
 
 
 def _count(conn, plan: _Plan) -> int:
-    if plan.search_ids is not None:
-        # The text index's own match list less the deleted customers among it: no customer row
-        # read per match (5–10 ms for 2,000 matches). Usually none of them is deleted: one
-        # index probe says whether any customer is.
+    if plan.search_ids is not None or plan.search_query is not None:
+        # The text index's matches less the deleted customers among them: no customer row read
+        # per match (5–10 ms for 2,000 matches). Usually none is deleted: one index probe says
+        # whether any customer is.
+        if plan.search_ids is not None:
+            matches = len(plan.search_ids)
+        else:
+            matches = engines.customer_search_matches(conn, plan.search_query)
         if conn.execute(_ANY_DELETED).first() is None:
-            return len(plan.search_ids)
-        deleted = conn.execute(_DELETED_AMONG, {"search_ids": plan.values["search_ids"]}).scalar()
-        return len(plan.search_ids) - int(deleted or 0)
+            return matches
+        among = _DELETED_AMONG_LISTED if plan.search_ids is not None else _DELETED_AMONG_MATCHES
+        return matches - int(conn.execute(among, plan.values).scalar() or 0)
     return int(conn.execute(_count_statement(plan.shape), plan.values).scalar() or 0)
 
 
 _ANY_DELETED = select(Customer.id).where(Customer.deleted_at.is_not(None)).limit(1)
-#: deleted customers among a match list: the deleted rows (an index range) are walked and each
-#: is looked up in the list, never the other way round ("+id" keeps the key index out of it)
-_DELETED_AMONG = select(func.count()).select_from(Customer).where(
-    Customer.deleted_at.is_not(None), engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+#: deleted customers among the matches: the deleted rows (an index range) are walked and each
+#: is looked up among the matches, never the other way round ("+id" keeps the key index out)
+_DELETED = (Customer.deleted_at.is_not(None),)
+_DELETED_AMONG_LISTED = select(func.count()).select_from(Customer).where(
+    *_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+_DELETED_AMONG_MATCHES = select(func.count()).select_from(Customer).where(
+    *_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
 _BOOK_SIZE = select(func.max(Customer.id))  # ≈ customers ever made: enough to choose a plan, O(1)
 
 
