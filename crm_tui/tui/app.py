@@ -21,7 +21,7 @@ from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from crm_tui.tui.collector import FULL_COLLECTIONS
+from crm_tui.tui.collector import COLLECTOR
 from crm_tui.tui.commands import JumpProvider
 from crm_tui.tui.undo import UndoEntry, UndoStack
 
@@ -112,9 +112,11 @@ class CrmApp(App[int]):
 
     def on_mount(self) -> None:
         # No full garbage collection until the database is open (see tui.collector): one over
-        # everything start-up just made is a 60–80 ms pause in the middle of it.
+        # everything start-up just made is a 60–80 ms pause in the middle of it. And young
+        # collections only every YOUNG new objects, not five times a frame.
         self._startup_hold = True
-        FULL_COLLECTIONS.hold()
+        COLLECTOR.app_started()
+        COLLECTOR.hold()
         self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
         self.switch_mode(self._initial_mode)
@@ -177,10 +179,11 @@ class CrmApp(App[int]):
         """Start-up is over: what it made lives all session (frozen), full collections resume."""
         if self._startup_hold:
             self._startup_hold = False
-            FULL_COLLECTIONS.release(freeze=freeze)
+            COLLECTOR.release(freeze=freeze)
 
     def on_unmount(self) -> None:
         self._end_startup_hold(freeze=False)  # closing before the database opened
+        COLLECTOR.app_stopped()
 
     @staticmethod
     def _freeze_long_lived() -> None:
@@ -194,20 +197,27 @@ class CrmApp(App[int]):
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
         """Right after the database opens, before a person reacts to the first rows: import the
-        other screens' code, rehearse a stage move (rolled back) and read the board ahead, so the
-        first switch to a screen and the first L/H do not pay for them (≈60, ≈20 and ≈120 ms)."""
+        other screens' code, rehearse each kind of search (matching nothing) and a stage move
+        (rolled back), and read the board ahead, so the first switch to a screen, the first
+        keystrokes of a search and the first L/H do not pay for them (≈60, ≈10 each, ≈20 and
+        ≈120 ms)."""
         import importlib
 
         from crm_tui.errors import CrmError
+        from crm_tui.queries.customers import rehearse_search
 
-        FULL_COLLECTIONS.hold()  # this code lives as long as the app: frozen once imported
+        COLLECTOR.hold()  # this code lives as long as the app: frozen once imported
         try:
             for factory in self.MODES.values():
                 module = getattr(factory, "module", None)
                 if module:
                     importlib.import_module(module)
         finally:
-            FULL_COLLECTIONS.release()
+            COLLECTOR.release()
+        try:
+            rehearse_search(self.db)
+        except CrmError:
+            pass  # the first keystroke of each kind of search is just a little slower
         try:
             self.services.rehearse_move()
         except CrmError:

@@ -122,9 +122,9 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
             await pilot.pause()
     assert app.return_code == 2
     assert "not a valid crm-tui database" in app.startup_error
-    from crm_tui.tui.collector import FULL_COLLECTIONS
+    from crm_tui.tui.collector import COLLECTOR
 
-    assert not FULL_COLLECTIONS.held  # a failed start-up lets full collections run again
+    assert not COLLECTOR.held  # a failed start-up lets full collections run again
 
 
 async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeypatch):
@@ -134,14 +134,14 @@ async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeyp
     import gc
 
     import crm_tui.services
-    from crm_tui.tui.collector import FULL_COLLECTIONS
+    from crm_tui.tui.collector import COLLECTOR
 
     usual = gc.get_threshold()
     seen = []
     real = crm_tui.services.Services
 
     def opening(*args, **kwargs):  # made while the database layer opens, during start-up
-        seen.append((FULL_COLLECTIONS.held, gc.get_threshold()[2]))
+        seen.append((COLLECTOR.held, gc.get_threshold()[2]))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(crm_tui.services, "Services", opening)
@@ -149,18 +149,52 @@ async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeyp
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert app.db is not None
-        assert not FULL_COLLECTIONS.held and gc.get_threshold() == usual
+        assert not COLLECTOR.held and gc.get_threshold()[1:] == usual[1:]
     assert seen and seen[0][0] and seen[0][1] > 10**6
+    assert gc.get_threshold() == usual  # the app gone, Python's thresholds are back
+
+
+async def test_young_collections_wait_for_many_objects_while_the_app_runs(make_app, settle):
+    """A frame makes thousands of short-lived objects: at Python's default the collector ran
+    five or six times a frame and brought 15–25 ms full collections while scrolling. While
+    an app runs, young collections wait for YOUNG new objects; after, the usual comes back."""
+    import gc
+
+    from crm_tui.tui.collector import YOUNG
+
+    usual = gc.get_threshold()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        assert gc.get_threshold()[0] == max(usual[0], YOUNG) > 700
+    assert gc.get_threshold() == usual
+
+
+def test_young_setting_and_holds_are_independent():
+    import gc
+
+    from crm_tui.tui.collector import YOUNG, Collector
+
+    usual = gc.get_threshold()
+    collector = Collector()
+    collector.app_started()
+    collector.hold()
+    assert gc.get_threshold() == (max(usual[0], YOUNG), usual[1], gc.get_threshold()[2]) and collector.held
+    collector.release(freeze=False)
+    assert gc.get_threshold() == (max(usual[0], YOUNG), *usual[1:])  # full collections back, still wide
+    collector.app_stopped()
+    collector.app_stopped()  # one stop too many changes nothing
+    assert gc.get_threshold() == usual
 
 
 def test_holds_on_full_collections_nest_across_threads():
     import gc
     import threading
 
-    from crm_tui.tui.collector import FullCollections
+    from crm_tui.tui.collector import Collector
 
     usual = gc.get_threshold()
-    holds = FullCollections()
+    holds = Collector()
     holds.hold()
     worker = threading.Thread(target=lambda: (holds.hold(), holds.release()))
     worker.start()

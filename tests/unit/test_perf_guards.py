@@ -240,3 +240,26 @@ def test_a_search_keystroke_reads_its_rows_and_count_in_one_read_without_every_m
     built = queries._page_statement.cache_info().misses
     first_page(db, CustomerFilter(text="wide"), Sort("name"), 2)  # same shape, new words
     assert queries._page_statement.cache_info().misses == built
+
+
+def test_the_warm_up_builds_every_search_statement_before_the_first_keystroke(db, services):
+    """The first keystroke of each kind of search — one or two letters, few text-index
+    matches, many — would otherwise build and compile its statements (~10 ms each at 100k
+    customers). The warm-up's rehearsal matches nothing and builds them all."""
+    import crm_tui.queries.customers as queries
+    from crm_tui.queries.customers import Sort, first_page, rehearse_search
+
+    for i in range(8):
+        services.create_customer(name=f"Wide Match {i}")
+    services.create_customer(name="Narrowly Unique")
+    for cached in (queries._where, queries._page_statement, queries._count_statement):
+        cached.cache_clear()
+    rehearse_search(db)
+    built = queries._page_statement.cache_info().misses
+    assert built >= 2  # one or two letters, and longer text (two shapes of it with a text index)
+    counted = queries._count_statement.cache_info().misses
+    found = {text: first_page(db, CustomerFilter(text=text), Sort("name"), 2)[1]
+             for text in ("wi", "unique", "match")}
+    assert found == {"wi": 8, "unique": 1, "match": 8}  # and the rehearsal left no trace in them
+    assert queries._page_statement.cache_info().misses == built
+    assert queries._count_statement.cache_info().misses == counted
