@@ -94,6 +94,7 @@ class CrmApp(App[int]):
         self.data_version = 0  # counts data_changed announcements (prefetches check it)
         self._prefetched: dict[str, tuple] = {}
         self._startup_hold = False  # full collections held off while starting (tui.collector)
+        self._young_widened = False  # this app counted among the running ones (tui.collector)
         from crm_tui.config import load_settings
 
         self.settings = load_settings()
@@ -114,7 +115,7 @@ class CrmApp(App[int]):
         # No full garbage collection until the database is open (see tui.collector): one over
         # everything start-up just made is a 60–80 ms pause in the middle of it. And young
         # collections only every YOUNG new objects, not five times a frame.
-        self._startup_hold = True
+        self._startup_hold = self._young_widened = True
         COLLECTOR.app_started()
         COLLECTOR.hold()
         self.mode_change_signal.subscribe(self, self._mode_changed)
@@ -183,7 +184,9 @@ class CrmApp(App[int]):
 
     def on_unmount(self) -> None:
         self._end_startup_hold(freeze=False)  # closing before the database opened
-        COLLECTOR.app_stopped()
+        if self._young_widened:  # Unmount comes even when Mount never did
+            self._young_widened = False
+            COLLECTOR.app_stopped()
 
     @staticmethod
     def _freeze_long_lived() -> None:
@@ -214,14 +217,14 @@ class CrmApp(App[int]):
                     importlib.import_module(module)
         finally:
             COLLECTOR.release()
-        try:
-            rehearse_search(self.db)
-        except CrmError:
-            pass  # the first keystroke of each kind of search is just a little slower
-        try:
-            self.services.rehearse_move()
-        except CrmError:
-            pass  # e.g. a read-only file: the first move is just a little slower
+        # Rehearsals only save the first search and the first move some milliseconds: whatever
+        # goes wrong in one (a read-only file, a permission the server refuses) must not stop
+        # the rest of the warm-up, and the real search or move reports its own errors.
+        for rehearse in (lambda: rehearse_search(self.db), self.services.rehearse_move):
+            try:
+                rehearse()
+            except Exception:  # noqa: BLE001
+                pass
         if self._current_mode != "pipeline":
             from crm_tui.queries.pipeline import load_board
 

@@ -115,6 +115,9 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
 
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"not a database" * 500)
+    import gc
+
+    usual = gc.get_threshold()
     app = create_app(db=str(junk), poll=False)
     async with app.run_test(size=(80, 24)) as pilot:
         for _ in range(5):
@@ -124,7 +127,7 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
     assert "not a valid crm-tui database" in app.startup_error
     from crm_tui.tui.collector import COLLECTOR
 
-    assert not COLLECTOR.held  # a failed start-up lets full collections run again
+    assert not COLLECTOR.held and gc.get_threshold() == usual  # a failed start-up gives it all back
 
 
 async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeypatch):
@@ -173,38 +176,46 @@ async def test_young_collections_wait_for_many_objects_while_the_app_runs(make_a
 def test_young_setting_and_holds_are_independent():
     import gc
 
-    from crm_tui.tui.collector import YOUNG, Collector
+    from crm_tui.tui.collector import _NEVER, YOUNG, Collector
 
-    usual = gc.get_threshold()
-    collector = Collector()
-    collector.app_started()
-    collector.hold()
-    assert gc.get_threshold() == (max(usual[0], YOUNG), usual[1], gc.get_threshold()[2]) and collector.held
-    collector.release(freeze=False)
-    assert gc.get_threshold() == (max(usual[0], YOUNG), *usual[1:])  # full collections back, still wide
-    collector.app_stopped()
-    collector.app_stopped()  # one stop too many changes nothing
-    assert gc.get_threshold() == usual
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)  # Python's defaults, whatever ran before
+    try:
+        collector = Collector()
+        collector.app_started()
+        collector.hold()
+        assert gc.get_threshold() == (YOUNG, 10, _NEVER) and collector.held
+        collector.release(freeze=False)
+        assert gc.get_threshold() == (YOUNG, 10, 10)  # full collections back, young still wide
+        collector.app_stopped()
+        collector.app_stopped()  # one stop too many changes nothing
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
 
 
 def test_holds_on_full_collections_nest_across_threads():
     import gc
     import threading
 
-    from crm_tui.tui.collector import Collector
+    from crm_tui.tui.collector import _NEVER, Collector
 
-    usual = gc.get_threshold()
-    holds = Collector()
-    holds.hold()
-    worker = threading.Thread(target=lambda: (holds.hold(), holds.release()))
-    worker.start()
-    worker.join()
-    assert holds.held and gc.get_threshold()[2] > 10**6  # the other thread's release kept mine
-    frozen = gc.get_freeze_count()
-    holds.release(freeze=False)
-    assert not holds.held and gc.get_threshold() == usual and gc.get_freeze_count() == frozen
-    holds.release()  # one release too many changes nothing
-    assert gc.get_threshold() == usual
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    try:
+        holds = Collector()
+        holds.hold()
+        worker = threading.Thread(target=lambda: (holds.hold(), holds.release()))
+        worker.start()
+        worker.join()
+        assert holds.held and gc.get_threshold() == (700, 10, _NEVER)  # the other thread's release kept mine
+        holds.release(freeze=False)
+        assert not holds.held and gc.get_threshold() == (700, 10, 10)
+        holds.release()  # one release too many changes nothing
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
+
 
 async def test_palette_shows_names_literally(make_app, settle, services):
     services.create_customer(name="[red]ACME[/red] Tools")

@@ -254,7 +254,19 @@ def test_the_warm_up_builds_every_search_statement_before_the_first_keystroke(db
     services.create_customer(name="Narrowly Unique")
     for cached in (queries._where, queries._page_statement, queries._count_statement):
         cached.cache_clear()
-    rehearse_search(db)
+    ran: list = []
+
+    def listen(conn, cursor, statement, params, context, executemany):
+        ran.append((statement, getattr(context, "compiled_parameters", None) or [{}]))
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        rehearse_search(db)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    pages = [bound[0]["page_limit"] for _s, bound in ran if "page_limit" in bound[0]]
+    assert pages and set(pages) == {0}  # no page walked
+    assert not [s for s, _b in ran if "count(" in s and " LIKE " in s.upper()]  # no table counted
     built = queries._page_statement.cache_info().misses
     assert built >= 2  # one or two letters, and longer text (two shapes of it with a text index)
     counted = queries._count_statement.cache_info().misses
