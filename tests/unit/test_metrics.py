@@ -295,3 +295,44 @@ def test_report_has_exactly_the_documented_keys(db):
     assert {frozenset(m) for m in r["market_demand"]} == {frozenset({"product", "quantity", "unit_price", "demand"})}
     assert {frozenset(s) for s in r["segments"]} == {frozenset({"segment", "count", "value"})}
     assert {frozenset(m) for m in r["revenue_by_month"]} == {frozenset({"month", "won_value"})}
+
+
+def test_segments_follow_the_documented_rfm_rules_for_a_whole_demo_book(any_db):
+    """Every purchasing customer of a demo book scored by the rules in metrics.segments, done
+    here by hand from the purchases themselves: R and F by fixed thresholds, M by quintile of
+    the customer's monetary rank (ties share the higher rank)."""
+    import math
+
+    from crm_tui import demo
+    from crm_tui.metrics._common import load_stages
+    from crm_tui.metrics.book import purchases
+
+    demo.generate(any_db, size=300, seed=11, now=NOW)
+    with any_db.read() as session:
+        conn = session.connection()
+        p = purchases(load_stages(conn))
+        bought: dict[int, list] = {}
+        for customer_id, at, value in conn.execute(select(p.c.customer_id, p.c.at, p.c.value)):
+            if isinstance(at, str):
+                at = dt.datetime.fromisoformat(at)
+            bought.setdefault(customer_id, []).append((at.replace(tzinfo=at.tzinfo or UTC), int(value or 0)))
+    assert len(bought) > 50  # enough customers to fill every quintile
+    monetary = {c: sum(v for _a, v in rows) for c, rows in bought.items()}
+    expected = {}
+    for c, rows in bought.items():
+        days = (NOW - max(a for a, _v in rows)).total_seconds() / 86400
+        r = 5 if days <= 30 else 4 if days <= 90 else 3 if days <= 180 else 2 if days <= 365 else 1
+        n = len(rows)
+        f = 1 if n <= 1 else 2 if n <= 2 else 3 if n <= 3 else 4 if n <= 5 else 5
+        at_most = sum(1 for other in monetary.values() if other <= monetary[c])
+        m = math.ceil(5 * at_most / len(monetary))
+        expected[c] = ("champions" if r >= 4 and f >= 4 and m >= 4 else "new" if r >= 4 and f == 1
+                       else "loyal" if r >= 3 and f >= 3 else "potential" if r >= 3
+                       else "at risk" if f >= 3 or m >= 4 else "hibernating")
+    assert customer_segments(any_db, now=NOW) == expected
+    assert len(set(expected.values())) >= 4
+    rows = {s["segment"]: (s["count"], s["value"]) for s in report(any_db, now=NOW)["segments"]}
+    for name in set(expected.values()):
+        members = [c for c, seg in expected.items() if seg == name]
+        assert rows[name][0] == len(members)
+        assert round(rows[name][1] * 100) == sum(monetary[c] for c in members)
