@@ -149,7 +149,8 @@ async def _key(app, key: str, char: str | None = None) -> None:
 
 
 def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -> None:
-    """Customers keys, `/` search, switch to Pipeline, stage moves; latencies in ms."""
+    """Customers keys, `/` search, switch to Pipeline, stage moves, switch to Reports;
+    latencies in ms."""
     from crm_tui.tui.app import CrmApp
 
     from bench_data import NOW
@@ -233,6 +234,13 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
             await _until(moved)
             out["move"].append((await _painted(app) - t) * 1000)
             await asyncio.sleep(0.05)
+        out["rss_pipeline_mib"] = peak_rss_mib()
+        # switch to Reports: every figure of the whole book computed and shown
+        await pilot.pause()
+        t = time.monotonic()
+        await _key(app, "4", "4")
+        await _until(lambda: getattr(app.screen, "data", None) is not None, timeout=120)
+        out["reports"] = (await _painted(app) - t) * 1000
         _emit(**out)
 
     asyncio.run(_run(app, body, timeout=600))
