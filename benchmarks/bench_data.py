@@ -26,8 +26,9 @@ def cache_dir() -> Path:
 
 
 def schema_key() -> str:
-    """The schema version plus a digest of every table and index the models declare, so a
-    cached database built before an index was added is never measured by mistake."""
+    """The schema version plus a digest of every table and index the models declare and of
+    the demo generator's code, so a cached database built before an index was added (or by an
+    older generator) is never measured by mistake."""
     import hashlib
 
     from sqlmodel import SQLModel
@@ -35,7 +36,11 @@ def schema_key() -> str:
     import crm_tui.models  # noqa: F401 - registers the tables
     from crm_tui.migrations import SCHEMA_VERSION
 
-    parts = []
+    import crm_tui.demo
+    import crm_tui.demo_words
+
+    # the generator's own code too: a database the demo would now make differently is rebuilt
+    parts = [Path(module.__file__).read_text(encoding="utf-8") for module in (crm_tui.demo, crm_tui.demo_words)]
     for table in SQLModel.metadata.sorted_tables:
         parts.append(table.name + ":" + ",".join(c.name for c in table.columns))
         parts += sorted(f"{ix.name}({','.join(c.name for c in ix.columns)})" for ix in table.indexes)

@@ -38,6 +38,12 @@ MAX_SIZE = 1_000_000
 HOUR = 60
 DAY = 24 * HOUR
 SPAN = 730 * DAY  # the history reaches about two years back
+#: customers already on the books when the history starts (made in its first 30 days); the
+#: rest join evenly over the two years, so the book — and its deal flow — grows by half
+#: in the last year rather than piling up in the last months
+FOUNDING_SHARE = 0.35
+#: a customer's deals are ∝ its time on the books; this is the average of (age / SPAN)
+MEAN_TENURE = FOUNDING_SHARE * (SPAN - 15 * DAY) / SPAN + (1 - FOUNDING_SHARE) * 0.5
 # Per open stage (by position): mean days spent before moving on, chance of losing the deal there.
 STAGE_MEAN_DAYS = (6.0, 9.0, 12.0, 10.0)
 LOSS_CHANCE = (0.28, 0.22, 0.22, 0.18)
@@ -176,7 +182,10 @@ class _Generator:
         cust = _Cust()
         cust.id = self.new_id["customer"]()
         cust.industry = industry = pick(W.INDUSTRY_NAMES)
-        cust.created = -(DAY + int((SPAN - DAY) * rnd() ** 1.15))
+        if rnd() < FOUNDING_SHARE:
+            cust.created = -(SPAN - int(30 * DAY * rnd()))
+        else:
+            cust.created = -(DAY + int((SPAN - DAY) * rnd()))
         cust.owner, cust.contacts, cust.deals = pick(OWNERS), [], []
         if rnd() < 0.2:
             first, last = pick(W.FIRST_NAMES), pick(W.LAST_NAMES)
@@ -225,9 +234,13 @@ class _Generator:
 
     def deals_for(self, cust: _Cust, out) -> None:
         rnd, c = self.rnd, cust.created
-        for _ in range(self.pick(DEAL_COUNTS)):
+        # deals come at a steady rate over the customer's life: a customer of two years has
+        # about twice the deals of one of a year (on average DEAL_COUNTS' mean), so the book's
+        # deal flow grows with its customers instead of piling up in the last months
+        deals = int(self.pick(DEAL_COUNTS) * (-c / SPAN) / MEAN_TENURE + rnd())
+        for _ in range(deals):
             owner = cust.owner if rnd() < 0.9 else self.pick(W.OWNERS)
-            self.deal(cust, owner, c + int(-c * (1.0 - rnd() ** 2)), out)
+            self.deal(cust, owner, c + int(-c * rnd()), out)
 
     def deal(self, cust: _Cust, owner: str, created: int, out) -> None:
         """Walk one deal from Lead through the stages it reached, up to now."""

@@ -225,3 +225,21 @@ def test_generates_on_every_engine(any_db):
         assert conn.execute(select(func.count()).select_from(models.Deal)).scalar() == counts["deal"] > 0
         latest = conn.execute(select(func.max(models.StageChange.at))).scalar()
     assert latest <= NOW and latest.tzinfo is not None
+
+
+def test_the_deal_flow_grows_with_the_book_instead_of_piling_up_at_the_end(demo300):
+    """A two-year book that grows: about 1.6 times the deals in its last year as in its first,
+    and most deals long decided — not 11 times as many in the last year and a third of all
+    deals still open (what the first generator made: every chart a hockey stick)."""
+    db, _counts, _calls = demo300
+    year_ago = NOW - dt.timedelta(days=365)
+    with db.read() as session:
+        conn = session.connection()
+        created = [c if c.tzinfo else c.replace(tzinfo=dt.timezone.utc)
+                   for c in conn.execute(select(models.Deal.created_at)).scalars()]
+        open_ids = select(models.Stage.id).where(models.Stage.outcome == "open")
+        still_open = conn.execute(select(func.count()).select_from(models.Deal)
+                                  .where(models.Deal.stage_id.in_(open_ids))).scalar()
+    last_year = sum(c >= year_ago for c in created)
+    assert 1.2 <= last_year / (len(created) - last_year) <= 2.5
+    assert 0.03 <= still_open / len(created) <= 0.2
