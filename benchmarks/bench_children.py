@@ -239,6 +239,13 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         await pilot.pause()
         t = time.monotonic()
         await _key(app, "4", "4")
+
+        def tiles_shown():
+            tiles = list(app.screen.query("KpiTile")) if type(app.screen).__name__ == "ReportsScreen" else []
+            return bool(tiles) and all(tile.value != "…" for tile in tiles)
+
+        await _until(tiles_shown, timeout=120)
+        out["reports_tiles"] = (await _painted(app) - t) * 1000
         await _until(lambda: getattr(app.screen, "data", None) is not None, timeout=120)
         out["reports"] = (await _painted(app) - t) * 1000
         _emit(**out)

@@ -1,6 +1,7 @@
 """Every figure of the CRM (DESIGN §2 and §4), computed in the database.
 
-``report(db, filters, now=...)`` returns the JSON shape of DESIGN §5; the TUI
+``report(db, filters, now=...)`` returns the JSON shape of DESIGN §5 (``report_sections``
+yields it a section at a time, for a screen that shows each as it comes); the TUI
 also calls the single-query pieces (``stage_summaries``, ``rotting_deal_ids``,
 ``forecast_by_month``, ``customer_segments``) for kanban headers and tiles.
 
@@ -25,6 +26,7 @@ Conventions, everywhere:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 
 from crm_tui.metrics._common import Filters
 from crm_tui.metrics.deals import (
@@ -41,14 +43,24 @@ __all__ = [
     "StageSummary",
     "customer_segments",
     "forecast_by_month",
+    "REPORT_KEYS",
     "report",
+    "report_sections",
     "rotting_deal_ids",
     "stage_summaries",
 ]
 
 
-def report(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> dict:
-    """All report figures (DESIGN §5) in one read transaction, so they agree with each other."""
+#: the report's sections in the order of DESIGN §5 (the JSON shape)
+REPORT_KEYS = ("customers", "deals", "stages", "owners", "tasks", "orders", "market_demand", "segments",
+               "revenue_by_month")
+
+
+def report_sections(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> Iterator[tuple[str, object]]:
+    """The report's sections one at a time, ``(key, value)``, all from one read transaction so
+    they agree with each other: first what the Reports screen's tiles and owners table need,
+    the slowest last (at 100k customers the tiles' figures take ~1.2 s of ~3 s), so a screen
+    can show each as it comes."""
     from crm_tui.metrics import book, deals, segments
     from crm_tui.metrics._common import load_stages, utc_now
 
@@ -58,15 +70,19 @@ def report(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) 
         dialect = db.dialect
         stages = load_stages(conn)
         cells = deals.grouped_cells(conn, dialect, stages, filters)
+        yield "deals", deals.deal_totals(stages, cells)
+        yield "owners", deals.owner_rows(stages, cells)
+        yield "customers", book.customer_totals(conn, stages)
+        yield "orders", book.order_totals(conn, filters)
+        yield "market_demand", book.market_demand(conn, stages, filters)
+        yield "revenue_by_month", deals.revenue_by_month(conn, dialect, stages, filters)
         furthest = deals.furthest_counts(conn, stages, filters)
-        return {
-            "customers": book.customer_totals(conn, stages),
-            "deals": deals.deal_totals(stages, cells),
-            "stages": deals.stage_rows(stages, cells, furthest),
-            "owners": deals.owner_rows(stages, cells),
-            "tasks": book.task_totals(conn, filters, now),
-            "orders": book.order_totals(conn, filters),
-            "market_demand": book.market_demand(conn, stages, filters),
-            "segments": segments.segment_rows(conn, stages, now),
-            "revenue_by_month": deals.revenue_by_month(conn, dialect, stages, filters),
-        }
+        yield "stages", deals.stage_rows(stages, cells, furthest)
+        yield "segments", segments.segment_rows(conn, stages, now)
+        yield "tasks", book.task_totals(conn, filters, now)
+
+
+def report(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> dict:
+    """All report figures (DESIGN §5) in one read transaction, so they agree with each other."""
+    parts = dict(report_sections(db, filters, now=now))
+    return {key: parts[key] for key in REPORT_KEYS}

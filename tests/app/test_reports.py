@@ -42,6 +42,50 @@ async def test_tiles_periods_owner_and_export(make_app, settle, services, clock,
         assert "won" in path.read_text()
 
 
+async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, settle, services, monkeypatch):
+    """On a big book the funnel's history and the segments take seconds: the tiles and the
+    owners table show first; the funnel and an export wait for their own figures."""
+    import asyncio
+    import threading
+
+    import crm_tui.metrics.deals as deals
+
+    won = services.create_deal("a", amount="300", owner="ann")
+    services.win_deal(won.id)
+    services.create_deal("b", amount="50", owner="bob")
+    slow = threading.Event()
+    real = deals.furthest_counts
+
+    def furthest_counts(*args, **kwargs):  # the slowest section: held until the test lets it go
+        slow.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deals, "furthest_counts", furthest_counts)
+    app = make_app("reports")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            tile = lambda key: screen.query_one(f"#kpi-{key}")  # noqa: E731
+            for _ in range(200):
+                if tile("won").value != "…":
+                    break
+                await asyncio.sleep(0.02)
+            await pilot.pause()
+            assert tile("won").value == "300.00" and tile("open").value == "50.00"
+            assert screen.query_one("#owners-table").row_count == 2
+            assert getattr(screen.query_one("#funnel"), "stages", None) is None  # still coming
+            assert screen.data is None
+            await pilot.press("e")
+            await pilot.pause()
+            assert any("still being computed" in str(n.message) for n in app._notifications)
+            slow.set()
+            await settle(app, pilot)
+            assert [s["count"] for s in screen.query_one("#funnel").stages][:1] == [1]  # b, in Lead
+            assert screen.data is not None and screen.data["deals"]["won_value"] == 300
+    finally:
+        slow.set()
+
+
 async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
     from textual.app import App
 
