@@ -109,3 +109,42 @@ async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
         figure = lambda wid: app.query_one(f"#{wid}", KpiTile).render_line(1).text.strip()  # noqa: E731
         assert figure("narrow") == "22.19M"
         assert figure("wide") == "22,187,149.50"
+
+
+async def test_changes_while_computing_wait_for_it_instead_of_starting_over(make_app, settle, services, monkeypatch):
+    """Another session saving every few seconds must not keep the slow figures from ever
+    showing: changes during a computation let it finish, then one more computation runs."""
+    import asyncio
+    import threading
+
+    import crm_tui.metrics.deals as deals
+
+    services.create_deal("a", amount="300", owner="ann")
+    slow = threading.Event()
+    calls = []
+    real = deals.furthest_counts
+
+    def furthest_counts(*args, **kwargs):
+        calls.append(1)
+        slow.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(deals, "furthest_counts", furthest_counts)
+    app = make_app("reports")
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            screen = app.screen
+            for _ in range(200):
+                if calls:
+                    break
+                await asyncio.sleep(0.02)
+            for name in ("One", "Two", "Three"):  # saved meanwhile, elsewhere
+                services.create_customer(name=name)
+                await pilot.pause(0.1)
+            slow.set()
+            await settle(app, pilot)
+            assert len(calls) == 2  # the running computation and one after the changes
+            assert screen.query_one("#kpi-C").value == "3" and screen.data is not None
+            assert screen.query_one("#funnel").stages is not None
+    finally:
+        slow.set()

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from contextlib import closing
 from pathlib import Path
 
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import REPORT_KEYS, Filters, forecast_by_month, report_sections
@@ -83,6 +85,8 @@ class ReportsScreen(CrmScreen):
         self._generation = 0  # of the figures asked for last (a period, an owner, a change)
         self._parts_generation = -1
         self._parts: dict = {}
+        self._computing = self._again = self._failed = False
+        self._computing_worker: Worker | None = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -121,9 +125,25 @@ class ReportsScreen(CrmScreen):
     # -- computing ---------------------------------------------------------------------------
 
     def reload(self) -> None:
+        """The data changed (or the database opened): compute the report again — after the
+        computation running now, if any, so changes saved every few seconds in another session
+        never keep the slowest figures from showing."""
+        if self._computing:
+            self._again = True
+            return
+        self._start()
+
+    def _start(self) -> None:
         self._generation += 1
-        self.data = None  # an export waits for the figures being computed now
-        self._compute(self._generation, self.period, self.owner)
+        self._computing, self._again = True, False
+        self._computing_worker = self._compute(self._generation, self.period, self.owner)
+
+    def _restart(self) -> None:
+        """Another period or owner: what is shown answers another question — blank it, drop
+        the computation running now (an exclusive worker) and start over."""
+        self.data = None
+        self._blank()
+        self._start()
 
     @work(thread=True, exclusive=True, group="reports-compute", exit_on_error=False)
     def _compute(self, generation: int, period: str, owner: str | None) -> None:
@@ -134,17 +154,28 @@ class ReportsScreen(CrmScreen):
         worker = get_current_worker()
         now = self.app.clock()
         filters = period_filters(period, now.astimezone(dt.timezone.utc).date(), owner)
-        for key, value in report_sections(self.app.db, filters, now=now):
-            if worker.is_cancelled:
-                return  # a newer period, owner or change is being computed
-            self.app.call_from_thread(self._part, generation, key, value)
-            if key == "revenue_by_month":
-                forecast = forecast_by_month(self.app.db, filters, now=now)
-                self.app.call_from_thread(self._part, generation, "forecast", forecast)
+        with closing(report_sections(self.app.db, filters, now=now)) as sections:
+            for key, value in sections:
+                if worker.is_cancelled:
+                    return  # another period or owner is being computed
+                self.app.call_from_thread(self._part, generation, key, value)
+                if key == "revenue_by_month":
+                    forecast = forecast_by_month(self.app.db, filters, now=now)
+                    self.app.call_from_thread(self._part, generation, "forecast", forecast)
+
+    @on(Worker.StateChanged)
+    def _compute_ended(self, event: Worker.StateChanged) -> None:
+        """The computation asked for last has ended (run to the end or failed — one that was
+        cancelled gave way to a newer one): start the one changes asked for meanwhile."""
+        if event.worker is not self._computing_worker or event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        self._computing, self._failed = False, event.state == WorkerState.ERROR
+        if self._again:
+            self._start()
 
     def _part(self, generation: int, key: str, value) -> None:
-        """One section arrived: show what it completes (the first of a new generation starts
-        a new set, so figures of two periods never mix)."""
+        """One section arrived: show what it completes. Sections of an older computation are
+        dropped; a computation after a change replaces the figures one by one."""
         if generation != self._generation:
             return
         if self._parts_generation != generation:
@@ -164,6 +195,18 @@ class ReportsScreen(CrmScreen):
             self._segments_table(value)
         if set(REPORT_KEYS) <= parts.keys():
             self.data = {k: parts[k] for k in REPORT_KEYS}
+
+    def _blank(self) -> None:
+        for tile in self.query(KpiTile):
+            tile.show("…")
+        funnel = self.query_one(Funnel)
+        funnel.stages = None
+        funnel.update("")
+        for plot in self.query(PlotextPlot):
+            plot.plt.clear_data()
+            plot.refresh()
+        for table in self.query(DataTable):
+            table.clear()
 
     def _tiles(self, data: dict) -> None:
         d, c, o = data["deals"], data["customers"], data["orders"]
@@ -230,7 +273,7 @@ class ReportsScreen(CrmScreen):
         self.period = PERIODS[(PERIODS.index(self.period) + step) % len(PERIODS)]
         self._update_bar()
         if self.app.db is not None:
-            self.reload()
+            self._restart()
 
     def action_pick_owner(self) -> None:
         if self.app.db is not None:
@@ -245,11 +288,15 @@ class ReportsScreen(CrmScreen):
     def _owner_picked(self, owner) -> None:
         self.owner = owner
         self._update_bar()
-        self.reload()
+        self._restart()
 
     def action_export(self) -> None:
         if self.data is None:
-            self.notify("The report is still being computed", severity="warning", timeout=3)
+            if self._failed and not self._computing:
+                self.notify("No report to export: computing it failed (see the message before); "
+                            "choose the period again to retry", severity="error", timeout=6)
+            else:
+                self.notify("The report is still being computed", severity="warning", timeout=3)
             return
         self._export(self.data, self.app.clock())
 
