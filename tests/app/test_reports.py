@@ -42,25 +42,34 @@ async def test_tiles_periods_owner_and_export(make_app, settle, services, clock,
         assert "won" in path.read_text()
 
 
-async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, settle, services, monkeypatch):
-    """On a big book the funnel's history and the segments take seconds: the tiles and the
-    owners table show first; the funnel and an export wait for their own figures."""
-    import asyncio
+def _hold_the_funnel(monkeypatch):
+    """Make the report's slowest section (the funnel's history) wait until the returned event
+    is set; the list counts how often it was asked for."""
     import threading
 
     import crm_tui.metrics.deals as deals
 
-    won = services.create_deal("a", amount="300", owner="ann")
-    services.win_deal(won.id)
-    services.create_deal("b", amount="50", owner="bob")
-    slow = threading.Event()
+    release, calls = threading.Event(), []
     real = deals.furthest_counts
 
-    def furthest_counts(*args, **kwargs):  # the slowest section: held until the test lets it go
-        slow.wait(30)
+    def furthest_counts(*args, **kwargs):
+        calls.append(1)
+        release.wait(30)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(deals, "furthest_counts", furthest_counts)
+    return release, calls
+
+
+async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, settle, services, monkeypatch):
+    """On a big book the funnel's history and the segments take seconds: the tiles and the
+    owners table show first; the funnel and an export wait for their own figures."""
+    import asyncio
+
+    won = services.create_deal("a", amount="300", owner="ann")
+    services.win_deal(won.id)
+    services.create_deal("b", amount="50", owner="bob")
+    slow, _calls = _hold_the_funnel(monkeypatch)
     app = make_app("reports")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -115,21 +124,9 @@ async def test_changes_while_computing_wait_for_it_instead_of_starting_over(make
     """Another session saving every few seconds must not keep the slow figures from ever
     showing: changes during a computation let it finish, then one more computation runs."""
     import asyncio
-    import threading
-
-    import crm_tui.metrics.deals as deals
 
     services.create_deal("a", amount="300", owner="ann")
-    slow = threading.Event()
-    calls = []
-    real = deals.furthest_counts
-
-    def furthest_counts(*args, **kwargs):
-        calls.append(1)
-        slow.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(deals, "furthest_counts", furthest_counts)
+    slow, calls = _hold_the_funnel(monkeypatch)
     app = make_app("reports")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
