@@ -83,8 +83,7 @@ class ReportsScreen(CrmScreen):
         self.owner: str | None = None
         self.data: dict | None = None  # the whole report, once every section of it is in
         self._generation = 0  # of the figures asked for last (a period, an owner, a change)
-        self._parts_generation = -1
-        self._parts: dict = {}
+        self._parts: dict = {}  # the sections of the computation asked for last, so far
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker | None = None
 
@@ -135,7 +134,7 @@ class ReportsScreen(CrmScreen):
 
     def _start(self) -> None:
         self._generation += 1
-        self._computing, self._again = True, False
+        self._computing, self._again, self._parts = True, False, {}
         self._computing_worker = self._compute(self._generation, self.period, self.owner)
 
     def _restart(self) -> None:
@@ -178,8 +177,6 @@ class ReportsScreen(CrmScreen):
         dropped; a computation after a change replaces the figures one by one."""
         if generation != self._generation:
             return
-        if self._parts_generation != generation:
-            self._parts_generation, self._parts = generation, {}
         parts = self._parts
         parts[key] = value
         if key in ("deals", "customers", "orders", "market_demand") and {
