@@ -25,8 +25,8 @@ Two settings, both taken and given back through this module (from any thread):
   screen first shows) also keeps for good the garbage the young generation holds at that
   moment: 0–21,000 objects per freeze at 100k customers, ~56,000 over the six freezes of a
   session that visits every screen. Collecting it first would cost 15–110 ms each time;
-  waiting for the next young collection to freeze made that collection walk everything
-  start-up made (search p95 28 → 67–77 ms).
+  waiting for the next young collection to freeze would make that collection walk everything
+  start-up made (~50,000 objects: 30–110 ms, in the middle of the first keys).
 
 When nothing holds either setting, the thresholds are the ones found before. (Python 3.14's
 incremental collector schedules collections differently; these settings are tuned for
