@@ -61,11 +61,19 @@ def _hold_the_funnel(monkeypatch):
     return release, calls
 
 
+async def _until(condition, seconds: float = 4.0) -> None:
+    """Wait (without settling the workers: one is held on purpose) until ``condition()``."""
+    import asyncio
+
+    for _ in range(int(seconds / 0.02)):
+        if condition():
+            return
+        await asyncio.sleep(0.02)
+
+
 async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, settle, services, monkeypatch):
     """On a big book the funnel's history and the segments take seconds: the tiles and the
     owners table show first; the funnel and an export wait for their own figures."""
-    import asyncio
-
     won = services.create_deal("a", amount="300", owner="ann")
     services.win_deal(won.id)
     services.create_deal("b", amount="50", owner="bob")
@@ -75,10 +83,7 @@ async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, 
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             tile = lambda key: screen.query_one(f"#kpi-{key}")  # noqa: E731
-            for _ in range(200):
-                if tile("won").value != "…":
-                    break
-                await asyncio.sleep(0.02)
+            await _until(lambda: tile("won").value != "…")
             await pilot.pause()
             assert tile("won").value == "300.00" and tile("open").value == "50.00"
             assert screen.query_one("#owners-table").row_count == 2
@@ -123,18 +128,13 @@ async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
 async def test_changes_while_computing_wait_for_it_instead_of_starting_over(make_app, settle, services, monkeypatch):
     """Another session saving every few seconds must not keep the slow figures from ever
     showing: changes during a computation let it finish, then one more computation runs."""
-    import asyncio
-
     services.create_deal("a", amount="300", owner="ann")
     slow, calls = _hold_the_funnel(monkeypatch)
     app = make_app("reports")
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
-            for _ in range(200):
-                if calls:
-                    break
-                await asyncio.sleep(0.02)
+            await _until(lambda: calls)
             for name in ("One", "Two", "Three"):  # saved meanwhile, elsewhere
                 services.create_customer(name=name)
                 await pilot.pause(0.1)
