@@ -97,6 +97,7 @@ def _app_css() -> list[str]:
 
 async def _run(app, body=None, timeout: float = 240.0) -> None:
     """Run ``app`` headless; ``body(pilot)`` drives it. An app that exits or hangs fails loudly."""
+
     async def drive():
         async with app.run_test(size=SIZE) as pilot:
             if body is not None:
@@ -111,9 +112,9 @@ async def _run(app, body=None, timeout: float = 240.0) -> None:
 def app_start(db_path: str, until: str) -> None:
     """crm-tui on the benchmark database: to its first frame (``paint``) or to the first
     customer rows on screen (``rows``)."""
-    from crm_tui.tui.app import CrmApp
-
     from bench_data import NOW
+
+    from crm_tui.tui.app import CrmApp
 
     class Timed(CrmApp):
         CSS_PATH = _app_css()
@@ -151,9 +152,9 @@ async def _key(app, key: str, char: str | None = None) -> None:
 def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -> None:
     """Customers keys, `/` search, switch to Pipeline, stage moves, switch to Reports;
     latencies in ms."""
-    from crm_tui.tui.app import CrmApp
-
     from bench_data import NOW
+
+    from crm_tui.tui.app import CrmApp
 
     words = json.loads(words_json)
     out: dict = {"down": [], "pagedown": [], "search": [], "search_text": [], "move": []}
@@ -190,16 +191,22 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
 
                 def shown(text=text):
                     active = getattr(screen, "_active_filter", None)
-                    return (active is not None and active.text == text
-                            and (screen._total == 0 or _visible_loaded(screen)))
+                    return (
+                        active is not None and active.text == text and (screen._total == 0 or _visible_loaded(screen))
+                    )
 
                 await _until(shown)
                 out["search"].append((await _painted(app) - t) * 1000)
                 out["search_text"].append(text)
                 await asyncio.sleep(0.08)  # typing speed: ~12 keys/s
             await _key(app, "escape")
-            await _until(lambda: getattr(screen, "_active_filter", None) is not None
-                         and screen._active_filter.text == "" and _visible_loaded(screen))
+            await _until(
+                lambda: (
+                    getattr(screen, "_active_filter", None) is not None
+                    and screen._active_filter.text == ""
+                    and _visible_loaded(screen)
+                )
+            )
             await pilot.pause()
         out["rss_customers_mib"] = peak_rss_mib()
         # switch to the Pipeline screen, all open deals
@@ -211,8 +218,9 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         out["pipeline"] = (await _painted(app) - t) * 1000
         board_screen = app.screen
         kanban = board_screen.query_one(KanbanBoard)
-        out["open_cards"] = sum(board_screen.board.headers[s.id].count for s in board_screen.board.stages
-                                if s.outcome == "open")  # open deals in the pipeline (headers count them all)
+        out["open_cards"] = sum(
+            board_screen.board.headers[s.id].count for s in board_screen.board.stages if s.outcome == "open"
+        )  # open deals in the pipeline (headers count them all)
         await pilot.pause()
         # stage moves: L then H on the card under the cursor, until both headers show it
         for i in range(moves):
@@ -228,8 +236,12 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
 
             def moved():
                 b = board_screen.board
-                return (b.headers[dst].count == before_dst + 1 and b.headers[src].count == before_src - 1
-                        and kanban.cursor_card is not None and kanban.cursor_card.id == card.id)
+                return (
+                    b.headers[dst].count == before_dst + 1
+                    and b.headers[src].count == before_src - 1
+                    and kanban.cursor_card is not None
+                    and kanban.cursor_card.id == card.id
+                )
 
             await _until(moved)
             out["move"].append((await _painted(app) - t) * 1000)

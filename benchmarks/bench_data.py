@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 #: the demo's "now" and the app's frozen clock: the same rows and figures every run
-NOW = dt.datetime(2025, 6, 2, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 6, 2, 12, 0, tzinfo=dt.UTC)
 
 
 def cache_dir() -> Path:
@@ -33,11 +33,10 @@ def schema_key() -> str:
 
     from sqlmodel import SQLModel
 
-    import crm_tui.models  # noqa: F401 - registers the tables
-    from crm_tui.migrations import SCHEMA_VERSION
-
     import crm_tui.demo
     import crm_tui.demo_words
+    import crm_tui.models  # noqa: F401 - registers the tables
+    from crm_tui.migrations import SCHEMA_VERSION
 
     # the generator's own code too: a database the demo would now make differently is rebuilt
     parts = [Path(module.__file__).read_text(encoding="utf-8") for module in (crm_tui.demo, crm_tui.demo_words)]
@@ -67,8 +66,10 @@ def cached_demo(size: int, seed: int, log=print) -> Path:
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # one self-contained file to copy
     con.close()
     os.replace(partial, path)
-    log(f"  built in {time.perf_counter() - t:.0f} s: {counts['customer']:,} customers, "
-        f"{counts['deal']:,} deals, {counts['task']:,} tasks")
+    log(
+        f"  built in {time.perf_counter() - t:.0f} s: {counts['customer']:,} customers, "
+        f"{counts['deal']:,} deals, {counts['task']:,} tasks"
+    )
     return path
 
 
@@ -91,7 +92,9 @@ def search_words(db_path: Path, count: int = 5) -> list[str]:
         n = con.execute("SELECT max(id) FROM customer").fetchone()[0] or 0
         words = []
         for i in range(1, count + 1):
-            row = con.execute("SELECT name FROM customer WHERE id >= ? ORDER BY id LIMIT 1", (n * i // (count + 1),)).fetchone()
+            row = con.execute(
+                "SELECT name FROM customer WHERE id >= ? ORDER BY id LIMIT 1", (n * i // (count + 1),)
+            ).fetchone()
             if row:
                 word = row[0].split()[0][:6]
                 if len(word) >= 3 and word.lower() not in words:

@@ -22,7 +22,7 @@ def search_floor(db_path: Path, texts: list[str], page: int = 200) -> list[float
     """Per typed text: the count of matching live customers and the first page by name,
     with plain LIKE over the searched columns — the straightforward query."""
     con = sqlite3.connect(db_path)
-    where = ("deleted_at IS NULL AND (name LIKE ?1 OR email LIKE ?1 OR phone LIKE ?1 OR industry LIKE ?1)")
+    where = "deleted_at IS NULL AND (name LIKE ?1 OR email LIKE ?1 OR phone LIKE ?1 OR industry LIKE ?1)"
     out = []
     try:
         for text in texts:
@@ -30,8 +30,11 @@ def search_floor(db_path: Path, texts: list[str], page: int = 200) -> list[float
 
             def run():
                 con.execute(f"SELECT count(*) FROM customer WHERE {where}", (pattern,)).fetchone()
-                con.execute(f"SELECT id, name, status, owner, email, phone, industry, tags, updated_at "
-                            f"FROM customer WHERE {where} ORDER BY name_key, id LIMIT {page}", (pattern,)).fetchall()
+                con.execute(
+                    f"SELECT id, name, status, owner, email, phone, industry, tags, updated_at "
+                    f"FROM customer WHERE {where} ORDER BY name_key, id LIMIT {page}",
+                    (pattern,),
+                ).fetchall()
 
             out.append(_ms(run))
     finally:
@@ -46,8 +49,11 @@ def aggregate_floor(db_path: Path, repeat: int = 10) -> list[float]:
     con = sqlite3.connect(db_path)
     try:
         pipeline = con.execute("SELECT id FROM pipeline ORDER BY position, id LIMIT 1").fetchone()[0]
-        stages = dict(con.execute("SELECT id, probability FROM stage WHERE pipeline_id = ? AND outcome = 'open'",
-                                  (pipeline,)).fetchall())
+        stages = dict(
+            con.execute(
+                "SELECT id, probability FROM stage WHERE pipeline_id = ? AND outcome = 'open'", (pipeline,)
+            ).fetchall()
+        )
         marks = ", ".join("?" * len(stages))
         sql = (
             "SELECT stage_id, count(*), sum(amount_cents), "

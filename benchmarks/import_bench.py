@@ -26,8 +26,10 @@ def make_csv(path: Path, n: int, seed: int = 5) -> None:
         close = f"2017-{rnd.randint(7, 12):02d}-{rnd.randint(1, 28):02d}" if stage in ("Won", "Lost") else ""
         value = str(rnd.randint(50, 30000)) if stage == "Won" else ("0" if stage == "Lost" else "")
         account = f"Account {rnd.randint(1, 500)}" if rnd.random() > 0.15 else ""
-        lines.append(f"X{i:07d},Agent {rnd.randint(1, 35)},{rnd.choice(products)},{account},{stage},"
-                     f"{eng if stage != 'Prospecting' else ''},{close},{value}")
+        lines.append(
+            f"X{i:07d},Agent {rnd.randint(1, 35)},{rnd.choice(products)},{account},{stage},"
+            f"{eng if stage != 'Prospecting' else ''},{close},{value}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -39,12 +41,16 @@ def floor(csv_path: Path, db_path: Path) -> float:
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
-    con.execute("CREATE TABLE IF NOT EXISTS deal (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, owner TEXT, "
-                "product TEXT, customer TEXT, stage TEXT, created_at TEXT, closed_at TEXT, amount_cents INTEGER)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS deal (id INTEGER PRIMARY KEY, external_id TEXT UNIQUE, owner TEXT, "
+        "product TEXT, customer TEXT, stage TEXT, created_at TEXT, closed_at TEXT, amount_cents INTEGER)"
+    )
     with con:
-        con.executemany("INSERT INTO deal (external_id, owner, product, customer, stage, created_at, closed_at, "
-                        "amount_cents) VALUES (?,?,?,?,?,?,?,?)",
-                        df.itertuples(index=False, name=None))
+        con.executemany(
+            "INSERT INTO deal (external_id, owner, product, customer, stage, created_at, closed_at, "
+            "amount_cents) VALUES (?,?,?,?,?,?,?,?)",
+            df.itertuples(index=False, name=None),
+        )
     con.close()
     return time.perf_counter() - t
 

@@ -75,9 +75,22 @@ def measure_start(db: Path, runs: int) -> dict:
 
 def measure_sessions(db_cached: Path, sessions: int, work: Path) -> dict:
     words = search_words(db_cached)
-    res: dict = {"down": [], "pagedown": [], "search": [], "search_floor": [], "pipeline": [], "move": [],
-                 "move_floor": [], "reports": [], "reports_tiles": [], "rss": [], "rss_customers": [], "rss_pipeline": [],
-                 "open_cards": 0, "words": words}
+    res: dict = {
+        "down": [],
+        "pagedown": [],
+        "search": [],
+        "search_floor": [],
+        "pipeline": [],
+        "move": [],
+        "move_floor": [],
+        "reports": [],
+        "reports_tiles": [],
+        "rss": [],
+        "rss_customers": [],
+        "rss_pipeline": [],
+        "open_cards": 0,
+        "words": words,
+    }
     for _ in range(sessions):
         db = working_copy(db_cached, work)  # stage moves change it: every session starts the same
         _t0, r = child(f"session({str(db)!r}, {json.dumps(words)!r}, 40, 30, 30)", timeout=900)
@@ -101,23 +114,54 @@ def rows_of_table(start: dict, sess: dict) -> list[tuple[str, str, float, float 
     """(figure, floor name, ours, floor, goal) with medians."""
     med = statistics.median
     return [
-        ("process start → first paint (ms)", "bare Textual app, one Label", med(start["paint"]), med(start["bare"]), "≤ 2.0×"),
+        (
+            "process start → first paint (ms)",
+            "bare Textual app, one Label",
+            med(start["paint"]),
+            med(start["bare"]),
+            "≤ 2.0×",
+        ),
         ("process start → first customer rows (ms)", "same floor", med(start["rows"]), med(start["bare"]), "≤ 3.0×"),
         ("key `down` in Customers, p95 (ms)", "—", med(sess["down"]), None, "≤ 30 ms"),
         ("key `pagedown` in Customers, p95 (ms)", "—", med(sess["pagedown"]), None, "≤ 30 ms"),
-        ("`/` search per keystroke until shown, p95 (ms)", "sqlite3: same search, count + page",
-         med(sess["search"]), med(sess["search_floor"]), "≤ 50 ms"),
-        (f"switch to Pipeline, {sess['open_cards']:,} open deals, until painted (ms)", "—",
-         med(sess["pipeline"]), None, "≤ 300 ms"),
-        ("stage move until every visible figure updated, p95 (ms)", "sqlite3: the header aggregate alone",
-         med(sess["move"]), med(sess["move_floor"]), "≤ 50 ms"),
+        (
+            "`/` search per keystroke until shown, p95 (ms)",
+            "sqlite3: same search, count + page",
+            med(sess["search"]),
+            med(sess["search_floor"]),
+            "≤ 50 ms",
+        ),
+        (
+            f"switch to Pipeline, {sess['open_cards']:,} open deals, until painted (ms)",
+            "—",
+            med(sess["pipeline"]),
+            None,
+            "≤ 300 ms",
+        ),
+        (
+            "stage move until every visible figure updated, p95 (ms)",
+            "sqlite3: the header aggregate alone",
+            med(sess["move"]),
+            med(sess["move_floor"]),
+            "≤ 50 ms",
+        ),
         ("switch to Reports, until its tiles shown (ms)", "—", med(sess["reports_tiles"]), None, "—"),
         ("switch to Reports, until every figure shown (ms)", "—", med(sess["reports"]), None, "—"),
         ("peak RSS, whole session (MiB)", "bare Textual app", med(sess["rss"]), med(start["bare_rss"]), "≤ 250 MiB"),
-        ("peak RSS before Reports: Customers, search, Pipeline (MiB)", "bare Textual app",
-         med(sess["rss_pipeline"]), med(start["bare_rss"]), "—"),
-        ("peak RSS before Pipeline: Customers keys and search (MiB)", "bare Textual app", med(sess["rss_customers"]),
-         med(start["bare_rss"]), "—"),
+        (
+            "peak RSS before Reports: Customers, search, Pipeline (MiB)",
+            "bare Textual app",
+            med(sess["rss_pipeline"]),
+            med(start["bare_rss"]),
+            "—",
+        ),
+        (
+            "peak RSS before Pipeline: Customers keys and search (MiB)",
+            "bare Textual app",
+            med(sess["rss_customers"]),
+            med(start["bare_rss"]),
+            "—",
+        ),
         ("RSS at first customer rows (MiB)", "bare Textual app", med(start["rows_rss"]), med(start["bare_rss"]), "—"),
     ]
 
@@ -146,7 +190,7 @@ def render(table, size: int, meta: dict) -> str:
 def _met(goal: str, ours: float, ratio: float | None) -> str:
     if goal.endswith("×") and ratio is not None:
         return "yes" if ratio <= float(goal.split()[1].rstrip("×")) else "no"
-    if goal.endswith("ms") or goal.endswith("MiB"):
+    if goal.endswith(("ms", "MiB")):
         return "yes" if ours <= float(goal.split()[1]) else "no"
     return ""
 
@@ -187,14 +231,25 @@ def scaling(text: str) -> str | None:
     get = lambda n: _figures(text.split(f"<!-- size {n} -->", 1)[1].split(f"<!-- /size {n} -->", 1)[0])  # noqa: E731
     a, b = get(small), get(big)
     growth = big / small
-    lines = [f"How each figure grows from {small:,} to {big:,} customers ({growth:.0f}× the data):", "",
-             f"| figure | {small:,} | {big:,} | growth | |", "|---|---:|---:|---:|---|"]
+    lines = [
+        f"How each figure grows from {small:,} to {big:,} customers ({growth:.0f}× the data):",
+        "",
+        f"| figure | {small:,} | {big:,} | growth | |",
+        "|---|---:|---:|---:|---|",
+    ]
     for name, low in a.items():
         if name not in b or not low:
             continue
         ratio = b[name] / low
-        verdict = ("flat" if ratio < 1.5 else "sub-linear" if ratio < 0.8 * growth
-                   else "linear" if ratio <= 1.25 * growth else "WORSE than linear")
+        verdict = (
+            "flat"
+            if ratio < 1.5
+            else "sub-linear"
+            if ratio < 0.8 * growth
+            else "linear"
+            if ratio <= 1.25 * growth
+            else "WORSE than linear"
+        )
         lines.append(f"| {name} | {low:.1f} | {b[name]:.1f} | {ratio:.2f}× | {verdict} |")
     return "\n".join(lines) + "\n"
 
@@ -260,8 +315,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     db_cached = cached_demo(args.size, args.seed)
-    meta = {"when": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"), "machine": machine(),
-            "load_before": load(), "runs": args.runs, "sessions": args.sessions}
+    meta = {
+        "when": dt.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(),
+        "load_before": load(),
+        "runs": args.runs,
+        "sessions": args.sessions,
+    }
     ticks_before = cpu_times()
     with tempfile.TemporaryDirectory(prefix="crm-bench-") as tmp:
         work = Path(tmp)

@@ -157,8 +157,7 @@ def _prepare_demo(target: str, size: int, seed: int, *, explicit: bool):
     if customers:
         if explicit or marker is None:
             raise ValidationError(
-                f"{target} already holds data, and the demo never writes over real data; "
-                "give --db a new file name"
+                f"{target} already holds data, and the demo never writes over real data; give --db a new file name"
             )
         # our own earlier demo with other parameters: start it afresh
         db.close()
@@ -227,7 +226,9 @@ def cmd_backup(args, db_value: str | None) -> int:
         try:
             engines.backup_sqlite(source, dest)
         except OSError as exc:
-            raise ValidationError(f"cannot write the backup {dest}: {exc.strerror or exc}; choose another path") from None
+            raise ValidationError(
+                f"cannot write the backup {dest}: {exc.strerror or exc}; choose another path"
+            ) from None
     finally:
         db.close()
     print(dest)

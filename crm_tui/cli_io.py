@@ -23,21 +23,33 @@ def add_parsers(subparsers) -> None:
     )
     p.add_argument("kind", choices=KINDS, metavar="KIND", help="one of: " + ", ".join(KINDS))
     p.add_argument("file", metavar="FILE", help="a .csv or .xlsx file")
-    p.add_argument("--map", action="append", default=[], metavar="COLUMN=FIELD",
-                   help="read COLUMN as FIELD (repeatable); FIELD 'ignore' skips a column")
+    p.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD",
+        help="read COLUMN as FIELD (repeatable); FIELD 'ignore' skips a column",
+    )
     p.add_argument("--dry-run", action="store_true", help="check and report, write nothing to the database")
     p.add_argument("--encoding", metavar="ENC", help="text encoding of a CSV (default: UTF-8, else cp1252)")
     p.add_argument("--dayfirst", action="store_true", help="dates are day first (31/12/2024)")
     p.add_argument("--errors", metavar="FILE", help="where to write rejected rows (default FILE.rejected.csv)")
-    p.add_argument("--ignore-unmapped", action="store_true",
-                   help="drop columns that match no field instead of keeping them in notes")
+    p.add_argument(
+        "--ignore-unmapped",
+        action="store_true",
+        help="drop columns that match no field instead of keeping them in notes",
+    )
     p.set_defaults(handler=cmd_import)
 
-    p = subparsers.add_parser("export", help="export records to CSV, XLSX or JSON",
-                              description="Export every record of KIND with headers that import reads back.")
+    p = subparsers.add_parser(
+        "export",
+        help="export records to CSV, XLSX or JSON",
+        description="Export every record of KIND with headers that import reads back.",
+    )
     p.add_argument("kind", choices=KINDS, metavar="KIND", help="one of: " + ", ".join(KINDS))
-    p.add_argument("--format", choices=("csv", "xlsx", "json"), default=None,
-                   help="default: from the -o suffix, else csv")
+    p.add_argument(
+        "--format", choices=("csv", "xlsx", "json"), default=None, help="default: from the -o suffix, else csv"
+    )
     p.add_argument("-o", "--output", metavar="FILE", help="write here (created 0600); default stdout")
     p.set_defaults(handler=cmd_export)
 
@@ -77,8 +89,15 @@ def cmd_import(args, db_value: str | None) -> int:
     progress = _StderrProgress(f"importing {args.kind}")
     try:
         result = import_file(
-            db, args.kind, args.file, mapping=mapping, dry_run=args.dry_run, encoding=args.encoding,
-            dayfirst=args.dayfirst, ignore_unmapped=args.ignore_unmapped, errors_path=args.errors,
+            db,
+            args.kind,
+            args.file,
+            mapping=mapping,
+            dry_run=args.dry_run,
+            encoding=args.encoding,
+            dayfirst=args.dayfirst,
+            ignore_unmapped=args.ignore_unmapped,
+            errors_path=args.errors,
             progress=progress,
         )
     finally:
@@ -89,8 +108,7 @@ def cmd_import(args, db_value: str | None) -> int:
     if result.unmapped_columns:
         where = "kept in notes" if result.unmapped_into_notes else "not imported"
         cols = ", ".join(repr(c) for c in result.unmapped_columns)
-        print(f"columns matching no field ({where}): {cols}; use --map COLUMN=FIELD to import them",
-              file=out)
+        print(f"columns matching no field ({where}): {cols}; use --map COLUMN=FIELD to import them", file=out)
     if result.rejected:
         for line in result.first_errors:
             print(f"  {line}", file=out)

@@ -7,6 +7,7 @@ import getpass
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 SETTINGS_ENV = "CRM_TUI_CONFIG_DIR"
 USER_ENV = "CRM_TUI_USER"
@@ -25,7 +26,7 @@ def settings_path() -> Path:
     return config_dir() / "settings.json"
 
 
-def load_settings() -> dict:
+def load_settings() -> dict[str, Any]:
     """The saved settings, or {} when there are none or the file is unreadable."""
     try:
         data = json.loads(settings_path().read_text(encoding="utf-8"))
@@ -34,7 +35,7 @@ def load_settings() -> dict:
     return data if isinstance(data, dict) else {}
 
 
-def save_settings(settings: dict) -> None:
+def save_settings(settings: dict[str, Any]) -> None:
     """Write settings atomically (a crash leaves the old file or the new one)."""
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -52,5 +53,5 @@ def current_user() -> str:
         return str(name)
     try:
         return getpass.getuser()
-    except Exception:  # no login name (containers): still usable
+    except Exception:  # noqa: BLE001 - no login name (containers): still usable
         return "me"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 BATCH_ROWS = 5000
 # The tables a fresh database already fills (the default pipeline): replaced by SRC's.
@@ -33,7 +33,10 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument(
-        "--from", dest="source", metavar="SRC", default=None,
+        "--from",
+        dest="source",
+        metavar="SRC",
+        default=None,
         help="database to copy from (default: --db, else $CRM_TUI_DB, else your default database)",
     )
     parser.add_argument("--to", dest="target", metavar="DST", required=True, help="new or empty database to copy into")
@@ -139,10 +142,7 @@ def _open_target(url):
     from crm_tui.errors import ValidationError
 
     dst = Database.open(url.render_as_string(hide_password=False))
-    refusal = (
-        f"--to {_where(url)} already holds data; copy only into a new or empty database "
-        "(nothing was changed)"
-    )
+    refusal = f"--to {_where(url)} already holds data; copy only into a new or empty database (nothing was changed)"
     with dst.read() as session:
         conn = session.connection()
         for name in models.ALL_TABLES:
@@ -153,8 +153,9 @@ def _open_target(url):
                 dst.close()
                 raise ValidationError(refusal)
         stages = conn.execute(
-            select(models.Stage.name, models.Stage.probability, models.Stage.outcome, models.Stage.rot_days)
-            .order_by(models.Stage.pipeline_id, models.Stage.position)
+            select(models.Stage.name, models.Stage.probability, models.Stage.outcome, models.Stage.rot_days).order_by(
+                models.Stage.pipeline_id, models.Stage.position
+            )
         ).all()
         pipelines = conn.execute(select(models.Pipeline.name)).scalars().all()
     if pipelines != [migrations.DEFAULT_PIPELINE] or [tuple(s) for s in stages] != list(migrations.DEFAULT_STAGES):

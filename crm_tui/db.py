@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy import exc as sa_exc
@@ -80,7 +80,7 @@ class Database:
     # -- opening --------------------------------------------------------------
 
     @classmethod
-    def open(cls, value: str | None = None, *, upgrade: bool = True) -> "Database":
+    def open(cls, value: str | None = None, *, upgrade: bool = True) -> Database:
         """Open (creating if needed) the database named by a path or URL."""
         url = to_url(resolve_db(value))
         path = engines.sqlite_path(url)
@@ -193,9 +193,7 @@ class Database:
         """Changes committed by *other* processes since the last poll, if any."""
         self.check_file()
         with self.translate_errors(), self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ChangeLog.id, ChangeLog.tables).where(ChangeLog.id > self._last_seen)
-            ).all()
+            rows = conn.execute(select(ChangeLog.id, ChangeLog.tables).where(ChangeLog.id > self._last_seen)).all()
             conn.rollback()
         if not rows:
             return None
@@ -273,11 +271,18 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
     if "deadlock" in low or "could not serialize" in low:
         return DatabaseError("another session changed the same records at the same moment; try again")
     if (
-        "connection" in low
-        and any(k in low for k in ("refused", "failed", "timeout", "timed out", "closed", "terminat", "lost"))
-    ) or "server closed" in low or "could not translate host" in low or "name or service not known" in low:
+        (
+            "connection" in low
+            and any(k in low for k in ("refused", "failed", "timeout", "timed out", "closed", "terminat", "lost"))
+        )
+        or "server closed" in low
+        or "could not translate host" in low
+        or "name or service not known" in low
+    ):
         detail = text.rsplit(" failed: ", 1)[-1].replace("FATAL:", "").strip()
-        return DatabaseError(f"cannot connect to the PostgreSQL server at {server}: {detail}; check it is running and the URL")
+        return DatabaseError(
+            f"cannot connect to the PostgreSQL server at {server}: {detail}; check it is running and the URL"
+        )
     return None
 
 

@@ -19,8 +19,8 @@ import datetime as dt
 import math
 import random
 import unicodedata
+from collections.abc import Callable
 from itertools import count
-from typing import Callable
 
 from sqlalchemy import func, select
 
@@ -105,8 +105,13 @@ def generate(
 
 
 def _require_empty(conn) -> None:
-    for label, model in (("customers", models.Customer), ("deals", models.Deal), ("tasks", models.Task),
-                         ("orders", models.Order), ("products", models.Product)):
+    for label, model in (
+        ("customers", models.Customer),
+        ("deals", models.Deal),
+        ("tasks", models.Task),
+        ("orders", models.Order),
+        ("products", models.Product),
+    ):
         n = conn.execute(select(func.count()).select_from(model)).scalar() or 0
         if n:
             raise ValidationError(
@@ -128,8 +133,10 @@ class _Generator:
         self.day = stamp.day
         self.today_start = stamp.today_start
         self.pipeline_id, self.opens, self.won, self.lost, self.templates = _load_pipeline(conn)
-        self.new_id = {name: count((conn.execute(select(func.max(model.__table__.c.id))).scalar() or 0) + 1).__next__
-                       for name, model in (("product", models.Product), *_ID_MODELS)}
+        self.new_id = {
+            name: count((conn.execute(select(func.max(model.__table__.c.id))).scalar() or 0) + 1).__next__
+            for name, model in (("product", models.Product), *_ID_MODELS)
+        }
         self.products: list[tuple[int, str, int, int, int]] = []
         self._ascii: dict[str, str] = {}
 
@@ -208,14 +215,44 @@ class _Generator:
             if tag not in tags:
                 tags.append(tag)
         # created_at/updated_at and status are filled in once the deals are known
-        cust.row = [cust.id, name, name_key(name), cust.kind, email, self.phone(), website, industry,
-                    ", ".join(tags), cust.owner, pick(SOURCES), "lead", None, None, None, None, 1]
+        cust.row = [
+            cust.id,
+            name,
+            name_key(name),
+            cust.kind,
+            email,
+            self.phone(),
+            website,
+            industry,
+            ", ".join(tags),
+            cust.owner,
+            pick(SOURCES),
+            "lead",
+            None,
+            None,
+            None,
+            None,
+            1,
+        ]
         created = self.ts(min(cust.created + int(rnd() * 6 * HOUR), 0))
         for first, last, title in people:
             mail = f"{self.slug(first)}.{self.slug(last)}@{domain}" if domain else email
             cust.contacts.append(first)
-            out["contact"].append((self.new_id["contact"](), cust.id, f"{first} {last}", title, mail, self.phone(),
-                                   None, created, created, None, 1))
+            out["contact"].append(
+                (
+                    self.new_id["contact"](),
+                    cust.id,
+                    f"{first} {last}",
+                    title,
+                    mail,
+                    self.phone(),
+                    None,
+                    created,
+                    created,
+                    None,
+                    1,
+                )
+            )
         return cust
 
     def company_name(self, industry: str) -> str:
@@ -284,8 +321,28 @@ class _Generator:
             closed = last_at
         title = f"{cust.short} – {self.pick(FLAVOURS)}: {self.products[lines[0][0]][1]}"
         lost_reason = self.pick(LOST_REASONS) if outcome == "lost" else ""
-        out["deal"].append((did, title, cust.id, self.pipeline_id, stage_id, amount, "USD", probability, expected,
-                            owner, lost_reason, None, ts(created), last_at, last_at, closed, None, len(moves)))
+        out["deal"].append(
+            (
+                did,
+                title,
+                cust.id,
+                self.pipeline_id,
+                stage_id,
+                amount,
+                "USD",
+                probability,
+                expected,
+                owner,
+                lost_reason,
+                None,
+                ts(created),
+                last_at,
+                last_at,
+                closed,
+                None,
+                len(moves),
+            )
+        )
         dp = out["deal_product"]
         for pidx, qty, unit in lines:
             dp.append((self.new_id["deal_product"](), did, self.products[pidx][0], qty, unit))
@@ -334,10 +391,25 @@ class _Generator:
 
     def add_task(self, out, kind, subject, due, done, cust: _Cust, did, owner, created) -> None:
         ts = self.ts
-        out["task"].append((
-            self.new_id["task"](), kind, subject, ts(due), None if done is None else ts(done), self.pick(PRIORITIES),
-            cust.id, did, owner, self.pick(W.TASK_NOTES), None, ts(created),
-            ts(created if done is None else max(done, created)), None, 1))
+        out["task"].append(
+            (
+                self.new_id["task"](),
+                kind,
+                subject,
+                ts(due),
+                None if done is None else ts(done),
+                self.pick(PRIORITIES),
+                cust.id,
+                did,
+                owner,
+                self.pick(W.TASK_NOTES),
+                None,
+                ts(created),
+                ts(created if done is None else max(done, created)),
+                None,
+                1,
+            )
+        )
 
     def filler_task(self, cust: _Cust, out) -> None:
         """A follow-up task: due today, upcoming, overdue, or (mostly) past and done."""
@@ -363,7 +435,8 @@ class _Generator:
         kind = self.pick(TASK_KINDS)
         product = self.products[deal[5][0][0] if deal else int(self.rnd() * len(self.products))][1]
         subject = self.pick(W.TASK_SUBJECTS[kind]).format(
-            contact=self.pick(cust.contacts), customer=cust.short, product=product)
+            contact=self.pick(cust.contacts), customer=cust.short, product=product
+        )
         owner = deal[4] if deal else cust.owner
         self.add_task(out, kind, subject, due, done, cust, deal[0] if deal else None, owner, created)
 
@@ -396,10 +469,23 @@ class _Generator:
                 pidx, qty, _unit = deal[5][0]
             else:
                 pidx, qty = int(self.rnd() * len(self.products)), self.randint(1, 20)
-            body = self.pick(W.NOTE_TEXTS).format(contact=self.pick(cust.contacts), qty=qty,
-                                                  product=self.products[pidx][1], industry=cust.industry.lower())
-            out["note"].append((self.new_id["note"](), cust.id, deal[0] if deal else None, body,
-                                deal[4] if deal else cust.owner, self.ts(when), None))
+            body = self.pick(W.NOTE_TEXTS).format(
+                contact=self.pick(cust.contacts),
+                qty=qty,
+                product=self.products[pidx][1],
+                industry=cust.industry.lower(),
+            )
+            out["note"].append(
+                (
+                    self.new_id["note"](),
+                    cust.id,
+                    deal[0] if deal else None,
+                    body,
+                    deal[4] if deal else cust.owner,
+                    self.ts(when),
+                    None,
+                )
+            )
 
     def order(self, cust: _Cust, did, owner, start: int, lines, out) -> None:
         """An order following a won deal (same lines), or a repeat order without one."""
@@ -424,18 +510,38 @@ class _Generator:
                 else:
                     status = "fulfilled"
         last = max(x for x in (created, approved, fulfilled, cancelled) if x is not None)
-        out["sales_order"].append((
-            oid, f"SO-{oid:06d}", cust.id, did, status, owner, ts(created),
-            None if approved is None else ts(approved), None if fulfilled is None else ts(fulfilled),
-            None if cancelled is None else ts(cancelled), ts(last), 1))
+        out["sales_order"].append(
+            (
+                oid,
+                f"SO-{oid:06d}",
+                cust.id,
+                did,
+                status,
+                owner,
+                ts(created),
+                None if approved is None else ts(approved),
+                None if fulfilled is None else ts(fulfilled),
+                None if cancelled is None else ts(cancelled),
+                ts(last),
+                1,
+            )
+        )
         ol = out["order_line"]
         for pidx, qty, unit in lines:
             ol.append((self.new_id["order_line"](), oid, self.products[pidx][0], qty, unit))
 
 
-_ID_MODELS = (("customer", models.Customer), ("contact", models.Contact), ("deal", models.Deal),
-              ("deal_product", models.DealProduct), ("stage_change", models.StageChange), ("task", models.Task),
-              ("note", models.Note), ("sales_order", models.Order), ("order_line", models.OrderLine))
+_ID_MODELS = (
+    ("customer", models.Customer),
+    ("contact", models.Contact),
+    ("deal", models.Deal),
+    ("deal_product", models.DealProduct),
+    ("stage_change", models.StageChange),
+    ("task", models.Task),
+    ("note", models.Note),
+    ("sales_order", models.Order),
+    ("order_line", models.OrderLine),
+)
 
 
 def _load_pipeline(conn):
@@ -444,20 +550,28 @@ def _load_pipeline(conn):
     pid = conn.execute(select(P.c.id).where(P.c.name == DEFAULT_PIPELINE)).scalar()
     if pid is None:
         pid = conn.execute(select(P.c.id).order_by(P.c.position, P.c.id).limit(1)).scalar()
-    stages = conn.execute(select(S.c.id, S.c.outcome, S.c.rot_days).where(S.c.pipeline_id == pid)
-                          .order_by(S.c.position, S.c.id)).all() if pid is not None else []
+    stages = (
+        conn.execute(
+            select(S.c.id, S.c.outcome, S.c.rot_days).where(S.c.pipeline_id == pid).order_by(S.c.position, S.c.id)
+        ).all()
+        if pid is not None
+        else []
+    )
     opens = [(s.id, s.rot_days) for s in stages if s.outcome == "open"]
     won = next((s.id for s in stages if s.outcome == "won"), None)
     lost = next((s.id for s in stages if s.outcome == "lost"), None)
     if not opens or won is None or lost is None:
         raise ValidationError(
             f"the demo needs the '{DEFAULT_PIPELINE}' pipeline with open, won and lost stages; "
-            "use a new database file with --db")
+            "use a new database file with --db"
+        )
     open_ids = {s[0] for s in opens}
     templates: dict[int, list[tuple]] = {}
-    for row in conn.execute(select(T.c.stage_id, T.c.kind, T.c.subject, T.c.duration_days, T.c.responsible)
-                            .order_by(T.c.stage_id, T.c.position, T.c.id)):
+    for row in conn.execute(
+        select(T.c.stage_id, T.c.kind, T.c.subject, T.c.duration_days, T.c.responsible).order_by(
+            T.c.stage_id, T.c.position, T.c.id
+        )
+    ):
         if row.stage_id in open_ids:
-            templates.setdefault(row.stage_id, []).append(
-                (row.kind, row.subject, row.duration_days, row.responsible))
+            templates.setdefault(row.stage_id, []).append((row.kind, row.subject, row.duration_days, row.responsible))
     return pid, opens, won, lost, templates

@@ -15,8 +15,8 @@ import datetime as dt
 import multiprocessing
 import os
 import queue
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import bindparam, inspect
 
@@ -25,20 +25,92 @@ from crm_tui import models
 # Column order of the tuples the generator builds, per table, in foreign-key order.
 FIELDS = {
     "product": ("id", "name", "name_key", "unit_price_cents", "currency", "external_id", "created_at"),
-    "customer": ("id", "name", "name_key", "kind", "email", "phone", "website", "industry", "tags", "owner",
-                 "source", "status", "external_id", "created_at", "updated_at", "deleted_at", "version"),
-    "contact": ("id", "customer_id", "name", "title", "email", "phone", "external_id", "created_at", "updated_at",
-                "deleted_at", "version"),
-    "deal": ("id", "title", "customer_id", "pipeline_id", "stage_id", "amount_cents", "currency", "probability",
-             "expected_close", "owner", "lost_reason", "external_id", "created_at", "updated_at",
-             "stage_entered_at", "closed_at", "deleted_at", "version"),
+    "customer": (
+        "id",
+        "name",
+        "name_key",
+        "kind",
+        "email",
+        "phone",
+        "website",
+        "industry",
+        "tags",
+        "owner",
+        "source",
+        "status",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "version",
+    ),
+    "contact": (
+        "id",
+        "customer_id",
+        "name",
+        "title",
+        "email",
+        "phone",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "version",
+    ),
+    "deal": (
+        "id",
+        "title",
+        "customer_id",
+        "pipeline_id",
+        "stage_id",
+        "amount_cents",
+        "currency",
+        "probability",
+        "expected_close",
+        "owner",
+        "lost_reason",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "stage_entered_at",
+        "closed_at",
+        "deleted_at",
+        "version",
+    ),
     "deal_product": ("id", "deal_id", "product_id", "quantity", "unit_price_cents"),
     "stage_change": ("id", "deal_id", "from_stage_id", "to_stage_id", "at", "by"),
-    "task": ("id", "kind", "subject", "due_at", "done_at", "priority", "customer_id", "deal_id", "owner", "notes",
-             "external_id", "created_at", "updated_at", "deleted_at", "version"),
+    "task": (
+        "id",
+        "kind",
+        "subject",
+        "due_at",
+        "done_at",
+        "priority",
+        "customer_id",
+        "deal_id",
+        "owner",
+        "notes",
+        "external_id",
+        "created_at",
+        "updated_at",
+        "deleted_at",
+        "version",
+    ),
     "note": ("id", "customer_id", "deal_id", "body", "author", "created_at", "deleted_at"),
-    "sales_order": ("id", "number", "customer_id", "deal_id", "status", "owner", "created_at", "approved_at",
-                    "fulfilled_at", "cancelled_at", "updated_at", "version"),
+    "sales_order": (
+        "id",
+        "number",
+        "customer_id",
+        "deal_id",
+        "status",
+        "owner",
+        "created_at",
+        "approved_at",
+        "fulfilled_at",
+        "cancelled_at",
+        "updated_at",
+        "version",
+    ),
     "order_line": ("id", "order_id", "product_id", "quantity", "unit_price_cents"),
 }
 TABLES = tuple(name for name in FIELDS if name != "product")
@@ -85,7 +157,7 @@ class Writer:
         if not positional:
             rows = [dict(zip(fields, row)) for row in rows]
         for start in range(0, len(rows), BATCH):
-            self.conn.exec_driver_sql(sql, rows[start:start + BATCH])
+            self.conn.exec_driver_sql(sql, rows[start : start + BATCH])
         self.counts[name] += len(rows)
 
 
@@ -144,7 +216,7 @@ def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]
                     break
                 except queue.Empty:
                     if not proc.is_alive():
-                        raise RuntimeError(f"the demo generator process stopped (exit code {proc.exitcode})")
+                        raise RuntimeError(f"the demo generator process stopped (exit code {proc.exitcode})") from None
             if isinstance(item, str):
                 raise RuntimeError(item)
             yield item
@@ -169,7 +241,7 @@ def _produce(make: Callable[[int], dict], sizes: list[int], q, parent: int) -> N
                     if os.getppid() != parent:
                         q.cancel_join_thread()  # nobody will read the chunks still in the pipe
                         return
-    except BaseException as exc:  # reported to the parent, which raises it
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which raises it
         q.put(f"demo generation failed: {exc!r}", timeout=5)
 
 
@@ -212,7 +284,7 @@ class Stamper:
         """A closure over precomputed day and time-of-day parts (≈ 2.5 years back, 200 days ahead)."""
         lo, hi = -950, 200
         days = [self._composed(d * 1440 - self._base)[: self._split] for d in range(lo, hi)]
-        times = [self._composed(minute - self._base)[self._split:] for minute in range(1440)]
+        times = [self._composed(minute - self._base)[self._split :] for minute in range(1440)]
         base, n, composed = self._base, hi - lo, self._composed
 
         def minutes(m: int):
@@ -232,7 +304,8 @@ class Stamper:
         t = self._times.get(minute)
         if t is None:
             t = self._times[minute] = self._proc(self._midnight + dt.timedelta(minutes=minute) + self._frac)[
-                self._split:]
+                self._split :
+            ]
         return d + t
 
     def minutes(self, m: int):

@@ -22,9 +22,7 @@ SOFT_DELETED = {"customer", "contact", "deal", "task"}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "doctor", help="check the database: integrity, privacy, schema version, sizes and counts"
-    )
+    p = subparsers.add_parser("doctor", help="check the database: integrity, privacy, schema version, sizes and counts")
     p.add_argument("--fix", action="store_true", help="make the database file 0600 and its folder 0700")
     p.set_defaults(handler=run)
     return p
@@ -82,7 +80,9 @@ def _sqlite(path: Path, fix: bool, out) -> int:
         line("privacy", "ok (only you can read the database files)")
     # -- integrity, version, counts (read-only: nothing is changed or upgraded)
     wal = Path(f"{path}-wal")
-    sizes = f"{_size(path.stat().st_size)}" + (f" + {_size(wal.stat().st_size)} write-ahead log" if wal.exists() else "")
+    sizes = f"{_size(path.stat().st_size)}" + (
+        f" + {_size(wal.stat().st_size)} write-ahead log" if wal.exists() else ""
+    )
     line("size", sizes)
     try:
         raw = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True, timeout=5.0)
@@ -168,20 +168,18 @@ def _server(url, out) -> int:
     print(f"{'privacy':<10} managed by the server (file permissions do not apply)", file=out)
     try:
         engine = create_engine(url)
-    except Exception as exc:  # bad driver or URL
+    except Exception as exc:  # noqa: BLE001 - bad driver or URL
         raise DatabaseError(f"cannot use database URL '{where}': {exc}") from None
     try:
         with engine.connect() as conn:
-            version = conn.execute(
-                select(models.Meta.value).where(models.Meta.key == "schema_version")
-            ).scalar()
+            version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
             print(f"{'schema':<10} version {version} (this crm-tui knows {SCHEMA_VERSION})", file=out)
             parts = []
             for table in COUNTED:
                 n = conn.execute(select(func.count()).select_from(text(f'"{table}"'))).scalar()
                 parts.append(f"{table.replace('sales_', '').replace('_', ' ')} {n:,}")
             print(f"{'counts':<10} {', '.join(parts)}", file=out)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise DatabaseError(f"cannot check {where}: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()

@@ -240,7 +240,7 @@ def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
     for c in cols:
         sample = next((r[c] for r in rows if r[c] is not None), None)
         kinds[c] = "ts" if isinstance(sample, dt.datetime) else "date" if isinstance(sample, dt.date) else ""
-    utc = dt.timezone.utc
+    utc = dt.UTC
 
     def conv(c, v):
         if v is None:
@@ -261,8 +261,10 @@ def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
         data.append(tuple(rec[c] for c in cols))
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
-    sql = (f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
-           f"VALUES ({', '.join([mark] * len(cols))})")
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+        f"VALUES ({', '.join([mark] * len(cols))})"
+    )
     conn.exec_driver_sql(sql, data)
 
 
@@ -299,7 +301,7 @@ def create_customer_search(conn) -> None:
         try:
             conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.crm_trigram_probe USING fts5(x, tokenize='trigram')")
             conn.exec_driver_sql("DROP TABLE temp.crm_trigram_probe")
-        except Exception:  # an SQLite built without FTS5 or trigram (< 3.34): search reads the table
+        except Exception:  # noqa: BLE001 - an SQLite built without FTS5 or trigram (< 3.34): search reads the table
             return
         cols = ", ".join(CUSTOMER_SEARCH_COLUMNS)
         new = ", ".join(f"new.{c}" for c in CUSTOMER_SEARCH_COLUMNS)
@@ -330,12 +332,14 @@ def create_customer_search(conn) -> None:
             with conn.begin_nested():
                 conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
                 cols = ", ".join(f"{c} gin_trgm_ops" for c in ("name", "email", "phone", "industry", "name_key"))
-                conn.exec_driver_sql(f"CREATE INDEX IF NOT EXISTS ix_customer_search_trgm ON customer USING gin ({cols})")
-        except Exception:
+                conn.exec_driver_sql(
+                    f"CREATE INDEX IF NOT EXISTS ix_customer_search_trgm ON customer USING gin ({cols})"
+                )
+        except Exception:  # noqa: BLE001 - no trigram extension or no right to create it: search reads the table
             pass
 
 
-_SEARCH_READY: "weakref.WeakSet[Engine]" = weakref.WeakSet()
+_SEARCH_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 def has_customer_search(conn) -> bool:
@@ -350,7 +354,7 @@ def has_customer_search(conn) -> bool:
     if found:
         try:  # JSON functions: built in since SQLite 3.38, an option before
             conn.exec_driver_sql("SELECT value FROM json_each('[1]')").all()
-        except Exception:
+        except Exception:  # noqa: BLE001 - an SQLite without JSON functions
             return False  # search reads the table (correct, only slower)
         _SEARCH_READY.add(conn.engine)
     return found
@@ -388,8 +392,9 @@ def customer_search_id_list(conn, query: str, limit: int) -> list[int]:
     fewer than ``limit`` is all of them."""
     # read from the driver's cursor: thousands of ids without a result row object each (half
     # the cost of .scalars().all() at 3,000 matches)
-    result = conn.exec_driver_sql("SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?",
-                                  (query, int(limit)))
+    result = conn.exec_driver_sql(
+        "SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?", (query, int(limit))
+    )
     try:
         return [rowid for (rowid,) in result.cursor.fetchall()]
     finally:
@@ -408,8 +413,9 @@ def listed_ids(name: str):
 
 def customer_search_matches(conn, query: str) -> int:
     """How many rows (deleted ones included) the text index matches for ``query``."""
-    return int(conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?",
-                                    (query,)).scalar() or 0)
+    return int(
+        conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?", (query,)).scalar() or 0
+    )
 
 
 def not_a_plan_driver(col):

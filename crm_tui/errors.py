@@ -30,7 +30,7 @@ class NotFoundError(CrmError):
 class ConflictError(CrmError):
     """The record changed in another session since it was loaded."""
 
-    def __init__(self, message: str, *, current: dict | None = None) -> None:
+    def __init__(self, message: str, *, current: dict[str, object] | None = None) -> None:
         super().__init__(message)
         self.current = current or {}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sqlalchemy import inspect, select, text
 from sqlmodel import Session, SQLModel
@@ -96,8 +96,7 @@ def read_version(conn) -> int | None:
     if not inspect(conn).has_table("crm_meta"):
         if inspect(conn).get_table_names():
             raise DatabaseError(
-                "this database was not made by crm-tui (it has tables but no crm_meta); "
-                "choose another file with --db"
+                "this database was not made by crm-tui (it has tables but no crm_meta); choose another file with --db"
             )
         return None
     row = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
@@ -129,7 +128,7 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
             if current is None or version > current:
                 step(session)
                 current = version
-        now = dt.datetime.now(dt.timezone.utc).isoformat()
+        now = dt.datetime.now(dt.UTC).isoformat()
         _set_meta(session, "schema_version", str(SCHEMA_VERSION))
         _set_meta(session, "schema_updated_at", now)
     return SCHEMA_VERSION

@@ -14,7 +14,7 @@ from typing import Optional
 from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 CUSTOMER_STATUSES = ("lead", "prospect", "customer", "churned")
 CUSTOMER_KINDS = ("company", "person")
@@ -168,14 +168,29 @@ class Deal(SQLModel, table=True):
         Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents"),
         Index("ix_deal_closed", "closed_at"),
         # Won/lost columns: latest first, and their headers' sums without table reads.
-        Index("ix_deal_closed_metrics", "stage_id", "closed_at", "deleted_at", "amount_cents", "probability",
-              "customer_id"),
+        Index(
+            "ix_deal_closed_metrics",
+            "stage_id",
+            "closed_at",
+            "deleted_at",
+            "amount_cents",
+            "probability",
+            "customer_id",
+        ),
         Index("ix_deal_owner", "owner"),
         # Covers every deal metric (kanban headers, report, rotting, forecast) without table reads.
         Index(
             "ix_deal_metrics",
-            "stage_id", "deleted_at", "owner", "amount_cents", "probability", "customer_id",
-            "closed_at", "created_at", "stage_entered_at", "expected_close",
+            "stage_id",
+            "deleted_at",
+            "owner",
+            "amount_cents",
+            "probability",
+            "customer_id",
+            "closed_at",
+            "created_at",
+            "stage_entered_at",
+            "expected_close",
         ),
     )
     id: Optional[int] = Field(default=None, primary_key=True)

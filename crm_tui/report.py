@@ -126,7 +126,14 @@ def _text(r: dict, title: str | None) -> str:
     out += _table(
         ["stage", "kind", "deals", "value", "weighted", "→ next"],
         [
-            [_safe(s["name"]), s["kind"], f"{s['count']:,}", money(s["value"]), money(s["weighted_value"]), pct(s["conversion"])]
+            [
+                _safe(s["name"]),
+                s["kind"],
+                f"{s['count']:,}",
+                money(s["value"]),
+                money(s["weighted_value"]),
+                pct(s["conversion"]),
+            ]
             for s in r["stages"]
         ],
         {2, 3, 4, 5},
@@ -135,8 +142,14 @@ def _text(r: dict, title: str | None) -> str:
     out += _table(
         ["owner", "open", "won", "won value", "lost", "win rate"],
         [
-            [_safe(o_["owner"]) or "(none)", f"{o_['open_count']:,}", f"{o_['won_count']:,}", money(o_["won_value"]),
-             f"{o_['lost_count']:,}", pct(o_["win_rate"])]
+            [
+                _safe(o_["owner"]) or "(none)",
+                f"{o_['open_count']:,}",
+                f"{o_['won_count']:,}",
+                money(o_["won_value"]),
+                f"{o_['lost_count']:,}",
+                pct(o_["win_rate"]),
+            ]
             for o_ in r["owners"]
         ],
         {1, 2, 3, 4, 5},
@@ -156,7 +169,7 @@ def _text(r: dict, title: str | None) -> str:
         {1, 2, 3},
     )
     if len(r["market_demand"]) > len(shown):
-        rest = r["market_demand"][len(shown):]
+        rest = r["market_demand"][len(shown) :]
         out.append(f"  … {len(rest):,} more products, demand {money(sum(m['demand'] for m in rest))}")
     out += ["", "Customer segments (RFM)"]
     out += _table(
@@ -165,7 +178,5 @@ def _text(r: dict, title: str | None) -> str:
         {1, 2},
     )
     out += ["", "Revenue by month (won)"]
-    out += _table(
-        ["month", "won value"], [[m["month"], money(m["won_value"])] for m in r["revenue_by_month"]], {1}
-    )
+    out += _table(["month", "won value"], [[m["month"], money(m["won_value"])] for m in r["revenue_by_month"]], {1})
     return "\n".join(out) + "\n"

@@ -48,7 +48,7 @@ def _folder_fixable(folder: Path) -> str:
     return ""
 
 
-def check_permissions(path) -> list[str]:
+def check_permissions(path: Path) -> list[str]:
     """One line per file or folder that other users can reach; [] when private.
 
     Each line says what is wrong and how to fix it.
@@ -76,7 +76,7 @@ def check_permissions(path) -> list[str]:
     return problems
 
 
-def permission_warning(path) -> str:
+def permission_warning(path: Path) -> str:
     """``check_permissions`` as one line for a status bar or stderr, or ''."""
     problems = check_permissions(path)
     if not problems:
@@ -86,7 +86,7 @@ def permission_warning(path) -> str:
     return f"privacy: {len(problems)} problems, e.g. {problems[0]}"
 
 
-def fix_permissions(path) -> tuple[list[str], list[str]]:
+def fix_permissions(path: Path) -> tuple[list[str], list[str]]:
     """Make the database files 0600 and their folder 0700.
 
     Returns (what was fixed, what was left and why). A folder that is shared,

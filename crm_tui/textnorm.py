@@ -22,7 +22,7 @@ def name_key(name: str) -> str:
     return key or _SPACES.sub(" ", folded).strip()
 
 
-def parse_money(value, *, field: str = "amount") -> int:
+def parse_money(value: object, *, field: str = "amount") -> int:
     """Text or number in major units → integer minor units (cents), exactly.
 
     Accepts "1,234.50", "$1 234", "€99", "-0" (→ 0). Rejects negatives,
@@ -48,7 +48,7 @@ def parse_money(value, *, field: str = "amount") -> int:
             ) from None
 
 
-def _to_cents(value, field: str, shown: str) -> int:
+def _to_cents(value: object, field: str, shown: str) -> int:
     from crm_tui.errors import ValidationError
 
     if isinstance(value, int):

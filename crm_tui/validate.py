@@ -16,7 +16,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")  # not Unicode text (e.g. undecodable bytes); cannot be stored
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _show(value) -> str:
@@ -45,9 +45,7 @@ def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, 
             field=field,
         )
     if len(value) > max_len:
-        raise ValidationError(
-            f"{field} is too long ({len(value):,} characters; at most {max_len:,})", field=field
-        )
+        raise ValidationError(f"{field} is too long ({len(value):,} characters; at most {max_len:,})", field=field)
     return value
 
 
@@ -81,7 +79,9 @@ def percent(value, field: str = "probability", *, optional: bool = True) -> int 
     try:
         number = float(str(value).strip().rstrip("%"))
     except ValueError:
-        raise ValidationError(f"{field} must be a whole number from 0 to 100, got {_show(value)}", field=field) from None
+        raise ValidationError(
+            f"{field} must be a whole number from 0 to 100, got {_show(value)}", field=field
+        ) from None
     if not math.isfinite(number) or number != int(number) or not 0 <= number <= 100:
         raise ValidationError(f"{field} must be a whole number from 0 to 100, got {_show(value)}", field=field)
     return int(number)
@@ -108,9 +108,7 @@ def date(value, field: str) -> dt.date | None:
     try:
         return dt.date.fromisoformat(str(value).strip())
     except ValueError:
-        raise ValidationError(
-            f"{field} must be a real date as YYYY-MM-DD, got {_show(value)}", field=field
-        ) from None
+        raise ValidationError(f"{field} must be a real date as YYYY-MM-DD, got {_show(value)}", field=field) from None
 
 
 def timestamp(value, field: str) -> dt.datetime | None:

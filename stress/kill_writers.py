@@ -32,8 +32,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--kinds", default=",".join(harness.KINDS))
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--max-delay", type=float, default=None, metavar="S",
-                        help="kill within S seconds (default: the suite's per-kind delays)")
+    parser.add_argument(
+        "--max-delay",
+        type=float,
+        default=None,
+        metavar="S",
+        help="kill within S seconds (default: the suite's per-kind delays)",
+    )
     args = parser.parse_args(argv)
     available = harness.available_kinds()
     kinds = [k for k in args.kinds.split(",") if k in available]
@@ -66,8 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(root, ignore_errors=True)
     seconds = time.perf_counter() - started
     per_kind = ", ".join(f"{k} {n}" for k, n in runs.items())
-    print(f"trials run: {sum(runs.values()) + lost} ({per_kind}), commits checked: {checked:,}, lost: {lost}"
-          f"  [{seconds:.0f} s]")
+    print(
+        f"trials run: {sum(runs.values()) + lost} ({per_kind}), commits checked: {checked:,}, lost: {lost}"
+        f"  [{seconds:.0f} s]"
+    )
     return 1 if lost else 0
 
 

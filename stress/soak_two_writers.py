@@ -47,16 +47,21 @@ def main(argv: list[str] | None = None) -> int:
         seen += result.remote_changes_seen
         errors += result.errors
         status = "ok" if not (result.lost or result.errors) else f"FAILED ({result.lost} lost, {result.errors[:2]})"
-        print(f"  round {n + 1}/{args.rounds}: {result.edits} edits, {result.conflicts} conflicts retried, "
-              f"{result.remote_changes_seen} remote changes seen, {status}", flush=True)
+        print(
+            f"  round {n + 1}/{args.rounds}: {result.edits} edits, {result.conflicts} conflicts retried, "
+            f"{result.remote_changes_seen} remote changes seen, {status}",
+            flush=True,
+        )
         if not (result.lost or result.errors):
             shutil.rmtree(workdir, ignore_errors=True)
     if not (lost or errors):
         shutil.rmtree(root, ignore_errors=True)
     seconds = time.perf_counter() - started
-    print(f"trials run: {args.rounds} ({args.writers} writers, {edits:,} edits, {conflicts:,} conflicts retried, "
-          f"{seen:,} remote changes seen), commits checked: {checked:,}, lost: {lost}, errors: {len(errors)}"
-          f"  [{seconds:.0f} s]")
+    print(
+        f"trials run: {args.rounds} ({args.writers} writers, {edits:,} edits, {conflicts:,} conflicts retried, "
+        f"{seen:,} remote changes seen), commits checked: {checked:,}, lost: {lost}, errors: {len(errors)}"
+        f"  [{seconds:.0f} s]"
+    )
     for line in errors[:10]:
         print(f"  {line}")
     return 1 if lost or errors else 0

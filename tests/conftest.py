@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 import os
+import time
 
 import pytest
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 FROZEN_NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=UTC)
 
 

@@ -137,8 +137,17 @@ def start_cluster(root: Path | None = None) -> Cluster:
     try:
         # Passwords over TCP (as a real team server), trust on the private socket only.
         cluster._run(
-            "initdb", "-D", str(data), "-U", DB_USER, f"--pwfile={pwfile}", "--auth-local=trust",
-            "--auth-host=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
+            "initdb",
+            "-D",
+            str(data),
+            "-U",
+            DB_USER,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--encoding=UTF8",
+            "--locale=C.UTF-8",
+            "--no-sync",
         )
         # A server time zone far from UTC: the app must not depend on it.
         options = (
@@ -146,7 +155,9 @@ def start_cluster(root: Path | None = None) -> Cluster:
             "-c full_page_writes=off -c max_connections=200 -c shared_buffers=32MB "
             "-c timezone=Pacific/Kiritimati"
         )
-        cluster._run("pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "-t", "30", "start")
+        cluster._run(
+            "pg_ctl", "-D", str(data), "-o", options, "-l", str(root / "server.log"), "-w", "-t", "30", "start"
+        )
     except (subprocess.CalledProcessError, OSError) as exc:
         detail = getattr(exc, "stderr", "") or str(exc)
         log = root / "server.log"

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=dt.UTC)
 SCREENS = {"customers": "1", "pipeline": "2", "tasks": "3", "reports": "4"}
 
 

@@ -19,7 +19,16 @@ from sqlalchemy import String, cast, func, literal, select
 from crm_tui.errors import ValidationError
 from crm_tui.io.mapping import KINDS
 from crm_tui.models import (
-    Contact, Customer, Deal, DealProduct, Order, OrderLine, Pipeline, Product, Stage, Task,
+    Contact,
+    Customer,
+    Deal,
+    DealProduct,
+    Order,
+    OrderLine,
+    Pipeline,
+    Product,
+    Stage,
+    Task,
 )
 
 FORMATS = ("csv", "xlsx", "json")
@@ -29,22 +38,54 @@ PRIORITY_WORDS = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
 
 def _customers(conn):
     c = Customer
-    q = select(c.external_id, c.name, c.kind, c.email, c.phone, c.website, c.industry, c.tags, c.owner,
-               c.source, c.status, c.created_at).where(c.deleted_at.is_(None)).order_by(c.id)
-    return q, ["external_id", "name", "kind", "email", "phone", "website", "industry", "tags", "owner",
-               "source", "status", "created_at"]
+    q = (
+        select(
+            c.external_id,
+            c.name,
+            c.kind,
+            c.email,
+            c.phone,
+            c.website,
+            c.industry,
+            c.tags,
+            c.owner,
+            c.source,
+            c.status,
+            c.created_at,
+        )
+        .where(c.deleted_at.is_(None))
+        .order_by(c.id)
+    )
+    return q, [
+        "external_id",
+        "name",
+        "kind",
+        "email",
+        "phone",
+        "website",
+        "industry",
+        "tags",
+        "owner",
+        "source",
+        "status",
+        "created_at",
+    ]
 
 
 def _contacts(conn):
-    q = (select(Contact.external_id, Customer.name, Contact.name, Contact.title, Contact.email, Contact.phone)
-         .join(Customer, Customer.id == Contact.customer_id)
-         .where(Contact.deleted_at.is_(None), Customer.deleted_at.is_(None)).order_by(Contact.id))
+    q = (
+        select(Contact.external_id, Customer.name, Contact.name, Contact.title, Contact.email, Contact.phone)
+        .join(Customer, Customer.id == Contact.customer_id)
+        .where(Contact.deleted_at.is_(None), Customer.deleted_at.is_(None))
+        .order_by(Contact.id)
+    )
     return q, ["external_id", "customer", "name", "title", "email", "phone"]
 
 
 def _first_line():
-    return (select(DealProduct.deal_id, func.min(DealProduct.id).label("line_id"))
-            .group_by(DealProduct.deal_id).subquery())
+    return (
+        select(DealProduct.deal_id, func.min(DealProduct.id).label("line_id")).group_by(DealProduct.deal_id).subquery()
+    )
 
 
 def _deals(conn):
@@ -52,9 +93,26 @@ def _deals(conn):
     line = DealProduct.__table__.alias("line")
     prod = Product.__table__.alias("prod")
     q = (
-        select(Deal.id, _deal_ref(), Deal.title, Customer.name, Pipeline.name, Stage.name, Stage.outcome,
-               Deal.amount_cents, Deal.currency, Deal.probability, Deal.owner, prod.c.name, line.c.quantity,
-               line.c.unit_price_cents, Deal.created_at, Deal.expected_close, Deal.closed_at, Deal.lost_reason)
+        select(
+            Deal.id,
+            _deal_ref(),
+            Deal.title,
+            Customer.name,
+            Pipeline.name,
+            Stage.name,
+            Stage.outcome,
+            Deal.amount_cents,
+            Deal.currency,
+            Deal.probability,
+            Deal.owner,
+            prod.c.name,
+            line.c.quantity,
+            line.c.unit_price_cents,
+            Deal.created_at,
+            Deal.expected_close,
+            Deal.closed_at,
+            Deal.lost_reason,
+        )
         .join(Stage, Stage.id == Deal.stage_id)
         .join(Pipeline, Pipeline.id == Deal.pipeline_id)
         .outerjoin(Customer, Customer.id == Deal.customer_id)
@@ -64,18 +122,39 @@ def _deals(conn):
         .where(Deal.deleted_at.is_(None))
         .order_by(Deal.id)
     )
-    return q, ["id", "external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
-               "probability", "owner", "product", "quantity", "unit_price", "created_at", "expected_close",
-               "closed_at", "lost_reason"]
+    return q, [
+        "id",
+        "external_id",
+        "title",
+        "customer",
+        "pipeline",
+        "stage",
+        "status",
+        "amount",
+        "currency",
+        "probability",
+        "owner",
+        "product",
+        "quantity",
+        "unit_price",
+        "created_at",
+        "expected_close",
+        "closed_at",
+        "lost_reason",
+    ]
 
 
 def _all_lines(db, df) -> None:
     """Deals with several product lines list them all: "A; B", "2; 1", "10.00; 5.00"."""
     import pandas as pd
 
-    q = (select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
-         .join(Product, Product.id == DealProduct.product_id).join(Deal, Deal.id == DealProduct.deal_id)
-         .where(Deal.deleted_at.is_(None)).order_by(DealProduct.deal_id, DealProduct.id))
+    q = (
+        select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
+        .join(Product, Product.id == DealProduct.product_id)
+        .join(Deal, Deal.id == DealProduct.deal_id)
+        .where(Deal.deleted_at.is_(None))
+        .order_by(DealProduct.deal_id, DealProduct.id)
+    )
     with db.read() as session:
         lines = pd.DataFrame(session.connection().execute(q).all(), columns=["id", "p", "q", "u"])
     counts = lines.groupby("id").size()
@@ -83,8 +162,10 @@ def _all_lines(db, df) -> None:
     if several:
         sub = lines[lines.id.isin(several)]
         joined = sub.groupby("id").agg(
-            p=("p", lambda v: "; ".join(v)), q=("q", lambda v: "; ".join(str(int(x)) for x in v)),
-            u=("u", lambda v: "; ".join(_money_text(x) for x in v)))
+            p=("p", lambda v: "; ".join(v)),
+            q=("q", lambda v: "; ".join(str(int(x)) for x in v)),
+            u=("u", lambda v: "; ".join(_money_text(x) for x in v)),
+        )
         mask = df["id"].isin(several)
         ids = df.loc[mask, "id"]
         df.loc[mask, "product"] = ids.map(joined.p).to_numpy()
@@ -101,14 +182,37 @@ def _deal_ref():
 
 def _tasks(conn):
     q = (
-        select(Task.external_id, Task.subject, Task.kind, Task.due_at, Task.done_at, Task.priority,
-               Customer.name, _deal_ref(), Task.owner, Task.notes, Task.created_at)
+        select(
+            Task.external_id,
+            Task.subject,
+            Task.kind,
+            Task.due_at,
+            Task.done_at,
+            Task.priority,
+            Customer.name,
+            _deal_ref(),
+            Task.owner,
+            Task.notes,
+            Task.created_at,
+        )
         .outerjoin(Customer, Customer.id == Task.customer_id)
         .outerjoin(Deal, Deal.id == Task.deal_id)
-        .where(Task.deleted_at.is_(None)).order_by(Task.id)
+        .where(Task.deleted_at.is_(None))
+        .order_by(Task.id)
     )
-    return q, ["external_id", "subject", "kind", "due_at", "done_at", "priority", "customer", "deal", "owner",
-               "notes", "created_at"]
+    return q, [
+        "external_id",
+        "subject",
+        "kind",
+        "due_at",
+        "done_at",
+        "priority",
+        "customer",
+        "deal",
+        "owner",
+        "notes",
+        "created_at",
+    ]
 
 
 def _products(conn):
@@ -118,20 +222,46 @@ def _products(conn):
 
 def _orders(conn):
     q = (
-        select(Order.number, Customer.name, _deal_ref(), Order.status, Order.owner, Order.created_at,
-               OrderLine.id, Product.name, OrderLine.quantity, OrderLine.unit_price_cents)
+        select(
+            Order.number,
+            Customer.name,
+            _deal_ref(),
+            Order.status,
+            Order.owner,
+            Order.created_at,
+            OrderLine.id,
+            Product.name,
+            OrderLine.quantity,
+            OrderLine.unit_price_cents,
+        )
         .join(Customer, Customer.id == Order.customer_id)
         .outerjoin(Deal, Deal.id == Order.deal_id)
         .outerjoin(OrderLine, OrderLine.order_id == Order.id)
         .outerjoin(Product, Product.id == OrderLine.product_id)
         .order_by(Order.id, OrderLine.id)
     )
-    return q, ["number", "customer", "deal", "status", "owner", "created_at", "line_number", "product",
-               "quantity", "unit_price"]
+    return q, [
+        "number",
+        "customer",
+        "deal",
+        "status",
+        "owner",
+        "created_at",
+        "line_number",
+        "product",
+        "quantity",
+        "unit_price",
+    ]
 
 
-QUERIES = {"customers": _customers, "contacts": _contacts, "deals": _deals, "tasks": _tasks,
-           "products": _products, "orders": _orders}
+QUERIES = {
+    "customers": _customers,
+    "contacts": _contacts,
+    "deals": _deals,
+    "tasks": _tasks,
+    "products": _products,
+    "orders": _orders,
+}
 
 
 def frame_of(db, kind):

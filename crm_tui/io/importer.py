@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from crm_tui.errors import ValidationError
 from crm_tui.io import parse as P
@@ -21,7 +21,7 @@ from crm_tui.io.mapping import FIELDS, KINDS, resolve_columns
 
 Progress = Callable[[int, int], None]
 CHUNK = 5000
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @dataclass
@@ -171,8 +171,9 @@ class Ctx:
             val = P.stripped(self.df[col]).str.replace(P._CONTROL, "", regex=True)
             sep = np.where(body.to_numpy() != "", "; " if base is None else "\n", "")
             piece = sep + (str(col) + ": ") + val.to_numpy(dtype=object)
-            body = pd.Series(np.where(val.to_numpy() != "", body.to_numpy() + piece, body.to_numpy()),
-                             index=body.index, dtype=object)
+            body = pd.Series(
+                np.where(val.to_numpy() != "", body.to_numpy() + piece, body.to_numpy()), index=body.index, dtype=object
+            )
             base = None
         return body
 
@@ -221,8 +222,17 @@ def import_file(
     df, used = read_table(path, encoding)
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
     _require_columns(kind, columns, list(df.columns))
-    ctx = Ctx(df, columns, unmapped, alternates=alternates, kind=kind, dayfirst=dayfirst, ignore_unmapped=ignore_unmapped,
-              now=now, progress=progress)
+    ctx = Ctx(
+        df,
+        columns,
+        unmapped,
+        alternates=alternates,
+        kind=kind,
+        dayfirst=dayfirst,
+        ignore_unmapped=ignore_unmapped,
+        now=now,
+        progress=progress,
+    )
     writer = {
         "deals": kinds_deals.import_deals,
         "customers": kinds_other.import_customers,
@@ -237,10 +247,18 @@ def import_file(
         created, updated = writer(session.connection(), ctx)
     ctx.tick(ctx.n)
     result = ImportResult(
-        kind=kind, path=str(path), rows=ctx.n, created=created, updated=updated,
-        rejected=int((~ctx.ok).sum()), dry_run=dry_run, encoding=used, columns=dict(columns),
-        unmapped_columns=list(unmapped), unmapped_into_notes=bool(unmapped) and not ignore_unmapped
-        and kind in ("customers", "deals", "tasks"), also_created=dict(ctx.also_created),
+        kind=kind,
+        path=str(path),
+        rows=ctx.n,
+        created=created,
+        updated=updated,
+        rejected=int((~ctx.ok).sum()),
+        dry_run=dry_run,
+        encoding=used,
+        columns=dict(columns),
+        unmapped_columns=list(unmapped),
+        unmapped_into_notes=bool(unmapped) and not ignore_unmapped and kind in ("customers", "deals", "tasks"),
+        also_created=dict(ctx.also_created),
     )
     if result.rejected:
         result.errors_path = str(write_rejects(ctx, path, errors_path))

@@ -101,24 +101,26 @@ def import_deals(conn, ctx):
     entered = closed_at.where(closed, created_at)
 
     auto_title = _auto_titles(customer, product, ext)
-    frame = pd.DataFrame({
-        "title": title.where(title != "", auto_title),
-        "customer_id": cust_ids,
-        "pipeline_id": pipe_ids,
-        "stage_id": stage_ids,
-        "amount_cents": amount_c.fillna(0).astype("int64"),
-        "currency": currency.where(currency != "", "USD"),
-        "probability": probability,
-        "expected_close": expected_d.dt.date.where(expected_d.notna(), None),
-        "owner": owner,
-        "lost_reason": lost_reason,
-        "external_id": ext.where(ext != "", None),
-        "created_at": created_at,
-        "updated_at": now,
-        "stage_entered_at": entered,
-        "closed_at": closed_at,
-        "version": 1,
-    })
+    frame = pd.DataFrame(
+        {
+            "title": title.where(title != "", auto_title),
+            "customer_id": cust_ids,
+            "pipeline_id": pipe_ids,
+            "stage_id": stage_ids,
+            "amount_cents": amount_c.fillna(0).astype("int64"),
+            "currency": currency.where(currency != "", "USD"),
+            "probability": probability,
+            "expected_close": expected_d.dt.date.where(expected_d.notna(), None),
+            "owner": owner,
+            "lost_reason": lost_reason,
+            "external_id": ext.where(ext != "", None),
+            "created_at": created_at,
+            "updated_at": now,
+            "stage_entered_at": entered,
+            "closed_at": closed_at,
+            "version": 1,
+        }
+    )
     ok = ctx.ok
     existing = R.deals_by_external_id(conn, ext[ok].unique())
     is_update = ok & ext.isin(set(existing))
@@ -170,7 +172,7 @@ def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
     for row, i in zip(rows, ids):
         row["id"] = i
     for pos in range(0, len(rows), 5000):
-        chunk = rows[pos:pos + 5000]
+        chunk = rows[pos : pos + 5000]
         engines.bulk_insert_rows(conn, table, chunk)
         ctx.tick(pos + len(chunk))
     return ids
@@ -195,8 +197,10 @@ def _split_multi(ctx, product):
             ctx.reject(product.index == i, "product, quantity and unit_price list different numbers of lines")
             continue
         try:
-            lines = [(n, int(q.strip() or 1), parse_money(u.strip(), field="unit_price") if u.strip() else None)
-                     for n, q, u in zip(names, parts["quantity"], parts["unit_price"])]
+            lines = [
+                (n, int(q.strip() or 1), parse_money(u.strip(), field="unit_price") if u.strip() else None)
+                for n, q, u in zip(names, parts["quantity"], parts["unit_price"])
+            ]
         except (ValueError, ValidationError) as exc:
             ctx.reject(product.index == i, f"bad product line: {exc}")
             continue
@@ -217,11 +221,18 @@ def _insert_extra_lines(conn, ctx, deal_ids, extra) -> None:
     names = pd.Series([line[0] for _, line in todo])
     prices = pd.Series([line[2] for _, line in todo], dtype="Int64")
     pids, list_prices = R.product_ids(conn, ctx, names, prices)
-    conn.execute(insert(DealProduct.__table__), [
-        {"deal_id": int(deal_ids[i]), "product_id": int(pids[k]), "quantity": line[1],
-         "unit_price_cents": int(line[2] if line[2] is not None else list_prices[k])}
-        for k, (i, line) in enumerate(todo)
-    ])
+    conn.execute(
+        insert(DealProduct.__table__),
+        [
+            {
+                "deal_id": int(deal_ids[i]),
+                "product_id": int(pids[k]),
+                "quantity": line[1],
+                "unit_price_cents": int(line[2] if line[2] is not None else list_prices[k]),
+            }
+            for k, (i, line) in enumerate(todo)
+        ],
+    )
 
 
 def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
@@ -262,9 +273,16 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
         cur.update({r.id: r for r in conn.execute(q)})
     has = ctx.has
     cols = ["pipeline_id", "stage_id", "stage_entered_at", "closed_at"] if (has("stage") or has("status")) else []
-    for f, c in (("title", "title"), ("customer", "customer_id"), ("amount", "amount_cents"),
-                 ("currency", "currency"), ("probability", "probability"), ("owner", "owner"),
-                 ("lost_reason", "lost_reason"), ("created_at", "created_at")):
+    for f, c in (
+        ("title", "title"),
+        ("customer", "customer_id"),
+        ("amount", "amount_cents"),
+        ("currency", "currency"),
+        ("probability", "probability"),
+        ("owner", "owner"),
+        ("lost_reason", "lost_reason"),
+        ("created_at", "created_at"),
+    ):
         if has(f):
             cols.append(c)
     if has("expected_close") or has("close_date"):
@@ -272,15 +290,23 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
     if has("unit_price") and not has("amount"):
         cols.append("amount_cents")
     rows, moves = [], []
-    raw = {f: (ctx.text(f) if has(f) else None) for f in ("title", "customer", "amount", "currency",
-                                                           "owner", "lost_reason")}
+    raw = {
+        f: (ctx.text(f) if has(f) else None)
+        for f in ("title", "customer", "amount", "currency", "owner", "lost_reason")
+    }
     for i, deal_id in ids.items():
         old = cur[deal_id]
         rec = {"b_id": int(deal_id), "updated_at": ctx.now, "version": old.version + 1}
         for c in cols:
             value = frame.at[i, c]
-            src = {"title": "title", "customer_id": "customer", "amount_cents": "amount",
-                   "currency": "currency", "owner": "owner", "lost_reason": "lost_reason"}.get(c)
+            src = {
+                "title": "title",
+                "customer_id": "customer",
+                "amount_cents": "amount",
+                "currency": "currency",
+                "owner": "owner",
+                "lost_reason": "lost_reason",
+            }.get(c)
             if src and raw.get(src) is not None and raw[src][i] == "":
                 continue  # blank cell: keep what is stored
             if c in ("probability", "expected_close") and pd.isna(value):
@@ -290,8 +316,15 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
             for c in ("stage_entered_at",):
                 rec.pop(c, None)
         elif "stage_id" in rec:
-            moves.append({"deal_id": int(deal_id), "from_stage_id": old.stage_id,
-                          "to_stage_id": rec["stage_id"], "at": ctx.now, "by": "import"})
+            moves.append(
+                {
+                    "deal_id": int(deal_id),
+                    "from_stage_id": old.stage_id,
+                    "to_stage_id": rec["stage_id"],
+                    "at": ctx.now,
+                    "by": "import",
+                }
+            )
             if rec.get("closed_at") is None:
                 rec["stage_entered_at"] = ctx.now
         rows.append(rec)
@@ -300,8 +333,7 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
         by_keys.setdefault(tuple(sorted(rec)), []).append(rec)
     for keys, group in by_keys.items():
         values = {k: bindparam(k) for k in keys if k != "b_id"}
-        conn.execute(update(Deal.__table__).where(Deal.__table__.c.id == bindparam("b_id")).values(values),
-                     group)
+        conn.execute(update(Deal.__table__).where(Deal.__table__.c.id == bindparam("b_id")).values(values), group)
     if moves:
         conn.execute(insert(StageChange.__table__), moves)
     if ctx.has("product"):
@@ -340,10 +372,13 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
         name = pipeline[pkeys == key].iloc[0]
         pos = (conn.execute(select(func.max(Pipeline.position))).scalar() or 0) + 1
         pid = conn.execute(insert(Pipeline.__table__).values(name=name, position=pos)).inserted_primary_key[0]
-        conn.execute(insert(Stage.__table__), [
-            {"pipeline_id": pid, "name": "Won", "position": 0, "probability": 100, "outcome": "won"},
-            {"pipeline_id": pid, "name": "Lost", "position": 1, "probability": 0, "outcome": "lost"},
-        ])
+        conn.execute(
+            insert(Stage.__table__),
+            [
+                {"pipeline_id": pid, "name": "Won", "position": 0, "probability": 100, "outcome": "won"},
+                {"pipeline_id": pid, "name": "Lost", "position": 1, "probability": 0, "outcome": "lost"},
+            ],
+        )
         pipes[key] = (pid, name)
         ctx.also_created["pipelines"] = ctx.also_created.get("pipelines", 0) + 1
     if default_pid is None and not pipes:
@@ -354,10 +389,14 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
     combos = pd.DataFrame({"pid": pids, "skey": skeys, "status": status, "name": stage})[ctx.ok]
     combos = combos.drop_duplicates(["pid", "skey", "status"])
     stages: dict[int, list] = {}
-    for row in conn.execute(select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome)
-                            .order_by(Stage.pipeline_id, Stage.position, Stage.id)):
+    for row in conn.execute(
+        select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome).order_by(
+            Stage.pipeline_id, Stage.position, Stage.id
+        )
+    ):
         stages.setdefault(row.pipeline_id, []).append(
-            {"id": row.id, "key": name_key(row.name), "outcome": row.outcome, "position": row.position})
+            {"id": row.id, "key": name_key(row.name), "outcome": row.outcome, "position": row.position}
+        )
     answer: dict[tuple, tuple] = {}
     for pid, skey, st, sname in combos.itertuples(index=False):
         answer[(pid, skey, st)] = _stage_for(conn, ctx, stages.setdefault(int(pid), []), int(pid), skey, st, sname)
@@ -411,14 +450,17 @@ def _stage_for(conn, ctx, stages, pid, skey, status, sname):
     open_pos = [s["position"] for s in stages if s["outcome"] == "open"]
     pos = (max(open_pos) + 1) if open_pos else 0
     table = Stage.__table__
-    conn.execute(update(table).where(table.c.pipeline_id == pid, table.c.position >= pos)
-                 .values(position=table.c.position + 1))
+    conn.execute(
+        update(table).where(table.c.pipeline_id == pid, table.c.position >= pos).values(position=table.c.position + 1)
+    )
     for s in stages:
         if s["position"] >= pos:
             s["position"] += 1
-    sid = conn.execute(insert(table).values(pipeline_id=pid, name=sname, position=pos,
-                                            probability=NEW_STAGE_PROBABILITY, outcome="open")
-                       ).inserted_primary_key[0]
+    sid = conn.execute(
+        insert(table).values(
+            pipeline_id=pid, name=sname, position=pos, probability=NEW_STAGE_PROBABILITY, outcome="open"
+        )
+    ).inserted_primary_key[0]
     stages.append({"id": sid, "key": skey, "outcome": "open", "position": pos})
     stages.sort(key=lambda s: s["position"])
     ctx.also_created["stages"] = ctx.also_created.get("stages", 0) + 1

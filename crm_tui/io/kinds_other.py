@@ -22,31 +22,115 @@ from crm_tui.io.notes import add_notes
 from crm_tui.models import Contact, Customer, Deal, Order, OrderLine, Product, Task
 
 CUSTOMER_STATUS = {
-    "lead": "lead", "new": "lead", "subscriber": "lead", "marketingqualifiedlead": "lead", "mql": "lead",
-    "marketing qualified lead": "lead", "other": "lead", "prospect": "prospect", "opportunity": "prospect",
-    "salesqualifiedlead": "prospect", "sql": "prospect", "sales qualified lead": "prospect",
-    "customer": "customer", "evangelist": "customer", "active": "customer", "client": "customer",
-    "churned": "churned", "former customer": "churned", "inactive": "churned", "lost": "churned",
+    "lead": "lead",
+    "new": "lead",
+    "subscriber": "lead",
+    "marketingqualifiedlead": "lead",
+    "mql": "lead",
+    "marketing qualified lead": "lead",
+    "other": "lead",
+    "prospect": "prospect",
+    "opportunity": "prospect",
+    "salesqualifiedlead": "prospect",
+    "sql": "prospect",
+    "sales qualified lead": "prospect",
+    "customer": "customer",
+    "evangelist": "customer",
+    "active": "customer",
+    "client": "customer",
+    "churned": "churned",
+    "former customer": "churned",
+    "inactive": "churned",
+    "lost": "churned",
 }
-CUSTOMER_KIND = {"company": "company", "organization": "company", "organisation": "company",
-                 "business": "company", "account": "company", "person": "person", "individual": "person",
-                 "personal": "person"}
-TASK_KIND = {"call": "call", "phone call": "call", "phone": "call", "email": "email", "e mail": "email",
-             "mail": "email", "meeting": "meeting", "lunch": "meeting", "event": "meeting", "todo": "todo",
-             "to do": "todo", "task": "todo", "deadline": "todo", "follow up": "todo"}
-TASK_DONE = {"completed": True, "complete": True, "done": True, "closed": True, "yes": True, "true": True,
-             "1": True, "finished": True, "not started": False, "in progress": False, "waiting": False,
-             "waiting on someone else": False, "deferred": False, "open": False, "to do": False,
-             "no": False, "false": False, "0": False, "pending": False, "not done": False}
-PRIORITY = {"none": 0, "low": 0, "lowest": 0, "0": 0, "normal": 1, "medium": 1, "1": 1, "high": 2,
-            "2": 2, "highest": 3, "urgent": 3, "3": 3}
+CUSTOMER_KIND = {
+    "company": "company",
+    "organization": "company",
+    "organisation": "company",
+    "business": "company",
+    "account": "company",
+    "person": "person",
+    "individual": "person",
+    "personal": "person",
+}
+TASK_KIND = {
+    "call": "call",
+    "phone call": "call",
+    "phone": "call",
+    "email": "email",
+    "e mail": "email",
+    "mail": "email",
+    "meeting": "meeting",
+    "lunch": "meeting",
+    "event": "meeting",
+    "todo": "todo",
+    "to do": "todo",
+    "task": "todo",
+    "deadline": "todo",
+    "follow up": "todo",
+}
+TASK_DONE = {
+    "completed": True,
+    "complete": True,
+    "done": True,
+    "closed": True,
+    "yes": True,
+    "true": True,
+    "1": True,
+    "finished": True,
+    "not started": False,
+    "in progress": False,
+    "waiting": False,
+    "waiting on someone else": False,
+    "deferred": False,
+    "open": False,
+    "to do": False,
+    "no": False,
+    "false": False,
+    "0": False,
+    "pending": False,
+    "not done": False,
+}
+PRIORITY = {
+    "none": 0,
+    "low": 0,
+    "lowest": 0,
+    "0": 0,
+    "normal": 1,
+    "medium": 1,
+    "1": 1,
+    "high": 2,
+    "2": 2,
+    "highest": 3,
+    "urgent": 3,
+    "3": 3,
+}
 ORDER_STATUS = {
-    "draft": "draft", "new": "draft", "quote": "draft", "pending": "draft", "created": "draft",
-    "approved": "approved", "confirmed": "approved", "in process": "approved", "processing": "approved",
-    "on hold": "approved", "disputed": "approved", "open": "approved", "booked": "approved",
-    "fulfilled": "fulfilled", "shipped": "fulfilled", "delivered": "fulfilled", "completed": "fulfilled",
-    "complete": "fulfilled", "closed": "fulfilled", "resolved": "fulfilled", "invoiced": "fulfilled",
-    "paid": "fulfilled", "cancelled": "cancelled", "canceled": "cancelled", "void": "cancelled",
+    "draft": "draft",
+    "new": "draft",
+    "quote": "draft",
+    "pending": "draft",
+    "created": "draft",
+    "approved": "approved",
+    "confirmed": "approved",
+    "in process": "approved",
+    "processing": "approved",
+    "on hold": "approved",
+    "disputed": "approved",
+    "open": "approved",
+    "booked": "approved",
+    "fulfilled": "fulfilled",
+    "shipped": "fulfilled",
+    "delivered": "fulfilled",
+    "completed": "fulfilled",
+    "complete": "fulfilled",
+    "closed": "fulfilled",
+    "resolved": "fulfilled",
+    "invoiced": "fulfilled",
+    "paid": "fulfilled",
+    "cancelled": "cancelled",
+    "canceled": "cancelled",
+    "void": "cancelled",
 }
 
 
@@ -96,15 +180,25 @@ def import_customers(conn, ctx):
     status = ctx.choice("status", CUSTOMER_STATUS, "lead", ("lead", "prospect", "customer", "churned"))
     created = ctx.dates("created_at")
     notes = ctx.extras(ctx.text("notes", max_len=20000, multiline=True))
-    frame = pd.DataFrame({
-        "name": name, "name_key": R.keys_of(name), "kind": kind, "email": email,
-        "phone": ctx.text("phone"), "website": ctx.text("website", max_len=500),
-        "industry": ctx.text("industry"), "tags": ctx.text("tags", max_len=1000),
-        "owner": ctx.text("owner"), "source": ctx.text("source"), "status": status,
-        "external_id": ext.where(ext != "", None),
-        "created_at": created.where(created.notna(), pd.Timestamp(ctx.now)),
-        "updated_at": pd.Timestamp(ctx.now), "version": 1,
-    })
+    frame = pd.DataFrame(
+        {
+            "name": name,
+            "name_key": R.keys_of(name),
+            "kind": kind,
+            "email": email,
+            "phone": ctx.text("phone"),
+            "website": ctx.text("website", max_len=500),
+            "industry": ctx.text("industry"),
+            "tags": ctx.text("tags", max_len=1000),
+            "owner": ctx.text("owner"),
+            "source": ctx.text("source"),
+            "status": status,
+            "external_id": ext.where(ext != "", None),
+            "created_at": created.where(created.notna(), pd.Timestamp(ctx.now)),
+            "updated_at": pd.Timestamp(ctx.now),
+            "version": 1,
+        }
+    )
     R.duplicates_in_file(ctx, ext, "external_id")
     R.duplicates_in_file(ctx, frame.name_key.where(ext == "", ""), "customer name")
     ok = ctx.ok
@@ -122,8 +216,24 @@ def import_customers(conn, ctx):
     cust_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     cust_ids[new] = ids
     upd = ok & match.notna()
-    cols = [c for c in ("name", "kind", "email", "phone", "website", "industry", "tags", "owner", "source",
-                        "status", "external_id", "created_at") if ctx.has(c)]
+    cols = [
+        c
+        for c in (
+            "name",
+            "kind",
+            "email",
+            "phone",
+            "website",
+            "industry",
+            "tags",
+            "owner",
+            "source",
+            "status",
+            "external_id",
+            "created_at",
+        )
+        if ctx.has(c)
+    ]
     if "name" in cols:
         cols.append("name_key")
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
@@ -170,19 +280,30 @@ def import_contacts(conn, ctx):
     R.duplicates_in_file(ctx, ext, "external_id")
     ok = ctx.ok
     cust = R.customer_ids(conn, ctx, customer.where(ok, ""))
-    frame = pd.DataFrame({
-        "customer_id": cust, "name": name, "title": ctx.text("title"), "email": email,
-        "phone": ctx.text("phone"), "external_id": ext.where(ext != "", None),
-        "created_at": pd.Timestamp(ctx.now), "updated_at": pd.Timestamp(ctx.now), "version": 1,
-    })
+    frame = pd.DataFrame(
+        {
+            "customer_id": cust,
+            "name": name,
+            "title": ctx.text("title"),
+            "email": email,
+            "phone": ctx.text("phone"),
+            "external_id": ext.where(ext != "", None),
+            "created_at": pd.Timestamp(ctx.now),
+            "updated_at": pd.Timestamp(ctx.now),
+            "version": 1,
+        }
+    )
     ok = ctx.ok
     live = Contact.deleted_at.is_(None)
     by_ext = _lookup(conn, Contact.external_id, Contact.id, ext[ok].unique(), extra=live)
     cids = [int(c) for c in cust[ok].dropna().unique()]
     existing = []
     for chunk in R._chunks(cids):
-        existing += conn.execute(select(Contact.id, Contact.customer_id, Contact.name, Contact.email)
-                                 .where(live, Contact.customer_id.in_(chunk)).order_by(Contact.id)).all()
+        existing += conn.execute(
+            select(Contact.id, Contact.customer_id, Contact.name, Contact.email)
+            .where(live, Contact.customer_id.in_(chunk))
+            .order_by(Contact.id)
+        ).all()
     by_mail = {(r.customer_id, r.email.lower()): r.id for r in existing if r.email}
     by_name = {(r.customer_id, R.name_key(r.name)): r.id for r in existing}
     keys = R.keys_of(name)
@@ -229,18 +350,26 @@ def import_products(conn, ctx):
     by_key = {k: v[0] for k, v in R.existing_products(conn, keys[ok].unique()).items()}
     match = ext.map(by_ext)
     match = match.where(match.notna(), keys.map(by_key)).where(ok)
-    frame = pd.DataFrame({
-        "name": name, "name_key": keys, "unit_price_cents": price,
-        "currency": currency.where(currency != "", "USD"), "external_id": ext.where(ext != "", None),
-        "created_at": pd.Timestamp(ctx.now),
-    })
+    frame = pd.DataFrame(
+        {
+            "name": name,
+            "name_key": keys,
+            "unit_price_cents": price,
+            "currency": currency.where(currency != "", "USD"),
+            "external_id": ext.where(ext != "", None),
+            "created_at": pd.Timestamp(ctx.now),
+        }
+    )
     new = ok & match.isna()
     ins = frame[new].copy()
     ins["unit_price_cents"] = ins.unit_price_cents.fillna(0)
     _insert_ids(conn, ctx, Product.__table__, R.rows_from(ins, conn.dialect))
     upd = ok & match.notna()
-    cols = ["name", "name_key"] + [c for c, f in (("unit_price_cents", "unit_price"), ("currency", "currency"),
-                                                   ("external_id", "external_id")) if ctx.has(f)]
+    cols = ["name", "name_key"] + [
+        c
+        for c, f in (("unit_price_cents", "unit_price"), ("currency", "currency"), ("external_id", "external_id"))
+        if ctx.has(f)
+    ]
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
     urows = []
     for i in match[upd].index:
@@ -261,8 +390,11 @@ def _deal_ids(conn, ctx, deal):
     rest = [v for v in vals if v not in by_ext]
     by_title = {}
     for chunk in R._chunks([v.lower() for v in rest]):
-        q = (select(func.lower(Deal.title), func.min(Deal.id)).where(Deal.deleted_at.is_(None),
-             func.lower(Deal.title).in_(chunk)).group_by(func.lower(Deal.title)))
+        q = (
+            select(func.lower(Deal.title), func.min(Deal.id))
+            .where(Deal.deleted_at.is_(None), func.lower(Deal.title).in_(chunk))
+            .group_by(func.lower(Deal.title))
+        )
         by_title.update({t: i for t, i in conn.execute(q)})
     ids = deal.map(lambda v: by_ext.get(v) or by_title.get(v.lower()) if v else None)
     unknown = ctx.ok & (deal != "") & ids.isna()
@@ -294,22 +426,44 @@ def import_tasks(conn, ctx):
     now = pd.Timestamp(ctx.now)
     is_done = done_flag.astype(bool) | done_at.notna()
     done_at = done_at.where(done_at.notna(), due.where(due.notna() & (due <= now), now)).where(is_done, pd.NaT)
-    frame = pd.DataFrame({
-        "kind": kind, "subject": subject, "due_at": due, "done_at": done_at, "priority": priority,
-        "customer_id": cust, "deal_id": deal_ids, "owner": ctx.text("owner"), "notes": notes,
-        "external_id": ext.where(ext != "", None), "created_at": created.where(created.notna(), now),
-        "updated_at": now, "version": 1,
-    })
+    frame = pd.DataFrame(
+        {
+            "kind": kind,
+            "subject": subject,
+            "due_at": due,
+            "done_at": done_at,
+            "priority": priority,
+            "customer_id": cust,
+            "deal_id": deal_ids,
+            "owner": ctx.text("owner"),
+            "notes": notes,
+            "external_id": ext.where(ext != "", None),
+            "created_at": created.where(created.notna(), now),
+            "updated_at": now,
+            "version": 1,
+        }
+    )
     ok = ctx.ok
     by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
     match = ext.map(by_ext).where(ok)
     new = ok & match.isna()
     _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new], conn.dialect))
     upd = ok & match.notna()
-    cols = [c for c, f in (("kind", "kind"), ("subject", "subject"), ("due_at", "due_at"),
-                           ("priority", "priority"), ("customer_id", "customer"), ("deal_id", "deal"),
-                           ("owner", "owner"), ("notes", "notes"), ("created_at", "created_at"))
-            if ctx.has(f)]
+    cols = [
+        c
+        for c, f in (
+            ("kind", "kind"),
+            ("subject", "subject"),
+            ("due_at", "due_at"),
+            ("priority", "priority"),
+            ("customer_id", "customer"),
+            ("deal_id", "deal"),
+            ("owner", "owner"),
+            ("notes", "notes"),
+            ("created_at", "created_at"),
+        )
+        if ctx.has(f)
+    ]
     if ctx.has("status") or ctx.has("done_at"):
         cols.append("done_at")
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
@@ -353,7 +507,9 @@ def import_orders(conn, ctx):
     ctx.reject(ctx.ok & number.isin(bad_numbers), "another line of this order was rejected")
     ok = ctx.ok
     heads = ok & first
-    cust = R.customer_ids(conn, ctx, customer.where(heads, ""), status_for_new=pd.Series("customer", index=number.index))
+    cust = R.customer_ids(
+        conn, ctx, customer.where(heads, ""), status_for_new=pd.Series("customer", index=number.index)
+    )
     prod_ids, list_prices = R.product_ids(conn, ctx, product.where(ok, ""), unit)
     q = qty.fillna(1).astype("int64")
     price = unit.copy()
@@ -363,14 +519,21 @@ def import_orders(conn, ctx):
     now = pd.Timestamp(ctx.now)
     at = created.where(created.notna(), now)
     st = status
-    head = pd.DataFrame({
-        "number": number, "customer_id": cust, "deal_id": deal_ids, "status": st, "owner": owner,
-        "created_at": at,
-        "approved_at": at.where(st.isin(["approved", "fulfilled"]), pd.NaT),
-        "fulfilled_at": at.where(st == "fulfilled", pd.NaT),
-        "cancelled_at": at.where(st == "cancelled", pd.NaT),
-        "updated_at": now, "version": 1,
-    })[heads]
+    head = pd.DataFrame(
+        {
+            "number": number,
+            "customer_id": cust,
+            "deal_id": deal_ids,
+            "status": st,
+            "owner": owner,
+            "created_at": at,
+            "approved_at": at.where(st.isin(["approved", "fulfilled"]), pd.NaT),
+            "fulfilled_at": at.where(st == "fulfilled", pd.NaT),
+            "cancelled_at": at.where(st == "cancelled", pd.NaT),
+            "updated_at": now,
+            "version": 1,
+        }
+    )[heads]
     existing = _lookup(conn, Order.number, Order.id, head.number.tolist())
     new_heads = head[~head.number.isin(set(existing))]
     new_ids = _insert_ids(conn, ctx, Order.__table__, R.rows_from(new_heads, conn.dialect))
@@ -393,8 +556,9 @@ def import_orders(conn, ctx):
         for chunk in R._chunks([r["b_id"] for r in urows]):
             conn.execute(delete(OrderLine.__table__).where(OrderLine.order_id.in_(chunk)))
     lines = ok & prod_ids.notna()
-    frame = pd.DataFrame({"number": number, "line": line_no.fillna(0), "product_id": prod_ids,
-                          "quantity": q, "unit_price_cents": price})[lines]
+    frame = pd.DataFrame(
+        {"number": number, "line": line_no.fillna(0), "product_id": prod_ids, "quantity": q, "unit_price_cents": price}
+    )[lines]
     frame = frame.sort_values(["number", "line"], kind="stable")
     line_rows = [
         {"order_id": int(order_id[n]), "product_id": int(p), "quantity": int(k), "unit_price_cents": int(u)}

@@ -21,23 +21,69 @@ KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders")
 # documented in FIELD_HELP.
 FIELDS: dict[str, tuple[str, ...]] = {
     "customers": (
-        "external_id", "name", "kind", "email", "phone", "website", "industry", "tags",
-        "owner", "source", "status", "created_at", "notes",
+        "external_id",
+        "name",
+        "kind",
+        "email",
+        "phone",
+        "website",
+        "industry",
+        "tags",
+        "owner",
+        "source",
+        "status",
+        "created_at",
+        "notes",
     ),
     "contacts": ("external_id", "customer", "name", "first_name", "last_name", "title", "email", "phone"),
     "deals": (
-        "external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
-        "probability", "owner", "product", "quantity", "unit_price", "created_at", "expected_close",
-        "close_date", "closed_at", "lost_reason", "notes",
+        "external_id",
+        "title",
+        "customer",
+        "pipeline",
+        "stage",
+        "status",
+        "amount",
+        "currency",
+        "probability",
+        "owner",
+        "product",
+        "quantity",
+        "unit_price",
+        "created_at",
+        "expected_close",
+        "close_date",
+        "closed_at",
+        "lost_reason",
+        "notes",
     ),
     "tasks": (
-        "external_id", "subject", "kind", "due_at", "done_at", "status", "priority", "customer",
-        "deal", "owner", "notes", "created_at",
+        "external_id",
+        "subject",
+        "kind",
+        "due_at",
+        "done_at",
+        "status",
+        "priority",
+        "customer",
+        "deal",
+        "owner",
+        "notes",
+        "created_at",
     ),
     "products": ("external_id", "name", "unit_price", "currency"),
     "orders": (
-        "number", "customer", "deal", "status", "owner", "created_at", "line_number", "product",
-        "quantity", "unit_price", "line_total",
+        "number",
+        "customer",
+        "deal",
+        "status",
+        "owner",
+        "created_at",
+        "line_number",
+        "product",
+        "quantity",
+        "unit_price",
+        "line_total",
     ),
 }
 
@@ -83,106 +129,120 @@ _CUSTOMER_NAME = (
 )
 
 ALIASES: dict[str, dict[str, str]] = {
-    "customers": _aliases({
-        "external_id": "external_id|record id|id|account id|company id|organization id|customer id|"
-                       "accountid|companyid|customerid",
-        "name": "name|" + _CUSTOMER_NAME,
-        "kind": "kind|customer kind|customer type",
-        "email": "email|e-mail|company email|email address|account email",
-        "phone": "phone|phone number|company phone|telephone|main phone|phone 1",
-        "website": "website|web|website url|company domain name|domain|web site|url",
-        "industry": "industry|sector|vertical",
-        "tags": "tags|labels|label|tag",
-        "owner": "owner|account owner|company owner|organization owner|owner name|owner.name|"
-                 "ownerid|owner id|customer owner|sales agent|sales_agent|assigned to",
-        "source": "source|lead source|account source|accountsource|original source|leadsource",
-        "status": "status|lifecycle stage|lifecyclestage|customer status|account status",
-        "created_at": "created_at|create date|created date|created time|createddate|created|"
-                      "add time|organization created|date created",
-        "notes": "notes|note|description|comments",
-    }),
-    "contacts": _aliases({
-        "external_id": "external_id|record id|id|contact id|contactid|person id",
-        "customer": _CUSTOMER_NAME + "|organization - name|customer_id",
-        "name": "name|full name|fullname|contact name|contact|person|person name",
-        "first_name": "first name|firstname|first_name|given name|contactfirstname",
-        "last_name": "last name|lastname|last_name|surname|family name|contactlastname",
-        "title": "title|job title|jobtitle|position|role",
-        "email": "email|e-mail|email address|work email|primary email",
-        "phone": "phone|phone number|mobile|mobile phone|mobilephone|work phone|telephone",
-    }),
-    "deals": _aliases({
-        "external_id": "external_id|opportunity_id|opportunity id|record id|deal id|id|opportunityid|"
-                       "dealid|hs_object_id",
-        "title": "title|deal name|dealname|deal|opportunity name|opportunity|name|subject|potential name",
-        "customer": _CUSTOMER_NAME,
-        "pipeline": "pipeline|sales pipeline|deal pipeline|layout",
-        "stage": "stage|deal stage|deal_stage|dealstage|stagename|stage name|sales stage",
-        "status": "status|deal status",
-        "amount": "amount|value|deal value|close_value|close value|deal amount|opportunity amount|"
-                  "amount (company currency)|total|revenue",
-        "currency": "currency|currency code|currencyisocode|deal currency code|currency iso code",
-        "probability": "probability|probability (%)|deal probability|win probability|"
-                       "forecast probability|hs_deal_stage_probability",
-        "owner": "owner|deal owner|opportunity owner|sales agent|sales_agent|owner name|owner.name|"
-                 "ownerid|owner id|hubspot owner|hubspot_owner_id|assigned to|salesperson|sales rep",
-        "product": "product|product name|products|product_name|productname|item",
-        "quantity": "quantity|qty|product quantity",
-        "unit_price": "unit_price|unit price|price|list price|sales price|unitprice|listprice",
-        "created_at": "created_at|created|create date|created date|createddate|created time|"
-                      "deal created|engage_date|engage date|createdate|add time|date created",
-        "expected_close": "expected_close|expected close date|expected close|expected closing date|"
-                          "close date (expected)",
-        "close_date": "close_date|close date|closedate|close time|closing date",
-        "closed_at": "closed_at|closed date|won time|lost time|actual close date|date closed|closed time",
-        "lost_reason": "lost_reason|lost reason|loss reason|closed lost reason|reason for loss|"
-                       "reason lost|loss_reason|closed_lost_reason",
-        "notes": "notes|note|description|next step",
-    }),
-    "tasks": _aliases({
-        "external_id": "external_id|record id|id|task id|activity id|activityid|taskid",
-        "subject": "subject|task title|title|task|activity|activity subject|name",
-        "kind": "kind|type|task type|activity type|tasktype",
-        "due_at": "due_at|due date|due|activity date|activitydate|due time|due date time|deadline",
-        "done_at": "done_at|completed date|completed at|done time|marked as done time|completeddatetime|"
-                   "completion date|closed time",
-        "status": "status|done|task status|state|completed",
-        "priority": "priority|task priority",
-        "customer": _CUSTOMER_NAME + "|related to|what|account.name",
-        "deal": "deal|deal id|deal name|opportunity|opportunity name|associated deal|deal title|"
-                "deal external_id",
-        "owner": "owner|assigned|assigned to|task owner|assigned to user|activity owner|owner name|owner.name|"
-                 "ownerid|user",
-        "notes": "notes|note|description|comments|body|task notes",
-        "created_at": "created_at|created|create date|created date|createddate|created time|add time",
-    }),
-    "products": _aliases({
-        "external_id": "external_id|product id|productid|product code|productcode|sku|code|id|record id",
-        "name": "name|product|product name|productname|product_name|item|item name",
-        "unit_price": "unit_price|unit price|price|list price|sales_price|sales price|unitprice|listprice|msrp",
-        "currency": "currency|currency code|currencyisocode",
-    }),
-    "orders": _aliases({
-        "number": "number|order number|ordernumber|order id|order no|order|order_number|so number|"
-                  "sales order number|invoice number|orderid",
-        "customer": _CUSTOMER_NAME,
-        "deal": "deal|deal id|deal name|opportunity|opportunity name|deal external_id",
-        "status": "status|order status",
-        "owner": "owner|order owner|sales rep|salesperson|sales agent|owner name",
-        "created_at": "created_at|order date|orderdate|created|created date|date|created time",
-        "line_number": "line_number|line number|orderlinenumber|line no|line",
-        "product": "product|product name|productcode|product code|item|sku|productname",
-        "quantity": "quantity|qty|quantityordered|quantity ordered|units",
-        "unit_price": "unit_price|unit price|priceeach|price each|price|list price|unitprice",
-        "line_total": "line_total|line total|sales|amount|total|line amount|subtotal|total price|totalprice",
-    }),
+    "customers": _aliases(
+        {
+            "external_id": "external_id|record id|id|account id|company id|organization id|customer id|"
+            "accountid|companyid|customerid",
+            "name": "name|" + _CUSTOMER_NAME,
+            "kind": "kind|customer kind|customer type",
+            "email": "email|e-mail|company email|email address|account email",
+            "phone": "phone|phone number|company phone|telephone|main phone|phone 1",
+            "website": "website|web|website url|company domain name|domain|web site|url",
+            "industry": "industry|sector|vertical",
+            "tags": "tags|labels|label|tag",
+            "owner": "owner|account owner|company owner|organization owner|owner name|owner.name|"
+            "ownerid|owner id|customer owner|sales agent|sales_agent|assigned to",
+            "source": "source|lead source|account source|accountsource|original source|leadsource",
+            "status": "status|lifecycle stage|lifecyclestage|customer status|account status",
+            "created_at": "created_at|create date|created date|created time|createddate|created|"
+            "add time|organization created|date created",
+            "notes": "notes|note|description|comments",
+        }
+    ),
+    "contacts": _aliases(
+        {
+            "external_id": "external_id|record id|id|contact id|contactid|person id",
+            "customer": _CUSTOMER_NAME + "|organization - name|customer_id",
+            "name": "name|full name|fullname|contact name|contact|person|person name",
+            "first_name": "first name|firstname|first_name|given name|contactfirstname",
+            "last_name": "last name|lastname|last_name|surname|family name|contactlastname",
+            "title": "title|job title|jobtitle|position|role",
+            "email": "email|e-mail|email address|work email|primary email",
+            "phone": "phone|phone number|mobile|mobile phone|mobilephone|work phone|telephone",
+        }
+    ),
+    "deals": _aliases(
+        {
+            "external_id": "external_id|opportunity_id|opportunity id|record id|deal id|id|opportunityid|"
+            "dealid|hs_object_id",
+            "title": "title|deal name|dealname|deal|opportunity name|opportunity|name|subject|potential name",
+            "customer": _CUSTOMER_NAME,
+            "pipeline": "pipeline|sales pipeline|deal pipeline|layout",
+            "stage": "stage|deal stage|deal_stage|dealstage|stagename|stage name|sales stage",
+            "status": "status|deal status",
+            "amount": "amount|value|deal value|close_value|close value|deal amount|opportunity amount|"
+            "amount (company currency)|total|revenue",
+            "currency": "currency|currency code|currencyisocode|deal currency code|currency iso code",
+            "probability": "probability|probability (%)|deal probability|win probability|"
+            "forecast probability|hs_deal_stage_probability",
+            "owner": "owner|deal owner|opportunity owner|sales agent|sales_agent|owner name|owner.name|"
+            "ownerid|owner id|hubspot owner|hubspot_owner_id|assigned to|salesperson|sales rep",
+            "product": "product|product name|products|product_name|productname|item",
+            "quantity": "quantity|qty|product quantity",
+            "unit_price": "unit_price|unit price|price|list price|sales price|unitprice|listprice",
+            "created_at": "created_at|created|create date|created date|createddate|created time|"
+            "deal created|engage_date|engage date|createdate|add time|date created",
+            "expected_close": "expected_close|expected close date|expected close|expected closing date|"
+            "close date (expected)",
+            "close_date": "close_date|close date|closedate|close time|closing date",
+            "closed_at": "closed_at|closed date|won time|lost time|actual close date|date closed|closed time",
+            "lost_reason": "lost_reason|lost reason|loss reason|closed lost reason|reason for loss|"
+            "reason lost|loss_reason|closed_lost_reason",
+            "notes": "notes|note|description|next step",
+        }
+    ),
+    "tasks": _aliases(
+        {
+            "external_id": "external_id|record id|id|task id|activity id|activityid|taskid",
+            "subject": "subject|task title|title|task|activity|activity subject|name",
+            "kind": "kind|type|task type|activity type|tasktype",
+            "due_at": "due_at|due date|due|activity date|activitydate|due time|due date time|deadline",
+            "done_at": "done_at|completed date|completed at|done time|marked as done time|completeddatetime|"
+            "completion date|closed time",
+            "status": "status|done|task status|state|completed",
+            "priority": "priority|task priority",
+            "customer": _CUSTOMER_NAME + "|related to|what|account.name",
+            "deal": "deal|deal id|deal name|opportunity|opportunity name|associated deal|deal title|deal external_id",
+            "owner": "owner|assigned|assigned to|task owner|assigned to user|activity owner|owner name|owner.name|"
+            "ownerid|user",
+            "notes": "notes|note|description|comments|body|task notes",
+            "created_at": "created_at|created|create date|created date|createddate|created time|add time",
+        }
+    ),
+    "products": _aliases(
+        {
+            "external_id": "external_id|product id|productid|product code|productcode|sku|code|id|record id",
+            "name": "name|product|product name|productname|product_name|item|item name",
+            "unit_price": "unit_price|unit price|price|list price|sales_price|sales price|unitprice|listprice|msrp",
+            "currency": "currency|currency code|currencyisocode",
+        }
+    ),
+    "orders": _aliases(
+        {
+            "number": "number|order number|ordernumber|order id|order no|order|order_number|so number|"
+            "sales order number|invoice number|orderid",
+            "customer": _CUSTOMER_NAME,
+            "deal": "deal|deal id|deal name|opportunity|opportunity name|deal external_id",
+            "status": "status|order status",
+            "owner": "owner|order owner|sales rep|salesperson|sales agent|owner name",
+            "created_at": "created_at|order date|orderdate|created|created date|date|created time",
+            "line_number": "line_number|line number|orderlinenumber|line no|line",
+            "product": "product|product name|productcode|product code|item|sku|productname",
+            "quantity": "quantity|qty|quantityordered|quantity ordered|units",
+            "unit_price": "unit_price|unit price|priceeach|price each|price|list price|unitprice",
+            "line_total": "line_total|line total|sales|amount|total|line amount|subtotal|total price|totalprice",
+        }
+    ),
 }
 
 # Pipedrive prefixes another entity's columns: in a deals export "Organization - Name"
 # is the customer and "Person - Name" a contact.
 _PREFIX_FIELDS: dict[str, dict[tuple[str, str], str]] = {
-    "deals": {("organization", "name"): "customer", ("organisation", "name"): "customer",
-              ("product", "name"): "product"},
+    "deals": {
+        ("organization", "name"): "customer",
+        ("organisation", "name"): "customer",
+        ("product", "name"): "product",
+    },
     "orders": {("organization", "name"): "customer", ("product", "name"): "product"},
     "tasks": {("organization", "name"): "customer", ("deal", "title"): "deal"},
     "contacts": {("organization", "name"): "customer"},
@@ -222,8 +282,7 @@ def resolve_columns(kind: str, headers: list[str], overrides: dict[str, str] | N
     for column, field in overrides.items():
         if field not in fields and field not in ("ignore", "-"):
             raise ValidationError(
-                f"--map {column}={field}: {kind} have no field {field!r}; use one of {', '.join(fields)} "
-                "(or 'ignore')"
+                f"--map {column}={field}: {kind} have no field {field!r}; use one of {', '.join(fields)} (or 'ignore')"
             )
         header = by_exact.get(column) or by_key.get(header_key(column))
         if header is None:

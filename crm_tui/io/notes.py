@@ -34,11 +34,15 @@ def add_notes(conn, ctx, customer_ids, deal_ids, bodies) -> int:
             continue
         seen.add(key)
         cust = customer_ids[i]
-        rows.append({
-            "customer_id": None if pd.isna(cust) else int(cust),
-            "deal_id": None if deal_ids is None else int(deal_ids[i]),
-            "body": bodies[i], "author": "import", "created_at": ctx.now,
-        })
+        rows.append(
+            {
+                "customer_id": None if pd.isna(cust) else int(cust),
+                "deal_id": None if deal_ids is None else int(deal_ids[i]),
+                "body": bodies[i],
+                "author": "import",
+                "created_at": ctx.now,
+            }
+        )
     if rows:
         conn.execute(insert(Note.__table__), rows)
     return len(rows)

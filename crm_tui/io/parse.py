@@ -16,16 +16,39 @@ MIN_YEAR, MAX_YEAR = 1900, 2200
 
 _ISO = ("ISO8601",)
 _MDY = (
-    "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y",
-    "%m/%d/%y", "%m/%d/%y %H:%M", "%m-%d-%Y",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %I:%M %p",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y",
+    "%m/%d/%y",
+    "%m/%d/%y %H:%M",
+    "%m-%d-%Y",
 )
 _DMY = (
-    "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d/%m/%y", "%d/%m/%y %H:%M", "%d-%m-%Y",
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%d/%m/%y",
+    "%d/%m/%y %H:%M",
+    "%d-%m-%Y",
 )
 _ANY = (
-    "%d.%m.%Y", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S", "%Y/%m/%d", "%Y/%m/%d %H:%M", "%Y/%m/%d %H:%M:%S",
-    "%b %d, %Y", "%B %d, %Y", "%d %b %Y", "%d %B %Y", "%d-%b-%Y", "%d-%b-%y", "%b %d, %Y %I:%M %p",
-    "%b %d, %Y %H:%M", "%d %b %Y %H:%M",
+    "%d.%m.%Y",
+    "%d.%m.%Y %H:%M",
+    "%d.%m.%Y %H:%M:%S",
+    "%Y/%m/%d",
+    "%Y/%m/%d %H:%M",
+    "%Y/%m/%d %H:%M:%S",
+    "%b %d, %Y",
+    "%B %d, %Y",
+    "%d %b %Y",
+    "%d %B %Y",
+    "%d-%b-%Y",
+    "%d-%b-%y",
+    "%b %d, %Y %I:%M %p",
+    "%b %d, %Y %H:%M",
+    "%d %b %Y %H:%M",
 )
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")

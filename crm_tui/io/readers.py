@@ -44,9 +44,7 @@ def decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
         try:
             codecs.lookup(encoding)
         except LookupError:
-            raise ValidationError(
-                f"unknown encoding {encoding!r}; use e.g. utf-8, cp1252, latin-1 or cp850"
-            ) from None
+            raise ValidationError(f"unknown encoding {encoding!r}; use e.g. utf-8, cp1252, latin-1 or cp850") from None
         try:
             text = data.decode(encoding)
         except UnicodeDecodeError as exc:
@@ -55,7 +53,7 @@ def decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
                 "try another --encoding such as cp1252 or latin-1"
             ) from None
         return text.lstrip("\ufeff"), encoding
-    if data.startswith(codecs.BOM_UTF16_LE) or data.startswith(codecs.BOM_UTF16_BE):
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return data.decode("utf-16").lstrip("\ufeff"), "utf-16"
     try:
         return data.decode("utf-8-sig"), "utf-8"
@@ -85,13 +83,11 @@ def _read_csv_text(text: str, path):
     raw = text.encode("utf-8")
     try:
         df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, sep=sep, engine="pyarrow")
-    except Exception:
+    except Exception:  # noqa: BLE001
         # pyarrow refuses ragged rows and some quoting; the C parser reports the line.
         try:
-            df = pd.read_csv(
-                io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, sep=sep, engine="c"
-            )
-        except Exception as exc:
+            df = pd.read_csv(io.BytesIO(raw), dtype=str, keep_default_na=False, na_filter=False, sep=sep, engine="c")
+        except Exception as exc:  # noqa: BLE001
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ValidationError(f"{path} is not a readable CSV file: {detail}") from None
     return _clean_frame(df, path)
@@ -138,7 +134,7 @@ def _read_xlsx(path):
         from openpyxl import load_workbook
 
         wb = load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001
         raise ValidationError(f"{path} is not a readable .xlsx workbook: {exc}") from None
     try:
         ws = wb.worksheets[0]

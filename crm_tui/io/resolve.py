@@ -23,7 +23,7 @@ def keys_of(names):
 def _chunks(items, size=IN_CHUNK):
     items = list(items)
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def rows_from(frame, dialect=None) -> list[dict]:
@@ -74,12 +74,24 @@ def customer_ids(conn, ctx, names, *, status_for_new=None, owners=None):
         first = first[first.key.isin(set(missing))].drop_duplicates("key")
         rows = []
         for rec in first.to_dict("records"):
-            rows.append({
-                "name": rec["name"], "name_key": rec["key"], "kind": "company",
-                "status": rec.get("status") or "lead", "owner": rec.get("owner") or "",
-                "email": "", "phone": "", "website": "", "industry": "", "tags": "", "source": "import",
-                "created_at": ctx.now, "updated_at": ctx.now, "version": 1,
-            })
+            rows.append(
+                {
+                    "name": rec["name"],
+                    "name_key": rec["key"],
+                    "kind": "company",
+                    "status": rec.get("status") or "lead",
+                    "owner": rec.get("owner") or "",
+                    "email": "",
+                    "phone": "",
+                    "website": "",
+                    "industry": "",
+                    "tags": "",
+                    "source": "import",
+                    "created_at": ctx.now,
+                    "updated_at": ctx.now,
+                    "version": 1,
+                }
+            )
         conn.execute(insert(Customer.__table__), rows)
         found.update(existing_customers(conn, missing))
         ctx.also_created["customers"] = ctx.also_created.get("customers", 0) + len(rows)
@@ -111,8 +123,13 @@ def product_ids(conn, ctx, names, prices=None):
         priced = first.dropna(subset=["price"]).drop_duplicates("key").set_index("key")["price"]
         first = first.drop_duplicates("key")
         rows = [
-            {"name": n, "name_key": k, "unit_price_cents": int(priced.get(k, 0) or 0), "currency": "USD",
-             "created_at": ctx.now}
+            {
+                "name": n,
+                "name_key": k,
+                "unit_price_cents": int(priced.get(k, 0) or 0),
+                "currency": "USD",
+                "created_at": ctx.now,
+            }
             for k, n in zip(first.key, first.name)
         ]
         conn.execute(insert(Product.__table__), rows)
@@ -136,5 +153,6 @@ def duplicates_in_file(ctx, values, label: str):
     mask = (values != "") & values.duplicated(keep="first") & ctx.ok
     if mask.any():
         first_row = {v: i + 2 for i, v in values[(values != "")].drop_duplicates().items()}
-        ctx.reject(mask, values[mask].map(lambda v: f"{label} {v!r} repeats row {first_row[v]}; "
-                                                    "each record may appear once"))
+        ctx.reject(
+            mask, values[mask].map(lambda v: f"{label} {v!r} repeats row {first_row[v]}; each record may appear once")
+        )

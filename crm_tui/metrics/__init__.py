@@ -52,11 +52,22 @@ __all__ = [
 
 
 #: the report's sections in the order of DESIGN §5 (the JSON shape)
-REPORT_KEYS = ("customers", "deals", "stages", "owners", "tasks", "orders", "market_demand", "segments",
-               "revenue_by_month")
+REPORT_KEYS = (
+    "customers",
+    "deals",
+    "stages",
+    "owners",
+    "tasks",
+    "orders",
+    "market_demand",
+    "segments",
+    "revenue_by_month",
+)
 
 
-def report_sections(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> Iterator[tuple[str, object]]:
+def report_sections(
+    db, filters: Filters = Filters(), *, now: dt.datetime | None = None
+) -> Iterator[tuple[str, object]]:
     """The report's sections one at a time, ``(key, value)``, all from one read transaction so
     they agree with each other: first what the Reports screen's tiles and owners table need,
     then the charts', the funnel's and the segments' (the slowest), and the task figures the

@@ -83,7 +83,9 @@ def grouped_cells(conn, dialect, stages: list[StageInfo], filters: Filters) -> d
             # cycle days only for won deals: date arithmetic on every row costs 4×
             func.coalesce(
                 func.sum(
-                    case((Deal.stage_id.in_(ids["won"]), engines.days_between(Deal.created_at, Deal.closed_at, dialect)))
+                    case(
+                        (Deal.stage_id.in_(ids["won"]), engines.days_between(Deal.created_at, Deal.closed_at, dialect))
+                    )
                 ),
                 0.0,
             ),
@@ -202,11 +204,7 @@ def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tup
     open_pos = {s.id: s.position for s in stages if s.outcome == "open"}
     out: dict[tuple[int, int], int] = defaultdict(int)
     pipeline_of = {s.id: s.pipeline_id for s in stages}
-    won_q = (
-        select(Deal.stage_id, func.count())
-        .where(counted_deal(filters, [], ids["won"]))
-        .group_by(Deal.stage_id)
-    )
+    won_q = select(Deal.stage_id, func.count()).where(counted_deal(filters, [], ids["won"])).group_by(Deal.stage_id)
     for stage_id, n in conn.execute(won_q):
         out[(pipeline_of[stage_id], _ALL_OPEN)] += int(n)
     if not open_pos:
@@ -230,7 +228,9 @@ def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tup
     return dict(out)
 
 
-def conversions(stages: list[StageInfo], furthest: dict[tuple[int, int], int], won_by_pipeline) -> dict[int, float | None]:
+def conversions(
+    stages: list[StageInfo], furthest: dict[tuple[int, int], int], won_by_pipeline
+) -> dict[int, float | None]:
     """stage_id → conversion to the next stage (None for won/lost stages or no deals).
 
     Every counted deal has reached its pipeline's first open stage; it has
@@ -289,13 +289,10 @@ def stage_summaries(db, pipeline_id: int, filters: Filters = Filters()) -> list[
             .where(counted_deal(filters, ids["open"], ids["won"] + ids["lost"]))
             .group_by(Deal.stage_id)
         )
-        cells = {
-            sid: _Cell(n, int(v), int(ocp), int(damt)) for sid, n, v, ocp, damt in conn.execute(q)
-        }
+        cells = {sid: _Cell(n, int(v), int(ocp), int(damt)) for sid, n, v, ocp, damt in conn.execute(q)}
     figs = stage_figures(stages, {(sid, ""): c for sid, c in cells.items()})
     return [
-        StageSummary(s.id, s.name, s.outcome, figs[s.id][0], figs[s.id][1], cp_to_cents(figs[s.id][2]))
-        for s in stages
+        StageSummary(s.id, s.name, s.outcome, figs[s.id][0], figs[s.id][1], cp_to_cents(figs[s.id][2])) for s in stages
     ]
 
 
@@ -308,10 +305,7 @@ def rotting_deal_ids(db, pipeline_id: int, now: dt.datetime | None = None) -> se
         if not stages:
             return set()
         cond = or_(
-            *(
-                and_(Deal.stage_id == s.id, Deal.stage_entered_at < now - dt.timedelta(days=s.rot_days))
-                for s in stages
-            )
+            *(and_(Deal.stage_id == s.id, Deal.stage_entered_at < now - dt.timedelta(days=s.rot_days)) for s in stages)
         )
         q = select(Deal.id).where(Deal.deleted_at.is_(None), cond, live_deal())
         return set(conn.execute(q).scalars())

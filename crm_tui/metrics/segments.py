@@ -35,7 +35,6 @@ import datetime as dt
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from crm_tui import engines
-
 from crm_tui.metrics._common import load_stages, utc_now
 from crm_tui.metrics.book import purchases
 from crm_tui.models import UTCDateTime
@@ -58,10 +57,20 @@ def _scored(conn, stages, now: dt.datetime):
         .group_by(p.c.customer_id)
         .subquery("rfm")
     )
-    r = case((rfm.c.recency <= 30, 5), (rfm.c.recency <= 90, 4), (rfm.c.recency <= 180, 3),
-             (rfm.c.recency <= 365, 2), else_=1)
-    f = case((rfm.c.frequency <= 1, 1), (rfm.c.frequency <= 2, 2), (rfm.c.frequency <= 3, 3),
-             (rfm.c.frequency <= 5, 4), else_=5)
+    r = case(
+        (rfm.c.recency <= 30, 5),
+        (rfm.c.recency <= 90, 4),
+        (rfm.c.recency <= 180, 3),
+        (rfm.c.recency <= 365, 2),
+        else_=1,
+    )
+    f = case(
+        (rfm.c.frequency <= 1, 1),
+        (rfm.c.frequency <= 2, 2),
+        (rfm.c.frequency <= 3, 3),
+        (rfm.c.frequency <= 5, 4),
+        else_=5,
+    )
     # M = ⌈5 × (customers with at most this monetary) / customers⌉, in whole numbers: a window
     # ordered by monetary counts the rows up to this one's value, ties included
     at_most = func.count().over(order_by=rfm.c.monetary)
@@ -82,8 +91,12 @@ def _scored(conn, stages, now: dt.datetime):
 def segment_rows(conn, stages, now: dt.datetime) -> list[dict]:
     """The ``segments`` section: every segment (zeros included) with customer count and value."""
     seg = _scored(conn, stages, now)
-    found = {name: (int(n), int(total or 0)) for name, n, total in
-             conn.execute(select(seg.c.segment, func.count(), func.sum(seg.c.monetary)).group_by(seg.c.segment))}
+    found = {
+        name: (int(n), int(total or 0))
+        for name, n, total in conn.execute(
+            select(seg.c.segment, func.count(), func.sum(seg.c.monetary)).group_by(seg.c.segment)
+        )
+    }
     rows = []
     for name in SEGMENTS:
         count, total = found.get(name, (0, 0))

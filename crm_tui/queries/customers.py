@@ -21,6 +21,7 @@ from functools import lru_cache
 from sqlalchemy import bindparam, false, func, literal, or_, select, tuple_
 
 from crm_tui import engines
+from crm_tui.models import Customer, Deal, Stage
 from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
     SORT_KEYS,
     CustomerFilter,
@@ -28,7 +29,6 @@ from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
     Keyset,
     Sort,
 )
-from crm_tui.models import Customer, Deal, Stage
 from crm_tui.queries.search import like_pattern
 from crm_tui.textnorm import name_key
 
@@ -153,8 +153,10 @@ def _where(shape: _Shape) -> tuple:
         conds.append(engines.starts_with(Customer.name_key, dialect))
     elif shape.text == "like":
         pattern = bindparam("pattern")
-        matches = [engines.contains(col, pattern, dialect)
-                   for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)]
+        matches = [
+            engines.contains(col, pattern, dialect)
+            for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)
+        ]
         if shape.key:
             matches.append(Customer.name_key.like(bindparam("key_pattern"), escape="\\"))
         conds.append(or_(*matches))
@@ -210,10 +212,16 @@ _ANY_DELETED = select(Customer.id).where(Customer.deleted_at.is_not(None)).limit
 #: deleted customers among the matches: the deleted rows (an index range) are walked and each
 #: is looked up among the matches, never the other way round ("+id" keeps the key index out)
 _DELETED = (Customer.deleted_at.is_not(None),)
-_DELETED_AMONG_LISTED = select(func.count()).select_from(Customer).where(
-    *_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
-_DELETED_AMONG_MATCHES = select(func.count()).select_from(Customer).where(
-    *_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
+_DELETED_AMONG_LISTED = (
+    select(func.count())
+    .select_from(Customer)
+    .where(*_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+)
+_DELETED_AMONG_MATCHES = (
+    select(func.count())
+    .select_from(Customer)
+    .where(*_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
+)
 _BOOK_SIZE = select(func.max(Customer.id))  # ≈ customers ever made: enough to choose a plan, O(1)
 
 
@@ -300,12 +308,21 @@ def _fetch(conn, plan: _Plan, sort: Sort, at, limit: int) -> list[CustomerRow]:
     for r in rows:
         updated = r.updated_at
         if isinstance(updated, dt.datetime) and updated.tzinfo is None:
-            updated = updated.replace(tzinfo=dt.timezone.utc)
+            updated = updated.replace(tzinfo=dt.UTC)
         sort_value = updated if sort.column == "updated" else r.sort_value
         out.append(
             CustomerRow(
-                r.id, r.name, r.status, r.owner, r.email, r.phone, r.industry, r.tags,
-                int(r[-1] or 0), updated, sort_value,
+                r.id,
+                r.name,
+                r.status,
+                r.owner,
+                r.email,
+                r.phone,
+                r.industry,
+                r.tags,
+                int(r[-1] or 0),
+                updated,
+                sort_value,
             )
         )
     return out

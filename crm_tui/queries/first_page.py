@@ -74,6 +74,6 @@ def quick_first_page(path: Path, limit: int) -> tuple[int, list[CustomerRow]] | 
         when = dt.datetime.fromisoformat(updated) if isinstance(updated, str) else updated
         if not isinstance(when, dt.datetime):
             return None
-        when = when.replace(tzinfo=dt.timezone.utc) if when.tzinfo is None else when.astimezone(dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
         out.append(CustomerRow(cid, name, status, owner, email, phone, industry, tags, int(open_value or 0), when, key))
     return int(total), out

@@ -11,123 +11,16 @@ hold deals closed in the last ``closed_days`` days (their headers say so).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_UP, Decimal
+from dataclasses import dataclass
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
-from crm_tui.queries.search import like_pattern
+from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
+from crm_tui.queries.search import like_pattern
 
-CLOSED_DAYS = 30
-CARDS_PER_COLUMN = 200  # the first window of each column; grows on demand
-
-
-@dataclass(frozen=True)
-class StageCol:
-    id: int
-    name: str
-    outcome: str  # open / won / lost
-    probability: int
-    rot_days: int | None
-
-
-@dataclass(frozen=True)
-class Card:
-    id: int
-    title: str
-    customer_id: int | None
-    customer: str
-    amount_cents: int
-    currency: str
-    owner: str
-    stage_id: int
-    days_in_stage: int
-    rot: int  # 0 fresh, 1 rotting (past the stage's rot days), 2 rotten (past twice that)
-    next_task: str
-    next_due: dt.datetime | None
-    closed_at: dt.datetime | None
-
-
-@dataclass(frozen=True)
-class Header:
-    count: int = 0
-    value_cents: int = 0
-    weighted_cents: int = 0
-    cent_percent: int = 0  # Σ amount × probability, exact (weighted_cents is this / 100, rounded once)
-
-
-def make_header(outcome: str, count: int, value_cents: int, cent_percent: int) -> Header:
-    """A column header: won deals weigh their whole value, lost ones nothing, open ones Σ amount × p."""
-    if outcome == "won":
-        weighted = value_cents
-    elif outcome == "lost":
-        weighted = 0
-    else:
-        weighted = int((Decimal(cent_percent) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-    return Header(count, value_cents, weighted, cent_percent)
-
-
-@dataclass
-class Board:
-    pipeline_id: int
-    pipeline: str
-    stages: list[StageCol]
-    cards: dict[int, list[Card]] = field(default_factory=dict)
-    headers: dict[int, Header] = field(default_factory=dict)
-    closed_days: int = CLOSED_DAYS
-
-    def has_more(self, stage_id: int) -> bool:
-        """True when the column's header counts more deals than the board holds."""
-        return self.headers.get(stage_id, Header()).count > len(self.cards.get(stage_id, ()))
-
-    def apply_move(self, deal_id: int, to_stage_id: int, *, amount_cents: int, probability: int | None,
-                   at: dt.datetime) -> bool:
-        """Move a deal's card and both headers' figures in place, right after its move was
-        committed, so the board is current without re-reading every column (the reload that
-        follows confirms it). False, changing nothing, when the board does not show the deal
-        in another of its stages — e.g. a reload has already shown the move."""
-        stages = {s.id: s for s in self.stages}
-        found = self.find(deal_id)
-        if found is None or to_stage_id not in stages:
-            return False
-        src = self.stages[found[0]]
-        if src.id == to_stage_id:
-            return False
-        dst = stages[to_stage_id]
-        if self.cards[src.id][found[1]].amount_cents != amount_cents:
-            return False  # the board is older than an edit: the reload shows both
-        card = self.cards[src.id].pop(found[1])
-
-        def weight(stage: StageCol) -> int:
-            return amount_cents * (probability if probability is not None else stage.probability)
-
-        def shifted(stage: StageCol, sign: int) -> Header:
-            h = self.headers.get(stage.id, Header())
-            return make_header(stage.outcome, h.count + sign, h.value_cents + sign * amount_cents,
-                               h.cent_percent + sign * weight(stage))
-
-        self.headers[src.id] = shifted(src, -1)
-        self.headers[dst.id] = shifted(dst, +1)
-        closed = at if dst.outcome != "open" else None
-        moved = replace(card, stage_id=dst.id, days_in_stage=0, rot=0, closed_at=closed)
-        column = self.cards.setdefault(dst.id, [])
-        if dst.outcome == "open":  # biggest first, then oldest id — the order load_board reads
-            key = lambda c: (-c.amount_cents, c.id)  # noqa: E731
-        else:  # most recently closed first
-            key = lambda c: (-(c.closed_at.timestamp() if c.closed_at else 0), -c.id)  # noqa: E731
-        position = next((i for i, c in enumerate(column) if key(moved) < key(c)), len(column))
-        column.insert(position, moved)
-        return True
-
-    def find(self, deal_id: int | None) -> tuple[int, int] | None:
-        """(column index, row) of a deal on the board, or None."""
-        for ci, stage in enumerate(self.stages):
-            for ri, card in enumerate(self.cards.get(stage.id, ())):
-                if card.id == deal_id:
-                    return ci, ri
-        return None
+__all__ = ["CARDS_PER_COLUMN", "CLOSED_DAYS", "Board", "Card", "Header", "StageCol", "make_header"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +40,8 @@ def list_owners(db) -> list[str]:
     with db.read() as session:
         conn = session.connection()
         q = (
-            select(Deal.owner).where(Deal.deleted_at.is_(None), Deal.owner != "")
+            select(Deal.owner)
+            .where(Deal.deleted_at.is_(None), Deal.owner != "")
             .union(select(Task.owner).where(Task.deleted_at.is_(None), Task.owner != ""))
         )
         return sorted({o for (o,) in conn.execute(q)})
@@ -181,8 +75,15 @@ def _text_cond(text: str):
 
 
 def load_board(
-    db, pipeline_id: int | None, *, now: dt.datetime, text: str = "", owner: str | None = None,
-    closed_days: int = CLOSED_DAYS, limits: dict[int, int] | None = None, focus: int | None = None,
+    db,
+    pipeline_id: int | None,
+    *,
+    now: dt.datetime,
+    text: str = "",
+    owner: str | None = None,
+    closed_days: int = CLOSED_DAYS,
+    limits: dict[int, int] | None = None,
+    focus: int | None = None,
 ) -> Board:
     """The first ``limits[stage_id]`` (default CARDS_PER_COLUMN) cards of every column of one
     pipeline (the first pipeline when ``pipeline_id`` is None) and every column's header.
@@ -226,7 +127,9 @@ def load_board(
 
         def with_customer(query):
             # the customer's name is only needed for a text filter (and for the cards shown)
-            return query.join(Customer, Customer.id == Deal.customer_id, isouter=True) if text_cond is not None else query
+            return (
+                query.join(Customer, Customer.id == Deal.customer_id, isouter=True) if text_cond is not None else query
+            )
 
         def order(stage: StageCol):
             if stage.outcome == "open":
@@ -235,8 +138,16 @@ def load_board(
 
         focus_at = _focus_rank(conn, focus, stages, in_column, with_customer) if focus is not None else None
         columns = (
-            Deal.id, Deal.title, Deal.customer_id, Customer.name, Deal.amount_cents, Deal.currency, Deal.owner,
-            Deal.stage_id, Deal.stage_entered_at, Deal.closed_at,
+            Deal.id,
+            Deal.title,
+            Deal.customer_id,
+            Customer.name,
+            Deal.amount_cents,
+            Deal.currency,
+            Deal.owner,
+            Deal.stage_id,
+            Deal.stage_entered_at,
+            Deal.closed_at,
         )
         rows = []
         agg = {}
@@ -255,8 +166,11 @@ def load_board(
             weight = Deal.amount_cents * func.coalesce(Deal.probability, stage.probability)
             n, value, wcp = conn.execute(
                 with_customer(
-                    select(func.count(Deal.id), func.coalesce(func.sum(Deal.amount_cents), 0),
-                           func.coalesce(func.sum(weight), 0)).select_from(Deal)
+                    select(
+                        func.count(Deal.id),
+                        func.coalesce(func.sum(Deal.amount_cents), 0),
+                        func.coalesce(func.sum(weight), 0),
+                    ).select_from(Deal)
                 ).where(*in_column(stage))
             ).one()
             agg[stage.id] = (int(n), int(value), int(wcp))
@@ -264,7 +178,7 @@ def load_board(
 
     board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
     stage_by_id = {s.id: s for s in stages}
-    for (did, title, cid, cname, amount, currency, own, sid, entered, closed) in rows:
+    for did, title, cid, cname, amount, currency, own, sid, entered, closed in rows:
         task, due = next_task.get(did, (None, None))
         entered = _aware(entered)
         stage = stage_by_id[sid]
@@ -274,10 +188,23 @@ def load_board(
                 rot = 2
             elif entered < now - dt.timedelta(days=stage.rot_days):
                 rot = 1
-        board.cards[sid].append(Card(
-            did, title, cid, cname or "", int(amount or 0), currency or "", own or "", sid,
-            max(0, (now - entered).days), rot, task or "", _aware(due) if due else None, _aware(closed) if closed else None,
-        ))
+        board.cards[sid].append(
+            Card(
+                did,
+                title,
+                cid,
+                cname or "",
+                int(amount or 0),
+                currency or "",
+                own or "",
+                sid,
+                max(0, (now - entered).days),
+                rot,
+                task or "",
+                _aware(due) if due else None,
+                _aware(closed) if closed else None,
+            )
+        )
     for s in stages:
         board.headers[s.id] = make_header(s.outcome, *agg.get(s.id, (0, 0, 0)))
     return board
@@ -285,9 +212,7 @@ def load_board(
 
 def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column, with_customer) -> tuple[int, int] | None:
     """(stage id, position in its column) of the deal the cursor is on, if it is on this board."""
-    row = conn.execute(
-        select(Deal.stage_id, Deal.amount_cents, Deal.closed_at).where(Deal.id == deal_id)
-    ).first()
+    row = conn.execute(select(Deal.stage_id, Deal.amount_cents, Deal.closed_at).where(Deal.id == deal_id)).first()
     stage = next((s for s in stages if row is not None and s.id == row[0]), None)
     if stage is None:
         return None
@@ -306,7 +231,7 @@ def _next_tasks(conn, deal_ids: list[int]) -> dict[int, tuple[str, dt.datetime |
     """The earliest open task (undated last) of each of these deals: one indexed read."""
     found: dict[int, tuple[str, dt.datetime | None]] = {}
     for start in range(0, len(deal_ids), 900):  # stay under every engine's parameter limit
-        chunk = deal_ids[start:start + 900]
+        chunk = deal_ids[start : start + 900]
         rows = conn.execute(
             select(Task.deal_id, Task.subject, Task.due_at)
             .where(Task.deal_id.in_(chunk), Task.done_at.is_(None), Task.deleted_at.is_(None))
@@ -390,8 +315,9 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
             )
         ]
     prob = deal.probability if deal.probability is not None else stage.probability
-    return DealDetail(deal, customer.name if customer else "", pipeline.name, stage.name, stage.outcome, prob,
-                      history, tasks, notes)
+    return DealDetail(
+        deal, customer.name if customer else "", pipeline.name, stage.name, stage.outcome, prob, history, tasks, notes
+    )
 
 
 def resolve_customer(db, name: str) -> int | None:

@@ -43,6 +43,8 @@ def search_records(db, text: str, *, limit: int = 20) -> list[RecordHit]:
             .order_by(Deal.title)
             .limit(limit)
         ).all()
-    hits = [RecordHit("customer", cid, name, f"customer · {status} · {owner}") for cid, name, status, owner in customers]
+    hits = [
+        RecordHit("customer", cid, name, f"customer · {status} · {owner}") for cid, name, status, owner in customers
+    ]
     hits += [RecordHit("deal", did, title, f"deal · {cname or 'no customer'}") for did, title, cname in deals]
     return hits

@@ -82,8 +82,17 @@ def load_tasks(
     day_end = local_day_end(now, tz)
     base = (
         select(
-            Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.priority, Task.owner,
-            Task.customer_id, Customer.name, Task.deal_id, Deal.title,
+            Task.id,
+            Task.kind,
+            Task.subject,
+            Task.due_at,
+            Task.done_at,
+            Task.priority,
+            Task.owner,
+            Task.customer_id,
+            Customer.name,
+            Task.deal_id,
+            Deal.title,
         )
         .join(Customer, Customer.id == Task.customer_id, isouter=True)
         .join(Deal, Deal.id == Task.deal_id, isouter=True)
@@ -95,8 +104,12 @@ def load_tasks(
     )
     if owner:
         base = base.where(Task.owner == owner)
-    open_q = base.where(Task.done_at.is_(None)).order_by(Task.due_at.is_(None), Task.due_at, Task.priority.desc(), Task.id)
-    done_q = base.where(Task.done_at >= now - dt.timedelta(days=done_days)).order_by(Task.done_at.desc(), Task.id.desc())
+    open_q = base.where(Task.done_at.is_(None)).order_by(
+        Task.due_at.is_(None), Task.due_at, Task.priority.desc(), Task.id
+    )
+    done_q = base.where(Task.done_at >= now - dt.timedelta(days=done_days)).order_by(
+        Task.done_at.desc(), Task.id.desc()
+    )
     queue = TaskQueue()
     with db.read() as session:
         conn = session.connection()
@@ -104,10 +117,22 @@ def load_tasks(
             for tid, kind, subject, due, done, prio, own, cid, cname, did, dtitle in conn.execute(q):
                 due, done = _aware(due), _aware(done)
                 g = group_of(due, done, now, day_end)
-                queue.groups[g].append(TaskRow(
-                    tid, kind or "todo", subject, due, done, int(prio or 0), own or "", cid, cname or "", did,
-                    dtitle or "", g,
-                ))
+                queue.groups[g].append(
+                    TaskRow(
+                        tid,
+                        kind or "todo",
+                        subject,
+                        due,
+                        done,
+                        int(prio or 0),
+                        own or "",
+                        cid,
+                        cname or "",
+                        did,
+                        dtitle or "",
+                        g,
+                    )
+                )
     return queue
 
 

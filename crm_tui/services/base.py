@@ -4,7 +4,8 @@ helpers to load a live record and to check it was not changed elsewhere."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
@@ -12,7 +13,7 @@ from crm_tui import engines
 from crm_tui.errors import ConflictError, NotFoundError
 
 T = TypeVar("T", bound=SQLModel)
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _as_id(value) -> int | None:

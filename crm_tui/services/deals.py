@@ -145,7 +145,9 @@ class DealOps(ServiceBase):
             product_id, qty = item[0], item[1]
             product = self._get(session, Product, product_id)
             quantity = v.positive_int(qty, "quantity")
-            price = v.money(item[2], "unit price") if len(item) > 2 and item[2] is not None else product.unit_price_cents
+            price = (
+                v.money(item[2], "unit price") if len(item) > 2 and item[2] is not None else product.unit_price_cents
+            )
             lines.append((product.id, quantity, price))
         return lines
 
@@ -175,7 +177,9 @@ class DealOps(ServiceBase):
 
     # -- stage moves ----------------------------------------------------------------
 
-    def move_deal(self, deal_id: int, stage_id: int, *, lost_reason: str = "", expected_version: int | None = None) -> MoveResult:
+    def move_deal(
+        self, deal_id: int, stage_id: int, *, lost_reason: str = "", expected_version: int | None = None
+    ) -> MoveResult:
         """Move a deal to any stage of its pipeline (won/lost stages close it)."""
         with self.db.write(MOVE_TABLES) as session:
             deal = self._get(session, Deal, deal_id)
@@ -194,8 +198,10 @@ class DealOps(ServiceBase):
         is as quick as the rest. False when there is no deal to rehearse with."""
         with self.db.write(MOVE_TABLES, keep=False) as session:
             deal_id = session.exec(
-                select(Deal.id).join(Stage, Stage.id == Deal.stage_id)
-                .where(Deal.deleted_at.is_(None), Stage.outcome == "open").limit(1)
+                select(Deal.id)
+                .join(Stage, Stage.id == Deal.stage_id)
+                .where(Deal.deleted_at.is_(None), Stage.outcome == "open")
+                .limit(1)
             ).first()
             if deal_id is None:
                 return False
@@ -231,7 +237,9 @@ class DealOps(ServiceBase):
         reason = v.text(reason, "lost reason", required=True, max_len=500)
         with self.db.write(MOVE_TABLES) as session:
             deal = self._get(session, Deal, deal_id)
-            return self._move(session, deal, self._stage_by_outcome(session, deal.pipeline_id, "lost"), lost_reason=reason)
+            return self._move(
+                session, deal, self._stage_by_outcome(session, deal.pipeline_id, "lost"), lost_reason=reason
+            )
 
     def reopen_deal(self, deal_id: int, stage_id: int | None = None) -> MoveResult:
         """Reopen a won or lost deal into ``stage_id`` or the last open stage it was in."""

@@ -28,7 +28,9 @@ class OrderOps(ServiceBase):
             key = name_key(name)
             if session.exec(select(Product).where(Product.name_key == key)).first():
                 raise ValidationError(f"a product named '{name}' already exists; pick another name")
-            product = Product(name=name, name_key=key, unit_price_cents=price, currency=currency.upper(), created_at=self.now())
+            product = Product(
+                name=name, name_key=key, unit_price_cents=price, currency=currency.upper(), created_at=self.now()
+            )
             session.add(product)
             session.flush()
             return product
@@ -55,7 +57,11 @@ class OrderOps(ServiceBase):
             for item in lines:
                 product = self._get(session, Product, item[0])
                 qty = v.positive_int(item[1], "quantity")
-                price = v.money(item[2], "unit price") if len(item) > 2 and item[2] is not None else product.unit_price_cents
+                price = (
+                    v.money(item[2], "unit price")
+                    if len(item) > 2 and item[2] is not None
+                    else product.unit_price_cents
+                )
                 clean.append((product.id, qty, price))
             if number is not None:
                 number = v.text(number, "order number", required=True, max_len=60)

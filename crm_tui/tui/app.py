@@ -11,8 +11,8 @@ import datetime as dt
 import gc
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Callable, Iterable
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -58,10 +58,26 @@ class CrmApp(App[int]):
     }
     MODE_TITLES = {"customers": "Customers", "pipeline": "Pipeline", "tasks": "Tasks", "reports": "Reports"}
     BINDINGS = [
-        Binding("1,f1", "switch_mode('customers')", "Customers", id="screen.customers", show=False, tooltip="Show the customer list"),
-        Binding("2,f2", "switch_mode('pipeline')", "Pipeline", id="screen.pipeline", show=False, tooltip="Show the deal funnel"),
+        Binding(
+            "1,f1",
+            "switch_mode('customers')",
+            "Customers",
+            id="screen.customers",
+            show=False,
+            tooltip="Show the customer list",
+        ),
+        Binding(
+            "2,f2",
+            "switch_mode('pipeline')",
+            "Pipeline",
+            id="screen.pipeline",
+            show=False,
+            tooltip="Show the deal funnel",
+        ),
         Binding("3,f3", "switch_mode('tasks')", "Tasks", id="screen.tasks", show=False, tooltip="Show the task queue"),
-        Binding("4,f4", "switch_mode('reports')", "Reports", id="screen.reports", show=False, tooltip="Show the reports"),
+        Binding(
+            "4,f4", "switch_mode('reports')", "Reports", id="screen.reports", show=False, tooltip="Show the reports"
+        ),
         Binding("ctrl+z", "undo", "Undo", id="app.undo", tooltip="Undo the last delete, move, win/lose or completion"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit crm-tui", priority=True, show=False),
@@ -81,7 +97,7 @@ class CrmApp(App[int]):
         self.db = None
         self.services = None
         self.user = user
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self.undo_stack = UndoStack()
         self.data_changed: Signal[frozenset[str]] = Signal(self, "data-changed")
         self._poll = poll
@@ -137,7 +153,9 @@ class CrmApp(App[int]):
         rows on screen in silence."""
         from crm_tui.errors import CrmError
 
-        message = f"Could not {doing}: " + (error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}")
+        message = f"Could not {doing}: " + (
+            error.message if isinstance(error, CrmError) else f"{type(error).__name__}: {error}"
+        )
         said, at = self._last_failure
         if message != said or time.monotonic() - at > 30:  # several screens failing at once: say it once
             self._last_failure = (message, time.monotonic())

@@ -6,8 +6,8 @@ prompt (crm_tui.tui.modals.import_export).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
-from typing import Iterator
 
 from textual.app import SystemCommand
 
@@ -19,10 +19,13 @@ EXPORT_HELP = "Write every {kind} record to a CSV, XLSX or JSON file"
 
 def transfer_commands(app) -> Iterator[SystemCommand]:
     for kind in KINDS:
-        yield SystemCommand(f"Import {kind}…", IMPORT_HELP.format(kind=kind), partial(open_transfer, app, "import", kind))
+        yield SystemCommand(
+            f"Import {kind}…", IMPORT_HELP.format(kind=kind), partial(open_transfer, app, "import", kind)
+        )
     for kind in KINDS:
-        yield SystemCommand(f"Export {kind}…", EXPORT_HELP.format(kind=kind[:-1]),
-                            partial(open_transfer, app, "export", kind))
+        yield SystemCommand(
+            f"Export {kind}…", EXPORT_HELP.format(kind=kind[:-1]), partial(open_transfer, app, "export", kind)
+        )
 
 
 def open_transfer(app, direction: str, kind: str) -> None:

@@ -27,4 +27,3 @@ def make_app(db, clock):
         return create_app(db=db, clock=clock, user="ann", initial_mode=initial_mode, **kwargs)
 
     return make
-

@@ -16,7 +16,11 @@ def fifty(services):
     for i in range(50):
         name = f"{NAMES[i % 5]} {i:02d}"
         c = services.create_customer(
-            name=name, email=f"c{i:02d}@example.com", owner=("ann", "bob")[i % 2], status="lead", tags="vip" if i % 7 == 0 else ""
+            name=name,
+            email=f"c{i:02d}@example.com",
+            owner=("ann", "bob")[i % 2],
+            status="lead",
+            tags="vip" if i % 7 == 0 else "",
         )
         ids[name] = c.id
     return ids
@@ -310,6 +314,7 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
         def text(wid: str) -> str:
             widget = screen.query_one(wid)
             return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
+
         assert "Jane Roe" in text("#detail-contacts")
         assert "Rollout" in text("#detail-deals") and "48,000.00" in text("#detail-deals")
         assert "Kick-off call went well" in text("#detail-notes")
@@ -335,7 +340,10 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
         await settle(app, pilot)
         assert "Call Raj" in text("#detail-tasks") and "Raj Patel" in text("#detail-contacts")
         with db.read() as s:
-            assert s.execute(select(Note.body).where(Note.customer_id == acme).order_by(Note.id.desc())).first()[0] == "Sent the quote"
+            assert (
+                s.execute(select(Note.body).where(Note.customer_id == acme).order_by(Note.id.desc())).first()[0]
+                == "Sent the quote"
+            )
             assert s.execute(select(func.count()).select_from(Contact).where(Contact.customer_id == acme)).scalar() == 2
             task = s.execute(select(Task).where(Task.subject == "Call Raj")).scalar_one()
             assert task.customer_id == acme and task.kind == "call"
@@ -344,7 +352,8 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
 
 
 async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pauses(
-        make_app, settle, services, monkeypatch):
+    make_app, settle, services, monkeypatch
+):
     """Each keystroke reads only the rows on screen; the rest of the page is read once, when
     typing pauses, not once per keystroke (those reads competed with the next keystroke)."""
     import crm_tui.queries.customers as queries

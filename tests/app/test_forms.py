@@ -51,7 +51,9 @@ async def test_board_task_form_error_under_field_and_enter_saves(make_app, settl
         app.screen.query_one("#field-priority").value = "whenever"
         await pilot.press("enter")
         await settle(app, pilot)
-        assert "priority must be one of low, normal, high, urgent" in str(app.screen.query_one("#error-priority").render())
+        assert "priority must be one of low, normal, high, urgent" in str(
+            app.screen.query_one("#error-priority").render()
+        )
         assert app.screen.query_one("#field-subject").value == "Call Globex"
         app.screen.query_one("#field-priority").value = "high"
         await pilot.press("enter")

@@ -31,13 +31,29 @@ def seed_hostile(db, now):
             s.add(c)
             s.flush()
             deal = Deal(
-                title=name, customer_id=c.id, pipeline_id=lead.pipeline_id, stage_id=lead.id, amount_cents=100_00,
-                owner="ann", created_at=now, updated_at=now, stage_entered_at=now,
+                title=name,
+                customer_id=c.id,
+                pipeline_id=lead.pipeline_id,
+                stage_id=lead.id,
+                amount_cents=100_00,
+                owner="ann",
+                created_at=now,
+                updated_at=now,
+                stage_entered_at=now,
             )
             s.add(deal)
             s.flush()
-            s.add(Task(subject=name, due_at=now + dt.timedelta(hours=2), owner="ann", deal_id=deal.id,
-                       customer_id=c.id, created_at=now, updated_at=now))
+            s.add(
+                Task(
+                    subject=name,
+                    due_at=now + dt.timedelta(hours=2),
+                    owner="ann",
+                    deal_id=deal.id,
+                    customer_id=c.id,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
             s.add(Note(body=name, customer_id=c.id, author="ann", created_at=now))
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from sqlalchemy import func, select
 
@@ -246,14 +244,24 @@ async def test_thousands_of_cards_render_without_a_widget_per_card(make_app, set
 
 
 async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, db, clock):
-    from crm_tui.models import Deal, Stage
     from sqlmodel import select
+
+    from crm_tui.models import Deal, Stage
 
     with db.write({"deal"}) as s:
         lead = s.exec(select(Stage).where(Stage.name == "Lead")).one()
         for i in range(1, 451):
-            s.add(Deal(title=f"Deal {i:04d}", pipeline_id=lead.pipeline_id, stage_id=lead.id, amount_cents=i * 100,
-                       created_at=clock.now, updated_at=clock.now, stage_entered_at=clock.now))
+            s.add(
+                Deal(
+                    title=f"Deal {i:04d}",
+                    pipeline_id=lead.pipeline_id,
+                    stage_id=lead.id,
+                    amount_cents=i * 100,
+                    created_at=clock.now,
+                    updated_at=clock.now,
+                    stage_entered_at=clock.now,
+                )
+            )
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -332,7 +340,9 @@ async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(ma
             monkeypatch.setattr(pipeline_screen, "load_board", real)
 
 
-async def test_a_move_that_crashes_never_stops_the_board_from_reloading(make_app, settle, db, deal, services, monkeypatch):
+async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
+    make_app, settle, db, deal, services, monkeypatch
+):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)

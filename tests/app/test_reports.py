@@ -106,7 +106,12 @@ async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
     from crm_tui.tui.widgets.kpi import KpiTile, compact_money
 
     assert [compact_money(v) for v in (22187149.5, -2500000, 1234.5, 999.99, 1.5e9)] == [
-        "22.19M", "-2.50M", "1.23k", "999.99", "1.50B"]
+        "22.19M",
+        "-2.50M",
+        "1.23k",
+        "999.99",
+        "1.50B",
+    ]
 
     class One(App):
         def compose(self):

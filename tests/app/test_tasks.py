@@ -112,5 +112,5 @@ async def test_my_tasks_toggle_and_new_task(make_app, settle, db, seeded):
 
             new = s.execute(select(Task).where(Task.subject == "email them")).scalar_one()
         assert new.priority == 3 and new.owner == "ann"
-        assert new.due_at == dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.timezone.utc)  # 09:00 local (TZ=UTC)
+        assert new.due_at == dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 09:00 local (TZ=UTC)
         assert any("email them" in line for line in lines(app))

@@ -28,8 +28,12 @@ def board_db(tmp_path, clock):
     old = services.create_deal("Stale pilot", customer_id=customers[3].id, amount="4200", owner="bob")
     clock.advance(days=40)
     plan = [
-        ("[b]Fleet[/b] renewal", 0, "12000", 0), ("Warehouse racks", 1, "8400.50", 1), ("年度保守契約の更新", 2, "56000", 2),
-        ("Pilot expansion", 3, "23000", 3), ("Support tier", 4, "1500", 1), ("Laptops 40x", 0, "36000", 2),
+        ("[b]Fleet[/b] renewal", 0, "12000", 0),
+        ("Warehouse racks", 1, "8400.50", 1),
+        ("年度保守契約の更新", 2, "56000", 2),
+        ("Pilot expansion", 3, "23000", 3),
+        ("Support tier", 4, "1500", 1),
+        ("Laptops 40x", 0, "36000", 2),
     ]
     for title, who, amount, steps in plan:
         deal = services.create_deal(title, customer_id=customers[who].id, amount=amount, owner=("ann", "bob")[who % 2])
@@ -39,9 +43,15 @@ def board_db(tmp_path, clock):
     services.win_deal(won.id)
     lost = services.create_deal("Printers", customer_id=customers[4].id, amount="2500", owner="bob")
     services.lose_deal(lost.id, "price")
-    services.add_task("Chase signature", kind="call", deal_id=old.id, due_at=clock.now - dt.timedelta(days=3), priority=3)
-    services.add_task("Prepare demo", kind="meeting", customer_id=customers[0].id, due_at=clock.now + dt.timedelta(hours=3))
-    done = services.add_task("Send brochure", kind="email", customer_id=customers[2].id, due_at=clock.now - dt.timedelta(days=1))
+    services.add_task(
+        "Chase signature", kind="call", deal_id=old.id, due_at=clock.now - dt.timedelta(days=3), priority=3
+    )
+    services.add_task(
+        "Prepare demo", kind="meeting", customer_id=customers[0].id, due_at=clock.now + dt.timedelta(hours=3)
+    )
+    done = services.add_task(
+        "Send brochure", kind="email", customer_id=customers[2].id, due_at=clock.now - dt.timedelta(days=1)
+    )
     services.complete_task(done.id)
     yield db
     db.close()

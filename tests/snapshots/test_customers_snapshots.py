@@ -50,7 +50,9 @@ def book(services, clock):
     services.add_note("Kick-off call: wants a rollout plan by April.", customer_id=acme)
     clock.advance(hours=2)
     services.add_note("Sent the proposal [v2].", customer_id=acme)
-    services.add_task("Call Jane about the proposal", kind="call", customer_id=acme, due_at=clock.now + dt.timedelta(days=2))
+    services.add_task(
+        "Call Jane about the proposal", kind="call", customer_id=acme, due_at=clock.now + dt.timedelta(days=2)
+    )
     done = services.add_task("Send brochure", kind="email", customer_id=acme)
     services.complete_task(done.id)
     return ids

@@ -13,8 +13,18 @@ import pytest
 REPORT_KEYS = {
     "customers": {"count", "value"},
     "deals": {
-        "open_count", "open_value", "weighted_value", "won_count", "won_value", "lost_count",
-        "lost_value", "win_rate", "win_rate_by_value", "avg_won_value", "avg_cycle_days", "velocity_per_day",
+        "open_count",
+        "open_value",
+        "weighted_value",
+        "won_count",
+        "won_value",
+        "lost_count",
+        "lost_value",
+        "win_rate",
+        "win_rate_by_value",
+        "avg_won_value",
+        "avg_cycle_days",
+        "velocity_per_day",
     },
     "stages": {"name", "kind", "count", "value", "weighted_value", "conversion"},
     "owners": {"owner", "open_count", "won_count", "won_value", "lost_count", "win_rate"},
@@ -90,7 +100,18 @@ def test_report_owner_and_period_filters(demo_db):
     mine = json.loads(crm("--db", str(demo_db), "report", "--format", "json", "--owner", owner, check=True).stdout)
     assert mine["deals"]["won_count"] == everyone["owners"][0]["won_count"]
     nothing = json.loads(
-        crm("--db", str(demo_db), "report", "--format", "json", "--since", "1990-01-01", "--until", "1990-12-31", check=True).stdout
+        crm(
+            "--db",
+            str(demo_db),
+            "report",
+            "--format",
+            "json",
+            "--since",
+            "1990-01-01",
+            "--until",
+            "1990-12-31",
+            check=True,
+        ).stdout
     )
     assert nothing["deals"]["won_count"] == 0 and nothing["revenue_by_month"] == []
 

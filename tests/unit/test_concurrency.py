@@ -23,7 +23,7 @@ from crm_tui.errors import ConflictError, DatabaseError, ValidationError
 from crm_tui.models import Customer, Deal
 from crm_tui.services import Services
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SHARED_DEALS = 3
 SHARED_CUSTOMERS = 2
 
@@ -41,7 +41,7 @@ def fork_writer(body, log_path: Path) -> int:
                 os.write(fd, (line + "\n").encode())
 
             body(log)
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001
             os.write(fd, f"ERROR {type(exc).__name__}: {exc}\n".encode())
             code = 1
         finally:
@@ -270,4 +270,3 @@ def test_soak_two_writers_never_locked_and_nothing_lost(tmp_path):
     assert result.lost == 0
     assert result.edits >= 250 and result.commits_checked >= 150
     assert result.remote_changes_seen > 0  # the idle session noticed the others' work
-

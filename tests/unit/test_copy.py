@@ -7,14 +7,14 @@ import argparse
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import SQLModel
 
 from crm_tui import copy as crm_copy
 from crm_tui.db import Database
 from crm_tui.errors import ValidationError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 16, 12, 0, tzinfo=UTC)
 
 

@@ -32,7 +32,7 @@ from crm_tui.db import Database
 from crm_tui.errors import ValidationError
 from crm_tui.services import Services
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DEMO_NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 DEMO_SIZE = 120
 IMPORT_ROWS = 40
@@ -103,7 +103,8 @@ def _writer_import(db_path: Path, workdir: Path, log) -> None:
     for i in range(1_000_000):
         csv = workdir / f"customers-{i}.csv"
         rows = ["Name,Email,Phone,Industry"] + [
-            f'"Imported {i:05d}x{j:03d}, Inc.",buyer{i}-{j}@example.com,+1 555 {i:03d} {j:04d},Retail' for j in range(IMPORT_ROWS)
+            f'"Imported {i:05d}x{j:03d}, Inc.",buyer{i}-{j}@example.com,+1 555 {i:03d} {j:04d},Retail'
+            for j in range(IMPORT_ROWS)
         ]
         csv.write_text("\n".join(rows) + "\n", encoding="utf-8")
         result = import_file(db, "customers", csv, now=DEMO_NOW)
@@ -147,7 +148,7 @@ def run_trial(kind: str, workdir: Path, rng: random.Random, *, max_delay: float 
                 os.write(log_fd, (line + "\n").encode())
 
             WRITERS[kind](db_path, workdir, log)
-        except BaseException as exc:  # reported through the log; the parent fails the trial
+        except BaseException as exc:  # noqa: BLE001 - reported through the log; the parent fails the trial
             os.write(log_fd, f"ERROR {type(exc).__name__}: {exc}\n".encode())
             code = 1
         finally:
@@ -221,8 +222,18 @@ def _check_services(db_path: Path, workdir: Path, lines: list[str]) -> int:
         raw.close()
 
 
-DEMO_TABLES = ("customer", "contact", "deal", "deal_product", "stage_change", "task", "note", "sales_order",
-               "order_line", "product")
+DEMO_TABLES = (
+    "customer",
+    "contact",
+    "deal",
+    "deal_product",
+    "stage_change",
+    "task",
+    "note",
+    "sales_order",
+    "order_line",
+    "product",
+)
 _expected_demo: dict[str, int] = {}
 
 
@@ -317,9 +328,10 @@ def available_kinds() -> tuple[str, ...]:
     else:
         skip = set()
     try:
-        from crm_tui.io import import_file  # noqa: F401
         import pandas  # noqa: F401  (imported here so forked writers start warm)
+
         import crm_tui.io.importer  # noqa: F401
+        from crm_tui.io import import_file  # noqa: F401
     except ImportError:
         skip.add("import")
     return tuple(k for k in KINDS if k not in skip)

@@ -12,7 +12,7 @@ from crm_tui import demo, demo_io, models
 from crm_tui.db import Database
 from crm_tui.errors import ValidationError
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=UTC)
 DATA_TABLES = [t for t in models.SQLModel.metadata.sorted_tables if t.name not in ("change_log", "crm_meta")]
 
@@ -20,8 +20,9 @@ DATA_TABLES = [t for t in models.SQLModel.metadata.sorted_tables if t.name not i
 def dump(db) -> dict[str, list[tuple]]:
     with db.read() as session:
         conn = session.connection()
-        return {t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))]
-                for t in DATA_TABLES}
+        return {
+            t.name: [tuple(r) for r in conn.execute(select(t).order_by(*t.primary_key.columns))] for t in DATA_TABLES
+        }
 
 
 def rows(db, table) -> list:
@@ -59,8 +60,11 @@ def test_chunks_built_in_a_helper_process_give_the_same_rows_as_built_in_line(tm
     inline = Database.open(str(tmp_path / "inline.sqlite3"))
     demo.generate(inline, size=100, seed=5, now=NOW)
     assert dump(helper) == dump(inline)
-    assert [a for a in seen if a[0] == "customers"] == [("customers", 40, 100), ("customers", 80, 100),
-                                                         ("customers", 100, 100)]
+    assert [a for a in seen if a[0] == "customers"] == [
+        ("customers", 40, 100),
+        ("customers", 80, 100),
+        ("customers", 100, 100),
+    ]
 
 
 def test_counts_match_the_rows_and_the_requested_scale(demo300):
@@ -116,9 +120,12 @@ def test_deals_follow_their_stage_history(demo300):
             assert after.from_stage_id == before.to_stage_id
             assert after.at > before.at
             assert stages[after.to_stage_id].outcome != "open" or (
-                stages[after.to_stage_id].position > stages[before.to_stage_id].position)
-            if stages[after.to_stage_id].outcome == "open" and (
-                    stages[after.to_stage_id].position - stages[before.to_stage_id].position) > 1:
+                stages[after.to_stage_id].position > stages[before.to_stage_id].position
+            )
+            if (
+                stages[after.to_stage_id].outcome == "open"
+                and (stages[after.to_stage_id].position - stages[before.to_stage_id].position) > 1
+            ):
                 skipped = True
         kind = stages[d.stage_id].outcome
         if kind == "open":
@@ -138,8 +145,12 @@ def test_every_stage_has_deals_and_some_open_deals_are_rotting(demo300):
     for d in deals:
         per_stage[d.stage_id] += 1
     assert set(per_stage) == set(stages), "every open stage, Won and Lost have deals"
-    rotting = [d for d in deals if stages[d.stage_id].rot_days is not None
-               and NOW - d.stage_entered_at > dt.timedelta(days=stages[d.stage_id].rot_days)]
+    rotting = [
+        d
+        for d in deals
+        if stages[d.stage_id].rot_days is not None
+        and NOW - d.stage_entered_at > dt.timedelta(days=stages[d.stage_id].rot_days)
+    ]
     fresh = [d for d in deals if stages[d.stage_id].outcome == "open" and d not in rotting]
     assert rotting and fresh
 
@@ -235,11 +246,13 @@ def test_the_deal_flow_grows_with_the_book_instead_of_piling_up_at_the_end(demo3
     year_ago = NOW - dt.timedelta(days=365)
     with db.read() as session:
         conn = session.connection()
-        created = [c if c.tzinfo else c.replace(tzinfo=dt.timezone.utc)
-                   for c in conn.execute(select(models.Deal.created_at)).scalars()]
+        created = [
+            c if c.tzinfo else c.replace(tzinfo=dt.UTC) for c in conn.execute(select(models.Deal.created_at)).scalars()
+        ]
         open_ids = select(models.Stage.id).where(models.Stage.outcome == "open")
-        still_open = conn.execute(select(func.count()).select_from(models.Deal)
-                                  .where(models.Deal.stage_id.in_(open_ids))).scalar()
+        still_open = conn.execute(
+            select(func.count()).select_from(models.Deal).where(models.Deal.stage_id.in_(open_ids))
+        ).scalar()
     last_year = sum(c >= year_ago for c in created)
     assert 1.2 <= last_year / (len(created) - last_year) <= 2.5
     assert 0.03 <= still_open / len(created) <= 0.2

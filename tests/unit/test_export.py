@@ -17,7 +17,7 @@ from crm_tui.io import export_kind, import_file
 from crm_tui.io.mapping import KINDS
 from crm_tui.metrics import Filters, report
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=UTC)
 ORDER = ("products", "customers", "contacts", "deals", "tasks", "orders")
 REPO = Path(__file__).resolve().parents[2]
@@ -62,9 +62,25 @@ def test_json_export_types(demo_db):
     data = json.loads(buf.getvalue())
     assert len(data) == n and n > 0
     first = data[0]
-    assert list(first) == ["external_id", "title", "customer", "pipeline", "stage", "status", "amount", "currency",
-                           "probability", "owner", "product", "quantity", "unit_price", "created_at",
-                           "expected_close", "closed_at", "lost_reason"]
+    assert list(first) == [
+        "external_id",
+        "title",
+        "customer",
+        "pipeline",
+        "stage",
+        "status",
+        "amount",
+        "currency",
+        "probability",
+        "owner",
+        "product",
+        "quantity",
+        "unit_price",
+        "created_at",
+        "expected_close",
+        "closed_at",
+        "lost_reason",
+    ]
     assert isinstance(first["amount"], (int, float)) and first["created_at"].endswith("+00:00")
 
 
@@ -81,8 +97,9 @@ def test_unknown_format_and_kind(demo_db, tmp_path):
 
 def run_cli(*args, env_db):
     env = {**os.environ, "CRM_TUI_DB": str(env_db)}
-    return subprocess.run([sys.executable, "-m", "crm_tui", *args], capture_output=True, text=True, cwd=REPO,
-                          env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "crm_tui", *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+    )
 
 
 def test_cli_end_to_end(tmp_path):
@@ -101,7 +118,10 @@ def test_cli_end_to_end(tmp_path):
     p = run_cli("export", "deals", "-o", str(out), env_db=dbfile)
     assert p.returncode == 0 and os.stat(out).st_mode & 0o777 == 0o600
     p = run_cli("export", "deals", "--format", "xlsx", env_db=dbfile)
-    assert p.returncode == 2 and p.stderr.strip() == "crm-tui: error: xlsx is a binary format; give a file with -o FILE.xlsx"
+    assert (
+        p.returncode == 2
+        and p.stderr.strip() == "crm-tui: error: xlsx is a binary format; give a file with -o FILE.xlsx"
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("name,email\nGood,g@x.example\nBad,nope\n")
     p = run_cli("import", "customers", str(bad), env_db=dbfile)
@@ -120,12 +140,22 @@ def test_cli_end_to_end(tmp_path):
 
 
 def test_help_lists_import_and_export():
-    p = subprocess.run([sys.executable, "-m", "crm_tui", "--help"], capture_output=True, text=True, cwd=REPO,
-                       timeout=60)
+    p = subprocess.run(
+        [sys.executable, "-m", "crm_tui", "--help"], capture_output=True, text=True, cwd=REPO, timeout=60
+    )
     assert "import" in p.stdout and "export" in p.stdout
-    p = subprocess.run([sys.executable, "-c", "import sys, crm_tui.cli_io; "
-                        "print(any(m in sys.modules for m in ('pandas', 'sqlmodel', 'openpyxl', 'sqlalchemy')))"],
-                       capture_output=True, text=True, cwd=REPO, timeout=60)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, crm_tui.cli_io; "
+            "print(any(m in sys.modules for m in ('pandas', 'sqlmodel', 'openpyxl', 'sqlalchemy')))",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert p.stdout.strip() == "False"
 
 

@@ -235,8 +235,12 @@ def test_cli_subprocess_exit_2_and_one_stderr_line(filled, tmp_path):
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "crm_tui", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=env, cwd=tmp_path,
+            [sys.executable, "-m", "crm_tui", *argv],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=tmp_path,
         )
         for name, (argv, _) in cases.items()
     }

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from crm_tui.errors import CrmError, ValidationError
 from crm_tui.models import ChangeLog, Customer, Deal, Note, Stage, Task
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
@@ -105,21 +105,26 @@ def test_long_multiline_notes_keep_every_character(services):
 
 
 ODD_BUT_VALID = [
-    ("-0", 0), (-0.0, 0), ("1e2", 10_000), ("1,234.50", 123_450), ("$1 234", 123_400), (decimal.Decimal("9.99"), 999),
+    ("-0", 0),
+    (-0.0, 0),
+    ("1e2", 10_000),
+    ("1,234.50", 123_450),
+    ("$1 234", 123_400),
+    (decimal.Decimal("9.99"), 999),
 ]
 IMPOSSIBLE_AMOUNTS = [
-        ("1e309", "too large"),
-        (float("inf"), "finite number"),
-        ("NaN", "finite number"),
-        (float("nan"), "finite number"),
-        (decimal.Decimal("sNaN"), "finite number"),
-        ("-1", "number ≥ 0"),
-        ("0.001", "more than two decimals"),
-        ("1e999999999", "too large"),
-        ("1e-999999999", "at most two decimals"),
-        ("1234567890123.0000000000000001", "at most two decimals"),
-        (10**20, "too large"),
-        ("12abc", "number ≥ 0"),
+    ("1e309", "too large"),
+    (float("inf"), "finite number"),
+    ("NaN", "finite number"),
+    (float("nan"), "finite number"),
+    (decimal.Decimal("sNaN"), "finite number"),
+    ("-1", "number ≥ 0"),
+    ("0.001", "more than two decimals"),
+    ("1e999999999", "too large"),
+    ("1e-999999999", "at most two decimals"),
+    ("1234567890123.0000000000000001", "at most two decimals"),
+    (10**20, "too large"),
+    ("12abc", "number ≥ 0"),
     (True, "number ≥ 0"),
 ]
 
@@ -202,11 +207,40 @@ def test_cli_non_numbers_are_argparse_errors_without_raw_escapes(size, capsys):
 
 # -- property-based: nothing but the project's own errors, and the figures still add up ---------------------
 
-SPECIAL = st.sampled_from([
-    "1e309", "-1e309", "NaN", "nan", "inf", "-0", "-0.0", "0", "1e2", "1,234.50", "$1 234", "0.001",
-    "1e999999999", "1e-999999999", "１２３", "", " ", "2024-02-30", "2024-02-29", "9999-12-31T23:59-05:00",
-    "0001-01-01", "[red]1[/red]", "\x1b[31m5", "50%", "100", "101", "-5", "1" * 5000, "\udcff", "\u202e12",
-])
+SPECIAL = st.sampled_from(
+    [
+        "1e309",
+        "-1e309",
+        "NaN",
+        "nan",
+        "inf",
+        "-0",
+        "-0.0",
+        "0",
+        "1e2",
+        "1,234.50",
+        "$1 234",
+        "0.001",
+        "1e999999999",
+        "1e-999999999",
+        "１２３",
+        "",
+        " ",
+        "2024-02-30",
+        "2024-02-29",
+        "9999-12-31T23:59-05:00",
+        "0001-01-01",
+        "[red]1[/red]",
+        "\x1b[31m5",
+        "50%",
+        "100",
+        "101",
+        "-5",
+        "1" * 5000,
+        "\udcff",
+        "\u202e12",
+    ]
+)
 ZONES = st.sampled_from([UTC, dt.timezone(dt.timedelta(hours=-5)), dt.timezone(dt.timedelta(hours=14))])
 ANYTHING = st.one_of(
     SPECIAL,
@@ -221,9 +255,14 @@ ANYTHING = st.one_of(
     st.datetimes(timezones=ZONES),
 )
 IDS = st.one_of(
-    st.integers(min_value=-2, max_value=8), st.integers(), st.sampled_from([2**63, -(2**63) - 1, 2**70]),
-    st.text(max_size=5), st.none(),
+    st.integers(min_value=-2, max_value=8),
+    st.integers(),
+    st.sampled_from([2**63, -(2**63) - 1, 2**70]),
+    st.text(max_size=5),
+    st.none(),
 )
+
+
 def _examples(db, n: int) -> settings:
     """Modest example counts (fewer on a server database, where each commit is a round trip);
     one database per test function, shared by its examples, so state accumulates."""
@@ -245,7 +284,9 @@ def test_create_customer_takes_anything(db, services):
     @_examples(db, 50)
     @given(name=ANYTHING, email=ANYTHING, tags=ANYTHING, status=ANYTHING, website=ANYTHING)
     def check(name, email, tags, status, website):
-        c = _attempt(lambda: services.create_customer(name=name, email=email, tags=tags, status=status, website=website))
+        c = _attempt(
+            lambda: services.create_customer(name=name, email=email, tags=tags, status=status, website=website)
+        )
         if c is not None:
             assert services.get(Customer, c.id).name == str(name).strip()
 
@@ -255,13 +296,25 @@ def test_create_customer_takes_anything(db, services):
 
 def test_create_deal_takes_anything(db, services):
     @_examples(db, 50)
-    @given(title=ANYTHING, amount=ANYTHING, probability=ANYTHING, expected_close=ANYTHING, customer_id=IDS,
-           currency=ANYTHING)
+    @given(
+        title=ANYTHING,
+        amount=ANYTHING,
+        probability=ANYTHING,
+        expected_close=ANYTHING,
+        customer_id=IDS,
+        currency=ANYTHING,
+    )
     def check(title, amount, probability, expected_close, customer_id, currency):
-        deal = _attempt(lambda: services.create_deal(
-            title, amount=amount, probability=probability, expected_close=expected_close, customer_id=customer_id,
-            currency=currency,
-        ))
+        deal = _attempt(
+            lambda: services.create_deal(
+                title,
+                amount=amount,
+                probability=probability,
+                expected_close=expected_close,
+                customer_id=customer_id,
+                currency=currency,
+            )
+        )
         if deal is not None:
             stored = services.get(Deal, deal.id)
             assert 0 <= stored.amount_cents <= 10**15
@@ -292,8 +345,12 @@ def test_tasks_and_notes_take_anything(db, services):
 
 
 OPS = st.lists(
-    st.tuples(st.sampled_from(["update", "move", "win", "lose", "delete", "restore", "edit_customer", "reopen"]),
-              st.integers(min_value=0, max_value=20), ANYTHING, ANYTHING),
+    st.tuples(
+        st.sampled_from(["update", "move", "win", "lose", "delete", "restore", "edit_customer", "reopen"]),
+        st.integers(min_value=0, max_value=20),
+        ANYTHING,
+        ANYTHING,
+    ),
     max_size=8,
 )
 

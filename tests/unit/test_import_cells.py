@@ -13,7 +13,7 @@ from crm_tui.errors import ValidationError
 from crm_tui.io import import_file
 from crm_tui.models import Customer, Deal, DealProduct, Note, Order, OrderLine, Product, Stage
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2024, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -60,13 +60,17 @@ def test_encoding_option_and_bad_encoding(db, tmp_path):
 
 
 def test_date_formats(db, tmp_path):
-    path = write(tmp_path, "d.csv", (
-        "external_id,stage,created_at,closed_at\n"
-        "a,Won,2017-03-01,2017-04-02\n"
-        "b,Won,3/1/2017,4/2/2017\n"
-        "c,Won,3/1/2017 9:05,4/2/2017 17:30\n"
-        "d,Won,25/12/2017,26/12/2017\n"
-    ))
+    path = write(
+        tmp_path,
+        "d.csv",
+        (
+            "external_id,stage,created_at,closed_at\n"
+            "a,Won,2017-03-01,2017-04-02\n"
+            "b,Won,3/1/2017,4/2/2017\n"
+            "c,Won,3/1/2017 9:05,4/2/2017 17:30\n"
+            "d,Won,25/12/2017,26/12/2017\n"
+        ),
+    )
     r = import_file(db, "deals", path, now=NOW, errors_path=tmp_path / "e.csv")
     assert (r.created, r.rejected) == (3, 1)
     got = dict((e, (c, x)) for e, c, x in rows(db, Deal.external_id, Deal.created_at, Deal.closed_at))
@@ -81,26 +85,26 @@ def test_dayfirst(db, tmp_path):
     r = import_file(db, "deals", path, dayfirst=True, now=NOW)
     assert r.created == 1
     assert rows(db, Deal.created_at, Deal.closed_at) == [
-        (dt.datetime(2017, 1, 3, tzinfo=UTC), dt.datetime(2017, 12, 25, 10, tzinfo=UTC))]
+        (dt.datetime(2017, 1, 3, tzinfo=UTC), dt.datetime(2017, 12, 25, 10, tzinfo=UTC))
+    ]
 
 
 def test_amounts(db, tmp_path):
-    path = write(tmp_path, "d.csv", (
-        "external_id,amount\n"
-        'a,"$1,234.50"\n'
-        "b,€99\n"
-        'c,"1.234,56"\n'
-        "d,\n"
-        "e,NA\n"
-        "f,USD 2 000\n"
-        "g,-5\n"
-        "h,12.345\n"
-        "i,lots\n"
-    ))
+    path = write(
+        tmp_path,
+        "d.csv",
+        ('external_id,amount\na,"$1,234.50"\nb,€99\nc,"1.234,56"\nd,\ne,NA\nf,USD 2 000\ng,-5\nh,12.345\ni,lots\n'),
+    )
     r = import_file(db, "deals", path, now=NOW, errors_path=tmp_path / "e.csv")
     assert (r.created, r.rejected) == (6, 3)
     assert rows(db, Deal.external_id, Deal.amount_cents) == [
-        ("a", 123450), ("b", 9900), ("c", 123456), ("d", 0), ("e", 0), ("f", 200000)]
+        ("a", 123450),
+        ("b", 9900),
+        ("c", 123456),
+        ("d", 0),
+        ("e", 0),
+        ("f", 200000),
+    ]
     errors = {row["external_id"]: row["import_error"] for row in csv.DictReader(open(tmp_path / "e.csv"))}
     assert errors["g"] == "amount must be a number ≥ 0, got '-5'"
     assert "more than two decimals" in errors["h"]
@@ -116,8 +120,13 @@ def test_na_is_text_in_text_columns(db, tmp_path):
 
 def test_map_overrides_and_adds(db, tmp_path):
     path = write(tmp_path, "d.csv", "Ref,Kunde,Wert,Name\nR1,Müller GmbH,100,ignored title\n")
-    r = import_file(db, "deals", path, mapping={"Ref": "external_id", "Kunde": "customer", "Wert": "amount",
-                                               "Name": "ignore"}, now=NOW)
+    r = import_file(
+        db,
+        "deals",
+        path,
+        mapping={"Ref": "external_id", "Kunde": "customer", "Wert": "amount", "Name": "ignore"},
+        now=NOW,
+    )
     assert r.created == 1 and r.unmapped_columns == []
     assert rows(db, Deal.external_id, Deal.amount_cents, Deal.title) == [("R1", 10000, "Müller GmbH")]
     with pytest.raises(ValidationError, match="have no field 'colour'"):
@@ -144,8 +153,10 @@ def test_rejected_rows_file(db, tmp_path):
     out = tmp_path / "c.csv.rejected.csv"
     assert r.errors_path == str(out) and os.stat(out).st_mode & 0o777 == 0o600
     got = list(csv.DictReader(open(out, encoding="utf-8")))
-    assert [(g["import_row"], g["name"], g["email"]) for g in got] == [("3", "", "x@y.example"),
-                                                                       ("4", "Bad", "not-an-email")]
+    assert [(g["import_row"], g["name"], g["email"]) for g in got] == [
+        ("3", "", "x@y.example"),
+        ("4", "Bad", "not-an-email"),
+    ]
     assert got[0]["import_error"].startswith("name is required")
     assert got[1]["import_error"] == "email must look like name@example.com, got 'not-an-email'"
 
@@ -177,16 +188,21 @@ def test_failure_midway_changes_nothing(db, tmp_path):
 
 
 def test_reimport_updates_customers_by_name_or_email(db, tmp_path):
-    import_file(db, "customers", write(tmp_path, "a.csv", "name,email,phone\nACME Corp.,sales@acme.example,1\n"),
-                now=NOW)
+    import_file(
+        db, "customers", write(tmp_path, "a.csv", "name,email,phone\nACME Corp.,sales@acme.example,1\n"), now=NOW
+    )
     r = import_file(db, "customers", write(tmp_path, "b.csv", "name,phone\nacme corp,2\n"), now=NOW)
     assert (r.created, r.updated) == (0, 1)
-    r = import_file(db, "customers",
-                    write(tmp_path, "c.csv", "name,email,industry\nAcme Incorporated,SALES@acme.example,Tools\n"),
-                    now=NOW)
+    r = import_file(
+        db,
+        "customers",
+        write(tmp_path, "c.csv", "name,email,industry\nAcme Incorporated,SALES@acme.example,Tools\n"),
+        now=NOW,
+    )
     assert (r.created, r.updated) == (0, 1)
     assert rows(db, Customer.name, Customer.email, Customer.phone, Customer.industry) == [
-        ("Acme Incorporated", "SALES@acme.example", "2", "Tools")]
+        ("Acme Incorporated", "SALES@acme.example", "2", "Tools")
+    ]
 
 
 def test_reimport_updates_deals_by_external_id(db, tmp_path):
@@ -196,7 +212,9 @@ def test_reimport_updates_deals_by_external_id(db, tmp_path):
     r = import_file(db, "deals", path2, now=NOW)
     assert (r.created, r.updated) == (0, 1)
     assert rows(db, Deal.external_id, Deal.title, Deal.amount_cents, Deal.closed_at) == [
-        ("D1", "First", 15000, NOW), ("D2", "Second", 20000, None)]
+        ("D1", "First", 15000, NOW),
+        ("D2", "Second", 20000, None),
+    ]
 
 
 def test_identical_rows_are_two_deals(db, tmp_path):
@@ -208,29 +226,50 @@ def test_identical_rows_are_two_deals(db, tmp_path):
 
 def test_product_lines_and_name_matching(db, tmp_path):
     import_file(db, "products", write(tmp_path, "p.csv", "product,sales_price\nGTX Pro,4821\n"), now=NOW)
-    path = write(tmp_path, "d.csv", "external_id,product,stage,amount\nW,GTXPro,Won,5000\nO,GTXPro,Engaging,\n"
-                                    "N,Brand New,Engaging,\n")
+    path = write(
+        tmp_path,
+        "d.csv",
+        "external_id,product,stage,amount\nW,GTXPro,Won,5000\nO,GTXPro,Engaging,\nN,Brand New,Engaging,\n",
+    )
     import_file(db, "deals", path, now=NOW)
     assert rows(db, Product.name, Product.unit_price_cents) == [("Brand New", 0), ("GTX Pro", 482100)]
-    lines = rows(db, Deal.external_id, DealProduct.quantity, DealProduct.unit_price_cents,
-                 order=Deal.id, where=DealProduct.deal_id == Deal.id)
+    lines = rows(
+        db,
+        Deal.external_id,
+        DealProduct.quantity,
+        DealProduct.unit_price_cents,
+        order=Deal.id,
+        where=DealProduct.deal_id == Deal.id,
+    )
     assert lines == [("W", 1, 500000), ("O", 1, 482100), ("N", 1, 0)]
 
 
 def test_orders_group_lines(db, tmp_path):
-    path = write(tmp_path, "o.csv", (
-        "ORDERNUMBER,ORDERLINENUMBER,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,ORDERDATE,CUSTOMERNAME\n"
-        "10100,2,S18_1,30,100,3000.30,Shipped,1/6/2003 0:00,Online Diecast\n"
-        "10100,1,S18_2,50,67.5,3375,Shipped,1/6/2003 0:00,Online Diecast\n"
-        "10101,1,S18_1,10,100,1000,Cancelled,1/9/2003 0:00,Blauer See\n"
-    ))
+    path = write(
+        tmp_path,
+        "o.csv",
+        (
+            "ORDERNUMBER,ORDERLINENUMBER,PRODUCTCODE,QUANTITYORDERED,PRICEEACH,SALES,STATUS,ORDERDATE,CUSTOMERNAME\n"
+            "10100,2,S18_1,30,100,3000.30,Shipped,1/6/2003 0:00,Online Diecast\n"
+            "10100,1,S18_2,50,67.5,3375,Shipped,1/6/2003 0:00,Online Diecast\n"
+            "10101,1,S18_1,10,100,1000,Cancelled,1/9/2003 0:00,Blauer See\n"
+        ),
+    )
     r = import_file(db, "orders", path, now=NOW)
     assert (r.created, r.rejected) == (2, 0)
     assert rows(db, Order.number, Order.status, Order.created_at) == [
         ("10100", "fulfilled", dt.datetime(2003, 1, 6, tzinfo=UTC)),
-        ("10101", "cancelled", dt.datetime(2003, 1, 9, tzinfo=UTC))]
-    lines = rows(db, Order.number, Product.name, OrderLine.quantity, OrderLine.unit_price_cents, order=OrderLine.id,
-                 where=(OrderLine.order_id == Order.id) & (Product.id == OrderLine.product_id))
+        ("10101", "cancelled", dt.datetime(2003, 1, 9, tzinfo=UTC)),
+    ]
+    lines = rows(
+        db,
+        Order.number,
+        Product.name,
+        OrderLine.quantity,
+        OrderLine.unit_price_cents,
+        order=OrderLine.id,
+        where=(OrderLine.order_id == Order.id) & (Product.id == OrderLine.product_id),
+    )
     assert lines == [("10100", "S18_2", 50, 6750), ("10100", "S18_1", 30, 10001), ("10101", "S18_1", 10, 10000)]
     r = import_file(db, "orders", path, now=NOW)
     assert (r.created, r.updated) == (0, 2) and count(db, OrderLine) == 3

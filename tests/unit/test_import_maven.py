@@ -14,8 +14,9 @@ from crm_tui.metrics import Filters, report
 from crm_tui.models import Customer, Deal, Order, OrderLine
 
 MAVEN = Path(__file__).resolve().parents[1] / "data" / "maven-crm"
-SAMPLE_SALES = (Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sample-sales-data"
-                / "sales_data_sample.csv")
+SAMPLE_SALES = (
+    Path(__file__).resolve().parents[2].parent / "shared" / "datasets" / "sample-sales-data" / "sales_data_sample.csv"
+)
 
 
 def expected_from_csv():
@@ -27,12 +28,15 @@ def expected_from_csv():
     a_won = won[won.sales_agent == agent]
     a_lost = lost[lost.sales_agent == agent]
     return {
-        "won_count": len(won), "lost_count": len(lost),
+        "won_count": len(won),
+        "lost_count": len(lost),
         "won_value": int(won.close_value.astype(int).sum()),
         "win_rate": len(won) / (len(won) + len(lost)),
         "avg_cycle_days": cycle.mean(),
         "open_count": int(df.deal_stage.isin(["Engaging", "Prospecting"]).sum()),
-        "agent": agent, "agent_won": len(a_won), "agent_lost": len(a_lost),
+        "agent": agent,
+        "agent_won": len(a_won),
+        "agent_lost": len(a_lost),
         "agent_won_value": int(a_won.close_value.astype(int).sum()),
         "agent_rate": len(a_won) / (len(a_won) + len(a_lost)),
         "no_account": int((df.account == "").sum()),
@@ -47,19 +51,33 @@ def test_maven_pipeline_figures(db, pipeline_file):
     assert (r.created, r.rejected) == (85, 0) and "revenue" in r.unmapped_columns
     r = import_file(db, "deals", MAVEN / pipeline_file)
     assert (r.created, r.updated, r.rejected) == (8800, 0, 0)
-    assert r.columns == {"external_id": "opportunity_id", "owner": "sales_agent", "product": "product",
-                         "customer": "account", "stage": "deal_stage", "created_at": "engage_date",
-                         "close_date": "close_date", "amount": "close_value"}
+    assert r.columns == {
+        "external_id": "opportunity_id",
+        "owner": "sales_agent",
+        "product": "product",
+        "customer": "account",
+        "stage": "deal_stage",
+        "created_at": "engage_date",
+        "close_date": "close_date",
+        "amount": "close_value",
+    }
     assert r.also_created == {"stages": 2}  # Engaging, Prospecting; GTXPro matched GTX Pro, accounts matched
     rep = report(db, Filters())
     d = rep["deals"]
-    assert (d["won_count"], d["lost_count"], d["open_count"]) == (exp["won_count"], exp["lost_count"], exp["open_count"])
+    assert (d["won_count"], d["lost_count"], d["open_count"]) == (
+        exp["won_count"],
+        exp["lost_count"],
+        exp["open_count"],
+    )
     assert d["won_value"] == exp["won_value"]
     assert d["win_rate"] == pytest.approx(exp["win_rate"], abs=5e-5)
     assert d["avg_cycle_days"] == pytest.approx(exp["avg_cycle_days"], abs=0.005)
     owner = next(o for o in rep["owners"] if o["owner"] == exp["agent"])
     assert (owner["won_count"], owner["lost_count"], owner["won_value"]) == (
-        exp["agent_won"], exp["agent_lost"], exp["agent_won_value"])
+        exp["agent_won"],
+        exp["agent_lost"],
+        exp["agent_won_value"],
+    )
     assert owner["win_rate"] == pytest.approx(exp["agent_rate"], abs=5e-5)
     with db.read() as s:
         c = s.connection()

@@ -16,7 +16,7 @@ from crm_tui.errors import ValidationError
 from crm_tui.metrics import Filters, customer_segments, forecast_by_month, report, rotting_deal_ids, stage_summaries
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product, Stage, StageChange, Task
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=UTC)
 T0 = dt.datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -54,9 +54,15 @@ class Book:
         st = self.stage[stage]
         d = self.add(
             Deal(
-                title=f"{stage} {cents}", customer_id=customer.id if customer else None, pipeline_id=st.pipeline_id,
-                stage_id=st.id, amount_cents=cents, closed_at=closed, created_at=created,
-                stage_entered_at=kw.pop("entered", created), **kw,
+                title=f"{stage} {cents}",
+                customer_id=customer.id if customer else None,
+                pipeline_id=st.pipeline_id,
+                stage_id=st.id,
+                amount_cents=cents,
+                closed_at=closed,
+                created_at=created,
+                stage_entered_at=kw.pop("entered", created),
+                **kw,
             )
         )
         for name in history:
@@ -85,13 +91,19 @@ def test_open_weighted_won_lost_rates_cycle_and_velocity(db):
 
     stages = {s["name"]: s for s in report(db, now=NOW)["stages"]}
     assert (stages["Proposal"]["count"], stages["Proposal"]["value"], stages["Proposal"]["weighted_value"]) == (
-        1, 333.33, 109.9989
+        1,
+        333.33,
+        109.9989,
     )
     assert stages["Lead"]["weighted_value"] == 100
     assert stages["Won"]["weighted_value"] == 2000 and stages["Lost"]["weighted_value"] == 0
 
     heads = {h.name: h for h in stage_summaries(db, b.pipeline_id)}
-    assert (heads["Proposal"].count, heads["Proposal"].value_cents, heads["Proposal"].weighted_cents) == (1, 33333, 11000)
+    assert (heads["Proposal"].count, heads["Proposal"].value_cents, heads["Proposal"].weighted_cents) == (
+        1,
+        33333,
+        11000,
+    )
     assert heads["Won"].value_cents == 200000 and heads["Qualified"].count == 0
 
 
@@ -149,7 +161,12 @@ def test_period_and_owner_filters_limit_closed_and_owned_deals(db):
     ]
     owners = {o["owner"]: o for o in everything["owners"]}
     assert owners["ann"] == {
-        "owner": "ann", "open_count": 1, "won_count": 3, "won_value": 700, "lost_count": 1, "win_rate": 0.75
+        "owner": "ann",
+        "open_count": 1,
+        "won_count": 3,
+        "won_value": 700,
+        "lost_count": 1,
+        "win_rate": 0.75,
     }
     assert [o["owner"] for o in everything["owners"]] == ["bob", "ann"]  # biggest won value first
 
@@ -210,6 +227,7 @@ def test_market_demand_is_open_quantity_times_product_price(db):
 
 def test_task_figures_on_a_frozen_clock(db):
     with Book(db) as b:
+
         def task(owner="ann", due=None, done=None, **kw):
             b.add(Task(subject="t", owner=owner, due_at=due, done_at=done, **kw))
 
@@ -279,14 +297,34 @@ def test_report_has_exactly_the_documented_keys(db):
         b.add(DealProduct(deal_id=2, product_id=p.id, quantity=1))
     r = report(db, now=NOW)
     assert set(r) == {
-        "customers", "deals", "stages", "owners", "tasks", "orders", "market_demand", "segments", "revenue_by_month"
+        "customers",
+        "deals",
+        "stages",
+        "owners",
+        "tasks",
+        "orders",
+        "market_demand",
+        "segments",
+        "revenue_by_month",
     }
     assert set(r["customers"]) == {"count", "value"}
     assert set(r["deals"]) == {
-        "open_count", "open_value", "weighted_value", "won_count", "won_value", "lost_count", "lost_value",
-        "win_rate", "win_rate_by_value", "avg_won_value", "avg_cycle_days", "velocity_per_day",
+        "open_count",
+        "open_value",
+        "weighted_value",
+        "won_count",
+        "won_value",
+        "lost_count",
+        "lost_value",
+        "win_rate",
+        "win_rate_by_value",
+        "avg_won_value",
+        "avg_cycle_days",
+        "velocity_per_day",
     }
-    assert {frozenset(s) for s in r["stages"]} == {frozenset({"name", "kind", "count", "value", "weighted_value", "conversion"})}
+    assert {frozenset(s) for s in r["stages"]} == {
+        frozenset({"name", "kind", "count", "value", "weighted_value", "conversion"})
+    }
     assert {frozenset(o) for o in r["owners"]} == {
         frozenset({"owner", "open_count", "won_count", "won_value", "lost_count", "win_rate"})
     }
@@ -326,9 +364,19 @@ def test_segments_follow_the_documented_rfm_rules_for_a_whole_demo_book(any_db):
         f = 1 if n <= 1 else 2 if n <= 2 else 3 if n <= 3 else 4 if n <= 5 else 5
         at_most = sum(1 for other in monetary.values() if other <= monetary[c])
         m = math.ceil(5 * at_most / len(monetary))
-        expected[c] = ("champions" if r >= 4 and f >= 4 and m >= 4 else "new" if r >= 4 and f == 1
-                       else "loyal" if r >= 3 and f >= 3 else "potential" if r >= 3
-                       else "at risk" if f >= 3 or m >= 4 else "hibernating")
+        expected[c] = (
+            "champions"
+            if r >= 4 and f >= 4 and m >= 4
+            else "new"
+            if r >= 4 and f == 1
+            else "loyal"
+            if r >= 3 and f >= 3
+            else "potential"
+            if r >= 3
+            else "at risk"
+            if f >= 3 or m >= 4
+            else "hibernating"
+        )
     assert customer_segments(any_db, now=NOW) == expected
     assert len(set(expected.values())) >= 4
     rows = {s["segment"]: (s["count"], s["value"]) for s in report(any_db, now=NOW)["segments"]}

@@ -124,7 +124,11 @@ def test_one_or_two_letters_jump_to_names_starting_with_them(db, services):
     assert [r.name for r in fetch_page(db, CustomerFilter(text="am"))] == ["Amber Mills", "Ambrose & Co"]
     assert count_customers(db, CustomerFilter(text="a")) == 2
     assert [r.name for r in fetch_page(db, CustomerFilter(text="amb"))] == [
-        "Amber Mills", "Ambrose & Co", "Bamboo", "Cambridge Amps"]
+        "Amber Mills",
+        "Ambrose & Co",
+        "Bamboo",
+        "Cambridge Amps",
+    ]
 
 
 @pytest.mark.sqlite_only
@@ -176,9 +180,10 @@ def test_the_plain_sqlite_first_page_finds_the_same_default_database(tmp_path, m
 
 @pytest.mark.sqlite_only
 def test_a_narrow_search_is_led_by_the_text_index_and_a_broad_one_by_the_sort_index(db, db_path, services):
-    """A few matches: fetch them by id (the text index's match list) and sort them. Many: walk the name index and stop after
-    a page. Either way round the wrong plan costs 10–40 ms a keystroke at 100k customers. (Here, 5 rows of
-    a 9-customer book: 1 match drives, 8 are probed — the crossover is matches² = rows × book.)"""
+    """A few matches: fetch them by id (the text index's match list) and sort them. Many: walk the name
+    index and stop after a page. Either way round the wrong plan costs 10–40 ms a keystroke at 100k
+    customers.
+    (Here, 5 rows of a 9-customer book: 1 match drives, 8 are probed — the crossover is matches² = rows × book.)"""
     for i in range(8):
         services.create_customer(name=f"Wide Match {i}")
     services.create_customer(name="Narrowly Unique")
@@ -198,7 +203,7 @@ def test_a_narrow_search_is_led_by_the_text_index_and_a_broad_one_by_the_sort_in
             assert rows and all(text in r.name.lower() for r in rows)
             statement, params = next((s, p) for s, p in seen if "WITH page" in s)
             plan = [row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params)]
-            first = next(step for step in plan if step.startswith("SEARCH customer") or step.startswith("SCAN customer "))
+            first = next(step for step in plan if step.startswith(("SEARCH customer", "SCAN customer ")))
             assert leader in first, (text, plan)
     finally:
         raw.close()
@@ -270,8 +275,7 @@ def test_the_warm_up_builds_every_search_statement_before_the_first_keystroke(db
     built = queries._page_statement.cache_info().misses
     assert built >= 2  # one or two letters, and longer text (two shapes of it with a text index)
     counted = queries._count_statement.cache_info().misses
-    found = {text: first_page(db, CustomerFilter(text=text), Sort("name"), 2)[1]
-             for text in ("wi", "unique", "match")}
+    found = {text: first_page(db, CustomerFilter(text=text), Sort("name"), 2)[1] for text in ("wi", "unique", "match")}
     assert found == {"wi": 8, "unique": 1, "match": 8}  # and the rehearsal left no trace in them
     assert queries._page_statement.cache_info().misses == built
     assert queries._count_statement.cache_info().misses == counted

@@ -18,7 +18,7 @@ from crm_tui.db import Database
 from crm_tui.errors import ConflictError, DatabaseError
 from crm_tui.models import ChangeLog, Note, Pipeline
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _url(db: Database) -> str:
@@ -54,7 +54,7 @@ def test_poller_sees_every_change_even_when_commits_finish_out_of_order(any_db, 
                 name = f"w{index}_{k}"
                 with db.write({name}) as session:
                     session.add(Note(body=name))
-        except BaseException as exc:  # pragma: no cover - reported below
+        except BaseException as exc:  # noqa: BLE001 - pragma: no cover - reported below
             errors.append(exc)
 
     threads = [threading.Thread(target=write, args=(i, w)) for i, w in enumerate(writers)]
@@ -233,9 +233,7 @@ def test_connection_lost_inside_a_transaction_is_one_clear_error(pg_db_url, pg_a
     with pytest.raises(DatabaseError, match="cannot connect to the PostgreSQL server at 127.0.0.1:"):
         with db.read() as session:
             session.connection().exec_driver_sql("SELECT 1")
-            pg_admin.conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
+            pg_admin.conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             session.connection().exec_driver_sql("SELECT 1")
     with db.read() as session:  # and the next one reconnects
         assert session.connection().exec_driver_sql("SELECT 1").scalar() == 1

@@ -67,8 +67,10 @@ def test_headers_count_total_and_weighted_and_agree_with_metrics(db, services, c
     assert h[st["Proposal"].id].weighted_cents == 50000
     assert (h[st["Won"].id].count, h[st["Won"].id].value_cents) == (1, 50000)
     since = (clock.now - dt.timedelta(days=30)).date()
-    expected = {s.stage_id: (s.count, s.value_cents, s.weighted_cents)
-                for s in stage_summaries(db, board.pipeline_id, Filters(since=since))}
+    expected = {
+        s.stage_id: (s.count, s.value_cents, s.weighted_cents)
+        for s in stage_summaries(db, board.pipeline_id, Filters(since=since))
+    }
     assert {sid: (x.count, x.value_cents, x.weighted_cents) for sid, x in h.items()} == expected
     assert a.id in {card.id for card in board.cards[st["Lead"].id]}
 
@@ -129,10 +131,19 @@ def _many_leads(db, count):
 
     lead = stages(db)["Lead"]
     with db.write({"deal"}) as s:
-        now = dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc)
+        now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
         for i in range(1, count + 1):
-            s.add(Deal(title=f"Deal {i:04d}", pipeline_id=lead.pipeline_id, stage_id=lead.id, amount_cents=i * 100,
-                       created_at=now, updated_at=now, stage_entered_at=now))
+            s.add(
+                Deal(
+                    title=f"Deal {i:04d}",
+                    pipeline_id=lead.pipeline_id,
+                    stage_id=lead.id,
+                    amount_cents=i * 100,
+                    created_at=now,
+                    updated_at=now,
+                    stage_entered_at=now,
+                )
+            )
     return lead
 
 
@@ -160,8 +171,10 @@ def test_the_focused_deal_is_loaded_however_far_down_its_column(db, clock):
 
 def _shape(board):
     """What a user sees of a board: every column's card ids in order, and every header."""
-    return ({sid: [c.id for c in cards] for sid, cards in board.cards.items()},
-            {sid: (h.count, h.value_cents, h.weighted_cents) for sid, h in board.headers.items()})
+    return (
+        {sid: [c.id for c in cards] for sid, cards in board.cards.items()},
+        {sid: (h.count, h.value_cents, h.weighted_cents) for sid, h in board.headers.items()},
+    )
 
 
 def test_a_move_patched_into_the_board_equals_the_board_read_afterwards(db, services, clock):
@@ -169,8 +182,9 @@ def test_a_move_patched_into_the_board_equals_the_board_read_afterwards(db, serv
     after every kind of move that must be exactly what reading the database gives."""
     st = stages(db)
     amounts = ["100", "33.33", "1000", "250.05", "100", "77.77", "5000", "0.01", "999.99", "100"]
-    deals = [services.create_deal(f"d{i}", amount=a, probability=(15 if i % 3 == 0 else None))
-             for i, a in enumerate(amounts)]
+    deals = [
+        services.create_deal(f"d{i}", amount=a, probability=(15 if i % 3 == 0 else None)) for i, a in enumerate(amounts)
+    ]
     services.win_deal(services.create_deal("old win", amount="40").id)
     board = load_board(db, None, now=clock.now)
     moves = [
@@ -186,14 +200,24 @@ def test_a_move_patched_into_the_board_equals_the_board_read_afterwards(db, serv
     for i, (deal, move) in enumerate(steps):
         clock.advance(minutes=7)
         result = move(deal)
-        assert board.apply_move(result.deal.id, result.to_stage.id, amount_cents=result.deal.amount_cents,
-                                probability=result.deal.probability, at=clock.now)
+        assert board.apply_move(
+            result.deal.id,
+            result.to_stage.id,
+            amount_cents=result.deal.amount_cents,
+            probability=result.deal.probability,
+            at=clock.now,
+        )
         assert _shape(board) == _shape(load_board(db, None, now=clock.now)), f"after move {i}"
         moved = board.cards[result.to_stage.id][board.find(deal.id)[1]]
         assert moved.stage_id == result.to_stage.id and moved.days_in_stage == 0
         # a board that already shows the move (a reload got there first) is left alone
-        assert not board.apply_move(result.deal.id, result.to_stage.id, amount_cents=result.deal.amount_cents,
-                                    probability=result.deal.probability, at=clock.now)
+        assert not board.apply_move(
+            result.deal.id,
+            result.to_stage.id,
+            amount_cents=result.deal.amount_cents,
+            probability=result.deal.probability,
+            at=clock.now,
+        )
 
 
 def test_a_patch_is_refused_when_the_board_is_older_than_an_edit(db, services, clock):
@@ -203,6 +227,7 @@ def test_a_patch_is_refused_when_the_board_is_older_than_an_edit(db, services, c
     services.update_deal(deal.id, amount="900")
     result = services.move_deal_step(deal.id, 1)
     before = _shape(board)
-    assert not board.apply_move(deal.id, st["Qualified"].id, amount_cents=result.deal.amount_cents,
-                                probability=None, at=clock.now)
+    assert not board.apply_move(
+        deal.id, st["Qualified"].id, amount_cents=result.deal.amount_cents, probability=None, at=clock.now
+    )
     assert _shape(board) == before  # unchanged: the reload that follows shows the truth

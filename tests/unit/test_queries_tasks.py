@@ -6,7 +6,7 @@ import datetime as dt
 
 from crm_tui.queries.tasks import load_tasks, local_day_end, relative_due
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from crm_tui.errors import ValidationError
 from crm_tui.metrics import report
-from crm_tui.models import Customer, Deal, Product, DealProduct, Stage
+from crm_tui.models import Customer, Deal, DealProduct, Product, Stage
 from crm_tui.report import render
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 NOW = dt.datetime(2026, 3, 16, 14, 30, tzinfo=UTC)
 
 
@@ -29,8 +29,15 @@ def data(db):
         s.flush()
 
         def deal(stage, cents, **kw):
-            d = Deal(title="d", customer_id=acme.id, pipeline_id=st[stage].pipeline_id, stage_id=st[stage].id,
-                     amount_cents=cents, created_at=NOW - dt.timedelta(days=4), **kw)
+            d = Deal(
+                title="d",
+                customer_id=acme.id,
+                pipeline_id=st[stage].pipeline_id,
+                stage_id=st[stage].id,
+                amount_cents=cents,
+                created_at=NOW - dt.timedelta(days=4),
+                **kw,
+            )
             s.add(d)
             s.flush()
             return d

@@ -33,7 +33,9 @@ def changes(db):
 
 def test_create_customer_stores_fields_and_announces(db, services, clock):
     seen = changes(db)
-    c = services.create_customer(name="  Acme Corp  ", email="sales@acme.example", tags="vip, ,hardware", status="Prospect")
+    c = services.create_customer(
+        name="  Acme Corp  ", email="sales@acme.example", tags="vip, ,hardware", status="Prospect"
+    )
     stored = services.get(Customer, c.id)
     assert stored.name == "Acme Corp"
     assert stored.name_key == "acmecorp"
@@ -266,8 +268,8 @@ def test_tasks_complete_reopen_snooze_reschedule(services, clock):
     assert snoozed.due_at == clock.now + dt.timedelta(days=1, hours=2)
     week = services.snooze_task(t.id, days=7)
     assert week.due_at == snoozed.due_at + dt.timedelta(days=7)
-    moved = services.reschedule_task(t.id, dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc))
-    assert moved.due_at == dt.datetime(2026, 5, 1, 9, tzinfo=dt.timezone.utc)
+    moved = services.reschedule_task(t.id, dt.datetime(2026, 5, 1, 9, tzinfo=dt.UTC))
+    assert moved.due_at == dt.datetime(2026, 5, 1, 9, tzinfo=dt.UTC)
     done = services.complete_task(t.id)
     assert done.done_at == clock.now
     with pytest.raises(ValidationError, match="already done"):

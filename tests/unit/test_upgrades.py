@@ -110,7 +110,9 @@ def v2(monkeypatch):
 
     def _v2_add_scores(session):
         conn = session.connection()
-        table = Table("lead_score", MetaData(), Column("customer_id", Integer, primary_key=True), Column("score", Integer))
+        table = Table(
+            "lead_score", MetaData(), Column("customer_id", Integer, primary_key=True), Column("score", Integer)
+        )
         table.create(conn)
         conn.execute(text("insert into lead_score(customer_id, score) select id, 50 from customer"))
         ran.append(2)

@@ -54,7 +54,9 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.detail:
                 yield Static(literal(self.detail, wrap=True), id="confirm-detail")
             with Horizontal(id="confirm-buttons"):
-                yield Button(f"{self.confirm_label} (y)", id="confirm-yes", variant="error" if self.danger else "primary")
+                yield Button(
+                    f"{self.confirm_label} (y)", id="confirm-yes", variant="error" if self.danger else "primary"
+                )
                 yield Button("Cancel (n)", id="confirm-no")
 
     def on_mount(self) -> None:

@@ -8,7 +8,8 @@ stored values knowingly.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from crm_tui.tui.modals.form import Field, FormScreen
 

@@ -8,7 +8,8 @@ typed kept, and an edit that meets a newer stored version shows it.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual.suggester import Suggester
 
@@ -29,7 +30,7 @@ class CustomerSuggester(Suggester):
         rows = await asyncio.to_thread(self._lookup, value)
         for _id, name in rows:
             if name.casefold().startswith(value.casefold()):
-                return value + name[len(value):]
+                return value + name[len(value) :]
         return None
 
 

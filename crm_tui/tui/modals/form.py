@@ -18,8 +18,9 @@ Enter in a one-line field or ctrl+s saves; escape cancels.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -132,8 +133,13 @@ class FormScreen(ModalScreen[Any]):
             return Select([(o, o) for o in f.options], value=current, allow_blank=False, id=wid, compact=True)
         if f.kind == "text":
             return TextArea("" if value is None else str(value), id=wid, soft_wrap=True, show_line_numbers=False)
-        return Input("" if value is None else str(value), placeholder=f.placeholder, id=wid, compact=True,
-                     suggester=self.suggesters.get(f.name))
+        return Input(
+            "" if value is None else str(value),
+            placeholder=f.placeholder,
+            id=wid,
+            compact=True,
+            suggester=self.suggesters.get(f.name),
+        )
 
     def on_mount(self) -> None:
         if self.fields:

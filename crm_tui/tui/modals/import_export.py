@@ -200,8 +200,12 @@ class ImportScreen(TransferScreen):
     def compose_fields(self) -> ComposeResult:
         with Horizontal(classes="transfer-row"):
             yield Label("File", classes="transfer-label")
-            yield PathInput(placeholder="e.g. ~/Downloads/export.csv (tab completes)", id="transfer-path",
-                            suggester=PathSuggester(IMPORT_SUFFIXES), compact=True)
+            yield PathInput(
+                placeholder="e.g. ~/Downloads/export.csv (tab completes)",
+                id="transfer-path",
+                suggester=PathSuggester(IMPORT_SUFFIXES),
+                compact=True,
+            )
         yield Static("", id="error-path", classes="transfer-error", markup=False)
         with Horizontal(classes="transfer-row"):
             yield Label("Encoding", classes="transfer-label")
@@ -240,8 +244,16 @@ class ImportScreen(TransferScreen):
     def work(self, job: dict):
         from crm_tui.io import import_file
 
-        return import_file(self.app.db, self.kind, job["path"], dry_run=job["dry_run"], encoding=job["encoding"],
-                           dayfirst=job["dayfirst"], progress=self.progress_callback(), now=self.app.clock())
+        return import_file(
+            self.app.db,
+            self.kind,
+            job["path"],
+            dry_run=job["dry_run"],
+            encoding=job["encoding"],
+            dayfirst=job["dayfirst"],
+            progress=self.progress_callback(),
+            now=self.app.clock(),
+        )
 
     def summary_lines(self, result) -> list[str]:
         lines = [result.summary()[:1].upper() + result.summary()[1:]]
@@ -273,8 +285,12 @@ class ExportScreen(TransferScreen):
             yield Select([(f, f) for f in FORMATS], value="csv", allow_blank=False, id="transfer-format", compact=True)
         with Horizontal(classes="transfer-row"):
             yield Label("File", classes="transfer-label")
-            yield PathInput(f"{self.kind}-{day}.csv", id="transfer-path", compact=True,
-                            suggester=PathSuggester(tuple("." + f for f in FORMATS)))
+            yield PathInput(
+                f"{self.kind}-{day}.csv",
+                id="transfer-path",
+                compact=True,
+                suggester=PathSuggester(tuple("." + f for f in FORMATS)),
+            )
         yield Static("", id="error-path", classes="transfer-error", markup=False)
 
     @on(Select.Changed, "#transfer-format")

@@ -28,8 +28,11 @@ class LoseReasonScreen(ModalScreen[str | None]):
         with Vertical(id="lose-dialog"):
             yield Label(Text(f"Lose '{safe(self._deal_title)}'"), id="lose-title")
             yield Label(Text("Why was it lost? e.g. " + ", ".join(COMMON_REASONS[:3])), classes="muted")
-            yield Input(placeholder="reason (required); → completes a common one", id="lose-reason",
-                        suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False))
+            yield Input(
+                placeholder="reason (required); → completes a common one",
+                id="lose-reason",
+                suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False),
+            )
             yield Static("", id="lose-error")
             yield Label("enter: mark lost · escape: keep it open", classes="muted")
 

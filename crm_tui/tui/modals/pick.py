@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.text import Text
 from textual import on
@@ -31,8 +32,10 @@ class PickScreen(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical(id="pick-dialog"):
             yield Label(Text(self._title), id="pick-title")
-            options = [Option(Text(("● " if v == self._current else "  ") + safe(label)), id=str(i))
-                       for i, (label, v) in enumerate(self._choices)]
+            options = [
+                Option(Text(("● " if v == self._current else "  ") + safe(label)), id=str(i))
+                for i, (label, v) in enumerate(self._choices)
+            ]
             yield OptionList(*options, id="pick-list")
 
     def on_mount(self) -> None:

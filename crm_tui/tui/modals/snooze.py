@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -30,8 +29,13 @@ class SnoozeScreen(ModalScreen[dict | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="snooze-dialog"):
             yield Label(Text(f"Snooze '{safe(self._subject)}'"), id="snooze-title")
-            yield OptionList(Option("+1 day", id="1"), Option("+3 days", id="3"), Option("+1 week", id="7"),
-                             Option("Pick a date…", id="date"), id="snooze-options")
+            yield OptionList(
+                Option("+1 day", id="1"),
+                Option("+3 days", id="3"),
+                Option("+1 week", id="7"),
+                Option("Pick a date…", id="date"),
+                id="snooze-options",
+            )
             yield Input(placeholder="YYYY-MM-DD or YYYY-MM-DD HH:MM (local time)", id="snooze-date")
             yield Static("", id="snooze-error")
 

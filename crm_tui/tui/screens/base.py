@@ -8,7 +8,8 @@ and pushes an undo entry when it changes something a user may want back.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from textual import on
 from textual.screen import Screen
@@ -78,7 +79,9 @@ class CrmScreen(Screen):
             try:
                 result = call()
             except CrmError as exc:
-                app.call_from_thread(on_error or (lambda e: app.notify(e.message, severity="error", timeout=6, markup=False)), exc)
+                app.call_from_thread(
+                    on_error or (lambda e: app.notify(e.message, severity="error", timeout=6, markup=False)), exc
+                )
                 return
             label = undo_label(result) if undo is not None and callable(undo_label) else undo_label
             message = success(result) if callable(success) else success

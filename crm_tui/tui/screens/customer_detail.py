@@ -19,8 +19,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
 from crm_tui.textnorm import money_text
-from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import literal
+from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
 
 
@@ -124,8 +124,12 @@ class CustomerDetailScreen(CrmScreen):
         table = _table(("Name", "left"), ("Title", "left"), ("Email", "left"), ("Phone", "left"))
         for ct in d.contacts:
             table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone))
-        self._section("#detail-contacts", f"Contacts ({len(d.contacts)})", table if d.contacts else None,
-                      "No contacts — press c to add one")
+        self._section(
+            "#detail-contacts",
+            f"Contacts ({len(d.contacts)})",
+            table if d.contacts else None,
+            "No contacts — press c to add one",
+        )
 
     def _deals(self, d) -> None:
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
@@ -138,7 +142,9 @@ class CustomerDetailScreen(CrmScreen):
     def _orders(self, d) -> None:
         table = _table(("Order", "left"), ("Status", "left"), ("Created", "left"), ("Value", "right"))
         for o in d.orders:
-            table.add_row(literal(o.number), o.status, local_time(o.created_at, with_time=False), money_text(o.value_cents))
+            table.add_row(
+                literal(o.number), o.status, local_time(o.created_at, with_time=False), money_text(o.value_cents)
+            )
         self._section("#detail-orders", f"Orders ({len(d.orders)})", table if d.orders else None, "No orders")
 
     def _tasks(self, d) -> None:
@@ -157,8 +163,9 @@ class CustomerDetailScreen(CrmScreen):
             body.append("\n")
         body.rstrip()
         heading = f"Tasks · {len(d.open_tasks)} open, {len(d.done_tasks)} done"
-        self._section("#detail-tasks", heading, body if (d.open_tasks or d.done_tasks) else None,
-                      "No tasks — press t to add one")
+        self._section(
+            "#detail-tasks", heading, body if (d.open_tasks or d.done_tasks) else None, "No tasks — press t to add one"
+        )
 
     def _notes(self, d) -> None:
         body = Text()
@@ -171,8 +178,12 @@ class CustomerDetailScreen(CrmScreen):
                 body.append_text(literal(note.author))
             body.append("\n")
             body.append_text(literal(note.body, wrap=True))
-        self._section("#detail-notes", f"Notes ({len(d.notes)}), newest first", body if d.notes else None,
-                      "No notes — press n to log one")
+        self._section(
+            "#detail-notes",
+            f"Notes ({len(d.notes)}), newest first",
+            body if d.notes else None,
+            "No notes — press n to log one",
+        )
 
     # -- actions ------------------------------------------------------------------------
 
@@ -230,6 +241,8 @@ class CustomerDetailScreen(CrmScreen):
         services, cid = self.app.services, self.customer_id
 
         def save(values):
-            return services.add_task(values["subject"], kind=values["kind"], due_at=values["due"] or None, customer_id=cid)
+            return services.add_task(
+                values["subject"], kind=values["kind"], due_at=values["due"] or None, customer_id=cid
+            )
 
         self.app.push_screen(TaskForm(self._customer_name(), save), self._saved("Task added"))

@@ -19,12 +19,12 @@ from textual.containers import Horizontal
 from textual.widgets import Input, Select, Static
 
 from crm_tui.textnorm import money_text
-from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.literal import literal
-from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
-from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.search_input import SearchInput
+from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 
 PAGE = 200
 FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
@@ -49,7 +49,13 @@ COLUMNS = (
 def row_cells(row) -> tuple:
     """A ``CustomerRow`` → the table's cells, in ``COLUMNS`` order (updated in local time)."""
     return (
-        row.name, row.status, row.owner, row.email, row.phone, row.industry, row.tags,
+        row.name,
+        row.status,
+        row.owner,
+        row.email,
+        row.phone,
+        row.industry,
+        row.tags,
         money_text(row.open_value_cents) if row.open_value_cents else "",
         row.updated_at.astimezone().date().isoformat(),
     )
@@ -65,7 +71,9 @@ class CustomersScreen(CrmScreen):
         Binding("S", "reverse_sort", "Reverse", show=False, id="customers.reverse", tooltip="Reverse the sort order"),
         Binding("n", "new", "New", id="customers.new", tooltip="Add a customer"),
         Binding("e", "edit", "Edit", id="customers.edit", tooltip="Edit the highlighted customer"),
-        Binding("d", "delete", "Delete", id="customers.delete", tooltip="Delete the highlighted customer (undo: ctrl+z)"),
+        Binding(
+            "d", "delete", "Delete", id="customers.delete", tooltip="Delete the highlighted customer (undo: ctrl+z)"
+        ),
         Binding("escape", "clear", "Clear", show=False, id="customers.clear", tooltip="Clear the search and filters"),
     ]
 
@@ -96,7 +104,9 @@ class CustomersScreen(CrmScreen):
             yield Select([], prompt="owner", id="filter-owner", compact=True)
             yield Select([], prompt="tag", id="filter-tag", compact=True)
             yield Select([], prompt="segment", id="filter-segment", compact=True)
-        yield VirtualTable(COLUMNS, self._row_at, placeholder="…", empty_text="Loading customers…", id="customers-table")
+        yield VirtualTable(
+            COLUMNS, self._row_at, placeholder="…", empty_text="Loading customers…", id="customers-table"
+        )
         yield KeyBar()
 
     @property
@@ -240,7 +250,8 @@ class CustomersScreen(CrmScreen):
                             self._complete_page(self._generation, number)
                         else:
                             self._waiting[number] = self.set_timer(
-                                COMPLETE_AFTER, partial(self._complete_page, self._generation, number))
+                                COMPLETE_AFTER, partial(self._complete_page, self._generation, number)
+                            )
             elif number not in self._pending:
                 self._pending.add(number)
                 previous = self._pages.get(number - 1)
@@ -287,7 +298,11 @@ class CustomersScreen(CrmScreen):
         self.app.call_from_thread(self._choices_ready, choices, SEGMENTS)
 
     def _choices_ready(self, choices, segments) -> None:
-        for wid, values in (("#filter-owner", choices.owners), ("#filter-tag", choices.tags), ("#filter-segment", segments)):
+        for wid, values in (
+            ("#filter-owner", choices.owners),
+            ("#filter-tag", choices.tags),
+            ("#filter-segment", segments),
+        ):
             select = self.query_one(wid, Select)
             current = select.value
             with self.prevent(Select.Changed):
@@ -389,9 +404,7 @@ class CustomersScreen(CrmScreen):
     def _open(self, event: VirtualTable.RowSelected) -> None:
         customer_id = self._id_at(event.row)
         if customer_id is not None:
-            from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
-
-            self.app.push_screen(CustomerDetailScreen(customer_id))
+            self.app.open_customer(customer_id)
 
     def action_new(self) -> None:
         if self.app.services is None:

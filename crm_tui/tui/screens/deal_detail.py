@@ -15,11 +15,11 @@ from textual.widgets import Input, Static
 
 from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
 from crm_tui.textnorm import money_text
+from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
+from crm_tui.tui.savers import deal_values, task_saver
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.screens.pipeline import deal_values
-from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.key_bar import KeyBar
 
 
@@ -80,7 +80,9 @@ class DealDetailScreen(CrmScreen):
         head.add_row("Amount", Text(money_text(d.amount_cents, d.currency)))
         prob = f"{detail.probability}%" + ("" if d.probability is not None else " (stage default)")
         head.add_row("Probability", Text(prob))
-        head.add_row("Pipeline", Text(f"{safe(detail.pipeline)} · {safe(detail.stage)} since {local(d.stage_entered_at)}"))
+        head.add_row(
+            "Pipeline", Text(f"{safe(detail.pipeline)} · {safe(detail.stage)} since {local(d.stage_entered_at)}")
+        )
         head.add_row("Owner", Text(safe(d.owner) or "—"))
         head.add_row("Expected close", Text(d.expected_close.isoformat() if d.expected_close else "—"))
         head.add_row("Created", Text(local(d.created_at)))
@@ -144,28 +146,37 @@ class DealDetailScreen(CrmScreen):
             return
         d, db, services = self.detail.deal, self.app.db, self.app.services
         values = {
-            "title": d.title, "customer": self.detail.customer, "amount": money_text(d.amount_cents).replace(",", ""),
-            "owner": d.owner, "expected_close": d.expected_close.isoformat() if d.expected_close else "",
+            "title": d.title,
+            "customer": self.detail.customer,
+            "amount": money_text(d.amount_cents).replace(",", ""),
+            "owner": d.owner,
+            "expected_close": d.expected_close.isoformat() if d.expected_close else "",
             "probability": "" if d.probability is None else str(d.probability),
         }
 
         def save(form: dict, version: int):
             return services.update_deal(d.id, expected_version=version, **deal_values(db, form))
 
-        form = DealFormScreen("Edit deal", save, values=values, version=d.version,
-                              suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))})
+        form = DealFormScreen(
+            "Edit deal",
+            save,
+            values=values,
+            version=d.version,
+            suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
+        )
         self.app.push_screen(form, lambda r: r and self.app.notify("Deal saved", timeout=3))
 
     def action_task(self) -> None:
         if self.detail is None or self.app.services is None:
             return
-        from crm_tui.tui.screens.tasks import task_saver
         from crm_tui.tui.modals.task_form import TaskFormScreen
 
         save = task_saver(self.app, deal_id=self.deal_id)
         values = {"owner": self.app.user or "", "customer": self.detail.customer}
-        self.app.push_screen(TaskFormScreen(f"New task for '{safe(self.detail.deal.title)}'", save, values=values),
-                             lambda r: r and self.app.notify("Task added", timeout=3))
+        self.app.push_screen(
+            TaskFormScreen(f"New task for '{safe(self.detail.deal.title)}'", save, values=values),
+            lambda r: r and self.app.notify("Task added", timeout=3),
+        )
 
     def _move(self, call, label: str, success: str) -> None:
         services = self.app.services
@@ -190,8 +201,11 @@ class DealDetailScreen(CrmScreen):
     def action_reopen(self) -> None:
         if self.detail and self.app.services:
             services, title = self.app.services, self.detail.deal.title
-            self._move(lambda: services.reopen_deal(self.deal_id), f"reopen '{title}'",
-                       lambda r: f"Reopened '{safe(title)}' in {safe(r.to_stage.name)}")
+            self._move(
+                lambda: services.reopen_deal(self.deal_id),
+                f"reopen '{title}'",
+                lambda r: f"Reopened '{safe(title)}' in {safe(r.to_stage.name)}",
+            )
 
     def action_customer(self) -> None:
         if self.detail and self.detail.deal.customer_id:

@@ -17,43 +17,50 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from crm_tui.queries.pipeline import (
-    CARDS_PER_COLUMN, Board, find_customers, list_owners, list_pipelines, load_board, resolve_customer,
+    CARDS_PER_COLUMN,
+    Board,
+    find_customers,
+    list_owners,
+    list_pipelines,
+    load_board,
 )
+from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.pick import PickScreen
+from crm_tui.tui.savers import deal_values
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.kanban import KanbanBoard
-from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.key_bar import KeyBar
-
-
-def deal_values(db, values: dict) -> dict:
-    """Form text → create_deal/update_deal keyword arguments (customer resolved by name)."""
-    out = {
-        "title": values["title"],
-        "customer_id": resolve_customer(db, values.get("customer", "")),
-        "amount": values.get("amount", "").strip() or "0",
-        "owner": values.get("owner", ""),
-        "expected_close": values.get("expected_close", "").strip() or None,
-        "probability": values.get("probability", "").strip() or None,
-    }
-    return out
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 
 class PipelineScreen(CrmScreen):
     CSS_PATH = "pipeline.tcss"
     WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline"})
     BINDINGS = [
-        Binding("shift+left,H", "step(-1)", "◀Stage", key_display="H", id="pipeline.move_prev",
-                tooltip="Move the deal to the previous stage"),
-        Binding("shift+right,L", "step(1)", "Stage▶", key_display="L", id="pipeline.move_next",
-                tooltip="Move the deal to the next stage"),
+        Binding(
+            "shift+left,H",
+            "step(-1)",
+            "◀Stage",
+            key_display="H",
+            id="pipeline.move_prev",
+            tooltip="Move the deal to the previous stage",
+        ),
+        Binding(
+            "shift+right,L",
+            "step(1)",
+            "Stage▶",
+            key_display="L",
+            id="pipeline.move_next",
+            tooltip="Move the deal to the next stage",
+        ),
         Binding("w", "win", "Win", id="pipeline.win", tooltip="Mark the deal won"),
         Binding("x", "lose", "Lose", id="pipeline.lose", tooltip="Mark the deal lost (asks why)"),
         Binding("n", "new_deal", "New", id="pipeline.new", tooltip="Add a deal to the first stage"),
-        Binding("slash", "filter", "Filter", id="pipeline.filter", tooltip="Show only deals whose title or customer matches"),
+        Binding(
+            "slash", "filter", "Filter", id="pipeline.filter", tooltip="Show only deals whose title or customer matches"
+        ),
         Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Toggle: only my deals"),
         Binding("o", "pick_owner", "Owner", show=False, id="pipeline.owner", tooltip="Show one owner's deals"),
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
@@ -99,8 +106,9 @@ class PipelineScreen(CrmScreen):
                 return
         card = self.query_one(KanbanBoard).cursor_card
         self._generation += 1
-        self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits),
-                   card.id if card else None)
+        self._load(
+            self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits), card.id if card else None
+        )
 
     def _on_data_changed(self, tables: frozenset[str]) -> None:
         if self._moves and self.is_current and tables & self.WATCHES:
@@ -132,9 +140,7 @@ class PipelineScreen(CrmScreen):
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
     def _load(self, generation, pipeline_id, text, owner, limits, focus) -> None:
         now = self.app.clock()
-        board = load_board(
-            self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus
-        )
+        board = load_board(self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus)
         self.app.call_from_thread(self._show, generation, board, now)
 
     @on(KanbanBoard.NeedMore)
@@ -180,21 +186,29 @@ class PipelineScreen(CrmScreen):
 
     @on(KanbanBoard.Opened)
     def _opened(self, event: KanbanBoard.Opened) -> None:
-        from crm_tui.tui.screens.deal_detail import DealDetailScreen
-
-        self.app.push_screen(DealDetailScreen(event.deal_id))
+        self.app.open_deal(event.deal_id)
 
     def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
         services = self.app.services
         self._follow = follow
-        self._moves.add(self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label,
-                                         success=success, done=partial(self._moved, follow)))
+        self._moves.add(
+            self.run_service(
+                call,
+                undo=lambda r: partial(services.undo_move, r),
+                undo_label=label,
+                success=success,
+                done=partial(self._moved, follow),
+            )
+        )
 
     @on(Worker.StateChanged)
     def _move_ended(self, event: Worker.StateChanged) -> None:
         """However a move ended — patched in, refused, or failed — what waited for it reloads."""
-        if event.worker in self._moves and event.state in (WorkerState.SUCCESS, WorkerState.ERROR,
-                                                           WorkerState.CANCELLED):
+        if event.worker in self._moves and event.state in (
+            WorkerState.SUCCESS,
+            WorkerState.ERROR,
+            WorkerState.CANCELLED,
+        ):
             self._moves.discard(event.worker)
             if self._deferred and not self._moves:
                 self._deferred = False
@@ -206,8 +220,13 @@ class PipelineScreen(CrmScreen):
         if self.board is None:
             return
         deal = result.deal
-        if self.board.apply_move(deal.id, result.to_stage.id, amount_cents=deal.amount_cents,
-                                 probability=deal.probability, at=self.app.clock()):
+        if self.board.apply_move(
+            deal.id,
+            result.to_stage.id,
+            amount_cents=deal.amount_cents,
+            probability=deal.probability,
+            at=self.app.clock(),
+        ):
             self.query_one(KanbanBoard).set_board(self.board, self.app.clock(), deal.id if follow else None)
             self._update_bar()
 
@@ -227,8 +246,9 @@ class PipelineScreen(CrmScreen):
         if card is None or self.app.services is None:
             return
         services = self.app.services
-        self._undoable(lambda: services.win_deal(card.id), f"win '{card.title}'",
-                       f"Won '{safe(card.title)}'", follow=False)
+        self._undoable(
+            lambda: services.win_deal(card.id), f"win '{card.title}'", f"Won '{safe(card.title)}'", follow=False
+        )
 
     def action_lose(self) -> None:
         card = self._card()
@@ -238,8 +258,12 @@ class PipelineScreen(CrmScreen):
 
         def chosen(reason: str | None) -> None:
             if reason:
-                self._undoable(lambda: services.lose_deal(card.id, reason), f"lose '{card.title}'",
-                               f"Lost '{safe(card.title)}': {safe(reason)}", follow=False)
+                self._undoable(
+                    lambda: services.lose_deal(card.id, reason),
+                    f"lose '{card.title}'",
+                    f"Lost '{safe(card.title)}': {safe(reason)}",
+                    follow=False,
+                )
 
         self.app.push_screen(LoseReasonScreen(card.title), chosen)
 
@@ -255,8 +279,12 @@ class PipelineScreen(CrmScreen):
             if deal is not None:
                 self.app.notify(f"Added '{safe(deal.title)}'", timeout=3)
 
-        form = DealFormScreen("New deal", save, values={"owner": self.app.user or ""},
-                              suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))})
+        form = DealFormScreen(
+            "New deal",
+            save,
+            values={"owner": self.app.user or ""},
+            suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
+        )
         self.app.push_screen(form, created)
 
     # -- filters ----------------------------------------------------------------------------------
@@ -299,8 +327,9 @@ class PipelineScreen(CrmScreen):
     def _owners(self) -> None:
         owners = list_owners(self.app.db)
         choices = [("Everyone", None)] + [(o, o) for o in owners]
-        self.app.call_from_thread(self.app.push_screen, PickScreen("Show deals of", choices, current=self.owner),
-                                  self._owner_picked)
+        self.app.call_from_thread(
+            self.app.push_screen, PickScreen("Show deals of", choices, current=self.owner), self._owner_picked
+        )
 
     def _owner_picked(self, owner) -> None:
         self.owner = owner
@@ -315,12 +344,12 @@ class PipelineScreen(CrmScreen):
     def _pipelines(self) -> None:
         rows = list_pipelines(self.app.db)
         choices = [(p.name, p.id) for p in rows]
-        self.app.call_from_thread(self.app.push_screen, PickScreen("Pipeline", choices, current=self.pipeline_id),
-                                  self._pipeline_picked)
+        self.app.call_from_thread(
+            self.app.push_screen, PickScreen("Pipeline", choices, current=self.pipeline_id), self._pipeline_picked
+        )
 
     def _pipeline_picked(self, pipeline_id) -> None:
         if pipeline_id is not None and pipeline_id != self.pipeline_id:
             self.pipeline_id = pipeline_id
             self.limits = {}
             self.reload()
-

@@ -22,21 +22,31 @@ from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import REPORT_KEYS, Filters, forecast_by_month, report_sections
 from crm_tui.queries.pipeline import list_owners
+from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.literal import safe
+from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, compact_money, money, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
-from crm_tui.tui.widgets.key_bar import KeyBar
 
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
-    ("open", "Open pipeline"), ("weighted", "Weighted"), ("won", "Won"), ("win_rate", "Win rate"),
-    ("avg", "Average deal"), ("cycle", "Sales cycle"), ("velocity", "Velocity/day"),
+    ("open", "Open pipeline"),
+    ("weighted", "Weighted"),
+    ("won", "Won"),
+    ("win_rate", "Win rate"),
+    ("avg", "Average deal"),
+    ("cycle", "Sales cycle"),
+    ("velocity", "Velocity/day"),
 )
 SEED_TILES = (
-    ("M", "M demand P×Q"), ("C", "C customers Σc"), ("V", "V value Σv"), ("S", "S success A/B"),
-    ("R", "R sales Σr"), ("O", "O orders Σo"), ("W", "W order value Σw"),
+    ("M", "M demand P×Q"),
+    ("C", "C customers Σc"),
+    ("V", "V value Σv"),
+    ("S", "S success A/B"),
+    ("R", "R sales Σr"),
+    ("O", "O orders Σo"),
+    ("W", "W order value Σw"),
 )
 
 
@@ -65,16 +75,31 @@ def report_csv(data: dict) -> str:
 
 class ReportsScreen(CrmScreen):
     CSS_PATH = "reports.tcss"
-    WATCHES = frozenset({"deal", "stage_change", "task", "customer", "sales_order", "order_line", "deal_product",
-                         "stage", "product"})
+    WATCHES = frozenset(
+        {"deal", "stage_change", "task", "customer", "sales_order", "order_line", "deal_product", "stage", "product"}
+    )
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
-        Binding("right_square_bracket", "period(1)", "Period▶", key_display="]", id="reports.next_period",
-                tooltip="Next period: all time, this month, quarter, year, last 12 months"),
-        Binding("left_square_bracket", "period(-1)", "◀Period", key_display="[", id="reports.prev_period",
-                tooltip="Previous period"),
+        Binding(
+            "right_square_bracket",
+            "period(1)",
+            "Period▶",
+            key_display="]",
+            id="reports.next_period",
+            tooltip="Next period: all time, this month, quarter, year, last 12 months",
+        ),
+        Binding(
+            "left_square_bracket",
+            "period(-1)",
+            "◀Period",
+            key_display="[",
+            id="reports.prev_period",
+            tooltip="Previous period",
+        ),
         Binding("o", "pick_owner", "Owner", id="reports.owner", tooltip="Show one owner's figures"),
-        Binding("e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"),
+        Binding(
+            "e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"
+        ),
     ]
 
     def __init__(self) -> None:
@@ -152,7 +177,7 @@ class ReportsScreen(CrmScreen):
 
         worker = get_current_worker()
         now = self.app.clock()
-        filters = period_filters(period, now.astimezone(dt.timezone.utc).date(), owner)
+        filters = period_filters(period, now.astimezone(dt.UTC).date(), owner)
         with closing(report_sections(self.app.db, filters, now=now)) as sections:
             for key, value in sections:
                 if worker.is_cancelled:
@@ -179,8 +204,10 @@ class ReportsScreen(CrmScreen):
             return
         parts = self._parts
         parts[key] = value
-        if key in ("deals", "customers", "orders", "market_demand") and {
-                "deals", "customers", "orders", "market_demand"} <= parts.keys():
+        if (
+            key in ("deals", "customers", "orders", "market_demand")
+            and {"deals", "customers", "orders", "market_demand"} <= parts.keys()
+        ):
             self._tiles(parts)
         if key == "owners":
             self._owners_table(value)
@@ -253,16 +280,22 @@ class ReportsScreen(CrmScreen):
         owners = self.query_one("#owners-table", DataTable)
         owners.clear()
         for row in rows:
-            owners.add_row(Text(safe(row["owner"]) or "—"), f"{row['open_count']:,}", f"{row['won_count']:,}",
-                           Text(money(row["won_value"]), justify="right"), f"{row['lost_count']:,}",
-                           percent(row["win_rate"]))
+            owners.add_row(
+                Text(safe(row["owner"]) or "—"),
+                f"{row['open_count']:,}",
+                f"{row['won_count']:,}",
+                Text(money(row["won_value"]), justify="right"),
+                f"{row['lost_count']:,}",
+                percent(row["win_rate"]),
+            )
 
     def _segments_table(self, rows: list[dict]) -> None:
         segments = self.query_one("#segments-table", DataTable)
         segments.clear()
         for row in rows:
-            segments.add_row(Text(safe(row["segment"])), f"{row['count']:,}",
-                             Text(money(row["value"]), justify="right"))
+            segments.add_row(
+                Text(safe(row["segment"])), f"{row['count']:,}", Text(money(row["value"]), justify="right")
+            )
 
     # -- selectors and export ---------------------------------------------------------------
 
@@ -279,8 +312,9 @@ class ReportsScreen(CrmScreen):
     @work(thread=True, group="reports-pick", exit_on_error=False)
     def _owners(self) -> None:
         choices = [("Everyone", None)] + [(o, o) for o in list_owners(self.app.db)]
-        self.app.call_from_thread(self.app.push_screen, PickScreen("Figures of", choices, current=self.owner),
-                                  self._owner_picked)
+        self.app.call_from_thread(
+            self.app.push_screen, PickScreen("Figures of", choices, current=self.owner), self._owner_picked
+        )
 
     def _owner_picked(self, owner) -> None:
         self.owner = owner
@@ -290,8 +324,12 @@ class ReportsScreen(CrmScreen):
     def action_export(self) -> None:
         if self.data is None:
             if self._failed and not self._computing:
-                self.notify("No report to export: computing it failed (see the message before); "
-                            "choose the period again to retry", severity="error", timeout=6)
+                self.notify(
+                    "No report to export: computing it failed (see the message before); "
+                    "choose the period again to retry",
+                    severity="error",
+                    timeout=6,
+                )
             else:
                 self.notify("The report is still being computed", severity="warning", timeout=3)
             return

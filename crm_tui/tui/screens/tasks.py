@@ -19,40 +19,30 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
-from crm_tui.queries.pipeline import find_customers, resolve_customer
+from crm_tui.queries.pipeline import find_customers
 from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, load_tasks, relative_due
+from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
-from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen, priority_value
+from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen
+from crm_tui.tui.savers import task_saver
 from crm_tui.tui.screens.base import CrmScreen
-from crm_tui.tui.literal import safe
-from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.mode_bar import ModeBar
 
 KINDS = {"call": "☎ call", "email": "✉ email", "meeting": "◷ meet", "todo": "☐ todo"}
 
 
-def task_saver(app, *, deal_id: int | None = None):
-    """A form ``save`` callable: typed values → services.add_task (run in a thread)."""
-    db, services = app.db, app.services
-
-    def save(values: dict):
-        due = values.get("due", "").strip()
-        if len(due) == 10:  # a bare date: 09:00 local time that day
-            due += " 09:00"
-        return services.add_task(
-            values.get("subject", ""), kind=values.get("kind", "todo").strip().lower() or "todo",
-            due_at=due or None, priority=priority_value(values.get("priority", "")),
-            owner=values.get("owner", ""), customer_id=resolve_customer(db, values.get("customer", "")),
-            deal_id=deal_id,
-        )
-
-    return save
-
-
 class TaskList(Widget, can_focus=True):
-    COMPONENT_CLASSES = {"tasks--group", "tasks--cursor", "tasks--muted", "tasks--overdue", "tasks--urgent",
-                         "tasks--high", "tasks--done"}
+    COMPONENT_CLASSES = {
+        "tasks--group",
+        "tasks--cursor",
+        "tasks--muted",
+        "tasks--overdue",
+        "tasks--urgent",
+        "tasks--high",
+        "tasks--done",
+    }
     DEFAULT_CSS = """
     TaskList { height: 1fr; }
     TaskList > .tasks--group { text-style: bold; background: $panel; color: $text; }
@@ -83,7 +73,7 @@ class TaskList(Widget, can_focus=True):
         self.lines: list[tuple[str, int] | TaskRow] = []  # ("Overdue", 3) headers and task rows
         self.cursor = 0
         self.top = 0
-        self.now = dt.datetime.now(dt.timezone.utc)
+        self.now = dt.datetime.now(dt.UTC)
 
     def set_queue(self, queue: TaskQueue, now: dt.datetime) -> None:
         current = self.current
@@ -93,8 +83,9 @@ class TaskList(Widget, can_focus=True):
             rows = queue.groups[group]
             self.lines.append((group, len(rows)))
             self.lines.extend(rows)
-        index = next((i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and current
-                      and r.id == current.id), None)
+        index = next(
+            (i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and current and r.id == current.id), None
+        )
         self.cursor = index if index is not None else min(self.cursor, len(self.lines) - 1)
         self._settle(1)
 
@@ -284,8 +275,10 @@ class TasksScreen(CrmScreen):
 
         def chosen(choice: dict | None) -> None:
             if choice:
-                self.run_service(lambda: services.snooze_task(row.id, **choice),
-                                 success=lambda t: f"Snoozed to {t.due_at.astimezone():%a %b %d %H:%M}")
+                self.run_service(
+                    lambda: services.snooze_task(row.id, **choice),
+                    success=lambda t: f"Snoozed to {t.due_at.astimezone():%a %b %d %H:%M}",
+                )
 
         self.app.push_screen(SnoozeScreen(row.subject), chosen)
 
@@ -293,8 +286,12 @@ class TasksScreen(CrmScreen):
         if self.app.services is None:
             return
         suggest = CustomerSuggester(partial(find_customers, self.app.db, limit=1))
-        form = TaskFormScreen("New task", task_saver(self.app), values={"owner": self.app.user or "",
-                              "priority": PRIORITIES[1]}, suggesters={"customer": suggest})
+        form = TaskFormScreen(
+            "New task",
+            task_saver(self.app),
+            values={"owner": self.app.user or "", "priority": PRIORITIES[1]},
+            suggesters={"customer": suggest},
+        )
         self.app.push_screen(form, lambda r: r and self.app.notify("Task added", timeout=3))
 
     @on(TaskList.Opened)

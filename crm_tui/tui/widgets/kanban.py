@@ -19,9 +19,10 @@ from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
-from crm_tui.queries.pipeline import Board, Card
+from crm_tui.queries.board import Board, Card
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import safe
+
 
 def short_money(cents: int) -> str:
     """Whole major units with separators; millions and billions abbreviated."""
@@ -41,8 +42,17 @@ class KanbanBoard(Widget, can_focus=True):
     CARD_H = 5  # title, customer, amount · days, next task, gap
 
     COMPONENT_CLASSES = {
-        "kanban--header", "kanban--sub", "kanban--rule", "kanban--title", "kanban--muted",
-        "kanban--cursor", "kanban--rotting", "kanban--rotten", "kanban--won", "kanban--lost", "kanban--sep",
+        "kanban--header",
+        "kanban--sub",
+        "kanban--rule",
+        "kanban--title",
+        "kanban--muted",
+        "kanban--cursor",
+        "kanban--rotting",
+        "kanban--rotten",
+        "kanban--won",
+        "kanban--lost",
+        "kanban--sep",
     }
     DEFAULT_CSS = """
     KanbanBoard { height: 1fr; width: 1fr; }
@@ -87,7 +97,7 @@ class KanbanBoard(Widget, can_focus=True):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.board: Board | None = None
-        self.now: dt.datetime = dt.datetime.now(dt.timezone.utc)
+        self.now: dt.datetime = dt.datetime.now(dt.UTC)
         self.col = 0
         self.rows: dict[int, int] = {}  # stage id → cursor row
         self.tops: dict[int, int] = {}  # stage id → first visible card
@@ -261,7 +271,9 @@ class KanbanBoard(Widget, can_focus=True):
         index, part = divmod(y - self.HEAD_H, self.CARD_H)
         index += self.tops.get(stage.id, 0)
         if index >= len(cards) or part == self.CARD_H - 1:
-            return self._cached(("blank", w, index == 0 and part == 0 and not cards), lambda: self._cell(ci, y, w, False, False))
+            return self._cached(
+                ("blank", w, index == 0 and part == 0 and not cards), lambda: self._cell(ci, y, w, False, False)
+            )
         on_cursor = ci == self.col and index == self.rows.get(stage.id, 0)
         card = cards[index]
         ago = (self.now - card.closed_at).days if part == 2 and card.closed_at else 0  # "3d ago" moves with now
@@ -334,8 +346,12 @@ class KanbanBoard(Widget, can_focus=True):
                 style = {1: "kanban--rotting", 2: "kanban--rotten"}.get(card.rot)
                 return self._fit(amount, w, right=days, right_style=self._style(style) if style else None)
             closed_days = (self.now - card.closed_at).days if card.closed_at else 0
-            return self._fit(amount, w, right=f" {closed_days}d ago",
-                             right_style=self._style("kanban--won" if outcome == "won" else "kanban--lost"))
+            return self._fit(
+                amount,
+                w,
+                right=f" {closed_days}d ago",
+                right_style=self._style("kanban--won" if outcome == "won" else "kanban--lost"),
+            )
         if part == 3:
             if outcome != "open":
                 return Text(" " * w)

@@ -103,8 +103,7 @@ class Funnel(Static):
         width = max(4, self.size.width - 2 - 14 - 7 - 15 - 7)
         top = max([s["count"] for s in self.stages] + [1])
         muted = self.get_component_rich_style("funnel--muted", partial=True)
-        text = Text("Funnel · deals per stage · → conversion to the next stage\n",
-                    style=muted)
+        text = Text("Funnel · deals per stage · → conversion to the next stage\n", style=muted)
         for s in self.stages:
             bar = "█" * max(1, round(width * s["count"] / top)) if s["count"] else "·"
             text.append(f"{safe(s['name'])[:13]:<13} ", style="bold")

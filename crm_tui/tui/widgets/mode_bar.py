@@ -5,7 +5,12 @@ from __future__ import annotations
 from textual.content import Content
 from textual.widgets import Static
 
-MODES = (("1", "customers", "Customers"), ("2", "pipeline", "Pipeline"), ("3", "tasks", "Tasks"), ("4", "reports", "Reports"))
+MODES = (
+    ("1", "customers", "Customers"),
+    ("2", "pipeline", "Pipeline"),
+    ("3", "tasks", "Tasks"),
+    ("4", "reports", "Reports"),
+)
 
 
 class ModeBar(Static):

@@ -60,7 +60,7 @@ def complete_path(value: str, suffixes: tuple[str, ...] = ()) -> str | None:
     if not candidates:
         return None
     is_dir, name = min(candidates)
-    return value + name[len(tail):] + ("/" if is_dir else "")
+    return value + name[len(tail) :] + ("/" if is_dir else "")
 
 
 class PathSuggester(Suggester):
@@ -76,8 +76,14 @@ class PathInput(Input):
     """Tab accepts the suggested completion (then moves on when there is none)."""
 
     BINDINGS = [
-        Binding("tab", "complete", "Complete", id="path.complete", show=False,
-                tooltip="Complete the file or folder name; next field when there is nothing to complete"),
+        Binding(
+            "tab",
+            "complete",
+            "Complete",
+            id="path.complete",
+            show=False,
+            tooltip="Complete the file or folder name; next field when there is nothing to complete",
+        ),
     ]
 
     def __init__(self, *args, **kwargs) -> None:

@@ -13,8 +13,8 @@ ones are dropped so the rest stay readable. Cell text is always literal
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -29,6 +29,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from crm_tui.tui.literal import literal, safe
+
 
 def _fit(text: str, width: int, align: str) -> str:
     """``text`` in exactly ``width`` cells: padded, or cut with an ellipsis."""
@@ -110,22 +111,22 @@ class VirtualTable(ScrollView, can_focus=True):
     class RowsNeeded(Message):
         """Rows ``start`` ≤ i < ``end`` are (or are about to be) visible."""
 
-        def __init__(self, table: "VirtualTable", start: int, end: int) -> None:
+        def __init__(self, table: VirtualTable, start: int, end: int) -> None:
             super().__init__()
             self.table, self.start, self.end = table, start, end
 
     class RowHighlighted(Message):
-        def __init__(self, table: "VirtualTable", row: int) -> None:
+        def __init__(self, table: VirtualTable, row: int) -> None:
             super().__init__()
             self.table, self.row = table, row
 
     class RowSelected(Message):
-        def __init__(self, table: "VirtualTable", row: int) -> None:
+        def __init__(self, table: VirtualTable, row: int) -> None:
             super().__init__()
             self.table, self.row = table, row
 
     class HeaderSelected(Message):
-        def __init__(self, table: "VirtualTable", key: str) -> None:
+        def __init__(self, table: VirtualTable, key: str) -> None:
             super().__init__()
             self.table, self.key = table, key
 
@@ -289,7 +290,10 @@ class VirtualTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width, top, (base, cursor_style, muted) = self._frame or (
-            self.scrollable_content_region.width, int(self.scroll_offset.y), self._styles())
+            self.scrollable_content_region.width,
+            int(self.scroll_offset.y),
+            self._styles(),
+        )
         if y == 0:
             return self._header(width)
         index = top + y - 1
