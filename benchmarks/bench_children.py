@@ -114,6 +114,9 @@ def app_start(db_path: str, until: str) -> None:
     customer rows on screen (``rows``)."""
     from bench_data import NOW
 
+    from crm_tui.cli import interactive_settings
+
+    memory = interactive_settings()  # as `crm-tui` sets them
     from crm_tui.tui.app import CrmApp
 
     class Timed(CrmApp):
@@ -129,7 +132,7 @@ def app_start(db_path: str, until: str) -> None:
             if _customers_ready(self):
                 self.call_after_refresh(lambda: _emit(paint=time.monotonic()))
 
-    asyncio.run(_run(Timed(db_path, clock=lambda: NOW, poll=False)))
+    asyncio.run(_run(Timed(db_path, clock=lambda: NOW, poll=False, memory=memory)))
 
 
 # --- one interactive session: keys, search, pipeline, stage moves ---------------------------
@@ -154,6 +157,9 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
     latencies in ms."""
     from bench_data import NOW
 
+    from crm_tui.cli import interactive_settings
+
+    memory = interactive_settings()  # as `crm-tui` sets them
     from crm_tui.tui.app import CrmApp
 
     words = json.loads(words_json)
@@ -162,7 +168,7 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
     class Session(CrmApp):
         CSS_PATH = _app_css()
 
-    app = Session(db_path, clock=lambda: NOW, poll=False)
+    app = Session(db_path, clock=lambda: NOW, poll=False, memory=memory)
 
     async def body(pilot):
         # steady state: the database layer is open and the list reloaded through it

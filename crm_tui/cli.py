@@ -58,27 +58,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
     p.set_defaults(handler=cmd_backup)
 
-    from crm_tui import cli_io, doctor
+    from crm_tui import cli_history, cli_io, doctor
     from crm_tui import copy as copy_cmd
 
     before = set(sub.choices)
     cli_io.add_parsers(sub)
     copy_cmd.add_parser(sub)
     doctor.add_parser(sub)
+    cli_history.add_parser(sub)
     for name in set(sub.choices) - before:
         _add_db(sub.choices[name])
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    _ensure_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", cmd_open)
     try:
-        return int(handler(args, args.db) or 0)
+        code = int(handler(args, args.db) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
         print("crm-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`crm-tui report | head -1`): what it wanted it has; stop quietly.
+        # stdout is pointed at /dev/null so the interpreter's own flush at exit cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except Exception as exc:  # only user-facing errors are turned into one line
         from crm_tui.errors import CrmError
 
@@ -86,6 +96,20 @@ def main(argv: list[str] | None = None) -> int:
             print(f"crm-tui: error: {exc.message}", file=sys.stderr)
             return 2
         raise
+
+
+def _ensure_streams() -> None:
+    """A command started with stdout or stderr closed (`crm-tui report >&-`) writes into
+    /dev/null instead of failing with a traceback."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        try:
+            if stream is not None:
+                os.fstat(stream.fileno())
+                continue
+        except (OSError, ValueError):
+            pass
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
 
 
 # -- commands ----------------------------------------------------------------------
@@ -105,10 +129,28 @@ def cmd_open(args, db_value: str | None) -> int:
     return _run_tui(db_value)
 
 
+#: Textual repaints at most TEXTUAL_FPS times a second (its default 60), on a fixed grid: a change
+#: that lands just after a frame waits for the next grid point, so at 240 a search result or a
+#: moved card shows sooner (benchmarks/RESULTS.md). Frames are still only drawn when something
+#: changed. A TEXTUAL_FPS the user set wins.
+FRAME_RATE = "240"
+
+
+def interactive_settings():
+    """What a rep's interactive session sets in the process before the app is imported: the frame
+    rate (Textual reads it once, at import) and the garbage collector's keystroke-friendly
+    settings (``crm_tui.tui.collector``). The benchmarks call this too."""
+    os.environ.setdefault("TEXTUAL_FPS", FRAME_RATE)
+    from crm_tui.tui.collector import COLLECTOR
+
+    return COLLECTOR
+
+
 def _run_tui(db_value) -> int:
+    memory = interactive_settings()
     from crm_tui.tui.app import create_app
 
-    app = create_app(db=db_value)
+    app = create_app(db=db_value, memory=memory)
     code = app.run()
     if app.startup_error:
         print(f"crm-tui: error: {app.startup_error}", file=sys.stderr)

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from crm_tui.errors import CrmError
+
 SETTINGS_ENV = "CRM_TUI_CONFIG_DIR"
 USER_ENV = "CRM_TUI_USER"
 
@@ -26,13 +28,33 @@ def settings_path() -> Path:
     return config_dir() / "settings.json"
 
 
+class SettingsError(CrmError):
+    """The settings file exists but cannot be used; it is never written over."""
+
+
 def load_settings() -> dict[str, Any]:
-    """The saved settings, or {} when there are none or the file is unreadable."""
+    """The saved settings, or {} when there are none. A file that is not a JSON object raises
+    ``SettingsError`` saying where it is broken (the rep's name and key map are in there)."""
+    path = settings_path()
     try:
-        data = json.loads(settings_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
         return {}
-    return data if isinstance(data, dict) else {}
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(
+            f"cannot read the settings file {path}: {exc}; defaults are used until it is fixed"
+        ) from None
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        where = f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "its text"
+        raise SettingsError(
+            f"the settings file {path} is not valid JSON ({where}); fix it — it is left as it is and defaults are "
+            "used meanwhile"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"the settings file {path} must hold a JSON object {{...}}; defaults are used meanwhile")
+    return data
 
 
 def save_settings(settings: dict[str, Any]) -> None:
@@ -48,7 +70,11 @@ def save_settings(settings: dict[str, Any]) -> None:
 
 def current_user() -> str:
     """The rep's name: settings "user", else $CRM_TUI_USER, else the OS login."""
-    name = os.environ.get(USER_ENV) or load_settings().get("user")
+    try:
+        saved = load_settings().get("user")
+    except SettingsError:
+        saved = None
+    name = os.environ.get(USER_ENV) or saved
     if name:
         return str(name)
     try:

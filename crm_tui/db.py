@@ -138,19 +138,29 @@ class Database:
                 yield session
 
     @contextmanager
-    def write(self, tables: Iterable[str], *, keep: bool = True) -> Iterator[Session]:
-        """A write transaction; on commit, announce ``tables`` as changed.
+    def write(self, tables: Iterable[str], *, keep: bool = True, journal: bool = True) -> Iterator[Session]:
+        """A write transaction; on commit, announce ``tables`` (and every table it changed) as changed.
 
-        With ``keep=False`` it is a rehearsal: every lock, statement and change-log row of
-        the real thing, then rolled back and announced to nobody (dry runs; compiling a
-        write's statements before a user waits on them)."""
-        names = frozenset(tables)
+        Every row the session's ORM flushes is journaled (``crm_tui.journal``) in the same
+        transaction, under the action the service declared; ``journal=False`` only for the
+        schema's own upgrades. With ``keep=False`` it is a rehearsal: every lock, statement and
+        change-log row of the real thing, then rolled back and announced to nobody (dry runs;
+        compiling a write's statements before a user waits on them)."""
+        from crm_tui import journal as jr
+
+        names = set(tables)
         with self.translate_errors(), self.engine.connect() as conn:
             conn.execution_options(crm_write=True)
             with Session(bind=conn, expire_on_commit=False) as session:
+                if journal:
+                    jr.capture(session)
                 yield session
                 self.check_file()
                 session.flush()  # take every row lock before the change-log lock
+                if journal:
+                    changes = jr.captured(session)
+                    if jr.write_entry(session, jr.declared(session), changes) is not None:
+                        names |= {c.table for c in changes} | {"journal"}
                 conn_ = session.connection()
                 engines.order_change_log(conn_)
                 change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1
@@ -162,7 +172,7 @@ class Database:
                 session.commit()
         with self._lock:
             self._own_changes.add(change_id)
-        self._announce(Change(names))
+        self._announce(Change(frozenset(names)))
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         self._listeners.append(listener)

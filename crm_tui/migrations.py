@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -49,7 +49,10 @@ def _v2_list_indexes_and_search(session: Session) -> None:
     """Every index the models declare that a version-1 database lacks (customer list sorts,
     covering indexes for the metrics and the board), and the customer text search index."""
     conn = session.connection()
+    present = set(inspect(conn).get_table_names())
     for table in SQLModel.metadata.sorted_tables:
+        if table.name not in present:  # a table a later version adds, with its indexes
+            continue
         for index in sorted(table.indexes, key=lambda ix: ix.name):
             index.create(conn, checkfirst=True)
     engines.create_customer_search(conn)
@@ -65,10 +68,24 @@ def _v3_closed_columns_index(session: Session) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v4_journal(session: Session) -> None:
+    """The change journal (undo/redo, history, audit) and playbook tasks that close with their deal."""
+    conn = session.connection()
+    for model in (models.JournalEntry, models.JournalChange):
+        model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]  # SQLModel tables
+    present = {c["name"] for c in inspect(conn).get_columns("task")}
+    task = models.Task.__table__  # type: ignore[attr-defined]
+    for name, reference in (("template_id", " REFERENCES stage_task_template(id)"), ("cancelled_at", "")):
+        if name not in present:
+            kind = task.c[name].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE task ADD COLUMN {name} {kind}{reference}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
     (3, "covering index for the won and lost columns", _v3_closed_columns_index),
+    (4, "change journal; playbook tasks close with their deal", _v4_journal),
 ]
 
 
@@ -117,7 +134,7 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
         return current
     if current is not None and not upgrade:
         raise DatabaseError(f"the database needs an upgrade from schema {current} to {SCHEMA_VERSION}")
-    with db.write(models.ALL_TABLES) as session:
+    with db.write(models.ALL_TABLES, journal=False) as session:
         # Re-read under the write lock: another process may have migrated meanwhile.
         current = read_version(session.connection())
         if current == SCHEMA_VERSION:

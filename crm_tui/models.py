@@ -256,9 +256,14 @@ class Task(SQLModel, table=True):
     owner: str = Field(default="")
     notes: str = Field(default="")
     external_id: Optional[str] = Field(default=None, index=True)
+    # the stage task template it came from (the sales process), when it did
+    template_id: Optional[int] = Field(default=None, foreign_key="stage_task_template.id")
     created_at: dt.datetime = _ts(default_factory=utcnow)
     updated_at: dt.datetime = _ts(default_factory=utcnow)
     deleted_at: Optional[dt.datetime] = _ts(default=None)
+    # A playbook task closed with its deal (won or lost): hidden like a deleted one (deleted_at is
+    # set too), listed as cancelled on the deal page, back when the deal reopens.
+    cancelled_at: Optional[dt.datetime] = _ts(default=None)
     version: int = Field(default=1)
 
 
@@ -310,6 +315,48 @@ class StageTaskTemplate(SQLModel, table=True):
     responsible: str = Field(default="")  # blank: the deal's owner
     duration_days: int = Field(default=1)
     position: int = Field(default=0)
+
+
+class JournalEntry(SQLModel, table=True):
+    """One committed action of a rep: who, when, what it was ("win 'Rollout'") and what it was about.
+
+    The one source of undo/redo, the History sections and ``crm-tui history``; written in the
+    same transaction as the change itself (``crm_tui.journal``).
+    """
+
+    __tablename__ = "journal"
+    __table_args__ = (
+        Index("ix_journal_who", "who", "id"),
+        Index("ix_journal_deal", "deal_id", "id"),
+        Index("ix_journal_customer", "customer_id", "id"),
+        Index("ix_journal_record", "record_table", "record_id"),
+        Index("ix_journal_undoes", "undoes", "id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: dt.datetime = _ts(default_factory=utcnow)
+    who: str = Field(default="")
+    kind: str  # create, edit, delete, restore, move, win, lose, reopen, complete, snooze, ..., undo, redo
+    action: str  # what the rep did, in words: "snooze 'Call Anna' to Fri 09:00"
+    record_table: str = Field(default="")  # the record the action was about
+    record_id: Optional[int] = Field(default=None)
+    deal_id: Optional[int] = Field(default=None)  # its deal and customer, when one of each
+    customer_id: Optional[int] = Field(default=None)
+    undoes: Optional[int] = Field(default=None)  # an undo or redo entry: the entry it takes back or brings back
+    undone: bool = Field(default=False)  # this action's effect is taken back now
+
+
+class JournalChange(SQLModel, table=True):
+    """One record's change within a journal entry: its values before and after (JSON)."""
+
+    __tablename__ = "journal_change"
+    __table_args__ = (Index("ix_journal_change_record", "table_name", "record_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    entry_id: int = Field(foreign_key="journal.id", index=True)
+    table_name: str
+    record_id: int
+    op: str  # insert, update, delete
+    before: Optional[str] = Field(default=None)  # update: the changed fields' old values; delete: the row
+    after: Optional[str] = Field(default=None)  # update: their new values; insert: the row
 
 
 ALL_TABLES = (

@@ -38,6 +38,7 @@ class Card:
     next_task: str
     next_due: dt.datetime | None
     closed_at: dt.datetime | None
+    version: int = 1  # of the deal as read: a move from this card says which version it saw
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,14 @@ class Board:
         return self.headers.get(stage_id, Header()).count > len(self.cards.get(stage_id, ()))
 
     def apply_move(
-        self, deal_id: int, to_stage_id: int, *, amount_cents: int, probability: int | None, at: dt.datetime
+        self,
+        deal_id: int,
+        to_stage_id: int,
+        *,
+        amount_cents: int,
+        probability: int | None,
+        at: dt.datetime,
+        version: int | None = None,
     ) -> bool:
         """Move a deal's card and both headers' figures in place, right after its move was
         committed, so the board is current without re-reading every column (the reload that
@@ -106,7 +114,9 @@ class Board:
         self.headers[src.id] = shifted(src, -1)
         self.headers[dst.id] = shifted(dst, +1)
         closed = at if dst.outcome != "open" else None
-        moved = replace(card, stage_id=dst.id, days_in_stage=0, rot=0, closed_at=closed)
+        moved = replace(
+            card, stage_id=dst.id, days_in_stage=0, rot=0, closed_at=closed, version=version or card.version + 1
+        )
         column = self.cards.setdefault(dst.id, [])
 
         def key(c: Card) -> tuple[float, int]:

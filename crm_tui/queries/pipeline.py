@@ -11,7 +11,7 @@ hold deals closed in the last ``closed_days`` days (their headers say so).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
@@ -148,6 +148,7 @@ def load_board(
             Deal.stage_id,
             Deal.stage_entered_at,
             Deal.closed_at,
+            Deal.version,
         )
         rows = []
         agg = {}
@@ -178,7 +179,7 @@ def load_board(
 
     board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
     stage_by_id = {s.id: s for s in stages}
-    for did, title, cid, cname, amount, currency, own, sid, entered, closed in rows:
+    for did, title, cid, cname, amount, currency, own, sid, entered, closed, version in rows:
         task, due = next_task.get(did, (None, None))
         entered = _aware(entered)
         stage = stage_by_id[sid]
@@ -203,6 +204,7 @@ def load_board(
                 task or "",
                 _aware(due) if due else None,
                 _aware(closed) if closed else None,
+                int(version or 1),
             )
         )
     for s in stages:
@@ -277,6 +279,7 @@ class DealDetail:
     history: list[HistoryRow]
     tasks: list[TaskLine]
     notes: list[DealNote]
+    cancelled: list[TaskLine] = field(default_factory=list)  # playbook tasks its close cancelled
 
 
 def load_deal(db, deal_id: int) -> DealDetail | None:
@@ -306,6 +309,14 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
                 .order_by(Task.done_at.is_not(None), Task.due_at.is_(None), Task.due_at, Task.id)
             )
         ]
+        cancelled = [
+            TaskLine(i, k, s, _aware(d) if d else None, None, o or "")
+            for i, k, s, d, o in conn.execute(
+                select(Task.id, Task.kind, Task.subject, Task.due_at, Task.owner)
+                .where(Task.deal_id == deal_id, Task.cancelled_at.is_not(None))
+                .order_by(Task.id)
+            )
+        ]
         notes = [
             DealNote(_aware(at), a or "", b)
             for at, a, b in conn.execute(
@@ -316,7 +327,16 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
         ]
     prob = deal.probability if deal.probability is not None else stage.probability
     return DealDetail(
-        deal, customer.name if customer else "", pipeline.name, stage.name, stage.outcome, prob, history, tasks, notes
+        deal,
+        customer.name if customer else "",
+        pipeline.name,
+        stage.name,
+        stage.outcome,
+        prob,
+        history,
+        tasks,
+        notes,
+        cancelled,
     )
 
 

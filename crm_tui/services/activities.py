@@ -41,8 +41,9 @@ class ActivityOps(ServiceBase):
     def add_task(self, subject: str, **fields) -> Task:
         fields.setdefault("owner", self.user)
         now = self.now()
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "create") as session:
             data = self._clean_task(session, {"subject": subject, **fields})
+            self._say(session, f"add task '{data['subject']}'")
             if data.get("deal_id") and not data.get("customer_id"):
                 data["customer_id"] = session.get(Deal, data["deal_id"]).customer_id
             task = Task(**data, created_at=now, updated_at=now)
@@ -51,17 +52,20 @@ class ActivityOps(ServiceBase):
             return task
 
     def update_task(self, task_id: int, *, expected_version: int | None = None, **fields) -> Task:
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "edit") as session:
             task = self._get(session, Task, task_id)
             self._check_version(task, expected_version)
-            for key, value in self._clean_task(session, fields).items():
+            data = self._clean_task(session, fields)
+            self._say(session, f"edit task '{task.subject}' ({self._changed_fields(task, data)})")
+            for key, value in data.items():
                 setattr(task, key, value)
             self._touch(task)
             return task
 
     def complete_task(self, task_id: int) -> Task:
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "complete") as session:
             task = self._get(session, Task, task_id)
+            self._say(session, f"complete '{task.subject}'")
             if task.done_at is not None:
                 raise ValidationError(f"'{task.subject}' is already done")
             task.done_at = self.now()
@@ -70,8 +74,9 @@ class ActivityOps(ServiceBase):
 
     def reopen_task(self, task_id: int) -> Task:
         """Undo a completion: the task is open again with its old due date."""
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "reopen") as session:
             task = self._get(session, Task, task_id)
+            self._say(session, f"reopen '{task.subject}'")
             task.done_at = None
             self._touch(task)
             return task
@@ -79,7 +84,7 @@ class ActivityOps(ServiceBase):
     def snooze_task(self, task_id: int, *, days: int | None = None, until=None) -> Task:
         """Push the due date: ``days`` after the later of now and the current due,
         or to ``until`` (a date or datetime)."""
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "snooze") as session:
             task = self._get(session, Task, task_id)
             if task.done_at is not None:
                 raise ValidationError(f"'{task.subject}' is done; reopen it before snoozing")
@@ -91,6 +96,7 @@ class ActivityOps(ServiceBase):
                 new_due = base + dt.timedelta(days=step)
             if new_due is None or new_due <= self.now():
                 raise ValidationError("snooze to a time in the future")
+            self._say(session, f"snooze '{task.subject}' to {new_due.astimezone():%a %b %d %H:%M}")
             task.due_at = new_due
             self._touch(task)
             return task
@@ -99,15 +105,17 @@ class ActivityOps(ServiceBase):
         return self.update_task(task_id, due_at=due_at)
 
     def delete_task(self, task_id: int) -> Task:
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "delete") as session:
             task = self._get(session, Task, task_id)
+            self._say(session, f"delete task '{task.subject}'")
             task.deleted_at = self.now()
             self._touch(task)
             return task
 
     def restore_task(self, task_id: int) -> Task:
-        with self.db.write({"task"}) as session:
+        with self._write({"task"}, "restore") as session:
             task = self._get(session, Task, task_id, live=False)
+            self._say(session, f"restore task '{task.subject}'")
             task.deleted_at = None
             self._touch(task)
             return task
@@ -116,12 +124,16 @@ class ActivityOps(ServiceBase):
         body = v.text(body, "note", required=True, max_len=v.MAX_TEXT, multiline=True)
         if customer_id is None and deal_id is None:
             raise ValidationError("a note belongs to a customer or a deal; pick one")
-        with self.db.write({"note"}) as session:
+        with self._write({"note"}, "note") as session:
+            about = ""
             if customer_id is not None:
-                self._get(session, Customer, customer_id)
+                about = self._get(session, Customer, customer_id).name
             if deal_id is not None:
                 deal = self._get(session, Deal, deal_id)
                 customer_id = customer_id or deal.customer_id
+                about = deal.title
+            first_line = body.splitlines()[0] if body else ""
+            self._say(session, f"note on '{about}': {first_line[:40]}{'…' if len(first_line) > 40 else ''}")
             note = Note(body=body, customer_id=customer_id, deal_id=deal_id, author=self.user, created_at=self.now())
             session.add(note)
             session.flush()

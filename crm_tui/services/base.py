@@ -4,12 +4,14 @@ helpers to load a live record and to check it was not changed elsewhere."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from sqlmodel import Session, SQLModel
 
 from crm_tui import engines
+from crm_tui import journal as jr
 from crm_tui.errors import ConflictError, NotFoundError
 
 T = TypeVar("T", bound=SQLModel)
@@ -37,6 +39,25 @@ class ServiceBase:
     def now(self) -> dt.datetime:
         return self._clock()
 
+    @contextmanager
+    def _write(
+        self, tables: Iterable[str], kind: str, label: str = "", *, record: tuple[str, int] | None = None
+    ) -> Iterator[Session]:
+        """A write transaction journaled as this rep's action ``kind`` ("win", "snooze", ...);
+        ``label`` says it in words and may be given later with ``_say`` once the record is read."""
+        with self.db.write(tables) as session:
+            jr.declare(session, jr.Action(kind, label, who=self.user, at=self.now(), record=record))
+            yield session
+
+    @staticmethod
+    def _say(session: Session, label: str, *, record: tuple[str, int] | None = None) -> None:
+        """What the action of this write session was, in the rep's words: "win 'Rollout'"."""
+        action = jr.declared(session)
+        if action is not None:
+            action.label = label
+            if record is not None:
+                action.record = record
+
     @staticmethod
     def _label(model: type[SQLModel]) -> str:
         return model.__tablename__.replace("sales_", "").replace("_", " ")
@@ -59,6 +80,12 @@ class ServiceBase:
         if row is None or (live and getattr(row, "deleted_at", None) is not None):
             raise NotFoundError(f"{self._label(model)} #{record_id} does not exist (it may have been deleted)")
         return row
+
+    @staticmethod
+    def _changed_fields(row: SQLModel, values: dict[str, object]) -> str:
+        """The fields an edit changes, for its label: "amount, owner"."""
+        names = [k.removesuffix("_cents").removesuffix("_id") for k, v in values.items() if getattr(row, k, v) != v]
+        return ", ".join(n.replace("_", " ") for n in names) or "nothing changed"
 
     def _check_version(self, row, expected: int | None) -> None:
         """Refuse to overwrite a record another session changed since it was read."""

@@ -51,7 +51,7 @@ class CustomerOps(ServiceBase):
         fields.setdefault("owner", self.user)
         data = _clean_customer({"name": fields.pop("name", ""), **fields})
         now = self.now()
-        with self.db.write({"customer"}) as session:
+        with self._write({"customer"}, "create", f"add customer '{data['name']}'") as session:
             row = Customer(**data, name_key=name_key(data["name"]), created_at=now, updated_at=now)
             session.add(row)
             session.flush()
@@ -59,9 +59,10 @@ class CustomerOps(ServiceBase):
 
     def update_customer(self, customer_id: int, *, expected_version: int | None = None, **fields) -> Customer:
         data = _clean_customer(fields)
-        with self.db.write({"customer"}) as session:
+        with self._write({"customer"}, "edit") as session:
             row = self._get(session, Customer, customer_id)
             self._check_version(row, expected_version)
+            self._say(session, f"edit customer '{row.name}' ({self._changed_fields(row, data)})")
             for key, value in data.items():
                 setattr(row, key, value)
             if "name" in data:
@@ -72,23 +73,26 @@ class CustomerOps(ServiceBase):
 
     def delete_customer(self, customer_id: int) -> Customer:
         """Soft delete: hidden everywhere, kept for undo (``restore_customer``)."""
-        with self.db.write({"customer", "deal"}) as session:
+        with self._write({"customer", "deal"}, "delete") as session:
             row = self._get(session, Customer, customer_id)
+            self._say(session, f"delete customer '{row.name}'")
             row.deleted_at = self.now()
             self._touch(row)
             return row
 
     def restore_customer(self, customer_id: int) -> Customer:
-        with self.db.write({"customer", "deal"}) as session:
+        with self._write({"customer", "deal"}, "restore") as session:
             row = self._get(session, Customer, customer_id, live=False)
+            self._say(session, f"restore customer '{row.name}'")
             row.deleted_at = None
             self._touch(row)
             return row
 
     def create_contact(self, customer_id: int, **fields) -> Contact:
         data = _clean_contact({"name": fields.pop("name", ""), **fields})
-        with self.db.write({"contact"}) as session:
-            self._get(session, Customer, customer_id)
+        with self._write({"contact"}, "create") as session:
+            customer = self._get(session, Customer, customer_id)
+            self._say(session, f"add contact '{data['name']}' to '{customer.name}'")
             row = Contact(customer_id=customer_id, **data, created_at=self.now(), updated_at=self.now())
             session.add(row)
             session.flush()
@@ -96,24 +100,27 @@ class CustomerOps(ServiceBase):
 
     def update_contact(self, contact_id: int, *, expected_version: int | None = None, **fields) -> Contact:
         data = _clean_contact(fields)
-        with self.db.write({"contact"}) as session:
+        with self._write({"contact"}, "edit") as session:
             row = self._get(session, Contact, contact_id)
             self._check_version(row, expected_version)
+            self._say(session, f"edit contact '{row.name}' ({self._changed_fields(row, data)})")
             for key, value in data.items():
                 setattr(row, key, value)
             self._touch(row)
             return row
 
     def delete_contact(self, contact_id: int) -> Contact:
-        with self.db.write({"contact"}) as session:
+        with self._write({"contact"}, "delete") as session:
             row = self._get(session, Contact, contact_id)
+            self._say(session, f"delete contact '{row.name}'")
             row.deleted_at = self.now()
             self._touch(row)
             return row
 
     def restore_contact(self, contact_id: int) -> Contact:
-        with self.db.write({"contact"}) as session:
+        with self._write({"contact"}, "restore") as session:
             row = self._get(session, Contact, contact_id, live=False)
+            self._say(session, f"restore contact '{row.name}'")
             row.deleted_at = None
             self._touch(row)
             return row

@@ -1,7 +1,11 @@
-"""Deals: create, edit, move between stages, win, lose, reopen, undo a move.
+"""Deals: create, edit, move between stages, win, lose, reopen.
 
 Every stage move records a ``StageChange`` and creates the entered stage's
-template tasks (the seeds' sales process) for the deal's owner.
+template tasks (the seeds' sales process) for the deal's owner; winning or
+losing a deal cancels its open playbook tasks, reopening it brings them back.
+Every move, win, lose and reopen may carry the version of the deal the rep
+saw: a deal another session moved meanwhile is refused, not moved twice.
+Undo goes through the change journal (``services.history``).
 """
 
 from __future__ import annotations
@@ -11,8 +15,9 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
 
+from crm_tui import journal as jr
 from crm_tui import validate as v
-from crm_tui.errors import ValidationError
+from crm_tui.errors import ConflictError, ValidationError
 from crm_tui.models import (
     Customer,
     Deal,
@@ -31,7 +36,7 @@ MOVE_TABLES = {"deal", "stage_change", "task"}
 
 @dataclass(frozen=True)
 class MoveResult:
-    """What a stage move did, with what ``undo_move`` needs to take it back."""
+    """What a stage move did (the screen patches the board with it)."""
 
     deal: Deal
     from_stage: Stage
@@ -109,8 +114,9 @@ class DealOps(ServiceBase):
         """
         fields.setdefault("owner", self.user)
         now = self.now()
-        with self.db.write({"deal", "stage_change", "task", "deal_product"}) as session:
+        with self._write({"deal", "stage_change", "task", "deal_product"}, "create") as session:
             data = self._clean_deal(session, {"title": title, "amount": amount, "customer_id": customer_id, **fields})
+            self._say(session, f"add deal '{data['title']}'")
             if stage_id is not None:
                 stage = self._get(session, Stage, stage_id)
                 if pipeline_id is not None and stage.pipeline_id != pipeline_id:
@@ -152,25 +158,29 @@ class DealOps(ServiceBase):
         return lines
 
     def update_deal(self, deal_id: int, *, expected_version: int | None = None, **fields) -> Deal:
-        with self.db.write({"deal"}) as session:
+        with self._write({"deal"}, "edit") as session:
             deal = self._get(session, Deal, deal_id)
             self._check_version(deal, expected_version)
-            for key, value in self._clean_deal(session, fields, deal).items():
+            data = self._clean_deal(session, fields, deal)
+            self._say(session, f"edit deal '{deal.title}' ({self._changed_fields(deal, data)})")
+            for key, value in data.items():
                 setattr(deal, key, value)
             self._touch(deal)
             session.flush()
             return deal
 
     def delete_deal(self, deal_id: int) -> Deal:
-        with self.db.write({"deal"}) as session:
+        with self._write({"deal"}, "delete") as session:
             deal = self._get(session, Deal, deal_id)
+            self._say(session, f"delete deal '{deal.title}'")
             deal.deleted_at = self.now()
             self._touch(deal)
             return deal
 
     def restore_deal(self, deal_id: int) -> Deal:
-        with self.db.write({"deal"}) as session:
+        with self._write({"deal"}, "restore") as session:
             deal = self._get(session, Deal, deal_id, live=False)
+            self._say(session, f"restore deal '{deal.title}'")
             deal.deleted_at = None
             self._touch(deal)
             return deal
@@ -181,22 +191,23 @@ class DealOps(ServiceBase):
         self, deal_id: int, stage_id: int, *, lost_reason: str = "", expected_version: int | None = None
     ) -> MoveResult:
         """Move a deal to any stage of its pipeline (won/lost stages close it)."""
-        with self.db.write(MOVE_TABLES) as session:
+        with self._write(MOVE_TABLES, "move") as session:
             deal = self._get(session, Deal, deal_id)
-            self._check_version(deal, expected_version)
+            self._check_move(deal, expected_version)
             target = self._get(session, Stage, stage_id)
             return self._move(session, deal, target, lost_reason=lost_reason)
 
-    def move_deal_step(self, deal_id: int, step: int) -> MoveResult:
+    def move_deal_step(self, deal_id: int, step: int, *, expected_version: int | None = None) -> MoveResult:
         """Move to the next (+1) or previous (-1) open stage, as H/L do on the board."""
-        with self.db.write(MOVE_TABLES) as session:
-            return self._step(session, deal_id, step)
+        with self._write(MOVE_TABLES, "move") as session:
+            return self._step(session, deal_id, step, expected_version)
 
     def rehearse_move(self) -> bool:
         """An L press on one open deal, rolled back: nothing is kept and nobody is told, but
         every statement a move runs is compiled and cached, so the first move a user makes
         is as quick as the rest. False when there is no deal to rehearse with."""
         with self.db.write(MOVE_TABLES, keep=False) as session:
+            jr.declare(session, jr.Action("move", "rehearsal", who=self.user, at=self.now()))
             deal_id = session.exec(
                 select(Deal.id)
                 .join(Stage, Stage.id == Deal.stage_id)
@@ -214,9 +225,10 @@ class DealOps(ServiceBase):
                     return False
             return True
 
-    def _step(self, session: Session, deal_id: int, step: int) -> MoveResult:
+    def _step(self, session: Session, deal_id: int, step: int, expected_version: int | None = None) -> MoveResult:
         """One stage along the open stages; a refusal comes before anything is written."""
         deal = self._get(session, Deal, deal_id)
+        self._check_move(deal, expected_version)
         current = self._get(session, Stage, deal.stage_id)
         if current.outcome != "open":
             raise ValidationError(f"'{deal.title}' is {current.outcome}; reopen it before moving it between stages")
@@ -228,23 +240,28 @@ class DealOps(ServiceBase):
             raise ValidationError(f"{current.name} is the last open stage; win (w) or lose (x) the deal instead")
         return self._move(session, deal, open_stages[index])
 
-    def win_deal(self, deal_id: int) -> MoveResult:
-        with self.db.write(MOVE_TABLES) as session:
+    def win_deal(self, deal_id: int, *, expected_version: int | None = None) -> MoveResult:
+        with self._write(MOVE_TABLES, "win") as session:
             deal = self._get(session, Deal, deal_id)
+            self._check_move(deal, expected_version)
             return self._move(session, deal, self._stage_by_outcome(session, deal.pipeline_id, "won"))
 
-    def lose_deal(self, deal_id: int, reason: str) -> MoveResult:
+    def lose_deal(self, deal_id: int, reason: str, *, expected_version: int | None = None) -> MoveResult:
         reason = v.text(reason, "lost reason", required=True, max_len=500)
-        with self.db.write(MOVE_TABLES) as session:
+        with self._write(MOVE_TABLES, "lose") as session:
             deal = self._get(session, Deal, deal_id)
+            self._check_move(deal, expected_version)
             return self._move(
                 session, deal, self._stage_by_outcome(session, deal.pipeline_id, "lost"), lost_reason=reason
             )
 
-    def reopen_deal(self, deal_id: int, stage_id: int | None = None) -> MoveResult:
+    def reopen_deal(
+        self, deal_id: int, stage_id: int | None = None, *, expected_version: int | None = None
+    ) -> MoveResult:
         """Reopen a won or lost deal into ``stage_id`` or the last open stage it was in."""
-        with self.db.write(MOVE_TABLES) as session:
+        with self._write(MOVE_TABLES, "reopen") as session:
             deal = self._get(session, Deal, deal_id)
+            self._check_move(deal, expected_version)
             current = self._get(session, Stage, deal.stage_id)
             if current.outcome == "open":
                 raise ValidationError(f"'{deal.title}' is already open (in {current.name})")
@@ -281,6 +298,18 @@ class DealOps(ServiceBase):
             "lost_reason": deal.lost_reason,
             "version": deal.version,
         }
+        verb = jr.declared(session)
+        kind = verb.kind if verb is not None else "move"
+        if kind == "win":
+            label = f"win '{deal.title}'"
+        elif kind == "lose":
+            label = f"lose '{deal.title}' ({lost_reason.strip()})"
+        elif kind == "reopen":
+            label = f"reopen '{deal.title}' in {target.name}"
+        else:
+            label = f"move '{deal.title}' from {current.name} to {target.name}"
+        self._say(session, label, record=("deal", deal.id))
+        self._close_playbook(session, deal, current, target, now)
         deal.stage_id = target.id
         deal.stage_entered_at = now
         deal.closed_at = now if target.outcome != "open" else None
@@ -292,12 +321,57 @@ class DealOps(ServiceBase):
         task_ids = self._create_stage_tasks(session, deal, target)
         return MoveResult(deal, current, target, change.id, tuple(task_ids), previous)
 
+    def _check_move(self, deal: Deal, expected: int | None) -> None:
+        """A move, win or lose from a screen carries the version it showed: refuse when another
+        session moved or edited the deal since, saying where it is now."""
+        if expected is not None and deal.version != expected:
+            raise ConflictError(
+                f"'{deal.title}' was changed in another session since you saw it; nothing was moved — "
+                "look at where it is now and try again",
+                current=deal.model_dump(),
+            )
+
+    def _close_playbook(self, session: Session, deal: Deal, current: Stage, target: Stage, now: dt.datetime) -> None:
+        """Won or lost: the deal's open playbook tasks (made from stage templates) are cancelled —
+        kept, hidden like deleted ones, marked with the close time. Reopened: the tasks its close
+        cancelled come back."""
+        if current.outcome == "open" and target.outcome != "open":
+            tasks = session.exec(
+                select(Task).where(
+                    Task.deal_id == deal.id,
+                    Task.template_id.is_not(None),
+                    Task.done_at.is_(None),
+                    Task.deleted_at.is_(None),
+                )
+            ).all()
+            for task in tasks:
+                task.cancelled_at = task.deleted_at = now
+                self._touch(task)
+        elif current.outcome != "open" and target.outcome == "open" and deal.closed_at is not None:
+            tasks = session.exec(select(Task).where(Task.deal_id == deal.id, Task.cancelled_at == deal.closed_at)).all()
+            for task in tasks:
+                task.cancelled_at = task.deleted_at = None
+                self._touch(task)
+
     def _create_stage_tasks(self, session: Session, deal: Deal, stage: Stage) -> list[int]:
         templates = session.exec(
             select(StageTaskTemplate).where(StageTaskTemplate.stage_id == stage.id).order_by(StageTaskTemplate.position)
         ).all()
+        present = (
+            set(
+                session.exec(
+                    select(Task.template_id).where(
+                        Task.deal_id == deal.id, Task.done_at.is_(None), Task.deleted_at.is_(None)
+                    )
+                ).all()
+            )
+            if templates
+            else set()
+        )
         ids = []
         for tpl in templates:
+            if tpl.id in present:  # still open from an earlier visit of the stage, or back with a reopen
+                continue
             task = Task(
                 kind=tpl.kind,
                 subject=tpl.subject,
@@ -305,6 +379,7 @@ class DealOps(ServiceBase):
                 owner=tpl.responsible or deal.owner,
                 deal_id=deal.id,
                 customer_id=deal.customer_id,
+                template_id=tpl.id,
                 created_at=self.now(),
                 updated_at=self.now(),
             )
@@ -312,23 +387,3 @@ class DealOps(ServiceBase):
             session.flush()
             ids.append(task.id)
         return ids
-
-    def undo_move(self, move: MoveResult) -> Deal:
-        """Take a move back: previous stage and dates, its history row and the
-        tasks it created (those still open and untouched are removed)."""
-        with self.db.write(MOVE_TABLES) as session:
-            deal = self._get(session, Deal, move.deal.id)
-            if deal.stage_id != move.to_stage.id:
-                raise ValidationError(f"'{deal.title}' has moved again since; undo is no longer possible")
-            for key in ("stage_id", "stage_entered_at", "closed_at", "lost_reason"):
-                setattr(deal, key, move.previous[key])
-            self._touch(deal)
-            change = session.get(StageChange, move.change_id)
-            if change is not None:
-                session.delete(change)
-            for task_id in move.created_task_ids:
-                task = session.get(Task, task_id)
-                if task is not None and task.done_at is None and task.version == 1:
-                    session.delete(task)
-            session.flush()
-            return deal

@@ -24,7 +24,7 @@ class OrderOps(ServiceBase):
     def create_product(self, name: str, unit_price=0, *, currency: str = "USD") -> Product:
         name = v.text(name, "product name", required=True)
         price = v.money(unit_price, "unit price")
-        with self.db.write({"product"}) as session:
+        with self._write({"product"}, "create", f"add product '{name}'") as session:
             key = name_key(name)
             if session.exec(select(Product).where(Product.name_key == key)).first():
                 raise ValidationError(f"a product named '{name}' already exists; pick another name")
@@ -36,8 +36,9 @@ class OrderOps(ServiceBase):
             return product
 
     def update_product(self, product_id: int, *, name: str | None = None, unit_price=None) -> Product:
-        with self.db.write({"product"}) as session:
+        with self._write({"product"}, "edit") as session:
             product = self._get(session, Product, product_id)
+            self._say(session, f"edit product '{product.name}'")
             if name is not None:
                 product.name = v.text(name, "product name", required=True)
                 product.name_key = name_key(product.name)
@@ -49,8 +50,8 @@ class OrderOps(ServiceBase):
         """A draft order; ``lines`` is a list of (product_id, quantity[, unit price])."""
         if not lines:
             raise ValidationError("an order needs at least one line (product × quantity)")
-        with self.db.write({"sales_order", "order_line"}) as session:
-            self._get(session, Customer, customer_id)
+        with self._write({"sales_order", "order_line"}, "create") as session:
+            customer = self._get(session, Customer, customer_id)
             if deal_id is not None:
                 self._get(session, Deal, deal_id)
             clean = []
@@ -80,14 +81,17 @@ class OrderOps(ServiceBase):
             session.flush()
             if number is None:
                 order.number = f"SO-{order.id:06d}"
+            self._say(session, f"add order {order.number} for '{customer.name}'")
             for product_id, qty, price in clean:
                 session.add(OrderLine(order_id=order.id, product_id=product_id, quantity=qty, unit_price_cents=price))
             session.flush()
             return order
 
     def _transition(self, order_id: int, status: str) -> Order:
-        with self.db.write({"sales_order"}) as session:
+        verb = {"approved": "approve", "fulfilled": "fulfil", "cancelled": "cancel"}[status]
+        with self._write({"sales_order"}, verb) as session:
             order = self._get(session, Order, order_id)
+            self._say(session, f"{verb} order {order.number}")
             if status not in TRANSITIONS[order.status]:
                 allowed = ", ".join(sorted(TRANSITIONS[order.status])) or "nothing (it is final)"
                 raise ValidationError(f"order {order.number} is {order.status}; it can move to {allowed}")

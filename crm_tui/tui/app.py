@@ -1,29 +1,35 @@
-"""The application shell: four modes, live updates, undo, palette, themes.
+"""The application shell: four sections, live updates, undo and redo, the palette, themes.
 
-``create_app()`` is the one factory the CLI and the tests share. The database
-is opened in a thread worker after the first paint; when it is ready every
-screen is told "everything changed" and loads its rows.
+``create_app()`` is the one factory the CLI and the tests share. The database is opened in a
+thread worker after the first paint; when it is ready every screen is told "everything changed"
+and loads its rows. The sections (``SECTIONS``) are declared once: the modes, their keys, the
+screen bar and the palette's "Go to …" commands all come from that declaration.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gc
 import threading
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.worker import Worker, WorkerState
 
-from crm_tui.tui.collector import COLLECTOR
-from crm_tui.tui.commands import JumpProvider
-from crm_tui.tui.undo import UndoEntry, UndoStack
+from crm_tui.tui.commands import JumpProvider, binding_commands
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+    from crm_tui.tui.collector import Collector
 
 POLL_SECONDS = 0.5
 WARM_UP_AFTER = 0.05  # s after the database opens: done before a person reacts to the first rows
@@ -32,73 +38,95 @@ WARM_UP_AFTER = 0.05  # s after the database opens: done before a person reacts 
 STYLESHEETS = sorted(p.relative_to(Path(__file__).parent).as_posix() for p in Path(__file__).parent.glob("*/*.tcss"))
 
 
-def _lazy(module: str, name: str) -> Callable[[], Screen]:
-    def make() -> Screen:
+@dataclass(frozen=True)
+class Section:
+    """One of the app's independent screens (a Textual mode) and how a rep reaches it."""
+
+    mode: str
+    title: str
+    keys: str  # the default keys of its binding (remappable by id: screen.<mode>)
+    module: str
+    screen: str
+    tooltip: str
+
+    @property
+    def binding_id(self) -> str:
+        return f"screen.{self.mode}"
+
+
+SECTIONS = (
+    Section("customers", "Customers", "1,f1", "crm_tui.tui.screens.customers", "CustomersScreen",
+            "Show the customer list"),
+    Section("pipeline", "Pipeline", "2,f2", "crm_tui.tui.screens.pipeline", "PipelineScreen",
+            "Show the deal funnel"),
+    Section("tasks", "Tasks", "3,f3", "crm_tui.tui.screens.tasks", "TasksScreen", "Show the task queue"),
+    Section("reports", "Reports", "4,f4", "crm_tui.tui.screens.reports", "ReportsScreen", "Show the reports"),
+)  # fmt: skip
+
+
+def _lazy(section: Section) -> Callable[[], Screen[Any]]:
+    def make() -> Screen[Any]:
         import importlib
 
-        return getattr(importlib.import_module(module), name)()
+        screen: Screen[Any] = getattr(importlib.import_module(section.module), section.screen)()
+        return screen
 
-    make.module = module  # what the warm-up imports ahead of the first switch
     return make
 
 
 class CrmApp(App[int]):
     TITLE = "crm-tui"
     #: Every screen's and form's stylesheet, read once at start-up: a screen whose
-    #: stylesheet is new makes Textual re-parse and re-apply all CSS to every widget
-    #: (~0.15 s), which would otherwise land on the first switch to each screen.
+    #: stylesheet is new makes Textual re-parse and re-apply all CSS to every widget,
+    #: which would otherwise land on the first switch to each screen.
     #: Each screen keeps its own CSS_PATH; the paths resolve to the same files.
     CSS_PATH = ["app.tcss", *STYLESHEETS]
     COMMANDS = App.COMMANDS | {JumpProvider}
-    MODES = {
-        "customers": _lazy("crm_tui.tui.screens.customers", "CustomersScreen"),
-        "pipeline": _lazy("crm_tui.tui.screens.pipeline", "PipelineScreen"),
-        "tasks": _lazy("crm_tui.tui.screens.tasks", "TasksScreen"),
-        "reports": _lazy("crm_tui.tui.screens.reports", "ReportsScreen"),
-    }
-    MODE_TITLES = {"customers": "Customers", "pipeline": "Pipeline", "tasks": "Tasks", "reports": "Reports"}
+    MODES = {s.mode: _lazy(s) for s in SECTIONS}
     BINDINGS = [
-        Binding(
-            "1,f1",
-            "switch_mode('customers')",
-            "Customers",
-            id="screen.customers",
-            show=False,
-            tooltip="Show the customer list",
+        *(
+            Binding(s.keys, f"section('{s.mode}')", s.title, id=s.binding_id, show=False, tooltip=s.tooltip)
+            for s in SECTIONS
         ),
-        Binding(
-            "2,f2",
-            "switch_mode('pipeline')",
-            "Pipeline",
-            id="screen.pipeline",
-            show=False,
-            tooltip="Show the deal funnel",
-        ),
-        Binding("3,f3", "switch_mode('tasks')", "Tasks", id="screen.tasks", show=False, tooltip="Show the task queue"),
-        Binding(
-            "4,f4", "switch_mode('reports')", "Reports", id="screen.reports", show=False, tooltip="Show the reports"
-        ),
-        Binding("ctrl+z", "undo", "Undo", id="app.undo", tooltip="Undo the last delete, move, win/lose or completion"),
+        Binding("ctrl+z", "undo", "Undo", id="app.undo", tooltip="Undo your last change, whatever it was"),
+        Binding("ctrl+y", "redo", "Redo", id="app.redo", show=False, tooltip="Redo the change you undid last"),
         Binding("question_mark", "toggle_help", "Keys", id="app.help", tooltip="Show the keys of this screen"),
         Binding("ctrl+q", "quit", "Quit", id="app.quit", tooltip="Quit crm-tui", priority=True, show=False),
     ]
 
+    class DatabaseOpened(Message):
+        """The database and the services are ready (posted by the opening worker)."""
+
+        def __init__(self, db: Database, services: Services) -> None:
+            super().__init__()
+            self.db = db
+            self.services = services
+
+    class BoardPrefetched(Message):
+        """The warm-up read the board ahead of the first switch to Pipeline."""
+
+        def __init__(self, version: int, board: object, now: dt.datetime) -> None:
+            super().__init__()
+            self.version = version
+            self.board = board
+            self.now = now
+
     def __init__(
         self,
-        db=None,
+        db: str | Database | None = None,
         *,
         user: str | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         poll: bool = True,
         initial_mode: str = "customers",
+        memory: Collector | None = None,
     ) -> None:
         super().__init__()
         self._db_spec = db
-        self.db = None
-        self.services = None
+        self.db: Database | None = None
+        self.services: Services | None = None
         self.user = user
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
-        self.undo_stack = UndoStack()
         self.data_changed: Signal[frozenset[str]] = Signal(self, "data-changed")
         self._poll = poll
         self._initial_mode = initial_mode
@@ -108,12 +136,19 @@ class CrmApp(App[int]):
         self._frozen_modes: set[str] = set()
         self._last_failure: tuple[str, float] = ("", 0.0)
         self.data_version = 0  # counts data_changed announcements (prefetches check it)
-        self._prefetched: dict[str, tuple] = {}
-        self._startup_hold = False  # full collections held off while starting (tui.collector)
-        self._young_widened = False  # this app counted among the running ones (tui.collector)
-        from crm_tui.config import load_settings
+        self._prefetched: dict[str, tuple[int, float, object]] = {}
+        # The garbage collector's settings while the app runs (crm_tui.tui.collector), given by
+        # the command line; tests and embedding programs leave the process's collector alone.
+        self.memory = memory
+        self._startup_hold = False
+        self._memory_counted = False
+        from crm_tui.config import SettingsError, load_settings
 
-        self.settings = load_settings()
+        try:
+            self.settings = load_settings()
+            self._settings_error: str | None = None
+        except SettingsError as exc:
+            self.settings, self._settings_error = {}, exc.message
         if self.settings.get("theme") in self.available_themes:
             self.theme = self.settings["theme"]
         keymap = self.settings.get("keymap")
@@ -123,34 +158,36 @@ class CrmApp(App[int]):
     # -- start-up -------------------------------------------------------------
 
     @property
-    def db_spec(self):
+    def db_spec(self) -> str | Database | None:
         """What the app was asked to open (a path, a URL, a ``Database`` or None)."""
         return self._db_spec
 
     def on_mount(self) -> None:
-        # No full garbage collection until the database is open (see tui.collector): one over
-        # everything start-up just made is a 60–80 ms pause in the middle of it. And young
-        # collections only every YOUNG new objects, not five times a frame.
-        self._startup_hold = self._young_widened = True
-        COLLECTOR.app_started()
-        COLLECTOR.hold()
-        self.mode_change_signal.subscribe(self, self._mode_changed)
+        if self.memory is not None:
+            # No full garbage collection until the database is open (see tui.collector), and
+            # young collections only every YOUNG new objects, not several times a frame.
+            self._startup_hold = self._memory_counted = True
+            self.memory.app_started()
+            self.memory.hold()
+            self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
         self.switch_mode(self._initial_mode)
+        if self._settings_error:
+            self.notify(self._settings_error, title="Settings", severity="warning", timeout=15, markup=False)
         # After the first frame: the database layer's imports would otherwise compete with it.
         self.call_after_refresh(self._open_database)
 
     @work(thread=True, exclusive=True, group="open-db", exit_on_error=False)
-    def _open_database(self):
+    def _open_database(self) -> None:
         from crm_tui.db import Database
         from crm_tui.services import Services
 
         db = self._db_spec if isinstance(self._db_spec, Database) else Database.open(self._db_spec)
-        return db, Services(db, user=self.user, clock=self.clock)
+        self.post_message(self.DatabaseOpened(db, Services(db, user=self.user, clock=self.clock)))
 
     def report_failure(self, error: BaseException, doing: str = "load") -> None:
-        """A screen's read failed: say so (the same message at most every 30 s), never leave old
-        rows on screen in silence."""
+        """A screen's read or save failed: say so (the same message at most every 30 s), never
+        leave old rows on screen in silence."""
         from crm_tui.errors import CrmError
 
         message = f"Could not {doing}: " + (
@@ -162,30 +199,34 @@ class CrmApp(App[int]):
             self.notify(message, severity="error", timeout=10, markup=False)
 
     @on(Worker.StateChanged)
-    def _db_opened(self, event: Worker.StateChanged) -> None:
-        if event.worker.group != "open-db":
+    def _worker_ended(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
             return
-        if event.state == WorkerState.ERROR:
+        error = event.worker.error
+        if event.worker.group == "open-db":
             from crm_tui.errors import CrmError
 
-            error = event.worker.error
             self.startup_error = error.message if isinstance(error, CrmError) else f"cannot open the database: {error}"
             self._end_startup_hold()
             self.exit(2, return_code=2)
-        elif event.state == WorkerState.SUCCESS:
-            self.db, self.services = event.worker.result
-            if self.user is None:
-                self.user = self.services.user
-            self.db.subscribe(self._on_db_change)
-            from crm_tui.models import ALL_TABLES
+        elif error is not None and event.worker.node is self:
+            self.report_failure(error, "save" if event.worker.group in ("undo", "redo") else "load")
 
-            self.data_changed.publish(frozenset(ALL_TABLES))
-            self.call_after_refresh(self._end_startup_hold)
-            self.set_timer(WARM_UP_AFTER, self._warm_up)
-            if self.db.permission_warning:
-                self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
-            if self._poll:
-                self.set_interval(POLL_SECONDS, self._poll_other_sessions)
+    @on(DatabaseOpened)
+    def _db_opened(self, event: DatabaseOpened) -> None:
+        self.db, self.services = event.db, event.services
+        if self.user is None:
+            self.user = self.services.user
+        self.db.subscribe(self._on_db_change)
+        from crm_tui.models import ALL_TABLES
+
+        self.data_changed.publish(frozenset(ALL_TABLES) | {"journal"})
+        self.call_after_refresh(self._end_startup_hold)
+        self.set_timer(WARM_UP_AFTER, self._warm_up)
+        if self.db.permission_warning:
+            self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
+        if self._poll:
+            self.set_interval(POLL_SECONDS, self._poll_other_sessions)
 
     # -- memory ---------------------------------------------------------------
 
@@ -196,67 +237,71 @@ class CrmApp(App[int]):
 
     def _end_startup_hold(self, *, freeze: bool = True) -> None:
         """Start-up is over: what it made lives all session (frozen), full collections resume."""
-        if self._startup_hold:
+        if self._startup_hold and self.memory is not None:
             self._startup_hold = False
-            COLLECTOR.release(freeze=freeze)
+            self.memory.release(freeze=freeze)
 
     def on_unmount(self) -> None:
         self._end_startup_hold(freeze=False)  # closing before the database opened
-        if self._young_widened:  # Unmount comes even when Mount never did
-            self._young_widened = False
-            COLLECTOR.app_stopped()
+        if self._memory_counted and self.memory is not None:  # Unmount comes even when Mount never did
+            self._memory_counted = False
+            self.memory.app_stopped()
 
-    @staticmethod
-    def _freeze_long_lived() -> None:
-        """Move what exists now (modules, the database layer, the four main screens — all kept
-        for the whole session) out of the garbage collector's view. Python's full collections
-        otherwise walk every one of those objects: 50–115 ms pauses, several a minute while
-        keys are pressed. Done when a main screen first shows (start-up and the warm-up's
-        imports freeze through ``tui.collector``), never for screens that come and go."""
-        gc.freeze()
+    def _freeze_long_lived(self) -> None:
+        """Move what exists now (modules, the database layer, the main screens — all kept for
+        the whole session) out of the garbage collector's view when a main screen first shows
+        (see tui.collector); never for screens that come and go."""
+        if self.memory is not None:
+            self.memory.freeze()
+
+    def _warm_up(self) -> None:
+        self._warm_up_worker(read_board=self.current_mode != "pipeline")
 
     @work(thread=True, exclusive=True, group="warm-up", exit_on_error=False)
-    def _warm_up(self) -> None:
+    def _warm_up_worker(self, read_board: bool) -> None:
         """Right after the database opens, before a person reacts to the first rows: import the
         other screens' code, rehearse each kind of search (matching nothing) and a stage move
         (rolled back), and read the board ahead, so the first switch to a screen, the first
-        keystrokes of a search and the first L/H do not pay for them (≈60, ≈10 each, ≈20 and
-        ≈120 ms)."""
+        keystrokes of a search and the first L/H do not pay for them."""
         import importlib
 
         from crm_tui.errors import CrmError
         from crm_tui.queries.customers import rehearse_search
 
-        COLLECTOR.hold()  # this code lives as long as the app: frozen once imported
+        db, services = self.db, self.services
+        if db is None or services is None:
+            return
+        if self.memory is not None:
+            self.memory.hold()  # this code lives as long as the app: frozen once imported
         try:
-            for factory in self.MODES.values():
-                module = getattr(factory, "module", None)
-                if module:
-                    importlib.import_module(module)
+            for section in SECTIONS:
+                importlib.import_module(section.module)
         finally:
-            COLLECTOR.release()
+            if self.memory is not None:
+                self.memory.release()
         # Rehearsals only save the first search and the first move some milliseconds: whatever
         # goes wrong in one (a read-only file, a permission the server refuses) must not stop
         # the rest of the warm-up, and the real search or move reports its own errors.
-        for rehearse in (lambda: rehearse_search(self.db), self.services.rehearse_move):
+        for rehearse in (lambda: rehearse_search(db), services.rehearse_move):
             try:
                 rehearse()
-            except Exception:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - a rehearsal's failure is the real action's to report
                 pass
-        if self._current_mode != "pipeline":
+        if read_board:
             from crm_tui.queries.pipeline import load_board
 
             version, now = self.data_version, self.clock()
             try:
-                board = load_board(self.db, None, now=now)
+                board = load_board(db, None, now=now)
             except CrmError:
                 return
-            self.call_from_thread(self._store_prefetch, "pipeline", version, (board, now))
+            self.post_message(self.BoardPrefetched(version, board, now))
 
-    def _store_prefetch(self, name: str, version: int, value) -> None:
-        self._prefetched[name] = (version, time.monotonic(), value)
+    @on(BoardPrefetched)
+    def _store_prefetch(self, event: BoardPrefetched) -> None:
+        self._prefetched["pipeline"] = (event.version, time.monotonic(), (event.board, event.now))
 
-    def take_prefetched(self, name: str, max_age: float = 60.0):
+    def take_prefetched(self, name: str, max_age: float = 60.0) -> Any:
         """What the warm-up read ahead for ``name`` (e.g. the board, before the first switch to
         Pipeline) — only if nothing changed since and it is at most ``max_age`` seconds old."""
         found = self._prefetched.pop(name, None)
@@ -265,12 +310,12 @@ class CrmApp(App[int]):
         version, at, value = found
         return value if version == self.data_version and time.monotonic() - at <= max_age else None
 
-    def _count_change(self, _tables) -> None:
+    def _count_change(self, _tables: frozenset[str]) -> None:
         self.data_version += 1
 
     # -- live updates ---------------------------------------------------------
 
-    def _on_db_change(self, change) -> None:
+    def _on_db_change(self, change: Any) -> None:
         """Called in whichever thread committed; fan out on the event loop."""
         if threading.get_ident() == self._main_thread:
             self.data_changed.publish(change.tables)
@@ -287,6 +332,8 @@ class CrmApp(App[int]):
     def _poll_worker(self) -> None:
         from crm_tui.errors import CrmError
 
+        if self.db is None:
+            return
         try:
             self.db.poll_changes()  # announces through _on_db_change
         except CrmError as exc:  # e.g. the database folder was deleted: say so once
@@ -296,30 +343,63 @@ class CrmApp(App[int]):
         else:
             self._poll_error = None
 
-    # -- undo -----------------------------------------------------------------
+    # -- undo and redo (from the change journal) ------------------------------
 
-    def push_undo(self, label: str, undo: Callable[[], object]) -> None:
-        self.undo_stack.push(UndoEntry(label, undo))
+    class Reverted(Message):
+        """An undo or redo finished: what it took back or brought back, or why it could not."""
+
+        def __init__(self, verb: str, action: str | None, error: str | None) -> None:
+            super().__init__()
+            self.verb = verb
+            self.action = action
+            self.error = error
 
     def action_undo(self) -> None:
-        entry = self.undo_stack.pop()
-        if entry is None:
-            self.notify("Nothing to undo", timeout=2)
-            return
-        self._run_undo(entry)
+        if self.services is not None:
+            self._revert("undo")
 
-    @work(thread=True, group="undo", exit_on_error=False)
-    def _run_undo(self, entry: UndoEntry) -> None:
-        from crm_tui.errors import CrmError
+    def action_redo(self) -> None:
+        if self.services is not None:
+            self._revert("redo")
 
+    @work(thread=True, exclusive=True, group="undo", exit_on_error=False)
+    def _revert(self, verb: str) -> None:
+        from crm_tui.errors import CrmError, ValidationError
+
+        assert self.services is not None
         try:
-            entry.undo()
+            done = self.services.undo() if verb == "undo" else self.services.redo()
+        except ValidationError as exc:  # nothing to undo / redo
+            self.post_message(self.Reverted(verb, None, exc.message[:1].upper() + exc.message[1:]))
         except CrmError as exc:
-            self.call_from_thread(self.notify, f"Cannot undo: {exc.message}", severity="error", markup=False)
-            return
-        self.call_from_thread(self.notify, f"Undone: {entry.label}", timeout=3, markup=False)
+            self.post_message(self.Reverted(verb, None, f"Cannot {verb}: {exc.message}"))
+        else:
+            self.post_message(self.Reverted(verb, done.action, None))
+
+    @on(Reverted)
+    def _reverted(self, event: Reverted) -> None:
+        if event.error is not None:
+            nothing = event.error.startswith("Nothing")
+            self.notify(
+                event.error, severity="information" if nothing else "error", timeout=3 if nothing else 8, markup=False
+            )
+        else:
+            self.notify(f"{event.verb.capitalize()}: {event.action}", timeout=4, markup=False)
 
     # -- navigation -----------------------------------------------------------
+
+    def action_section(self, mode: str) -> None:
+        """Go to a section's list (its first screen), whatever was open on top of it."""
+        self.switch_mode(mode)
+        while len(self.screen_stack) > 1 and not self.screen.is_modal:
+            self.pop_screen()
+
+    def section_key(self, section: Section) -> str:
+        """The key a section is on now (a remapped one too), as shown to the rep."""
+        for key, active in self.screen.active_bindings.items():
+            if active.binding.id == section.binding_id:
+                return self.get_key_display(active.binding) if key else key
+        return section.keys.split(",")[0]
 
     def action_toggle_help(self) -> None:
         if self.screen.query("HelpPanel"):
@@ -328,38 +408,48 @@ class CrmApp(App[int]):
             self.action_show_help_panel()
 
     def open_customer(self, customer_id: int) -> None:
+        """The customer's page, on top of the screen the rep is on (escape comes back)."""
         from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
 
-        self.switch_mode("customers")
         self.push_screen(CustomerDetailScreen(customer_id))
 
     def open_deal(self, deal_id: int) -> None:
+        """The deal's page, on top of the screen the rep is on (escape comes back)."""
         from crm_tui.tui.screens.deal_detail import DealDetailScreen
 
-        self.switch_mode("pipeline")
         self.push_screen(DealDetailScreen(deal_id))
 
     def watch_theme(self, theme: str) -> None:
-        if self.settings.get("theme") != theme:
-            from crm_tui.config import save_settings
+        if self.settings.get("theme") == theme or self._settings_error:
+            return  # a settings file we could not read is never written over
+        from crm_tui.config import save_settings
 
-            self.settings["theme"] = theme
-            try:
-                save_settings(self.settings)
-            except OSError as exc:
-                self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
+        self.settings["theme"] = theme
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        for mode, title in self.MODE_TITLES.items():
-            yield SystemCommand(f"Go to {title}", f"Show the {title} screen", lambda m=mode: self.switch_mode(m))
-        yield SystemCommand("Undo", "Undo the last delete, move, win/lose or completion", self.action_undo)
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        builtin = list(super().get_system_commands(screen))
+        yield from builtin
+        for section in SECTIONS:
+            yield SystemCommand(
+                f"Go to {section.title}",
+                f"{section.tooltip} ({self.section_key(section)})",
+                lambda m=section.mode: self.action_section(m),
+            )
+        names = {command.title for command in builtin} | {f"Go to {s.title}" for s in SECTIONS}
+        yield from binding_commands(self, screen, skip=names)
         from crm_tui.tui.transfer_commands import transfer_commands
 
         yield from transfer_commands(self)
         yield from getattr(screen, "extra_commands", lambda: ())()
 
 
-def create_app(db=None, **kwargs) -> CrmApp:
+def create_app(db: str | Database | None = None, **kwargs: Any) -> CrmApp:
     """Build the app on a database path/URL (or an open ``Database``)."""
     return CrmApp(db, **kwargs)
+
+
+__all__ = ["SECTIONS", "CrmApp", "Section", "create_app"]

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from collections.abc import Callable
 
 #: a generation-2 threshold no session reaches: full collections wait for the release
 _NEVER = 1_000_000_000
@@ -48,7 +49,8 @@ class Collector:
     """Counted holds on full collections and counted running apps (each widens the young
     generation), safe to take and release from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, freezer: Callable[[], None] = gc.freeze) -> None:
+        self._freezer = freezer  # tests pass one that only counts
         self._lock = threading.Lock()
         self._holds = 0
         self._apps = 0
@@ -84,8 +86,12 @@ class Collector:
                 return
             self._holds -= 1
             if self._holds == 0 and freeze:
-                gc.freeze()
+                self._freezer()
             self._apply()
+
+    def freeze(self) -> None:
+        """Move what exists now out of the collector's view (long-lived: a main screen, first shown)."""
+        self._freezer()
 
     def app_started(self) -> None:
         """An app runs: young collections wait for ``YOUNG`` new objects."""

@@ -1,21 +1,56 @@
-"""Command palette providers: jump to any customer or deal by fuzzy name."""
+"""Command palette providers: every key's action by name, and any customer or deal by name.
+
+``binding_commands`` turns the bindings active on a screen (its own, its focused widget's and
+the app's) into palette commands, so nothing exists only behind a key: the palette and the key
+bar are built from the same declarations. ``JumpProvider`` finds customers and deals.
+
+Text from the database reaches the palette only as Rich ``Text`` (never markup): a customer
+called ``[link=…]`` or ``[@click=app.quit]`` is shown literally and does nothing.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
+from rich.text import Text
+from textual.app import SystemCommand
 from textual.command import Hit, Hits, Provider
-from textual.content import Content
+from textual.markup import escape
 
 from crm_tui.tui.literal import safe
+
+if TYPE_CHECKING:
+    from textual.app import App
+    from textual.fuzzy import Matcher
+    from textual.screen import Screen
+
+
+def binding_commands(
+    app: App[Any], screen: Screen[Any], *, skip: frozenset[str] | set[str] = frozenset()
+) -> Iterator[SystemCommand]:
+    """One palette command per action bound on ``screen`` (shown in the key bar or not)."""
+    seen: set[tuple[int, str]] = set()
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not binding.id or (id(active.node), binding.action) in seen:
+            continue
+        seen.add((id(active.node), binding.action))
+        title = binding.tooltip or binding.description
+        if not title or title in skip:
+            continue
+        shown = app.get_key_display(binding) if key else ""
+        help_text = f"{binding.description} · key {shown}" if shown else binding.description
+        yield SystemCommand(escape(title), escape(help_text), partial(app.run_action, binding.action, active.node))
 
 
 class JumpProvider(Provider):
     """Customers and deals whose name contains what was typed, best matches first."""
 
     async def search(self, query: str) -> Hits:
-        app = self.app
+        app: Any = self.app
         if app.db is None or len(query.strip()) < 2:
             return
         from crm_tui.queries.search import search_records
@@ -24,21 +59,24 @@ class JumpProvider(Provider):
         matcher = self.matcher(query)
         for hit in hits:
             score, label = literal_highlight(matcher, hit.label)
+            if hit.detail:
+                label.append("\n")
+                label.append(safe(hit.detail), style="dim")
             opener = app.open_customer if hit.kind == "customer" else app.open_deal
-            yield Hit(max(score, 0.1), label, partial(opener, hit.id), text=hit.label, help=hit.detail)
+            yield Hit(max(score, 0.1), label, partial(opener, hit.id), text=safe(hit.label))
 
     async def discover(self) -> Hits:
         return
         yield  # pragma: no cover - an async generator with no discovery hits
 
 
-def literal_highlight(matcher, label: str) -> tuple[float, Content]:
-    """Score and highlight ``label`` like ``Matcher.highlight`` does, but without reading the
-    label as markup: a customer called ``[red]ACME[/red]`` keeps its brackets."""
+def literal_highlight(matcher: Matcher, label: str) -> tuple[float, Text]:
+    """Score and highlight ``label`` like ``Matcher.highlight`` does, as plain ``Text``: a
+    customer called ``[red]ACME[/red]`` keeps its brackets and no markup of it is ever run."""
     label = safe(label)
-    content = Content(label)
+    text = Text(label)
     score, offsets = matcher.fuzzy_search.match(matcher.query, label)
     for offset in offsets if score else ():
         if not label[offset].isspace():
-            content = content.stylize(matcher.match_style, offset, offset + 1)
-    return score, content
+            text.stylize(matcher.match_style.rich_style, offset, offset + 1)
+    return score, text

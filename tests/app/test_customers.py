@@ -407,8 +407,7 @@ async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_sea
         await settle(app, pilot)
         reads = []
         screen._fetch_page = lambda *args: reads.append(args)  # what would be read now
-        screen._filter = replace(screen._filter, text="matc")
-        screen._restart()  # "c" typed: its rows are on their way
+        screen.customer_filter = replace(screen.customer_filter, text="matc")  # "c" typed: its rows are coming
         screen._pages[0] = screen._pages[0][:64]  # as a first page cut short would be held
         screen._rows_needed(VirtualTable.RowsNeeded(screen.table, 0, 130))
         assert reads == []

@@ -193,7 +193,7 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
         assert isinstance(app.screen, DealDetailScreen)
         head = widget_text(app.screen.query_one("#deal-head"))
         assert "[b]Big[/b] deal" in head
-        await pilot.press("n", *"called", "enter")
+        await pilot.press("n", *"called", "ctrl+s")
         await settle(app, pilot)
         assert "called" in widget_text(app.screen.query_one("#deal-notes"))
 
@@ -351,7 +351,7 @@ async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
         app.notify = lambda message, **kw: (seen.append(str(message)), original(message, **kw))
         real = app.services.move_deal_step
 
-        def crash_once(*args):
+        def crash_once(*args, **kwargs):
             monkeypatch.setattr(app.services, "move_deal_step", real)
             raise RuntimeError("disk on fire")
 

@@ -42,9 +42,11 @@ async def test_palette_reaches_screens_and_jumps_to_a_customer(make_app, settle,
         await pilot.pause(0.5)
         await pilot.press("enter")
         await settle(app, pilot)
-        assert app.current_mode == "customers"
-        assert type(app.screen).__name__ == "CustomerDetailScreen"
+        assert type(app.screen).__name__ == "CustomerDetailScreen"  # on top of Reports
         assert app.screen.customer_id == acme.id
+        await pilot.press("escape")  # back where the rep came from
+        await settle(app, pilot)
+        assert app.current_mode == "reports" and type(app.screen).__name__ == "ReportsScreen"
 
 
 async def test_undo_with_nothing_to_undo_says_so(make_app, settle):
@@ -125,9 +127,7 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
             await pilot.pause()
     assert app.return_code == 2
     assert "not a valid crm-tui database" in app.startup_error
-    from crm_tui.tui.collector import COLLECTOR
-
-    assert not COLLECTOR.held and gc.get_threshold() == usual  # a failed start-up gives it all back
+    assert gc.get_threshold() == usual  # a failed start-up changes nothing in the process
 
 
 async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeypatch):
@@ -137,23 +137,26 @@ async def test_full_collections_wait_only_for_start_up(make_app, settle, monkeyp
     import gc
 
     import crm_tui.services
-    from crm_tui.tui.collector import COLLECTOR
+    from crm_tui.tui.collector import Collector
 
     usual = gc.get_threshold()
+    frozen = []
+    memory = Collector(freezer=lambda: frozen.append(1))
     seen = []
     real = crm_tui.services.Services
 
     def opening(*args, **kwargs):  # made while the database layer opens, during start-up
-        seen.append((COLLECTOR.held, gc.get_threshold()[2]))
+        seen.append((memory.held, gc.get_threshold()[2]))
         return real(*args, **kwargs)
 
     monkeypatch.setattr(crm_tui.services, "Services", opening)
-    app = make_app()
+    app = make_app(memory=memory)
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert app.db is not None
-        assert not COLLECTOR.held and gc.get_threshold()[1:] == usual[1:]
+        assert not memory.held and gc.get_threshold()[1:] == usual[1:]
     assert seen and seen[0][0] and seen[0][1] > 10**6
+    assert frozen  # what start-up made was frozen once it was over
     assert gc.get_threshold() == usual  # the app gone, Python's thresholds are back
 
 
@@ -163,14 +166,34 @@ async def test_young_collections_wait_for_many_objects_while_the_app_runs(make_a
     an app runs, young collections wait for YOUNG new objects; after, the usual comes back."""
     import gc
 
-    from crm_tui.tui.collector import YOUNG
+    from crm_tui.tui.collector import YOUNG, Collector
 
     usual = gc.get_threshold()
-    app = make_app()
+    app = make_app(memory=Collector(freezer=lambda: None))
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         assert gc.get_threshold()[0] == max(usual[0], YOUNG) > 700
     assert gc.get_threshold() == usual
+
+
+async def test_an_app_made_without_the_command_line_leaves_the_collector_alone(make_app, settle, monkeypatch):
+    """Importing and running the app (tests, another program embedding it) changes nothing in
+    the process: only `crm-tui` itself tunes the garbage collector and the frame rate."""
+    import gc
+    import importlib
+    import os
+
+    monkeypatch.delenv("TEXTUAL_FPS", raising=False)
+    importlib.reload(importlib.import_module("crm_tui.tui"))
+    assert "TEXTUAL_FPS" not in os.environ
+    usual, frozen_before = gc.get_threshold(), gc.get_freeze_count()
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert gc.get_threshold() == usual
+    assert gc.get_freeze_count() == frozen_before
 
 
 def test_young_setting_and_holds_are_independent():

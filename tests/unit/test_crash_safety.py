@@ -217,6 +217,22 @@ def _check_services(db_path: Path, workdir: Path, lines: list[str]) -> int:
             "select count(*) from deal d where not exists (select 1 from stage_change s where s.deal_id=d.id)"
         ).fetchone()[0]
         assert orphans == 0, "a deal was committed without its stage history"
+        # every change and its journal row: both there or both absent
+        for table in ("customer", "deal", "task", "note", "stage_change"):
+            made = {r[0] for r in raw.execute(f"select id from {table}")}
+            journaled = {
+                r[0]
+                for r in raw.execute(
+                    "select record_id from journal_change where table_name=? and op='insert'", (table,)
+                )
+            }
+            assert made == journaled, f"{table}: rows without journal {made - journaled}, journal without rows"
+        for deal_id, version in raw.execute("select id, version from deal"):
+            updates = raw.execute(
+                "select count(*) from journal_change where table_name='deal' and record_id=? and op='update'",
+                (deal_id,),
+            ).fetchone()[0]
+            assert updates == version - 1, f"deal {deal_id}: version {version} but {updates} journaled updates"
         return checked
     finally:
         raw.close()

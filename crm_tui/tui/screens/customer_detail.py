@@ -1,24 +1,27 @@
-"""One customer: contacts, deals, tasks, orders and the notes timeline.
+"""One customer: contacts, deals, tasks, orders, the notes timeline and the History of changes.
 
-Opened with ``enter`` on the customer list or from the command palette
-(``app.open_customer``). Everything is read by one worker
-(``queries.customers.customer_detail``) and re-read whenever a watched table
-changes, in this session or another.
+Opened with ``enter`` on the customer list, from a deal, a task or the command palette
+(``app.open_customer``), on top of the screen the rep was on: escape goes back there.
+Everything is read by one worker (``queries.customer_detail``), which posts it back, and is
+read again whenever a watched table changes, in this session or another.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import Static
 
 from crm_tui.textnorm import money_text
+from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import literal
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
@@ -40,9 +43,9 @@ def _table(*headers: tuple[str, str]) -> Table:
 
 class CustomerDetailScreen(CrmScreen):
     CSS_PATH = "customer_detail.tcss"
-    WATCHES = frozenset({"customer", "contact", "deal", "task", "note", "sales_order", "order_line"})
+    WATCHES = frozenset({"customer", "contact", "deal", "task", "note", "sales_order", "order_line", "journal"})
     BINDINGS = [
-        Binding("escape,q", "back", "Back", id="customer_detail.back", tooltip="Back to the customer list"),
+        Binding("escape,q", "back", "Back", id="customer_detail.back", tooltip="Back to where you came from"),
         Binding("e", "edit", "Edit", id="customer_detail.edit", tooltip="Edit this customer"),
         Binding("c", "add_contact", "Contact", id="customer_detail.contact", tooltip="Add a contact person"),
         Binding("n", "add_note", "Note", id="customer_detail.note", tooltip="Log a note on the timeline"),
@@ -65,6 +68,7 @@ class CustomerDetailScreen(CrmScreen):
             with Vertical(id="detail-right"):
                 yield Static("", id="detail-tasks", classes="section", markup=False)
                 yield Static("", id="detail-notes", classes="section", markup=False)
+                yield Static("", id="detail-history", classes="section", markup=False)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -81,9 +85,23 @@ class CustomerDetailScreen(CrmScreen):
     @work(thread=True, exclusive=True, group="customer-detail", exit_on_error=False)
     def _load(self, customer_id: int) -> None:
         from crm_tui.queries.customer_detail import customer_detail
+        from crm_tui.queries.history import history
 
         detail = customer_detail(self.app.db, customer_id)
-        self.app.call_from_thread(self._show, detail)
+        changes = history(self.app.db, customer_id=customer_id, limit=30) if detail is not None else []
+        self.post_message(self.Loaded(detail, changes))
+
+    class Loaded(Message):
+        def __init__(self, detail: Any, changes: list[Any]) -> None:
+            super().__init__()
+            self.detail = detail
+            self.changes = changes
+
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self._show(event.detail)
+        if event.detail is not None:
+            self._section("#detail-history", "History", history_text(event.changes), "No changes recorded yet")
 
     def _show(self, detail) -> None:
         self.detail = detail

@@ -1,23 +1,29 @@
 """The customer list: a virtual table over 100k rows, search, filters, sort, CRUD.
 
 Rows come a page at a time (``PAGE`` rows, a bounded LRU of pages) from
-``crm_tui.queries.customers`` in thread workers; the table shows "…" for a
-row whose page has not arrived and repaints when it does. Any change to the
-filter, sort or data starts a new *generation*: results of older workers are
-dropped, and the cursor stays on the same customer when it is still listed.
+``crm_tui.queries.customers`` in thread workers, which post what they read back
+as messages; the table shows "…" for a row whose page has not arrived and
+repaints when it does. What the rep asks for — the filter, the segment, the sort
+— is reactive state: any change to it, or to the data, starts a new
+*generation*: results of older workers are dropped, and the cursor stays on the
+same customer when it is still listed.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from functools import partial
+from typing import Any
 
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Input, Select, Static
 
+from crm_tui.queries.customer_types import CustomerFilter, Sort
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import literal
 from crm_tui.tui.screens.base import CrmScreen
@@ -77,14 +83,46 @@ class CustomersScreen(CrmScreen):
         Binding("escape", "clear", "Clear", show=False, id="customers.clear", tooltip="Clear the search and filters"),
     ]
 
+    #: what the list shows: search text, status, owner, tag (light dataclasses: no SQL before first paint)
+    customer_filter: var[CustomerFilter] = var(CustomerFilter, init=False)
+    #: customers of one RFM segment only (None: every customer)
+    segment: var[str | None] = var(None, init=False)
+    sort: var[Sort] = var(Sort, init=False)
+
+    class ListLoaded(Message):
+        """A new list: its count, where the cursor goes, and the page under it."""
+
+        def __init__(
+            self,
+            generation: int,
+            filt: CustomerFilter,
+            total: int,
+            cursor: int,
+            number: int,
+            page: list[tuple[int, tuple[Any, ...], Any]],
+            segments: dict[int, str] | None,
+        ) -> None:
+            super().__init__()
+            self.generation, self.filt, self.total, self.cursor = generation, filt, total, cursor
+            self.number, self.page, self.segments = number, page, segments
+
+    class PageLoaded(Message):
+        def __init__(
+            self, generation: int, number: int, page: list[tuple[int, tuple[Any, ...], Any]], after: int | None
+        ) -> None:
+            super().__init__()
+            self.generation, self.number, self.page, self.after = generation, number, page, after
+
+    class ChoicesLoaded(Message):
+        def __init__(self, choices: Any, segments: tuple[str, ...]) -> None:
+            super().__init__()
+            self.choices = choices
+            self.segments = segments
+
     def __init__(self) -> None:
         super().__init__()
-        from crm_tui.queries.customer_types import CustomerFilter, Sort  # light: no SQL before first paint
-
-        self._filter = CustomerFilter()
-        self._segment: str | None = None
         self._segments: dict[int, str] | None = None  # cache of customer_segments, dropped on change
-        self._sort = Sort("name")
+        self._keep_after_change: int | None = None  # the customer the cursor stays on when the state changes
         self._generation = 0
         self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
         self._pending: set[int] = set()
@@ -114,7 +152,7 @@ class CustomersScreen(CrmScreen):
         return self.query_one("#customers-table", VirtualTable)
 
     def on_mount(self) -> None:
-        self.table.set_sort(self._sort.column, self._sort.descending)
+        self.table.set_sort(self.sort.column, self.sort.descending)
         self.table.focus()
         if self.app.db is None:
             from crm_tui.queries.first_page import sqlite_file
@@ -132,7 +170,7 @@ class CustomersScreen(CrmScreen):
         if found is not None:
             total, rows = found
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            self.app.call_from_thread(self._list_loaded, 0, self._filter, total, 0, 0, page)
+            self.post_message(self.ListLoaded(0, CustomerFilter(), total, 0, 0, page, None))
 
     # -- the page cache -------------------------------------------------------------------
 
@@ -175,10 +213,12 @@ class CustomersScreen(CrmScreen):
         self._waiting.clear()
         self._keep_id = keep_id
         cursor = self.table.cursor_row if keep_id is not None else 0
-        self._load_list(self._generation, self._filter, self._segment, self._sort, keep_id, cursor)
+        self._load_list(
+            self._generation, self.customer_filter, self.segment, self.sort, keep_id, cursor, self._segments
+        )
 
     @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
-    def _load_list(self, generation, filt, segment, sort, keep_id, cursor) -> None:
+    def _load_list(self, generation, filt, segment, sort, keep_id, cursor, segments) -> None:
         """Count, find the kept customer, and fetch the page under the cursor (one worker at a time)."""
         from dataclasses import replace
 
@@ -186,18 +226,18 @@ class CustomersScreen(CrmScreen):
 
         db = self.app.db
         if segment is not None:
-            if self._segments is None:
+            if segments is None:
                 from crm_tui.metrics import customer_segments
 
-                self._segments = customer_segments(db, self.app.clock())
-            filt = replace(filt, segment_ids=frozenset(i for i, s in self._segments.items() if s == segment))
+                segments = customer_segments(db, self.app.clock())
+            filt = replace(filt, segment_ids=frozenset(i for i, s in segments.items() if s == segment))
         if keep_id is None and cursor == 0:
             # A new search or filter: the first rows and the count in one read, and in one
             # hand-off, so a keystroke repaints once. The rows on screen come first; the rest
             # of the page follows when asked for.
             rows, total = first_page(db, filt, sort, FIRST_ROWS)
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            self.app.call_from_thread(self._list_loaded, generation, filt, total, 0, 0, page)
+            self.post_message(self.ListLoaded(generation, filt, total, 0, 0, page, segments))
             return
         total = count_customers(db, filt)
         if keep_id is not None:
@@ -207,11 +247,17 @@ class CustomersScreen(CrmScreen):
         number = cursor // PAGE
         rows = fetch_page(db, filt, sort, number * PAGE, PAGE)
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
-        self.app.call_from_thread(self._list_loaded, generation, filt, total, cursor, number, page)
+        self.post_message(self.ListLoaded(generation, filt, total, cursor, number, page, segments))
 
-    def _list_loaded(self, generation, filt, total, cursor, number, page) -> None:
+    @on(ListLoaded)
+    def _list_loaded(self, event: ListLoaded) -> None:
+        generation, filt, total, cursor, number, page = (
+            event.generation, event.filt, event.total, event.cursor, event.number, event.page
+        )  # fmt: skip
         if generation != self._generation:
             return
+        if event.segments is not None:
+            self._segments = event.segments
         self._active_filter = filt  # with the segment's ids resolved, for page fetches
         self._pages_generation = generation  # whose rows the page cache holds
         self._pages.clear()
@@ -256,7 +302,7 @@ class CustomersScreen(CrmScreen):
                 self._pending.add(number)
                 previous = self._pages.get(number - 1)
                 at = previous[-1][2] if previous and len(previous) == PAGE else number * PAGE
-                self._fetch_page(self._generation, self._active_filter, self._sort, number, at)
+                self._fetch_page(self._generation, self._active_filter, self.sort, number, at)
 
     def _complete_page(self, generation: int, number: int) -> None:
         """Read the rest of page ``number``, a first page cut short (if still the one held)."""
@@ -265,7 +311,7 @@ class CustomersScreen(CrmScreen):
         if generation != self._generation or generation != self._pages_generation or page is None or len(page) >= PAGE:
             self._pending.discard(number)
             return
-        self._fetch_page(generation, self._active_filter, self._sort, number, page[-1][2], PAGE - len(page), len(page))
+        self._fetch_page(generation, self._active_filter, self.sort, number, page[-1][2], PAGE - len(page), len(page))
 
     @work(thread=True, group="customers-page", exit_on_error=False)
     def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE, after=None) -> None:
@@ -275,9 +321,11 @@ class CustomersScreen(CrmScreen):
 
         rows = fetch_page(self.app.db, filt, sort, at, limit)
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
-        self.app.call_from_thread(self._page_loaded, generation, number, page, after)
+        self.post_message(self.PageLoaded(generation, number, page, after))
 
-    def _page_loaded(self, generation, number, page, after=None) -> None:
+    @on(PageLoaded)
+    def _page_loaded(self, event: PageLoaded) -> None:
+        generation, number, page, after = event.generation, event.number, event.page, event.after
         if generation != self._generation:
             return
         self._pending.discard(number)
@@ -294,10 +342,11 @@ class CustomersScreen(CrmScreen):
         from crm_tui.metrics import SEGMENTS
         from crm_tui.queries.customers import filter_choices
 
-        choices = filter_choices(self.app.db)
-        self.app.call_from_thread(self._choices_ready, choices, SEGMENTS)
+        self.post_message(self.ChoicesLoaded(filter_choices(self.app.db), SEGMENTS))
 
-    def _choices_ready(self, choices, segments) -> None:
+    @on(ChoicesLoaded)
+    def _choices_ready(self, event: ChoicesLoaded) -> None:
+        choices, segments = event.choices, event.segments
         for wid, values in (
             ("#filter-owner", choices.owners),
             ("#filter-tag", choices.tags),
@@ -313,38 +362,54 @@ class CustomersScreen(CrmScreen):
     # -- what is shown above the table ----------------------------------------------------
 
     def _is_filtered(self) -> bool:
-        f = self._filter
-        return bool(f.text.strip() or f.status or f.owner is not None or f.tag or self._segment)
+        f = self.customer_filter
+        return bool(f.text.strip() or f.status or f.owner is not None or f.tag or self.segment)
 
     def _update_summary(self) -> None:
-        arrow = "▼" if self._sort.descending else "▲"
+        arrow = "▼" if self.sort.descending else "▲"
         count = f"{self._total:,}"
         parts = [f"Customers · {count} {'matching' if self._is_filtered() else 'in total'}"]
-        parts.append(f"sorted by {self._sort.column} {arrow}")
+        parts.append(f"sorted by {self.sort.column} {arrow}")
         # one fixed line: no screen layout per keystroke
         self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)), layout=False)
-        self.table.set_sort(self._sort.column, self._sort.descending)
+        self.table.set_sort(self.sort.column, self.sort.descending)
+
+    # -- state ----------------------------------------------------------------------------
+
+    def watch_customer_filter(self) -> None:
+        self._state_changed()
+
+    def watch_segment(self) -> None:
+        self._state_changed()
+
+    def watch_sort(self) -> None:
+        self._update_summary()
+        self._state_changed()
+
+    def _state_changed(self) -> None:
+        """Another question: a new generation (in the key press: a search result is sooner)."""
+        keep, self._keep_after_change = self._keep_after_change, None
+        self._restart(keep_id=keep)
 
     # -- search and filters ---------------------------------------------------------------
 
     def action_search(self) -> None:
-        self.query_one("#customers-search", Input).focus()
+        self.focus_now(self.query_one("#customers-search", Input))
 
     def action_filters(self) -> None:
-        self.query_one("#filter-status", Select).focus()
+        self.focus_now(self.query_one("#filter-status", Select))
 
     def _apply_search(self, text: str) -> None:
         """Each keystroke in the search box (no delay: a search is an indexed query of a few
         milliseconds, and a newer keystroke's generation drops an older one's results)."""
         from dataclasses import replace
 
-        if text != self._filter.text:
-            self._filter = replace(self._filter, text=text)
-            self._restart()
+        if text != self.customer_filter.text:
+            self.customer_filter = replace(self.customer_filter, text=text)
 
     @on(Input.Submitted, "#customers-search")
     def _search_done(self) -> None:
-        self.table.focus()
+        self.focus_now(self.table)
 
     @on(Select.Changed)
     def _filter_changed(self, event: Select.Changed) -> None:
@@ -353,47 +418,42 @@ class CustomersScreen(CrmScreen):
         value = None if event.value is Select.BLANK else event.value
         key = (event.select.id or "").removeprefix("filter-")
         if key == "segment":
-            self._segment = value
+            self.segment = value
         elif key in ("status", "owner", "tag"):
-            self._filter = replace(self._filter, **{key: value})
-        else:
-            return
-        self._restart()
+            self.customer_filter = replace(self.customer_filter, **{key: value})
 
     def action_clear(self) -> None:
         from crm_tui.queries.customer_types import CustomerFilter
 
         search = self.query_one("#customers-search", Input)
         if not self._is_filtered() and not search.value:
-            self.table.focus()
+            self.focus_now(self.table)
             return
-        self._filter, self._segment = CustomerFilter(), None  # first: the emptied box then changes nothing
-        with self.prevent(Select.Changed):
+        self._keep_after_change = self.current_id()
+        with self.prevent(Select.Changed):  # first: the emptied box then changes nothing
+            self.set_reactive(CustomersScreen.segment, None)
+            self.customer_filter = CustomerFilter()
             search.value = ""
             for select in self.query("#customers-filters Select").results(Select):
                 select.clear()
-        self.table.focus()
-        self._restart(keep_id=self.current_id())
+        self.focus_now(self.table)
 
     # -- sort -----------------------------------------------------------------------------
 
     def _set_sort(self, column: str, descending: bool) -> None:
-        from crm_tui.queries.customer_types import Sort
-
-        self._sort = Sort(column, descending)
-        self._update_summary()
-        self._restart(keep_id=self.current_id())
+        self._keep_after_change = self.current_id()
+        self.sort = Sort(column, descending)
 
     def action_cycle_sort(self) -> None:
-        following = SORT_ORDER[(SORT_ORDER.index(self._sort.column) + 1) % len(SORT_ORDER)]
+        following = SORT_ORDER[(SORT_ORDER.index(self.sort.column) + 1) % len(SORT_ORDER)]
         self._set_sort(following, False)
 
     def action_reverse_sort(self) -> None:
-        self._set_sort(self._sort.column, not self._sort.descending)
+        self._set_sort(self.sort.column, not self.sort.descending)
 
     @on(VirtualTable.HeaderSelected)
     def _header_clicked(self, event: VirtualTable.HeaderSelected) -> None:
-        if event.key == self._sort.column:
+        if event.key == self.sort.column:
             self.action_reverse_sort()
         elif event.key in SORT_ORDER:
             self._set_sort(event.key, False)
@@ -435,11 +495,18 @@ class CustomersScreen(CrmScreen):
         except CrmError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
-        self.app.call_from_thread(self._edit_loaded, current)
+        self.post_message(self.EditLoaded(current))
 
-    def _edit_loaded(self, current: dict) -> None:
+    class EditLoaded(Message):
+        def __init__(self, current: dict[str, Any]) -> None:
+            super().__init__()
+            self.current = current
+
+    @on(EditLoaded)
+    def _edit_loaded(self, event: EditLoaded) -> None:
         from crm_tui.tui.modals.customer_form import CustomerForm
 
+        current = event.current
         services, cid = self.app.services, current["id"]
 
         def save(values, version):
@@ -465,7 +532,5 @@ class CustomersScreen(CrmScreen):
         services = self.app.services
         self.run_service(
             lambda: services.delete_customer(customer_id),
-            undo=lambda row: partial(services.restore_customer, row.id),
-            undo_label=f"delete '{name}'",
             done=lambda _row: self.notify(f"Deleted '{name}' — ctrl+z to undo", timeout=4, markup=False),
         )

@@ -1,9 +1,16 @@
-"""One deal: its fields, stage history, tasks and notes; edit, note, task, reopen."""
+"""One deal: its fields, stage history, tasks, notes and the History of every change to it.
+
+Opened from the board, a task or the palette, on top of the screen the rep was on (escape goes
+back there). Everything is read by one worker, which posts it back; it is read again whenever a
+watched table changes, in this session or another. Win, lose and reopen carry the version of
+the deal shown: a deal another session changed meanwhile is refused, not overwritten.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from functools import partial
+from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -11,13 +18,18 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Input, Static
+from textual.message import Message
+from textual.widgets import Static
 
+from crm_tui.queries.history import HistoryItem, history
 from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
 from crm_tui.textnorm import money_text
+from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
+from crm_tui.tui.modals.note_form import NoteForm
+from crm_tui.tui.modals.task_form import TaskFormScreen
 from crm_tui.tui.savers import deal_values, task_saver
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
@@ -29,17 +41,23 @@ def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 class DealDetailScreen(CrmScreen):
     CSS_PATH = "deal_detail.tcss"
-    WATCHES = frozenset({"deal", "stage_change", "task", "note", "customer", "stage"})
+    WATCHES = frozenset({"deal", "stage_change", "task", "note", "customer", "stage", "journal"})
     BINDINGS = [
-        Binding("escape", "back", "Back", id="deal.back", tooltip="Back to the board"),
+        Binding("escape", "back", "Back", id="deal.back", tooltip="Back to where you came from"),
         Binding("e", "edit", "Edit", id="deal.edit", tooltip="Edit the deal's fields"),
         Binding("n", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
         Binding("t", "task", "Task", id="deal.task", tooltip="Add a task for this deal"),
-        Binding("w", "win", "Win", id="deal.win", tooltip="Mark the deal won"),
-        Binding("x", "lose", "Lose", id="deal.lose", tooltip="Mark the deal lost (asks why)"),
-        Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen a won or lost deal"),
+        Binding("w", "win", "Win", id="deal.win", tooltip="Mark this deal won"),
+        Binding("x", "lose", "Lose", id="deal.lose", tooltip="Mark this deal lost (asks why)"),
+        Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen this won or lost deal"),
         Binding("c", "customer", "Customer", id="deal.customer", tooltip="Open the deal's customer"),
     ]
+
+    class Loaded(Message):
+        def __init__(self, detail: DealDetail | None, changes: list[HistoryItem]) -> None:
+            super().__init__()
+            self.detail = detail
+            self.changes = changes
 
     def __init__(self, deal_id: int) -> None:
         super().__init__()
@@ -53,8 +71,11 @@ class DealDetailScreen(CrmScreen):
                 yield Static(id="deal-history", classes="deal-box")
                 yield Static(id="deal-tasks", classes="deal-box")
             yield Static(id="deal-notes", classes="deal-box")
-        yield Input(placeholder="a: add a note — type and press enter", id="deal-note")
+            yield Static(id="deal-changes", classes="deal-box")
         yield KeyBar()
+
+    def on_mount(self) -> None:
+        self.query_one("#deal-body").focus()
 
     def reload(self) -> None:
         self._load(self.deal_id)
@@ -62,19 +83,28 @@ class DealDetailScreen(CrmScreen):
     @work(thread=True, exclusive=True, group="deal-load", exit_on_error=False)
     def _load(self, deal_id: int) -> None:
         detail = load_deal(self.app.db, deal_id)
-        self.app.call_from_thread(self._show, detail)
+        changes = history(self.app.db, deal_id=deal_id, limit=30) if detail is not None else []
+        self.post_message(self.Loaded(detail, changes))
 
-    def _show(self, detail: DealDetail | None) -> None:
+    @on(Loaded)
+    def _loaded(self, event: Loaded) -> None:
+        self._show(event.detail, event.changes)
+
+    def _show(self, detail: DealDetail | None, changes: list[HistoryItem]) -> None:
         self.detail = detail
         if detail is None:
-            self.query_one("#deal-head", Static).update(Text("This deal no longer exists (it was deleted)."))
+            self.query_one("#deal-head", Static).update(
+                Text("This deal no longer exists (it was deleted; ctrl+z brings back your own delete).")
+            )
+            for box in self.query(".deal-box").results(Static):
+                box.update("")
             return
         d = detail.deal
         head = Table.grid(padding=(0, 2))
         head.add_column(style="dim")
         head.add_column()
         title = Text(safe(d.title), style="bold")
-        title.append(f"   {detail.stage}", style="bold reverse" if detail.outcome != "open" else "bold")
+        title.append(f"   {safe(detail.stage)}", style="bold reverse" if detail.outcome != "open" else "bold")
         head.add_row("Deal", title)
         head.add_row("Customer", Text(safe(detail.customer) or "—"))
         head.add_row("Amount", Text(money_text(d.amount_cents, d.currency)))
@@ -92,19 +122,23 @@ class DealDetailScreen(CrmScreen):
             head.add_row("Lost because", Text(safe(d.lost_reason)))
         self.query_one("#deal-head", Static).update(head)
 
-        history = Text("Stage history\n", style="bold")
+        stages = Text("Stage history\n", style="bold")
         for h in detail.history:
-            history.append(f"{local(h.at)}  ", style="dim")
-            history.append(f"{safe(h.from_stage)} → {safe(h.to_stage)}")
-            history.append(f"  {safe(h.by)}\n" if h.by else "\n", style="dim")
-        self.query_one("#deal-history", Static).update(history)
+            stages.append(f"{local(h.at)}  ", style="dim")
+            stages.append(f"{safe(h.from_stage)} → {safe(h.to_stage)}")
+            stages.append(f"  {safe(h.by)}\n" if h.by else "\n", style="dim")
+        self.query_one("#deal-history", Static).update(stages)
 
         tasks = Text("Tasks\n", style="bold")
         for t in detail.tasks:
             tasks.append("✓ " if t.done_at else "☐ ", style="bold")
             tasks.append(safe(t.subject), style="dim" if t.done_at else "")
             tasks.append(f"  {t.kind} · due {local(t.due_at)}\n", style="dim")
-        if not detail.tasks:
+        for t in detail.cancelled:
+            tasks.append("✗ ", style="dim")
+            tasks.append(safe(t.subject), style="dim strike")
+            tasks.append("  cancelled when the deal closed\n", style="dim")
+        if not detail.tasks and not detail.cancelled:
             tasks.append("none — t adds one\n", style="dim")
         self.query_one("#deal-tasks", Static).update(tasks)
 
@@ -113,37 +147,35 @@ class DealDetailScreen(CrmScreen):
             notes.append(f"{local(n.at)}  {safe(n.author)}\n", style="dim")
             notes.append("\n".join(safe(line) for line in n.body.splitlines()) + "\n\n")
         if not detail.notes:
-            notes.append("none — a adds one\n", style="dim")
+            notes.append("none — n adds one\n", style="dim")
         self.query_one("#deal-notes", Static).update(notes)
+
+        changed = Text("History\n", style="bold")
+        changed.append_text(history_text(changes))
+        self.query_one("#deal-changes", Static).update(changed)
 
     # -- actions ------------------------------------------------------------------------------
 
     def action_back(self) -> None:
-        box = self.query_one("#deal-note", Input)
-        if box.has_focus:
-            box.value = ""
-            self.query_one("#deal-body").focus()
-        else:
-            self.app.pop_screen()
+        self.app.pop_screen()
+
+    def _ready(self) -> bool:
+        return self.detail is not None and self.app.services is not None
 
     def action_note(self) -> None:
-        self.query_one("#deal-note", Input).focus()
-
-    @on(Input.Submitted, "#deal-note")
-    def _add_note(self, event: Input.Submitted) -> None:
-        body = event.value
-        services = self.app.services
-        if services is None:
+        if not self._ready():
             return
-
-        def added(_note) -> None:
-            event.input.value = ""
-
-        self.run_service(lambda: services.add_note(body, deal_id=self.deal_id), done=added, success="Note added")
+        assert self.detail is not None
+        services, deal_id = self.app.services, self.deal_id
+        form = NoteForm(
+            f"'{self.detail.deal.title}'", lambda values: services.add_note(values["note"], deal_id=deal_id)
+        )
+        self.app.push_screen(form, lambda r: r and self.app.notify("Note added", timeout=3))
 
     def action_edit(self) -> None:
-        if self.detail is None or self.app.services is None:
+        if not self._ready():
             return
+        assert self.detail is not None
         d, db, services = self.detail.deal, self.app.db, self.app.services
         values = {
             "title": d.title,
@@ -154,7 +186,7 @@ class DealDetailScreen(CrmScreen):
             "probability": "" if d.probability is None else str(d.probability),
         }
 
-        def save(form: dict, version: int):
+        def save(form: dict[str, Any], version: int) -> Any:
             return services.update_deal(d.id, expected_version=version, **deal_values(db, form))
 
         form = DealFormScreen(
@@ -167,10 +199,9 @@ class DealDetailScreen(CrmScreen):
         self.app.push_screen(form, lambda r: r and self.app.notify("Deal saved", timeout=3))
 
     def action_task(self) -> None:
-        if self.detail is None or self.app.services is None:
+        if not self._ready():
             return
-        from crm_tui.tui.modals.task_form import TaskFormScreen
-
+        assert self.detail is not None
         save = task_saver(self.app, deal_id=self.deal_id)
         values = {"owner": self.app.user or "", "customer": self.detail.customer}
         self.app.push_screen(
@@ -178,33 +209,40 @@ class DealDetailScreen(CrmScreen):
             lambda r: r and self.app.notify("Task added", timeout=3),
         )
 
-    def _move(self, call, label: str, success: str) -> None:
-        services = self.app.services
-        self.run_service(call, undo=lambda r: partial(services.undo_move, r), undo_label=label, success=success)
+    def _close(self, call: Any, success: Any) -> None:
+        self.run_service(call, success=success)
 
     def action_win(self) -> None:
-        if self.detail and self.app.services:
-            services, title = self.app.services, self.detail.deal.title
-            self._move(lambda: services.win_deal(self.deal_id), f"win '{title}'", f"Won '{safe(title)}'")
+        if self._ready():
+            assert self.detail is not None
+            services, deal = self.app.services, self.detail.deal
+            self._close(
+                lambda: services.win_deal(deal.id, expected_version=deal.version),
+                f"Won '{safe(deal.title)}' (ctrl+z takes it back)",
+            )
 
     def action_lose(self) -> None:
-        if not (self.detail and self.app.services):
+        if not self._ready():
             return
-        services, title = self.app.services, self.detail.deal.title
+        assert self.detail is not None
+        services, deal = self.app.services, self.detail.deal
 
         def chosen(reason: str | None) -> None:
             if reason:
-                self._move(lambda: services.lose_deal(self.deal_id, reason), f"lose '{title}'", f"Lost '{safe(title)}'")
+                self._close(
+                    lambda: services.lose_deal(deal.id, reason, expected_version=deal.version),
+                    f"Lost '{safe(deal.title)}'",
+                )
 
-        self.app.push_screen(LoseReasonScreen(title), chosen)
+        self.app.push_screen(LoseReasonScreen(deal.title), chosen)
 
     def action_reopen(self) -> None:
-        if self.detail and self.app.services:
-            services, title = self.app.services, self.detail.deal.title
-            self._move(
-                lambda: services.reopen_deal(self.deal_id),
-                f"reopen '{title}'",
-                lambda r: f"Reopened '{safe(title)}' in {safe(r.to_stage.name)}",
+        if self._ready():
+            assert self.detail is not None
+            services, deal = self.app.services, self.detail.deal
+            self._close(
+                lambda: services.reopen_deal(deal.id, expected_version=deal.version),
+                lambda r: f"Reopened '{safe(deal.title)}' in {safe(r.to_stage.name)}",
             )
 
     def action_customer(self) -> None:

@@ -1,29 +1,37 @@
 """The Pipeline screen: a kanban board of one pipeline's deals.
 
-One query loads every card and one aggregate the headers (crm_tui.queries.
-pipeline.load_board) in a thread worker; on any change to deals, stages,
-tasks or customers the board reloads and the cursor stays on the same deal.
+One read loads every column's first cards and one aggregate per header
+(crm_tui.queries.pipeline.load_board) in a thread worker, which posts the board back; on any
+change to deals, stages, tasks or customers the board reloads and the cursor stays on the
+same deal. What the rep filters by (pipeline, owner, text) is reactive state: changing it
+reloads the board and redraws the bar above it.
+
+Every move carries the version of the deal its card showed: a card another session moved or
+won meanwhile is refused (and the board shows where it is now) instead of being moved twice.
+Moves of one card pressed in one burst (``L L``) run one after the other, each with the
+version the previous one left.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.message import Message
+from textual.reactive import var
 from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
-from crm_tui.queries.pipeline import (
-    CARDS_PER_COLUMN,
-    Board,
-    find_customers,
-    list_owners,
-    list_pipelines,
-    load_board,
-)
+from crm_tui.errors import ConflictError, CrmError
+from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
+from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board
+from crm_tui.services import MoveResult
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
@@ -39,50 +47,57 @@ class PipelineScreen(CrmScreen):
     CSS_PATH = "pipeline.tcss"
     WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline"})
     BINDINGS = [
-        Binding(
-            "shift+left,H",
-            "step(-1)",
-            "◀Stage",
-            key_display="H",
-            id="pipeline.move_prev",
-            tooltip="Move the deal to the previous stage",
-        ),
-        Binding(
-            "shift+right,L",
-            "step(1)",
-            "Stage▶",
-            key_display="L",
-            id="pipeline.move_next",
-            tooltip="Move the deal to the next stage",
-        ),
-        Binding("w", "win", "Win", id="pipeline.win", tooltip="Mark the deal won"),
-        Binding("x", "lose", "Lose", id="pipeline.lose", tooltip="Mark the deal lost (asks why)"),
+        Binding("shift+left,H", "step(-1)", "◀Stage", key_display="H", id="pipeline.move_prev",
+                tooltip="Move the deal to the previous stage"),
+        Binding("shift+right,L", "step(1)", "Stage▶", key_display="L", id="pipeline.move_next",
+                tooltip="Move the deal to the next stage"),
+        Binding("w", "win", "Win", id="pipeline.win", tooltip="Mark the highlighted deal won"),
+        Binding("x", "lose", "Lose", id="pipeline.lose", tooltip="Mark the highlighted deal lost (asks why)"),
         Binding("n", "new_deal", "New", id="pipeline.new", tooltip="Add a deal to the first stage"),
-        Binding(
-            "slash", "filter", "Filter", id="pipeline.filter", tooltip="Show only deals whose title or customer matches"
-        ),
-        Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Toggle: only my deals"),
+        Binding("slash", "filter", "Filter", id="pipeline.filter",
+                tooltip="Show only deals whose title or customer matches"),
+        Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Show only my deals, or everyone's again"),
         Binding("o", "pick_owner", "Owner", show=False, id="pipeline.owner", tooltip="Show one owner's deals"),
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
-    ]
+    ]  # fmt: skip
 
     #: after a move of ours is patched in, the board waits this long for quiet before it
     #: re-reads every column: ten quick L presses cost one reload, not ten (other changes
     #: reload at once)
     RELOAD_AFTER_MOVE = 0.25
 
+    #: the pipeline the rep chose (None: the first one)
+    pipeline_id: var[int | None] = var(None, init=False)
+    #: text filter on title or customer
+    text: var[str] = var("", init=False)
+    #: only this owner's deals (None: everyone's)
+    owner: var[str | None] = var(None, init=False)
+
+    class BoardLoaded(Message):
+        def __init__(self, generation: int, board: Board, now: dt.datetime) -> None:
+            super().__init__()
+            self.generation = generation
+            self.board = board
+            self.now = now
+
+    class ChoicesLoaded(Message):
+        """Owners or pipelines read for a picker; the picker opens on the event loop."""
+
+        def __init__(self, kind: str, choices: list[tuple[str, Any]]) -> None:
+            super().__init__()
+            self.kind = kind
+            self.choices = choices
+
     def __init__(self) -> None:
         super().__init__()
-        self.pipeline_id: int | None = None
-        self.text = ""
-        self.owner: str | None = None
-        self._follow = True  # keep the cursor on the moved deal (not after win/lose)
         self.board: Board | None = None
         self.limits: dict[int, int] = {}  # stage id → cards to load (grows as the cursor nears the end)
         self._generation = 0  # of the latest reload: older boards are dropped when they arrive
-        self._moves: set[Worker] = set()  # moves sent to the database and not finished yet
+        self._moves: set[Worker[None]] = set()  # moves sent to the database and not finished yet
+        self._moving: dict[int, list[Callable[[int], None]]] = {}  # deal id → steps waiting for its move
         self._deferred = False  # a change arrived meanwhile: reload once they are done
-        self._reload_timer = None
+        self._reload_timer: Any = None
+        self._follow: int | None = None  # the deal the cursor goes to when the next board shows
 
     def compose(self) -> ComposeResult:
         yield ModeBar("pipeline")
@@ -95,20 +110,36 @@ class PipelineScreen(CrmScreen):
         self._update_bar()
         self.query_one(KanbanBoard).focus()
 
+    # -- state ------------------------------------------------------------------------------
+
+    def watch_pipeline_id(self) -> None:
+        self.limits = {}
+        self.reload()
+        self._update_bar()
+
+    def watch_text(self) -> None:
+        self.reload()
+        self._update_bar()
+
+    def watch_owner(self) -> None:
+        self.reload()
+        self._update_bar()
+
     # -- loading --------------------------------------------------------------------------
 
     def reload(self) -> None:
+        if self.app.db is None:
+            return
         if self.board is None and not (self.text or self.owner or self.limits or self.pipeline_id):
-            ahead = self.app.take_prefetched("pipeline")  # read while the user was on another screen
+            ahead = self.app.take_prefetched("pipeline")  # read while the rep was on another screen
             if ahead is not None:
                 self._generation += 1
                 self._show(self._generation, *ahead)
                 return
         card = self.query_one(KanbanBoard).cursor_card
+        focus = self._follow if self._follow is not None else (card.id if card else None)
         self._generation += 1
-        self._load(
-            self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits), card.id if card else None
-        )
+        self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits), focus)
 
     def _on_data_changed(self, tables: frozenset[str]) -> None:
         if self._moves and self.is_current and tables & self.WATCHES:
@@ -138,10 +169,22 @@ class PipelineScreen(CrmScreen):
         self.reload()
 
     @work(thread=True, exclusive=True, group="pipeline-load", exit_on_error=False)
-    def _load(self, generation, pipeline_id, text, owner, limits, focus) -> None:
+    def _load(
+        self,
+        generation: int,
+        pipeline_id: int | None,
+        text: str,
+        owner: str | None,
+        limits: dict[int, int],
+        focus: int | None,
+    ) -> None:
         now = self.app.clock()
         board = load_board(self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus)
-        self.app.call_from_thread(self._show, generation, board, now)
+        self.post_message(self.BoardLoaded(generation, board, now))
+
+    @on(BoardLoaded)
+    def _board_loaded(self, event: BoardLoaded) -> None:
+        self._show(event.generation, event.board, event.now)
 
     @on(KanbanBoard.NeedMore)
     def _grow_column(self, event: KanbanBoard.NeedMore) -> None:
@@ -150,15 +193,14 @@ class PipelineScreen(CrmScreen):
             self.limits[event.stage_id] = wanted
             self.reload()
 
-    def _show(self, generation: int, board: Board, now) -> None:
+    def _show(self, generation: int, board: Board, now: dt.datetime) -> None:
         if generation != self._generation:
             return  # a newer reload is on its way (e.g. one started before a move was patched in)
         widget = self.query_one(KanbanBoard)
         card = widget.cursor_card
-        keep = card.id if card is not None and self._follow else None
-        self._follow = True
+        keep = self._follow if self._follow is not None else (card.id if card is not None else None)
+        self._follow = None
         self.board = board
-        self.pipeline_id = board.pipeline_id
         widget.set_board(board, now, keep)
         self._update_bar()
 
@@ -178,28 +220,57 @@ class PipelineScreen(CrmScreen):
 
     # -- the card under the cursor ------------------------------------------------------------
 
-    def _card(self):
-        card = self.query_one(KanbanBoard).cursor_card
+    def _card(self) -> Card | None:
+        """The card the rep sees highlighted — only while the board has the keys."""
+        board = self.query_one(KanbanBoard)
+        card = board.cursor_card if board.has_focus else None
         if card is None:
-            self.notify("No deal here; move the cursor onto a card", severity="warning", timeout=3)
+            self.notify("No deal highlighted; move the cursor onto a card", severity="warning", timeout=3)
         return card
 
     @on(KanbanBoard.Opened)
     def _opened(self, event: KanbanBoard.Opened) -> None:
         self.app.open_deal(event.deal_id)
 
-    def _undoable(self, call, label: str, success: str, *, follow: bool = True) -> None:
+    def _move(
+        self,
+        card: Card,
+        call: Callable[[int], MoveResult],
+        success: Callable[[MoveResult], str],
+        *,
+        follow: bool = True,
+    ) -> None:
+        """Send a move of ``card`` (``call(expected_version)``); a second move of the same card
+        pressed before the first is done waits for it and carries the version it left."""
         services = self.app.services
-        self._follow = follow
-        self._moves.add(
-            self.run_service(
-                call,
-                undo=lambda r: partial(services.undo_move, r),
-                undo_label=label,
-                success=success,
-                done=partial(self._moved, follow),
-            )
+        if services is None:
+            return
+        if card.id in self._moving:
+            self._moving[card.id].append(lambda version: self._send(card, call, success, follow, version))
+            return
+        self._send(card, call, success, follow, card.version)
+
+    def _send(
+        self,
+        card: Card,
+        call: Callable[[int], MoveResult],
+        success: Callable[[MoveResult], str],
+        follow: bool,
+        version: int,
+    ) -> None:
+        self._moving.setdefault(card.id, [])
+
+        def failed(error: CrmError) -> None:
+            self._moving.pop(card.id, None)  # the rest of the burst was meant for the move refused
+            title = "Changed elsewhere" if isinstance(error, ConflictError) else None
+            self.app.notify(error.message, title=title, severity="error", timeout=8, markup=False)
+            if isinstance(error, ConflictError):
+                self.reload()  # show where the deal is now
+
+        worker = self.run_service(
+            lambda: call(version), success=success, done=partial(self._moved, card.id, follow), on_error=failed
         )
+        self._moves.add(worker)
 
     @on(Worker.StateChanged)
     def _move_ended(self, event: Worker.StateChanged) -> None:
@@ -210,58 +281,72 @@ class PipelineScreen(CrmScreen):
             WorkerState.CANCELLED,
         ):
             self._moves.discard(event.worker)
+            if event.state != WorkerState.SUCCESS:
+                self._moving.clear()
             if self._deferred and not self._moves:
                 self._deferred = False
                 self.reload()
 
-    def _moved(self, follow: bool, result) -> None:
+    def _moved(self, deal_id: int, follow: bool, result: MoveResult) -> None:
         """A committed move: shift the card and both headers now; a reload confirms it once quiet."""
         self._reload_when_quiet()
+        waiting = self._moving.pop(deal_id, [])
+        if waiting:  # the next move of this card in the burst, with the version this one left
+            following = waiting.pop(0)
+            following(result.deal.version)
+            self._moving.setdefault(deal_id, []).extend(waiting)
         if self.board is None:
             return
         deal = result.deal
+        widget = self.query_one(KanbanBoard)
         if self.board.apply_move(
             deal.id,
             result.to_stage.id,
             amount_cents=deal.amount_cents,
             probability=deal.probability,
             at=self.app.clock(),
+            version=deal.version,
         ):
-            self.query_one(KanbanBoard).set_board(self.board, self.app.clock(), deal.id if follow else None)
+            # after a step the cursor goes with the card; after a win or a loss it stays in the
+            # column, on the card that took the closed one's place
+            widget.set_board(self.board, self.app.clock(), deal.id if follow else None)
             self._update_bar()
 
     def action_step(self, step: int) -> None:
         card = self._card()
-        if card is None or self.app.services is None:
-            return
         services = self.app.services
-        self._undoable(
-            lambda: services.move_deal_step(card.id, step),
-            f"move '{card.title}'",
+        if card is None or services is None:
+            return
+        self._move(
+            card,
+            lambda version: services.move_deal_step(card.id, step, expected_version=version),
             lambda r: f"Moved '{safe(r.deal.title)}' to {safe(r.to_stage.name)}",
         )
 
     def action_win(self) -> None:
         card = self._card()
-        if card is None or self.app.services is None:
-            return
         services = self.app.services
-        self._undoable(
-            lambda: services.win_deal(card.id), f"win '{card.title}'", f"Won '{safe(card.title)}'", follow=False
+        if card is None or services is None:
+            return
+        self._move(
+            card,
+            lambda version: services.win_deal(card.id, expected_version=version),
+            lambda r: f"Won '{safe(r.deal.title)}' (ctrl+z takes it back)",
+            follow=False,
         )
 
     def action_lose(self) -> None:
         card = self._card()
-        if card is None or self.app.services is None:
-            return
         services = self.app.services
+        if card is None or services is None:
+            return
 
         def chosen(reason: str | None) -> None:
             if reason:
-                self._undoable(
-                    lambda: services.lose_deal(card.id, reason),
-                    f"lose '{card.title}'",
-                    f"Lost '{safe(card.title)}': {safe(reason)}",
+                self._move(
+                    card,
+                    lambda version: services.lose_deal(card.id, reason, expected_version=version),
+                    lambda r: f"Lost '{safe(r.deal.title)}': {safe(reason)}",
                     follow=False,
                 )
 
@@ -270,14 +355,16 @@ class PipelineScreen(CrmScreen):
     def action_new_deal(self) -> None:
         if self.app.services is None:
             return
-        db, services, pipeline_id = self.app.db, self.app.services, self.pipeline_id
+        db, services, pipeline_id = self.app.db, self.app.services, self.board.pipeline_id if self.board else None
 
-        def save(values: dict):
+        def save(values: dict[str, Any]) -> Any:
             return services.create_deal(pipeline_id=pipeline_id, **deal_values(db, values))
 
-        def created(deal) -> None:
+        def created(deal: Any) -> None:
             if deal is not None:
-                self.app.notify(f"Added '{safe(deal.title)}'", timeout=3)
+                self._follow = deal.id  # the new card is selected and scrolled into view
+                self.reload()
+                self.app.notify(f"Added '{safe(deal.title)}'", timeout=3, markup=False)
 
         form = DealFormScreen(
             "New deal",
@@ -293,17 +380,16 @@ class PipelineScreen(CrmScreen):
         box = self.query_one("#pipeline-filter", Input)
         box.value = self.text
         box.add_class("shown")
-        box.focus()
+        self.focus_now(box)
 
     @on(Input.Changed, "#pipeline-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.text = event.value
-        self.reload()
 
     @on(Input.Submitted, "#pipeline-filter")
     def _filter_done(self) -> None:
         self.query_one("#pipeline-filter", Input).remove_class("shown")
-        self.query_one(KanbanBoard).focus()
+        self.focus_now(self.query_one(KanbanBoard))
 
     def key_escape(self) -> None:
         box = self.query_one("#pipeline-filter", Input)
@@ -311,45 +397,41 @@ class PipelineScreen(CrmScreen):
             box.value = ""
             self.text = ""
             box.remove_class("shown")
-            self.query_one(KanbanBoard).focus()
-            self.reload()
+            self.focus_now(self.query_one(KanbanBoard))
 
     def action_mine(self) -> None:
         self.owner = None if self.owner else (self.app.user or None)
-        self.reload()
-        self._update_bar()
 
     def action_pick_owner(self) -> None:
         if self.app.db is not None:
-            self._owners()
-
-    @work(thread=True, group="pipeline-pick", exit_on_error=False)
-    def _owners(self) -> None:
-        owners = list_owners(self.app.db)
-        choices = [("Everyone", None)] + [(o, o) for o in owners]
-        self.app.call_from_thread(
-            self.app.push_screen, PickScreen("Show deals of", choices, current=self.owner), self._owner_picked
-        )
-
-    def _owner_picked(self, owner) -> None:
-        self.owner = owner
-        self.reload()
-        self._update_bar()
+            self._read_choices("owner")
 
     def action_pick_pipeline(self) -> None:
         if self.app.db is not None:
-            self._pipelines()
+            self._read_choices("pipeline")
 
     @work(thread=True, group="pipeline-pick", exit_on_error=False)
-    def _pipelines(self) -> None:
-        rows = list_pipelines(self.app.db)
-        choices = [(p.name, p.id) for p in rows]
-        self.app.call_from_thread(
-            self.app.push_screen, PickScreen("Pipeline", choices, current=self.pipeline_id), self._pipeline_picked
-        )
+    def _read_choices(self, kind: str) -> None:
+        choices: list[tuple[str, Any]]
+        if kind == "owner":
+            choices = [("Everyone", "")] + [(o, o) for o in list_owners(self.app.db)]
+        else:
+            choices = [(p.name, p.id) for p in list_pipelines(self.app.db)]
+        self.post_message(self.ChoicesLoaded(kind, choices))
 
-    def _pipeline_picked(self, pipeline_id) -> None:
-        if pipeline_id is not None and pipeline_id != self.pipeline_id:
+    @on(ChoicesLoaded)
+    def _pick(self, event: ChoicesLoaded) -> None:
+        if event.kind == "owner":
+            current = self.owner or ""
+            self.app.push_screen(PickScreen("Show deals of", event.choices, current=current), self._owner_picked)
+        else:
+            current = self.board.pipeline_id if self.board else self.pipeline_id
+            self.app.push_screen(PickScreen("Pipeline", event.choices, current=current), self._pipeline_picked)
+
+    def _owner_picked(self, owner: str | None) -> None:
+        if owner is not None:  # None: the picker was closed without a choice
+            self.owner = owner or None
+
+    def _pipeline_picked(self, pipeline_id: int | None) -> None:
+        if pipeline_id is not None:
             self.pipeline_id = pipeline_id
-            self.limits = {}
-            self.reload()

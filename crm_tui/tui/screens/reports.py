@@ -10,12 +10,15 @@ import datetime as dt
 import os
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.message import Message
+from textual.reactive import var
 from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
@@ -102,10 +105,26 @@ class ReportsScreen(CrmScreen):
         ),
     ]
 
+    #: the figures' period (one of PERIODS) and owner (None: everyone)
+    period: var[str] = var("All time", init=False)
+    owner: var[str | None] = var(None, init=False)
+
+    class SectionReady(Message):
+        """One section of the report computed (``generation``: the computation it belongs to)."""
+
+        def __init__(self, generation: int, key: str, value: Any) -> None:
+            super().__init__()
+            self.generation = generation
+            self.key = key
+            self.value = value
+
+    class OwnersLoaded(Message):
+        def __init__(self, choices: list[tuple[str, str]]) -> None:
+            super().__init__()
+            self.choices = choices
+
     def __init__(self) -> None:
         super().__init__()
-        self.period = "All time"
-        self.owner: str | None = None
         self.data: dict | None = None  # the whole report, once every section of it is in
         self._generation = 0  # of the figures asked for last (a period, an owner, a change)
         self._parts: dict = {}  # the sections of the computation asked for last, so far
@@ -182,10 +201,10 @@ class ReportsScreen(CrmScreen):
             for key, value in sections:
                 if worker.is_cancelled:
                     return  # another period or owner is being computed
-                self.app.call_from_thread(self._part, generation, key, value)
+                self.post_message(self.SectionReady(generation, key, value))
                 if key == "revenue_by_month":
                     forecast = forecast_by_month(self.app.db, filters, now=now)
-                    self.app.call_from_thread(self._part, generation, "forecast", forecast)
+                    self.post_message(self.SectionReady(generation, "forecast", forecast))
 
     @on(Worker.StateChanged)
     def _compute_ended(self, event: Worker.StateChanged) -> None:
@@ -197,9 +216,11 @@ class ReportsScreen(CrmScreen):
         if self._again:
             self._start()
 
-    def _part(self, generation: int, key: str, value) -> None:
+    @on(SectionReady)
+    def _part(self, event: SectionReady) -> None:
         """One section arrived: show what it completes. Sections of an older computation are
         dropped; a computation after a change replaces the figures one by one."""
+        generation, key, value = event.generation, event.key, event.value
         if generation != self._generation:
             return
         parts = self._parts
@@ -301,6 +322,13 @@ class ReportsScreen(CrmScreen):
 
     def action_period(self, step: int) -> None:
         self.period = PERIODS[(PERIODS.index(self.period) + step) % len(PERIODS)]
+
+    def watch_period(self) -> None:
+        self._update_bar()
+        if self.app.db is not None:
+            self._restart()
+
+    def watch_owner(self) -> None:
         self._update_bar()
         if self.app.db is not None:
             self._restart()
@@ -311,15 +339,15 @@ class ReportsScreen(CrmScreen):
 
     @work(thread=True, group="reports-pick", exit_on_error=False)
     def _owners(self) -> None:
-        choices = [("Everyone", None)] + [(o, o) for o in list_owners(self.app.db)]
-        self.app.call_from_thread(
-            self.app.push_screen, PickScreen("Figures of", choices, current=self.owner), self._owner_picked
-        )
+        self.post_message(self.OwnersLoaded([("Everyone", "")] + [(o, o) for o in list_owners(self.app.db)]))
 
-    def _owner_picked(self, owner) -> None:
-        self.owner = owner
-        self._update_bar()
-        self._restart()
+    @on(OwnersLoaded)
+    def _pick_owner(self, event: OwnersLoaded) -> None:
+        self.app.push_screen(PickScreen("Figures of", event.choices, current=self.owner or ""), self._owner_picked)
+
+    def _owner_picked(self, owner: str | None) -> None:
+        if owner is not None:  # None: closed without a choice
+            self.owner = owner or None
 
     def action_export(self) -> None:
         if self.data is None:

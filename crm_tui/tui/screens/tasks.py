@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from functools import partial
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -15,6 +16,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import var
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
@@ -75,7 +77,10 @@ class TaskList(Widget, can_focus=True):
         self.top = 0
         self.now = dt.datetime.now(dt.UTC)
 
-    def set_queue(self, queue: TaskQueue, now: dt.datetime) -> None:
+    def set_queue(self, queue: TaskQueue, now: dt.datetime, *, follow: bool = True, top: bool = False) -> None:
+        """Show ``queue``. The cursor stays on its task (``follow``), or — after the rep completed
+        or snoozed it and the task moved to another group — at the same place, on the task that
+        took its place; ``top`` starts again at the first task, headers in view."""
         current = self.current
         self.now = now
         self.lines = []
@@ -83,9 +88,13 @@ class TaskList(Widget, can_focus=True):
             rows = queue.groups[group]
             self.lines.append((group, len(rows)))
             self.lines.extend(rows)
-        index = next(
-            (i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and current and r.id == current.id), None
-        )
+        if top:
+            self.cursor = self.top = 0
+            self._settle(1)
+            return
+        index = None
+        if follow and current is not None:
+            index = next((i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and r.id == current.id), None)
         self.cursor = index if index is not None else min(self.cursor, len(self.lines) - 1)
         self._settle(1)
 
@@ -205,16 +214,28 @@ class TasksScreen(CrmScreen):
     CSS_PATH = "tasks.tcss"
     WATCHES = frozenset({"task", "customer", "deal"})
     BINDINGS = [
-        Binding("space", "complete", "Done", id="tasks.complete", tooltip="Complete the task (ctrl+z reopens it)"),
+        Binding("space", "complete", "Done", id="tasks.complete",
+                tooltip="Complete the highlighted task (or reopen a done one)"),
         Binding("s", "snooze", "Snooze", id="tasks.snooze", tooltip="Push the due date: +1 day, +1 week or a date"),
         Binding("n", "new_task", "New", id="tasks.new", tooltip="Add a task"),
         Binding("enter", "open", "Open", id="tasks.open", tooltip="Go to the task's deal or customer"),
-        Binding("m", "mine", "Mine", id="tasks.mine", tooltip="Toggle: only my tasks"),
-    ]
+        Binding("m", "mine", "Mine", id="tasks.mine", tooltip="Show only my tasks, or everyone's again"),
+    ]  # fmt: skip
+
+    #: only this owner's tasks (None: everyone's)
+    owner: var[str | None] = var(None, init=False)
+
+    class QueueLoaded(Message):
+        def __init__(self, generation: int, queue: TaskQueue, now: dt.datetime) -> None:
+            super().__init__()
+            self.generation = generation
+            self.queue = queue
+            self.now = now
 
     def __init__(self) -> None:
         super().__init__()
-        self.owner: str | None = None
+        self._generation = 0
+        self._placing = "follow"  # how the next queue shown places the cursor: follow, stay, top
 
     def compose(self) -> ComposeResult:
         yield ModeBar("tasks")
@@ -226,18 +247,29 @@ class TasksScreen(CrmScreen):
         self.query_one(TaskList).focus()
         self._update_bar(None)
 
+    def watch_owner(self) -> None:
+        self._placing = "top"  # another list: start at its top, group headers in view
+        self.reload()
+        self._update_bar(None)
+
     def reload(self) -> None:
-        self._load(self.owner)
+        if self.app.db is not None:
+            self._generation += 1
+            self._load(self._generation, self.owner)
 
     @work(thread=True, exclusive=True, group="tasks-load", exit_on_error=False)
-    def _load(self, owner: str | None) -> None:
+    def _load(self, generation: int, owner: str | None) -> None:
         now = self.app.clock()
         queue = load_tasks(self.app.db, now=now, owner=owner)
-        self.app.call_from_thread(self._show, queue, now)
+        self.post_message(self.QueueLoaded(generation, queue, now))
 
-    def _show(self, queue: TaskQueue, now: dt.datetime) -> None:
-        self.query_one(TaskList).set_queue(queue, now)
-        self._update_bar(queue)
+    @on(QueueLoaded)
+    def _show(self, event: QueueLoaded) -> None:
+        if event.generation != self._generation:
+            return
+        placing, self._placing = self._placing, "follow"
+        self.query_one(TaskList).set_queue(event.queue, event.now, follow=placing == "follow", top=placing == "top")
+        self._update_bar(event.queue)
 
     def _update_bar(self, queue: TaskQueue | None) -> None:
         bar = Text("Tasks", style="bold")
@@ -249,23 +281,23 @@ class TasksScreen(CrmScreen):
         self.query_one("#tasks-bar", Static).update(bar)
 
     def _row(self) -> TaskRow | None:
-        row = self.query_one(TaskList).current
+        task_list = self.query_one(TaskList)
+        row = task_list.current if task_list.has_focus else None
         if row is None:
-            self.notify("No task here", severity="warning", timeout=3)
+            self.notify("No task highlighted", severity="warning", timeout=3)
         return row
 
     def action_complete(self) -> None:
         row, services = self._row(), self.app.services
         if row is None or services is None:
             return
+        self._placing = "stay"  # the cursor stays here, on the next task, not with this one in Done
         if row.done_at is not None:
             self.run_service(lambda: services.reopen_task(row.id), success=f"Reopened '{safe(row.subject)}'")
             return
         self.run_service(
             lambda: services.complete_task(row.id),
-            undo=lambda t: partial(services.reopen_task, t.id),
-            undo_label=f"complete '{row.subject}'",
-            success=f"Done: '{safe(row.subject)}' (ctrl+z reopens)",
+            success=f"Done: '{safe(row.subject)}' (ctrl+z reopens it)",
         )
 
     def action_snooze(self) -> None:
@@ -273,11 +305,12 @@ class TasksScreen(CrmScreen):
         if row is None or services is None:
             return
 
-        def chosen(choice: dict | None) -> None:
+        def chosen(choice: dict[str, Any] | None) -> None:
             if choice:
+                self._placing = "stay"
                 self.run_service(
                     lambda: services.snooze_task(row.id, **choice),
-                    success=lambda t: f"Snoozed to {t.due_at.astimezone():%a %b %d %H:%M}",
+                    success=lambda t: f"Snoozed '{safe(row.subject)}' to {t.due_at.astimezone():%a %b %d %H:%M}",
                 )
 
         self.app.push_screen(SnoozeScreen(row.subject), chosen)
@@ -313,4 +346,3 @@ class TasksScreen(CrmScreen):
 
     def action_mine(self) -> None:
         self.owner = None if self.owner else (self.app.user or None)
-        self.reload()
