@@ -92,6 +92,7 @@ class DealDetailScreen(CrmScreen):
 
     def _show(self, detail: DealDetail | None, changes: list[HistoryItem]) -> None:
         self.detail = detail
+        self.refresh_bindings()
         if detail is None:
             self.query_one("#deal-head", Static).update(
                 Text("This deal no longer exists (it was deleted; ctrl+z brings back your own delete).")
@@ -158,6 +159,15 @@ class DealDetailScreen(CrmScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Win and lose only on an open deal, reopen only on a closed one (hidden otherwise)."""
+        if action in ("win", "lose", "reopen"):
+            if self.detail is None:
+                return None  # shown, dimmed, until the deal is read
+            is_open = self.detail.outcome == "open"
+            return is_open if action != "reopen" else not is_open
+        return True
 
     def _ready(self) -> bool:
         return self.detail is not None and self.app.services is not None
