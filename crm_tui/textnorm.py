@@ -82,6 +82,28 @@ def money_text(cents: int, currency: str = "") -> str:
     return f"{currency} {body}" if currency else body
 
 
+def money_whole(cents: int) -> str:
+    """Cents → whole major units, rounded half up, with separators: 1234550 → '12,346'."""
+    sign = "-" if cents < 0 else ""
+    return f"{sign}{(abs(int(cents)) + 50) // 100:,}"
+
+
+def money_compact(cents: int, *, places: int = 2, smallest: int = 10**3) -> str:
+    """Cents → '22.19M', '15.09k': ``places`` decimals (rounded half up) of the smallest unit —
+    k, M or B, none below ``smallest`` — that keeps the figure under 1,000 (999,999.50 in M with
+    one place is '1.0M'). Under 1,000 major units: ``money_text``. Exact: no binary float."""
+    major = Decimal(int(cents)) / 100
+    if abs(major) < 1000:
+        return money_text(cents)
+    step = Decimal(1).scaleb(-places)
+    units = [(size, suffix) for size, suffix in ((10**3, "k"), (10**6, "M"), (10**9, "B")) if size >= smallest]
+    for size, suffix in units:
+        shown = (major / size).quantize(step, rounding=decimal.ROUND_HALF_UP)
+        if abs(shown) < 1000 or suffix == units[-1][1]:
+            return f"{shown:,}{suffix}"
+    return money_text(cents)
+
+
 def cents_to_major(cents: int | None) -> float | int:
     """Cents → a JSON number in major units (int when whole)."""
     if cents is None:

@@ -20,18 +20,16 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from crm_tui.queries.board import Board, Card
-from crm_tui.textnorm import money_text
+from crm_tui.textnorm import money_compact, money_text, money_whole
 from crm_tui.tui.literal import safe
 
 
 def short_money(cents: int) -> str:
-    """Whole major units with separators; millions and billions abbreviated."""
-    major = round(int(cents) / 100)
-    if abs(major) < 1_000_000:
-        return f"{major:,}"
-    if abs(major) < 1_000_000_000:
-        return f"{major / 1_000_000:.1f}M"
-    return f"{major / 1_000_000_000:.1f}B"
+    """Whole major units with separators; millions and billions abbreviated (exactly, from cents)."""
+    whole = (abs(int(cents)) + 50) // 100
+    if whole < 10**6:
+        return money_whole(cents)
+    return money_compact(cents, places=1, smallest=10**6)
 
 
 class KanbanBoard(Widget, can_focus=True):
