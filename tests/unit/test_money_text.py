@@ -33,7 +33,7 @@ def test_whole_units_round_half_up(cents, text):
         (-2218714950, {}, "-22.19M"),
         (99999950, {"places": 1, "smallest": 10**6}, "1.0M"),  # rounds up into the next figure, not 1,000.0k
         (99999950000, {}, "1.00B"),
-        (2**53 + 1, {}, "90.07B"),  # past a float's exact integers: still exact
+        (2**53 + 1, {}, "90,071.99B"),  # past the integers a float holds exactly: still exact
     ],
 )
 def test_compact_money_picks_the_unit_that_keeps_it_short(cents, kwargs, text):
