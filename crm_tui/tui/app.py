@@ -82,6 +82,7 @@ class CrmApp(App[int]):
     #: Each screen keeps its own CSS_PATH; the paths resolve to the same files.
     CSS_PATH = ["app.tcss", *STYLESHEETS]
     COMMANDS = App.COMMANDS | {JumpProvider}
+    SECTIONS = SECTIONS
     MODES = {s.mode: _lazy(s) for s in SECTIONS}
     BINDINGS = [
         *(

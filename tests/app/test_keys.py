@@ -325,3 +325,20 @@ async def test_an_action_found_by_name_in_the_palette_runs_on_the_highlighted_ca
         await until(pilot, offered, what="the palette to offer the win")
         await pilot.press("enter")
         await until(pilot, lambda: stage_name(db, book["big"].id) == "Won", what="the win")
+
+
+async def test_a_remapped_section_key_is_the_one_the_screen_bar_shows_and_the_one_that_works(make_app, settle, until):
+    import json
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ["CRM_TUI_CONFIG_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps({"keymap": {"screen.pipeline": "f9"}}), encoding="utf-8")
+    app = make_app("customers")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        bar = str(app.screen.query_one("ModeBar").render())
+        assert "f9 Pipeline" in bar.replace("F9", "f9") and "2 Pipeline" not in bar
+        await pilot.press("f9")
+        await until(pilot, lambda: app.current_mode == "pipeline", what="the remapped key")

@@ -1,16 +1,15 @@
-"""The row of screen names at the top: where you are, and a click away from the rest."""
+"""The row of section names at the top: where you are, and a click away from the rest.
+
+The sections and their keys come from the app (``CrmApp.SECTIONS``, the one declaration of the
+modes), so a remapped key shows as the key it is now.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.content import Content
 from textual.widgets import Static
-
-MODES = (
-    ("1", "customers", "Customers"),
-    ("2", "pipeline", "Pipeline"),
-    ("3", "tasks", "Tasks"),
-    ("4", "reports", "Reports"),
-)
 
 
 class ModeBar(Static):
@@ -24,15 +23,18 @@ class ModeBar(Static):
     }
     """
 
-    def __init__(self, current: str, **kwargs) -> None:
+    def __init__(self, current: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.current = current
 
     def on_mount(self) -> None:
+        app: Any = self.app
         parts: list[Content] = []
-        for key, mode, title in MODES:
-            label = Content.from_markup(f" [@click=app.switch_mode('{mode}')]{key} {title}[/] ")
-            if mode == self.current:
+        for section in app.SECTIONS:
+            key = app.section_key(section)
+            label = Content.assemble(f" {key} {section.title} ")
+            label = label.stylize(f"@click=app.section('{section.mode}')")
+            if section.mode == self.current:
                 label = label.stylize("bold reverse")
             parts.append(label)
         parts.append(Content.from_markup("  [dim]? keys · ctrl+p commands[/]"))
