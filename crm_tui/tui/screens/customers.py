@@ -480,8 +480,16 @@ class CustomersScreen(CrmScreen):
             self.notify(f"Saved '{customer.name}'", timeout=3, markup=False)
             self._restart(keep_id=customer.id)
 
+    def _highlighted(self) -> int | None:
+        """The customer the rep sees highlighted — only while the list has the keys (a key
+        that reached the screen from a filter menu must not act on a row out of sight)."""
+        customer_id = self.current_id() if self.table.has_focus else None
+        if customer_id is None:
+            self.notify("No customer highlighted; move to the list first (escape)", severity="warning", timeout=3)
+        return customer_id
+
     def action_edit(self) -> None:
-        customer_id = self.current_id()
+        customer_id = self._highlighted()
         if customer_id is not None and self.app.services is not None:
             self._load_for_edit(customer_id)
 
@@ -516,7 +524,7 @@ class CustomersScreen(CrmScreen):
 
     def action_delete(self) -> None:
         index = self.table.cursor_row
-        customer_id, cells = self._id_at(index), self._row_at(index)
+        customer_id, cells = self._highlighted(), self._row_at(index)
         if customer_id is None or cells is None:
             return
         from crm_tui.tui.modals.confirm import ConfirmScreen
