@@ -100,15 +100,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def _ensure_streams() -> None:
     """A command started with stdout or stderr closed (`crm-tui report >&-`) writes into
-    /dev/null instead of failing with a traceback."""
+    /dev/null instead of failing with a traceback. A stream with no file descriptor of its own
+    (a program capturing the output in memory) is left as it is."""
+    import io
+
     for name in ("stdout", "stderr"):
         stream = getattr(sys, name)
-        try:
-            if stream is not None:
+        if stream is not None:
+            try:
                 os.fstat(stream.fileno())
                 continue
-        except (OSError, ValueError):
-            pass
+            except io.UnsupportedOperation:
+                continue  # in memory: it works, it just has no descriptor
+            except (OSError, ValueError):
+                pass  # a descriptor that is closed
         setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - lives as long as the process
 
 
