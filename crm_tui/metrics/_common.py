@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, or_, select, true
 
@@ -28,10 +28,15 @@ class _PerEngineSQL(Protocol):
     typed yet; mypy holds it to these signatures once it is)."""
 
     def days_between(
-        self, start: SQLColumnExpression[Any], end: SQLColumnExpression[Any], dialect: Dialect
+        self,
+        start: SQLColumnExpression[dt.datetime | None],
+        end: SQLColumnExpression[dt.datetime | None],
+        dialect: Dialect,
     ) -> ColumnElement[float]: ...
 
-    def month_key(self, column: SQLColumnExpression[Any], dialect: Dialect) -> ColumnElement[str]: ...
+    def month_key(
+        self, column: SQLColumnExpression[dt.datetime | dt.date | None], dialect: Dialect
+    ) -> ColumnElement[str]: ...
 
 
 per_engine: _PerEngineSQL = engines

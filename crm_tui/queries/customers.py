@@ -385,7 +385,9 @@ def _fetch(conn: Connection, plan: _Plan, sort: Sort, at: int | Keyset, limit: i
 
 
 @lru_cache(maxsize=256)
-def _page_statement(shape: _Shape, column: str, descending: bool, keyset: bool) -> Select[*tuple[Any, ...]]:
+def _page_statement(
+    shape: _Shape, column: str, descending: bool, keyset: bool
+) -> Select[*tuple[Any, ...]]:  # a CTE's columns: SQLAlchemy does not type them
     key_col = SORT_COLUMNS[column]
     conds = list(_where(shape))
     if keyset:
