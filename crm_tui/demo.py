@@ -19,19 +19,36 @@ import datetime as dt
 import math
 import random
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from itertools import count
+from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
 from sqlalchemy import func, select
 
 from crm_tui import demo_words as W
 from crm_tui import models
-from crm_tui.demo_io import TABLES, Stamper, Writer, built_ahead, indexes_deferred
+from crm_tui.columns import col, pk
+from crm_tui.demo_io import TABLES, Stamper, TableRow, Writer, built_ahead, indexes_deferred
 from crm_tui.errors import ValidationError
 from crm_tui.migrations import DEFAULT_PIPELINE
 from crm_tui.textnorm import name_key
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from crm_tui.db import Database
+
 Progress = Callable[[str, int, int], None]
+#: rows per table of one chunk, as the generator appends them
+_Out: TypeAlias = dict[str, list[TableRow]]
+#: a product line: (index in the product list, quantity, unit price in cents)
+_Line: TypeAlias = tuple[int, int, int]
+#: a deal while its customer's rows are built: (id, outcome, created, closed or last moved, owner,
+#: product lines, index of the last open stage it reached); times in minutes from now
+_DealState: TypeAlias = tuple[int, str, int, int, str, list[_Line], int]
+#: a stage's task template: (kind, subject, duration in days, responsible)
+_Template: TypeAlias = tuple[str, str, int, str]
+_T = TypeVar("_T")
 
 CHUNK = 5000  # customers generated and written at a time
 MAX_SIZE = 1_000_000
@@ -53,7 +70,7 @@ TASKS_PER_CUSTOMER = 3
 ORDER_SHARE = 0.65  # won deals that became an order
 
 
-def _table(weights, first: int = 0) -> tuple[int, ...]:
+def _table(weights: Sequence[int], first: int = 0) -> tuple[int, ...]:
     """Weights → a lookup tuple, so a weighted draw is one ``random()``."""
     return tuple(first + i for i, w in enumerate(weights) for _ in range(w))
 
@@ -73,7 +90,7 @@ FLAVOURS = tuple(f.capitalize() for f in W.DEAL_FLAVOURS)
 
 
 def generate(
-    db, *, size: int = 2000, seed: int = 7, now: dt.datetime | None = None, progress: Progress | None = None
+    db: Database, *, size: int = 2000, seed: int = 7, now: dt.datetime | None = None, progress: Progress | None = None
 ) -> dict[str, int]:
     """Fill an empty database with a demo CRM; return the rows written per table."""
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_SIZE:
@@ -104,7 +121,7 @@ def generate(
     return dict(writer.counts)
 
 
-def _require_empty(conn) -> None:
+def _require_empty(conn: Connection) -> None:
     for label, model in (
         ("customers", models.Customer),
         ("deals", models.Deal),
@@ -124,17 +141,26 @@ class _Cust:
     """Working state for one customer while its rows are built."""
 
     __slots__ = ("id", "created", "owner", "short", "kind", "industry", "contacts", "deals", "row")
+    id: int
+    created: int  # minutes from now
+    owner: str
+    short: str
+    kind: str
+    industry: str
+    contacts: list[str]  # first names
+    deals: list[_DealState]
+    row: list[object]  # the customer row, completed once its deals are known
 
 
 class _Generator:
-    def __init__(self, conn, rng: random.Random, stamp: Stamper) -> None:
+    def __init__(self, conn: Connection, rng: random.Random, stamp: Stamper) -> None:
         self.rnd = rng.random
         self.ts = stamp.minutes
         self.day = stamp.day
         self.today_start = stamp.today_start
         self.pipeline_id, self.opens, self.won, self.lost, self.templates = _load_pipeline(conn)
         self.new_id = {
-            name: count((conn.execute(select(func.max(model.__table__.c.id))).scalar() or 0) + 1).__next__
+            name: count((conn.execute(select(func.max(pk(model.id)))).scalar() or 0) + 1).__next__
             for name, model in (("product", models.Product), *_ID_MODELS)
         }
         self.products: list[tuple[int, str, int, int, int]] = []
@@ -142,7 +168,7 @@ class _Generator:
 
     # -- small helpers -----------------------------------------------------------
 
-    def pick(self, seq):
+    def pick(self, seq: Sequence[_T]) -> _T:
         return seq[int(self.rnd() * len(seq))]
 
     def randint(self, a: int, b: int) -> int:
@@ -161,8 +187,8 @@ class _Generator:
 
     # -- products ------------------------------------------------------------------
 
-    def products_rows(self) -> list[tuple]:
-        rows = []
+    def products_rows(self) -> list[TableRow]:
+        rows: list[TableRow] = []
         created = self.ts(-SPAN - 30 * DAY)
         for name, cents, (lo, hi) in W.PRODUCTS:
             pid = self.new_id["product"]()
@@ -172,8 +198,8 @@ class _Generator:
 
     # -- one chunk of customers with everything around them ----------------------
 
-    def chunk(self, n: int) -> dict[str, list[tuple]]:
-        out: dict[str, list[tuple]] = {name: [] for name in TABLES}
+    def chunk(self, n: int) -> _Out:
+        out: _Out = {name: [] for name in TABLES}
         customers = [self.customer(out) for _ in range(n)]
         for cust in customers:
             self.deals_for(cust, out)
@@ -184,7 +210,7 @@ class _Generator:
             self.filler_task(self.pick(customers), out)
         return out
 
-    def customer(self, out) -> _Cust:
+    def customer(self, out: _Out) -> _Cust:
         rnd, pick = self.rnd, self.pick
         cust = _Cust()
         cust.id = self.new_id["customer"]()
@@ -269,7 +295,7 @@ class _Generator:
 
     # -- deals ---------------------------------------------------------------------
 
-    def deals_for(self, cust: _Cust, out) -> None:
+    def deals_for(self, cust: _Cust, out: _Out) -> None:
         rnd, c = self.rnd, cust.created
         # deals come at a steady rate over the customer's life: a customer of two years has
         # about twice the deals of one of a year (on average DEAL_COUNTS' mean), so the book's
@@ -279,14 +305,14 @@ class _Generator:
             owner = cust.owner if rnd() < 0.9 else self.pick(W.OWNERS)
             self.deal(cust, owner, c + int(-c * rnd()), out)
 
-    def deal(self, cust: _Cust, owner: str, created: int, out) -> None:
+    def deal(self, cust: _Cust, owner: str, created: int, out: _Out) -> None:
         """Walk one deal from Lead through the stages it reached, up to now."""
         rnd, ts, opens = self.rnd, self.ts, self.opens
         did = self.new_id["deal"]()
         lines, amount = self.lines(cust.kind == "person")
         scale = DAY * (5.0 if rnd() < STALL_CHANCE else 1.0)
         t, idx, stage_id, outcome = created, 0, opens[0][0], "open"
-        moves = [(None, stage_id, t)]
+        moves: list[tuple[int | None, int, int]] = [(None, stage_id, t)]
         while True:
             stay = HOUR + int(-math.log(1.0 - rnd()) * STAGE_MEAN_DAYS[min(idx, 3)] * scale)
             if t + stay > 0:
@@ -350,7 +376,7 @@ class _Generator:
         if outcome == "won" and rnd() < ORDER_SHARE:
             self.order(cust, did, owner, t, lines, out)
 
-    def lines(self, small: bool) -> tuple[list[tuple[int, int, int]], int]:
+    def lines(self, small: bool) -> tuple[list[_Line], int]:
         n = len(self.products)
         picked: list[int] = []
         for _ in range(self.pick(LINE_COUNTS)):
@@ -369,7 +395,9 @@ class _Generator:
 
     # -- tasks ---------------------------------------------------------------------
 
-    def stage_tasks(self, did, cust: _Cust, owner, stage_id: int, entered: int, current: bool, out) -> None:
+    def stage_tasks(
+        self, did: int, cust: _Cust, owner: str, stage_id: int, entered: int, current: bool, out: _Out
+    ) -> None:
         """The stage's template tasks, as the sales process creates them when a deal enters it."""
         for kind, subject, days, responsible in self.templates[stage_id]:
             if not current and self.rnd() > 0.4:
@@ -389,7 +417,18 @@ class _Generator:
             return self.randint(created, max(created, min(due, 0)))
         return min(due + self.randint(HOUR, 7 * DAY), 0)
 
-    def add_task(self, out, kind, subject, due, done, cust: _Cust, did, owner, created) -> None:
+    def add_task(
+        self,
+        out: _Out,
+        kind: str,
+        subject: str,
+        due: int,
+        done: int | None,
+        cust: _Cust,
+        did: int | None,
+        owner: str,
+        created: int,
+    ) -> None:
         ts = self.ts
         out["task"].append(
             (
@@ -411,7 +450,7 @@ class _Generator:
             )
         )
 
-    def filler_task(self, cust: _Cust, out) -> None:
+    def filler_task(self, cust: _Cust, out: _Out) -> None:
         """A follow-up task: due today, upcoming, overdue, or (mostly) past and done."""
         c, x, randint = cust.created, self.rnd(), self.randint
         if x < 0.05:
@@ -428,7 +467,7 @@ class _Generator:
             due = randint(c + HOUR, -HOUR)
             created = max(c, due - randint(HOUR, 14 * DAY))
             done = self.done_time(created, due, 0.97)
-        deal = None
+        deal: _DealState | None = None
         if cust.deals and self.rnd() < 0.65:
             fits = [d for d in cust.deals if d[2] <= created and (done is not None or d[1] == "open")]
             deal = self.pick(fits) if fits else None
@@ -442,7 +481,7 @@ class _Generator:
 
     # -- customers' status, notes and orders -------------------------------------
 
-    def finish_customer(self, cust: _Cust, out) -> None:
+    def finish_customer(self, cust: _Cust, out: _Out) -> None:
         deals, row = cust.deals, cust.row
         won = [d[3] for d in deals if d[1] == "won"]
         has_open = any(d[1] == "open" for d in deals)
@@ -457,11 +496,11 @@ class _Generator:
         row[14] = self.ts(max([cust.created, *(d[3] for d in deals)]))
         out["customer"].append(tuple(row))
 
-    def notes_for(self, cust: _Cust, out) -> None:
+    def notes_for(self, cust: _Cust, out: _Out) -> None:
         c = cust.created
         for _ in range(self.pick(NOTE_COUNTS)):
             when = self.randint(c, 0)
-            deal = None
+            deal: _DealState | None = None
             if cust.deals and self.rnd() < 0.4:
                 fits = [d for d in cust.deals if d[2] <= when]
                 deal = self.pick(fits) if fits else None
@@ -487,7 +526,7 @@ class _Generator:
                 )
             )
 
-    def order(self, cust: _Cust, did, owner, start: int, lines, out) -> None:
+    def order(self, cust: _Cust, did: int | None, owner: str, start: int, lines: list[_Line] | None, out: _Out) -> None:
         """An order following a won deal (same lines), or a repeat order without one."""
         randint, ts = self.randint, self.ts
         if lines is None:
@@ -496,7 +535,9 @@ class _Generator:
             lines = [(p, randint(1, 10), self.products[p][2]) for p in picked]
         oid = self.new_id["sales_order"]()
         created = min(start + randint(0, 3 * DAY), 0)
-        approved = fulfilled = cancelled = None
+        approved: int | None = None
+        fulfilled: int | None = None
+        cancelled: int | None = None
         if self.rnd() < 0.05:
             status, cancelled = "cancelled", min(created + randint(HOUR, 5 * DAY), 0)
         else:
@@ -544,15 +585,19 @@ _ID_MODELS = (
 )
 
 
-def _load_pipeline(conn):
+def _load_pipeline(
+    conn: Connection,
+) -> tuple[int | None, list[tuple[int, int | None]], int, int, dict[int, list[_Template]]]:
     """The default pipeline: open stages in order as (id, rot_days), won id, lost id, task templates."""
-    P, S, T = models.Pipeline.__table__, models.Stage.__table__, models.StageTaskTemplate.__table__
-    pid = conn.execute(select(P.c.id).where(P.c.name == DEFAULT_PIPELINE)).scalar()
+    P, S, T = models.Pipeline, models.Stage, models.StageTaskTemplate
+    pid = conn.execute(select(pk(P.id)).where(col(P.name) == DEFAULT_PIPELINE)).scalar()
     if pid is None:
-        pid = conn.execute(select(P.c.id).order_by(P.c.position, P.c.id).limit(1)).scalar()
+        pid = conn.execute(select(pk(P.id)).order_by(col(P.position), pk(P.id)).limit(1)).scalar()
     stages = (
         conn.execute(
-            select(S.c.id, S.c.outcome, S.c.rot_days).where(S.c.pipeline_id == pid).order_by(S.c.position, S.c.id)
+            select(pk(S.id), col(S.outcome), col(S.rot_days))
+            .where(col(S.pipeline_id) == pid)
+            .order_by(col(S.position), pk(S.id))
         ).all()
         if pid is not None
         else []
@@ -566,10 +611,10 @@ def _load_pipeline(conn):
             "use a new database file with --db"
         )
     open_ids = {s[0] for s in opens}
-    templates: dict[int, list[tuple]] = {}
+    templates: dict[int, list[_Template]] = {}
     for row in conn.execute(
-        select(T.c.stage_id, T.c.kind, T.c.subject, T.c.duration_days, T.c.responsible).order_by(
-            T.c.stage_id, T.c.position, T.c.id
+        select(col(T.stage_id), col(T.kind), col(T.subject), col(T.duration_days), col(T.responsible)).order_by(
+            col(T.stage_id), col(T.position), pk(T.id)
         )
     ):
         if row.stage_id in open_ids:

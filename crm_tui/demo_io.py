@@ -15,12 +15,27 @@ import datetime as dt
 import multiprocessing
 import os
 import queue
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from sqlalchemy import bindparam, inspect
+from sqlmodel import SQLModel
 
 from crm_tui import models
+
+if TYPE_CHECKING:
+    from multiprocessing.queues import Queue
+
+    from sqlalchemy import Connection, Index
+    from sqlalchemy.engine import Dialect
+
+#: one row as the generator builds it: the table's FIELDS in order
+TableRow: TypeAlias = tuple[object, ...]
+#: a chunk of rows per table, as ``built_ahead`` hands them over
+Chunk: TypeAlias = Mapping[str, Sequence[TableRow]]
+#: a column type's bind processor: driver values in, driver values out (any type the driver takes)
+_BindProc: TypeAlias = Callable[[Any], Any]
 
 # Column order of the tuples the generator builds, per table, in foreign-key order.
 FIELDS = {
@@ -120,18 +135,19 @@ BATCH = 50_000  # rows per executemany call
 class Writer:
     """Prepared INSERTs for the demo tables on one connection; counts rows written."""
 
-    def __init__(self, conn) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.counts = {name: 0 for name in FIELDS}
-        self.plans = {}
+        #: per table: (SQL, positional?, fields, parameter order if not the fields', converters)
+        self.plans: dict[str, tuple[str, bool, tuple[str, ...], list[int] | None, list[tuple[int, _BindProc]]]] = {}
         dialect = conn.dialect
         for name, fields in FIELDS.items():
-            table = models.SQLModel.metadata.tables[name]
+            table = SQLModel.metadata.tables[name]
             stmt = table.insert().values({f: bindparam(f, type_=table.c[f].type) for f in fields})
             compiled = stmt.compile(dialect=dialect)
             # Timestamps and dates arrive already converted (Stamper); any other column whose
             # type converts values on this dialect is converted here.
-            procs = []
+            procs: list[tuple[int, _BindProc]] = []
             for i, f in enumerate(fields):
                 type_ = table.c[f].type
                 if isinstance(type_, models.UTCDateTime) or f == "expected_close":
@@ -141,12 +157,12 @@ class Writer:
                     procs.append((i, proc))
             order = None
             if compiled.positional:
-                names = list(compiled.positiontup)
+                names = list(cast("list[str]", compiled.positiontup))  # cast only: set when positional
                 if names != list(fields):
                     order = [fields.index(n) for n in names]
             self.plans[name] = (compiled.string, compiled.positional, fields, order, procs)
 
-    def write(self, name: str, rows: list[tuple]) -> None:
+    def write(self, name: str, rows: Sequence[TableRow]) -> None:
         if not rows:
             return
         sql, positional, fields, order, procs = self.plans[name]
@@ -154,14 +170,15 @@ class Writer:
             rows = [_convert(row, procs) for row in rows]
         if order is not None:
             rows = [tuple(row[i] for i in order) for row in rows]
+        params: Sequence[TableRow] | list[dict[str, object]] = rows
         if not positional:
-            rows = [dict(zip(fields, row)) for row in rows]
-        for start in range(0, len(rows), BATCH):
-            self.conn.exec_driver_sql(sql, rows[start : start + BATCH])
-        self.counts[name] += len(rows)
+            params = [dict(zip(fields, row)) for row in rows]
+        for start in range(0, len(params), BATCH):
+            self.conn.exec_driver_sql(sql, params[start : start + BATCH])
+        self.counts[name] += len(params)
 
 
-def _convert(row: tuple, procs) -> tuple:
+def _convert(row: TableRow, procs: list[tuple[int, _BindProc]]) -> TableRow:
     values = list(row)
     for i, proc in procs:
         if values[i] is not None:
@@ -170,7 +187,9 @@ def _convert(row: tuple, procs) -> tuple:
 
 
 @contextmanager
-def indexes_deferred(conn, names: Iterable[str], built: Callable[[int, int], None] | None = None) -> Iterator[None]:
+def indexes_deferred(
+    conn: Connection, names: Iterable[str], built: Callable[[int, int], None] | None = None
+) -> Iterator[None]:
     """Drop the tables' secondary indexes for a bulk load and build them again afterwards.
 
     Building an index once over the loaded rows costs a fraction of keeping it up to
@@ -178,10 +197,11 @@ def indexes_deferred(conn, names: Iterable[str], built: Callable[[int, int], Non
     fails rolls back with its indexes as they were.
     """
     insp = inspect(conn)
-    dropped = []
+    dropped: list[Index] = []
     for name in names:
         existing = {ix["name"] for ix in insp.get_indexes(name)}
-        for index in sorted(models.SQLModel.metadata.tables[name].indexes, key=lambda ix: ix.name):
+        # cast only: every index of the models is named
+        for index in sorted(SQLModel.metadata.tables[name].indexes, key=lambda ix: cast(str, ix.name)):
             if index.name in existing:
                 index.drop(conn)
                 dropped.append(index)
@@ -192,7 +212,7 @@ def indexes_deferred(conn, names: Iterable[str], built: Callable[[int, int], Non
             built(i + 1, len(dropped))
 
 
-def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]:
+def built_ahead(make: Callable[[int], Chunk], sizes: list[int]) -> Iterator[Chunk]:
     """``make(n)`` for each size, in order.
 
     With several chunks on a POSIX system the chunks are built in a forked helper
@@ -205,7 +225,7 @@ def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]
         yield from map(make, sizes)
         return
     ctx = multiprocessing.get_context("fork")
-    q = ctx.Queue(maxsize=2)
+    q: Queue[Chunk | str] = ctx.Queue(maxsize=2)
     proc = ctx.Process(target=_produce, args=(make, sizes, q, os.getpid()), name="crm-demo-generator", daemon=True)
     proc.start()
     try:
@@ -228,7 +248,7 @@ def built_ahead(make: Callable[[int], dict], sizes: list[int]) -> Iterator[dict]
         q.close()
 
 
-def _produce(make: Callable[[int], dict], sizes: list[int], q, parent: int) -> None:
+def _produce(make: Callable[[int], Chunk], sizes: list[int], q: Queue[Chunk | str], parent: int) -> None:
     """The forked helper: build and hand over chunks; stop if the parent has gone (kill -9)."""
     try:
         for n in sizes:
@@ -254,13 +274,13 @@ class Stamper:
     otherwise every distinct minute goes through the type (memoised).
     """
 
-    def __init__(self, now: dt.datetime, dialect) -> None:
+    def __init__(self, now: dt.datetime, dialect: Dialect) -> None:
         self.now = now
         self.today_start = -(now.hour * 60 + now.minute)
         utc_type = models.UTCDateTime()
-        self._proc = utc_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
-        date_type = models.Deal.__table__.c.expected_close.type
-        self._date_proc = date_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        self._proc: _BindProc = utc_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
+        date_type = SQLModel.metadata.tables["deal"].c.expected_close.type
+        self._date_proc: _BindProc = date_type.dialect_impl(dialect).bind_processor(dialect) or (lambda v: v)
         self._midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         self._base = now.hour * 60 + now.minute
         self._frac = dt.timedelta(seconds=now.second, microseconds=now.microsecond)
@@ -268,7 +288,7 @@ class Stamper:
         self._times: dict[int, str] = {}
         self._memo: dict[int, object] = {}
         self._dates: dict[int, object] = {}
-        self._split = None
+        self._split: int | None = None
         sample = self._proc(now)
         if isinstance(sample, str) and len(sample) > 11 and sample[10] == " ":
             self._split = 11
@@ -278,16 +298,16 @@ class Stamper:
         self._days.clear()
         self._times.clear()
         if self._split is not None:
-            self.minutes = self._fast()
+            self.minutes = self._fast()  # type: ignore[method-assign,assignment]  # faster path shadows the method
 
-    def _fast(self):
+    def _fast(self) -> Callable[[int], object]:
         """A closure over precomputed day and time-of-day parts (≈ 2.5 years back, 200 days ahead)."""
         lo, hi = -950, 200
         days = [self._composed(d * 1440 - self._base)[: self._split] for d in range(lo, hi)]
         times = [self._composed(minute - self._base)[self._split :] for minute in range(1440)]
         base, n, composed = self._base, hi - lo, self._composed
 
-        def minutes(m: int):
+        def minutes(m: int) -> object:
             day, minute = divmod(base + m, 1440)
             i = day - lo
             if 0 <= i < n:
@@ -308,14 +328,14 @@ class Stamper:
             ]
         return d + t
 
-    def minutes(self, m: int):
+    def minutes(self, m: int) -> object:
         """Bound value for ``now + m minutes`` (replaced by a faster closure when possible)."""
         got = self._memo.get(m)
         if got is None:
             got = self._memo[m] = self._proc(self.now + dt.timedelta(minutes=m))
         return got
 
-    def day(self, days: int):
+    def day(self, days: int) -> object:
         """Bound value for the date ``days`` after today."""
         got = self._dates.get(days)
         if got is None:

@@ -15,6 +15,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from crm_tui.metrics.shapes import Major, Report
 
 FORMATS = ("text", "json", "csv")
 #: the text form lists the products with the biggest demand; JSON and CSV list all
@@ -29,7 +34,7 @@ _ITEM_KEY = {
 }
 
 
-def render(report: dict, fmt: str = "text", *, title: str | None = None) -> str:
+def render(report: Report, fmt: str = "text", *, title: str | None = None) -> str:
     """The report in ``fmt`` (text, json or csv); ``title`` heads the text form."""
     from crm_tui.errors import ValidationError
 
@@ -45,7 +50,7 @@ def render(report: dict, fmt: str = "text", *, title: str | None = None) -> str:
 # --- csv ----------------------------------------------------------------------
 
 
-def _csv(report: dict) -> str:
+def _csv(report: Report) -> str:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "item", "key", "value"])
@@ -54,8 +59,9 @@ def _csv(report: dict) -> str:
             for key, value in body.items():
                 w.writerow([section, "", key, _cell(value)])
         else:
+            rows = cast("list[Mapping[str, object]]", body)  # every other section is a list of rows
             name_key = _ITEM_KEY.get(section)
-            for i, row in enumerate(body):
+            for i, row in enumerate(rows):
                 item = row.get(name_key, i) if name_key else i
                 for key, value in row.items():
                     if key != name_key:
@@ -63,43 +69,43 @@ def _csv(report: dict) -> str:
     return buf.getvalue()
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     return "" if value is None else str(value)
 
 
 # --- text ---------------------------------------------------------------------
 
 
-def _safe(text) -> str:
+def _safe(text: object) -> str:
     """User text with control characters (terminal escapes) shown as visible escapes."""
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text))
 
 
-def money(value) -> str:
+def money(value: Major | None) -> str:
     """A major-unit number → '1,234.50' ('—' when undefined)."""
     if value is None:
         return "—"
     return f"{value:,.2f}"
 
 
-def pct(value) -> str:
+def pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.1f}%"
 
 
-def _num(value, digits: int = 1) -> str:
+def _num(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
 def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[str]:
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
 
-    def line(cells):
+    def line(cells: Sequence[str]) -> str:
         return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
 
     return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
 
 
-def _text(r: dict, title: str | None) -> str:
+def _text(r: Report, title: str | None) -> str:
     d, c, o, t = r["deals"], r["customers"], r["orders"], r["tasks"]
     demand_total = sum(m["demand"] for m in r["market_demand"])
     out = [_safe(title or "Sales report"), ""]

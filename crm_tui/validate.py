@@ -19,12 +19,12 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 UTC = dt.UTC
 
 
-def _show(value) -> str:
+def _show(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 40 else text[:37] + "...'"
 
 
-def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, multiline: bool = False) -> str:
+def text(value: object, field: str, *, required: bool = False, max_len: int = MAX_NAME, multiline: bool = False) -> str:
     """A string as typed (surrounding blanks trimmed); control characters refused."""
     if value is None:
         value = ""
@@ -49,21 +49,21 @@ def text(value, field: str, *, required: bool = False, max_len: int = MAX_NAME, 
     return value
 
 
-def choice(value, field: str, allowed: tuple[str, ...]) -> str:
+def choice(value: object, field: str, allowed: tuple[str, ...]) -> str:
     v = ("" if value is None else str(value)).strip().lower()
     if v not in allowed:
         raise ValidationError(f"{field} must be one of {', '.join(allowed)}; got {_show(value)}", field=field)
     return v
 
 
-def email(value, field: str = "email") -> str:
+def email(value: object, field: str = "email") -> str:
     v = text(value, field)
     if v and not _EMAIL.match(v):
         raise ValidationError(f"{field} must look like name@example.com, got {_show(v)}", field=field)
     return v
 
 
-def money(value, field: str = "amount") -> int:
+def money(value: object, field: str = "amount") -> int:
     if isinstance(value, float):
         if not math.isfinite(value):
             raise ValidationError(f"{field} must be a finite number ≥ 0, got {value!r}", field=field)
@@ -71,7 +71,7 @@ def money(value, field: str = "amount") -> int:
     return parse_money(value, field=field)
 
 
-def percent(value, field: str = "probability", *, optional: bool = True) -> int | None:
+def percent(value: object, field: str = "probability", *, optional: bool = True) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         if optional:
             return None
@@ -87,7 +87,7 @@ def percent(value, field: str = "probability", *, optional: bool = True) -> int 
     return int(number)
 
 
-def positive_int(value, field: str, *, minimum: int = 1, maximum: int = 10**9) -> int:
+def positive_int(value: object, field: str, *, minimum: int = 1, maximum: int = 10**9) -> int:
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
@@ -97,7 +97,7 @@ def positive_int(value, field: str, *, minimum: int = 1, maximum: int = 10**9) -
     return number
 
 
-def date(value, field: str) -> dt.date | None:
+def date(value: object, field: str) -> dt.date | None:
     """A calendar date from a date, a datetime or ISO text (YYYY-MM-DD)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
@@ -111,7 +111,7 @@ def date(value, field: str) -> dt.date | None:
         raise ValidationError(f"{field} must be a real date as YYYY-MM-DD, got {_show(value)}", field=field) from None
 
 
-def timestamp(value, field: str) -> dt.datetime | None:
+def timestamp(value: object, field: str) -> dt.datetime | None:
     """A UTC datetime from an aware datetime, a date (midnight UTC) or ISO text."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None

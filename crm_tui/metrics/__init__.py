@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 from crm_tui.metrics._common import Filters
 from crm_tui.metrics.deals import (
@@ -36,6 +37,10 @@ from crm_tui.metrics.deals import (
     stage_summaries,
 )
 from crm_tui.metrics.segments import SEGMENTS, customer_segments
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
+    from crm_tui.metrics.shapes import Report
 
 __all__ = [
     "Filters",
@@ -66,7 +71,7 @@ REPORT_KEYS = (
 
 
 def report_sections(
-    db, filters: Filters = Filters(), *, now: dt.datetime | None = None
+    db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None
 ) -> Iterator[tuple[str, object]]:
     """The report's sections one at a time, ``(key, value)``, all from one read transaction so
     they agree with each other: first what the Reports screen's tiles and owners table need,
@@ -94,7 +99,8 @@ def report_sections(
         yield "tasks", book.task_totals(conn, filters, now)
 
 
-def report(db, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> dict:
+def report(db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> Report:
     """All report figures (DESIGN §5) in one read transaction, so they agree with each other."""
     parts = dict(report_sections(db, filters, now=now))
-    return {key: parts[key] for key in REPORT_KEYS}
+    # each section comes from the function typed for it (report_sections yields them untyped)
+    return cast("Report", {key: parts[key] for key in REPORT_KEYS})

@@ -7,12 +7,39 @@ not deleted and its customer (if any) is not deleted either.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import and_, or_, select, true
 
+from crm_tui import engines
+from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Pipeline, Stage
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Connection, Select, SQLColumnExpression
+    from sqlalchemy.engine import Dialect
+
+
+class _PerEngineSQL(Protocol):
+    """The ``crm_tui.engines`` expressions the metrics build on, typed (that module is not
+    typed yet; mypy holds it to these signatures once it is)."""
+
+    def days_between(
+        self,
+        start: SQLColumnExpression[dt.datetime | None],
+        end: SQLColumnExpression[dt.datetime | None],
+        dialect: Dialect,
+    ) -> ColumnElement[float]: ...
+
+    def month_key(
+        self, column: SQLColumnExpression[dt.datetime | dt.date | None], dialect: Dialect
+    ) -> ColumnElement[str]: ...
+
+
+per_engine: _PerEngineSQL = engines
 
 
 @dataclass(frozen=True)
@@ -62,17 +89,23 @@ def day_start(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def load_stages(conn, pipeline_id: int | None = None) -> list[StageInfo]:
+def load_stages(conn: Connection, pipeline_id: int | None = None) -> list[StageInfo]:
     """Stages in pipeline position then stage position order (a handful of rows)."""
     q = (
         select(
-            Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.probability, Stage.outcome, Stage.rot_days
+            pk(Stage.id),
+            col(Stage.pipeline_id),
+            col(Stage.name),
+            col(Stage.position),
+            col(Stage.probability),
+            col(Stage.outcome),
+            col(Stage.rot_days),
         )
-        .join(Pipeline, Pipeline.id == Stage.pipeline_id)
-        .order_by(Pipeline.position, Pipeline.id, Stage.position, Stage.id)
+        .join(Pipeline, pk(Pipeline.id) == col(Stage.pipeline_id))
+        .order_by(col(Pipeline.position), pk(Pipeline.id), col(Stage.position), pk(Stage.id))
     )
     if pipeline_id is not None:
-        q = q.where(Stage.pipeline_id == pipeline_id)
+        q = q.where(col(Stage.pipeline_id) == pipeline_id)
     return [StageInfo(*row) for row in conn.execute(q)]
 
 
@@ -83,39 +116,39 @@ def ids_by_outcome(stages: list[StageInfo]) -> dict[str, list[int]]:
     return out
 
 
-def deleted_customer_ids():
-    return select(Customer.id).where(Customer.deleted_at.is_not(None))
+def deleted_customer_ids() -> Select[int]:
+    return select(pk(Customer.id)).where(col(Customer.deleted_at).is_not(None))
 
 
-def live_customer_ref(column):
+def live_customer_ref(column: SQLColumnExpression[int | None]) -> ColumnElement[bool]:
     """``column`` (a customer id, possibly NULL) does not point at a deleted customer."""
     return or_(column.is_(None), column.not_in(deleted_customer_ids()))
 
 
-def live_deal():
-    return and_(Deal.deleted_at.is_(None), live_customer_ref(Deal.customer_id))
+def live_deal() -> ColumnElement[bool]:
+    return and_(col(Deal.deleted_at).is_(None), live_customer_ref(col(Deal.customer_id)))
 
 
-def owner_cond(column, filters: Filters):
+def owner_cond(column: SQLColumnExpression[str], filters: Filters) -> ColumnElement[bool]:
     return true() if filters.owner is None else column == filters.owner
 
 
-def period_cond(filters: Filters):
+def period_cond(filters: Filters) -> ColumnElement[bool]:
     """closed_at within the period (inclusive whole UTC days); true when unbounded."""
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if filters.since is not None:
-        conds.append(Deal.closed_at >= day_start(filters.since))
+        conds.append(col(Deal.closed_at) >= day_start(filters.since))
     if filters.until is not None:
-        conds.append(Deal.closed_at < day_start(filters.until + dt.timedelta(days=1)))
+        conds.append(col(Deal.closed_at) < day_start(filters.until + dt.timedelta(days=1)))
     return and_(*conds) if conds else true()
 
 
-def counted_deal(filters: Filters, open_ids, closed_ids):
+def counted_deal(filters: Filters, open_ids: Sequence[int], closed_ids: Sequence[int]) -> ColumnElement[bool]:
     """Open deals (any age) plus deals closed in the period, for this owner."""
     return and_(
         live_deal(),
-        owner_cond(Deal.owner, filters),
-        or_(Deal.stage_id.in_(open_ids), and_(Deal.stage_id.in_(closed_ids), period_cond(filters))),
+        owner_cond(col(Deal.owner), filters),
+        or_(col(Deal.stage_id).in_(open_ids), and_(col(Deal.stage_id).in_(closed_ids), period_cond(filters))),
     )
 
 
@@ -138,14 +171,14 @@ def cp_to_cents(cent_pct: int) -> int:
     return int((Decimal(int(cent_pct)) / 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def rate(numerator, denominator, digits: int = 4) -> float | None:
+def rate(numerator: int, denominator: int, digits: int = 4) -> float | None:
     """numerator ÷ denominator rounded, or None when the denominator is 0."""
     if not denominator:
         return None
     return round(float(Decimal(int(numerator)) / Decimal(int(denominator))), digits)
 
 
-def money_ratio(cents, count) -> float | int | None:
+def money_ratio(cents: int, count: int) -> float | int | None:
     """cents ÷ count as major units rounded to the cent, or None when count is 0."""
     if not count:
         return None

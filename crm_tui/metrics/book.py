@@ -8,9 +8,11 @@ order generated from a won deal is never counted twice.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, or_, select, union_all
 
+from crm_tui.columns import col, pk
 from crm_tui.metrics._common import (
     Filters,
     StageInfo,
@@ -24,72 +26,81 @@ from crm_tui.metrics._common import (
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product, Task
 from crm_tui.textnorm import cents_to_major
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Connection, Select, Subquery
 
-def _order_values():
+    from crm_tui.metrics.shapes import CustomerTotals, DemandRow, OrderTotals, TaskTotals
+
+
+def _order_values() -> Subquery:
     """order_id → Σ quantity × unit price of its lines (cents)."""
     return (
         select(
-            OrderLine.order_id.label("order_id"),
-            func.sum(OrderLine.quantity * OrderLine.unit_price_cents).label("value"),
+            col(OrderLine.order_id).label("order_id"),
+            func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)).label("value"),
         )
-        .group_by(OrderLine.order_id)
+        .group_by(col(OrderLine.order_id))
         .subquery("order_value")
     )
 
 
-def purchases(stages: list[StageInfo]):
+def purchases(stages: list[StageInfo]) -> Subquery:
     """A subquery of purchases: (customer_id, at, value cents) — won deals and fulfilled orders."""
     won = ids_by_outcome(stages)["won"]
-    won_deal = and_(live_deal(), Deal.stage_id.in_(won))
-    deals = select(
-        Deal.customer_id.label("customer_id"),
-        func.coalesce(Deal.closed_at, Deal.stage_entered_at).label("at"),
-        Deal.amount_cents.label("value"),
-    ).where(won_deal, Deal.customer_id.is_not(None))
+    won_deal = and_(live_deal(), col(Deal.stage_id).in_(won))
+    deals: Select[int | None, dt.datetime, int] = select(
+        col(Deal.customer_id).label("customer_id"),
+        func.coalesce(col(Deal.closed_at), col(Deal.stage_entered_at)).label("at"),
+        col(Deal.amount_cents).label("value"),
+    ).where(won_deal, col(Deal.customer_id).is_not(None))
     ov = _order_values()
-    won_deal_ids = select(Deal.id).where(won_deal)
-    orders = (
+    won_deal_ids = select(pk(Deal.id)).where(won_deal)
+    orders: Select[int, dt.datetime, int] = (
         select(
-            Order.customer_id.label("customer_id"),
-            func.coalesce(Order.fulfilled_at, Order.created_at).label("at"),
+            col(Order.customer_id).label("customer_id"),
+            func.coalesce(col(Order.fulfilled_at), col(Order.created_at)).label("at"),
             func.coalesce(ov.c.value, 0).label("value"),
         )
         .select_from(Order)
-        .outerjoin(ov, ov.c.order_id == Order.id)
+        .outerjoin(ov, ov.c.order_id == pk(Order.id))
         .where(
-            Order.status == "fulfilled",
-            live_customer_ref(Order.customer_id),
-            or_(Order.deal_id.is_(None), Order.deal_id.not_in(won_deal_ids)),
+            col(Order.status) == "fulfilled",
+            live_customer_ref(col(Order.customer_id)),
+            or_(col(Order.deal_id).is_(None), col(Order.deal_id).not_in(won_deal_ids)),
         )
     )
     return union_all(deals, orders).subquery("purchase")
 
 
-def customer_totals(conn, stages: list[StageInfo]) -> dict:
+def customer_totals(conn: Connection, stages: list[StageInfo]) -> CustomerTotals:
     """``customers``: C = live customers, V = Σ purchase values (all time, all owners)."""
-    count = conn.execute(select(func.count()).select_from(Customer).where(Customer.deleted_at.is_(None))).scalar()
+    count = conn.execute(select(func.count()).select_from(Customer).where(col(Customer.deleted_at).is_(None))).scalar()
     p = purchases(stages)
     value = conn.execute(select(func.coalesce(func.sum(p.c.value), 0))).scalar()
     return {"count": int(count or 0), "value": cents_to_major(int(value or 0))}
 
 
-def _live_order(filters: Filters):
-    return and_(Order.status != "cancelled", live_customer_ref(Order.customer_id), owner_cond(Order.owner, filters))
+def _live_order(filters: Filters) -> ColumnElement[bool]:
+    return and_(
+        col(Order.status) != "cancelled",
+        live_customer_ref(col(Order.customer_id)),
+        owner_cond(col(Order.owner), filters),
+    )
 
 
-def order_totals(conn, filters: Filters) -> dict:
+def order_totals(conn: Connection, filters: Filters) -> OrderTotals:
     """``orders``: O = orders not cancelled, W = Σ of their line values."""
     count = conn.execute(select(func.count()).select_from(Order).where(_live_order(filters))).scalar()
     value = conn.execute(
-        select(func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_cents), 0))
+        select(func.coalesce(func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)), 0))
         .select_from(OrderLine)
-        .join(Order, Order.id == OrderLine.order_id)
+        .join(Order, pk(Order.id) == col(OrderLine.order_id))
         .where(_live_order(filters))
     ).scalar()
     return {"count": int(count or 0), "value": cents_to_major(int(value or 0))}
 
 
-def task_totals(conn, filters: Filters, now: dt.datetime) -> dict:
+def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTotals:
     """``tasks`` at ``now``; "today" is the UTC date of ``now``.
 
     open: not done; overdue: open and due before now; due_today: open and due
@@ -99,25 +110,25 @@ def task_totals(conn, filters: Filters, now: dt.datetime) -> dict:
     """
     today = day_start(now.date())
     tomorrow = today + dt.timedelta(days=1)
-    is_open = Task.done_at.is_(None)
-    is_done = Task.done_at.is_not(None)
+    is_open = col(Task.done_at).is_(None)
+    is_done = col(Task.done_at).is_not(None)
 
-    def n(cond):
+    def n(cond: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    deleted_deals = select(Deal.id).where(Deal.deleted_at.is_not(None))
+    deleted_deals = select(pk(Deal.id)).where(col(Deal.deleted_at).is_not(None))
     q = select(
         n(is_open),
-        n(and_(is_open, Task.due_at < now)),
-        n(and_(is_open, Task.due_at >= today, Task.due_at < tomorrow)),
+        n(and_(is_open, col(Task.due_at) < now)),
+        n(and_(is_open, col(Task.due_at) >= today, col(Task.due_at) < tomorrow)),
         n(is_done),
-        n(and_(is_done, Task.due_at.is_not(None), Task.done_at <= Task.due_at)),
-        n(and_(is_done, Task.due_at.is_not(None))),
+        n(and_(is_done, col(Task.due_at).is_not(None), col(Task.done_at) <= col(Task.due_at))),
+        n(and_(is_done, col(Task.due_at).is_not(None))),
     ).where(
-        Task.deleted_at.is_(None),
-        live_customer_ref(Task.customer_id),
-        or_(Task.deal_id.is_(None), Task.deal_id.not_in(deleted_deals)),
-        owner_cond(Task.owner, filters),
+        col(Task.deleted_at).is_(None),
+        live_customer_ref(col(Task.customer_id)),
+        or_(col(Task.deal_id).is_(None), col(Task.deal_id).not_in(deleted_deals)),
+        owner_cond(col(Task.owner), filters),
     )
     open_, overdue, due_today, done, on_time, done_due = (int(v) for v in conn.execute(q).one())
     return {
@@ -129,19 +140,19 @@ def task_totals(conn, filters: Filters, now: dt.datetime) -> dict:
     }
 
 
-def market_demand(conn, stages: list[StageInfo], filters: Filters) -> list[dict]:
+def market_demand(conn: Connection, stages: list[StageInfo], filters: Filters) -> list[DemandRow]:
     """M = P × Q per product: Σ quantity on open deals' lines × the product's unit price."""
     open_ids = ids_by_outcome(stages)["open"]
-    qty = func.sum(DealProduct.quantity).label("qty")
+    qty = func.sum(col(DealProduct.quantity)).label("qty")
     q = (
-        select(Product.name, Product.unit_price_cents, qty)
+        select(col(Product.name), col(Product.unit_price_cents), qty)
         .select_from(DealProduct)
-        .join(Deal, Deal.id == DealProduct.deal_id)
-        .join(Product, Product.id == DealProduct.product_id)
-        .where(live_deal(), Deal.stage_id.in_(open_ids), owner_cond(Deal.owner, filters))
-        .group_by(Product.id, Product.name, Product.unit_price_cents)
+        .join(Deal, pk(Deal.id) == col(DealProduct.deal_id))
+        .join(Product, pk(Product.id) == col(DealProduct.product_id))
+        .where(live_deal(), col(Deal.stage_id).in_(open_ids), owner_cond(col(Deal.owner), filters))
+        .group_by(pk(Product.id), col(Product.name), col(Product.unit_price_cents))
         .having(qty > 0)
-        .order_by((qty * Product.unit_price_cents).desc(), Product.name)
+        .order_by((qty * col(Product.unit_price_cents)).desc(), col(Product.name))
     )
     return [
         {

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 
-from crm_tui import engines
+from crm_tui.columns import col, pk
 from crm_tui.metrics._common import (
     Filters,
     StageInfo,
@@ -24,6 +26,7 @@ from crm_tui.metrics._common import (
     load_stages,
     money_ratio,
     owner_cond,
+    per_engine,
     period_cond,
     rate,
     utc_now,
@@ -31,6 +34,13 @@ from crm_tui.metrics._common import (
 )
 from crm_tui.models import Deal, StageChange
 from crm_tui.textnorm import cents_to_major
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Label
+    from sqlalchemy.engine import Dialect
+
+    from crm_tui.db import Database
+    from crm_tui.metrics.shapes import DealTotals, MonthRow, OwnerRow, StageRow
 
 # A won deal's "furthest stage": beyond every open stage.
 _ALL_OPEN = 1_000_000
@@ -58,41 +68,49 @@ class _Cell:
     cycle_n: int = 0
 
 
-def _weight_sums():
+def _weight_sums() -> tuple[Label[int], Label[int], Label[int], Label[int]]:
     return (
         func.count().label("n"),
-        func.coalesce(func.sum(Deal.amount_cents), 0).label("value"),
+        func.coalesce(func.sum(col(Deal.amount_cents)), 0).label("value"),
         func.coalesce(
-            func.sum(case((Deal.probability.is_not(None), Deal.amount_cents * Deal.probability), else_=0)), 0
+            func.sum(
+                case((col(Deal.probability).is_not(None), col(Deal.amount_cents) * col(Deal.probability)), else_=0)
+            ),
+            0,
         ).label("override_cp"),
-        func.coalesce(func.sum(case((Deal.probability.is_(None), Deal.amount_cents), else_=0)), 0).label(
+        func.coalesce(func.sum(case((col(Deal.probability).is_(None), col(Deal.amount_cents)), else_=0)), 0).label(
             "default_amount"
         ),
     )
 
 
-def grouped_cells(conn, dialect, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, str], _Cell]:
+def grouped_cells(
+    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters
+) -> dict[tuple[int, str], _Cell]:
     """(stage_id, owner) → sums over counted deals: one GROUP BY query."""
     ids = ids_by_outcome(stages)
     closed = ids["won"] + ids["lost"]
     q = (
         select(
-            Deal.stage_id,
-            Deal.owner,
+            col(Deal.stage_id),
+            col(Deal.owner),
             *_weight_sums(),
             # cycle days only for won deals: date arithmetic on every row costs 4×
             func.coalesce(
                 func.sum(
                     case(
-                        (Deal.stage_id.in_(ids["won"]), engines.days_between(Deal.created_at, Deal.closed_at, dialect))
+                        (
+                            col(Deal.stage_id).in_(ids["won"]),
+                            per_engine.days_between(col(Deal.created_at), col(Deal.closed_at), dialect),
+                        )
                     )
                 ),
                 0.0,
             ),
-            func.count(case((Deal.stage_id.in_(ids["won"]), Deal.closed_at))),
+            func.count(case((col(Deal.stage_id).in_(ids["won"]), col(Deal.closed_at)))),
         )
         .where(counted_deal(filters, ids["open"], closed))
-        .group_by(Deal.stage_id, Deal.owner)
+        .group_by(col(Deal.stage_id), col(Deal.owner))
     )
     cells: dict[tuple[int, str], _Cell] = {}
     for stage_id, owner, n, value, ocp, damt, cdays, cn in conn.execute(q):
@@ -100,10 +118,10 @@ def grouped_cells(conn, dialect, stages: list[StageInfo], filters: Filters) -> d
     return cells
 
 
-def deal_totals(stages: list[StageInfo], cells) -> dict:
+def deal_totals(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> DealTotals:
     """The ``deals`` section of the report from the grouped cells."""
     by_id = {s.id: s for s in stages}
-    t = defaultdict(int)
+    t: defaultdict[str, int] = defaultdict(int)
     cycle_days = 0.0
     for (stage_id, _owner), c in cells.items():
         stage = by_id.get(stage_id)
@@ -120,7 +138,7 @@ def deal_totals(stages: list[StageInfo], cells) -> dict:
     win_rate = rate(t["won_n"], t["won_n"] + t["lost_n"])
     avg_won = money_ratio(t["won_v"], t["won_n"])
     avg_cycle = round(cycle_days / t["cycle_n"], 2) if t["cycle_n"] else None
-    velocity = None
+    velocity: float | None = None
     if win_rate is not None and avg_won is not None and avg_cycle:
         # open deals × win rate × average won deal ÷ cycle days (money per day)
         exact_rate = t["won_n"] / (t["won_n"] + t["lost_n"])
@@ -142,10 +160,10 @@ def deal_totals(stages: list[StageInfo], cells) -> dict:
     }
 
 
-def owner_rows(stages: list[StageInfo], cells) -> list[dict]:
+def owner_rows(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> list[OwnerRow]:
     """The ``owners`` section: per owner, biggest won value first."""
     by_id = {s.id: s for s in stages}
-    acc: dict[str, dict] = defaultdict(lambda: {"open": 0, "won": 0, "won_v": 0, "lost": 0})
+    acc: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "won": 0, "won_v": 0, "lost": 0})
     for (stage_id, owner), c in cells.items():
         stage = by_id.get(stage_id)
         if stage is None:
@@ -168,7 +186,7 @@ def owner_rows(stages: list[StageInfo], cells) -> list[dict]:
     ]
 
 
-def stage_figures(stages: list[StageInfo], cells) -> dict[int, tuple[int, int, int]]:
+def stage_figures(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> dict[int, tuple[int, int, int]]:
     """stage_id → (count, value cents, weighted cent-percent)."""
     out: dict[int, list[int]] = {s.id: [0, 0, 0] for s in stages}
     by_id = {s.id: s for s in stages}
@@ -189,7 +207,7 @@ def stage_figures(stages: list[StageInfo], cells) -> dict[int, tuple[int, int, i
     return {k: (v[0], v[1], v[2]) for k, v in out.items()}
 
 
-def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, int], int]:
+def furthest_counts(conn: Connection, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, int], int]:
     """(pipeline_id, furthest open position reached) → number of counted deals.
 
     The furthest position is the highest open-stage position among the deal's
@@ -204,23 +222,27 @@ def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tup
     open_pos = {s.id: s.position for s in stages if s.outcome == "open"}
     out: dict[tuple[int, int], int] = defaultdict(int)
     pipeline_of = {s.id: s.pipeline_id for s in stages}
-    won_q = select(Deal.stage_id, func.count()).where(counted_deal(filters, [], ids["won"])).group_by(Deal.stage_id)
+    won_q = (
+        select(col(Deal.stage_id), func.count())
+        .where(counted_deal(filters, [], ids["won"]))
+        .group_by(col(Deal.stage_id))
+    )
     for stage_id, n in conn.execute(won_q):
         out[(pipeline_of[stage_id], _ALL_OPEN)] += int(n)
     if not open_pos:
         return dict(out)
-    hist_pos = case(*((StageChange.to_stage_id == sid, pos) for sid, pos in open_pos.items()), else_=-1)
+    hist_pos = case(*((col(StageChange.to_stage_id) == sid, pos) for sid, pos in open_pos.items()), else_=-1)
     history = (
         select(func.coalesce(func.max(hist_pos), -1))
-        .where(StageChange.deal_id == Deal.id)
+        .where(col(StageChange.deal_id) == pk(Deal.id))
         .correlate(Deal)
         .scalar_subquery()
         .label("hist")
     )
     q = (
-        select(Deal.stage_id, history, func.count())
+        select(col(Deal.stage_id), history, func.count())
         .where(counted_deal(filters, ids["open"], ids["lost"]))
-        .group_by(Deal.stage_id, literal_column("hist"))
+        .group_by(col(Deal.stage_id), literal_column("hist"))
     )
     for stage_id, hist, n in conn.execute(q):
         current = open_pos.get(stage_id, -1)
@@ -229,7 +251,7 @@ def furthest_counts(conn, stages: list[StageInfo], filters: Filters) -> dict[tup
 
 
 def conversions(
-    stages: list[StageInfo], furthest: dict[tuple[int, int], int], won_by_pipeline
+    stages: list[StageInfo], furthest: dict[tuple[int, int], int], won_by_pipeline: Mapping[int, int]
 ) -> dict[int, float | None]:
     """stage_id → conversion to the next stage (None for won/lost stages or no deals).
 
@@ -257,7 +279,9 @@ def conversions(
     return out
 
 
-def stage_rows(stages, cells, furthest) -> list[dict]:
+def stage_rows(
+    stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell], furthest: dict[tuple[int, int], int]
+) -> list[StageRow]:
     """The ``stages`` section: every pipeline's stages in order."""
     figs = stage_figures(stages, cells)
     won_by_pipeline: dict[int, int] = defaultdict(int)
@@ -278,16 +302,16 @@ def stage_rows(stages, cells, furthest) -> list[dict]:
     ]
 
 
-def stage_summaries(db, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
+def stage_summaries(db: Database, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
     """Kanban headers of one pipeline: count, value and weighted value per stage."""
     with db.read() as session:
         conn = session.connection()
         stages = load_stages(conn, pipeline_id)
         ids = ids_by_outcome(stages)
         q = (
-            select(Deal.stage_id, *_weight_sums())
+            select(col(Deal.stage_id), *_weight_sums())
             .where(counted_deal(filters, ids["open"], ids["won"] + ids["lost"]))
-            .group_by(Deal.stage_id)
+            .group_by(col(Deal.stage_id))
         )
         cells = {sid: _Cell(n, int(v), int(ocp), int(damt)) for sid, n, v, ocp, damt in conn.execute(q)}
     figs = stage_figures(stages, {(sid, ""): c for sid, c in cells.items()})
@@ -296,33 +320,36 @@ def stage_summaries(db, pipeline_id: int, filters: Filters = Filters()) -> list[
     ]
 
 
-def rotting_deal_ids(db, pipeline_id: int, now: dt.datetime | None = None) -> set[int]:
+def rotting_deal_ids(db: Database, pipeline_id: int, now: dt.datetime | None = None) -> set[int]:
     """Open deals of the pipeline that sat in their stage longer than its rot threshold."""
     now = utc_now(now)
     with db.read() as session:
         conn = session.connection()
-        stages = [s for s in load_stages(conn, pipeline_id) if s.outcome == "open" and s.rot_days]
-        if not stages:
+        rot_days = [(s.id, s.rot_days) for s in load_stages(conn, pipeline_id) if s.outcome == "open" and s.rot_days]
+        if not rot_days:
             return set()
         cond = or_(
-            *(and_(Deal.stage_id == s.id, Deal.stage_entered_at < now - dt.timedelta(days=s.rot_days)) for s in stages)
+            *(
+                and_(col(Deal.stage_id) == sid, col(Deal.stage_entered_at) < now - dt.timedelta(days=days))
+                for sid, days in rot_days
+            )
         )
-        q = select(Deal.id).where(Deal.deleted_at.is_(None), cond, live_deal())
+        q = select(pk(Deal.id)).where(col(Deal.deleted_at).is_(None), cond, live_deal())
         return set(conn.execute(q).scalars())
 
 
-def revenue_by_month(conn, dialect, stages: list[StageInfo], filters: Filters) -> list[dict]:
+def revenue_by_month(conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters) -> list[MonthRow]:
     """Won value per 'YYYY-MM' of closed_at within the period, oldest first."""
     won = ids_by_outcome(stages)["won"]
-    month = engines.month_key(Deal.closed_at, dialect).label("month")
+    month = per_engine.month_key(col(Deal.closed_at), dialect).label("month")
     q = (
-        select(month, func.sum(Deal.amount_cents))
+        select(month, func.sum(col(Deal.amount_cents)))
         .where(
             live_deal(),
-            Deal.stage_id.in_(won),
-            Deal.closed_at.is_not(None),
+            col(Deal.stage_id).in_(won),
+            col(Deal.closed_at).is_not(None),
             period_cond(filters),
-            owner_cond(Deal.owner, filters),
+            owner_cond(col(Deal.owner), filters),
         )
         .group_by(month)
         .order_by(month)
@@ -331,7 +358,7 @@ def revenue_by_month(conn, dialect, stages: list[StageInfo], filters: Filters) -
 
 
 def forecast_by_month(
-    db, filters: Filters = Filters(), *, pipeline_id: int | None = None, now: dt.datetime | None = None
+    db: Database, filters: Filters = Filters(), *, pipeline_id: int | None = None, now: dt.datetime | None = None
 ) -> list[tuple[str, int]]:
     """Weighted open value (whole cents) per 'YYYY-MM' of expected close, oldest first.
 
@@ -346,14 +373,14 @@ def forecast_by_month(
         stages = load_stages(conn, pipeline_id)
         open_ids = ids_by_outcome(stages)["open"]
         month = case(
-            (or_(Deal.expected_close.is_(None), Deal.expected_close < month_start), literal(this_month)),
-            else_=engines.month_key(Deal.expected_close, db.dialect),
+            (or_(col(Deal.expected_close).is_(None), col(Deal.expected_close) < month_start), literal(this_month)),
+            else_=per_engine.month_key(col(Deal.expected_close), db.dialect),
         ).label("month")
         sums = _weight_sums()
         q = (
-            select(month, Deal.stage_id, sums[2], sums[3])
-            .where(live_deal(), Deal.stage_id.in_(open_ids), owner_cond(Deal.owner, filters))
-            .group_by(month, Deal.stage_id)
+            select(month, col(Deal.stage_id), sums[2], sums[3])
+            .where(live_deal(), col(Deal.stage_id).in_(open_ids), owner_cond(col(Deal.owner), filters))
+            .group_by(month, col(Deal.stage_id))
         )
         prob = {s.id: s.probability for s in stages}
         totals: dict[str, int] = defaultdict(int)

@@ -31,22 +31,28 @@ first match wins:
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
-from crm_tui import engines
-from crm_tui.metrics._common import load_stages, utc_now
+from crm_tui.metrics._common import StageInfo, load_stages, per_engine, utc_now
 from crm_tui.metrics.book import purchases
 from crm_tui.models import UTCDateTime
 from crm_tui.textnorm import cents_to_major
 
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Subquery
+
+    from crm_tui.db import Database
+    from crm_tui.metrics.shapes import SegmentRow
+
 SEGMENTS = ("champions", "loyal", "potential", "new", "at risk", "hibernating")
 
 
-def _scored(conn, stages, now: dt.datetime):
+def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subquery:
     """Per purchasing customer: customer_id, monetary (cents), segment — one statement."""
     p = purchases(stages)
-    recency = engines.days_between(func.max(p.c.at), literal(now, UTCDateTime), conn.dialect)
+    recency = per_engine.days_between(func.max(p.c.at), literal(now, UTCDateTime), conn.dialect)
     rfm = (
         select(
             p.c.customer_id.label("customer_id"),
@@ -88,7 +94,7 @@ def _scored(conn, stages, now: dt.datetime):
     return select(scores.c.customer_id, scores.c.monetary, segment.label("segment")).subquery("segmented")
 
 
-def segment_rows(conn, stages, now: dt.datetime) -> list[dict]:
+def segment_rows(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> list[SegmentRow]:
     """The ``segments`` section: every segment (zeros included) with customer count and value."""
     seg = _scored(conn, stages, now)
     found = {
@@ -97,14 +103,14 @@ def segment_rows(conn, stages, now: dt.datetime) -> list[dict]:
             select(seg.c.segment, func.count(), func.sum(seg.c.monetary)).group_by(seg.c.segment)
         )
     }
-    rows = []
+    rows: list[SegmentRow] = []
     for name in SEGMENTS:
         count, total = found.get(name, (0, 0))
         rows.append({"segment": name, "count": count, "value": cents_to_major(total)})
     return rows
 
 
-def customer_segments(db, now: dt.datetime | None = None) -> dict[int, str]:
+def customer_segments(db: Database, now: dt.datetime | None = None) -> dict[int, str]:
     """Customer id → segment name, for customers with at least one purchase."""
     now = utc_now(now)
     with db.read() as session:

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 
+from crm_tui.columns import col, pk
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,7 @@ class NoteLine:
 
 @dataclass(frozen=True)
 class CustomerDetail:
-    customer: dict  # every Customer field (as stored), including ``version``
+    customer: dict[str, Any]  # every Customer field (as stored, so of its column's type), including ``version``
     contacts: list[ContactLine]
     deals: list[DealLine]
     open_tasks: list[TaskLine]
@@ -68,7 +73,9 @@ class CustomerDetail:
     notes: list[NoteLine]  # newest first
 
 
-def customer_detail(db, customer_id: int, *, task_limit: int = 50, note_limit: int = 200) -> CustomerDetail | None:
+def customer_detail(
+    db: Database, customer_id: int, *, task_limit: int = 50, note_limit: int = 200
+) -> CustomerDetail | None:
     """Everything the detail view shows, or None if the customer is gone (or deleted)."""
     with db.read() as session:
         row = session.get(Customer, customer_id)
@@ -79,28 +86,42 @@ def customer_detail(db, customer_id: int, *, task_limit: int = 50, note_limit: i
         contacts = [
             ContactLine(*r)
             for r in conn.execute(
-                select(Contact.id, Contact.name, Contact.title, Contact.email, Contact.phone)
-                .where(Contact.customer_id == customer_id, Contact.deleted_at.is_(None))
-                .order_by(Contact.name, Contact.id)
+                select(pk(Contact.id), col(Contact.name), col(Contact.title), col(Contact.email), col(Contact.phone))
+                .where(col(Contact.customer_id) == customer_id, col(Contact.deleted_at).is_(None))
+                .order_by(col(Contact.name), pk(Contact.id))
             )
         ]
         deals = [
             DealLine(*r)
             for r in conn.execute(
-                select(Deal.id, Deal.title, Stage.name, Stage.outcome, Deal.amount_cents, Deal.currency)
-                .join(Stage, Stage.id == Deal.stage_id)
-                .where(Deal.customer_id == customer_id, Deal.deleted_at.is_(None))
-                .order_by((Stage.outcome != "open"), Deal.created_at.desc(), Deal.id.desc())
+                select(
+                    pk(Deal.id),
+                    col(Deal.title),
+                    col(Stage.name),
+                    col(Stage.outcome),
+                    col(Deal.amount_cents),
+                    col(Deal.currency),
+                )
+                .join(Stage, pk(Stage.id) == col(Deal.stage_id))
+                .where(col(Deal.customer_id) == customer_id, col(Deal.deleted_at).is_(None))
+                .order_by((col(Stage.outcome) != "open"), col(Deal.created_at).desc(), pk(Deal.id).desc())
             )
         ]
-        task_cols = (Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.owner)
-        live_task = and_(Task.customer_id == customer_id, Task.deleted_at.is_(None))
+        task_cols = (
+            pk(Task.id),
+            col(Task.kind),
+            col(Task.subject),
+            col(Task.due_at),
+            col(Task.done_at),
+            col(Task.owner),
+        )
+        live_task = and_(col(Task.customer_id) == customer_id, col(Task.deleted_at).is_(None))
         open_tasks = [
             TaskLine(*r)
             for r in conn.execute(
                 select(*task_cols)
-                .where(live_task, Task.done_at.is_(None))
-                .order_by(Task.due_at.is_(None), Task.due_at, Task.id)
+                .where(live_task, col(Task.done_at).is_(None))
+                .order_by(col(Task.due_at).is_(None), col(Task.due_at), pk(Task.id))
                 .limit(task_limit)
             )
         ]
@@ -108,28 +129,28 @@ def customer_detail(db, customer_id: int, *, task_limit: int = 50, note_limit: i
             TaskLine(*r)
             for r in conn.execute(
                 select(*task_cols)
-                .where(live_task, Task.done_at.is_not(None))
-                .order_by(Task.done_at.desc(), Task.id.desc())
+                .where(live_task, col(Task.done_at).is_not(None))
+                .order_by(col(Task.done_at).desc(), pk(Task.id).desc())
                 .limit(task_limit)
             )
         ]
-        value = func.coalesce(func.sum(OrderLine.quantity * OrderLine.unit_price_cents), 0)
+        value = func.coalesce(func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)), 0)
         orders = [
             OrderLineSummary(r[0], r[1], r[2], int(r[3] or 0), r[4])
             for r in conn.execute(
-                select(Order.id, Order.number, Order.status, value, Order.created_at)
-                .outerjoin(OrderLine, OrderLine.order_id == Order.id)
-                .where(Order.customer_id == customer_id)
-                .group_by(Order.id, Order.number, Order.status, Order.created_at)
-                .order_by(Order.created_at.desc(), Order.id.desc())
+                select(pk(Order.id), col(Order.number), col(Order.status), value, col(Order.created_at))
+                .outerjoin(OrderLine, col(OrderLine.order_id) == pk(Order.id))
+                .where(col(Order.customer_id) == customer_id)
+                .group_by(pk(Order.id), col(Order.number), col(Order.status), col(Order.created_at))
+                .order_by(col(Order.created_at).desc(), pk(Order.id).desc())
             )
         ]
         notes = [
             NoteLine(*r)
             for r in conn.execute(
-                select(Note.id, Note.body, Note.author, Note.created_at)
-                .where(Note.customer_id == customer_id, Note.deleted_at.is_(None))
-                .order_by(Note.created_at.desc(), Note.id.desc())
+                select(pk(Note.id), col(Note.body), col(Note.author), col(Note.created_at))
+                .where(col(Note.customer_id) == customer_id, col(Note.deleted_at).is_(None))
+                .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
                 .limit(note_limit)
             )
         ]

@@ -17,10 +17,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import bindparam, false, func, literal, or_, select, tuple_
 
 from crm_tui import engines
+from crm_tui.columns import col, pk
 from crm_tui.models import Customer, Deal, Stage
 from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
     SORT_KEYS,
@@ -32,16 +34,60 @@ from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
 from crm_tui.queries.search import like_pattern
 from crm_tui.textnorm import name_key
 
+if TYPE_CHECKING:
+    from sqlalchemy import (
+        CTE,
+        BindParameter,
+        ColumnElement,
+        Connection,
+        Select,
+        SQLColumnExpression,
+        Subquery,
+        TextClause,
+    )
+    from sqlalchemy.orm import Mapped
+
+    from crm_tui.db import Database
+
+_T = TypeVar("_T")
+
+
+class _Named(Protocol):
+    """A dialect, or enough of one for ``engines`` to choose its SQL by name (``_Dialect``)."""
+
+    @property
+    def name(self) -> str: ...
+
+
+class _PerEngineSQL(Protocol):
+    """The untyped ``crm_tui.engines`` expressions the list builds on, typed (that module is not
+    typed yet; mypy holds it to these signatures once it is)."""
+
+    def starts_with(self, column: SQLColumnExpression[str], dialect: _Named) -> ColumnElement[bool]: ...
+
+    def contains(
+        self, col: SQLColumnExpression[str], pattern: BindParameter[str], dialect: _Named
+    ) -> ColumnElement[bool]: ...
+
+    def not_a_plan_driver(self, column: SQLColumnExpression[_T]) -> ColumnElement[_T]: ...
+
+    def customer_search_ids(self, column: str) -> TextClause: ...
+
+    def listed_ids(self, name: str) -> TextClause: ...
+
+
+per_engine: _PerEngineSQL = engines
+
 #: sortable columns → the customer column they order by (name sorts by its matching key)
-SORT_COLUMNS = {
-    "name": Customer.name_key,
-    "status": Customer.status,
-    "owner": Customer.owner,
-    "email": Customer.email,
-    "phone": Customer.phone,
-    "industry": Customer.industry,
-    "tags": Customer.tags,
-    "updated": Customer.updated_at,
+SORT_COLUMNS: dict[str, Mapped[str] | Mapped[dt.datetime]] = {
+    "name": col(Customer.name_key),
+    "status": col(Customer.status),
+    "owner": col(Customer.owner),
+    "email": col(Customer.email),
+    "phone": col(Customer.phone),
+    "industry": col(Customer.industry),
+    "tags": col(Customer.tags),
+    "updated": col(Customer.updated_at),
 }
 assert tuple(SORT_COLUMNS) == SORT_KEYS
 
@@ -57,7 +103,8 @@ def _most_driving(rows: int, book: int) -> int:
 
 
 #: a page's LIMIT and OFFSET: bound, never part of the statement text
-_LIMIT, _OFFSET = bindparam("page_limit"), bindparam("page_offset")
+_LIMIT: BindParameter[int] = bindparam("page_limit")
+_OFFSET: BindParameter[int] = bindparam("page_offset")
 
 
 @dataclass(frozen=True)
@@ -78,7 +125,7 @@ class _Shape:
 @dataclass
 class _Plan:
     shape: _Shape
-    values: dict
+    values: dict[str, Any]  # bound values: text, a JSON id list, a list of ids
     #: when a 3+ character search is the only filter, it is counted from the text index less
     #: the deleted customers among the matches: from its match list when that drives the query
     #: (``search_ids``), else from the index's own count of ``search_query``
@@ -86,13 +133,13 @@ class _Plan:
     search_query: str | None = None
 
 
-def _plan(filt: CustomerFilter, conn, rows: int = 200) -> _Plan:
+def _plan(filt: CustomerFilter, conn: Connection, rows: int = 200) -> _Plan:
     """The shape of ``filt``'s conditions and the values to run them with, for reading about
     ``rows`` rows. A search of 3+ characters reads the text index here: up to the plan's
     crossover, its match list (then the query's id list and its count); past it, the page
     probes the index while walking the sort index (no list of 40,000 ids through Python)."""
     dialect = conn.dialect
-    values: dict = {}
+    values: dict[str, Any] = {}
     text_kind, key_too, tag_kind, segment = "", False, "", ""
     search_ids = search_query = None
     text = filt.text.strip()
@@ -146,53 +193,57 @@ class _Dialect:
 
 
 @lru_cache(maxsize=64)
-def _where(shape: _Shape) -> tuple:
+def _where(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
     dialect = _Dialect(shape.dialect)
-    conds = []
+    conds: list[ColumnElement[bool]] = []
     if shape.text == "prefix":
-        conds.append(engines.starts_with(Customer.name_key, dialect))
+        conds.append(per_engine.starts_with(col(Customer.name_key), dialect))
     elif shape.text == "like":
-        pattern = bindparam("pattern")
+        pattern: BindParameter[str] = bindparam("pattern")
         matches = [
-            engines.contains(col, pattern, dialect)
-            for col in (Customer.name, Customer.email, Customer.phone, Customer.industry)
+            per_engine.contains(column, pattern, dialect)
+            for column in (col(Customer.name), col(Customer.email), col(Customer.phone), col(Customer.industry))
         ]
         if shape.key:
-            matches.append(Customer.name_key.like(bindparam("key_pattern"), escape="\\"))
+            matches.append(col(Customer.name_key).like(bindparam("key_pattern"), escape="\\"))
         conds.append(or_(*matches))
     elif shape.text == "ids":  # only where there is a text index: SQLite
-        conds.append(Customer.id.in_(engines.listed_ids("search_ids")))
+        conds.append(pk(Customer.id).in_(per_engine.listed_ids("search_ids")))
     elif shape.text == "probe":  # many matches: looked up while the sort index is walked
-        conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
+        conds.append(per_engine.not_a_plan_driver(pk(Customer.id)).in_(per_engine.customer_search_ids("fts_query")))
     if shape.status:
-        conds.append(Customer.status == bindparam("status"))
+        conds.append(col(Customer.status) == bindparam("status"))
     if shape.owner:
-        conds.append(Customer.owner == bindparam("owner"))
+        conds.append(col(Customer.owner) == bindparam("owner"))
     if shape.tag:
-        padded = literal(",") + func.replace(func.replace(Customer.tags, ", ", ","), " ,", ",") + literal(",")
-        conds.append(engines.contains(padded, bindparam("tag_pattern"), dialect))
+        padded = literal(",") + func.replace(func.replace(col(Customer.tags), ", ", ","), " ,", ",") + literal(",")
+        conds.append(per_engine.contains(padded, bindparam("tag_pattern"), dialect))
         if shape.tag == "drives":
-            conds.append(Customer.id.in_(engines.customer_search_ids("fts_tag")))
+            conds.append(pk(Customer.id).in_(per_engine.customer_search_ids("fts_tag")))
         elif shape.tag == "probe":
-            conds.append(engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_tag")))
+            conds.append(per_engine.not_a_plan_driver(pk(Customer.id)).in_(per_engine.customer_search_ids("fts_tag")))
     if shape.segment == "ids":
         # integers rendered into the SQL: no bound-parameter limit for big segments
-        conds.append(Customer.id.in_(bindparam("segment_ids", expanding=True, literal_execute=True)))
+        conds.append(pk(Customer.id).in_(bindparam("segment_ids", expanding=True, literal_execute=True)))
     elif shape.segment == "none":
         conds.append(false())
     # A short id list drives (SQLite, without table statistics, would otherwise walk every live
     # customer testing each against it); a long one is only probed (the sort index drives).
     drives = shape.text == "ids" or shape.tag == "drives"
-    live = engines.not_a_plan_driver(Customer.deleted_at).is_(None) if drives else Customer.deleted_at.is_(None)
+    live = (
+        per_engine.not_a_plan_driver(col(Customer.deleted_at)).is_(None)
+        if drives
+        else col(Customer.deleted_at).is_(None)
+    )
     return (live, *conds)
 
 
 @lru_cache(maxsize=64)
-def _count_statement(shape: _Shape):
+def _count_statement(shape: _Shape) -> Select[int]:
     return select(func.count()).select_from(Customer).where(*_where(shape))
 
 
-def _count(conn, plan: _Plan) -> int:
+def _count(conn: Connection, plan: _Plan) -> int:
     if plan.search_ids is not None or plan.search_query is not None:
         # The text index's matches less the deleted customers among them: no customer row read
         # per match (5–10 ms for 2,000 matches). Usually none is deleted: one index probe says
@@ -200,7 +251,7 @@ def _count(conn, plan: _Plan) -> int:
         if plan.search_ids is not None:
             matches = len(plan.search_ids)
         else:
-            matches = engines.customer_search_matches(conn, plan.search_query)
+            matches = engines.customer_search_matches(conn, cast(str, plan.search_query))  # cast only: tested above
         if conn.execute(_ANY_DELETED).first() is None:
             return matches
         among = _DELETED_AMONG_LISTED if plan.search_ids is not None else _DELETED_AMONG_MATCHES
@@ -208,50 +259,53 @@ def _count(conn, plan: _Plan) -> int:
     return int(conn.execute(_count_statement(plan.shape), plan.values).scalar() or 0)
 
 
-_ANY_DELETED = select(Customer.id).where(Customer.deleted_at.is_not(None)).limit(1)
+_ANY_DELETED = select(pk(Customer.id)).where(col(Customer.deleted_at).is_not(None)).limit(1)
 #: deleted customers among the matches: the deleted rows (an index range) are walked and each
 #: is looked up among the matches, never the other way round ("+id" keeps the key index out)
-_DELETED = (Customer.deleted_at.is_not(None),)
+_DELETED = (col(Customer.deleted_at).is_not(None),)
 _DELETED_AMONG_LISTED = (
     select(func.count())
     .select_from(Customer)
-    .where(*_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.listed_ids("search_ids")))
+    .where(*_DELETED, per_engine.not_a_plan_driver(pk(Customer.id)).in_(per_engine.listed_ids("search_ids")))
 )
 _DELETED_AMONG_MATCHES = (
     select(func.count())
     .select_from(Customer)
-    .where(*_DELETED, engines.not_a_plan_driver(Customer.id).in_(engines.customer_search_ids("fts_query")))
+    .where(*_DELETED, per_engine.not_a_plan_driver(pk(Customer.id)).in_(per_engine.customer_search_ids("fts_query")))
 )
-_BOOK_SIZE = select(func.max(Customer.id))  # ≈ customers ever made: enough to choose a plan, O(1)
+_BOOK_SIZE = select(func.max(pk(Customer.id)))  # ≈ customers ever made: enough to choose a plan, O(1)
 
 
-def count_customers(db, filt: CustomerFilter = CustomerFilter()) -> int:
+def count_customers(db: Database, filt: CustomerFilter = CustomerFilter()) -> int:
     with db.read() as session:
         conn = session.connection()
         return _count(conn, _plan(filt, conn))
 
 
-def _after(key_col, descending: bool):
+def _after(key_col: Mapped[str] | Mapped[dt.datetime], descending: bool) -> ColumnElement[bool]:
     """Rows after the bound keyset (``after_value``, ``after_id``) in (sort key, id) order: a
     row-value comparison the index can seek."""
-    here = tuple_(key_col, Customer.id)
-    there = tuple_(bindparam("after_value", type_=key_col.type), bindparam("after_id"))
+    here = tuple_(key_col, pk(Customer.id))
+    key_type = key_col.type  # type: ignore[union-attr]  # an ORM attribute proxies its column's; Mapped's stub omits it
+    there = tuple_(bindparam("after_value", type_=key_type), bindparam("after_id"))
     return here < there if descending else here > there
 
 
-def _open_value_by_customer(page):
+def _open_value_by_customer(page: CTE) -> Subquery:
     """Σ amount of live open deals per customer, only for the ids in ``page``."""
     return (
-        select(Deal.customer_id.label("customer_id"), func.sum(Deal.amount_cents).label("open_value"))
-        .join(Stage, Stage.id == Deal.stage_id)
-        .where(Stage.outcome == "open", Deal.deleted_at.is_(None), Deal.customer_id.in_(select(page.c.id)))
-        .group_by(Deal.customer_id)
+        select(col(Deal.customer_id).label("customer_id"), func.sum(col(Deal.amount_cents)).label("open_value"))
+        .join(Stage, pk(Stage.id) == col(Deal.stage_id))
+        .where(
+            col(Stage.outcome) == "open", col(Deal.deleted_at).is_(None), col(Deal.customer_id).in_(select(page.c.id))
+        )
+        .group_by(col(Deal.customer_id))
         .subquery("open_value")
     )
 
 
 def fetch_page(
-    db,
+    db: Database,
     filt: CustomerFilter = CustomerFilter(),
     sort: Sort = Sort(),
     at: int | Keyset = 0,
@@ -265,7 +319,7 @@ def fetch_page(
         return _fetch(conn, _plan(filt, conn, rows_read), sort, at, limit)
 
 
-def first_page(db, filt: CustomerFilter, sort: Sort, limit: int) -> tuple[list[CustomerRow], int]:
+def first_page(db: Database, filt: CustomerFilter, sort: Sort, limit: int) -> tuple[list[CustomerRow], int]:
     """The first ``limit`` rows of a new search or filter and how many rows it has in all, in
     one read (the text index is consulted once for both). A short page is its own count."""
     with db.read() as session:
@@ -275,7 +329,7 @@ def first_page(db, filt: CustomerFilter, sort: Sort, limit: int) -> tuple[list[C
         return rows, (len(rows) if len(rows) < limit else _count(conn, plan))
 
 
-def rehearse_search(db, sort: Sort = Sort("name")) -> None:
+def rehearse_search(db: Database, sort: Sort = Sort("name")) -> None:
     """Build, compile and run once the statements a search runs, in each shape a search can
     take (1–2 letters, few text-index matches, many), so the first keystroke of each shape in a
     session does not pay for that (~10 ms at 100k customers: 'l' read in 15 ms, then 3). Meant
@@ -298,10 +352,12 @@ def rehearse_search(db, sort: Sort = Sort("name")) -> None:
                 _count_statement(plan.shape)  # counting could read every customer: only built
 
 
-def _fetch(conn, plan: _Plan, sort: Sort, at, limit: int) -> list[CustomerRow]:
+def _fetch(conn: Connection, plan: _Plan, sort: Sort, at: int | Keyset, limit: int) -> list[CustomerRow]:
     keyset = isinstance(at, Keyset)
-    values = dict(plan.values, page_limit=max(0, int(limit)), page_offset=0 if keyset else max(0, int(at)))
-    if keyset:
+    values = dict(
+        plan.values, page_limit=max(0, int(limit)), page_offset=0 if isinstance(at, Keyset) else max(0, int(at))
+    )
+    if isinstance(at, Keyset):
         values.update(after_value=at.value, after_id=at.id)
     rows = conn.execute(_page_statement(plan.shape, sort.column, sort.descending, keyset), values).all()
     out = []
@@ -329,23 +385,25 @@ def _fetch(conn, plan: _Plan, sort: Sort, at, limit: int) -> list[CustomerRow]:
 
 
 @lru_cache(maxsize=256)
-def _page_statement(shape: _Shape, column: str, descending: bool, keyset: bool):
+def _page_statement(
+    shape: _Shape, column: str, descending: bool, keyset: bool
+) -> Select[*tuple[Any, ...]]:  # a CTE's columns: SQLAlchemy does not type them
     key_col = SORT_COLUMNS[column]
     conds = list(_where(shape))
     if keyset:
         conds.append(_after(key_col, descending))
-    order = (key_col.desc(), Customer.id.desc()) if descending else (key_col.asc(), Customer.id.asc())
+    order = (key_col.desc(), pk(Customer.id).desc()) if descending else (key_col.asc(), pk(Customer.id).asc())
     page = (
         select(
-            Customer.id,
-            Customer.name,
-            Customer.status,
-            Customer.owner,
-            Customer.email,
-            Customer.phone,
-            Customer.industry,
-            Customer.tags,
-            Customer.updated_at,
+            pk(Customer.id),
+            col(Customer.name),
+            col(Customer.status),
+            col(Customer.owner),
+            col(Customer.email),
+            col(Customer.phone),
+            col(Customer.industry),
+            col(Customer.tags),
+            col(Customer.updated_at),
             key_col.label("sort_value"),
         )
         .where(*conds)
@@ -366,15 +424,15 @@ def _page_statement(shape: _Shape, column: str, descending: bool, keyset: bool):
 
 
 @lru_cache(maxsize=128)
-def _position_statements(shape: _Shape, column: str, descending: bool):
+def _position_statements(shape: _Shape, column: str, descending: bool) -> tuple[Select[object], Select[int]]:
     key_col = SORT_COLUMNS[column]
     conds = _where(shape)
-    value = select(key_col).where(Customer.id == bindparam("customer_id"), *conds)
+    value = select(key_col).where(pk(Customer.id) == bindparam("customer_id"), *conds)
     before = select(func.count()).select_from(Customer).where(*conds, _after(key_col, not descending))
     return value, before
 
 
-def customer_position(db, filt: CustomerFilter, sort: Sort, customer_id: int) -> int | None:
+def customer_position(db: Database, filt: CustomerFilter, sort: Sort, customer_id: int) -> int | None:
     """Where ``customer_id`` sits in the filtered, sorted list (0-based), or None if it is not in it."""
     with db.read() as session:
         conn = session.connection()
@@ -392,18 +450,20 @@ class FilterChoices:
     tags: list[str]
 
 
-def filter_choices(db) -> FilterChoices:
+def filter_choices(db: Database) -> FilterChoices:
     """Owners and tags in use (distinct values; tags split from their comma lists)."""
-    live = Customer.deleted_at.is_(None)
+    live = col(Customer.deleted_at).is_(None)
     with db.read() as session:
         conn = session.connection()
-        owners = [o for (o,) in conn.execute(select(Customer.owner).where(live).distinct().order_by(Customer.owner))]
+        owners = [
+            o for (o,) in conn.execute(select(col(Customer.owner)).where(live).distinct().order_by(col(Customer.owner)))
+        ]
         tag_lists = conn.execute(
-            select(Customer.tags, func.count()).where(live, Customer.tags != "").group_by(Customer.tags)
+            select(col(Customer.tags), func.count()).where(live, col(Customer.tags) != "").group_by(col(Customer.tags))
         ).all()
     # one entry per tag whatever its case, spelled as most customers spell it (ties: the
     # first in code-point order), so every engine shows the same choice
-    spellings: dict[str, Counter] = {}
+    spellings: dict[str, Counter[str]] = {}
     for value, uses in tag_lists:
         for tag in value.split(","):
             tag = tag.strip()

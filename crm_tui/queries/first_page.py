@@ -32,8 +32,9 @@ FROM page ORDER BY page.name_key, page.id
 """
 
 
-def sqlite_file(spec) -> Path | None:
-    """The file a ``--db`` value names when it is a plain path to an existing file, else None.
+def sqlite_file(spec: object) -> Path | None:
+    """The file a ``--db`` value names when it is a plain path to an existing file, else None (also
+    for anything but a string, such as an open ``Database``).
 
     No ``--db`` (None) means what ``crm_tui.db.resolve_db`` picks: ``$CRM_TUI_DB``, else the
     per-user default file (a test holds the two equal).

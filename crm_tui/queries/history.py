@@ -11,13 +11,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import or_, select
 
 from crm_tui import journal as jr
+from crm_tui.columns import col, pk
 from crm_tui.models import JournalChange, JournalEntry, Stage
 from crm_tui.textnorm import money_text
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
 
 #: record kinds ``--record KIND:ID`` accepts → their table
 RECORD_KINDS = {
@@ -75,7 +79,7 @@ def parse_record(value: str) -> tuple[str, int]:
 
 
 def history(
-    db: Any,
+    db: Database,
     *,
     since: dt.datetime | None = None,
     record: tuple[str, int] | None = None,
@@ -87,39 +91,39 @@ def history(
     about a deal or a customer and its deals), with their changes."""
     query = select(JournalEntry)
     if since is not None:
-        query = query.where(JournalEntry.at >= since)
+        query = query.where(col(JournalEntry.at) >= since)
     if deal_id is not None:
-        query = query.where(JournalEntry.deal_id == deal_id)
+        query = query.where(col(JournalEntry.deal_id) == deal_id)
     if customer_id is not None:
-        query = query.where(JournalEntry.customer_id == customer_id)
+        query = query.where(col(JournalEntry.customer_id) == customer_id)
     with db.read() as session:
         if record is not None:
             table, rid = record
-            touched = select(JournalChange.entry_id).where(
-                JournalChange.table_name == table, JournalChange.record_id == rid
+            touched = select(col(JournalChange.entry_id)).where(
+                col(JournalChange.table_name) == table, col(JournalChange.record_id) == rid
             )
             query = query.where(
                 or_(
-                    JournalEntry.id.in_(touched),
-                    (JournalEntry.record_table == table) & (JournalEntry.record_id == rid),
+                    pk(JournalEntry.id).in_(touched),
+                    (col(JournalEntry.record_table) == table) & (col(JournalEntry.record_id) == rid),
                 )
             )
-        entries = list(session.scalars(query.order_by(JournalEntry.id.desc()).limit(limit)))
+        entries = list(session.scalars(query.order_by(pk(JournalEntry.id).desc()).limit(limit)))
         ids = [e.id for e in entries]
         by_entry: dict[int, list[RecordChange]] = {}
-        stages = dict(session.execute(select(Stage.id, Stage.name)).all())
+        stages = dict(session.execute(select(pk(Stage.id), col(Stage.name))).all())
         for start in range(0, len(ids), 500):
             rows = session.execute(
                 select(
-                    JournalChange.entry_id,
-                    JournalChange.table_name,
-                    JournalChange.record_id,
-                    JournalChange.op,
-                    JournalChange.before,
-                    JournalChange.after,
+                    col(JournalChange.entry_id),
+                    col(JournalChange.table_name),
+                    col(JournalChange.record_id),
+                    col(JournalChange.op),
+                    col(JournalChange.before),
+                    col(JournalChange.after),
                 )
-                .where(JournalChange.entry_id.in_(ids[start : start + 500]))
-                .order_by(JournalChange.id)
+                .where(col(JournalChange.entry_id).in_(ids[start : start + 500]))
+                .order_by(pk(JournalChange.id))
             )
             for entry_id, table, rid, op, before, after in rows:
                 by_entry.setdefault(entry_id, []).append(

@@ -12,13 +12,30 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
+from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
 from crm_tui.queries.search import like_pattern
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import BindParameter, ColumnElement, Connection, Row, Select, SQLColumnExpression
+
+    from crm_tui.db import Database
+
+#: a SELECT of any columns (the header's sums, a count) that may be joined to its deal's customer
+_Q = TypeVar("_Q", bound="Select[*tuple[Any, ...]]")
+
+
+class _JoinCustomer(Protocol):
+    def __call__(self, query: _Q, /) -> _Q: ...
+
 
 __all__ = ["CARDS_PER_COLUMN", "CLOSED_DAYS", "Board", "Card", "Header", "StageCol", "make_header"]
 
@@ -29,53 +46,59 @@ class PipelineRow:
     name: str
 
 
-def list_pipelines(db) -> list[PipelineRow]:
+def list_pipelines(db: Database) -> list[PipelineRow]:
     with db.read() as session:
-        rows = session.connection().execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.position, Pipeline.id))
+        rows = session.connection().execute(
+            select(pk(Pipeline.id), col(Pipeline.name)).order_by(col(Pipeline.position), pk(Pipeline.id))
+        )
         return [PipelineRow(i, n) for i, n in rows]
 
 
-def list_owners(db) -> list[str]:
+def list_owners(db: Database) -> list[str]:
     """Every owner named on a live deal or task, sorted."""
     with db.read() as session:
         conn = session.connection()
         q = (
-            select(Deal.owner)
-            .where(Deal.deleted_at.is_(None), Deal.owner != "")
-            .union(select(Task.owner).where(Task.deleted_at.is_(None), Task.owner != ""))
+            select(col(Deal.owner))
+            .where(col(Deal.deleted_at).is_(None), col(Deal.owner) != "")
+            .union(select(col(Task.owner)).where(col(Task.deleted_at).is_(None), col(Task.owner) != ""))
         )
         return sorted({o for (o,) in conn.execute(q)})
 
 
-def find_customers(db, text: str, *, limit: int = 8) -> list[tuple[int, str]]:
+def find_customers(db: Database, text: str, *, limit: int = 8) -> list[tuple[int, str]]:
     """Live customers whose name starts with ``text`` (then contains it), for pickers."""
     text = text.strip()
     if not text:
         return []
     with db.read() as session:
         conn = session.connection()
-        base = select(Customer.id, Customer.name).where(Customer.deleted_at.is_(None))
+        base = select(pk(Customer.id), col(Customer.name)).where(col(Customer.deleted_at).is_(None))
         rows = conn.execute(
-            base.where(Customer.name.ilike(like_pattern(text)[1:], escape="\\")).order_by(Customer.name).limit(limit)
+            base.where(col(Customer.name).ilike(like_pattern(text)[1:], escape="\\"))
+            .order_by(col(Customer.name))
+            .limit(limit)
         ).all()
         if len(rows) < limit:
             seen = {r[0] for r in rows}
             more = conn.execute(
-                base.where(Customer.name.ilike(like_pattern(text), escape="\\")).order_by(Customer.name).limit(limit)
+                base.where(col(Customer.name).ilike(like_pattern(text), escape="\\"))
+                .order_by(col(Customer.name))
+                .limit(limit)
             ).all()
-            rows += [r for r in more if r[0] not in seen][: limit - len(rows)]
+            rows = [*rows, *[r for r in more if r[0] not in seen][: limit - len(rows)]]
         return [(i, n) for i, n in rows]
 
 
-def _text_cond(text: str):
+def _text_cond(text: str) -> ColumnElement[bool] | None:
     if not text.strip():
         return None
     pattern = like_pattern(text.strip())
-    return or_(Deal.title.ilike(pattern, escape="\\"), Customer.name.ilike(pattern, escape="\\"))
+    return or_(col(Deal.title).ilike(pattern, escape="\\"), col(Customer.name).ilike(pattern, escape="\\"))
 
 
 def load_board(
-    db,
+    db: Database,
     pipeline_id: int | None,
     *,
     now: dt.datetime,
@@ -94,82 +117,88 @@ def load_board(
     limits = limits or {}
     with db.read() as session:
         conn = session.connection()
-        pipes = conn.execute(select(Pipeline.id, Pipeline.name).order_by(Pipeline.position, Pipeline.id)).all()
+        pipes = conn.execute(
+            select(pk(Pipeline.id), col(Pipeline.name)).order_by(col(Pipeline.position), pk(Pipeline.id))
+        ).all()
         if not pipes:
             return Board(0, "", [])
         by_id = dict(pipes)
         if pipeline_id not in by_id:
             pipeline_id = pipes[0][0]
         stage_rows = conn.execute(
-            select(Stage.id, Stage.name, Stage.outcome, Stage.probability, Stage.rot_days)
-            .where(Stage.pipeline_id == pipeline_id)
-            .order_by(Stage.position, Stage.id)
+            select(pk(Stage.id), col(Stage.name), col(Stage.outcome), col(Stage.probability), col(Stage.rot_days))
+            .where(col(Stage.pipeline_id) == pipeline_id)
+            .order_by(col(Stage.position), pk(Stage.id))
         ).all()
         stages = [StageCol(*r) for r in stage_rows]
         # Every condition reads the deal row alone (the stage implies the pipeline), so each
         # column is an ordered walk of a covering index: no join per deal, however many.
-        conds = [Deal.deleted_at.is_(None)]
-        dead = conn.execute(select(Customer.id).where(Customer.deleted_at.is_not(None))).scalars().all()
+        conds: list[ColumnElement[bool]] = [col(Deal.deleted_at).is_(None)]
+        dead = conn.execute(select(pk(Customer.id)).where(col(Customer.deleted_at).is_not(None))).scalars().all()
         if dead:
-            gone = bindparam("dead_customers", dead, expanding=True, literal_execute=True)
-            conds.append(or_(Deal.customer_id.is_(None), Deal.customer_id.not_in(gone)))
+            gone: BindParameter[int] = bindparam("dead_customers", dead, expanding=True, literal_execute=True)
+            conds.append(or_(col(Deal.customer_id).is_(None), col(Deal.customer_id).not_in(gone)))
         if owner:
-            conds.append(Deal.owner == owner)
+            conds.append(col(Deal.owner) == owner)
         text_cond = _text_cond(text)
         if text_cond is not None:
             conds.append(text_cond)
 
-        def in_column(stage: StageCol) -> list:
-            where = [*conds, Deal.stage_id == stage.id]
+        def in_column(stage: StageCol) -> list[ColumnElement[bool]]:
+            where = [*conds, col(Deal.stage_id) == stage.id]
             if stage.outcome != "open":
-                where.append(Deal.closed_at >= since_at)
+                where.append(col(Deal.closed_at) >= since_at)
             return where
 
-        def with_customer(query):
+        def with_customer(query: _Q) -> _Q:
             # the customer's name is only needed for a text filter (and for the cards shown)
             return (
-                query.join(Customer, Customer.id == Deal.customer_id, isouter=True) if text_cond is not None else query
+                query.join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
+                if text_cond is not None
+                else query
             )
 
-        def order(stage: StageCol):
+        def order(
+            stage: StageCol,
+        ) -> tuple[SQLColumnExpression[int] | SQLColumnExpression[dt.datetime | None], SQLColumnExpression[int]]:
             if stage.outcome == "open":
-                return (Deal.amount_cents.desc(), Deal.id)
-            return (Deal.closed_at.desc(), Deal.id.desc())
+                return (col(Deal.amount_cents).desc(), pk(Deal.id))
+            return (col(Deal.closed_at).desc(), pk(Deal.id).desc())
 
         focus_at = _focus_rank(conn, focus, stages, in_column, with_customer) if focus is not None else None
         columns = (
-            Deal.id,
-            Deal.title,
-            Deal.customer_id,
-            Customer.name,
-            Deal.amount_cents,
-            Deal.currency,
-            Deal.owner,
-            Deal.stage_id,
-            Deal.stage_entered_at,
-            Deal.closed_at,
-            Deal.version,
+            pk(Deal.id),
+            col(Deal.title),
+            col(Deal.customer_id),
+            col(Customer.name),
+            col(Deal.amount_cents),
+            col(Deal.currency),
+            col(Deal.owner),
+            col(Deal.stage_id),
+            col(Deal.stage_entered_at),
+            col(Deal.closed_at),
+            col(Deal.version),
         )
-        rows = []
-        agg = {}
+        rows: list[Row[int, str, int | None, str, int, str, str, int, dt.datetime, dt.datetime | None, int]] = []
+        agg: dict[int, tuple[int, int, int]] = {}
         for stage in stages:
             limit = max(1, limits.get(stage.id, CARDS_PER_COLUMN))
             if focus_at and focus_at[0] == stage.id:
                 limit = max(limit, focus_at[1] + CARDS_PER_COLUMN // 2)
             rows += conn.execute(
                 select(*columns)
-                .join(Customer, Customer.id == Deal.customer_id, isouter=True)
+                .join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
                 .where(*in_column(stage))
                 .order_by(*order(stage))
                 .limit(limit)
             ).all()
             # The header counts every deal of the column (cent-percent kept exact, rounded once).
-            weight = Deal.amount_cents * func.coalesce(Deal.probability, stage.probability)
+            weight = col(Deal.amount_cents) * func.coalesce(col(Deal.probability), stage.probability)
             n, value, wcp = conn.execute(
                 with_customer(
                     select(
-                        func.count(Deal.id),
-                        func.coalesce(func.sum(Deal.amount_cents), 0),
+                        func.count(pk(Deal.id)),
+                        func.coalesce(func.sum(col(Deal.amount_cents)), 0),
                         func.coalesce(func.sum(weight), 0),
                     ).select_from(Deal)
                 ).where(*in_column(stage))
@@ -212,39 +241,49 @@ def load_board(
     return board
 
 
-def _focus_rank(conn, deal_id: int, stages: list[StageCol], in_column, with_customer) -> tuple[int, int] | None:
+def _focus_rank(
+    conn: Connection,
+    deal_id: int,
+    stages: list[StageCol],
+    in_column: Callable[[StageCol], list[ColumnElement[bool]]],
+    with_customer: _JoinCustomer,
+) -> tuple[int, int] | None:
     """(stage id, position in its column) of the deal the cursor is on, if it is on this board."""
-    row = conn.execute(select(Deal.stage_id, Deal.amount_cents, Deal.closed_at).where(Deal.id == deal_id)).first()
-    stage = next((s for s in stages if row is not None and s.id == row[0]), None)
+    row = conn.execute(
+        select(col(Deal.stage_id), col(Deal.amount_cents), col(Deal.closed_at)).where(pk(Deal.id) == deal_id)
+    ).first()
+    if row is None:
+        return None
+    stage = next((s for s in stages if s.id == row[0]), None)
     if stage is None:
         return None
     amount, closed = row[1], row[2]
     if stage.outcome == "open":
-        before = or_(Deal.amount_cents > amount, and_(Deal.amount_cents == amount, Deal.id < deal_id))
+        before = or_(col(Deal.amount_cents) > amount, and_(col(Deal.amount_cents) == amount, pk(Deal.id) < deal_id))
     elif closed is not None:
-        before = or_(Deal.closed_at > closed, and_(Deal.closed_at == closed, Deal.id > deal_id))
+        before = or_(col(Deal.closed_at) > closed, and_(col(Deal.closed_at) == closed, pk(Deal.id) > deal_id))
     else:
         return None
     rank = conn.execute(with_customer(select(func.count()).select_from(Deal)).where(*in_column(stage), before)).scalar()
     return stage.id, int(rank or 0)
 
 
-def _next_tasks(conn, deal_ids: list[int]) -> dict[int, tuple[str, dt.datetime | None]]:
+def _next_tasks(conn: Connection, deal_ids: list[int]) -> dict[int, tuple[str, dt.datetime | None]]:
     """The earliest open task (undated last) of each of these deals: one indexed read."""
     found: dict[int, tuple[str, dt.datetime | None]] = {}
     for start in range(0, len(deal_ids), 900):  # stay under every engine's parameter limit
         chunk = deal_ids[start : start + 900]
         rows = conn.execute(
-            select(Task.deal_id, Task.subject, Task.due_at)
-            .where(Task.deal_id.in_(chunk), Task.done_at.is_(None), Task.deleted_at.is_(None))
-            .order_by(Task.deal_id, Task.due_at.is_(None), Task.due_at, Task.id)
+            select(col(Task.deal_id), col(Task.subject), col(Task.due_at))
+            .where(col(Task.deal_id).in_(chunk), col(Task.done_at).is_(None), col(Task.deleted_at).is_(None))
+            .order_by(col(Task.deal_id), col(Task.due_at).is_(None), col(Task.due_at), pk(Task.id))
         )
         for deal_id, subject, due in rows:
-            found.setdefault(deal_id, (subject, due))
+            found.setdefault(cast(int, deal_id), (subject, due))  # cast only: in_(chunk) is never NULL
     return found
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
+def _aware(value: dt.datetime | str) -> dt.datetime:
     if isinstance(value, str):
         value = dt.datetime.fromisoformat(value)
     return value if value.tzinfo else value.replace(tzinfo=UTC)
@@ -282,47 +321,62 @@ class DealDetail:
     cancelled: list[TaskLine] = field(default_factory=list)  # playbook tasks its close cancelled
 
 
-def load_deal(db, deal_id: int) -> DealDetail | None:
+def load_deal(db: Database, deal_id: int) -> DealDetail | None:
     """One deal with its history, tasks and notes; None when gone or deleted."""
     with db.read() as session:
         conn = session.connection()
         deal = session.get(Deal, deal_id)
         if deal is None or deal.deleted_at is not None:
             return None
-        stage = session.get(Stage, deal.stage_id)
-        pipeline = session.get(Pipeline, deal.pipeline_id)
+        # cast only: a deal's stage and pipeline are foreign keys (a missing one fails below as before)
+        stage = cast(Stage, session.get(Stage, deal.stage_id))
+        pipeline = cast(Pipeline, session.get(Pipeline, deal.pipeline_id))
         customer = session.get(Customer, deal.customer_id) if deal.customer_id else None
-        names = dict(conn.execute(select(Stage.id, Stage.name).where(Stage.pipeline_id == deal.pipeline_id)).all())
+        names = dict(
+            conn.execute(select(pk(Stage.id), col(Stage.name)).where(col(Stage.pipeline_id) == deal.pipeline_id)).all()
+        )
         history = [
             HistoryRow(_aware(at), names.get(f, "—") if f else "(created)", names.get(t, "?"), by or "")
             for f, t, at, by in conn.execute(
-                select(StageChange.from_stage_id, StageChange.to_stage_id, StageChange.at, StageChange.by)
-                .where(StageChange.deal_id == deal_id)
-                .order_by(StageChange.at, StageChange.id)
+                select(
+                    col(StageChange.from_stage_id),
+                    col(StageChange.to_stage_id),
+                    col(StageChange.at),
+                    col(StageChange.by),
+                )
+                .where(col(StageChange.deal_id) == deal_id)
+                .order_by(col(StageChange.at), pk(StageChange.id))
             )
         ]
         tasks = [
             TaskLine(i, k, s, _aware(d) if d else None, _aware(x) if x else None, o or "")
             for i, k, s, d, x, o in conn.execute(
-                select(Task.id, Task.kind, Task.subject, Task.due_at, Task.done_at, Task.owner)
-                .where(Task.deal_id == deal_id, Task.deleted_at.is_(None))
-                .order_by(Task.done_at.is_not(None), Task.due_at.is_(None), Task.due_at, Task.id)
+                select(
+                    pk(Task.id),
+                    col(Task.kind),
+                    col(Task.subject),
+                    col(Task.due_at),
+                    col(Task.done_at),
+                    col(Task.owner),
+                )
+                .where(col(Task.deal_id) == deal_id, col(Task.deleted_at).is_(None))
+                .order_by(col(Task.done_at).is_not(None), col(Task.due_at).is_(None), col(Task.due_at), pk(Task.id))
             )
         ]
         cancelled = [
             TaskLine(i, k, s, _aware(d) if d else None, None, o or "")
             for i, k, s, d, o in conn.execute(
-                select(Task.id, Task.kind, Task.subject, Task.due_at, Task.owner)
-                .where(Task.deal_id == deal_id, Task.cancelled_at.is_not(None))
-                .order_by(Task.id)
+                select(pk(Task.id), col(Task.kind), col(Task.subject), col(Task.due_at), col(Task.owner))
+                .where(col(Task.deal_id) == deal_id, col(Task.cancelled_at).is_not(None))
+                .order_by(pk(Task.id))
             )
         ]
         notes = [
             DealNote(_aware(at), a or "", b)
             for at, a, b in conn.execute(
-                select(Note.created_at, Note.author, Note.body)
-                .where(Note.deal_id == deal_id, Note.deleted_at.is_(None))
-                .order_by(Note.created_at.desc(), Note.id.desc())
+                select(col(Note.created_at), col(Note.author), col(Note.body))
+                .where(col(Note.deal_id) == deal_id, col(Note.deleted_at).is_(None))
+                .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
             )
         ]
     prob = deal.probability if deal.probability is not None else stage.probability
@@ -340,7 +394,7 @@ def load_deal(db, deal_id: int) -> DealDetail | None:
     )
 
 
-def resolve_customer(db, name: str) -> int | None:
+def resolve_customer(db: Database, name: str) -> int | None:
     """The id of the live customer called ``name`` (any case); None for a blank name.
 
     Raises ValidationError (field "customer") when no customer, or several, have that name.
@@ -354,14 +408,14 @@ def resolve_customer(db, name: str) -> int | None:
     with db.read() as session:
         conn = session.connection()
         rows = conn.execute(
-            select(Customer.id, Customer.name)
-            .where(Customer.deleted_at.is_(None), func.lower(Customer.name) == name.lower())
+            select(pk(Customer.id), col(Customer.name))
+            .where(col(Customer.deleted_at).is_(None), func.lower(col(Customer.name)) == name.lower())
             .limit(3)
         ).all()
         if not rows:
             rows = conn.execute(
-                select(Customer.id, Customer.name)
-                .where(Customer.deleted_at.is_(None), Customer.name_key == name_key(name))
+                select(pk(Customer.id), col(Customer.name))
+                .where(col(Customer.deleted_at).is_(None), col(Customer.name_key) == name_key(name))
                 .limit(3)
             ).all()
     if not rows:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from crm_tui.columns import col, pk
 from crm_tui.models import Customer, Deal
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
 
 
 @dataclass(frozen=True)
@@ -23,7 +28,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def search_records(db, text: str, *, limit: int = 20) -> list[RecordHit]:
+def search_records(db: Database, text: str, *, limit: int = 20) -> list[RecordHit]:
     text = text.strip()
     if not text:
         return []
@@ -31,16 +36,16 @@ def search_records(db, text: str, *, limit: int = 20) -> list[RecordHit]:
     with db.read() as session:
         conn = session.connection()
         customers = conn.execute(
-            select(Customer.id, Customer.name, Customer.status, Customer.owner)
-            .where(Customer.deleted_at.is_(None), Customer.name.ilike(pattern, escape="\\"))
-            .order_by(Customer.name)
+            select(pk(Customer.id), col(Customer.name), col(Customer.status), col(Customer.owner))
+            .where(col(Customer.deleted_at).is_(None), col(Customer.name).ilike(pattern, escape="\\"))
+            .order_by(col(Customer.name))
             .limit(limit)
         ).all()
         deals = conn.execute(
-            select(Deal.id, Deal.title, Customer.name)
-            .join(Customer, Customer.id == Deal.customer_id, isouter=True)
-            .where(Deal.deleted_at.is_(None), Deal.title.ilike(pattern, escape="\\"))
-            .order_by(Deal.title)
+            select(pk(Deal.id), col(Deal.title), col(Customer.name))
+            .join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
+            .where(col(Deal.deleted_at).is_(None), col(Deal.title).ilike(pattern, escape="\\"))
+            .order_by(col(Deal.title))
             .limit(limit)
         ).all()
     hits = [

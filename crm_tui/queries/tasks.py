@@ -15,10 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select
 
+from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Task
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
 
 GROUPS = ("Overdue", "Today", "Upcoming", "Done")
 DONE_DAYS = 14
@@ -56,7 +61,7 @@ def local_day_end(now: dt.datetime, tz: dt.tzinfo | None) -> dt.datetime:
     return start.astimezone(UTC)
 
 
-def _aware(value):
+def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
     if value is None:
         return None
     if isinstance(value, str):
@@ -75,40 +80,40 @@ def group_of(due_at: dt.datetime | None, done_at: dt.datetime | None, now: dt.da
 
 
 def load_tasks(
-    db, *, now: dt.datetime, tz: dt.tzinfo | None = None, owner: str | None = None, done_days: int = DONE_DAYS
+    db: Database, *, now: dt.datetime, tz: dt.tzinfo | None = None, owner: str | None = None, done_days: int = DONE_DAYS
 ) -> TaskQueue:
     """The queue in display order: one query for open tasks, one for recently done."""
     now = now.astimezone(UTC)
     day_end = local_day_end(now, tz)
     base = (
         select(
-            Task.id,
-            Task.kind,
-            Task.subject,
-            Task.due_at,
-            Task.done_at,
-            Task.priority,
-            Task.owner,
-            Task.customer_id,
-            Customer.name,
-            Task.deal_id,
-            Deal.title,
+            pk(Task.id),
+            col(Task.kind),
+            col(Task.subject),
+            col(Task.due_at),
+            col(Task.done_at),
+            col(Task.priority),
+            col(Task.owner),
+            col(Task.customer_id),
+            col(Customer.name),
+            col(Task.deal_id),
+            col(Deal.title),
         )
-        .join(Customer, Customer.id == Task.customer_id, isouter=True)
-        .join(Deal, Deal.id == Task.deal_id, isouter=True)
+        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
+        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
         .where(
-            Task.deleted_at.is_(None),
-            or_(Task.customer_id.is_(None), Customer.deleted_at.is_(None)),
-            or_(Task.deal_id.is_(None), Deal.deleted_at.is_(None)),
+            col(Task.deleted_at).is_(None),
+            or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+            or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
         )
     )
     if owner:
-        base = base.where(Task.owner == owner)
-    open_q = base.where(Task.done_at.is_(None)).order_by(
-        Task.due_at.is_(None), Task.due_at, Task.priority.desc(), Task.id
+        base = base.where(col(Task.owner) == owner)
+    open_q = base.where(col(Task.done_at).is_(None)).order_by(
+        col(Task.due_at).is_(None), col(Task.due_at), col(Task.priority).desc(), pk(Task.id)
     )
-    done_q = base.where(Task.done_at >= now - dt.timedelta(days=done_days)).order_by(
-        Task.done_at.desc(), Task.id.desc()
+    done_q = base.where(col(Task.done_at) >= now - dt.timedelta(days=done_days)).order_by(
+        col(Task.done_at).desc(), pk(Task.id).desc()
     )
     queue = TaskQueue()
     with db.read() as session:

@@ -1,0 +1,92 @@
+"""The report's JSON shape (DESIGN §5) as typed dicts: what ``report()`` returns, what each
+section function builds and what ``crm_tui.report.render`` reads. Plain dicts at run time."""
+
+from __future__ import annotations
+
+from typing import TypeAlias, TypedDict
+
+#: money as a JSON number in major units (an int when it is whole)
+Major: TypeAlias = float | int
+
+
+class CustomerTotals(TypedDict):
+    count: int
+    value: Major
+
+
+class DealTotals(TypedDict):
+    open_count: int
+    open_value: Major
+    weighted_value: Major
+    won_count: int
+    won_value: Major
+    lost_count: int
+    lost_value: Major
+    win_rate: float | None
+    win_rate_by_value: float | None
+    avg_won_value: Major | None
+    avg_cycle_days: float | None
+    velocity_per_day: float | None
+
+
+class StageRow(TypedDict):
+    name: str
+    kind: str
+    count: int
+    value: Major
+    weighted_value: Major
+    conversion: float | None
+
+
+class OwnerRow(TypedDict):
+    owner: str
+    open_count: int
+    won_count: int
+    won_value: Major
+    lost_count: int
+    win_rate: float | None
+
+
+class TaskTotals(TypedDict):
+    open: int
+    overdue: int
+    due_today: int
+    done: int
+    on_time_rate: float | None
+
+
+class OrderTotals(TypedDict):
+    count: int
+    value: Major
+
+
+class DemandRow(TypedDict):
+    product: str
+    quantity: int
+    unit_price: Major
+    demand: Major
+
+
+class SegmentRow(TypedDict):
+    segment: str
+    count: int
+    value: Major
+
+
+class MonthRow(TypedDict):
+    month: str  # YYYY-MM
+    won_value: Major
+
+
+class Report(TypedDict):
+    """The whole report, keys in ``REPORT_KEYS`` order."""
+
+    customers: CustomerTotals
+    deals: DealTotals
+    stages: list[StageRow]
+    owners: list[OwnerRow]
+    tasks: TaskTotals
+    orders: OrderTotals
+    market_demand: list[DemandRow]
+    segments: list[SegmentRow]
+    revenue_by_month: list[MonthRow]
