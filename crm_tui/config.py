@@ -3,6 +3,7 @@ platformdirs config folder. No textual import: the core and CLI share it."""
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import json
 import os
@@ -81,3 +82,19 @@ def current_user() -> str:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no login name (containers): still usable
         return "me"
+
+
+#: the time of day a date typed without one means (a task due "fri" is due Friday at this time)
+DEFAULT_DUE_TIME = datetime.time(9, 0)
+
+
+def default_due_time() -> datetime.time:
+    """Settings ``"default_due_time": "HH:MM"`` (local time), else 09:00; an unreadable value is ignored."""
+    value = load_settings().get("default_due_time")
+    if isinstance(value, str):
+        try:
+            parsed = datetime.time.fromisoformat(value.strip())
+        except ValueError:
+            return DEFAULT_DUE_TIME
+        return parsed.replace(second=0, microsecond=0, tzinfo=None)
+    return DEFAULT_DUE_TIME

@@ -6,6 +6,8 @@ line and the TUI shows it beside the field or as a notification.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 
 class CrmError(Exception):
     """Base of every error whose message is meant for the user."""
@@ -21,6 +23,22 @@ class CrmError(Exception):
 
 class ValidationError(CrmError):
     """Input was rejected; nothing was changed."""
+
+
+class ValidationErrors(ValidationError):
+    """Several fields were rejected at once; nothing was changed.
+
+    ``errors`` maps each field to its message, in the order the fields were
+    checked, so a form can show every one beside its field. ``field`` and
+    ``message`` name the first, for callers that show only one.
+    """
+
+    def __init__(self, errors: Mapping[str, str]) -> None:
+        if not errors:
+            raise ValueError("ValidationErrors needs at least one field's message")
+        self.errors = dict(errors)
+        first = next(iter(self.errors))
+        super().__init__("; ".join(self.errors.values()), field=first)
 
 
 class NotFoundError(CrmError):

@@ -6,7 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from crm_tui import dates
 from crm_tui.errors import ValidationError
 from crm_tui.textnorm import parse_money
 
@@ -136,3 +139,60 @@ def timestamp(value: object, field: str) -> dt.datetime | None:
             f"{field} is out of range, got {_show(value)}; use a date between 0001-01-02 and 9999-12-30",
             field=field,
         ) from None
+
+
+def natural_date(value: object, field: str, *, today: dt.date) -> dt.date | None:
+    """A calendar date as a rep types it (``fri``, ``+2w``, ``next week``, ISO); None when blank."""
+    if value is None or isinstance(value, dt.date):
+        return date(value, field)
+    try:
+        return dates.parse_day(str(value), today)
+    except dates.DateParseError as exc:
+        raise ValidationError(f"{field}: {_show(value)} is {exc}", field=field) from None
+
+
+def natural_moment(
+    value: object, field: str, *, now: dt.datetime, default_time: dt.time, tz: dt.tzinfo | None = None
+) -> dt.datetime | None:
+    """A moment as a rep types it → aware UTC; a date alone means ``default_time`` local; None when blank."""
+    if value is None or isinstance(value, dt.date):
+        return timestamp(value, field)
+    try:
+        return dates.parse_moment(str(value), now=now, default_time=default_time, tz=tz)
+    except dates.DateParseError as exc:
+        raise ValidationError(f"{field}: {_show(value)} is {exc}", field=field) from None
+
+
+#: task priorities by name; stored as their index (0–3)
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def priority(value: object, field: str = "priority") -> int:
+    """'high' → 2; also accepts 0–3; blank means normal."""
+    t = ("" if value is None else str(value)).strip().lower() or "normal"
+    if t in PRIORITIES:
+        return PRIORITIES.index(t)
+    if t in ("0", "1", "2", "3"):
+        return int(t)
+    raise ValidationError(f"{field} must be one of {', '.join(PRIORITIES)}, got {_show(value)}", field=field)
+
+
+#: a field's check: what was typed → the value to store; raises ValidationError
+Check = Callable[[Any], object]
+
+
+def check_all(values: Mapping[str, object], checks: Mapping[str, Check]) -> tuple[dict[str, object], dict[str, str]]:
+    """Run every field's check, not only up to the first failure.
+
+    Returns ``(cleaned, errors)``: the checked value of each field that passed, and
+    the message of each that failed, keyed by the names in ``checks``. The same
+    validators as the services', so the messages match theirs.
+    """
+    cleaned: dict[str, object] = {}
+    errors: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            cleaned[name] = check(values.get(name))
+        except ValidationError as exc:
+            errors[name] = exc.message
+    return cleaned, errors
