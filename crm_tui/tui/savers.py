@@ -1,43 +1,85 @@
 """Form values → service calls, shared by every screen that opens the same form.
 
 Each function runs inside a form's save worker (a thread): it may read the
-database (to resolve a customer by name) before calling the service.
+database (to resolve a customer by name) before calling the service. Every
+field is checked and every failure reported at once (``ValidationErrors``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+from typing import Any
+
+from crm_tui import validate as v
+from crm_tui.config import default_due_time
+from crm_tui.dates import local_today
+from crm_tui.errors import ValidationError, ValidationErrors
 from crm_tui.queries.pipeline import resolve_customer
-from crm_tui.tui.modals.task_form import priority_value
+from crm_tui.tui.modals.task_form import task_checks
 
 
-def deal_values(db, values: dict) -> dict:
-    """Form text → create_deal/update_deal keyword arguments (customer resolved by name)."""
-    out = {
+def deal_values(db, values: dict, *, services: Any = None) -> dict:
+    """Form text → create_deal/update_deal keyword arguments (customer resolved by name).
+
+    ``expected_close`` may be natural (``+2w``, ``fri``), read against ``services.now()``
+    (the system clock without ``services``). Raises ``ValidationErrors`` naming every field that is wrong.
+    """
+    errors: dict[str, str] = {}
+    customer_id = _customer(db, values.get("customer", ""), None, errors)
+    close = values.get("expected_close", "").strip() or None
+    if close is not None:
+        now = services.now() if services is not None else dt.datetime.now(dt.UTC)
+        try:
+            day = v.natural_date(close, "expected close date", today=local_today(now))
+            close = day.isoformat() if day else None
+        except ValidationError as exc:
+            errors["expected_close"] = exc.message
+    if errors:
+        raise ValidationErrors(errors)
+    return {
         "title": values["title"],
-        "customer_id": resolve_customer(db, values.get("customer", "")),
+        "customer_id": customer_id,
         "amount": values.get("amount", "").strip() or "0",
         "owner": values.get("owner", ""),
-        "expected_close": values.get("expected_close", "").strip() or None,
+        "expected_close": close,
         "probability": values.get("probability", "").strip() or None,
     }
-    return out
 
 
-def task_saver(app, *, deal_id: int | None = None):
-    """A form ``save`` callable: typed values → services.add_task (run in a thread)."""
+def _customer(db, typed: str | None, fixed: tuple[int, str] | None, errors: dict[str, str]) -> int | None:
+    """The customer the rep named: ``fixed`` (id, name) when the name is unchanged, else looked up by name."""
+    name = (typed or "").strip()
+    if fixed is not None and name.casefold() == fixed[1].strip().casefold():
+        return fixed[0]
+    try:
+        return resolve_customer(db, name)
+    except ValidationError as exc:
+        errors["customer"] = exc.message
+        return None
+
+
+def task_saver(app, *, deal_id: int | None = None, customer: tuple[int, str] | None = None):
+    """A ``TaskFormScreen`` save callable: typed values → services.add_task (run in a thread).
+
+    The one rule for the due field, wherever the form was opened: natural or ISO text
+    in local time; a date alone means the rep's default due time (settings
+    ``"default_due_time"``, 09:00 unless set). ``customer`` (id, name) is the page's
+    customer, used while the form's customer field still shows that name.
+    """
     db, services = app.db, app.services
 
     def save(values: dict):
-        due = values.get("due", "").strip()
-        if len(due) == 10:  # a bare date: 09:00 local time that day
-            due += " 09:00"
+        cleaned, errors = v.check_all(values, task_checks(services.now(), default_due_time()))
+        customer_id = _customer(db, values.get("customer"), customer, errors)
+        if errors:
+            raise ValidationErrors(errors)
         return services.add_task(
-            values.get("subject", ""),
-            kind=values.get("kind", "todo").strip().lower() or "todo",
-            due_at=due or None,
-            priority=priority_value(values.get("priority", "")),
-            owner=values.get("owner", ""),
-            customer_id=resolve_customer(db, values.get("customer", "")),
+            cleaned["subject"],
+            kind=cleaned["kind"],
+            due_at=cleaned["due"],
+            priority=cleaned["priority"],
+            owner=cleaned["owner"],
+            customer_id=customer_id,
             deal_id=deal_id,
         )
 

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from textual import on
+from collections.abc import Sequence
+
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.reactive import var
+from textual.widget import Widget
 from textual.widgets import Button, Static
 
 from crm_tui.tui.literal import literal
+from crm_tui.tui.modals.early_keys import EarlyKeysModal
 
 
-class ConfirmScreen(ModalScreen[bool]):
-    """Dismisses with True (``y`` / the confirm button) or False (``n`` / escape).
+class ConfirmScreen(EarlyKeysModal[bool]):
+    """Dismisses with True (``y`` / the confirm button) or False (``n`` / escape / the cancel button).
 
-    ``question`` and ``detail`` are shown literally (names are never markup).
+    Only an answer given after the question is on the screen counts. A delete is one
+    letter (``d``) and ``y`` is the next letter a rep might type for something else:
+    keys that arrive in the same burst as the key that opened this dialog — before
+    the rep could have read it — must never answer it. So keys typed before the
+    dialog had focus are dropped, not replayed (``EarlyKeysModal`` finds them even
+    when they reach the app after the dialog is up), and ``y`` / ``n`` / the buttons
+    do nothing until the first frame showing the question has been drawn
+    (``answerable``). The cancel button has focus, so ``enter`` never confirms by
+    default. ``question`` and ``detail`` are shown literally (names are never markup).
     """
 
     DEFAULT_CSS = """
@@ -41,11 +53,23 @@ class ConfirmScreen(ModalScreen[bool]):
         Binding("n,escape", "answer(False)", "No", id="confirm.no", tooltip="Keep everything as it is"),
     ]
 
-    def __init__(self, question: str, detail: str = "", *, confirm_label: str = "Delete", danger: bool = True) -> None:
+    #: the question has been drawn: from now on a key or a click is an answer
+    answerable: var[bool] = var(False)
+
+    def __init__(
+        self,
+        question: str,
+        detail: str = "",
+        *,
+        confirm_label: str = "Delete",
+        cancel_label: str = "Cancel",
+        danger: bool = True,
+    ) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
         self.confirm_label = confirm_label
+        self.cancel_label = cancel_label
         self.danger = danger
 
     def compose(self) -> ComposeResult:
@@ -57,18 +81,32 @@ class ConfirmScreen(ModalScreen[bool]):
                 yield Button(
                     f"{self.confirm_label} (y)", id="confirm-yes", variant="error" if self.danger else "primary"
                 )
-                yield Button("Cancel (n)", id="confirm-no")
+                yield Button(f"{self.cancel_label} (n)", id="confirm-no")
 
-    def on_mount(self) -> None:
-        self.query_one("#confirm-no", Button).focus()
+    def first_focus(self) -> Widget | None:
+        return self.query_one("#confirm-no", Button)
+
+    def replay(self, keys: Sequence[events.Key]) -> None:
+        """Keys typed before the question was up are not answers: dropped."""
+        self.call_after_refresh(self._drawn)
+
+    def _drawn(self) -> None:
+        self.answerable = True
+
+    def watch_answerable(self, answerable: bool) -> None:
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return self.caught_up and self.answerable
 
     def action_answer(self, yes: bool) -> None:
-        self.dismiss(yes)
+        if self.answerable:
+            self.dismiss(yes)
 
     @on(Button.Pressed, "#confirm-yes")
     def _yes(self) -> None:
-        self.dismiss(True)
+        self.action_answer(True)
 
     @on(Button.Pressed, "#confirm-no")
     def _no(self) -> None:
-        self.dismiss(False)
+        self.action_answer(False)

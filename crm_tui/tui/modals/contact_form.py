@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from crm_tui import validate as v
 from crm_tui.tui.modals.form import Field, FormScreen
+from crm_tui.validate import Check
 
 CONTACT_FIELDS = (
     Field("name", "Name", placeholder="Jane Roe"),
@@ -13,6 +16,14 @@ CONTACT_FIELDS = (
     Field("email", "Email", placeholder="jane@example.com"),
     Field("phone", "Phone"),
 )
+
+#: every field's check, as the contact service cleans it
+CONTACT_CHECKS: dict[str, Check] = {
+    "name": partial(v.text, field="name", required=True),
+    "title": partial(v.text, field="title"),
+    "email": v.email,
+    "phone": partial(v.text, field="phone"),
+}
 
 
 class ContactForm(FormScreen):
@@ -22,4 +33,4 @@ class ContactForm(FormScreen):
 
     def __init__(self, customer_name: str, save: Callable[[dict[str, Any]], Any], contact: dict | None = None) -> None:
         title = f"Contact at {customer_name}" if contact is None else f"Edit contact {contact.get('name', '')}"
-        super().__init__(title, save, values=contact)
+        super().__init__(title, save, values=contact, checks=CONTACT_CHECKS)

@@ -9,12 +9,16 @@ stored values knowingly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
+from crm_tui import validate as v
+from crm_tui.models import CUSTOMER_KINDS, CUSTOMER_STATUSES
 from crm_tui.tui.modals.form import Field, FormScreen
+from crm_tui.validate import Check
 
-STATUSES = ("lead", "prospect", "customer", "churned")
-KINDS = ("company", "person")
+STATUSES = CUSTOMER_STATUSES
+KINDS = CUSTOMER_KINDS
 
 CUSTOMER_FIELDS = (
     Field("name", "Name", placeholder="Acme Corp"),
@@ -29,6 +33,16 @@ CUSTOMER_FIELDS = (
     Field("source", "Source"),
 )
 
+#: every field's check, as the customer service cleans it (the same validators, so the same messages)
+CUSTOMER_CHECKS: dict[str, Check] = {
+    "name": partial(v.text, field="name", required=True),
+    "status": lambda value: v.choice(value or "lead", "status", STATUSES),
+    "kind": lambda value: v.choice(value or "company", "kind", KINDS),
+    "email": v.email,
+    "tags": partial(v.text, field="tags", max_len=1000),
+    **{name: partial(v.text, field=name) for name in ("phone", "website", "industry", "owner", "source")},
+}
+
 #: save(values, expected_version) → the saved customer; raises CrmError when refused
 SaveCustomer = Callable[[dict[str, Any], "int | None"], Any]
 
@@ -42,6 +56,6 @@ class CustomerForm(FormScreen):
         version = customer.get("version")
         title = f"Edit {customer['name']}" if customer.get("name") else "New customer"
         if version is None:  # a new customer: nothing to conflict with
-            super().__init__(title, lambda values: save(values, None), values=customer)
+            super().__init__(title, lambda values: save(values, None), values=customer, checks=CUSTOMER_CHECKS)
         else:
-            super().__init__(title, save, values=customer, version=version)
+            super().__init__(title, save, values=customer, version=version, checks=CUSTOMER_CHECKS)

@@ -7,16 +7,19 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
+from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 
 from crm_tui.tui.literal import safe
+from crm_tui.tui.modals.early_keys import EarlyKeysModal
 
 COMMON_REASONS = ("Price too high", "Lost to a competitor", "No budget", "No decision", "Bad timing", "Went silent")
 
 
-class LoseReasonScreen(ModalScreen[str | None]):
+class LoseReasonScreen(EarlyKeysModal[str | None]):
+    """Dismisses with the reason typed, or None. Keys typed right after ``x`` land in the reason."""
+
     CSS_PATH = "lose_reason.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="lose.cancel", tooltip="Keep the deal open")]
 
@@ -36,6 +39,9 @@ class LoseReasonScreen(ModalScreen[str | None]):
             yield Static("", id="lose-error")
             yield Label("enter: mark lost · escape: keep it open", classes="muted")
 
+    def first_focus(self) -> Widget | None:
+        return self.query_one("#lose-reason", Input)
+
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
         reason = event.value.strip()
@@ -45,6 +51,10 @@ class LoseReasonScreen(ModalScreen[str | None]):
             error.add_class("shown")
             return
         self.dismiss(reason)
+
+    @on(Input.Changed)
+    def _typed(self) -> None:
+        self.query_one("#lose-error", Static).remove_class("shown")
 
     def action_cancel(self) -> None:
         self.dismiss(None)

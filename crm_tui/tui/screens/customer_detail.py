@@ -254,13 +254,10 @@ class CustomerDetailScreen(CrmScreen):
     def action_add_task(self) -> None:
         if not self._ready():
             return
-        from crm_tui.tui.modals.note_form import TaskForm
+        from crm_tui.tui.modals.task_form import TaskFormScreen
+        from crm_tui.tui.savers import task_saver
 
-        services, cid = self.app.services, self.customer_id
-
-        def save(values):
-            return services.add_task(
-                values["subject"], kind=values["kind"], due_at=values["due"] or None, customer_id=cid
-            )
-
-        self.app.push_screen(TaskForm(self._customer_name(), save), self._saved("Task added"))
+        name = self._customer_name()
+        save = task_saver(self.app, customer=(self.customer_id, name))
+        form = TaskFormScreen(f"Task for {name}", save, values={"owner": self.app.user or "", "customer": name})
+        self.app.push_screen(form, self._saved("Task added"))
