@@ -90,7 +90,10 @@ DEFAULT_DUE_TIME = datetime.time(9, 0)
 
 def default_due_time() -> datetime.time:
     """Settings ``"default_due_time": "HH:MM"`` (local time), else 09:00; an unreadable value is ignored."""
-    value = load_settings().get("default_due_time")
+    try:
+        value = load_settings().get("default_due_time")
+    except SettingsError:  # reported where the settings are loaded; a date still needs a time
+        return DEFAULT_DUE_TIME
     if isinstance(value, str):
         try:
             parsed = datetime.time.fromisoformat(value.strip())

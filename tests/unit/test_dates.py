@@ -199,3 +199,12 @@ def test_the_default_due_time_setting():
     assert default_due_time() == dt.time(7, 45)
     save_settings({"default_due_time": "quarter past"})
     assert default_due_time() == dt.time(9, 0)
+
+
+def test_a_broken_settings_file_still_gives_the_default_due_time():
+    from crm_tui.config import settings_path
+
+    path = settings_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"default_due_time": "07:45",', encoding="utf-8")  # cut short: not JSON
+    assert default_due_time() == dt.time(9, 0)
