@@ -1,4 +1,4 @@
-"""Helpers for Pilot tests of the forms: waiting on a condition, and keys sent in one burst."""
+"""Helpers for Pilot tests of the forms: keys sent in one burst, what a widget shows, a wait while a worker is held."""
 
 from __future__ import annotations
 
@@ -20,7 +20,11 @@ _NAMES = {
 
 
 async def wait_for(predicate: Callable[[], object], what: str, *, timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds.
+
+    Only for waiting while a worker is held on purpose: the ``until`` fixture (tests/app/conftest.py)
+    lets workers finish on every round, which would wait for the held one.
+    """
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -30,10 +30,12 @@ def error_text(form, field: str) -> str:
     return text_of(widget) if widget.has_class("-shown") else ""
 
 
-async def open_form(app, pilot, settle, key: str, form: str):
+async def open_form(app, pilot, settle, until, key: str, form: str):
     await settle(app, pilot)
     await pilot.press(key)
-    await wait_for(lambda: screen_name(app) == form and app.focused is not None, f"{form} with a focused field")
+    await until(
+        pilot, lambda: screen_name(app) == form and app.focused is not None, what=f"{form} with a focused field"
+    )
     return app.screen
 
 
@@ -78,14 +80,14 @@ async def test_deal_edit_conflict_shows_stored_values_then_second_save_replaces(
         assert stored.title == "Rollout phase 2" and stored.amount_cents == 100000
 
 
-async def test_every_error_shows_at_once_and_each_clears_when_its_field_is_fixed(make_app, settle, db):
+async def test_every_error_shows_at_once_and_each_clears_when_its_field_is_fixed(make_app, settle, until, db):
     app = make_app("customers")
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(app, pilot, settle, "n", "CustomerForm")
+        form = await open_form(app, pilot, settle, until, "n", "CustomerForm")
         form.query_one("#field-email", Input).value = "not-an-email"
         form.query_one("#field-phone", Input).value = "555\x07"
         await pilot.press("ctrl+s")
-        await wait_for(lambda: error_text(form, "name"), "the name's error")
+        await until(pilot, lambda: error_text(form, "name"), what="the name's error")
         assert error_text(form, "name") == "name is required; type a name"  # the service's own words
         assert "email must look like name@example.com" in error_text(form, "email")
         assert "phone contains a control character" in error_text(form, "phone")
@@ -102,29 +104,29 @@ async def test_every_error_shows_at_once_and_each_clears_when_its_field_is_fixed
         with db.read() as s:
             assert s.execute(select(Customer)).first() is None  # nothing was saved meanwhile
         await pilot.press("ctrl+s")
-        await wait_for(lambda: screen_name(app) == "CustomersScreen", "the form to close")
+        await until(pilot, lambda: screen_name(app) == "CustomersScreen", what="the form to close")
         with db.read() as s:
             assert s.execute(select(Customer.email).where(Customer.name == "Omega")).scalar_one() == "ok@omega.example"
 
 
-async def test_task_errors_from_the_form_and_from_the_database_show_together(make_app, settle, db):
+async def test_task_errors_from_the_form_and_from_the_database_show_together(make_app, settle, until, db):
     app = make_app("tasks")
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(app, pilot, settle, "n", "TaskFormScreen")
+        form = await open_form(app, pilot, settle, until, "n", "TaskFormScreen")
         form.query_one("#field-due", Input).value = "someday"
         form.query_one("#field-customer", Input).value = "Nobody Inc"
         await pilot.press("ctrl+s")
-        await wait_for(lambda: error_text(form, "customer"), "the customer's error")
+        await until(pilot, lambda: error_text(form, "customer"), what="the customer's error")
         assert error_text(form, "subject") == "subject is required; type a subject"
         assert error_text(form, "due").startswith("due: 'someday' is not a date; try tomorrow, fri 14:00")
         assert "no customer is called 'Nobody Inc'" in error_text(form, "customer")
         assert not form.query_one("#form-save", Button).disabled and tasks(db) == []
 
 
-async def test_an_unexpected_failure_re_enables_the_form_and_says_why(make_app, settle, db, monkeypatch):
+async def test_an_unexpected_failure_re_enables_the_form_and_says_why(make_app, settle, until, db, monkeypatch):
     app = make_app("customers")
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(app, pilot, settle, "n", "CustomerForm")
+        form = await open_form(app, pilot, settle, until, "n", "CustomerForm")
         calls = []
 
         def broken(**fields):
@@ -135,7 +137,7 @@ async def test_an_unexpected_failure_re_enables_the_form_and_says_why(make_app, 
 
         monkeypatch.setattr(app.services, "create_customer", broken)
         await pilot.press(*"Acme", "ctrl+s")
-        await wait_for(lambda: calls and not form.saving, "the failed save to come back")
+        await until(pilot, lambda: calls and not form.saving, what="the failed save to come back")
         message = text_of(form.query_one("#form-error"))
         assert (
             message
@@ -145,15 +147,15 @@ async def test_an_unexpected_failure_re_enables_the_form_and_says_why(make_app, 
         assert not form.query_one("#form-save", Button).disabled
         monkeypatch.undo()  # the database is fine again: the same form saves
         await pilot.press("ctrl+s")
-        await wait_for(lambda: screen_name(app) == "CustomersScreen", "the form to close")
+        await until(pilot, lambda: screen_name(app) == "CustomersScreen", what="the form to close")
         with db.read() as s:
             assert s.execute(select(Customer.name)).scalar_one() == "Acme"
 
 
-async def test_while_saving_the_save_button_is_off_and_the_form_says_so(make_app, settle, db, monkeypatch):
+async def test_while_saving_the_save_button_is_off_and_the_form_says_so(make_app, settle, until, db, monkeypatch):
     app = make_app("customers")
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(app, pilot, settle, "n", "CustomerForm")
+        form = await open_form(app, pilot, settle, until, "n", "CustomerForm")
         release = threading.Event()
         create = app.services.create_customer
 
@@ -184,7 +186,9 @@ def new_york(monkeypatch):
     save_settings({"default_due_time": "08:30"})
 
 
-async def test_the_same_task_form_everywhere_with_one_rule_for_a_bare_date(make_app, settle, db, services, new_york):
+async def test_the_same_task_form_everywhere_with_one_rule_for_a_bare_date(
+    make_app, settle, until, db, services, new_york
+):
     acme = services.create_customer(name="Acme")
     deal = services.create_deal("Rollout", customer_id=acme.id)
     friday_0830_local = dt.datetime(2026, 3, 20, 12, 30, tzinfo=UTC)  # 08:30 EDT
@@ -193,12 +197,14 @@ async def test_the_same_task_form_everywhere_with_one_rule_for_a_bare_date(make_
         shapes = []
 
         async def add(key: str, subject: str, due: str) -> None:
-            form = await open_form(app, pilot, settle, key, "TaskFormScreen")
+            form = await open_form(app, pilot, settle, until, key, "TaskFormScreen")
             shapes.append(([(f.name, f.kind, f.options) for f in form.fields], form.values()["kind"]))
             await pilot.press(*subject)
             form.query_one("#field-due", Input).value = due
             await pilot.press("ctrl+s")
-            await wait_for(lambda: screen_name(app) != "TaskFormScreen", f"the task form for {subject!r} to close")
+            await until(
+                pilot, lambda: screen_name(app) != "TaskFormScreen", what=f"the task form for {subject!r} to close"
+            )
 
         await add("n", "from the queue", "fri")
         app.open_deal(deal.id)
@@ -225,47 +231,50 @@ async def test_the_same_task_form_everywhere_with_one_rule_for_a_bare_date(make_
         ("", None),
     ],
 )
-async def test_natural_due_dates_in_the_task_form(make_app, settle, db, typed, due):
+async def test_natural_due_dates_in_the_task_form(make_app, settle, until, db, typed, due):
     app = make_app("tasks")
     async with app.run_test(size=(80, 24)) as pilot:
-        form = await open_form(app, pilot, settle, "n", "TaskFormScreen")
+        form = await open_form(app, pilot, settle, until, "n", "TaskFormScreen")
         assert "fri 14:00" in form.query_one("#field-due", Input).placeholder
         await pilot.press(*"Call Anna")
         form.query_one("#field-due", Input).value = typed
         await pilot.press("ctrl+s")
-        await wait_for(lambda: screen_name(app) == "TasksScreen", "the form to close")
+        await until(pilot, lambda: screen_name(app) == "TasksScreen", what="the form to close")
         assert tasks(db)[0].due_at == due
 
 
-async def test_natural_expected_close_in_the_deal_form(make_app, settle, db, services):
+async def test_natural_expected_close_in_the_deal_form(make_app, settle, until, db, services):
     acme = services.create_customer(name="Acme")
     deal = services.create_deal("Rollout", customer_id=acme.id)
     app = make_app("pipeline")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         app.open_deal(deal.id)
-        form = await open_form(app, pilot, settle, "e", "DealFormScreen")
+        form = await open_form(app, pilot, settle, until, "e", "DealFormScreen")
         close = form.query_one("#field-expected_close", Input)
         close.value = "someday"
         await pilot.press("ctrl+s")
-        await wait_for(lambda: error_text(form, "expected_close"), "the expected close error")
+        await until(pilot, lambda: error_text(form, "expected_close"), what="the expected close error")
         assert error_text(form, "expected_close").startswith("expected close date: 'someday' is not a date")
         close.value = "+1m"
         await pilot.press("ctrl+s")
-        await wait_for(lambda: screen_name(app) == "DealDetailScreen", "the form to close")
+        await until(pilot, lambda: screen_name(app) == "DealDetailScreen", what="the form to close")
         assert services.get(Deal, deal.id).expected_close == dt.date(2026, 4, 16)
 
 
-async def test_snooze_to_a_typed_natural_date(make_app, settle, db, services, clock):
+async def test_snooze_to_a_typed_natural_date(make_app, settle, until, db, services, clock):
     task = services.add_task("Call Anna", due_at=clock.now + dt.timedelta(hours=1))
     app = make_app("tasks")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("s")
-        await wait_for(lambda: screen_name(app) == "SnoozeScreen" and app.focused is not None, "the snooze dialog")
+        await until(
+            pilot, lambda: screen_name(app) == "SnoozeScreen" and app.focused is not None, what="the snooze dialog"
+        )
         assert "next week" in app.screen.query_one("#snooze-date", Input).placeholder
         await pilot.press(*"next week 10:00", "enter")
-        await wait_for(
+        await until(
+            pilot,
             lambda: services.get(Task, task.id).due_at == dt.datetime(2026, 3, 23, 10, tzinfo=UTC),
-            "the task to be due Monday 10:00",
+            what="the task to be due Monday 10:00",
         )
