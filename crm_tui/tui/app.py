@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from crm_tui.tui.commands import JumpProvider, binding_commands
@@ -386,6 +387,24 @@ class CrmApp(App[int]):
             )
         else:
             self.notify(f"{event.verb.capitalize()}: {event.action}", timeout=4, markup=False)
+
+    # -- keys -----------------------------------------------------------------
+
+    def on_key(self, event: events.Key) -> None:
+        """A letter typed in the same burst as ``/`` (over SSH, or by a fast typist) is handed to
+        the widget that had focus when the app read it — the list — before ``/`` has moved focus
+        to the search box; it then comes back up to the app, where it would fire a binding (``d``
+        deletes). A text box never passes a letter on, so a letter that reaches the app while one
+        has focus was typed before it had: it goes into the box, in order, instead."""
+        focused = self.focused
+        if self.screen.is_modal:
+            return  # a form takes in the keys of its burst itself (tui.modals.early_keys)
+        if event.is_printable and isinstance(focused, (Input, TextArea)):
+            event.prevent_default()
+            event.stop()
+            again = events.Key(event.key, event.character)
+            again.set_sender(self)  # sent by the app, as the terminal's keys are
+            focused.post_message(again)
 
     # -- navigation -----------------------------------------------------------
 

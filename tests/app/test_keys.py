@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from pilotkit import burst as send_burst
 from sqlalchemy import func, select
 
 from crm_tui.models import Customer, Deal, JournalEntry, Stage, Task
@@ -62,7 +63,8 @@ async def test_letters_typed_in_one_burst_after_slash_search_and_change_nothing(
     app = make_app("customers")
     async with app.run_test(size=size) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *burst)  # one burst: no pause between the keys
+        send_burst(app, "slash", *burst)  # one burst: queued at once, as one read over SSH delivers them
+        await until(pilot, lambda: app.screen.query_one("#customers-search").value == burst, what="the search text")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "CustomersScreen"  # no confirmation, no form opened
         assert app.screen.query_one("#customers-search").value == burst
@@ -70,11 +72,12 @@ async def test_letters_typed_in_one_burst_after_slash_search_and_change_nothing(
     assert count(db, Customer, Customer.deleted_at.is_(None)) == customers_before
 
 
-async def test_a_burst_after_slash_on_the_board_filters_instead_of_winning(make_app, settle, db, book):
+async def test_a_burst_after_slash_on_the_board_filters_instead_of_winning(make_app, settle, until, db, book):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        await pilot.press("slash", *"wxLn")
+        send_burst(app, "slash", *"wxLn")
+        await until(pilot, lambda: app.screen.query_one("#pipeline-filter").value == "wxLn", what="the filter text")
         await settle(app, pilot)
         assert app.screen.query_one("#pipeline-filter").value == "wxLn"
         assert type(app.screen).__name__ == "PipelineScreen"
