@@ -44,6 +44,9 @@ DB_ENGINES = [e for e in os.environ.get("CRM_TUI_TEST_ENGINES", "sqlite,postgres
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "sqlite_only: the test checks SQLite itself (pragmas, files); no PostgreSQL run")
+    config.addinivalue_line(
+        "markers", "keys_only: the test is about keys and screens, which no engine changes; run on SQLite only"
+    )
 
 
 @pytest.fixture(params=DB_ENGINES)
@@ -53,6 +56,8 @@ def db(request, tmp_path):
     from crm_tui.db import Database
 
     if request.param == "postgresql":
+        if request.node.get_closest_marker("keys_only"):
+            pytest.skip("keys and screens: the same on every engine (run on SQLite)")
         if "db_path" in request.fixturenames or request.node.get_closest_marker("sqlite_only"):
             pytest.skip("SQLite-specific: this test inspects the SQLite file or its settings")
         database = Database.open(request.getfixturevalue("pg_db_url"))

@@ -14,6 +14,10 @@ from crm_tui.models import Customer, Deal, JournalEntry, Stage, Task
 
 SIZES = [(80, 24), (120, 40)]
 
+# Keys and screens behave the same on every engine; the journal's engines are tested in the core
+# tier (tests/unit/test_journal.py) and by the undo tests below, which run on both.
+KEYS_ONLY = pytest.mark.keys_only
+
 
 def count(db, model, *where):
     with db.read() as s:
@@ -53,6 +57,7 @@ def book(services, clock):
 # -- keys of a burst --------------------------------------------------------------------------------
 
 
+@KEYS_ONLY
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("burst", ["dieg", "cd", "nesd"])
 async def test_letters_typed_in_one_burst_after_slash_search_and_change_nothing(
@@ -72,6 +77,7 @@ async def test_letters_typed_in_one_burst_after_slash_search_and_change_nothing(
     assert count(db, Customer, Customer.deleted_at.is_(None)) == customers_before
 
 
+@KEYS_ONLY
 async def test_a_burst_after_slash_on_the_board_filters_instead_of_winning(make_app, settle, until, db, book):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -87,6 +93,7 @@ async def test_a_burst_after_slash_on_the_board_filters_instead_of_winning(make_
 # -- the cursor follows the work ----------------------------------------------------------------------
 
 
+@KEYS_ONLY
 @pytest.mark.parametrize("size", SIZES)
 async def test_a_new_deal_is_selected_so_the_next_key_acts_on_it(make_app, settle, until, db, book, size):
     app = make_app("pipeline")
@@ -110,6 +117,7 @@ async def test_a_new_deal_is_selected_so_the_next_key_acts_on_it(make_app, settl
     assert stage_name(db, book["big"].id) == "Lead"
 
 
+@KEYS_ONLY
 @pytest.mark.parametrize("size", SIZES)
 async def test_after_a_win_the_cursor_is_on_the_next_card_of_the_column_and_enter_opens_it(
     make_app, settle, until, db, services, size
@@ -131,6 +139,7 @@ async def test_after_a_win_the_cursor_is_on_the_next_card_of_the_column_and_ente
         assert type(app.screen).__name__ == "DealDetailScreen" and app.screen.deal_id == second.id
 
 
+@KEYS_ONLY
 async def test_done_keeps_the_cursor_in_place_and_mine_shows_the_headers(make_app, settle, until, db, book):
     app = make_app("tasks")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -160,6 +169,7 @@ async def test_done_keeps_the_cursor_in_place_and_mine_shows_the_headers(make_ap
 # -- screens: number keys and escape -----------------------------------------------------------------
 
 
+@KEYS_ONLY
 async def test_number_keys_go_to_the_list_of_their_section(make_app, settle, until, book):
     app = make_app("customers")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -178,6 +188,7 @@ async def test_number_keys_go_to_the_list_of_their_section(make_app, settle, unt
         assert type(app.screen).__name__ == "PipelineScreen"
 
 
+@KEYS_ONLY
 async def test_escape_goes_back_to_where_the_rep_came_from(make_app, settle, book):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -267,6 +278,7 @@ async def test_history_on_the_deal_page_lists_changes_and_follows_an_undo(make_a
         assert s.execute(select(func.count()).select_from(JournalEntry)).scalar() >= 2
 
 
+@KEYS_ONLY
 async def test_the_deal_page_offers_win_and_lose_only_on_open_deals_and_reopen_on_closed(
     make_app, settle, until, db, services, book
 ):
@@ -289,6 +301,7 @@ async def test_the_deal_page_offers_win_and_lose_only_on_open_deals_and_reopen_o
 # -- the palette reaches every key's action by name -----------------------------------------------------
 
 
+@KEYS_ONLY
 async def test_the_palette_lists_every_binding_of_every_screen_by_name(make_app, settle, until, book):
     """Nothing exists only behind a key: each action bound where the rep is — the screen's, its
     focused widget's, the app's — is a palette command named by what it does."""
@@ -312,6 +325,7 @@ async def test_the_palette_lists_every_binding_of_every_screen_by_name(make_app,
             assert {"Go to Customers", "Go to Pipeline", "Go to Tasks", "Go to Reports"} <= titles
 
 
+@KEYS_ONLY
 async def test_an_action_found_by_name_in_the_palette_runs_on_the_highlighted_card(make_app, settle, until, db, book):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -330,6 +344,7 @@ async def test_an_action_found_by_name_in_the_palette_runs_on_the_highlighted_ca
         await until(pilot, lambda: stage_name(db, book["big"].id) == "Won", what="the win")
 
 
+@KEYS_ONLY
 async def test_a_remapped_section_key_is_the_one_the_screen_bar_shows_and_the_one_that_works(make_app, settle, until):
     import json
     import os
