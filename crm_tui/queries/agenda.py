@@ -1,0 +1,145 @@
+"""A rep's day: what is overdue, what is due in the next days in time order, then their deals
+with no next step and their rotting deals — the read side of ``crm-tui agenda``.
+
+An agenda belongs to one owner. Its items are open tasks (overdue first, then in due order up to
+``days`` local days from today) and, after them, open deals of that owner with no open task
+(every deal needs a next step) and open deals rotting in their stage. Soft-deleted records and
+records of deleted customers or deals are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import exists, or_, select
+
+from crm_tui.columns import col, pk
+from crm_tui.models import UTC, Customer, Deal, Stage, Task
+from crm_tui.queries.tasks import local_day_end
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
+
+#: the kinds of an agenda item that are not tasks
+NO_NEXT_STEP = "no_next_step"
+ROTTING = "rotting"
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    kind: str  # a task's kind (call, email, meeting, todo), or no_next_step / rotting for a deal
+    subject: str
+    due: dt.datetime | None  # UTC; None for a deal item
+    customer: str
+    deal: str
+    overdue: bool
+    task_id: int | None = None
+    deal_id: int | None = None
+    days_in_stage: int | None = None  # a rotting deal's
+
+
+@dataclass(frozen=True)
+class Agenda:
+    owner: str
+    start: dt.datetime  # now (UTC)
+    end: dt.datetime  # the end of the last local day it covers (UTC)
+    items: tuple[AgendaItem, ...]
+
+    @property
+    def tasks(self) -> tuple[AgendaItem, ...]:
+        return tuple(i for i in self.items if i.task_id is not None)
+
+
+def agenda(db: Database, owner: str, *, now: dt.datetime, days: int = 1, tz: dt.tzinfo | None = None) -> Agenda:
+    """``owner``'s agenda from ``now`` to the end of the ``days``-th local day (1: today)."""
+    now = now.astimezone(UTC)
+    end = local_day_end(now, tz)
+    for _ in range(days - 1):
+        end = local_day_end(end + dt.timedelta(hours=1), tz)
+    live = (
+        col(Task.deleted_at).is_(None),
+        or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+        or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
+    )
+    tasks_q = (
+        select(
+            pk(Task.id),
+            col(Task.kind),
+            col(Task.subject),
+            col(Task.due_at),
+            col(Customer.name),
+            col(Deal.title),
+            col(Task.deal_id),
+        )
+        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
+        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
+        .where(*live, col(Task.owner) == owner, col(Task.done_at).is_(None), col(Task.due_at) < end)
+        .order_by(col(Task.due_at), pk(Task.id))
+    )
+    has_next_step = exists().where(
+        col(Task.deal_id) == pk(Deal.id), col(Task.done_at).is_(None), col(Task.deleted_at).is_(None)
+    )
+    deals_q = (
+        select(
+            pk(Deal.id),
+            col(Deal.title),
+            col(Customer.name),
+            col(Deal.stage_entered_at),
+            col(Stage.rot_days),
+            has_next_step,
+        )
+        .join(Stage, pk(Stage.id) == col(Deal.stage_id))
+        .join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
+        .where(
+            col(Deal.owner) == owner,
+            col(Deal.deleted_at).is_(None),
+            col(Stage.outcome) == "open",
+            or_(col(Deal.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+        )
+        .order_by(col(Deal.stage_entered_at), pk(Deal.id))
+    )
+    items: list[AgendaItem] = []
+    stale: list[AgendaItem] = []
+    rotting: list[AgendaItem] = []
+    with db.read() as session:
+        conn = session.connection()
+        for tid, kind, subject, due, customer, deal, deal_id in conn.execute(tasks_q):
+            due_at = _aware(due)
+            items.append(AgendaItem(kind, subject, due_at, customer or "", deal or "", due_at < now, tid, deal_id))
+        for deal_id, title, customer, entered, rot_days, has_step in conn.execute(deals_q):
+            entered_at = _aware(entered)
+            in_stage = max(0, (now - entered_at).days)
+            if not has_step:
+                stale.append(
+                    AgendaItem(NO_NEXT_STEP, title, None, customer or "", title, False, None, deal_id, in_stage)
+                )
+            elif rot_days is not None and entered_at < now - dt.timedelta(days=int(rot_days)):
+                rotting.append(AgendaItem(ROTTING, title, None, customer or "", title, False, None, deal_id, in_stage))
+    return Agenda(owner, now, end, tuple(items + stale + rotting))
+
+
+def _aware(value: Any) -> dt.datetime:
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    assert isinstance(value, dt.datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def as_json(day: Agenda) -> dict[str, Any]:
+    """The agenda as ``crm-tui agenda --format json`` prints it (times in UTC, ISO 8601)."""
+    return {
+        "owner": day.owner,
+        "items": [
+            {
+                "kind": i.kind,
+                "subject": i.subject,
+                "due": i.due.astimezone(UTC).isoformat() if i.due else None,
+                "customer": i.customer or None,
+                "deal": i.deal or None,
+                "overdue": i.overdue,
+            }
+            for i in day.items
+        ],
+    }
