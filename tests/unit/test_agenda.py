@@ -25,7 +25,8 @@ def day(db, services, clock):
     pilot = services.create_deal("Pilot", customer_id=acme.id, amount="500")
     at = clock.now
     services.add_task("Late call", kind="call", deal_id=pilot.id, due_at=at - dt.timedelta(days=2))
-    services.add_task("Demo at four", kind="meeting", customer_id=acme.id, due_at=at + dt.timedelta(hours=1, minutes=30))
+    four = at + dt.timedelta(hours=1, minutes=30)
+    services.add_task("Demo at four", kind="meeting", customer_id=acme.id, due_at=four)
     services.add_task("Quote at three", kind="email", due_at=at + dt.timedelta(minutes=30))
     services.add_task("Tomorrow's call", kind="call", due_at=at + dt.timedelta(days=1))
     services.add_task("Next week", due_at=at + dt.timedelta(days=7))
