@@ -7,8 +7,8 @@ customer with none is in no segment. Per customer, one SQL GROUP BY gives
 - frequency: number of purchases,
 - monetary: Σ purchase values,
 
-and the same statement scores them 1..5 (no customer passes through Python; no pandas,
-whose import alone took 0.45 s and 90 MiB; the window function needs SQLite 3.25 or later,
+and the same statement scores them 1..5 (no customer passes through Python, and no pandas,
+whose import alone costs more than the query; the window function needs SQLite 3.25 or later,
 which every supported Python ships):
 
 - R by fixed recency thresholds: ≤30 days 5, ≤90 4, ≤180 3, ≤365 2, older 1;

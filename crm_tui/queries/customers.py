@@ -97,8 +97,7 @@ def _most_driving(rows: int, book: int) -> int:
     sort them: cost ∝ matches) rather than be probed while the sort column's index is walked
     until ``rows`` matches turn up (cost ∝ rows × book / matches, for a book of ``book``
     customers). They cross where matches² = rows × book: ≈2,500 matches for a screenful of a
-    100k book, ≈800 for a 10k one. Measured at 100k: 649 matches probed took 30–40 ms a
-    keystroke, fetched 3 ms; 12,000 matches fetched 40 ms, probed 2 ms."""
+    100k book, ≈800 for a 10k one (the measurements: benchmarks/RESULTS.md)."""
     return math.isqrt(max(0, rows) * max(book, 1))
 
 
@@ -110,8 +109,8 @@ _OFFSET: BindParameter[int] = bindparam("page_offset")
 @dataclass(frozen=True)
 class _Shape:
     """What a filter's WHERE clause looks like, without its values. Statements are built once
-    per shape (building one costs ~3 ms of Python, more than running it) and then only run
-    with new values."""
+    per shape (building one costs more Python than running it) and then only run with new
+    values."""
 
     dialect: str
     text: str = ""  # "", "prefix" (1–2 letters), "like" (no text index), "ids" (drives), "probe"
@@ -332,8 +331,7 @@ def first_page(db: Database, filt: CustomerFilter, sort: Sort, limit: int) -> tu
 def rehearse_search(db: Database, sort: Sort = Sort("name")) -> None:
     """Build, compile and run once the statements a search runs, in each shape a search can
     take (1–2 letters, few text-index matches, many), so the first keystroke of each shape in a
-    session does not pay for that (~10 ms at 100k customers: 'l' read in 15 ms, then 3). Meant
-    for the app's warm-up thread; costs ~50 ms there. Pages are read with LIMIT 0 and counts
+    session does not pay for that. Meant for the app's warm-up thread. Pages are read with LIMIT 0 and counts
     only where an index answers at once, so no table is walked: where none would (no text
     index; a prefix LIKE on PostgreSQL) the count statement is only built."""
     nothing = "\u0001\u0002\u0003"  # no name, email, phone or industry holds control characters

@@ -1,6 +1,6 @@
 """The customer list's first page straight from a SQLite file, before SQLAlchemy is loaded.
 
-Opening the database the full way imports SQLAlchemy and SQLModel (≈0.6 s of CPU).
+Opening the database the full way imports SQLAlchemy and SQLModel, most of start-up's CPU.
 The first screen needs only the first page in name order and the number of live
 customers, so this module reads them with the standard library's ``sqlite3``, read
 only (it never creates or changes a file), while the full database layer loads. It

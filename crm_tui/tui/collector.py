@@ -1,36 +1,32 @@
 """Keeping Python's garbage collector out of the moments a person waits for.
 
-Two settings, both taken and given back through this module (from any thread):
+Two settings, both taken and given back through this module (from any thread), and set only by
+the command line's interactive session (``crm_tui.cli.interactive_settings``) — never by
+importing the app:
 
 - **Full collections wait for start-up.** A full (generation 2) collection walks every
   object the collector tracks. Right after start-up that is everything the imports, the
-  database layer and the first screen made: a 60–80 ms pause at 100k customers, landing in
-  the middle of start-up or of the first keys. So while start-up (or the warm-up's imports)
-  makes long-lived objects, full collections are held off — young collections still run and
-  still free short-lived cycles — and when the last hold is released, what exists is frozen
-  out of the collector's view (``gc.freeze``).
+  database layer and the first screen made, so one would land in the middle of start-up or
+  of the first keys. While start-up (or the warm-up's imports) makes long-lived objects, full
+  collections are held off — young collections still run and still free short-lived cycles —
+  and when the last hold is released, what exists is frozen out of the collector's view
+  (``gc.freeze``).
 - **A wide young generation while an app runs.** Drawing a frame makes thousands of objects
-  (Textual's strips, each with seven small caches) that live until the frame is written and
+  (Textual's strips, each with several small caches) that live until the frame is written and
   are then freed by reference counting. At Python's default (a young collection per 700 new
-  objects) the collector ran five or six times in every frame, walked those objects and
-  promoted them, and the promoted ones brought a 15–25 ms full collection every few seconds
-  of scrolling (100–200 ms once a big book's screens are all open). With ``YOUNG`` objects
-  between young collections, a frame's objects are gone before the collector looks: at 100k
-  customers one benchmark session went from 430 collections and 180–190 ms of collecting to
-  none while keys were pressed. The price: up to ``YOUNG`` objects of cyclic garbage wait to
-  be freed (a few MiB; peak memory rose 8 MiB), and when many of the new objects survive — a
-  screen shown for the first time, a report computed — that one young collection is as long
-  as the full collections it replaces (50–200 ms). Over a long session that visits every
-  screen the collector's total time fell about threefold. And a freeze (here, and when a main
-  screen first shows) also keeps for good the garbage the young generation holds at that
-  moment: 0–21,000 objects per freeze at 100k customers, ~56,000 over the six freezes of a
-  session that visits every screen. Collecting it first would cost 15–110 ms each time;
-  waiting for the next young collection to freeze would make that collection walk everything
-  start-up made (~50,000 objects: 30–110 ms, in the middle of the first keys).
+  objects) the collector runs several times in every frame, walks those objects and promotes
+  them, and the promoted ones bring full collections every few seconds of scrolling. With
+  ``YOUNG`` objects between young collections, a frame's objects are gone before the
+  collector looks. The price: up to ``YOUNG`` objects of cyclic garbage wait to be freed, and
+  when many new objects survive — a screen shown for the first time, a report computed — that
+  one young collection is as long as the full collections it replaces. And a freeze keeps for
+  good the garbage the young generation holds at that moment; collecting it first, or
+  freezing at the next young collection, would put a pause in the first keys instead.
 
-When nothing holds either setting, the thresholds are the ones found before. (Python 3.14's
-incremental collector schedules collections differently; these settings are tuned for
-3.11–3.13.)
+The figures behind these choices are in benchmarks/RESULTS.md ("Keystrokes without garbage
+collections"). When nothing holds either setting, the thresholds are the ones found before.
+(Python 3.14's incremental collector schedules collections differently; these settings are
+tuned for 3.11–3.13.)
 """
 
 from __future__ import annotations

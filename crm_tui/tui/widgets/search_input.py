@@ -13,8 +13,8 @@ class SearchInput(Input):
     """An ``Input`` that hands every new value to ``on_value`` as it is typed.
 
     The call happens inside the key press, before Textual repaints the box; an
-    ``Input.Changed`` handler runs only after that frame, so the query would start
-    5–10 ms later on every keystroke. And a keystroke repaints the box only: an
+    ``Input.Changed`` handler runs only after that frame, so the query would start a
+    frame later on every keystroke. And a keystroke repaints the box only: an
     ``Input`` re-lays out the whole screen on each one (its text width is a layout
     value), which a fixed-width box never needs.
     """
