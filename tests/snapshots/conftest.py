@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
@@ -33,3 +34,49 @@ def settled():
         return run_before
 
     return make
+
+
+@pytest.fixture
+def board_db(tmp_path, clock):
+    """Deals across every stage (one rotting, one CJK, one with markup), tasks in every group, one order-free book.
+
+    Always a SQLite file: the pictures do not depend on the engine, so they are taken once.
+    """
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    db = Database.open(str(tmp_path / "snap.sqlite3"))
+    services = Services(db, user="ann", clock=clock)
+    names = ["[red]ACME[/red] Corp", "Globex", "株式会社テスト商事", "Initech", "Umbrella"]
+    customers = [services.create_customer(name=n, owner=("ann", "bob")[i % 2]) for i, n in enumerate(names)]
+    clock.advance(days=-40)
+    old = services.create_deal("Stale pilot", customer_id=customers[3].id, amount="4200", owner="bob")
+    clock.advance(days=40)
+    plan = [
+        ("[b]Fleet[/b] renewal", 0, "12000", 0),
+        ("Warehouse racks", 1, "8400.50", 1),
+        ("年度保守契約の更新", 2, "56000", 2),
+        ("Pilot expansion", 3, "23000", 3),
+        ("Support tier", 4, "1500", 1),
+        ("Laptops 40x", 0, "36000", 2),
+    ]
+    for title, who, amount, steps in plan:
+        deal = services.create_deal(title, customer_id=customers[who].id, amount=amount, owner=("ann", "bob")[who % 2])
+        for _ in range(steps):
+            services.move_deal_step(deal.id, 1)
+    won = services.create_deal("Server refresh", customer_id=customers[1].id, amount="18000")
+    services.win_deal(won.id)
+    lost = services.create_deal("Printers", customer_id=customers[4].id, amount="2500", owner="bob")
+    services.lose_deal(lost.id, "price")
+    services.add_task(
+        "Chase signature", kind="call", deal_id=old.id, due_at=clock.now - dt.timedelta(days=3), priority=3
+    )
+    services.add_task(
+        "Prepare demo", kind="meeting", customer_id=customers[0].id, due_at=clock.now + dt.timedelta(hours=3)
+    )
+    done = services.add_task(
+        "Send brochure", kind="email", customer_id=customers[2].id, due_at=clock.now - dt.timedelta(days=1)
+    )
+    services.complete_task(done.id)
+    yield db
+    db.close()

@@ -123,14 +123,14 @@ class DealDetailScreen(CrmScreen):
             head.add_row("Lost because", Text(safe(d.lost_reason)))
         self.query_one("#deal-head", Static).update(head)
 
-        stages = Text("Stage history\n", style="bold")
+        stages = Text.assemble(("Stage history\n", "bold"))
         for h in detail.history:
             stages.append(f"{local(h.at)}  ", style="dim")
             stages.append(f"{safe(h.from_stage)} → {safe(h.to_stage)}")
             stages.append(f"  {safe(h.by)}\n" if h.by else "\n", style="dim")
         self.query_one("#deal-history", Static).update(stages)
 
-        tasks = Text("Tasks\n", style="bold")
+        tasks = Text.assemble(("Tasks\n", "bold"))
         for t in detail.tasks:
             tasks.append("✓ " if t.done_at else "☐ ", style="bold")
             tasks.append(safe(t.subject), style="dim" if t.done_at else "")
@@ -143,7 +143,7 @@ class DealDetailScreen(CrmScreen):
             tasks.append("none — t adds one\n", style="dim")
         self.query_one("#deal-tasks", Static).update(tasks)
 
-        notes = Text("Notes\n", style="bold")
+        notes = Text.assemble(("Notes\n", "bold"))
         for n in detail.notes:
             notes.append(f"{local(n.at)}  {safe(n.author)}\n", style="dim")
             notes.append("\n".join(safe(line) for line in n.body.splitlines()) + "\n\n")
@@ -151,7 +151,7 @@ class DealDetailScreen(CrmScreen):
             notes.append("none — n adds one\n", style="dim")
         self.query_one("#deal-notes", Static).update(notes)
 
-        changed = Text("History\n", style="bold")
+        changed = Text.assemble(("History\n", "bold"))
         changed.append_text(history_text(changes))
         self.query_one("#deal-changes", Static).update(changed)
 

@@ -1,0 +1,65 @@
+"""Every page, form and dialog a key opens, at 80x24 and 120x40, on the board's fixed book with a
+frozen clock: the deal page with its History, the deal, contact, note and customer forms, the
+lost reason, the snooze menu, the owner picker, the delete question, the discard question and
+the import and export prompts."""
+
+from __future__ import annotations
+
+import pytest
+
+from crm_tui.tui.app import create_app
+
+SIZES = [(80, 24), (120, 40)]
+
+# (name, the screen it starts on, the keys that open it)
+OPENED = [
+    ("deal_page", "pipeline", ("enter",)),
+    ("deal_form", "pipeline", ("n",)),
+    ("deal_edit", "pipeline", ("enter", "e")),
+    ("lost_reason", "pipeline", ("x",)),
+    ("owner_picker", "pipeline", ("o",)),
+    ("delete_question", "customers", ("d",)),
+    ("customer_form", "customers", ("e",)),
+    ("contact_form", "customers", ("enter", "c")),
+    ("note_form", "customers", ("enter", "n")),
+    ("snooze_menu", "tasks", ("s",)),
+    ("discard_question", "customers", ("n", "A", "c", "m", "e", "escape")),
+]
+
+
+def quiet_cursors(pilot) -> None:
+    """No blinking cursor: it would make the picture depend on the moment it is taken."""
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("name, mode, keys", OPENED, ids=[o[0] for o in OPENED])
+def test_opened_by_a_key(snap_compare, settled, board_db, clock, name, mode, keys, size):
+    app = create_app(db=board_db, clock=clock, user="ann", poll=False, initial_mode=mode)
+    press = settled(*keys)
+
+    async def run_before(pilot) -> None:
+        await press(pilot)
+        quiet_cursors(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("direction", ["import", "export"])
+def test_import_and_export_prompts(snap_compare, settled, board_db, clock, direction, size):
+    from crm_tui.tui.transfer_commands import open_transfer
+
+    app = create_app(db=board_db, clock=clock, user="ann", poll=False, initial_mode="customers")
+    ready = settled()
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        open_transfer(pilot.app, direction, "deals")
+        await ready(pilot)
+        quiet_cursors(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
