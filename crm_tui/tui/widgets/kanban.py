@@ -264,8 +264,10 @@ class KanbanBoard(Widget, can_focus=True):
         return cell
 
     def _card_cell(self, ci: int, y: int, w: int) -> list:
-        stage = self.board.stages[ci]
-        cards = self.board.cards.get(stage.id, [])
+        board = self.board
+        assert board is not None  # drawn by render_line only once a board is shown
+        stage = board.stages[ci]
+        cards = board.cards.get(stage.id, [])
         index, part = divmod(y - self.HEAD_H, self.CARD_H)
         index += self.tops.get(stage.id, 0)
         if index >= len(cards) or part == self.CARD_H - 1:
@@ -299,6 +301,7 @@ class KanbanBoard(Widget, can_focus=True):
 
     def _cell(self, ci: int, y: int, w: int, first: bool, last: bool) -> Text:
         board = self.board
+        assert board is not None  # drawn by render_line only once a board is shown
         stage = board.stages[ci]
         head = board.headers.get(stage.id)
         cards = board.cards.get(stage.id, [])

@@ -246,7 +246,8 @@ class VirtualTable(ScrollView, can_focus=True):
         key = (width, self._sort, self.has_focus, self.app.theme)
         cached = self._vt_styles.get(("header",))
         if cached is not None and cached[0] == key:
-            return cached[1]
+            header: Strip = cached[1]
+            return header
         strip = self._render_header(width)
         self._vt_styles[("header",)] = (key, strip)
         return strip
