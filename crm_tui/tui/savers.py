@@ -8,7 +8,8 @@ field is checked and every failure reported at once (``ValidationErrors``).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 from crm_tui import validate as v
 from crm_tui.config import default_due_time
@@ -17,8 +18,14 @@ from crm_tui.errors import ValidationError, ValidationErrors
 from crm_tui.queries.pipeline import resolve_customer
 from crm_tui.tui.modals.task_form import task_checks
 
+if TYPE_CHECKING:
+    from crm_tui.db import Database
+    from crm_tui.models import Task
+    from crm_tui.services import Services
+    from crm_tui.tui.app import CrmApp
 
-def deal_values(db, values: dict, *, services: Any = None) -> dict:
+
+def deal_values(db: Database, values: dict[str, Any], *, services: Services | None = None) -> dict[str, Any]:
     """Form text → create_deal/update_deal keyword arguments (customer resolved by name).
 
     ``expected_close`` may be natural (``+2w``, ``fri``), read against ``services.now()``
@@ -46,7 +53,7 @@ def deal_values(db, values: dict, *, services: Any = None) -> dict:
     }
 
 
-def _customer(db, typed: str | None, fixed: tuple[int, str] | None, errors: dict[str, str]) -> int | None:
+def _customer(db: Database, typed: str | None, fixed: tuple[int, str] | None, errors: dict[str, str]) -> int | None:
     """The customer the rep named: ``fixed`` (id, name) when the name is unchanged, else looked up by name."""
     name = (typed or "").strip()
     if fixed is not None and name.casefold() == fixed[1].strip().casefold():
@@ -58,7 +65,9 @@ def _customer(db, typed: str | None, fixed: tuple[int, str] | None, errors: dict
         return None
 
 
-def task_saver(app, *, deal_id: int | None = None, customer: tuple[int, str] | None = None):
+def task_saver(
+    app: CrmApp, *, deal_id: int | None = None, customer: tuple[int, str] | None = None
+) -> Callable[[dict[str, Any]], Task]:
     """A ``TaskFormScreen`` save callable: typed values → services.add_task (run in a thread).
 
     The one rule for the due field, wherever the form was opened: natural or ISO text
@@ -67,14 +76,15 @@ def task_saver(app, *, deal_id: int | None = None, customer: tuple[int, str] | N
     customer, used while the form's customer field still shows that name.
     """
     db, services = app.db, app.services
+    assert db is not None and services is not None  # a task form opens only once the database is open
 
-    def save(values: dict):
+    def save(values: dict[str, Any]) -> Task:
         cleaned, errors = v.check_all(values, task_checks(services.now(), default_due_time()))
         customer_id = _customer(db, values.get("customer"), customer, errors)
         if errors:
             raise ValidationErrors(errors)
         return services.add_task(
-            cleaned["subject"],
+            cast(str, cleaned["subject"]),  # task_checks: the subject is text
             kind=cleaned["kind"],
             due_at=cleaned["due"],
             priority=cleaned["priority"],

@@ -31,6 +31,8 @@ class ContactForm(FormScreen):
 
     FIELDS = CONTACT_FIELDS
 
-    def __init__(self, customer_name: str, save: Callable[[dict[str, Any]], Any], contact: dict | None = None) -> None:
+    def __init__(
+        self, customer_name: str, save: Callable[[dict[str, Any]], Any], contact: dict[str, Any] | None = None
+    ) -> None:
         title = f"Contact at {customer_name}" if contact is None else f"Edit contact {contact.get('name', '')}"
         super().__init__(title, save, values=contact, checks=CONTACT_CHECKS)

@@ -75,7 +75,7 @@ class DealFormScreen(FormScreen):
         shown = dict(current)
         if current.get("amount_cents") is not None:
             shown["amount"] = money_text(current["amount_cents"]).replace(",", "")
-        close = current.get("expected_close")
+        close: Any = current.get("expected_close")
         shown["expected_close"] = close.isoformat() if hasattr(close, "isoformat") else (close or "")
         if current.get("probability") is None:
             shown["probability"] = ""

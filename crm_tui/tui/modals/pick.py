@@ -49,7 +49,7 @@ class PickScreen(ModalScreen[Any]):
 
     @on(OptionList.OptionSelected)
     def _picked(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self._choices[int(event.option.id)][1])
+        self.dismiss(self._choices[event.option_index][1])  # the options are the choices, in order
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -11,7 +11,7 @@ every write is undoable without the screen doing anything.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import on
 from textual.screen import Screen
@@ -20,10 +20,20 @@ from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import ConflictError, CrmError
 
+if TYPE_CHECKING:
+    from textual import getters
+    from textual.app import App
+
+    from crm_tui.tui.app import CrmApp
+
 
 class CrmScreen(Screen[Any]):
     #: tables whose change makes this screen reload (see ``Database.write``)
     WATCHES: frozenset[str] = frozenset()
+
+    if TYPE_CHECKING:
+        # the running app is a ``CrmApp`` (for the type checker; Textual's own property at run time)
+        app = getters.app(CrmApp)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -57,6 +67,15 @@ class CrmScreen(Screen[Any]):
         keys already queued, so letters typed in one burst with ``/`` (as they arrive over SSH)
         would reach the list's bindings — ``d`` would delete — instead of the search box."""
         self.set_focus(widget)
+
+    def said_when_saved(self, message: str) -> Callable[[Any], None]:
+        """A form's callback: ``message`` in a toast when the form saved (nothing when it was closed)."""
+
+        def said(result: Any) -> None:
+            if result:
+                self.app.notify(message, timeout=3)
+
+        return said
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -99,9 +118,9 @@ class CrmScreen(Screen[Any]):
         return self.run_worker(work, thread=True, group="service", exit_on_error=False)
 
 
-def _show_refusal(app: Any) -> Callable[[CrmError], None]:
+def _show_refusal(app: App[Any]) -> Callable[[CrmError], None]:
     def show(error: CrmError) -> None:
-        title = "Changed elsewhere" if isinstance(error, ConflictError) else None
+        title = "Changed elsewhere" if isinstance(error, ConflictError) else ""
         app.notify(error.message, title=title, severity="error", timeout=8, markup=False)
 
     return show

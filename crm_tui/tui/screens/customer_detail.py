@@ -9,8 +9,10 @@ read again whenever a watched table changes, in this session or another.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
+from rich.console import JustifyMethod
 from rich.table import Table
 from rich.text import Text
 from textual import on, work
@@ -26,6 +28,10 @@ from crm_tui.tui.literal import literal
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
 
+if TYPE_CHECKING:  # read in the worker: their imports stay off the first paint
+    from crm_tui.queries.customer_detail import CustomerDetail
+    from crm_tui.queries.history import HistoryItem
+
 
 def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:
     if value is None:
@@ -34,7 +40,7 @@ def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:
     return local.strftime("%Y-%m-%d %H:%M") if with_time else local.date().isoformat()
 
 
-def _table(*headers: tuple[str, str]) -> Table:
+def _table(*headers: tuple[str, JustifyMethod]) -> Table:
     table = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)
     for name, justify in headers:
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=None)
@@ -55,7 +61,7 @@ class CustomerDetailScreen(CrmScreen):
     def __init__(self, customer_id: int) -> None:
         super().__init__()
         self.customer_id = customer_id
-        self.detail = None
+        self.detail: CustomerDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="detail-title", markup=False)
@@ -87,12 +93,14 @@ class CustomerDetailScreen(CrmScreen):
         from crm_tui.queries.customer_detail import customer_detail
         from crm_tui.queries.history import history
 
-        detail = customer_detail(self.app.db, customer_id)
-        changes = history(self.app.db, customer_id=customer_id, limit=30) if detail is not None else []
+        db = self.app.db
+        assert db is not None  # screens reload once the database is open (CrmScreen.on_mount)
+        detail = customer_detail(db, customer_id)
+        changes = history(db, customer_id=customer_id, limit=30) if detail is not None else []
         self.post_message(self.Loaded(detail, changes))
 
     class Loaded(Message):
-        def __init__(self, detail: Any, changes: list[Any]) -> None:
+        def __init__(self, detail: CustomerDetail | None, changes: list[HistoryItem]) -> None:
             super().__init__()
             self.detail = detail
             self.changes = changes
@@ -103,7 +111,7 @@ class CustomerDetailScreen(CrmScreen):
         if event.detail is not None:
             self._section("#detail-history", "History", history_text(event.changes), "No changes recorded yet")
 
-    def _show(self, detail) -> None:
+    def _show(self, detail: CustomerDetail | None) -> None:
         self.detail = detail
         if detail is None:
             self.query_one("#detail-title", Static).update(Text(f"Customer #{self.customer_id} was deleted"))
@@ -132,13 +140,13 @@ class CustomerDetailScreen(CrmScreen):
 
     # -- sections -----------------------------------------------------------------------
 
-    def _section(self, wid: str, heading: str, body, empty: str) -> None:
+    def _section(self, wid: str, heading: str, body: Table | Text | None, empty: str) -> None:
         parts = Table.grid(expand=True)
         parts.add_row(Text(heading, style="bold"))
         parts.add_row(body if body is not None else Text(empty, style="italic"))
         self.query_one(wid, Static).update(parts)
 
-    def _contacts(self, d) -> None:
+    def _contacts(self, d: CustomerDetail) -> None:
         table = _table(("Name", "left"), ("Title", "left"), ("Email", "left"), ("Phone", "left"))
         for ct in d.contacts:
             table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone))
@@ -149,7 +157,7 @@ class CustomerDetailScreen(CrmScreen):
             "No contacts — press c to add one",
         )
 
-    def _deals(self, d) -> None:
+    def _deals(self, d: CustomerDetail) -> None:
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
         for deal in d.deals:
             table.add_row(literal(deal.title), literal(deal.stage), money_text(deal.amount_cents, deal.currency))
@@ -157,7 +165,7 @@ class CustomerDetailScreen(CrmScreen):
         heading = f"Deals ({len(d.deals)}) · open {money_text(open_total)}"
         self._section("#detail-deals", heading, table if d.deals else None, "No deals")
 
-    def _orders(self, d) -> None:
+    def _orders(self, d: CustomerDetail) -> None:
         table = _table(("Order", "left"), ("Status", "left"), ("Created", "left"), ("Value", "right"))
         for o in d.orders:
             table.add_row(
@@ -165,7 +173,7 @@ class CustomerDetailScreen(CrmScreen):
             )
         self._section("#detail-orders", f"Orders ({len(d.orders)})", table if d.orders else None, "No orders")
 
-    def _tasks(self, d) -> None:
+    def _tasks(self, d: CustomerDetail) -> None:
         now = self.app.clock()
         body = Text(no_wrap=True, overflow="ellipsis")
         for t in d.open_tasks:
@@ -185,7 +193,7 @@ class CustomerDetailScreen(CrmScreen):
             "#detail-tasks", heading, body if (d.open_tasks or d.done_tasks) else None, "No tasks — press t to add one"
         )
 
-    def _notes(self, d) -> None:
+    def _notes(self, d: CustomerDetail) -> None:
         body = Text()
         for i, note in enumerate(d.notes):
             if i:
@@ -214,8 +222,8 @@ class CustomerDetailScreen(CrmScreen):
     def _ready(self) -> bool:
         return self.detail is not None and self.app.services is not None
 
-    def _saved(self, what: str):
-        def done(result) -> None:
+    def _saved(self, what: str) -> Callable[[Any], None]:
+        def done(result: Any) -> None:
             if result is not None:
                 self.notify(what, timeout=3, markup=False)
 
@@ -226,12 +234,13 @@ class CustomerDetailScreen(CrmScreen):
             return
         from crm_tui.tui.modals.customer_form import CustomerForm
 
-        services, cid = self.app.services, self.customer_id
+        services, cid, detail = self.app.services, self.customer_id, self.detail
+        assert services is not None and detail is not None  # _ready
 
-        def save(values, version):
+        def save(values: dict[str, Any], version: int | None) -> Any:
             return services.update_customer(cid, expected_version=version, **values)
 
-        self.app.push_screen(CustomerForm(self.detail.customer, save), self._saved("Customer saved"))
+        self.app.push_screen(CustomerForm(detail.customer, save), self._saved("Customer saved"))
 
     def action_add_contact(self) -> None:
         if not self._ready():
@@ -239,6 +248,7 @@ class CustomerDetailScreen(CrmScreen):
         from crm_tui.tui.modals.contact_form import ContactForm
 
         services, cid = self.app.services, self.customer_id
+        assert services is not None  # _ready
         form = ContactForm(self._customer_name(), lambda values: services.create_contact(cid, **values))
         self.app.push_screen(form, self._saved("Contact added"))
 
@@ -248,6 +258,7 @@ class CustomerDetailScreen(CrmScreen):
         from crm_tui.tui.modals.note_form import NoteForm
 
         services, cid = self.app.services, self.customer_id
+        assert services is not None  # _ready
         form = NoteForm(self._customer_name(), lambda values: services.add_note(values["note"], customer_id=cid))
         self.app.push_screen(form, self._saved("Note added"))
 

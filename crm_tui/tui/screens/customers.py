@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import partial
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -23,7 +24,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Input, Select, Static
 
-from crm_tui.queries.customer_types import CustomerFilter, Sort
+from crm_tui.queries.customer_types import CustomerFilter, CustomerRow, Keyset, Sort
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import literal
 from crm_tui.tui.screens.base import CrmScreen
@@ -31,6 +32,15 @@ from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.search_input import SearchInput
 from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
+
+if TYPE_CHECKING:  # read in workers: their imports stay off the first paint
+    from textual.timer import Timer
+
+    from crm_tui.models import Customer
+    from crm_tui.queries.customers import FilterChoices
+
+#: a row of the page cache: the customer's id, its cells, and where a page starting after it begins
+PageRow = tuple[int, tuple[Any, ...], Keyset]
 
 PAGE = 200
 FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
@@ -52,7 +62,7 @@ COLUMNS = (
 )
 
 
-def row_cells(row) -> tuple:
+def row_cells(row: CustomerRow) -> tuple[str, ...]:
     """A ``CustomerRow`` → the table's cells, in ``COLUMNS`` order (updated in local time)."""
     return (
         row.name,
@@ -99,7 +109,7 @@ class CustomersScreen(CrmScreen):
             total: int,
             cursor: int,
             number: int,
-            page: list[tuple[int, tuple[Any, ...], Any]],
+            page: list[PageRow],
             segments: dict[int, str] | None,
         ) -> None:
             super().__init__()
@@ -107,14 +117,12 @@ class CustomersScreen(CrmScreen):
             self.number, self.page, self.segments = number, page, segments
 
     class PageLoaded(Message):
-        def __init__(
-            self, generation: int, number: int, page: list[tuple[int, tuple[Any, ...], Any]], after: int | None
-        ) -> None:
+        def __init__(self, generation: int, number: int, page: list[PageRow], after: int | None) -> None:
             super().__init__()
             self.generation, self.number, self.page, self.after = generation, number, page, after
 
     class ChoicesLoaded(Message):
-        def __init__(self, choices: Any, segments: tuple[str, ...]) -> None:
+        def __init__(self, choices: FilterChoices, segments: tuple[str, ...]) -> None:
             super().__init__()
             self.choices = choices
             self.segments = segments
@@ -124,9 +132,9 @@ class CustomersScreen(CrmScreen):
         self._segments: dict[int, str] | None = None  # cache of customer_segments, dropped on change
         self._keep_after_change: int | None = None  # the customer the cursor stays on when the state changes
         self._generation = 0
-        self._pages: OrderedDict[int, list[tuple[int, tuple, object]]] = OrderedDict()
+        self._pages: OrderedDict[int, list[PageRow]] = OrderedDict()
         self._pending: set[int] = set()
-        self._waiting: dict[int, object] = {}  # page number → the timer that completes it
+        self._waiting: dict[int, Timer] = {}  # page number → the timer that completes it
         self._total = 0
         self._keep_id: int | None = None
         self._choices_loaded = False
@@ -162,7 +170,7 @@ class CustomersScreen(CrmScreen):
                 self._quick_first_page(path)
 
     @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
-    def _quick_first_page(self, path) -> None:
+    def _quick_first_page(self, path: Path) -> None:
         """The first page read with plain sqlite3 while the database layer loads (see first_page)."""
         from crm_tui.queries.first_page import quick_first_page
 
@@ -174,7 +182,7 @@ class CustomersScreen(CrmScreen):
 
     # -- the page cache -------------------------------------------------------------------
 
-    def _row_at(self, index: int):
+    def _row_at(self, index: int) -> tuple[Any, ...] | None:
         page = self._pages.get(index // PAGE)
         if page is None:
             return None
@@ -189,7 +197,7 @@ class CustomersScreen(CrmScreen):
     def current_id(self) -> int | None:
         return self._id_at(self.table.cursor_row) if self._total else None
 
-    def _store_page(self, number: int, rows: list) -> None:
+    def _store_page(self, number: int, rows: list[PageRow]) -> None:
         self._pages[number] = rows
         self._pages.move_to_end(number)
         while len(self._pages) > MAX_PAGES:
@@ -218,13 +226,23 @@ class CustomersScreen(CrmScreen):
         )
 
     @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
-    def _load_list(self, generation, filt, segment, sort, keep_id, cursor, segments) -> None:
+    def _load_list(
+        self,
+        generation: int,
+        filt: CustomerFilter,
+        segment: str | None,
+        sort: Sort,
+        keep_id: int | None,
+        cursor: int,
+        segments: dict[int, str] | None,
+    ) -> None:
         """Count, find the kept customer, and fetch the page under the cursor (one worker at a time)."""
         from dataclasses import replace
 
         from crm_tui.queries.customers import count_customers, customer_position, fetch_page, first_page
 
         db = self.app.db
+        assert db is not None  # _restart() starts this only once the database is open
         if segment is not None:
             if segments is None:
                 from crm_tui.metrics import customer_segments
@@ -314,12 +332,23 @@ class CustomersScreen(CrmScreen):
         self._fetch_page(generation, self._active_filter, self.sort, number, page[-1][2], PAGE - len(page), len(page))
 
     @work(thread=True, group="customers-page", exit_on_error=False)
-    def _fetch_page(self, generation, filt, sort, number, at, limit=PAGE, after=None) -> None:
+    def _fetch_page(
+        self,
+        generation: int,
+        filt: CustomerFilter,
+        sort: Sort,
+        number: int,
+        at: int | Keyset,
+        limit: int = PAGE,
+        after: int | None = None,
+    ) -> None:
         """Page ``number`` from ``at`` (an offset or the keyset of the row before), or — with
         ``after``, the rows held — the ``limit`` rows that complete a page cut short."""
         from crm_tui.queries.customers import fetch_page
 
-        rows = fetch_page(self.app.db, filt, sort, at, limit)
+        db = self.app.db
+        assert db is not None  # _rows_needed() starts this only once the database is open
+        rows = fetch_page(db, filt, sort, at, limit)
         page = [(r.id, row_cells(r), r.keyset) for r in rows]
         self.post_message(self.PageLoaded(generation, number, page, after))
 
@@ -342,7 +371,9 @@ class CustomersScreen(CrmScreen):
         from crm_tui.metrics import SEGMENTS
         from crm_tui.queries.customers import filter_choices
 
-        self.post_message(self.ChoicesLoaded(filter_choices(self.app.db), SEGMENTS))
+        db = self.app.db
+        assert db is not None  # _list_loaded() starts this only once the database is open
+        self.post_message(self.ChoicesLoaded(filter_choices(db), SEGMENTS))
 
     @on(ChoicesLoaded)
     def _choices_ready(self, event: ChoicesLoaded) -> None:
@@ -415,12 +446,13 @@ class CustomersScreen(CrmScreen):
     def _filter_changed(self, event: Select.Changed) -> None:
         from dataclasses import replace
 
-        value = None if event.value is Select.BLANK else event.value
+        value = event.value if isinstance(event.value, str) else None  # every option's value is a str; blank: None
         key = (event.select.id or "").removeprefix("filter-")
         if key == "segment":
             self.segment = value
         elif key in ("status", "owner", "tag"):
-            self.customer_filter = replace(self.customer_filter, **{key: value})
+            changed: dict[str, Any] = {key: value}
+            self.customer_filter = replace(self.customer_filter, **changed)
 
     def action_clear(self) -> None:
         from crm_tui.queries.customer_types import CustomerFilter
@@ -475,7 +507,7 @@ class CustomersScreen(CrmScreen):
         form = CustomerForm({"owner": self.app.user or ""}, lambda values, _v: services.create_customer(**values))
         self.app.push_screen(form, self._saved)
 
-    def _saved(self, customer) -> None:
+    def _saved(self, customer: Customer | None) -> None:
         if customer is not None:
             self.notify(f"Saved '{customer.name}'", timeout=3, markup=False)
             self._restart(keep_id=customer.id)
@@ -498,8 +530,10 @@ class CustomersScreen(CrmScreen):
         from crm_tui.errors import CrmError
         from crm_tui.models import Customer
 
+        services = self.app.services
+        assert services is not None  # action_edit() starts this only once the database is open
         try:
-            current = self.app.services.get(Customer, customer_id).model_dump()
+            current = services.get(Customer, customer_id).model_dump()
         except CrmError as exc:
             self.app.call_from_thread(self.notify, exc.message, severity="error", markup=False)
             return
@@ -516,8 +550,9 @@ class CustomersScreen(CrmScreen):
 
         current = event.current
         services, cid = self.app.services, current["id"]
+        assert services is not None  # read by _load_for_edit() with them
 
-        def save(values, version):
+        def save(values: dict[str, Any], version: int | None) -> Customer:
             return services.update_customer(cid, expected_version=version, **values)
 
         self.app.push_screen(CustomerForm(current, save), self._saved)
@@ -525,8 +560,8 @@ class CustomersScreen(CrmScreen):
     def action_delete(self) -> None:
         index = self.table.cursor_row
         customer_id, cells = self._highlighted(), self._row_at(index)
-        if customer_id is None or cells is None:
-            return
+        if customer_id is None or cells is None or self.app.services is None:
+            return  # (the first page can show before the database is open: nothing to delete with yet)
         from crm_tui.tui.modals.confirm import ConfirmScreen
 
         name = cells[0]
@@ -538,6 +573,7 @@ class CustomersScreen(CrmScreen):
         if not yes:
             return
         services = self.app.services
+        assert services is not None  # action_delete() asks only once the database is open
         self.run_service(
             lambda: services.delete_customer(customer_id),
             done=lambda _row: self.notify(f"Deleted '{name}' — ctrl+z to undo", timeout=4, markup=False),

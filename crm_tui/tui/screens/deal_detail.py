@@ -82,8 +82,10 @@ class DealDetailScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, group="deal-load", exit_on_error=False)
     def _load(self, deal_id: int) -> None:
-        detail = load_deal(self.app.db, deal_id)
-        changes = history(self.app.db, deal_id=deal_id, limit=30) if detail is not None else []
+        db = self.app.db
+        assert db is not None  # screens reload once the database is open (CrmScreen.on_mount)
+        detail = load_deal(db, deal_id)
+        changes = history(db, deal_id=deal_id, limit=30) if detail is not None else []
         self.post_message(self.Loaded(detail, changes))
 
     @on(Loaded)
@@ -175,18 +177,19 @@ class DealDetailScreen(CrmScreen):
     def action_note(self) -> None:
         if not self._ready():
             return
-        assert self.detail is not None
         services, deal_id = self.app.services, self.deal_id
+        assert self.detail is not None and services is not None
         form = NoteForm(
             f"'{self.detail.deal.title}'", lambda values: services.add_note(values["note"], deal_id=deal_id)
         )
-        self.app.push_screen(form, lambda r: r and self.app.notify("Note added", timeout=3))
+        self.app.push_screen(form, self.said_when_saved("Note added"))
 
     def action_edit(self) -> None:
         if not self._ready():
             return
         assert self.detail is not None
-        d, db, services = self.detail.deal, self.app.db, self.app.services
+        d, db, services, deal_id = self.detail.deal, self.app.db, self.app.services, self.deal_id
+        assert db is not None and services is not None  # open once services are (_ready)
         values = {
             "title": d.title,
             "customer": self.detail.customer,
@@ -197,7 +200,7 @@ class DealDetailScreen(CrmScreen):
         }
 
         def save(form: dict[str, Any], version: int) -> Any:
-            return services.update_deal(d.id, expected_version=version, **deal_values(db, form))
+            return services.update_deal(deal_id, expected_version=version, **deal_values(db, form))
 
         form = DealFormScreen(
             "Edit deal",
@@ -206,7 +209,7 @@ class DealDetailScreen(CrmScreen):
             version=d.version,
             suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
         )
-        self.app.push_screen(form, lambda r: r and self.app.notify("Deal saved", timeout=3))
+        self.app.push_screen(form, self.said_when_saved("Deal saved"))
 
     def action_task(self) -> None:
         if not self._ready():
@@ -216,7 +219,7 @@ class DealDetailScreen(CrmScreen):
         values = {"owner": self.app.user or "", "customer": self.detail.customer}
         self.app.push_screen(
             TaskFormScreen(f"New task for '{safe(self.detail.deal.title)}'", save, values=values),
-            lambda r: r and self.app.notify("Task added", timeout=3),
+            self.said_when_saved("Task added"),
         )
 
     def _close(self, call: Any, success: Any) -> None:
@@ -225,9 +228,10 @@ class DealDetailScreen(CrmScreen):
     def action_win(self) -> None:
         if self._ready():
             assert self.detail is not None
-            services, deal = self.app.services, self.detail.deal
+            services, deal, deal_id = self.app.services, self.detail.deal, self.deal_id
+            assert services is not None
             self._close(
-                lambda: services.win_deal(deal.id, expected_version=deal.version),
+                lambda: services.win_deal(deal_id, expected_version=deal.version),
                 f"Won '{safe(deal.title)}' (ctrl+z takes it back)",
             )
 
@@ -235,12 +239,13 @@ class DealDetailScreen(CrmScreen):
         if not self._ready():
             return
         assert self.detail is not None
-        services, deal = self.app.services, self.detail.deal
+        services, deal, deal_id = self.app.services, self.detail.deal, self.deal_id
+        assert services is not None
 
         def chosen(reason: str | None) -> None:
             if reason:
                 self._close(
-                    lambda: services.lose_deal(deal.id, reason, expected_version=deal.version),
+                    lambda: services.lose_deal(deal_id, reason, expected_version=deal.version),
                     f"Lost '{safe(deal.title)}'",
                 )
 
@@ -249,9 +254,10 @@ class DealDetailScreen(CrmScreen):
     def action_reopen(self) -> None:
         if self._ready():
             assert self.detail is not None
-            services, deal = self.app.services, self.detail.deal
+            services, deal, deal_id = self.app.services, self.detail.deal, self.deal_id
+            assert services is not None
             self._close(
-                lambda: services.reopen_deal(deal.id, expected_version=deal.version),
+                lambda: services.reopen_deal(deal_id, expected_version=deal.version),
                 lambda r: f"Reopened '{safe(deal.title)}' in {safe(r.to_stage.name)}",
             )
 

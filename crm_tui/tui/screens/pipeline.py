@@ -178,8 +178,9 @@ class PipelineScreen(CrmScreen):
         limits: dict[int, int],
         focus: int | None,
     ) -> None:
-        now = self.app.clock()
-        board = load_board(self.app.db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus)
+        db, now = self.app.db, self.app.clock()
+        assert db is not None  # reload() starts this only once the database is open
+        board = load_board(db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus)
         self.post_message(self.BoardLoaded(generation, board, now))
 
     @on(BoardLoaded)
@@ -262,7 +263,7 @@ class PipelineScreen(CrmScreen):
 
         def failed(error: CrmError) -> None:
             self._moving.pop(card.id, None)  # the rest of the burst was meant for the move refused
-            title = "Changed elsewhere" if isinstance(error, ConflictError) else None
+            title = "Changed elsewhere" if isinstance(error, ConflictError) else ""
             self.app.notify(error.message, title=title, severity="error", timeout=8, markup=False)
             if isinstance(error, ConflictError):
                 self.reload()  # show where the deal is now
@@ -297,11 +298,12 @@ class PipelineScreen(CrmScreen):
             self._moving.setdefault(deal_id, []).extend(waiting)
         if self.board is None:
             return
-        deal = result.deal
+        deal, to_stage_id = result.deal, result.to_stage.id
+        assert to_stage_id is not None  # a stored stage
         widget = self.query_one(KanbanBoard)
         if self.board.apply_move(
-            deal.id,
-            result.to_stage.id,
+            deal_id,
+            to_stage_id,
             amount_cents=deal.amount_cents,
             probability=deal.probability,
             at=self.app.clock(),
@@ -353,9 +355,9 @@ class PipelineScreen(CrmScreen):
         self.app.push_screen(LoseReasonScreen(card.title), chosen)
 
     def action_new_deal(self) -> None:
-        if self.app.services is None:
-            return
         db, services, pipeline_id = self.app.db, self.app.services, self.board.pipeline_id if self.board else None
+        if services is None or db is None:  # both open together (CrmApp.DatabaseOpened)
+            return
 
         def save(values: dict[str, Any]) -> Any:
             return services.create_deal(pipeline_id=pipeline_id, **deal_values(db, values))
@@ -412,11 +414,13 @@ class PipelineScreen(CrmScreen):
 
     @work(thread=True, group="pipeline-pick", exit_on_error=False)
     def _read_choices(self, kind: str) -> None:
+        db = self.app.db
+        assert db is not None  # the pickers start this only once the database is open
         choices: list[tuple[str, Any]]
         if kind == "owner":
-            choices = [("Everyone", "")] + [(o, o) for o in list_owners(self.app.db)]
+            choices = [("Everyone", "")] + [(o, o) for o in list_owners(db)]
         else:
-            choices = [(p.name, p.id) for p in list_pipelines(self.app.db)]
+            choices = [(p.name, p.id) for p in list_pipelines(db)]
         self.post_message(self.ChoicesLoaded(kind, choices))
 
     @on(ChoicesLoaded)
@@ -425,8 +429,8 @@ class PipelineScreen(CrmScreen):
             current = self.owner or ""
             self.app.push_screen(PickScreen("Show deals of", event.choices, current=current), self._owner_picked)
         else:
-            current = self.board.pipeline_id if self.board else self.pipeline_id
-            self.app.push_screen(PickScreen("Pipeline", event.choices, current=current), self._pipeline_picked)
+            shown = self.board.pipeline_id if self.board else self.pipeline_id
+            self.app.push_screen(PickScreen("Pipeline", event.choices, current=shown), self._pipeline_picked)
 
     def _owner_picked(self, owner: str | None) -> None:
         if owner is not None:  # None: the picker was closed without a choice

@@ -131,9 +131,10 @@ class TaskList(Widget, can_focus=True):
 
     def on_click(self, event: events.Click) -> None:
         index = self.top + event.y
-        if 0 <= index < len(self.lines) and isinstance(self.lines[index], TaskRow):
+        row = self.lines[index] if 0 <= index < len(self.lines) else None
+        if isinstance(row, TaskRow):
             if index == self.cursor and event.chain >= 2:
-                self.post_message(self.Opened(self.lines[index]))
+                self.post_message(self.Opened(row))
             self.cursor = index
             self._settle(1)
 
@@ -259,8 +260,9 @@ class TasksScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, group="tasks-load", exit_on_error=False)
     def _load(self, generation: int, owner: str | None) -> None:
-        now = self.app.clock()
-        queue = load_tasks(self.app.db, now=now, owner=owner)
+        db, now = self.app.db, self.app.clock()
+        assert db is not None  # reload() starts this only once the database is open
+        queue = load_tasks(db, now=now, owner=owner)
         self.post_message(self.QueueLoaded(generation, queue, now))
 
     @on(QueueLoaded)
@@ -316,16 +318,17 @@ class TasksScreen(CrmScreen):
         self.app.push_screen(SnoozeScreen(row.subject), chosen)
 
     def action_new_task(self) -> None:
-        if self.app.services is None:
+        db = self.app.db
+        if self.app.services is None or db is None:  # both open together (CrmApp.DatabaseOpened)
             return
-        suggest = CustomerSuggester(partial(find_customers, self.app.db, limit=1))
+        suggest = CustomerSuggester(partial(find_customers, db, limit=1))
         form = TaskFormScreen(
             "New task",
             task_saver(self.app),
             values={"owner": self.app.user or "", "priority": PRIORITIES[1]},
             suggesters={"customer": suggest},
         )
-        self.app.push_screen(form, lambda r: r and self.app.notify("Task added", timeout=3))
+        self.app.push_screen(form, self.said_when_saved("Task added"))
 
     @on(TaskList.Opened)
     def _opened(self, event: TaskList.Opened) -> None:

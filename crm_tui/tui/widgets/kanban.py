@@ -10,7 +10,10 @@ columns are there. Every string from the database is drawn literally.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -101,7 +104,7 @@ class KanbanBoard(Widget, can_focus=True):
         self.tops: dict[int, int] = {}  # stage id → first visible card
         self.first_col = 0
         self._styles: dict[tuple[str, bool], Style] = {}
-        self._lines: dict[tuple, list] = {}
+        self._lines: dict[tuple[Any, ...], list[Segment]] = {}
 
     # -- data -------------------------------------------------------------------------
 
@@ -239,7 +242,7 @@ class KanbanBoard(Widget, can_focus=True):
         visible, col_w = self._layout()
         console = self.app.console
         sep = self._cached(("sep",), lambda: Text("│", style=self._style("kanban--sep", False)))
-        segments: list = []
+        segments: list[Segment] = []
         last = min(len(self.board.stages), self.first_col + visible)
         for ci in range(self.first_col, last):
             if ci > self.first_col:
@@ -254,7 +257,7 @@ class KanbanBoard(Widget, can_focus=True):
             base = self._styles[("__base__", False)] = self.rich_style
         return Strip(segments).adjust_cell_length(width).apply_style(base)
 
-    def _cached(self, key, make) -> list:
+    def _cached(self, key: tuple[Any, ...], make: Callable[[], Text]) -> list[Segment]:
         """Rendered segments of a cell, cached: a card's lines are drawn once per board/theme/focus."""
         cell = self._lines.get(key)
         if cell is None:
@@ -263,9 +266,11 @@ class KanbanBoard(Widget, can_focus=True):
             cell = self._lines[key] = list(make().render(self.app.console))
         return cell
 
-    def _card_cell(self, ci: int, y: int, w: int) -> list:
-        stage = self.board.stages[ci]
-        cards = self.board.cards.get(stage.id, [])
+    def _card_cell(self, ci: int, y: int, w: int) -> list[Segment]:
+        board = self.board
+        assert board is not None  # drawn by render_line only once a board is shown
+        stage = board.stages[ci]
+        cards = board.cards.get(stage.id, [])
         index, part = divmod(y - self.HEAD_H, self.CARD_H)
         index += self.tops.get(stage.id, 0)
         if index >= len(cards) or part == self.CARD_H - 1:
@@ -299,6 +304,7 @@ class KanbanBoard(Widget, can_focus=True):
 
     def _cell(self, ci: int, y: int, w: int, first: bool, last: bool) -> Text:
         board = self.board
+        assert board is not None  # drawn by render_line only once a board is shown
         stage = board.stages[ci]
         head = board.headers.get(stage.id)
         cards = board.cards.get(stage.id, [])

@@ -38,7 +38,7 @@ class KeyBar(Widget):
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
 
-    def _bindings_changed(self, _screen) -> None:
+    def _bindings_changed(self, _screen: object) -> None:
         self.refresh()
 
     def keys(self) -> list[tuple[str, str, str, bool, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from textual.geometry import Size
 from textual.reactive import Reactive
@@ -21,7 +22,7 @@ class SearchInput(Input):
 
     virtual_size = Reactive(Size(0, 0), layout=False)
 
-    def __init__(self, on_value: Callable[[str], None], **kwargs) -> None:
+    def __init__(self, on_value: Callable[[str], None], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._on_value = on_value
 

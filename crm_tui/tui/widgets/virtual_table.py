@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
@@ -153,7 +154,7 @@ class VirtualTable(ScrollView, can_focus=True):
         self._last_window: tuple[int, int] | None = None
         # Rendering caches: a key press repaints two lines, each from cache when unchanged.
         self._vt_columns: tuple[int, list[tuple[Column, int]]] | None = None
-        self._vt_styles: dict[tuple, tuple] = {}  # styles by (focus, theme); the header strip
+        self._vt_styles: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # styles by (focus, theme); the header strip
         self._vt_strips: dict[tuple[int, bool, int], tuple[object, Style, Strip]] = {}
         self._frame: tuple[int, int, tuple[Style, Style, Style]] | None = None  # set by render_lines
 
@@ -246,7 +247,8 @@ class VirtualTable(ScrollView, can_focus=True):
         key = (width, self._sort, self.has_focus, self.app.theme)
         cached = self._vt_styles.get(("header",))
         if cached is not None and cached[0] == key:
-            return cached[1]
+            header: Strip = cached[1]
+            return header
         strip = self._render_header(width)
         self._vt_styles[("header",)] = (key, strip)
         return strip
