@@ -143,3 +143,36 @@ def as_json(day: Agenda) -> dict[str, Any]:
             for i in day.items
         ],
     }
+
+
+def coming_due(db: Database, owner: str, *, after: dt.datetime, until: dt.datetime) -> list[AgendaItem]:
+    """``owner``'s open tasks due in (``after``, ``until``], soonest first: what a reminder
+    announces while the app runs."""
+    query = (
+        select(
+            pk(Task.id),
+            col(Task.kind),
+            col(Task.subject),
+            col(Task.due_at),
+            col(Customer.name),
+            col(Deal.title),
+            col(Task.deal_id),
+        )
+        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
+        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
+        .where(
+            col(Task.owner) == owner,
+            col(Task.done_at).is_(None),
+            col(Task.deleted_at).is_(None),
+            or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+            or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
+            col(Task.due_at) > after.astimezone(UTC),
+            col(Task.due_at) <= until.astimezone(UTC),
+        )
+        .order_by(col(Task.due_at), pk(Task.id))
+    )
+    with db.read() as session:
+        return [
+            AgendaItem(kind, subject, _aware(due), customer or "", deal or "", False, tid, deal_id)
+            for tid, kind, subject, due, customer, deal, deal_id in session.connection().execute(query)
+        ]

@@ -29,10 +29,14 @@ from crm_tui.tui.commands import JumpProvider, binding_commands
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
+    from crm_tui.queries.agenda import AgendaItem
     from crm_tui.services import Services
     from crm_tui.tui.collector import Collector
 
 POLL_SECONDS = 0.5
+#: how often the app looks for the rep's tasks coming due, and how long before the due time it says so
+REMINDER_SECONDS = 20.0
+REMIND_AHEAD = dt.timedelta(minutes=5)
 WARM_UP_AFTER = 0.05  # s after the database opens: done before a person reacts to the first rows
 
 #: every screen's and form's stylesheet (each beside its module), relative to this folder
@@ -139,6 +143,8 @@ class CrmApp(App[int]):
         self._last_failure: tuple[str, float] = ("", 0.0)
         self.data_version = 0  # counts data_changed announcements (prefetches check it)
         self._prefetched: dict[str, tuple[int, float, object]] = {}
+        self._reminded: set[tuple[int, dt.datetime]] = set()  # (task, due) already announced
+        self._reminders_since: dt.datetime | None = None  # tasks overdue when the app opened are not announced
         # The garbage collector's settings while the app runs (crm_tui.tui.collector), given by
         # the command line; tests and embedding programs leave the process's collector alone.
         self.memory = memory
@@ -229,6 +235,47 @@ class CrmApp(App[int]):
             self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
         if self._poll:
             self.set_interval(POLL_SECONDS, self._poll_other_sessions)
+        self._reminders_since = self.clock()
+        self.set_interval(REMINDER_SECONDS, self.check_reminders)
+
+    # -- reminders --------------------------------------------------------------
+
+    class Reminders(Message):
+        """Tasks of the rep's coming due (read by the reminders worker)."""
+
+        def __init__(self, items: list[AgendaItem]) -> None:
+            super().__init__()
+            self.items = items
+
+    def check_reminders(self) -> None:
+        """Look (in a thread) for the rep's open tasks due within REMIND_AHEAD."""
+        if self.db is not None and self.user and self._reminders_since is not None:
+            now = self.clock()
+            self._read_reminders(self.db, self.user, self._reminders_since, now + REMIND_AHEAD)
+
+    @work(thread=True, exclusive=True, group="reminders", exit_on_error=False)
+    def _read_reminders(self, db: Database, owner: str, after: dt.datetime, until: dt.datetime) -> None:
+        from crm_tui.queries.agenda import coming_due
+
+        self.post_message(self.Reminders(coming_due(db, owner, after=after, until=until)))
+
+    @on(Reminders)
+    def _remind(self, event: Reminders) -> None:
+        for item in event.items:
+            assert item.task_id is not None and item.due is not None
+            if (item.task_id, item.due) in self._reminded:
+                continue
+            self._reminded.add((item.task_id, item.due))  # snoozed to a new time: announced again then
+            about = " · ".join(x for x in (item.customer, item.deal) if x)
+            when = item.due.astimezone().strftime("%H:%M")
+            self.notify(
+                f"{item.kind.capitalize()} at {when}: {item.subject}" + (f" ({about})" if about else ""),
+                title="Coming up",
+                timeout=12,
+                markup=False,
+            )
+            if self.settings.get("bell"):
+                self.bell()
 
     # -- memory ---------------------------------------------------------------
 
