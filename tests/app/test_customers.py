@@ -37,7 +37,7 @@ def live_count(db) -> int:
         return s.execute(select(func.count()).select_from(Customer).where(Customer.deleted_at.is_(None))).scalar()
 
 
-async def test_first_rows_and_search_narrows_then_escape_clears(make_app, settle, fifty):
+async def test_first_rows_and_search_narrows_then_escape_clears(make_app, settle, until, fifty):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -46,9 +46,7 @@ async def test_first_rows_and_search_narrows_then_escape_clears(make_app, settle
         assert lines[1].startswith("Acme Corp 00")
         assert app.screen.table.row_count == 50
         await pilot.press("slash", *"gamma")
-        await pilot.pause(0.3)
-        await settle(app, pilot)
-        assert app.screen.table.row_count == 10
+        await until(pilot, lambda: app.screen.table.row_count == 10, what="the ten Gamma customers")
         assert all("Gamma GmbH" in line for line in shown(app)[1:11])
         await pilot.press("escape")
         await settle(app, pilot)
@@ -225,7 +223,7 @@ async def test_change_from_another_session_appears_after_poll(make_app, settle, 
         assert app.screen.current_id() == fifty["Acme Corp 00"]
 
 
-async def test_change_from_another_session_appears_with_polling(db, clock, settle, fifty, db_path):
+async def test_change_from_another_session_appears_with_polling(db, clock, settle, until, fifty, db_path):
     from crm_tui.db import Database
     from crm_tui.services import Services
     from crm_tui.tui.app import create_app
@@ -236,10 +234,7 @@ async def test_change_from_another_session_appears_with_polling(db, clock, settl
         other_db = Database.open(str(db_path))
         Services(other_db, user="bob", clock=clock).create_customer(name="Aardvark Polled")
         other_db.close()
-        for _ in range(20):
-            await pilot.pause(0.1)
-            if app.screen.table.row_count == 51:
-                break
+        await until(pilot, lambda: app.screen.table.row_count == 51, what="the other session's customer listed")
         await settle(app, pilot)
         assert shown(app)[1].startswith("Aardvark Polled")
 
@@ -352,7 +347,7 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
 
 
 async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pauses(
-    make_app, settle, services, monkeypatch
+    make_app, settle, until, services, monkeypatch
 ):
     """Each keystroke reads only the rows on screen; the rest of the page is read once, when
     typing pauses, not once per keystroke (those reads competed with the next keystroke)."""
@@ -361,7 +356,8 @@ async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pau
 
     for i in range(300):
         services.create_customer(name=f"Match {i:04d}")
-    monkeypatch.setattr(customers, "COMPLETE_AFTER", 2.0)  # longer than a keystroke takes here
+    # the pause that counts as "typing paused": far longer than a keystroke and its settling take
+    monkeypatch.setattr(customers, "COMPLETE_AFTER", 2.0)
     completions = []
     original = queries.fetch_page
 
@@ -381,18 +377,19 @@ async def test_a_search_typed_quickly_reads_the_rest_of_its_page_once_typing_pau
         screen = app.screen
         assert screen._total == 300 and len(screen._pages[0]) == customers.FIRST_ROWS
         assert completions == []
-        await pilot.pause(2.3)
-        await settle(app, pilot)
+        await until(pilot, lambda: completions, what="the rest of the page, once typing paused for COMPLETE_AFTER")
+        await until(pilot, lambda: screen._row_at(199) is not None, what="the rest of the page on screen")
         assert completions == ["match"]
         assert [screen._row_at(i)[0] for i in (63, 64, 199)] == ["Match 0063", "Match 0064", "Match 0199"]
 
 
-async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_search(make_app, settle, services):
+async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_search(make_app, settle, until, services):
     """Between a keystroke and its first rows the table may ask for more rows; the rows held
     then are the previous search's, and nothing may be read to extend them (it would land
     under the new search's rows)."""
     from dataclasses import replace
 
+    from crm_tui.tui.screens import customers
     from crm_tui.tui.widgets.virtual_table import VirtualTable
 
     for i in range(300):
@@ -403,8 +400,7 @@ async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_sea
         await pilot.press("slash", *"mat")
         await settle(app, pilot)
         screen = app.screen
-        await pilot.pause(0.3)  # the rest of "mat"'s first page has been read
-        await settle(app, pilot)
+        await until(pilot, lambda: screen._row_at(customers.PAGE - 1) is not None, what="the rest of the first page")
         reads = []
         screen._fetch_page = lambda *args: reads.append(args)  # what would be read now
         screen.customer_filter = replace(screen.customer_filter, text="matc")  # "c" typed: its rows are coming
@@ -412,7 +408,5 @@ async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_sea
         screen._rows_needed(VirtualTable.RowsNeeded(screen.table, 0, 130))
         assert reads == []
         del screen._fetch_page
-        await settle(app, pilot)
-        await pilot.pause(0.3)
-        await settle(app, pilot)
+        await until(pilot, lambda: screen._row_at(130) is not None, what="the rows of 'matc' down to row 130")
         assert [screen._row_at(i)[0] for i in (0, 64, 130)] == ["Match 0000", "Match 0064", "Match 0130"]

@@ -32,28 +32,20 @@ def names(db) -> set[str]:
         return set(s.execute(select(Customer.name).where(Customer.deleted_at.is_(None))).scalars())
 
 
-async def palette(pilot, app, settle, command: str) -> None:
-    """ctrl+p, type the command, enter on the first hit."""
-    await pilot.press("ctrl+p")
-    await pilot.pause()
-    await pilot.press(*command)
-    for _ in range(60):  # the palette searches asynchronously, in batches
-        await pilot.pause(0.05)
-        options = app.screen.query("CommandList")
-        if options and options.first().option_count and options.first().highlighted == 0:
-            if command in str(options.first().get_option_at_index(0).prompt):
-                break
+async def run_command(pilot, palette, settle, command: str) -> None:
+    """ctrl+p, type the command, enter on the first hit once the palette offers it."""
+    await palette(pilot, command)
     await pilot.press("enter")
-    await settle(app, pilot)
+    await settle(pilot.app, pilot)
 
 
-async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, db, tmp_path):
+async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, palette, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
-        await palette(pilot, app, settle, "Import customers")
+        await run_command(pilot, palette, settle, "Import customers")
         assert app.screen.__class__.__name__ == "ImportScreen"
         await pilot.press(*str(source), "enter")
         await settle(app, pilot)
@@ -71,13 +63,13 @@ async def test_import_customers_from_palette_shows_summary_and_list(make_app, se
         assert "Zenith Tools" in listed and "Xylo Ltd" in listed and "Yarrow" not in listed
 
 
-async def test_dry_run_writes_nothing(make_app, settle, db, tmp_path):
+async def test_dry_run_writes_nothing(make_app, settle, palette, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
-        await palette(pilot, app, settle, "Import customers")
+        await run_command(pilot, palette, settle, "Import customers")
         app.screen.query_one("#transfer-dry-run").value = True
         await pilot.press(*str(source), "enter")
         await settle(app, pilot)
@@ -86,13 +78,15 @@ async def test_dry_run_writes_nothing(make_app, settle, db, tmp_path):
         assert names(db) == set()
 
 
-async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(make_app, settle, db, tmp_path, monkeypatch):
+async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(
+    make_app, settle, palette, db, tmp_path, monkeypatch
+):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "no-names.csv").write_text("Colour\nblue\n", encoding="utf-8")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await palette(pilot, app, settle, "Import customers")
+        await run_command(pilot, palette, settle, "Import customers")
         await pilot.press(*"nope.csv", "enter")
         await settle(app, pilot)
         assert app.screen.__class__.__name__ == "ImportScreen"
@@ -117,7 +111,7 @@ async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(make_a
 
 
 async def test_export_deals_to_csv_writes_private_file_with_every_live_deal(
-    make_app, settle, db, services, clock, tmp_path, monkeypatch
+    make_app, settle, palette, db, services, clock, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     acme = services.create_customer(name="Acme")
@@ -128,7 +122,7 @@ async def test_export_deals_to_csv_writes_private_file_with_every_live_deal(
     app = make_app("pipeline")
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
-        await palette(pilot, app, settle, "Export deals")
+        await run_command(pilot, palette, settle, "Export deals")
         assert app.screen.__class__.__name__ == "ExportScreen"
         default = f"deals-{clock().astimezone():%Y%m%d}.csv"
         assert app.screen.query_one("#transfer-path").value == default
@@ -151,13 +145,13 @@ async def test_export_deals_to_csv_writes_private_file_with_every_live_deal(
         assert app.screen.query_one("#transfer-path").value == default[:-3] + "json"
 
 
-async def test_tab_completes_the_file_name(make_app, settle, db, tmp_path, monkeypatch):
+async def test_tab_completes_the_file_name(make_app, settle, palette, db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "customers-2026.csv").write_text("Name\nAcme\n", encoding="utf-8")
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await palette(pilot, app, settle, "Import customers")
+        await run_command(pilot, palette, settle, "Import customers")
         await pilot.press(*"cus")
         await settle(app, pilot)
         await pilot.press("tab")

@@ -25,18 +25,6 @@ def header(app, stage_name):
     return board.headers[stage.id]
 
 
-def record_notes(app):
-    seen = []
-    original = app.notify
-
-    def notify(message, **kw):
-        seen.append(str(message))
-        return original(message, **kw)
-
-    app.notify = notify
-    return seen
-
-
 def widget_text(widget):
     from textual.geometry import Region
 
@@ -88,14 +76,14 @@ async def test_shift_right_moves_the_card_and_ctrl_z_undoes(make_app, settle, db
         assert header(app, "Proposal").count == 0
 
 
-async def test_H_on_first_stage_explains_and_changes_nothing(make_app, settle, db, deal):
+async def test_H_on_first_stage_explains_and_changes_nothing(make_app, settle, db, deal, notifications):
     app = make_app("pipeline")
+    seen = notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        seen = record_notes(app)
         await pilot.press("H")
         await settle(app, pilot)
-        assert any("Lead is the first stage" in m for m in seen)
+        assert seen.said("Lead is the first stage"), seen.texts()
         assert stage_of(db, deal.id)[0].name == "Lead"
         assert changes(db, deal.id) == 1
 
@@ -165,15 +153,14 @@ async def test_new_deal_form_with_customer_by_name(make_app, settle, db, service
         assert "Renewal" in board_text(app)
 
 
-async def test_filter_and_my_deals(make_app, settle, services):
+async def test_filter_and_my_deals(make_app, settle, services, until):
     services.create_deal("alpha", owner="ann")
     services.create_deal("beta", owner="bob")
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("slash", *"bet")
-        await pilot.pause(0.2)
-        await settle(app, pilot)
+        await until(pilot, lambda: "alpha" not in board_text(app), what="the board filtered by 'bet'")
         assert "beta" in board_text(app) and "alpha" not in board_text(app)
         await pilot.press("escape")
         await settle(app, pilot)
@@ -198,7 +185,7 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
         assert "called" in widget_text(app.screen.query_one("#deal-notes"))
 
 
-async def test_change_from_another_session_appears_after_poll(make_app, settle, db_path, clock):
+async def test_change_from_another_session_appears_after_poll(make_app, settle, until, db_path, clock):
     from crm_tui.db import Database
     from crm_tui.services import Services
 
@@ -210,12 +197,7 @@ async def test_change_from_another_session_appears_after_poll(make_app, settle, 
             Services(other, user="bob", clock=clock).create_deal("from elsewhere")
         finally:
             other.close()
-        for _ in range(20):
-            await pilot.pause(0.2)
-            await settle(app, pilot, rounds=1)
-            if "from elsewhere" in board_text(app):
-                break
-        assert "from elsewhere" in board_text(app)
+        await until(pilot, lambda: "from elsewhere" in board_text(app), what="the other session's deal on the board")
         assert header(app, "Lead").count == 1
 
 
@@ -274,46 +256,58 @@ async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, d
         assert app.screen.query_one("#board").cursor_card.title == "Deal 0001"  # the smallest, last
 
 
-async def test_a_move_shows_at_once_and_the_quiet_reload_brings_its_new_task(make_app, settle, db, deal):
+async def test_a_move_shows_at_once_and_the_quiet_reload_brings_its_new_task(make_app, settle, until, db, deal):
     """L moves the card and both headers as soon as the move commits; the board re-reads once
     the keys stop, which brings the task the new stage created onto the card."""
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         screen = app.screen
+        board = screen.query_one("#board")
         await pilot.press("L")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await until(pilot, lambda: header(app, "Qualified").count == 1, what="the card in Qualified")
         assert (header(app, "Lead").count, header(app, "Qualified").count) == (0, 1)
         assert (header(app, "Lead").value_cents, header(app, "Qualified").weighted_cents) == (0, 25000)
-        assert screen.query_one("#board").cursor_card.stage_id == stage_of(db, deal.id)[0].id
-        await pilot.pause(screen.RELOAD_AFTER_MOVE + 0.2)
-        await settle(app, pilot)
-        assert screen.query_one("#board").cursor_card.next_task.startswith("Discovery call")
+        assert board.cursor_card.stage_id == stage_of(db, deal.id)[0].id
+        # the quiet reload (RELOAD_AFTER_MOVE after the last move) brings the new stage's task
+        await until(
+            pilot,
+            lambda: (board.cursor_card.next_task or "").startswith("Discovery call"),
+            what=lambda: f"the new stage's task on the card (it shows {board.cursor_card.next_task!r})",
+        )
 
 
-async def test_rapid_moves_reload_the_board_once(make_app, settle, db, deal, monkeypatch):
+async def test_rapid_moves_reload_the_board_once(make_app, settle, until, db, deal, monkeypatch):
     import crm_tui.tui.screens.pipeline as pipeline_screen
 
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        screen = app.screen
         loads = []
         real = pipeline_screen.load_board
         monkeypatch.setattr(pipeline_screen, "load_board", lambda *a, **k: loads.append(1) or real(*a, **k))
-        for key in ("L", "L", "H", "L"):
+        moves = (("L", "Qualified"), ("L", "Proposal"), ("H", "Qualified"), ("L", "Proposal"))
+        # Rapid: each move comes before the quiet period that follows the previous one ends,
+        # however slow this machine is (it is stretched until the last move, then the usual one).
+        screen.RELOAD_AFTER_MOVE = 60.0
+        for n, (key, stage) in enumerate(moves, 1):
+            if n == len(moves):
+                del screen.RELOAD_AFTER_MOVE
             await pilot.press(key)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.05)
+            await until(pilot, lambda stage=stage: header(app, stage).count == 1, what=f"the card moved to {stage}")
         assert stage_of(db, deal.id)[0].name == "Proposal"
         assert header(app, "Proposal").count == 1
-        await pilot.pause(app.screen.RELOAD_AFTER_MOVE + 0.2)
+        await until(pilot, lambda: loads, what="the reload once the moves stopped")
+        await pilot.pause(type(screen).RELOAD_AFTER_MOVE)  # deliberately: a second reload would have come by now
         await settle(app, pilot)
         assert len(loads) == 1
         assert header(app, "Proposal").count == 1 and header(app, "Lead").count == 0
 
 
-async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(make_app, settle, services, monkeypatch):
+async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(
+    make_app, settle, until, services, monkeypatch
+):
     import crm_tui.tui.app as app_module
     import crm_tui.tui.screens.pipeline as pipeline_screen
 
@@ -323,8 +317,8 @@ async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(ma
         app = make_app("customers")
         async with app.run_test(size=(120, 40)) as pilot:
             await settle(app, pilot)
-            await pilot.pause(0.1)
-            await settle(app, pilot)
+            # the warm-up (WARM_UP_AFTER after the database opened) has read the board ahead
+            await until(pilot, lambda: "pipeline" in app._prefetched, what="the board read ahead")  # noqa: SLF001
             if stale:
                 services.create_deal("Added after the read-ahead", amount="20")
                 await settle(app, pilot)
@@ -341,14 +335,12 @@ async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(ma
 
 
 async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
-    make_app, settle, db, deal, services, monkeypatch
+    make_app, settle, until, db, deal, services, monkeypatch, notifications
 ):
     app = make_app("pipeline")
+    seen = notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        seen = []
-        original = app.notify
-        app.notify = lambda message, **kw: (seen.append(str(message)), original(message, **kw))
         real = app.services.move_deal_step
 
         def crash_once(*args, **kwargs):
@@ -357,8 +349,7 @@ async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
 
         monkeypatch.setattr(app.services, "move_deal_step", crash_once)
         await pilot.press("L")
-        await settle(app, pilot)
-        assert any("disk on fire" in m for m in seen)  # said, not swallowed
+        await until(pilot, lambda: seen.said("disk on fire"), what=lambda: f"the failure said; said {seen.texts()}")
         assert stage_of(db, deal.id)[0].name == "Lead"
         services.create_deal("Arrived later", amount="5")  # as if from another session
         await app.workers.wait_for_complete()

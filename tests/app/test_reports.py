@@ -61,17 +61,9 @@ def _hold_the_funnel(monkeypatch):
     return release, calls
 
 
-async def _until(condition, seconds: float = 4.0) -> None:
-    """Wait (without settling the workers: one is held on purpose) until ``condition()``."""
-    import asyncio
-
-    for _ in range(int(seconds / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-
-
-async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, settle, services, monkeypatch):
+async def test_the_tiles_show_before_the_slowest_figures_are_computed(
+    make_app, settle, until, notifications, services, monkeypatch
+):
     """On a big book the funnel's history and the segments take seconds: the tiles and the
     owners table show first; the funnel and an export wait for their own figures."""
     won = services.create_deal("a", amount="300", owner="ann")
@@ -79,19 +71,26 @@ async def test_the_tiles_show_before_the_slowest_figures_are_computed(make_app, 
     services.create_deal("b", amount="50", owner="bob")
     slow, _calls = _hold_the_funnel(monkeypatch)
     app = make_app("reports")
+    seen = notifications(app)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
             tile = lambda key: screen.query_one(f"#kpi-{key}")  # noqa: E731
-            await _until(lambda: tile("won").value != "…")
-            await pilot.pause()
+            owners = screen.query_one("#owners-table")
+            # the funnel's worker is held on purpose: wait without waiting for the workers
+            await until(pilot, lambda: tile("won").value != "…", what="the tiles", workers=False)
+            await until(pilot, lambda: owners.row_count, what="the owners table", workers=False)
             assert tile("won").value == "300.00" and tile("open").value == "50.00"
-            assert screen.query_one("#owners-table").row_count == 2
+            assert owners.row_count == 2
             assert getattr(screen.query_one("#funnel"), "stages", None) is None  # still coming
             assert screen.data is None
             await pilot.press("e")
-            await pilot.pause()
-            assert any("still being computed" in str(n.message) for n in app._notifications)
+            await until(
+                pilot,
+                lambda: seen.said("still being computed"),
+                what=lambda: f"the rep told the report is not ready; said {seen.texts()}",
+                workers=False,
+            )
             slow.set()
             await settle(app, pilot)
             assert [s["count"] for s in screen.query_one("#funnel").stages][:1] == [1]  # b, in Lead
@@ -130,7 +129,9 @@ async def test_a_tile_too_narrow_for_every_digit_shows_the_compact_figure():
         assert figure("wide") == "22,187,149.50"
 
 
-async def test_changes_while_computing_wait_for_it_instead_of_starting_over(make_app, settle, services, monkeypatch):
+async def test_changes_while_computing_wait_for_it_instead_of_starting_over(
+    make_app, settle, until, services, monkeypatch
+):
     """Another session saving every few seconds must not keep the slow figures from ever
     showing: changes during a computation let it finish, then one more computation runs."""
     services.create_deal("a", amount="300", owner="ann")
@@ -139,10 +140,11 @@ async def test_changes_while_computing_wait_for_it_instead_of_starting_over(make
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             screen = app.screen
-            await _until(lambda: calls)
-            for name in ("One", "Two", "Three"):  # saved meanwhile, elsewhere
+            await until(pilot, lambda: calls, what="the computation to reach the funnel", workers=False)
+            for name in ("One", "Two", "Three"):  # saved meanwhile, elsewhere (each change is announced as it commits)
                 services.create_customer(name=name)
-                await pilot.pause(0.1)
+                await pilot.pause()
+            assert len(calls) == 1  # still the first computation, held
             slow.set()
             await settle(app, pilot)
             assert len(calls) == 2  # the running computation and one after the changes

@@ -7,7 +7,12 @@ from pathlib import Path
 from crm_tui.tui.widgets.key_bar import KeyBar
 
 
-async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app, settle):
+def bar_line(bar: KeyBar) -> str:
+    """The key bar as the rep sees it."""
+    return "".join(segment.text for segment in bar.render_line(0))
+
+
+async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app, settle, until):
     app = make_app("customers")
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
@@ -15,12 +20,14 @@ async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app,
         shown = {description for _key, _shown, description, _on, _tip in bar.keys()}
         assert {"Search", "Filter", "Sort", "New", "Edit", "Delete", "Undo", "Keys", "Open"} <= shown
         assert "Reverse" not in shown  # show=False bindings stay out of the bar
-        line = "".join(segment.text for segment in bar.render_line(0))
+        line = bar_line(bar)
         assert "/ Search" in line and "n New" in line
         await pilot.press("slash")  # the search box has focus: the table's keys go
         await pilot.pause()
         assert "Open" not in {d for _k, _s, d, _on, _t in bar.keys()}
-        await pilot.press("escape")
+        await pilot.press("escape")  # back to the table: its keys come back
+        await until(pilot, lambda: "Open" in {d for _k, _s, d, _on, _t in bar.keys()}, what="the table's keys")
+        assert app.screen.table.has_focus and " Open " in bar_line(bar)
 
 
 async def test_clicking_a_key_in_the_bar_presses_it(make_app, settle):
@@ -28,9 +35,7 @@ async def test_clicking_a_key_in_the_bar_presses_it(make_app, settle):
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         bar = app.screen.query_one(KeyBar)
-        bar.render()
-        start = next(s for s in bar._spans if s[2] == "slash")[0]  # noqa: SLF001 - where "/ Filter" is drawn
-        await pilot.click(KeyBar, offset=(start + 1, 0))
+        await pilot.click(KeyBar, offset=(bar_line(bar).index("/ Filter"), 0))
         await pilot.pause()
         assert app.screen.query_one("#pipeline-filter").has_focus
 
@@ -40,9 +45,8 @@ async def test_hovering_a_key_shows_its_tooltip(make_app, settle):
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
         bar = app.screen.query_one(KeyBar)
-        bar.render()
-        start, _end, _key, tooltip, _on = bar._spans[0]  # noqa: SLF001
-        await pilot.hover(KeyBar, offset=(start + 1, 0))
+        _key, shown, description, _on, tooltip = bar.keys()[0]
+        await pilot.hover(KeyBar, offset=(bar_line(bar).index(f"{shown} {description}"), 0))
         await pilot.pause()
         assert bar.tooltip == tooltip and tooltip
 
@@ -77,17 +81,16 @@ async def test_each_screen_reloads_once_per_change(make_app, settle, services):
             assert len(calls) == 1, type(screen).__name__
 
 
-async def test_a_failed_read_is_said_not_swallowed(make_app, settle, monkeypatch):
+async def test_a_failed_read_is_said_not_swallowed(make_app, settle, notifications, monkeypatch):
     """A search whose read fails must say so, not leave the old rows on screen in silence."""
     import crm_tui.queries.customers as queries
     from crm_tui.errors import DatabaseError
 
     app = make_app("customers")
-    seen = []
+    seen = notifications(app)
     async with app.run_test(size=(120, 30)) as pilot:
         await settle(app, pilot)
-        original = app.notify
-        app.notify = lambda message, **kw: (seen.append(str(message)), original(message, **kw))
+        before = len(seen)
 
         def broken(*_a, **_k):
             raise DatabaseError("the database file is gone; put it back or restart crm-tui")
@@ -95,7 +98,7 @@ async def test_a_failed_read_is_said_not_swallowed(make_app, settle, monkeypatch
         monkeypatch.setattr(queries, "first_page", broken)  # what a new search reads
         await pilot.press("slash", "x")
         await settle(app, pilot)
-        assert seen == ["Could not load: the database file is gone; put it back or restart crm-tui"]
+        assert seen.texts()[before:] == ["Could not load: the database file is gone; put it back or restart crm-tui"]
 
 
 async def test_a_narrow_key_bar_keeps_whole_keys_and_the_key_that_lists_them_all(make_app, settle):

@@ -24,22 +24,16 @@ async def test_number_keys_and_screen_bar_switch_screens(make_app, settle):
         assert app.current_mode == "tasks"
 
 
-async def test_palette_reaches_screens_and_jumps_to_a_customer(make_app, settle, services):
+async def test_palette_reaches_screens_and_jumps_to_a_customer(make_app, settle, services, palette):
     acme = services.create_customer(name="Acme Rockets")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Go to Reports")
-        await pilot.pause(0.5)
+        await palette(pilot, "Go to Reports")
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.current_mode == "reports"
-        await pilot.press("ctrl+p")
-        await pilot.press(*"Rockets")
-        await pilot.pause(1.0)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.5)
+        await palette(pilot, "Rockets", offers="Acme Rockets")  # the customer, found in the database
         await pilot.press("enter")
         await settle(app, pilot)
         assert type(app.screen).__name__ == "CustomerDetailScreen"  # on top of Reports
@@ -49,13 +43,13 @@ async def test_palette_reaches_screens_and_jumps_to_a_customer(make_app, settle,
         assert app.current_mode == "reports" and type(app.screen).__name__ == "ReportsScreen"
 
 
-async def test_undo_with_nothing_to_undo_says_so(make_app, settle):
+async def test_undo_with_nothing_to_undo_says_so(make_app, settle, until, notifications):
     app = make_app()
+    seen = notifications(app)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
         await pilot.press("ctrl+z")
-        await pilot.pause()
-        assert any("Nothing to undo" in str(n.message) for n in app._notifications)
+        await until(pilot, lambda: seen.said("Nothing to undo"), what=lambda: f"'Nothing to undo'; said {seen.texts()}")
 
 
 async def test_undo_takes_back_a_stage_move_made_on_the_board(make_app, settle, services, db):
@@ -98,21 +92,21 @@ async def test_help_key_toggles_the_key_list(make_app, settle):
 
 
 @pytest.mark.sqlite_only
-async def test_database_readable_by_others_is_flagged_once(db_path, db, clock):
+async def test_database_readable_by_others_is_flagged_once(db_path, db, clock, settle, until, notifications):
     from crm_tui.tui.app import create_app
 
     os.chmod(db_path, 0o644)
     app = create_app(db=str(db_path), clock=clock, user="ann", poll=False)
+    seen = notifications(app)
     async with app.run_test(size=(100, 30)) as pilot:
-        for _ in range(5):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
-        warnings = [n for n in app._notifications if n.title == "Privacy"]
-        assert len(warnings) == 1 and "doctor --fix" in str(warnings[0].message)
+        await until(pilot, lambda: app.db is not None, what="the database to open")
+        await settle(app, pilot, rounds=5)  # and every screen to have loaded from it (a second warning would be out)
+        warnings = seen.titled("Privacy")
+        assert len(warnings) == 1 and "doctor --fix" in warnings[0]
 
 
 @pytest.mark.sqlite_only
-async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
+async def test_unopenable_database_exits_with_one_clear_message(tmp_path, until):
     from crm_tui.tui.app import create_app
 
     junk = tmp_path / "junk.sqlite3"
@@ -122,9 +116,7 @@ async def test_unopenable_database_exits_with_one_clear_message(tmp_path):
     usual = gc.get_threshold()
     app = create_app(db=str(junk), poll=False)
     async with app.run_test(size=(80, 24)) as pilot:
-        for _ in range(5):
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+        await until(pilot, lambda: app.return_code is not None, what="the app to give up on the file")
     assert app.return_code == 2
     assert "not a valid crm-tui database" in app.startup_error
     assert gc.get_threshold() == usual  # a failed start-up changes nothing in the process
@@ -240,18 +232,10 @@ def test_holds_on_full_collections_nest_across_threads():
         gc.set_threshold(*saved)
 
 
-async def test_palette_shows_names_literally(make_app, settle, services):
+async def test_palette_shows_names_literally(make_app, settle, services, palette):
     services.create_customer(name="[red]ACME[/red] Tools")
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(app, pilot)
-        await pilot.press("ctrl+p")
-        await pilot.press(*"ACME")
-        await pilot.pause(1.0)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.5)
-        from textual.widgets import OptionList
-
-        options = app.screen.query_one(OptionList)
-        shown = [str(options.get_option_at_index(i).prompt) for i in range(options.option_count)]
+        shown = await palette(pilot, "ACME", offers="Tools", first=False)  # the customer's hit has come
         assert any("[red]ACME[/red] Tools" in text for text in shown), shown
