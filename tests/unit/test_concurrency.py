@@ -13,6 +13,7 @@ import datetime as dt
 import gc
 import os
 import random
+import signal
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -125,9 +126,12 @@ def _soak_writer(db_path: Path, name: str, edits: int, seed: int, log) -> None:
     log(f"conflicts {stats['conflicts']}")
 
 
-def run_soak(workdir: Path, *, edits: int = 150, seed: int = 1, writers: int = 2) -> SoakResult:
+def run_soak(
+    workdir: Path, *, edits: int = 150, seed: int = 1, writers: int = 2, timeout: float | None = None
+) -> SoakResult:
     """Two (or more) writer processes make ``edits`` random edits each while this process
-    polls for their changes; then every logged commit is checked."""
+    polls for their changes; then every logged commit is checked. Writers still running after
+    ``timeout`` seconds are killed and reported as errors."""
     workdir.mkdir(parents=True, exist_ok=True)
     db_path = workdir / "crm.sqlite3"
     db = Database.open(str(db_path))
@@ -145,9 +149,16 @@ def run_soak(workdir: Path, *, edits: int = 150, seed: int = 1, writers: int = 2
     ]
     result = SoakResult()
     watcher = Database.open(str(db_path))  # a third session that only reads, like an idle TUI
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
         running = set(pids)
         while running:
+            if deadline is not None and time.monotonic() > deadline:
+                for pid in running:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                result.errors.append(f"writers {sorted(running)} still running after {timeout:g} s: killed")
+                break
             try:
                 if watcher.poll_changes() is not None:
                     result.remote_changes_seen += 1
@@ -159,7 +170,7 @@ def run_soak(workdir: Path, *, edits: int = 150, seed: int = 1, writers: int = 2
                     running.discard(pid)
                     if status != 0:
                         result.errors.append(f"writer {pid} exited with status {status}")
-            time.sleep(0.02)
+            time.sleep(0.02)  # the watcher's polling interval (the app's is 0.5 s), not a wait for anything
     finally:
         watcher.close()
     lines = [line for path in logs for line in read_log(path)]
@@ -265,7 +276,7 @@ def test_a_stale_edit_from_another_process_is_detected(tmp_path):
 
 
 def test_soak_two_writers_never_locked_and_nothing_lost(tmp_path):
-    result = run_soak(tmp_path, edits=150, seed=7)
+    result = run_soak(tmp_path, edits=150, seed=7, timeout=300)
     assert result.errors == []  # no "database is locked", no crash, in writers or the watching session
     assert result.lost == 0
     assert result.edits >= 250 and result.commits_checked >= 150

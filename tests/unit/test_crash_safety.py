@@ -158,7 +158,7 @@ def run_trial(kind: str, workdir: Path, rng: random.Random, *, max_delay: float 
     os.read(ready_r, 1)
     os.close(ready_r)
     delay = rng.uniform(0.02, max_delay if max_delay is not None else DEFAULT_DELAY[kind])
-    time.sleep(delay)
+    time.sleep(delay)  # deliberately: the kill lands at a random moment of the writer's work
     os.kill(pid, signal.SIGKILL)
     os.waitpid(pid, 0)
     text = log_path.read_text(encoding="utf-8", errors="replace")

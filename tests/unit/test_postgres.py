@@ -25,14 +25,30 @@ def _url(db: Database) -> str:
     return db.url.render_as_string(hide_password=False)
 
 
+class _CommitDelays(dict):
+    """Seconds each named thread's commits take (others: a random 0–20 ms), and when a named
+    thread's commit has begun."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._begun: dict[str, threading.Event] = {}
+
+    def begun(self, name: str) -> threading.Event:
+        """Set once thread ``name`` is inside a commit (its statements sent, the commit delayed)."""
+        return self._begun.setdefault(name, threading.Event())
+
+
 @pytest.fixture
 def slow_commits():
     """Make commits slow and uneven (per thread), as on a busy network server."""
     rng = random.Random(7)
-    delays: dict[str, float] = {}
+    delays = _CommitDelays()
 
     def _sleep(session):
-        delay = delays.get(threading.current_thread().name)
+        name = threading.current_thread().name
+        delays.begun(name).set()
+        delay = delays.get(name)
+        # deliberately slow: the time a commit takes on a busy server, not a wait for anything
         time.sleep(rng.random() * 0.02 if delay is None else delay)
 
     event.listen(Session, "before_commit", _sleep)
@@ -101,8 +117,8 @@ def test_two_reps_saving_the_same_deal_at_once_get_a_conflict_not_a_lost_edit(an
     first = threading.Thread(target=save, name="ann", args=("ann", ann, "Ann's title"))
     second = threading.Thread(target=save, name="bob", args=("bob", bob, "Bob's title"))
     first.start()
-    time.sleep(0.2)
-    second.start()
+    assert slow_commits.begun("ann").wait(30), "ann's save never reached its commit"
+    second.start()  # while ann's save is committing
     first.join()
     second.join()
     assert outcome["ann"] == "Ann's title"
