@@ -234,7 +234,10 @@ def test_delete_and_restore_deal(db, services):
     with pytest.raises(NotFoundError):
         services.win_deal(d.id)
     services.restore_deal(d.id)
-    services.win_deal(d.id)
+    assert services.get(Deal, d.id).deleted_at is None  # back in every list
+    services.win_deal(d.id)  # and it can be worked again
+    won = services.get(Deal, d.id)
+    assert won.stage_id == stage_named(db, "Won").id and won.closed_at is not None
 
 
 # -- tasks and notes ----------------------------------------------------------------
