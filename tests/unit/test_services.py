@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_tui.errors import ConflictError, NotFoundError, ValidationError
-from crm_tui.models import ChangeLog, Customer, Deal, Order, Stage, StageChange, Task
+from crm_tui.models import ChangeLog, Contact, Customer, Deal, Order, Stage, StageChange, Task
 
 
 def count(db, model, *where):
@@ -100,7 +100,11 @@ def test_contacts(services):
     with pytest.raises(NotFoundError):
         services.create_contact(9999, name="Nobody")
     services.delete_contact(p.id)
+    with pytest.raises(NotFoundError):  # gone from the customer's page
+        services.get(Contact, p.id)
     services.restore_contact(p.id)
+    back = services.get(Contact, p.id)
+    assert back.deleted_at is None and (back.name, back.title) == ("Jo Park", "CEO")
 
 
 # -- deals -----------------------------------------------------------------------
