@@ -59,6 +59,27 @@ def until():
     return _until
 
 
+async def _opened(pilot, screen: str, *, timeout: float = 10.0):
+    """Wait until the screen called ``screen`` is on top and takes keys; return it.
+
+    A form or dialog opened by a key gives focus only once the keys typed with that key are in
+    (``tui.modals.early_keys``): keys pressed before then are held and replayed later, after a
+    test that went on at once has already looked."""
+    app = pilot.app
+
+    def ready() -> bool:
+        return type(app.screen).__name__ == screen and getattr(app.screen, "caught_up", True)
+
+    await _until(pilot, ready, timeout=timeout, what=lambda: f"{screen} ready for keys (on top: {app.screen!r})")
+    return app.screen
+
+
+@pytest.fixture
+def opened():
+    """``form = await opened(pilot, "CustomerForm")`` after the key that opens it."""
+    return _opened
+
+
 def _palette_hits(app) -> tuple[list[str], str | None]:
     """The command palette's hits as text, and the highlighted one (what enter runs)."""
     from textual.command import CommandPalette

@@ -78,12 +78,12 @@ async def test_filters_and_sort_header(make_app, settle, fifty):
         assert "Status ▼" in shown(app)[0]
 
 
-async def test_new_customer_saved_and_listed(make_app, settle, fifty, db):
+async def test_new_customer_saved_and_listed(make_app, settle, opened, fifty, db):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("n")
-        await settle(app, pilot)
+        await opened(pilot, "CustomerForm")
         await pilot.press(*"Zeta Partners")
         app.screen.query_one("#field-email").focus()
         await pilot.press(*"hi@zeta.example")
@@ -99,12 +99,12 @@ async def test_new_customer_saved_and_listed(make_app, settle, fifty, db):
         assert app.screen.current_id() == row.id
 
 
-async def test_bad_email_shows_inline_error_and_keeps_typing(make_app, settle, fifty, db):
+async def test_bad_email_shows_inline_error_and_keeps_typing(make_app, settle, opened, fifty, db):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
         await pilot.press("n")
-        await settle(app, pilot)
+        await opened(pilot, "CustomerForm")
         await pilot.press(*"Omega Ltd")
         app.screen.query_one("#field-email").focus()
         await pilot.press(*"not-an-email", "ctrl+s")
@@ -122,13 +122,13 @@ async def test_bad_email_shows_inline_error_and_keeps_typing(make_app, settle, f
         assert live_count(db) == 51
 
 
-async def test_edit_changes_database(make_app, settle, fifty, db, services):
+async def test_edit_changes_database(make_app, settle, opened, fifty, db, services):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("down")  # Acme Corp 05
         await pilot.press("e")
-        await settle(app, pilot)
+        await opened(pilot, "CustomerForm")
         app.screen.query_one("#field-industry").value = "Aerospace"
         await pilot.press("ctrl+s")
         await settle(app, pilot)
@@ -136,7 +136,9 @@ async def test_edit_changes_database(make_app, settle, fifty, db, services):
         assert any("Aerospace" in line for line in shown(app))
 
 
-async def test_edit_conflict_from_another_session_keeps_both_visible(make_app, settle, fifty, db_path, clock):
+async def test_edit_conflict_from_another_session_keeps_both_visible(
+    make_app, settle, opened, until, fifty, db_path, clock
+):
     from crm_tui.db import Database
     from crm_tui.services import Services
 
@@ -144,33 +146,32 @@ async def test_edit_conflict_from_another_session_keeps_both_visible(make_app, s
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("e")
-        await settle(app, pilot)
+        form = await opened(pilot, "CustomerForm")
         other_db = Database.open(str(db_path))
         other = Services(other_db, user="bob", clock=clock)
         other.update_customer(fifty["Acme Corp 00"], phone="+1 999")
         app.screen.query_one("#field-phone").value = "+44 111"
         await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        form = app.screen
-        assert form.__class__.__name__ == "CustomerForm"
-        message = str(form.query_one("#form-error").render())
+        said = lambda: str(form.query_one("#form-error").render())  # noqa: E731
+        await until(pilot, lambda: "changed in another session" in said(), what="the conflict said in the form")
+        assert app.screen is form
+        message = said()
         assert "changed in another session" in message and "+1 999" in message
         assert other.get(Customer, fifty["Acme Corp 00"]).phone == "+1 999"  # not overwritten
         assert form.query_one("#field-phone").value == "+44 111"  # what was typed is kept
         await pilot.press("ctrl+s")  # saving again replaces knowingly
-        await settle(app, pilot)
+        await until(pilot, lambda: app.screen is not form, what="the form to close")
         assert other.get(Customer, fifty["Acme Corp 00"]).phone == "+44 111"
         other_db.close()
 
 
-async def test_delete_confirm_then_undo(make_app, settle, fifty, db, services):
+async def test_delete_confirm_then_undo(make_app, settle, opened, fifty, db, services):
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         target = fifty["Acme Corp 00"]
         await pilot.press("d")
-        await settle(app, pilot)
-        assert app.screen.__class__.__name__ == "ConfirmScreen"
+        await opened(pilot, "ConfirmScreen")
         await pilot.press("y")
         await settle(app, pilot)
         with db.read() as s:
@@ -184,13 +185,16 @@ async def test_delete_confirm_then_undo(make_app, settle, fifty, db, services):
         assert shown(app)[1].startswith("Acme Corp 00")
 
 
-async def test_cancelled_delete_changes_nothing(make_app, settle, fifty, db):
+async def test_cancelled_delete_changes_nothing(make_app, settle, opened, fifty, db):
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(app, pilot)
-        await pilot.press("d", "n")
+        await pilot.press("d")
+        await opened(pilot, "ConfirmScreen")
+        await pilot.press("n")
+        await opened(pilot, "CustomersScreen")
         await settle(app, pilot)
-        assert live_count(db) == 50
+        assert live_count(db) == 50 and app.screen.table.row_count == 50
 
 
 async def test_markup_in_names_is_shown_literally(make_app, settle, services):
@@ -290,7 +294,7 @@ async def test_a_search_shows_a_screenful_first_then_every_match_in_order(make_a
         assert "…" not in "".join(shown(app))
 
 
-async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settle, fifty, services, db):
+async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settle, opened, until, fifty, services, db):
     from textual.geometry import Region
 
     from crm_tui.models import Contact, Note, Task
@@ -315,25 +319,25 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
         assert "Rollout" in text("#detail-deals") and "48,000.00" in text("#detail-deals")
         assert "Kick-off call went well" in text("#detail-notes")
         await pilot.press("n")
-        await settle(app, pilot)
+        await opened(pilot, "NoteForm")
         await pilot.press(*"Sent the quote", "ctrl+s")
-        await settle(app, pilot)
-        assert "Sent the quote" in text("#detail-notes")
+        await until(pilot, lambda: "Sent the quote" in text("#detail-notes"), what="the new note on the page")
         assert text("#detail-notes").index("Sent the quote") < text("#detail-notes").index("Kick-off")
         await pilot.press("c")
-        await settle(app, pilot)
+        await opened(pilot, "ContactForm")
         await pilot.press(*"Raj Patel", "ctrl+s")
-        await settle(app, pilot)
+        await opened(pilot, "CustomerDetailScreen")
         await pilot.press("t")
-        await settle(app, pilot)
+        form = await opened(pilot, "TaskFormScreen")
         await pilot.press(*"Call Raj")
-        app.screen.query_one("#field-due").value = "someday"
+        form.query_one("#field-due").value = "someday"
         await pilot.press("ctrl+s")
-        await settle(app, pilot)
-        assert "due: 'someday' is not a date" in str(app.screen.query_one("#error-due").render())
-        app.screen.query_one("#field-due").value = "2026-03-20 09:00"
+        await until(pilot, lambda: form.query_one("#error-due").has_class("-shown"), what="the due date refused")
+        assert "due: 'someday' is not a date" in str(form.query_one("#error-due").render())
+        form.query_one("#field-due").value = "2026-03-20 09:00"
         await pilot.press("ctrl+s")
-        await settle(app, pilot)
+        await opened(pilot, "CustomerDetailScreen")
+        await until(pilot, lambda: "Call Raj" in text("#detail-tasks"), what="the new task on the page")
         assert "Call Raj" in text("#detail-tasks") and "Raj Patel" in text("#detail-contacts")
         with db.read() as s:
             assert (

@@ -105,17 +105,18 @@ async def test_win_then_reports_show_new_won_totals(make_app, settle, db, deal):
         assert app.screen.query_one("#kpi-R").value == "1,000.00"
 
 
-async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, db, deal):
+async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, opened, db, deal):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("x")
-        await pilot.pause()
+        await opened(pilot, "LoseReasonScreen")
         await pilot.press("escape")
+        await opened(pilot, "PipelineScreen")
         await settle(app, pilot)
         assert stage_of(db, deal.id)[0].name == "Lead"
         await pilot.press("x")
-        await pilot.pause()
+        await opened(pilot, "LoseReasonScreen")
         await pilot.press("enter")  # empty reason: refused in the modal
         await pilot.pause()
         assert "reason is required" in str(app.screen.query_one("#lose-error").render())
@@ -128,13 +129,13 @@ async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, d
         assert stage_of(db, deal.id)[0].name == "Lead"
 
 
-async def test_new_deal_form_with_customer_by_name(make_app, settle, db, services):
+async def test_new_deal_form_with_customer_by_name(make_app, settle, opened, db, services):
     services.create_customer(name="Globex")
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("n")
-        await pilot.pause()
+        await opened(pilot, "DealFormScreen")
         await pilot.press(*"Renewal", "tab", *"nobody")
         await pilot.click("#form-save")
         await settle(app, pilot)
@@ -169,7 +170,7 @@ async def test_filter_and_my_deals(make_app, settle, services, until):
         assert "alpha" in board_text(app) and "beta" not in board_text(app)
 
 
-async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
+async def test_enter_opens_deal_detail_with_history(make_app, settle, until, deal):
     from crm_tui.tui.screens.deal_detail import DealDetailScreen
 
     app = make_app("pipeline")
@@ -180,9 +181,10 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, deal):
         assert isinstance(app.screen, DealDetailScreen)
         head = widget_text(app.screen.query_one("#deal-head"))
         assert "[b]Big[/b] deal" in head
-        await pilot.press("n", *"called", "ctrl+s")
-        await settle(app, pilot)
-        assert "called" in widget_text(app.screen.query_one("#deal-notes"))
+        page = app.screen
+        await pilot.press("n", *"called", "ctrl+s")  # typed with the key that opens the note form
+        await until(pilot, lambda: "called" in widget_text(page.query_one("#deal-notes")), what="the note on the page")
+        assert app.screen is page
 
 
 async def test_change_from_another_session_appears_after_poll(make_app, settle, until, db_path, clock):

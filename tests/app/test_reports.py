@@ -6,7 +6,7 @@ import os
 import stat
 
 
-async def test_tiles_periods_owner_and_export(make_app, settle, services, clock, tmp_path, monkeypatch):
+async def test_tiles_periods_owner_and_export(make_app, settle, opened, services, clock, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     a = services.create_deal("a", amount="300", owner="ann")
     services.win_deal(a.id)
@@ -29,7 +29,7 @@ async def test_tiles_periods_owner_and_export(make_app, settle, services, clock,
         await settle(app, pilot)
         assert tile("C").value == "1"
         await pilot.press("o")
-        await settle(app, pilot)
+        await opened(pilot, "PickScreen")
         await pilot.press("down", "down", "enter")  # Everyone, ann, bob → bob
         await settle(app, pilot)
         assert app.screen.owner == "bob"

@@ -52,26 +52,27 @@ async def test_space_completes_and_ctrl_z_reopens(make_app, settle, db, seeded):
         assert task(db, seeded["first"].id).done_at is None
 
 
-async def test_snooze_one_day_moves_due_by_a_day(make_app, settle, db, seeded):
+async def test_snooze_one_day_moves_due_by_a_day(make_app, settle, opened, db, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("j")  # onto "send quote" (due in 2 h)
         await pilot.press("s")
-        await pilot.pause()
+        await opened(pilot, "SnoozeScreen")
         await pilot.press("enter")  # "+1 day"
         await settle(app, pilot)
         before = seeded["second"].due_at
         assert task(db, seeded["second"].id).due_at == before + dt.timedelta(days=1)
 
 
-async def test_snooze_escape_changes_nothing(make_app, settle, db, seeded):
+async def test_snooze_escape_changes_nothing(make_app, settle, opened, db, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("s")
-        await pilot.pause()
+        await opened(pilot, "SnoozeScreen")
         await pilot.press("escape")
+        await opened(pilot, "TasksScreen")
         await settle(app, pilot)
         assert task(db, seeded["first"].id).due_at == seeded["first"].due_at
 
@@ -93,7 +94,7 @@ async def test_enter_opens_deal_or_customer(make_app, settle, seeded):
         assert isinstance(app.screen, CustomerDetailScreen)
 
 
-async def test_my_tasks_toggle_and_new_task(make_app, settle, db, seeded):
+async def test_my_tasks_toggle_and_new_task(make_app, settle, opened, db, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
@@ -101,7 +102,7 @@ async def test_my_tasks_toggle_and_new_task(make_app, settle, db, seeded):
         await settle(app, pilot)
         assert not any("send quote" in line for line in lines(app))  # bob's
         await pilot.press("n")
-        await pilot.pause()
+        await opened(pilot, "TaskFormScreen")
         await pilot.press(*"email them")
         app.screen.query_one("#field-due").value = "2026-03-20"
         app.screen.query_one("#field-priority").value = "urgent"
