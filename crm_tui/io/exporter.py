@@ -278,9 +278,9 @@ def frame_of(db, kind):
     if kind == "orders" and len(df):
         has_line = df.line_number.notna()
         df["line_number"] = df.groupby("number").cumcount().add(1).where(has_line, None).astype(object)
-        q = pd.to_numeric(df.quantity, errors="coerce")
-        u = pd.to_numeric(df.unit_price, errors="coerce")
-        df["line_total"] = (q * u).astype("Int64").astype(object).where(has_line, None)
+        # exact integer cents: Python ints in an object column (a float one loses cents past 2**53; int64 overflows)
+        totals = [q * u if line else None for q, u, line in zip(df.quantity, df.unit_price, has_line)]
+        df["line_total"] = pd.Series(totals, index=df.index, dtype=object)
     if kind == "deals" and len(df):
         _all_lines(db, df)
     if kind == "tasks" and len(df):
