@@ -6,6 +6,7 @@ import decimal
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
+from typing import TypeAlias
 
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -74,27 +75,45 @@ def _to_cents(value: object, field: str, shown: str) -> int:
     return int(cents)
 
 
-def money_text(cents: int, currency: str = "") -> str:
-    """Cents → '1,234.50' (with the currency code in front when given)."""
-    sign = "-" if cents < 0 else ""
-    whole, frac = divmod(abs(int(cents)), 100)
-    body = f"{sign}{whole:,}.{frac:02d}"
+#: money in cents: whole (``int``), or exact with a fraction of a cent (``Decimal``) for a figure
+#: that is fractional by definition (a weighted value, an average, a velocity)
+Cents: TypeAlias = int | Decimal
+
+
+def whole_cents(cents: Cents) -> int:
+    """Cents rounded once to whole cents, half up (away from zero): Decimal('0.5') → 1."""
+    if isinstance(cents, Decimal):
+        return int(cents.quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    return int(cents)
+
+
+def money_text(cents: Cents, currency: str = "") -> str:
+    """Cents → '1,234.50' (with the currency code in front when given); a fraction of a cent
+    rounds half up."""
+    whole = whole_cents(cents)
+    sign = "-" if whole < 0 else ""
+    units, frac = divmod(abs(whole), 100)
+    body = f"{sign}{units:,}.{frac:02d}"
     return f"{currency} {body}" if currency else body
 
 
-def money_whole(cents: int) -> str:
-    """Cents → whole major units, rounded half up, with separators: 1234550 → '12,346'."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{(abs(int(cents)) + 50) // 100:,}"
+def money_whole(cents: Cents) -> str:
+    """Cents → whole major units, rounded once, half up, with separators: 1234550 → '12,346'."""
+    if isinstance(cents, Decimal):
+        units = int((abs(cents) / 100).quantize(Decimal(1), rounding=decimal.ROUND_HALF_UP))
+    else:
+        units = (abs(int(cents)) + 50) // 100
+    sign = "-" if cents < 0 and units else ""
+    return f"{sign}{units:,}"
 
 
-def money_compact(cents: int, *, places: int = 2, smallest: int = 10**3) -> str:
-    """Cents → '22.19M', '15.09k': ``places`` decimals (rounded half up) of the smallest unit —
-    k, M or B, none below ``smallest`` — that keeps the figure under 1,000 (999,999.50 in M with
-    one place is '1.0M'). Under 1,000 major units: ``money_text``. Exact: no binary float."""
-    major = Decimal(int(cents)) / 100
-    if abs(major) < 1000:
+def money_compact(cents: Cents, *, places: int = 2, smallest: int = 10**3) -> str:
+    """Cents → '22.19M', '15.09k': ``places`` decimals (rounded once, half up) of the smallest
+    unit — k, M or B, none below ``smallest`` — that keeps the figure under 1,000 (999,999.50 in M
+    with one place is '1.0M'). Under 1,000 major units: ``money_text``. Exact: no binary float."""
+    if abs(whole_cents(cents)) < 100_000:
         return money_text(cents)
+    major = Decimal(cents) / 100
     step = Decimal(1).scaleb(-places)
     units = [(size, suffix) for size, suffix in ((10**3, "k"), (10**6, "M"), (10**9, "B")) if size >= smallest]
     for size, suffix in units:

@@ -1,7 +1,8 @@
 """Every figure of the CRM (DESIGN §2 and §4), computed in the database.
 
-``report(db, filters, now=...)`` returns the JSON shape of DESIGN §5 (``report_sections``
-yields it a section at a time, for a screen that shows each as it comes); the TUI
+``report(db, filters, now=...)`` returns the JSON shape of DESIGN §5; ``report_figures`` the
+same figures exact (``metrics.figures``: integer cents, what a screen formats), and
+``report_sections`` yields them a section at a time, for a screen that shows each as it comes; the TUI
 also calls the single-query pieces (``stage_summaries``, ``rotting_deal_ids``,
 ``forecast_by_month``, ``customer_segments``) for kanban headers and tiles.
 
@@ -14,7 +15,8 @@ Conventions, everywhere:
 - ``Filters.owner`` limits deal, task and order figures; customer count and
   value (C, V) and segments describe the whole book.
 - "now" is ``now`` or the clock, in UTC; "today" is its UTC date.
-- Money is exact integer cents until it becomes a JSON number in major units.
+- Money is exact integer cents (a weighted value cent-percent, an average or velocity a
+  ``Decimal`` of cents) until ``ReportFigures.json()`` makes it a JSON number in major units.
 - A rate is a float 0..1 rounded to 4 decimals, or ``None`` (JSON null) when
   it is undefined (nothing to divide by); averages and velocity likewise.
 - ``stages`` lists every pipeline's stages, pipelines and stages in position
@@ -26,8 +28,9 @@ Conventions, everywhere:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, cast
+from collections.abc import Generator
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from crm_tui.metrics._common import Filters
 from crm_tui.metrics.deals import (
@@ -36,6 +39,7 @@ from crm_tui.metrics.deals import (
     rotting_deal_ids,
     stage_summaries,
 )
+from crm_tui.metrics.figures import ReportFigures, SectionKey
 from crm_tui.metrics.segments import SEGMENTS, customer_segments
 
 if TYPE_CHECKING:
@@ -44,12 +48,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Filters",
+    "ReportFigures",
     "SEGMENTS",
+    "SectionKey",
     "StageSummary",
     "customer_segments",
     "forecast_by_month",
     "REPORT_KEYS",
     "report",
+    "report_figures",
     "report_sections",
     "rotting_deal_ids",
     "stage_summaries",
@@ -72,12 +79,13 @@ REPORT_KEYS = (
 
 def report_sections(
     db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None
-) -> Iterator[tuple[str, object]]:
-    """The report's sections one at a time, ``(key, value)``, all from one read transaction so
-    they agree with each other: first what the Reports screen's tiles and owners table need,
-    then the charts', the funnel's and the segments' (the slowest), and the task figures the
-    screen does not show (at 100k customers the tiles' figures take ~1.2 s of ~3 s), so a
-    screen can show each as it comes."""
+) -> Generator[tuple[SectionKey, ReportFigures], None, None]:
+    """The report a section at a time, all from one read transaction so the sections agree
+    with each other: ``(key, figures)`` — the section just computed and every section so far,
+    exact (integer cents; ``ReportFigures.json()`` is the JSON shape). First what the Reports
+    screen's tiles and owners table need, then the charts', the funnel's and the segments'
+    (the slowest), and the task figures the screen does not show, so a screen can show each
+    as it comes."""
     from crm_tui.metrics import book, deals, segments
     from crm_tui.metrics._common import load_stages, utc_now
 
@@ -87,20 +95,34 @@ def report_sections(
         dialect = db.dialect
         stages = load_stages(conn)
         cells = deals.grouped_cells(conn, dialect, stages, filters)
-        yield "deals", deals.deal_totals(stages, cells)
-        yield "owners", deals.owner_rows(stages, cells)
-        yield "customers", book.customer_totals(conn, stages)
-        yield "orders", book.order_totals(conn, filters)
-        yield "market_demand", book.market_demand(conn, stages, filters)
-        yield "revenue_by_month", deals.revenue_by_month(conn, dialect, stages, filters)
+        f = ReportFigures(deals=deals.deal_totals(stages, cells))
+        yield "deals", f
+        f = replace(f, owners=deals.owner_rows(stages, cells))
+        yield "owners", f
+        f = replace(f, customers=book.customer_totals(conn, stages))
+        yield "customers", f
+        f = replace(f, orders=book.order_totals(conn, filters))
+        yield "orders", f
+        f = replace(f, market_demand=book.market_demand(conn, stages, filters))
+        yield "market_demand", f
+        f = replace(f, revenue_by_month=deals.revenue_by_month(conn, dialect, stages, filters))
+        yield "revenue_by_month", f
         furthest = deals.furthest_counts(conn, stages, filters)
-        yield "stages", deals.stage_rows(stages, cells, furthest)
-        yield "segments", segments.segment_rows(conn, stages, now)
-        yield "tasks", book.task_totals(conn, filters, now)
+        f = replace(f, stages=deals.stage_rows(stages, cells, furthest))
+        yield "stages", f
+        f = replace(f, segments=segments.segment_rows(conn, stages, now))
+        yield "segments", f
+        f = replace(f, tasks=book.task_totals(conn, filters, now))
+        yield "tasks", f
+
+
+def report_figures(db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> ReportFigures:
+    """Every report figure, exact (integer cents), in one read transaction."""
+    *_, (_key, figures) = report_sections(db, filters, now=now)  # the last holds every section
+    return figures
 
 
 def report(db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> Report:
-    """All report figures (DESIGN §5) in one read transaction, so they agree with each other."""
-    parts = dict(report_sections(db, filters, now=now))
-    # each section comes from the function typed for it (report_sections yields them untyped)
-    return cast("Report", {key: parts[key] for key in REPORT_KEYS})
+    """All report figures (DESIGN §5) in one read transaction, so they agree with each other:
+    the JSON shape, money in major units."""
+    return report_figures(db, filters, now=now).json()

@@ -23,13 +23,13 @@ from crm_tui.metrics._common import (
     owner_cond,
     rate,
 )
+from crm_tui.metrics.figures import CustomerFigures, DemandFigures, OrderFigures
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product, Task
-from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Connection, Select, Subquery
 
-    from crm_tui.metrics.shapes import CustomerTotals, DemandRow, OrderTotals, TaskTotals
+    from crm_tui.metrics.shapes import TaskTotals
 
 
 def _order_values() -> Subquery:
@@ -72,12 +72,12 @@ def purchases(stages: list[StageInfo]) -> Subquery:
     return union_all(deals, orders).subquery("purchase")
 
 
-def customer_totals(conn: Connection, stages: list[StageInfo]) -> CustomerTotals:
+def customer_totals(conn: Connection, stages: list[StageInfo]) -> CustomerFigures:
     """``customers``: C = live customers, V = Σ purchase values (all time, all owners)."""
     count = conn.execute(select(func.count()).select_from(Customer).where(col(Customer.deleted_at).is_(None))).scalar()
     p = purchases(stages)
     value = conn.execute(select(func.coalesce(func.sum(p.c.value), 0))).scalar()
-    return {"count": int(count or 0), "value": cents_to_major(int(value or 0))}
+    return CustomerFigures(int(count or 0), int(value or 0))
 
 
 def _live_order(filters: Filters) -> ColumnElement[bool]:
@@ -88,7 +88,7 @@ def _live_order(filters: Filters) -> ColumnElement[bool]:
     )
 
 
-def order_totals(conn: Connection, filters: Filters) -> OrderTotals:
+def order_totals(conn: Connection, filters: Filters) -> OrderFigures:
     """``orders``: O = orders not cancelled, W = Σ of their line values."""
     count = conn.execute(select(func.count()).select_from(Order).where(_live_order(filters))).scalar()
     value = conn.execute(
@@ -97,7 +97,7 @@ def order_totals(conn: Connection, filters: Filters) -> OrderTotals:
         .join(Order, pk(Order.id) == col(OrderLine.order_id))
         .where(_live_order(filters))
     ).scalar()
-    return {"count": int(count or 0), "value": cents_to_major(int(value or 0))}
+    return OrderFigures(int(count or 0), int(value or 0))
 
 
 def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTotals:
@@ -140,7 +140,7 @@ def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTot
     }
 
 
-def market_demand(conn: Connection, stages: list[StageInfo], filters: Filters) -> list[DemandRow]:
+def market_demand(conn: Connection, stages: list[StageInfo], filters: Filters) -> tuple[DemandFigures, ...]:
     """M = P × Q per product: Σ quantity on open deals' lines × the product's unit price."""
     open_ids = ids_by_outcome(stages)["open"]
     qty = func.sum(col(DealProduct.quantity)).label("qty")
@@ -154,12 +154,4 @@ def market_demand(conn: Connection, stages: list[StageInfo], filters: Filters) -
         .having(qty > 0)
         .order_by((qty * col(Product.unit_price_cents)).desc(), col(Product.name))
     )
-    return [
-        {
-            "product": name,
-            "quantity": int(q_),
-            "unit_price": cents_to_major(price),
-            "demand": cents_to_major(int(q_) * int(price)),
-        }
-        for name, price, q_ in conn.execute(q)
-    ]
+    return tuple(DemandFigures(name, int(q_), int(price)) for name, price, q_ in conn.execute(q))

@@ -20,11 +20,9 @@ from crm_tui.metrics._common import (
     StageInfo,
     counted_deal,
     cp_to_cents,
-    cp_to_major,
     ids_by_outcome,
     live_deal,
     load_stages,
-    money_ratio,
     owner_cond,
     per_engine,
     period_cond,
@@ -32,15 +30,14 @@ from crm_tui.metrics._common import (
     utc_now,
     weighted_cent_pct,
 )
+from crm_tui.metrics.figures import DealFigures, MonthFigures, OwnerFigures, StageFigures
 from crm_tui.models import Deal, StageChange
-from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Label
     from sqlalchemy.engine import Dialect
 
     from crm_tui.db import Database
-    from crm_tui.metrics.shapes import DealTotals, MonthRow, OwnerRow, StageRow
 
 # A won deal's "furthest stage": beyond every open stage.
 _ALL_OPEN = 1_000_000
@@ -118,7 +115,7 @@ def grouped_cells(
     return cells
 
 
-def deal_totals(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> DealTotals:
+def deal_totals(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> DealFigures:
     """The ``deals`` section of the report from the grouped cells."""
     by_id = {s.id: s for s in stages}
     t: defaultdict[str, int] = defaultdict(int)
@@ -135,32 +132,20 @@ def deal_totals(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell])
         elif kind == "won":
             cycle_days += c.cycle_days
             t["cycle_n"] += c.cycle_n
-    win_rate = rate(t["won_n"], t["won_n"] + t["lost_n"])
-    avg_won = money_ratio(t["won_v"], t["won_n"])
-    avg_cycle = round(cycle_days / t["cycle_n"], 2) if t["cycle_n"] else None
-    velocity: float | None = None
-    if win_rate is not None and avg_won is not None and avg_cycle:
-        # open deals × win rate × average won deal ÷ cycle days (money per day)
-        exact_rate = t["won_n"] / (t["won_n"] + t["lost_n"])
-        exact_avg_won = t["won_v"] / 100 / t["won_n"]
-        velocity = round(t["open_n"] * exact_rate * exact_avg_won / (cycle_days / t["cycle_n"]), 2)
-    return {
-        "open_count": t["open_n"],
-        "open_value": cents_to_major(t["open_v"]),
-        "weighted_value": cp_to_major(t["open_cp"]),
-        "won_count": t["won_n"],
-        "won_value": cents_to_major(t["won_v"]),
-        "lost_count": t["lost_n"],
-        "lost_value": cents_to_major(t["lost_v"]),
-        "win_rate": win_rate,
-        "win_rate_by_value": rate(t["won_v"], t["won_v"] + t["lost_v"]),
-        "avg_won_value": avg_won,
-        "avg_cycle_days": avg_cycle,
-        "velocity_per_day": velocity,
-    }
+    return DealFigures(
+        open_count=t["open_n"],
+        open_cents=t["open_v"],
+        weighted_cp=t["open_cp"],
+        won_count=t["won_n"],
+        won_cents=t["won_v"],
+        lost_count=t["lost_n"],
+        lost_cents=t["lost_v"],
+        cycle_days_total=cycle_days,
+        cycle_count=t["cycle_n"],
+    )
 
 
-def owner_rows(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> list[OwnerRow]:
+def owner_rows(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> tuple[OwnerFigures, ...]:
     """The ``owners`` section: per owner, biggest won value first."""
     by_id = {s.id: s for s in stages}
     acc: dict[str, dict[str, int]] = defaultdict(lambda: {"open": 0, "won": 0, "won_v": 0, "lost": 0})
@@ -173,17 +158,7 @@ def owner_rows(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) 
         if stage.outcome == "won":
             a["won_v"] += c.value
     ranked = sorted(acc.items(), key=lambda kv: (-kv[1]["won_v"], -kv[1]["open"], kv[0]))
-    return [
-        {
-            "owner": owner,
-            "open_count": a["open"],
-            "won_count": a["won"],
-            "won_value": cents_to_major(a["won_v"]),
-            "lost_count": a["lost"],
-            "win_rate": rate(a["won"], a["won"] + a["lost"]),
-        }
-        for owner, a in ranked
-    ]
+    return tuple(OwnerFigures(owner, a["open"], a["won"], a["won_v"], a["lost"]) for owner, a in ranked)
 
 
 def stage_figures(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell]) -> dict[int, tuple[int, int, int]]:
@@ -281,7 +256,7 @@ def conversions(
 
 def stage_rows(
     stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell], furthest: dict[tuple[int, int], int]
-) -> list[StageRow]:
+) -> tuple[StageFigures, ...]:
     """The ``stages`` section: every pipeline's stages in order."""
     figs = stage_figures(stages, cells)
     won_by_pipeline: dict[int, int] = defaultdict(int)
@@ -289,17 +264,7 @@ def stage_rows(
         if s.outcome == "won":
             won_by_pipeline[s.pipeline_id] += figs[s.id][0]
     conv = conversions(stages, furthest, won_by_pipeline)
-    return [
-        {
-            "name": s.name,
-            "kind": s.outcome,
-            "count": figs[s.id][0],
-            "value": cents_to_major(figs[s.id][1]),
-            "weighted_value": cp_to_major(figs[s.id][2]),
-            "conversion": conv[s.id],
-        }
-        for s in stages
-    ]
+    return tuple(StageFigures(s.name, s.outcome, *figs[s.id], conv[s.id]) for s in stages)
 
 
 def stage_summaries(db: Database, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
@@ -338,7 +303,9 @@ def rotting_deal_ids(db: Database, pipeline_id: int, now: dt.datetime | None = N
         return set(conn.execute(q).scalars())
 
 
-def revenue_by_month(conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters) -> list[MonthRow]:
+def revenue_by_month(
+    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters
+) -> tuple[MonthFigures, ...]:
     """Won value per 'YYYY-MM' of closed_at within the period, oldest first."""
     won = ids_by_outcome(stages)["won"]
     month = per_engine.month_key(col(Deal.closed_at), dialect).label("month")
@@ -354,7 +321,7 @@ def revenue_by_month(conn: Connection, dialect: Dialect, stages: list[StageInfo]
         .group_by(month)
         .order_by(month)
     )
-    return [{"month": m, "won_value": cents_to_major(v)} for m, v in conn.execute(q)]
+    return tuple(MonthFigures(m, int(v)) for m, v in conn.execute(q))
 
 
 def forecast_by_month(

@@ -37,14 +37,13 @@ from sqlalchemy import and_, case, func, literal, or_, select
 
 from crm_tui.metrics._common import StageInfo, load_stages, per_engine, utc_now
 from crm_tui.metrics.book import purchases
+from crm_tui.metrics.figures import SegmentFigures
 from crm_tui.models import UTCDateTime
-from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Subquery
 
     from crm_tui.db import Database
-    from crm_tui.metrics.shapes import SegmentRow
 
 SEGMENTS = ("champions", "loyal", "potential", "new", "at risk", "hibernating")
 
@@ -94,7 +93,7 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subq
     return select(scores.c.customer_id, scores.c.monetary, segment.label("segment")).subquery("segmented")
 
 
-def segment_rows(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> list[SegmentRow]:
+def segment_rows(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> tuple[SegmentFigures, ...]:
     """The ``segments`` section: every segment (zeros included) with customer count and value."""
     seg = _scored(conn, stages, now)
     found = {
@@ -103,11 +102,7 @@ def segment_rows(conn: Connection, stages: list[StageInfo], now: dt.datetime) ->
             select(seg.c.segment, func.count(), func.sum(seg.c.monetary)).group_by(seg.c.segment)
         )
     }
-    rows: list[SegmentRow] = []
-    for name in SEGMENTS:
-        count, total = found.get(name, (0, 0))
-        rows.append({"segment": name, "count": count, "value": cents_to_major(total)})
-    return rows
+    return tuple(SegmentFigures(name, *found.get(name, (0, 0))) for name in SEGMENTS)
 
 
 def customer_segments(db: Database, now: dt.datetime | None = None) -> dict[int, str]:

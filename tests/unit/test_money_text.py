@@ -3,6 +3,8 @@ between the database and the text a rep reads."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from crm_tui.textnorm import money_compact, money_text, money_whole
@@ -45,3 +47,30 @@ def test_a_board_header_rounds_from_cents_not_from_a_float():
 
     assert short_money(250) == "3"  # round(2.5) in float arithmetic would give 2
     assert short_money(99999949) == "999,999" and short_money(99999950) == "1.0M"
+
+
+@pytest.mark.parametrize(
+    "cents, text",
+    [
+        (Decimal("0.5"), "0.01"),  # half a cent: half up
+        (Decimal("0.4999"), "0.00"),
+        (Decimal("2.5"), "0.03"),  # not to even
+        (Decimal("6734512.5"), "67,345.13"),
+        (Decimal("-0.4"), "0.00"),  # no '-0.00'
+        (Decimal("-1.5"), "-0.02"),  # away from zero
+    ],
+)
+def test_a_fraction_of_a_cent_rounds_half_up_once(cents, text):
+    assert money_text(cents) == text
+
+
+def test_whole_units_round_once_from_the_exact_figure():
+    assert money_whole(Decimal("49.5")) == "0"  # 0.495: not 0.50 first, then 1
+    assert money_whole(Decimal("50")) == "1"
+    assert money_whole(-49) == "0"  # no '-0'
+
+
+def test_compact_money_takes_exact_fractions_of_a_cent():
+    assert money_compact(Decimal("2218714949.5")) == "22.19M"
+    assert money_compact(Decimal("99999.4")) == "999.99"
+    assert money_compact(Decimal("99999.5")) == "1.00k"  # 1,000.00 once rounded to the cent

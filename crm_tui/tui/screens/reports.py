@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual import on, work
@@ -23,14 +23,30 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
-from crm_tui.metrics import REPORT_KEYS, Filters, forecast_by_month, report_sections
+from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
 from crm_tui.queries.pipeline import list_owners
+from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
-from crm_tui.tui.widgets.kpi import Funnel, KpiTile, compact_money, money, percent
+from crm_tui.tui.widgets.kpi import Funnel, KpiTile, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from crm_tui.metrics.figures import (
+        CustomerFigures,
+        DealFigures,
+        DemandFigures,
+        MonthFigures,
+        OrderFigures,
+        OwnerFigures,
+        SegmentFigures,
+        StageFigures,
+    )
+    from crm_tui.metrics.shapes import Report
 
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
@@ -69,7 +85,7 @@ def period_filters(name: str, today: dt.date, owner: str | None) -> Filters:
     return Filters(since=since, until=today, owner=owner)
 
 
-def report_csv(data: dict) -> str:
+def report_csv(data: Report) -> str:
     """The report as CSV, exactly as ``crm-tui report --format csv`` writes it."""
     from crm_tui.report import render
 
@@ -110,13 +126,22 @@ class ReportsScreen(CrmScreen):
     owner: var[str | None] = var(None, init=False)
 
     class SectionReady(Message):
-        """One section of the report computed (``generation``: the computation it belongs to)."""
+        """One section of the report computed: ``key``, and ``figures`` — every section so far
+        (``generation``: the computation they belong to)."""
 
-        def __init__(self, generation: int, key: str, value: Any) -> None:
+        def __init__(self, generation: int, key: SectionKey, figures: ReportFigures) -> None:
             super().__init__()
             self.generation = generation
             self.key = key
-            self.value = value
+            self.figures = figures
+
+    class ForecastReady(Message):
+        """The weighted forecast by close month, whole cents (``generation`` as above)."""
+
+        def __init__(self, generation: int, forecast: list[tuple[str, int]]) -> None:
+            super().__init__()
+            self.generation = generation
+            self.forecast = forecast
 
     class OwnersLoaded(Message):
         def __init__(self, choices: list[tuple[str, str]]) -> None:
@@ -125,11 +150,12 @@ class ReportsScreen(CrmScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.data: dict | None = None  # the whole report, once every section of it is in
+        self.data: Report | None = None  # the whole report (JSON shape), once every section of it is in
         self._generation = 0  # of the figures asked for last (a period, an owner, a change)
-        self._parts: dict = {}  # the sections of the computation asked for last, so far
+        self._figures = ReportFigures()  # the sections of the computation asked for last, so far
+        self._forecast: list[tuple[str, int]] | None = None  # and its forecast
         self._computing = self._again = self._failed = False
-        self._computing_worker: Worker | None = None
+        self._computing_worker: Worker[None] | None = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -178,7 +204,8 @@ class ReportsScreen(CrmScreen):
 
     def _start(self) -> None:
         self._generation += 1
-        self._computing, self._again, self._parts = True, False, {}
+        self._computing, self._again = True, False
+        self._figures, self._forecast = ReportFigures(), None
         self._computing_worker = self._compute(self._generation, self.period, self.owner)
 
     def _restart(self) -> None:
@@ -195,16 +222,18 @@ class ReportsScreen(CrmScreen):
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
+        db = self.app.db
+        assert db is not None  # reload() and the selectors start this only once the database is open
         now = self.app.clock()
         filters = period_filters(period, now.astimezone(dt.UTC).date(), owner)
-        with closing(report_sections(self.app.db, filters, now=now)) as sections:
-            for key, value in sections:
+        with closing(report_sections(db, filters, now=now)) as sections:
+            for key, figures in sections:
                 if worker.is_cancelled:
                     return  # another period or owner is being computed
-                self.post_message(self.SectionReady(generation, key, value))
+                self.post_message(self.SectionReady(generation, key, figures))
                 if key == "revenue_by_month":
-                    forecast = forecast_by_month(self.app.db, filters, now=now)
-                    self.post_message(self.SectionReady(generation, "forecast", forecast))
+                    forecast = forecast_by_month(db, filters, now=now)
+                    self.post_message(self.ForecastReady(generation, forecast))
 
     @on(Worker.StateChanged)
     def _compute_ended(self, event: Worker.StateChanged) -> None:
@@ -220,26 +249,31 @@ class ReportsScreen(CrmScreen):
     def _part(self, event: SectionReady) -> None:
         """One section arrived: show what it completes. Sections of an older computation are
         dropped; a computation after a change replaces the figures one by one."""
-        generation, key, value = event.generation, event.key, event.value
-        if generation != self._generation:
+        if event.generation != self._generation:
             return
-        parts = self._parts
-        parts[key] = value
-        if (
-            key in ("deals", "customers", "orders", "market_demand")
-            and {"deals", "customers", "orders", "market_demand"} <= parts.keys()
-        ):
-            self._tiles(parts)
-        if key == "owners":
-            self._owners_table(value)
-        if key in ("revenue_by_month", "forecast") and {"revenue_by_month", "forecast"} <= parts.keys():
-            self._charts(parts["revenue_by_month"], parts["forecast"])
-        if key == "stages":
-            self._funnel(value)
-        if key == "segments":
-            self._segments_table(value)
-        if set(REPORT_KEYS) <= parts.keys():
-            self.data = {k: parts[k] for k in REPORT_KEYS}
+        key, f = event.key, event.figures
+        self._figures = f
+        if key in ("deals", "customers", "orders", "market_demand"):
+            if f.deals is not None and f.customers is not None and f.orders is not None and f.market_demand is not None:
+                self._tiles(f.deals, f.customers, f.orders, f.market_demand)
+        if key == "owners" and f.owners is not None:
+            self._owners_table(f.owners)
+        if key == "revenue_by_month" and f.revenue_by_month is not None and self._forecast is not None:
+            self._charts(f.revenue_by_month, self._forecast)
+        if key == "stages" and f.stages is not None:
+            self._funnel(f.stages)
+        if key == "segments" and f.segments is not None:
+            self._segments_table(f.segments)
+        if f.complete:
+            self.data = f.json()
+
+    @on(ForecastReady)
+    def _forecast_ready(self, event: ForecastReady) -> None:
+        if event.generation != self._generation:
+            return
+        self._forecast = event.forecast
+        if self._figures.revenue_by_month is not None:
+            self._charts(self._figures.revenue_by_month, event.forecast)
 
     def _blank(self) -> None:
         for tile in self.query(KpiTile):
@@ -253,39 +287,33 @@ class ReportsScreen(CrmScreen):
         for table in self.query(DataTable):
             table.clear()
 
-    def _tiles(self, data: dict) -> None:
-        d, c, o = data["deals"], data["customers"], data["orders"]
-        tile = lambda key: self.query_one(f"#kpi-{key}", KpiTile)  # noqa: E731
+    def _tiles(self, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]) -> None:
+        def tile(key: str) -> KpiTile:
+            return self.query_one(f"#kpi-{key}", KpiTile)
 
-        def cash(key: str, value, hint: str) -> None:
-            if value is None:
-                tile(key).show("—", hint)
-            else:
-                tile(key).show(money(value), hint, short=compact_money(value))
-
-        cash("open", d["open_value"], f"{d['open_count']:,} open deals")
-        cash("weighted", d["weighted_value"], "amount × probability")
-        cash("won", d["won_value"], f"{d['won_count']:,} won · {d['lost_count']:,} lost")
-        tile("win_rate").show(percent(d["win_rate"]), f"by value {percent(d['win_rate_by_value'])}")
-        cash("avg", d["avg_won_value"], "won ÷ won count")
-        cycle = d["avg_cycle_days"]
+        tile("open").show_money(d.open_cents, f"{d.open_count:,} open deals")
+        tile("weighted").show_money(d.weighted_cents, "amount × probability")
+        tile("won").show_money(d.won_cents, f"{d.won_count:,} won · {d.lost_count:,} lost")
+        tile("win_rate").show(percent(d.win_rate), f"by value {percent(d.win_rate_by_value)}")
+        tile("avg").show_money(d.avg_won_cents, "won ÷ won count")
+        cycle = d.avg_cycle_days
         tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
-        cash("velocity", d["velocity_per_day"], "n × rate × avg ÷ cycle")
-        demand = sum(major for major in (row["demand"] for row in data["market_demand"]))
-        cash("M", demand, f"{len(data['market_demand'])} products on open deals")
-        tile("C").show(f"{c['count']:,}", "customers")
-        cash("V", c["value"], "won deals + fulfilled orders")
-        tile("S").show(percent(d["win_rate"]), "won ÷ (won + lost)")
-        cash("R", d["won_value"], "won in the period")
-        tile("O").show(f"{o['count']:,}", "orders not cancelled")
-        cash("W", o["value"], "their value")
+        tile("velocity").show_money(d.velocity_cents, "n × rate × avg ÷ cycle")
+        tile("M").show_money(sum(row.demand_cents for row in demand), f"{len(demand)} products on open deals")
+        tile("C").show(f"{c.count:,}", "customers")
+        tile("V").show_money(c.value_cents, "won deals + fulfilled orders")
+        tile("S").show(percent(d.win_rate), "won ÷ (won + lost)")
+        tile("R").show_money(d.won_cents, "won in the period")
+        tile("O").show(f"{o.count:,}", "orders not cancelled")
+        tile("W").show_money(o.value_cents, "their value")
 
-    def _funnel(self, stages: list[dict]) -> None:
+    def _funnel(self, stages: Sequence[StageFigures]) -> None:
         self.query_one(Funnel).show(stages)
 
-    def _charts(self, revenue: list[dict], forecast: list[tuple[str, int]]) -> None:
+    def _charts(self, revenue: Sequence[MonthFigures], forecast: list[tuple[str, int]]) -> None:
+        # bar heights are floats by nature (plotext draws and labels the axis from them)
         for wid, title, rows in (
-            ("#revenue-chart", "Won revenue by month", [(r["month"], float(r["won_value"])) for r in revenue[-12:]]),
+            ("#revenue-chart", "Won revenue by month", [(r.month, r.won_cents / 100) for r in revenue[-12:]]),
             ("#forecast-chart", "Weighted forecast by close month", [(m, c / 100) for m, c in forecast[:12]]),
         ):
             plot = self.query_one(wid, PlotextPlot)
@@ -297,25 +325,25 @@ class ReportsScreen(CrmScreen):
                 plt.bar([m[2:] for m, _v in rows], [v for _m, v in rows], marker="hd")
             plot.refresh()
 
-    def _owners_table(self, rows: list[dict]) -> None:
+    def _owners_table(self, rows: Sequence[OwnerFigures]) -> None:
         owners = self.query_one("#owners-table", DataTable)
         owners.clear()
         for row in rows:
             owners.add_row(
-                Text(safe(row["owner"]) or "—"),
-                f"{row['open_count']:,}",
-                f"{row['won_count']:,}",
-                Text(money(row["won_value"]), justify="right"),
-                f"{row['lost_count']:,}",
-                percent(row["win_rate"]),
+                Text(safe(row.owner) or "—"),
+                f"{row.open_count:,}",
+                f"{row.won_count:,}",
+                Text(money_text(row.won_cents), justify="right"),
+                f"{row.lost_count:,}",
+                percent(row.win_rate),
             )
 
-    def _segments_table(self, rows: list[dict]) -> None:
+    def _segments_table(self, rows: Sequence[SegmentFigures]) -> None:
         segments = self.query_one("#segments-table", DataTable)
         segments.clear()
         for row in rows:
             segments.add_row(
-                Text(safe(row["segment"])), f"{row['count']:,}", Text(money(row["value"]), justify="right")
+                Text(safe(row.segment)), f"{row.count:,}", Text(money_text(row.value_cents), justify="right")
             )
 
     # -- selectors and export ---------------------------------------------------------------
@@ -339,7 +367,9 @@ class ReportsScreen(CrmScreen):
 
     @work(thread=True, group="reports-pick", exit_on_error=False)
     def _owners(self) -> None:
-        self.post_message(self.OwnersLoaded([("Everyone", "")] + [(o, o) for o in list_owners(self.app.db)]))
+        db = self.app.db
+        assert db is not None  # action_pick_owner starts this only once the database is open
+        self.post_message(self.OwnersLoaded([("Everyone", "")] + [(o, o) for o in list_owners(db)]))
 
     @on(OwnersLoaded)
     def _pick_owner(self, event: OwnersLoaded) -> None:
@@ -364,7 +394,7 @@ class ReportsScreen(CrmScreen):
         self._export(self.data, self.app.clock())
 
     @work(thread=True, group="reports-export", exit_on_error=False)
-    def _export(self, data: dict, now: dt.datetime) -> None:
+    def _export(self, data: Report, now: dt.datetime) -> None:
         path = Path.cwd() / f"crm-report-{now.astimezone():%Y%m%d}.csv"
         try:
             body = report_csv(data)

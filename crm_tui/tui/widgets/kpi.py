@@ -1,39 +1,37 @@
-"""A KPI tile: a label, a big figure and a hint line (e.g. a count or formula)."""
+"""A KPI tile: a label, a big figure and a hint line (e.g. a count or formula); the funnel.
+
+Money arrives as integer cents and is formatted by ``crm_tui.textnorm`` only."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+from collections.abc import Sequence
+from typing import Protocol
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual.widgets import Static
 
-from crm_tui.textnorm import money_text
+from crm_tui.textnorm import Cents, money_compact, money_text
 from crm_tui.tui.literal import safe
 
 
-def major_to_cents(value) -> int:
-    """A JSON money number in major units → exact cents."""
-    return int((Decimal(str(value or 0)) * 100).to_integral_value())
-
-
-def money(value) -> str:
-    """Major units (report JSON) → '12,345.00'."""
-    return money_text(major_to_cents(value))
-
-
-def compact_money(value) -> str:
-    """Major units → '22.19M', '15.09k': for a tile too narrow to show every digit."""
-    cents = major_to_cents(value)
-    major = Decimal(cents) / 100
-    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
-        if abs(major) >= size:
-            return f"{(major / size).quantize(Decimal('0.01')):,}{suffix}"
-    return money_text(cents)
-
-
-def percent(rate) -> str:
+def percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+class FunnelStage(Protocol):
+    """What the funnel draws of a stage (``crm_tui.metrics.figures.StageFigures`` is one)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...  # open, won or lost
+    @property
+    def count(self) -> int: ...
+    @property
+    def value_cents(self) -> int: ...
+    @property
+    def conversion(self) -> float | None: ...
 
 
 class KpiTile(Static):
@@ -68,6 +66,14 @@ class KpiTile(Static):
         self.value, self.hint, self.short = value, hint, short or value
         self._draw()
 
+    def show_money(self, cents: Cents | None, hint: str = "") -> None:
+        """Cents (exact; a fraction of a cent rounds half up) as '22,187,149.50', or '22.19M'
+        when that does not fit; '—' when undefined."""
+        if cents is None:
+            self.show("—", hint)
+        else:
+            self.show(money_text(cents), hint, short=money_compact(cents))
+
     def _draw(self) -> None:
         width = self.content_size.width
         value = self.value if not width or cell_len(self.value) <= width else self.short
@@ -91,27 +97,31 @@ class Funnel(Static):
     Funnel > .funnel--muted { color: $text-muted; }
     """
 
-    def show(self, stages: list[dict]) -> None:
+    #: the stages drawn (None: nothing yet)
+    stages: Sequence[FunnelStage] | None = None
+
+    def show(self, stages: Sequence[FunnelStage]) -> None:
         self.stages = stages
         self._draw()
 
     def on_resize(self) -> None:
-        if getattr(self, "stages", None) is not None:
+        if self.stages is not None:
             self._draw()
 
     def _draw(self) -> None:
+        stages = self.stages or ()
         width = max(4, self.size.width - 2 - 14 - 7 - 15 - 7)
-        top = max([s["count"] for s in self.stages] + [1])
+        top = max([s.count for s in stages] + [1])
         muted = self.get_component_rich_style("funnel--muted", partial=True)
         text = Text("Funnel · deals per stage · → conversion to the next stage\n", style=muted)
-        for s in self.stages:
-            bar = "█" * max(1, round(width * s["count"] / top)) if s["count"] else "·"
-            text.append(f"{safe(s['name'])[:13]:<13} ", style="bold")
-            text.append(f"{s['count']:>6,} ")
-            text.append(f"{money(s['value']):>14} ", style=muted)
-            text.append(bar, style=self.get_component_rich_style(f"funnel--{s['kind']}", partial=True))
-            if s["conversion"] is not None:
-                text.append(f" → {s['conversion'] * 100:.0f}%", style=muted)
+        for s in stages:
+            bar = "█" * max(1, round(width * s.count / top)) if s.count else "·"
+            text.append(f"{safe(s.name)[:13]:<13} ", style="bold")
+            text.append(f"{s.count:>6,} ")
+            text.append(f"{money_text(s.value_cents):>14} ", style=muted)
+            text.append(bar, style=self.get_component_rich_style(f"funnel--{s.kind}", partial=True))
+            if s.conversion is not None:
+                text.append(f" → {s.conversion * 100:.0f}%", style=muted)
             text.append("\n")
         text.rstrip()
         self.update(text)
