@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, or_, select, union_all
 
-from crm_tui.columns import col, pk
+from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import (
     Filters,
     StageInfo,
@@ -37,7 +37,7 @@ def _order_values() -> Subquery:
     return (
         select(
             col(OrderLine.order_id).label("order_id"),
-            func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)).label("value"),
+            func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)).label("value"),
         )
         .group_by(col(OrderLine.order_id))
         .subquery("order_value")
@@ -92,7 +92,7 @@ def order_totals(conn: Connection, filters: Filters) -> OrderFigures:
     """``orders``: O = orders not cancelled, W = Σ of their line values."""
     count = conn.execute(select(func.count()).select_from(Order).where(_live_order(filters))).scalar()
     value = conn.execute(
-        select(func.coalesce(func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)), 0))
+        select(func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0))
         .select_from(OrderLine)
         .join(Order, pk(Order.id) == col(OrderLine.order_id))
         .where(_live_order(filters))

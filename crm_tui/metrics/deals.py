@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 
-from crm_tui.columns import col, pk
+from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import (
     Filters,
     StageInfo,
@@ -66,13 +66,12 @@ class _Cell:
 
 
 def _weight_sums() -> tuple[Label[int], Label[int], Label[int], Label[int]]:
+    override_cp = bigint(col(Deal.amount_cents)) * col(Deal.probability)  # 214,748.37 at 100% passes 32 bits
     return (
         func.count().label("n"),
         func.coalesce(func.sum(col(Deal.amount_cents)), 0).label("value"),
         func.coalesce(
-            func.sum(
-                case((col(Deal.probability).is_not(None), col(Deal.amount_cents) * col(Deal.probability)), else_=0)
-            ),
+            func.sum(case((col(Deal.probability).is_not(None), override_cp), else_=0)),
             0,
         ).label("override_cp"),
         func.coalesce(func.sum(case((col(Deal.probability).is_(None), col(Deal.amount_cents)), else_=0)), 0).label(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 
-from crm_tui.columns import col, pk
+from crm_tui.columns import bigint, col, pk
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 
 if TYPE_CHECKING:
@@ -134,7 +134,7 @@ def customer_detail(
                 .limit(task_limit)
             )
         ]
-        value = func.coalesce(func.sum(col(OrderLine.quantity) * col(OrderLine.unit_price_cents)), 0)
+        value = func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0)
         orders = [
             OrderLineSummary(r[0], r[1], r[2], int(r[3] or 0), r[4])
             for r in conn.execute(

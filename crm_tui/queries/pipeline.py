@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 from sqlalchemy import and_, bindparam, func, or_, select
 
-from crm_tui.columns import col, pk
+from crm_tui.columns import bigint, col, pk
 from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
@@ -193,7 +193,7 @@ def load_board(
                 .limit(limit)
             ).all()
             # The header counts every deal of the column (cent-percent kept exact, rounded once).
-            weight = col(Deal.amount_cents) * func.coalesce(col(Deal.probability), stage.probability)
+            weight = bigint(col(Deal.amount_cents)) * func.coalesce(col(Deal.probability), stage.probability)
             n, value, wcp = conn.execute(
                 with_customer(
                     select(
