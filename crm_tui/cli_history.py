@@ -11,7 +11,8 @@ from typing import Any
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
+    """``crm-tui history`` on ``subparsers`` (``ArgumentParser.add_subparsers()``)."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
         "history",
         help="what changed, who changed it and when (newest first)",
         description=(

@@ -9,10 +9,13 @@ session is detected instead of silently overwriting.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
 
 UTC = dt.UTC
 
@@ -27,7 +30,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(UTC)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A datetime that is always UTC-aware in Python, on every engine.
 
     SQLite has no time zone type: values are stored as naive UTC text (which
@@ -37,7 +40,7 @@ class UTCDateTime(TypeDecorator):
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: object, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if not isinstance(value, dt.datetime):
@@ -49,7 +52,7 @@ class UTCDateTime(TypeDecorator):
             return value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: dt.datetime | str | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if isinstance(value, str):  # raw text from an aggregate on SQLite
@@ -59,7 +62,8 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
-def _ts(**kw):
+def _ts(**kw: Any) -> Any:
+    """A ``UTCDateTime`` field (``Field`` is typed ``Any``: the attribute's annotation says what it holds)."""
     return Field(sa_type=UTCDateTime, **kw)
 
 
