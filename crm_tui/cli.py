@@ -216,8 +216,16 @@ def _prepare_demo(target: str, size: int, seed: int, *, explicit: bool) -> Datab
                 f"{target} already holds data, and the demo never writes over real data; give --db a new file name"
             )
         # our own earlier demo with other parameters: start it afresh
+        url = to_url(target)
+        if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+            # only a demo file is ours to delete; a server database's name is not a local path
+            raise ValidationError(
+                f"{url.render_as_string(hide_password=True)} holds a demo made with {marker.value}; "
+                "run the demo with those options, "
+                "or give it an empty database"
+            )
         db.close()
-        path = Path(cast(str, to_url(target).database))  # cast only: a URL naming no database fails as before
+        path = Path(cast(str, url.database))
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         db = Database.open(target)

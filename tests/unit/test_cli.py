@@ -191,3 +191,30 @@ def test_unknown_option_exits_2_without_traceback():
 def test_help_and_version():
     assert "report" in crm("--help", check=True).stdout
     assert crm("--version", check=True).stdout.startswith("crm-tui ")
+
+
+def test_an_earlier_demo_on_a_server_is_never_a_local_file_to_delete(pg_db_url, tmp_path):
+    """A demo database named by CRM_TUI_DEMO_DB on PostgreSQL, made with other options, is refused:
+    its database name is not a path, and a file of that name beside the rep must survive."""
+    from sqlalchemy.engine import make_url
+
+    bystander = tmp_path / str(make_url(pg_db_url).database)
+    bystander.write_text("the rep's own file")
+    env = {**os.environ, "CRM_TUI_DEMO_DB": pg_db_url}
+
+    def demo(size: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "crm_tui", "demo", "--no-open", "--size", size],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            stdin=subprocess.DEVNULL,
+            timeout=120,
+        )
+
+    assert demo("5").returncode == 0
+    result = demo("6")
+    assert_one_line_error(result, "holds a demo made with size=5", "run the demo with those options")
+    assert bystander.read_text() == "the rep's own file"
+    assert demo("5").returncode == 0  # the earlier demo is still there, whole
