@@ -284,7 +284,7 @@ def bulk_timestamps(series, dialect):
 #
 # SQLite: an FTS5 trigram index over the searched customer columns, kept in step by
 # triggers, answers a substring search of 3+ characters from the index instead of
-# reading every row (2 ms instead of ~1 s at 100k customers). PostgreSQL: a pg_trgm GIN
+# reading every row (see benchmarks/RESULTS.md). PostgreSQL: a pg_trgm GIN
 # index makes the same ILIKE fast where the extension may be installed; elsewhere
 # ILIKE reads the table.
 
@@ -404,8 +404,7 @@ def customer_search_id_list(conn, query: str, limit: int) -> list[int]:
 def listed_ids(name: str):
     """A subquery for ``col.in_(...)``: the integers of the bound parameter ``name``, given as a
     JSON array (``json.dumps(ids)``). One parameter whatever the list's length: the statement's
-    text stays the same, and nothing is expanded per id on the way. SQLite only (1 ms less than
-    500 separate parameters)."""
+    text stays the same, and nothing is expanded per id on the way. SQLite only."""
     from sqlalchemy import text as sql_text
 
     return sql_text(f"SELECT value FROM json_each(:{name})")
@@ -421,8 +420,8 @@ def customer_search_matches(conn, query: str) -> int:
 def not_a_plan_driver(col):
     """``col`` as an expression no index of SQLite's can drive (``coalesce(col, NULL)``, same
     value), to choose which condition leads a query: without table statistics SQLite may walk
-    all 100k live customers testing each against a short text-index id list (20–40 ms)
-    instead of fetching the listed ids (1–8 ms) — or the other way round for a long list."""
+    all live customers testing each against a short text-index id list instead of fetching
+    the listed ids — or the other way round for a long list."""
     from sqlalchemy import func, null
 
     return func.coalesce(col, null(), type_=col.type)

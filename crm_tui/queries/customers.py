@@ -245,7 +245,7 @@ def _count_statement(shape: _Shape) -> Select[int]:
 def _count(conn: Connection, plan: _Plan) -> int:
     if plan.search_ids is not None or plan.search_query is not None:
         # The text index's matches less the deleted customers among them: no customer row read
-        # per match (5–10 ms for 2,000 matches). Usually none is deleted: one index probe says
+        # per match. Usually none is deleted: one index probe says
         # whether any customer is.
         if plan.search_ids is not None:
             matches = len(plan.search_ids)

@@ -217,8 +217,8 @@ class ReportsScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, group="reports-compute", exit_on_error=False)
     def _compute(self, generation: int, period: str, owner: str | None) -> None:
-        """The report a section at a time (one read transaction): each is shown as it comes —
-        at 100k customers the tiles after ~1.2 s, everything after ~3 s."""
+        """The report a section at a time (one read transaction): each is shown as it comes,
+        so the tiles appear before the slower sections on a big database."""
         from textual.worker import get_current_worker
 
         worker = get_current_worker()
