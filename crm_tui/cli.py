@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from crm_tui import __version__
 
@@ -225,7 +225,7 @@ def _prepare_demo(target: str, size: int, seed: int, *, explicit: bool) -> Datab
                 "or give it an empty database"
             )
         db.close()
-        path = Path(cast(str, url.database))
+        path = Path(url.database)
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         db = Database.open(target)
