@@ -155,6 +155,19 @@ def local_today(now: dt.datetime, tz: dt.tzinfo | None = None) -> dt.date:
     return now.astimezone(tz).date()
 
 
+def moment_text(
+    moment: dt.datetime, now: dt.datetime, tz: dt.tzinfo | None = None, *, clock: bool = True, weekday: bool = True
+) -> str:
+    """``moment`` in local time as a rep reads it in a list: ``Sat Dec 28 04:55`` within the year
+    of ``now``, ``Dec 28 2024 04:55`` outside it (a weekday without its year misleads)."""
+    local = moment.astimezone(tz)
+    if local.year != now.astimezone(tz).year:
+        text = local.strftime("%b %d %Y")
+    else:
+        text = local.strftime("%a %b %d" if weekday else "%b %d")
+    return f"{text} {local:%H:%M}" if clock else text
+
+
 def parse_moment(
     text: str,
     *,

@@ -208,3 +208,16 @@ def test_a_broken_settings_file_still_gives_the_default_due_time():
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text('{"default_due_time": "07:45",', encoding="utf-8")  # cut short: not JSON
     assert default_due_time() == dt.time(9, 0)
+
+
+def test_a_moment_outside_this_year_shows_its_year_instead_of_a_weekday():
+    now = dt.datetime(2026, 12, 4, 13, 0, tzinfo=dt.UTC)
+    assert dates.moment_text(dt.datetime(2026, 12, 5, 9, 0, tzinfo=dt.UTC), now, dt.UTC) == "Sat Dec 05 09:00"
+    assert dates.moment_text(dt.datetime(2024, 12, 28, 4, 55, tzinfo=dt.UTC), now, dt.UTC) == "Dec 28 2024 04:55"
+    assert dates.moment_text(dt.datetime(2027, 1, 2, 8, 0, tzinfo=dt.UTC), now, dt.UTC, clock=False) == "Jan 02 2027"
+    done = dt.datetime(2026, 3, 1, 8, 0, tzinfo=dt.UTC)
+    assert dates.moment_text(done, now, dt.UTC, clock=False, weekday=False) == "Mar 01"
+    # the year is the rep's local one: 23:30 UTC on New Year's Eve is already next year in Berlin
+    berlin = dt.timezone(dt.timedelta(hours=1))
+    eve = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
+    assert dates.moment_text(eve, now, berlin) == "Jan 01 2027 00:30"

@@ -21,6 +21,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from crm_tui.dates import moment_text
 from crm_tui.queries.pipeline import find_customers
 from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, load_tasks, relative_due
 from crm_tui.tui.literal import safe
@@ -178,11 +179,11 @@ class TaskList(Widget, can_focus=True):
         who_w = flex - subject_w
         kind = ("✓ " + row.kind) if row.done_at else KINDS.get(row.kind, row.kind)
         if row.done_at:
-            due = "done " + row.done_at.astimezone().strftime("%b %d")
+            due = "done " + moment_text(row.done_at, self.now, clock=False, weekday=False)
         else:
             due = relative_due(row.due_at, self.now)
             if wide and row.due_at:
-                due = row.due_at.astimezone().strftime("%a %b %d %H:%M") + " · " + due
+                due = moment_text(row.due_at, self.now) + " · " + due
         who = safe(row.customer)
         if row.deal:
             who = f"{who} · {safe(row.deal)}" if who else safe(row.deal)
@@ -312,7 +313,7 @@ class TasksScreen(CrmScreen):
                 self._placing = "stay"
                 self.run_service(
                     lambda: services.snooze_task(row.id, **choice),
-                    success=lambda t: f"Snoozed '{safe(row.subject)}' to {t.due_at.astimezone():%a %b %d %H:%M}",
+                    success=lambda t: f"Snoozed '{safe(row.subject)}' to {moment_text(t.due_at, self.app.clock())}",
                 )
 
         self.app.push_screen(SnoozeScreen(row.subject), chosen)
