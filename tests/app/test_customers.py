@@ -415,3 +415,25 @@ async def test_rows_asked_for_before_a_new_search_lands_never_mix_in_the_old_sea
         del screen._fetch_page
         await until(pilot, lambda: screen._row_at(130) is not None, what="the rows of 'matc' down to row 130")
         assert [screen._row_at(i)[0] for i in (0, 64, 130)] == ["Match 0000", "Match 0064", "Match 0130"]
+
+
+@pytest.mark.keys_only
+async def test_y_copies_the_highlighted_email_and_shift_y_says_when_there_is_no_phone(
+    make_app, settle, notifications, fifty, db, services
+):
+    services.update_customer(fifty["Beta Labs 01"], phone="+1 512-555-0101")
+    app = make_app()
+    seen = notifications(app)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("down", "y")  # the second row: Acme Corp 05 (sorted by name)
+        assert app.clipboard == "c05@example.com"
+        assert seen[-1][0] == "Copied email of 'Acme Corp 05': c05@example.com"
+        await pilot.press("Y")
+        assert app.clipboard == "c05@example.com"  # nothing to copy: the clipboard keeps what it had
+        assert seen[-1][0] == "'Acme Corp 05' has no phone number on file; e edits the customer"
+        await pilot.press("slash", *"beta labs 01", "enter")
+        await settle(app, pilot)
+        await pilot.press("Y")
+        assert app.clipboard == "+1 512-555-0101"
+    assert live_count(db) == 50  # copying changes nothing

@@ -91,6 +91,22 @@ class CustomersScreen(CrmScreen):
             "d", "delete", "Delete", id="customers.delete", tooltip="Delete the highlighted customer (undo: ctrl+z)"
         ),
         Binding("escape", "clear", "Clear", show=False, id="customers.clear", tooltip="Clear the search and filters"),
+        Binding(
+            "y",
+            "copy('email')",
+            "Copy email",
+            show=False,
+            id="customers.copy_email",
+            tooltip="Copy the highlighted customer's email to the clipboard (works over SSH)",
+        ),
+        Binding(
+            "Y",
+            "copy('phone')",
+            "Copy phone",
+            show=False,
+            id="customers.copy_phone",
+            tooltip="Copy the highlighted customer's phone number to the clipboard (works over SSH)",
+        ),
     ]
 
     #: what the list shows: search text, status, owner, tag (light dataclasses: no SQL before first paint)
@@ -519,6 +535,23 @@ class CustomersScreen(CrmScreen):
         if customer_id is None:
             self.notify("No customer highlighted; move to the list first (escape)", severity="warning", timeout=3)
         return customer_id
+
+    def action_copy(self, field: str) -> None:
+        """The highlighted customer's email or phone onto the terminal's clipboard (OSC 52, which
+        the terminal on the rep's own machine receives even over SSH)."""
+        if self._highlighted() is None:
+            return
+        cells = self._row_at(self.table.cursor_row)
+        if cells is None:
+            return
+        index = next(i for i, column in enumerate(COLUMNS) if column.key == field)
+        name, value = str(cells[0]), str(cells[index] or "").strip()
+        label = "email" if field == "email" else "phone number"
+        if not value:
+            self.notify(f"'{name}' has no {label} on file; e edits the customer", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(value)
+        self.notify(f"Copied {label} of '{name}': {value}", timeout=3, markup=False)
 
     def action_edit(self) -> None:
         customer_id = self._highlighted()
