@@ -154,3 +154,24 @@ def relative_due(due_at: dt.datetime | None, now: dt.datetime) -> str:
     else:
         amount = f"{int(seconds // 86400)}d"
     return f"{amount} overdue" if delta.total_seconds() < 0 else f"in {amount}"
+
+
+def deal_without_next_step(db: Database, deal_id: int) -> str | None:
+    """The title of deal ``deal_id`` when it is open and has no open task left (it needs a next
+    step); ``None`` when it is closed, deleted or already has one."""
+    from crm_tui.models import Stage
+
+    with db.read() as session:
+        deal = session.execute(
+            select(col(Deal.title))
+            .join(Stage, col(Stage.id) == col(Deal.stage_id))
+            .where(pk(Deal.id) == deal_id, col(Deal.deleted_at).is_(None), col(Stage.outcome) == "open")
+        ).scalar()
+        if deal is None:
+            return None
+        waiting = session.execute(
+            select(pk(Task.id))
+            .where(col(Task.deal_id) == deal_id, col(Task.done_at).is_(None), col(Task.deleted_at).is_(None))
+            .limit(1)
+        ).first()
+    return None if waiting is not None else str(deal)

@@ -39,11 +39,13 @@ async def test_groups_and_literal_text(make_app, settle, seeded):
         assert "send quote" in shown[3]
 
 
-async def test_space_completes_and_ctrl_z_reopens(make_app, settle, db, seeded):
+async def test_space_completes_and_ctrl_z_reopens(make_app, settle, opened, db, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("space")
+        await opened(pilot, "TaskFormScreen")  # the deal's next step: skipped
+        await pilot.press("escape")
         await settle(app, pilot)
         assert task(db, seeded["first"].id).done_at is not None
         assert any(line.startswith(" Done (1)") for line in lines(app))
@@ -115,3 +117,57 @@ async def test_my_tasks_toggle_and_new_task(make_app, settle, opened, db, seeded
         assert new.priority == 3 and new.owner == "ann"
         assert new.due_at == dt.datetime(2026, 3, 20, 9, 0, tzinfo=dt.UTC)  # 09:00 local (TZ=UTC)
         assert any("email them" in line for line in lines(app))
+
+
+def open_tasks_of(db, deal_id):
+    from sqlalchemy import select
+
+    with db.read() as s:
+        return (
+            s.execute(select(Task).where(Task.deal_id == deal_id, Task.done_at.is_(None), Task.deleted_at.is_(None)))
+            .scalars()
+            .all()
+        )
+
+
+@pytest.mark.keys_only
+async def test_done_on_a_deals_last_task_asks_for_the_next_step_and_saves_it_for_the_deal(
+    make_app, settle, opened, db, seeded
+):
+    app = make_app("tasks")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space")  # "call back", the only open task of Renewal
+        form = await opened(pilot, "TaskFormScreen")
+        assert form.form_title == "Next step for 'Renewal'? (escape skips)"
+        assert form.query_one("#field-customer").value == "[red]Acme[/red]"
+        await pilot.press(*"send the contract", "ctrl+s")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TasksScreen"
+        (step,) = open_tasks_of(db, seeded["deal"].id)
+        assert step.subject == "send the contract" and step.kind == "call" and step.owner == "ann"
+        assert step.customer_id == seeded["customer"].id
+        assert task(db, seeded["first"].id).done_at is not None
+
+
+@pytest.mark.keys_only
+async def test_escape_skips_the_next_step_and_a_deal_with_another_open_task_is_not_asked(
+    make_app, settle, opened, db, seeded, services, clock
+):
+    later = services.add_task("demo", deal_id=seeded["deal"].id, due_at=clock.now + dt.timedelta(days=9))
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("space")  # "call back": "demo" is still open on the deal
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TasksScreen"
+        assert [t.id for t in open_tasks_of(db, seeded["deal"].id)] == [later.id]
+        await pilot.press("j")  # the cursor stayed in place, on "send quote"; "demo" is next
+        await settle(app, pilot)
+        assert app.screen.query_one("#task-list").current.subject == "demo"
+        await pilot.press("space")
+        await opened(pilot, "TaskFormScreen")
+        await pilot.press("escape")  # nothing typed: the form closes without asking
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TasksScreen"
+        assert open_tasks_of(db, seeded["deal"].id) == []

@@ -16,7 +16,7 @@ from crm_tui.models import JournalEntry
 
 #: every letter (the lower-case bindings), H L S G (upper-case ones), 1–4 (sections), space
 #: (done), ? / [ ] (keys, search, periods)
-SENTENCE = "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4] ok"
+SENTENCE = "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4] ok, Yes"
 KEYS = set(SENTENCE)
 
 

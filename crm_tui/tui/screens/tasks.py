@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from crm_tui.dates import moment_text
 from crm_tui.queries.pipeline import find_customers
-from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, load_tasks, relative_due
+from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, deal_without_next_step, load_tasks, relative_due
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
@@ -298,10 +298,35 @@ class TasksScreen(CrmScreen):
         if row.done_at is not None:
             self.run_service(lambda: services.reopen_task(row.id), success=f"Reopened '{safe(row.subject)}'")
             return
+        db = self.app.db
+        assert db is not None  # the services exist only once the database is open
+
+        def complete() -> str | None:
+            services.complete_task(row.id)
+            return deal_without_next_step(db, row.deal_id) if row.deal_id else None
+
         self.run_service(
-            lambda: services.complete_task(row.id),
+            complete,
+            done=lambda deal: self._ask_next_step(row, deal) if deal else None,
             success=f"Done: '{safe(row.subject)}' (ctrl+z reopens it)",
         )
+
+    def _ask_next_step(self, row: TaskRow, deal: str) -> None:
+        """Activity-based selling: an open deal whose last task was just done gets its next step
+        here, or the rep skips it with escape."""
+        assert row.deal_id is not None  # asked only for a task of a deal
+        customer = (row.customer_id, row.customer) if row.customer_id else None
+        form = TaskFormScreen(
+            f"Next step for '{deal}'? (escape skips)",
+            task_saver(self.app, deal_id=row.deal_id, customer=customer),
+            values={
+                "owner": row.owner or self.app.user or "",
+                "priority": PRIORITIES[1],
+                "kind": row.kind,
+                "customer": row.customer,
+            },
+        )
+        self.app.push_screen(form, self.said_when_saved("Next step added"))
 
     def action_snooze(self) -> None:
         row, services = self._row(), self.app.services
