@@ -159,11 +159,11 @@ def interactive_settings() -> Collector:
     return COLLECTOR
 
 
-def _run_tui(db_value: str | None) -> int:
+def _run_tui(db_value: str | None, *, user: str | None = None) -> int:
     memory = interactive_settings()
     from crm_tui.tui.app import create_app
 
-    app = create_app(db=db_value, memory=memory)
+    app = create_app(db=db_value, memory=memory, user=user)
     code = app.run()
     if app.startup_error:
         print(f"crm-tui: error: {app.startup_error}", file=sys.stderr)
@@ -181,7 +181,11 @@ def cmd_demo(args: argparse.Namespace, db_value: str | None) -> int:
     db.close()
     if args.no_open:
         return 0
-    return _run_tui(target)
+    from crm_tui.config import USER_ENV
+    from crm_tui.demo_words import DEMO_REP
+
+    # the demo opens as its busiest rep, whose day is full, unless $CRM_TUI_USER names another
+    return _run_tui(target, user=os.environ.get(USER_ENV) or DEMO_REP)
 
 
 def _demo_path() -> Path:

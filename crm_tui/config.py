@@ -70,7 +70,7 @@ def save_settings(settings: dict[str, Any]) -> None:
 
 
 def current_user() -> str:
-    """The rep's name: settings "user", else $CRM_TUI_USER, else the OS login."""
+    """The rep's name: $CRM_TUI_USER, else settings "user", else the OS login."""
     try:
         saved = load_settings().get("user")
     except SettingsError:

@@ -14,6 +14,8 @@ OWNERS = (
 )
 # Relative share of customers each rep owns (top performers carry more accounts).
 OWNER_WEIGHTS = (18, 15, 14, 13, 12, 11, 10, 7)
+#: who "me" is when the demo opens (the rep with the most accounts)
+DEMO_REP = OWNERS[0]
 
 FIRST_NAMES = (
     "Emma",

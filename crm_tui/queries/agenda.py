@@ -13,11 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import or_, select
 
 from crm_tui.columns import col, pk
-from crm_tui.models import UTC, Customer, Deal, Stage, Task
-from crm_tui.queries.tasks import local_day_end
+from crm_tui.models import UTC, Customer, Deal, Task
+from crm_tui.queries.tasks import local_day_end, stalled_deals
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -78,28 +78,6 @@ def agenda(db: Database, owner: str, *, now: dt.datetime, days: int = 1, tz: dt.
         .where(*live, col(Task.owner) == owner, col(Task.done_at).is_(None), col(Task.due_at) < end)
         .order_by(col(Task.due_at), pk(Task.id))
     )
-    has_next_step = exists().where(
-        col(Task.deal_id) == pk(Deal.id), col(Task.done_at).is_(None), col(Task.deleted_at).is_(None)
-    )
-    deals_q = (
-        select(
-            pk(Deal.id),
-            col(Deal.title),
-            col(Customer.name),
-            col(Deal.stage_entered_at),
-            col(Stage.rot_days),
-            has_next_step,
-        )
-        .join(Stage, pk(Stage.id) == col(Deal.stage_id))
-        .join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
-        .where(
-            col(Deal.owner) == owner,
-            col(Deal.deleted_at).is_(None),
-            col(Stage.outcome) == "open",
-            or_(col(Deal.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
-        )
-        .order_by(col(Deal.stage_entered_at), pk(Deal.id))
-    )
     items: list[AgendaItem] = []
     stale: list[AgendaItem] = []
     rotting: list[AgendaItem] = []
@@ -108,15 +86,9 @@ def agenda(db: Database, owner: str, *, now: dt.datetime, days: int = 1, tz: dt.
         for tid, kind, subject, due, customer, deal, deal_id in conn.execute(tasks_q):
             due_at = _aware(due)
             items.append(AgendaItem(kind, subject, due_at, customer or "", deal or "", due_at < now, tid, deal_id))
-        for deal_id, title, customer, entered, rot_days, has_step in conn.execute(deals_q):
-            entered_at = _aware(entered)
-            in_stage = max(0, (now - entered_at).days)
-            if not has_step:
-                stale.append(
-                    AgendaItem(NO_NEXT_STEP, title, None, customer or "", title, False, None, deal_id, in_stage)
-                )
-            elif rot_days is not None and entered_at < now - dt.timedelta(days=int(rot_days)):
-                rotting.append(AgendaItem(ROTTING, title, None, customer or "", title, False, None, deal_id, in_stage))
+        for d in stalled_deals(conn, owner, now):
+            kind, into = (NO_NEXT_STEP, stale) if not d.has_next_step else (ROTTING, rotting)
+            into.append(AgendaItem(kind, d.title, None, d.customer, d.title, False, None, d.deal_id, d.days_in_stage))
     return Agenda(owner, now, end, tuple(items + stale + rotting))
 
 

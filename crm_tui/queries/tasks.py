@@ -17,15 +17,21 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 
 from crm_tui.columns import col, pk
-from crm_tui.models import UTC, Customer, Deal, Task
+from crm_tui.models import UTC, Customer, Deal, Stage, Task
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
     from crm_tui.db import Database
 
 GROUPS = ("Overdue", "Today", "Upcoming", "Done")
+#: a rep's own day also lists their open deals that wait on them: no next step, or rotting
+NO_NEXT_STEP, ROTTING = "No next step", "Rotting"
+#: the order on screen: the day's tasks, then the deals that need the rep, then the rest
+ORDER = ("Overdue", "Today", NO_NEXT_STEP, ROTTING, "Upcoming", "Done")
 DONE_DAYS = 14
 
 
@@ -43,6 +49,14 @@ class TaskRow:
     deal_id: int | None
     deal: str
     group: str
+    #: a deal waiting on the rep (group No next step or Rotting), not a task: ``id`` is the deal's
+    deal_item: bool = False
+    days_in_stage: int | None = None
+
+    @property
+    def key(self) -> tuple[bool, int]:
+        """What identifies the line (a task and a deal may share an id)."""
+        return (self.deal_item, self.id)
 
 
 @dataclass
@@ -79,10 +93,67 @@ def group_of(due_at: dt.datetime | None, done_at: dt.datetime | None, now: dt.da
     return "Today"
 
 
+@dataclass(frozen=True)
+class StalledDeal:
+    deal_id: int
+    title: str
+    customer_id: int | None
+    customer: str
+    days_in_stage: int
+    rotting: bool  # has a next step but sat in its stage past the stage's rot threshold
+    has_next_step: bool
+
+
+def stalled_deals(conn: Connection, owner: str, now: dt.datetime) -> list[StalledDeal]:
+    """``owner``'s open deals with no open task, then those rotting in their stage; longest in
+    their stage first."""
+    has_next_step = exists().where(
+        col(Task.deal_id) == pk(Deal.id), col(Task.done_at).is_(None), col(Task.deleted_at).is_(None)
+    )
+    deals_q = (
+        select(
+            pk(Deal.id),
+            col(Deal.title),
+            col(Deal.customer_id),
+            col(Customer.name),
+            col(Deal.stage_entered_at),
+            col(Stage.rot_days),
+            has_next_step,
+        )
+        .join(Stage, pk(Stage.id) == col(Deal.stage_id))
+        .join(Customer, pk(Customer.id) == col(Deal.customer_id), isouter=True)
+        .where(
+            col(Deal.owner) == owner,
+            col(Deal.deleted_at).is_(None),
+            col(Stage.outcome) == "open",
+            or_(col(Deal.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+        )
+        .order_by(col(Deal.stage_entered_at), pk(Deal.id))
+    )
+    stale: list[StalledDeal] = []
+    rotting: list[StalledDeal] = []
+    for deal_id, title, customer_id, customer, entered, rot_days, has_step in conn.execute(deals_q):
+        entered_at = _aware(entered) or now
+        in_stage = max(0, (now - entered_at).days)
+        rots = rot_days is not None and entered_at < now - dt.timedelta(days=int(rot_days))
+        if not has_step:
+            stale.append(StalledDeal(deal_id, title, customer_id, customer or "", in_stage, rots, False))
+        elif rots:
+            rotting.append(StalledDeal(deal_id, title, customer_id, customer or "", in_stage, True, True))
+    return stale + rotting
+
+
 def load_tasks(
-    db: Database, *, now: dt.datetime, tz: dt.tzinfo | None = None, owner: str | None = None, done_days: int = DONE_DAYS
+    db: Database,
+    *,
+    now: dt.datetime,
+    tz: dt.tzinfo | None = None,
+    owner: str | None = None,
+    done_days: int = DONE_DAYS,
+    deals: bool = False,
 ) -> TaskQueue:
-    """The queue in display order: one query for open tasks, one for recently done."""
+    """The queue in display order: one query for open tasks, one for recently done; with
+    ``deals`` (and an ``owner``) also the owner's deals with no next step and rotting deals."""
     now = now.astimezone(UTC)
     day_end = local_day_end(now, tz)
     base = (
@@ -138,7 +209,53 @@ def load_tasks(
                         g,
                     )
                 )
+        if deals and owner:
+            queue.groups[NO_NEXT_STEP], queue.groups[ROTTING] = [], []
+            for d in stalled_deals(conn, owner, now):
+                group = NO_NEXT_STEP if not d.has_next_step else ROTTING
+                queue.groups[group].append(
+                    TaskRow(
+                        d.deal_id,
+                        "deal",
+                        d.title,
+                        None,
+                        None,
+                        1,
+                        owner,
+                        d.customer_id,
+                        d.customer,
+                        d.deal_id,
+                        d.title,
+                        group,
+                        deal_item=True,
+                        days_in_stage=d.days_in_stage,
+                    )
+                )
     return queue
+
+
+def day_count(db: Database, owner: str, *, now: dt.datetime, tz: dt.tzinfo | None = None) -> int:
+    """How many of ``owner``'s open tasks are overdue or due by the end of their local day."""
+    from sqlalchemy import func
+
+    end = local_day_end(now.astimezone(UTC), tz)
+    with db.read() as session:
+        return int(
+            session.execute(
+                select(func.count(pk(Task.id)))
+                .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
+                .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
+                .where(
+                    col(Task.owner) == owner,
+                    col(Task.done_at).is_(None),
+                    col(Task.deleted_at).is_(None),
+                    col(Task.due_at) < end,
+                    or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+                    or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
+                )
+            ).scalar()
+            or 0
+        )
 
 
 def relative_due(due_at: dt.datetime | None, now: dt.datetime) -> str:
@@ -159,8 +276,6 @@ def relative_due(due_at: dt.datetime | None, now: dt.datetime) -> str:
 def deal_without_next_step(db: Database, deal_id: int) -> str | None:
     """The title of deal ``deal_id`` when it is open and has no open task left (it needs a next
     step); ``None`` when it is closed, deleted or already has one."""
-    from crm_tui.models import Stage
-
     with db.read() as session:
         deal = session.execute(
             select(col(Deal.title))

@@ -20,6 +20,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.signal import Signal
 from textual.widgets import Input, TextArea
@@ -88,6 +89,8 @@ class CrmApp(App[int]):
     CSS_PATH = ["app.tcss", *STYLESHEETS]
     COMMANDS = App.COMMANDS | {JumpProvider}
     SECTIONS = SECTIONS
+    #: the rep's open tasks overdue or due today (the screen bar shows it beside Tasks)
+    due_today: var[int | None] = var(None)
     MODES = {s.mode: _lazy(s) for s in SECTIONS}
     BINDINGS = [
         *(
@@ -179,6 +182,7 @@ class CrmApp(App[int]):
             self.memory.hold()
             self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
+        self.data_changed.subscribe(self, self._tasks_changed)
         self.switch_mode(self._initial_mode)
         if self._settings_error:
             self.notify(self._settings_error, title="Settings", severity="warning", timeout=15, markup=False)
@@ -228,6 +232,7 @@ class CrmApp(App[int]):
         self.db.subscribe(self._on_db_change)
         from crm_tui.models import ALL_TABLES
 
+        self._reminders_since = self.clock()  # before the announcement: it counts the rep's day
         self.data_changed.publish(frozenset(ALL_TABLES) | {"journal"})
         self.call_after_refresh(self._end_startup_hold)
         self.set_timer(WARM_UP_AFTER, self._warm_up)
@@ -235,17 +240,22 @@ class CrmApp(App[int]):
             self.notify(self.db.permission_warning, title="Privacy", severity="warning", timeout=12, markup=False)
         if self._poll:
             self.set_interval(POLL_SECONDS, self._poll_other_sessions)
-        self._reminders_since = self.clock()
         self.set_interval(REMINDER_SECONDS, self.check_reminders)
 
     # -- reminders --------------------------------------------------------------
 
     class Reminders(Message):
-        """Tasks of the rep's coming due (read by the reminders worker)."""
+        """Tasks of the rep's coming due, and how many are overdue or due today (read by the
+        reminders worker)."""
 
-        def __init__(self, items: list[AgendaItem]) -> None:
+        def __init__(self, items: list[AgendaItem], due_today: int) -> None:
             super().__init__()
             self.items = items
+            self.due_today = due_today
+
+    def _tasks_changed(self, tables: frozenset[str]) -> None:
+        if tables & {"task", "deal", "customer"}:
+            self.check_reminders()
 
     def check_reminders(self) -> None:
         """Look (in a thread) for the rep's open tasks due within REMIND_AHEAD."""
@@ -256,11 +266,14 @@ class CrmApp(App[int]):
     @work(thread=True, exclusive=True, group="reminders", exit_on_error=False)
     def _read_reminders(self, db: Database, owner: str, after: dt.datetime, until: dt.datetime) -> None:
         from crm_tui.queries.agenda import coming_due
+        from crm_tui.queries.tasks import day_count
 
-        self.post_message(self.Reminders(coming_due(db, owner, after=after, until=until)))
+        items = coming_due(db, owner, after=after, until=until)
+        self.post_message(self.Reminders(items, day_count(db, owner, now=self.clock())))
 
     @on(Reminders)
     def _remind(self, event: Reminders) -> None:
+        self.due_today = event.due_today
         for item in event.items:
             assert item.task_id is not None and item.due is not None
             if (item.task_id, item.due) in self._reminded:

@@ -156,8 +156,9 @@ async def test_done_keeps_the_cursor_in_place_and_mine_shows_the_headers(make_ap
         await pilot.press("space")
         await until(pilot, lambda: count(db, Task, Task.done_at.is_not(None)) == 2, what="the second completion")
         await settle(app, pilot)
-        assert task_list.current.group == "Upcoming" and task_list.current.done_at is None  # next in line
-        await pilot.press("m")
+        # next in line, in the rep's own day: a deal of theirs waiting for its next step
+        assert task_list.current.group == "No next step" and task_list.current.done_at is None
+        await pilot.press("m")  # everyone's tasks
         await settle(app, pilot)
         shown = task_lines(app)
         assert shown[0].startswith(" Overdue") and task_list.top == 0

@@ -23,6 +23,13 @@ def seeded(services, clock):
     return {"deal": deal, "customer": acme, "first": first, "second": second}
 
 
+async def everyone(app, pilot, settle):
+    """From the rep's own day (where the screen opens) to everyone's tasks."""
+    await pilot.press("m")
+    await settle(app, pilot)
+    assert app.screen.owner is None
+
+
 def lines(app):
     widget = app.screen.query_one("#task-list")
     return [widget.render_line(y).text for y in range(widget.size.height)]
@@ -32,6 +39,7 @@ async def test_groups_and_literal_text(make_app, settle, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await everyone(app, pilot, settle)
         shown = lines(app)
         assert shown[0].startswith(" Overdue (1)")
         assert "call back" in shown[1] and "2d overdue" in shown[1] and "[red]Acme[/red] · Renewal" in shown[1]
@@ -58,6 +66,7 @@ async def test_snooze_one_day_moves_due_by_a_day(make_app, settle, opened, db, s
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await everyone(app, pilot, settle)
         await pilot.press("j")  # onto "send quote" (due in 2 h)
         await pilot.press("s")
         await opened(pilot, "SnoozeScreen")
@@ -91,6 +100,7 @@ async def test_enter_opens_deal_or_customer(make_app, settle, seeded):
         assert isinstance(app.screen, DealDetailScreen) and app.screen.deal_id == seeded["deal"].id
         await pilot.press("3")
         await settle(app, pilot)
+        await everyone(app, pilot, settle)  # "send quote" is bob's
         await pilot.press("j", "enter")
         await settle(app, pilot)
         assert isinstance(app.screen, CustomerDetailScreen)
@@ -100,9 +110,13 @@ async def test_my_tasks_toggle_and_new_task(make_app, settle, opened, db, seeded
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        assert app.screen.owner == "ann"  # it opens on the rep's own day
+        assert not any("send quote" in line for line in lines(app))  # bob's
+        await everyone(app, pilot, settle)
+        assert any("send quote" in line for line in lines(app))
         await pilot.press("m")
         await settle(app, pilot)
-        assert not any("send quote" in line for line in lines(app))  # bob's
+        assert not any("send quote" in line for line in lines(app))
         await pilot.press("n")
         await opened(pilot, "TaskFormScreen")
         await pilot.press(*"email them")
@@ -158,6 +172,7 @@ async def test_escape_skips_the_next_step_and_a_deal_with_another_open_task_is_n
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
+        await everyone(app, pilot, settle)
         await pilot.press("space")  # "call back": "demo" is still open on the deal
         await settle(app, pilot)
         assert type(app.screen).__name__ == "TasksScreen"
@@ -171,3 +186,56 @@ async def test_escape_skips_the_next_step_and_a_deal_with_another_open_task_is_n
         await settle(app, pilot)
         assert type(app.screen).__name__ == "TasksScreen"
         assert open_tasks_of(db, seeded["deal"].id) == []
+
+
+def bar_text(app) -> str:
+    return str(app.screen.query_one("ModeBar").render())
+
+
+@pytest.mark.keys_only
+async def test_it_opens_on_the_reps_day_in_order_and_a_waiting_deal_gets_its_next_step(
+    make_app, settle, until, opened, db, services, clock
+):
+    acme = services.create_customer(name="Acme", owner="ann")
+    services.add_task("old call", kind="call", customer_id=acme.id, due_at=clock.now - dt.timedelta(days=1))
+    services.add_task("meet at 4", kind="meeting", customer_id=acme.id, due_at=clock.now + dt.timedelta(hours=1.5))
+    services.add_task("call at 3", kind="call", customer_id=acme.id, due_at=clock.now + dt.timedelta(hours=0.5))
+    services.add_task("bob's call", owner="bob", customer_id=acme.id, due_at=clock.now + dt.timedelta(hours=1))
+    quiet = services.create_deal("Quiet deal", customer_id=acme.id, owner="ann")
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await until(pilot, lambda: app.due_today == 3, what="the count of the rep's day")
+        assert " 3 Tasks (3) " in bar_text(app)
+        shown = [line.rstrip() for line in lines(app)]
+        expected = [
+            " Overdue (1)",
+            " ☎ call   old call",
+            " Today (2)",
+            " ☎ call   call at 3",
+            " ◷ meet   meet at 4",
+            " No next step (1)",
+            " ⚑ deal   Quiet deal",
+            " Rotting (0)",
+            " Upcoming (0)",
+        ]
+        assert [line[: len(want)] for line, want in zip(shown, expected, strict=False)] == expected
+        assert "no next step · 0d in stage" in shown[6]
+        assert "My day  1 overdue · 2 today · 1 deal without a next step · 0 rotting  owner: ann" in str(
+            app.screen.query_one("#tasks-bar").render()
+        )
+        await pilot.press("j", "j", "j", "s")  # onto Quiet deal; s: a deal cannot be snoozed
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "TasksScreen"
+        await pilot.press("space")
+        form = await opened(pilot, "TaskFormScreen")
+        assert form.form_title == "Next step for 'Quiet deal'? (escape skips)"
+        await pilot.press(*"send the terms")
+        form.query_one("#field-due").value = "today 17:00"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: app.due_today == 4, what="the new step counted in the rep's day")
+        assert " 3 Tasks (4) " in bar_text(app)
+        assert not any("Quiet deal" in line and "⚑" in line for line in lines(app))
+        (step,) = open_tasks_of(db, quiet.id)
+        assert step.subject == "send the terms" and step.customer_id == acme.id and step.owner == "ann"
+        assert step.due_at == dt.datetime(2026, 3, 16, 17, 0, tzinfo=dt.UTC)

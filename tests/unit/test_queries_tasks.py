@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from crm_tui.queries.tasks import load_tasks, local_day_end, relative_due
+from crm_tui.queries.tasks import day_count, load_tasks, local_day_end, relative_due
 
 UTC = dt.UTC
 SHANGHAI = dt.timezone(dt.timedelta(hours=8))
@@ -61,3 +61,32 @@ def test_relative_due():
     assert relative_due(now - dt.timedelta(days=2, hours=3), now) == "2d overdue"
     assert relative_due(now + dt.timedelta(hours=5), now) == "in 5h"
     assert relative_due(None, now) == "no due date"
+
+
+def test_the_reps_day_lists_their_deals_without_a_next_step_then_their_rotting_deals(db, services, clock):
+    acme = services.create_customer(name="Acme", owner="ann")
+    quiet = services.create_deal("Quiet deal", customer_id=acme.id, owner="ann")
+    busy = services.create_deal("Busy deal", customer_id=acme.id, owner="ann")
+    services.add_task("call about busy", deal_id=busy.id, owner="ann", due_at=clock.now + dt.timedelta(days=30))
+    services.create_deal("Bob's deal", customer_id=acme.id, owner="bob")
+    won = services.create_deal("Won deal", customer_id=acme.id, owner="ann")
+    services.win_deal(won.id)
+    services.add_task("overdue call", owner="ann", due_at=clock.now - dt.timedelta(hours=1))
+    services.add_task("tonight", owner="ann", due_at=clock.now + dt.timedelta(hours=2))
+    services.add_task("bob's today", owner="bob", due_at=clock.now + dt.timedelta(hours=2))
+
+    day = load_tasks(db, now=clock.now, tz=UTC, owner="ann", deals=True)
+    assert [r.subject for r in day.groups["No next step"]] == ["Quiet deal"]
+    assert day.groups["Rotting"] == []
+    (row,) = day.groups["No next step"]
+    assert row.deal_item and row.id == row.deal_id == quiet.id and row.customer == "Acme"
+    assert day_count(db, "ann", now=clock.now, tz=UTC) == 2  # overdue + due today, not later ones
+    assert day_count(db, "bob", now=clock.now, tz=UTC) == 1
+    # everyone's queue, or a queue asked without deals, lists tasks only
+    assert "No next step" not in load_tasks(db, now=clock.now, tz=UTC).groups
+    assert "Rotting" not in load_tasks(db, now=clock.now, tz=UTC, owner="ann").groups
+
+    later = clock.now + dt.timedelta(days=20)  # past the Lead stage's rot threshold (14 days)
+    day = load_tasks(db, now=later, tz=UTC, owner="ann", deals=True)
+    assert [r.subject for r in day.groups["No next step"]] == ["Quiet deal"]  # no next step comes first
+    assert [(r.subject, r.days_in_stage) for r in day.groups["Rotting"]] == [("Busy deal", 20)]

@@ -23,7 +23,16 @@ from textual.widgets import Static
 
 from crm_tui.dates import moment_text
 from crm_tui.queries.pipeline import find_customers
-from crm_tui.queries.tasks import GROUPS, TaskQueue, TaskRow, deal_without_next_step, load_tasks, relative_due
+from crm_tui.queries.tasks import (
+    NO_NEXT_STEP,
+    ORDER,
+    ROTTING,
+    TaskQueue,
+    TaskRow,
+    deal_without_next_step,
+    load_tasks,
+    relative_due,
+)
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
@@ -77,6 +86,7 @@ class TaskList(Widget, can_focus=True):
         self.cursor = 0
         self.top = 0
         self.now = dt.datetime.now(dt.UTC)
+        self.show_owner = True  # off while the list is one owner's: the column would repeat one name
 
     def set_queue(self, queue: TaskQueue, now: dt.datetime, *, follow: bool = True, top: bool = False) -> None:
         """Show ``queue``. The cursor stays on its task (``follow``), or — after the rep completed
@@ -85,7 +95,9 @@ class TaskList(Widget, can_focus=True):
         current = self.current
         self.now = now
         self.lines = []
-        for group in GROUPS:
+        for group in ORDER:
+            if group not in queue.groups:
+                continue
             rows = queue.groups[group]
             self.lines.append((group, len(rows)))
             self.lines.extend(rows)
@@ -95,7 +107,7 @@ class TaskList(Widget, can_focus=True):
             return
         index = None
         if follow and current is not None:
-            index = next((i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and r.id == current.id), None)
+            index = next((i for i, r in enumerate(self.lines) if isinstance(r, TaskRow) and r.key == current.key), None)
         self.cursor = index if index is not None else min(self.cursor, len(self.lines) - 1)
         self._settle(1)
 
@@ -172,20 +184,27 @@ class TaskList(Widget, can_focus=True):
     def _task_line(self, row: TaskRow, width: int) -> Text:
         st = partial(self.get_component_rich_style, partial=True)
         wide = width >= 110
-        due_w = 29 if wide else 12
+        due_w = 32 if wide else 12
         owner_w, prio_w, kind_w = (10, 7, 8) if width >= 80 else (0, 3, 3)
+        if not self.show_owner:
+            owner_w = 0
         flex = max(10, width - due_w - owner_w - prio_w - kind_w - 7)
         subject_w = flex * 55 // 100
         who_w = flex - subject_w
         kind = ("✓ " + row.kind) if row.done_at else KINDS.get(row.kind, row.kind)
-        if row.done_at:
+        if row.deal_item:
+            kind = "⚑ deal"
+            due = f"{row.days_in_stage}d in stage"
+            if row.group == NO_NEXT_STEP:
+                due = f"no next step · {due}" if wide else "no next step"
+        elif row.done_at:
             due = "done " + moment_text(row.done_at, self.now, clock=False, weekday=False)
         else:
             due = relative_due(row.due_at, self.now)
             if wide and row.due_at:
                 due = moment_text(row.due_at, self.now) + " · " + due
         who = safe(row.customer)
-        if row.deal:
+        if row.deal and not row.deal_item:
             who = f"{who} · {safe(row.deal)}" if who else safe(row.deal)
         prio = {3: "urgent", 2: "high", 0: "low"}.get(row.priority, "")
         line = Text(" ")
@@ -195,7 +214,7 @@ class TaskList(Widget, can_focus=True):
         line.append(" ")
         line.append(self._cell(who or "—", who_w, st("tasks--muted")))
         line.append(" ")
-        overdue = row.group == "Overdue"
+        overdue = row.group in ("Overdue", ROTTING)
         line.append(self._cell(due, due_w, st("tasks--overdue") if overdue else st("tasks--muted")))
         if owner_w:
             line.append(" ")
@@ -221,10 +240,11 @@ class TasksScreen(CrmScreen):
         Binding("s", "snooze", "Snooze", id="tasks.snooze", tooltip="Push the due date: +1 day, +1 week or a date"),
         Binding("n", "new_task", "New", id="tasks.new", tooltip="Add a task"),
         Binding("enter", "open", "Open", id="tasks.open", tooltip="Go to the task's deal or customer"),
-        Binding("m", "mine", "Mine", id="tasks.mine", tooltip="Show only my tasks, or everyone's again"),
+        Binding("m", "mine", "Mine", id="tasks.mine",
+                tooltip="My day (my tasks, my deals without a next step, my rotting deals), or everyone's tasks"),
     ]  # fmt: skip
 
-    #: only this owner's tasks (None: everyone's)
+    #: only this owner's tasks and waiting deals — the rep's own day at first (None: everyone's tasks)
     owner: var[str | None] = var(None, init=False)
 
     class QueueLoaded(Message):
@@ -238,6 +258,7 @@ class TasksScreen(CrmScreen):
         super().__init__()
         self._generation = 0
         self._placing = "follow"  # how the next queue shown places the cursor: follow, stay, top
+        self._owner_chosen = False  # the screen opens on the rep's day once the rep is known
 
     def compose(self) -> ComposeResult:
         yield ModeBar("tasks")
@@ -255,6 +276,10 @@ class TasksScreen(CrmScreen):
         self._update_bar(None)
 
     def reload(self) -> None:
+        if not self._owner_chosen and self.app.user:
+            self._owner_chosen = True
+            self.set_reactive(TasksScreen.owner, self.app.user)
+            self._update_bar(None)
         if self.app.db is not None:
             self._generation += 1
             self._load(self._generation, self.owner)
@@ -263,7 +288,7 @@ class TasksScreen(CrmScreen):
     def _load(self, generation: int, owner: str | None) -> None:
         db, now = self.app.db, self.app.clock()
         assert db is not None  # reload() starts this only once the database is open
-        queue = load_tasks(db, now=now, owner=owner)
+        queue = load_tasks(db, now=now, owner=owner, deals=owner is not None)
         self.post_message(self.QueueLoaded(generation, queue, now))
 
     @on(QueueLoaded)
@@ -271,16 +296,28 @@ class TasksScreen(CrmScreen):
         if event.generation != self._generation:
             return
         placing, self._placing = self._placing, "follow"
-        self.query_one(TaskList).set_queue(event.queue, event.now, follow=placing == "follow", top=placing == "top")
+        task_list = self.query_one(TaskList)
+        task_list.show_owner = self.owner is None
+        task_list.set_queue(event.queue, event.now, follow=placing == "follow", top=placing == "top")
         self._update_bar(event.queue)
 
     def _update_bar(self, queue: TaskQueue | None) -> None:
-        bar = Text("Tasks", style="bold")
+        mine = self.owner is not None and self.owner == self.app.user
+        bar = Text("My day" if mine else "Tasks", style="bold")
         if queue is not None:
             c = queue.counts()
-            bar.append(f"  {c['Overdue']} overdue · {c['Today']} today · {c['Upcoming']} upcoming", style="dim")
+            bar.append(f"  {c['Overdue']} overdue · {c['Today']} today", style="dim")
+            if NO_NEXT_STEP in c:
+                waiting = c[NO_NEXT_STEP]
+                bar.append(
+                    f" · {waiting} deal{'' if waiting == 1 else 's'} without a next step · {c[ROTTING]} rotting",
+                    style="dim",
+                )
+            else:
+                bar.append(f" · {c['Upcoming']} upcoming", style="dim")
         bar.append("  owner: ")
         bar.append(safe(self.owner) if self.owner else "everyone", style="bold")
+        bar.append("  (m: everyone)" if mine else "  (m: my day)", style="dim")
         self.query_one("#tasks-bar", Static).update(bar)
 
     def _row(self) -> TaskRow | None:
@@ -293,6 +330,9 @@ class TasksScreen(CrmScreen):
     def action_complete(self) -> None:
         row, services = self._row(), self.app.services
         if row is None or services is None:
+            return
+        if row.deal_item:  # a deal waiting on the rep: its next step is what "done" means here
+            self._ask_next_step(row, row.deal)
             return
         self._placing = "stay"  # the cursor stays here, on the next task, not with this one in Done
         if row.done_at is not None:
@@ -322,7 +362,7 @@ class TasksScreen(CrmScreen):
             values={
                 "owner": row.owner or self.app.user or "",
                 "priority": PRIORITIES[1],
-                "kind": row.kind,
+                "kind": "call" if row.deal_item else row.kind,
                 "customer": row.customer,
             },
         )
@@ -331,6 +371,14 @@ class TasksScreen(CrmScreen):
     def action_snooze(self) -> None:
         row, services = self._row(), self.app.services
         if row is None or services is None:
+            return
+        if row.deal_item:
+            self.notify(
+                f"'{row.deal}' is a deal, not a task: space adds its next step, enter opens it",
+                severity="warning",
+                timeout=4,
+                markup=False,
+            )
             return
 
         def chosen(choice: dict[str, Any] | None) -> None:

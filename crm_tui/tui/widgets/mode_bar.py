@@ -28,11 +28,17 @@ class ModeBar(Static):
         self.current = current
 
     def on_mount(self) -> None:
+        self.watch(self.app, "due_today", self._show)
+
+    def _show(self, due_today: int | None) -> None:
         app: Any = self.app
         parts: list[Content] = []
         for section in app.SECTIONS:
             key = app.section_key(section)
             label = Content.assemble(f" {key} {section.title} ")
+            if section.mode == "tasks" and due_today:
+                # what the rep has to do today, overdue included, on every screen
+                label = Content.assemble(f" {key} {section.title} ", (f"({due_today})", "bold"), " ")
             label = label.stylize(f"@click=app.section('{section.mode}')")
             if section.mode == self.current:
                 label = label.stylize("bold reverse")
