@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -81,11 +81,19 @@ def _v4_journal(session: Session) -> None:
             conn.execute(text(f"ALTER TABLE task ADD COLUMN {name} {kind}{reference}"))
 
 
+def _v5_activity_outcome(session: Session) -> None:
+    """How a logged call, email or meeting went."""
+    conn = session.connection()
+    if "outcome" not in {c["name"] for c in inspect(conn).get_columns("task")}:
+        conn.execute(text("ALTER TABLE task ADD COLUMN outcome VARCHAR"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
     (3, "covering index for the won and lost columns", _v3_closed_columns_index),
     (4, "change journal; playbook tasks close with their deal", _v4_journal),
+    (5, "the outcome of a logged activity", _v5_activity_outcome),
 ]
 
 

@@ -23,6 +23,8 @@ CUSTOMER_STATUSES = ("lead", "prospect", "customer", "churned")
 CUSTOMER_KINDS = ("company", "person")
 STAGE_OUTCOMES = ("open", "won", "lost")
 TASK_KINDS = ("call", "email", "meeting", "todo")
+#: how a logged call, email or meeting went
+TASK_OUTCOMES = ("reached", "no answer", "left voicemail", "meeting booked", "sent", "replied", "held", "no show")
 ORDER_STATUSES = ("draft", "approved", "fulfilled", "cancelled")
 
 
@@ -268,6 +270,8 @@ class Task(SQLModel, table=True):
     # A playbook task closed with its deal (won or lost): hidden like a deleted one (deleted_at is
     # set too), listed as cancelled on the deal page, back when the deal reopens.
     cancelled_at: Optional[dt.datetime] = _ts(default=None)
+    # how a done call, email or meeting went (TASK_OUTCOMES), when the rep logged it
+    outcome: Optional[str] = Field(default=None)
     version: int = Field(default=1)
 
 

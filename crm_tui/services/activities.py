@@ -6,7 +6,7 @@ import datetime as dt
 
 from crm_tui import validate as v
 from crm_tui.errors import ValidationError
-from crm_tui.models import TASK_KINDS, Customer, Deal, Note, Task
+from crm_tui.models import TASK_KINDS, TASK_OUTCOMES, Customer, Deal, Note, Task
 from crm_tui.services.base import ServiceBase
 
 TASK_FIELDS = ("subject", "kind", "due_at", "priority", "customer_id", "deal_id", "owner", "notes")
@@ -118,6 +118,82 @@ class ActivityOps(ServiceBase):
             self._say(session, f"restore task '{task.subject}'")
             task.deleted_at = None
             self._touch(task)
+            return task
+
+    def log_activity(
+        self,
+        *,
+        kind: str,
+        outcome: str,
+        note: str = "",
+        task_id: int | None = None,
+        deal_id: int | None = None,
+        customer_id: int | None = None,
+        next_subject: str = "",
+        next_due: dt.datetime | None = None,
+    ) -> Task:
+        """A call, email or meeting that happened, in one go: the activity done with its outcome
+        (``task_id``: that open task completed; else a new done one), its note on the timeline,
+        and the next step — one transaction, one undo."""
+        kind = v.choice(kind or "call", "kind", TASK_KINDS)
+        outcome = v.choice(outcome, "outcome", TASK_OUTCOMES)
+        note = v.text(note, "note", max_len=v.MAX_TEXT, multiline=True)
+        next_subject = v.text(next_subject, "next step", max_len=500)
+        due = v.timestamp(next_due, "next step due")
+        if due is not None and not next_subject:
+            raise ValidationError("the next step has a due date but no subject; say what it is, or clear the date")
+        if task_id is None and deal_id is None and customer_id is None:
+            raise ValidationError("an activity belongs to a task, a deal or a customer; pick one")
+        tables = {"task", "note"}
+        with self._write(tables, "log") as session:
+            now = self.now()
+            if task_id is not None:
+                task = self._get(session, Task, task_id)
+                if task.done_at is not None:
+                    raise ValidationError(f"'{task.subject}' is already done; log the activity on its deal or customer")
+                deal_id, customer_id = task.deal_id, task.customer_id
+                task.kind, task.outcome, task.done_at = kind, outcome, now
+                self._touch(task)
+            else:
+                if deal_id is not None:
+                    customer_id = self._get(session, Deal, deal_id).customer_id
+                elif customer_id is not None:
+                    self._get(session, Customer, customer_id)
+                task = Task(
+                    subject=f"{kind.capitalize()}: {outcome}",
+                    kind=kind,
+                    outcome=outcome,
+                    done_at=now,
+                    due_at=now,
+                    owner=self.user,
+                    customer_id=customer_id,
+                    deal_id=deal_id,
+                    created_at=now,
+                    updated_at=now,
+                )
+                session.add(task)
+            about = ""
+            if deal_id is not None:
+                about = self._get(session, Deal, deal_id).title
+            elif customer_id is not None:
+                about = self._get(session, Customer, customer_id).name
+            self._say(session, f"log {kind} with '{about}' ({outcome})" if about else f"log {kind} ({outcome})")
+            if note:
+                session.add(Note(body=note, customer_id=customer_id, deal_id=deal_id, author=self.user, created_at=now))
+            if next_subject:
+                session.add(
+                    Task(
+                        subject=next_subject,
+                        kind=kind if kind != "todo" else "call",
+                        due_at=due,
+                        owner=self.user,
+                        customer_id=customer_id,
+                        deal_id=deal_id,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+            session.flush()
             return task
 
     def add_note(self, body: str, *, customer_id: int | None = None, deal_id: int | None = None) -> Note:

@@ -94,3 +94,34 @@ def task_saver(
         )
 
     return save
+
+
+def activity_saver(
+    app: CrmApp, *, task_id: int | None = None, deal_id: int | None = None, customer_id: int | None = None
+) -> Callable[[dict[str, Any]], Task]:
+    """An ``ActivityFormScreen`` save callable: typed values → services.log_activity (in a thread).
+    The next step's due follows the task form's rule (local time; a date alone means the rep's
+    default due time)."""
+    from crm_tui.tui.modals.activity_form import activity_checks
+
+    services = app.services
+    assert services is not None  # the form opens only once the database is open
+
+    def save(values: dict[str, Any]) -> Task:
+        cleaned, errors = v.check_all(values, activity_checks(services.now(), default_due_time()))
+        if cleaned.get("next_due") is not None and not cleaned.get("next"):
+            errors["next"] = "the next step has a due date but no subject; say what it is, or clear the date"
+        if errors:
+            raise ValidationErrors(errors)
+        return services.log_activity(
+            kind=cast(str, cleaned["kind"]),
+            outcome=cast(str, cleaned["outcome"]),
+            note=cast(str, cleaned.get("note") or ""),
+            task_id=task_id,
+            deal_id=deal_id,
+            customer_id=customer_id,
+            next_subject=cast(str, cleaned.get("next") or ""),
+            next_due=cast("dt.datetime | None", cleaned.get("next_due")),
+        )
+
+    return save

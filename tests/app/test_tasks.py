@@ -239,3 +239,60 @@ async def test_it_opens_on_the_reps_day_in_order_and_a_waiting_deal_gets_its_nex
         (step,) = open_tasks_of(db, quiet.id)
         assert step.subject == "send the terms" and step.customer_id == acme.id and step.owner == "ann"
         assert step.due_at == dt.datetime(2026, 3, 16, 17, 0, tzinfo=dt.UTC)
+
+
+@pytest.mark.keys_only
+async def test_a_logs_the_call_with_its_outcome_note_and_next_step_in_one_go(
+    make_app, settle, until, opened, db, seeded
+):
+    from sqlalchemy import select
+
+    from crm_tui.models import Note
+
+    app = make_app("tasks")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")  # on "call back", the Renewal deal's call
+        form = await opened(pilot, "ActivityFormScreen")
+        assert form.form_title == "Log 'call back'"
+        assert form.query_one("#field-kind").value == "call"
+        form.query_one("#field-outcome").value = "left voicemail"
+        form.query_one("#field-next").focus()
+        await pilot.press(*"call again", "tab", *"tomorrow 10:00", "tab", *"Anna is away until Tuesday")
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: type(app.screen).__name__ == "TasksScreen", what="the form closed")
+        await settle(app, pilot)
+        done = task(db, seeded["first"].id)
+        assert done.done_at is not None and done.outcome == "left voicemail"
+        (step,) = open_tasks_of(db, seeded["deal"].id)
+        assert (step.subject, step.kind, step.due_at) == (
+            "call again",
+            "call",
+            dt.datetime(2026, 3, 17, 10, 0, tzinfo=dt.UTC),
+        )
+        with db.read() as s:
+            (note,) = s.execute(select(Note)).scalars().all()
+        assert note.body == "Anna is away until Tuesday" and note.deal_id == seeded["deal"].id
+        assert any("call again" in line for line in lines(app))
+        # one undo takes the whole activity back
+        await pilot.press("ctrl+z")
+        await until(pilot, lambda: task(db, seeded["first"].id).done_at is None, what="the undo")
+        assert open_tasks_of(db, seeded["deal"].id)[0].id == seeded["first"].id
+        assert len(open_tasks_of(db, seeded["deal"].id)) == 1
+
+
+@pytest.mark.keys_only
+async def test_a_due_date_without_a_next_step_is_shown_beside_the_field_and_nothing_is_saved(
+    make_app, settle, opened, db, seeded
+):
+    app = make_app("tasks")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        form = await opened(pilot, "ActivityFormScreen")
+        form.query_one("#field-next_due").focus()
+        await pilot.press(*"fri", "ctrl+s")
+        await settle(app, pilot)
+        assert app.screen is form
+        assert "no subject" in str(form.query_one("#error-next").render())
+        assert task(db, seeded["first"].id).done_at is None

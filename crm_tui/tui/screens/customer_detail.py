@@ -56,6 +56,13 @@ class CustomerDetailScreen(CrmScreen):
         Binding("c", "add_contact", "Contact", id="customer_detail.contact", tooltip="Add a contact person"),
         Binding("n", "add_note", "Note", id="customer_detail.note", tooltip="Log a note on the timeline"),
         Binding("t", "add_task", "Task", id="customer_detail.task", tooltip="Add a follow-up task"),
+        Binding(
+            "a",
+            "log",
+            "Log",
+            id="customer_detail.log",
+            tooltip="Log a call, email or meeting: outcome, note, next step",
+        ),
     ]
 
     def __init__(self, customer_id: int) -> None:
@@ -261,6 +268,19 @@ class CustomerDetailScreen(CrmScreen):
         assert services is not None  # _ready
         form = NoteForm(self._customer_name(), lambda values: services.add_note(values["note"], customer_id=cid))
         self.app.push_screen(form, self._saved("Note added"))
+
+    def action_log(self) -> None:
+        if not self._ready():
+            return
+        from crm_tui.tui.modals.activity_form import ActivityFormScreen
+        from crm_tui.tui.savers import activity_saver
+
+        form = ActivityFormScreen(
+            f"Log an activity with {self._customer_name()}",
+            activity_saver(self.app, customer_id=self.customer_id),
+            values={"kind": "call", "outcome": "reached"},
+        )
+        self.app.push_screen(form, self._saved("Activity logged (ctrl+z takes it back)"))
 
     def action_add_task(self) -> None:
         if not self._ready():

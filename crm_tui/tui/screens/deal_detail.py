@@ -26,11 +26,12 @@ from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import safe
+from crm_tui.tui.modals.activity_form import ActivityFormScreen
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.note_form import NoteForm
 from crm_tui.tui.modals.task_form import TaskFormScreen
-from crm_tui.tui.savers import deal_values, task_saver
+from crm_tui.tui.savers import activity_saver, deal_values, task_saver
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
 
@@ -47,6 +48,7 @@ class DealDetailScreen(CrmScreen):
         Binding("e", "edit", "Edit", id="deal.edit", tooltip="Edit the deal's fields"),
         Binding("n", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
         Binding("t", "task", "Task", id="deal.task", tooltip="Add a task for this deal"),
+        Binding("a", "log", "Log", id="deal.log", tooltip="Log a call, email or meeting: outcome, note, next step"),
         Binding("w", "win", "Win", id="deal.win", tooltip="Mark this deal won"),
         Binding("x", "lose", "Lose", id="deal.lose", tooltip="Mark this deal lost (asks why)"),
         Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen this won or lost deal"),
@@ -221,6 +223,17 @@ class DealDetailScreen(CrmScreen):
             TaskFormScreen(f"New task for '{safe(self.detail.deal.title)}'", save, values=values),
             self.said_when_saved("Task added"),
         )
+
+    def action_log(self) -> None:
+        if not self._ready():
+            return
+        assert self.detail is not None
+        form = ActivityFormScreen(
+            f"Log an activity on '{self.detail.deal.title}'",
+            activity_saver(self.app, deal_id=self.deal_id),
+            values={"kind": "call", "outcome": "reached"},
+        )
+        self.app.push_screen(form, self.said_when_saved("Activity logged (ctrl+z takes it back)"))
 
     def _close(self, call: Any, success: Any) -> None:
         self.run_service(call, success=success)

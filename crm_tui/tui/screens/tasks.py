@@ -34,10 +34,11 @@ from crm_tui.queries.tasks import (
     relative_due,
 )
 from crm_tui.tui.literal import safe
+from crm_tui.tui.modals.activity_form import ACTIVITY_KINDS, ActivityFormScreen
 from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
 from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen
-from crm_tui.tui.savers import task_saver
+from crm_tui.tui.savers import activity_saver, task_saver
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.mode_bar import ModeBar
@@ -238,6 +239,8 @@ class TasksScreen(CrmScreen):
         Binding("space", "complete", "Done", id="tasks.complete",
                 tooltip="Complete the highlighted task (or reopen a done one)"),
         Binding("s", "snooze", "Snooze", id="tasks.snooze", tooltip="Push the due date: +1 day, +1 week or a date"),
+        Binding("a", "log", "Log", id="tasks.log",
+                tooltip="Log the call, email or meeting: its outcome, a note and the next step, in one go"),
         Binding("n", "new_task", "New", id="tasks.new", tooltip="Add a task"),
         Binding("enter", "open", "Open", id="tasks.open", tooltip="Go to the task's deal or customer"),
         Binding("m", "mine", "Mine", id="tasks.mine",
@@ -390,6 +393,23 @@ class TasksScreen(CrmScreen):
                 )
 
         self.app.push_screen(SnoozeScreen(row.subject), chosen)
+
+    def action_log(self) -> None:
+        row = self._row()
+        if row is None or self.app.services is None:
+            return
+        if row.done_at is not None:
+            self.notify(f"'{row.subject}' is done already; log on its deal or customer (enter opens it)",
+                        severity="warning", timeout=4, markup=False)  # fmt: skip
+            return
+        if row.deal_item:
+            title, save = f"Log an activity on '{row.deal}'", activity_saver(self.app, deal_id=row.id)
+        else:
+            title, save = f"Log '{row.subject}'", activity_saver(self.app, task_id=row.id)
+        kind = row.kind if row.kind in ACTIVITY_KINDS else "call"
+        self._placing = "stay"
+        form = ActivityFormScreen(title, save, values={"kind": kind, "outcome": "reached"})
+        self.app.push_screen(form, self.said_when_saved("Activity logged (ctrl+z takes it back)"))
 
     def action_new_task(self) -> None:
         db = self.app.db
