@@ -276,3 +276,17 @@ async def test_a_burst_after_d_never_confirms_a_delete(make_app, settle, until, 
         await settle(app, pilot)
         with db.read() as s:
             assert s.execute(select(Customer.deleted_at)).scalar_one() is not None
+
+
+@pytest.mark.keys_only
+async def test_tab_and_enter_typed_in_one_burst_move_on_before_the_next_letters(make_app, settle, until, db):
+    """Over SSH "Call back<tab>fri" arrives at once: "fri" belongs in the field after the tab."""
+    app = make_app("pipeline")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_form(app, pilot, settle, until, "n", "DealFormScreen")
+        burst(app, *"Rollout", "tab", *"Acme", "shift+tab", "tab", "enter", *"1200")
+        await until(pilot, lambda: app.screen.query_one("#field-amount", Input).value == "1200", what="the amount")
+        form = app.screen
+        assert form.query_one("#field-title", Input).value == "Rollout"
+        assert form.query_one("#field-customer", Input).value == "Acme"
+        assert count(db, Deal) == 0  # enter moved on; it saved nothing

@@ -37,6 +37,7 @@ from typing import Any
 
 from rich.text import Text
 from textual import events, on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -144,7 +145,17 @@ class FormScreen(EarlyKeysModal[Any]):
             id="form.cancel",
             tooltip="Close the form; asks first when something was typed",
         ),
-    ]
+        # Priority bindings run when the app takes the key from its queue, before it hands the
+        # next keys on: "Acme<tab>fri" typed in one burst puts "fri" in the next field. (The
+        # default tab binding and Input's enter act only once the key has bubbled back up, after
+        # the app has given the following keys to the field that had focus.)
+        Binding("tab", "move_field(1)", "Next field", show=False, priority=True, id="form.next_field",
+                tooltip="Go to the next field"),
+        Binding("shift+tab", "move_field(-1)", "Previous field", show=False, priority=True,
+                id="form.previous_field", tooltip="Go to the previous field"),
+        Binding("enter", "enter_field", "Next field", show=False, priority=True, id="form.enter",
+                tooltip="In a one-line field: go to the next field, or save on the last one"),
+    ]  # fmt: skip
 
     #: the fields, when a subclass has a fixed set (``fields=`` overrides)
     FIELDS: Sequence[Field] = ()
@@ -243,6 +254,32 @@ class FormScreen(EarlyKeysModal[Any]):
             if widget is not None and widget.id == f"field-{f.name}":
                 return index
         return None
+
+    def _in_select_menu(self) -> bool:
+        """A select's open menu has the keys (its own enter picks, tab closes it): the menu is
+        the focused widget inside a Select."""
+        focused = self.focused
+        return focused is not None and not isinstance(focused, Select) and isinstance(focused.parent, Select)
+
+    def action_move_field(self, step: int) -> None:
+        if self._in_select_menu():
+            raise SkipAction()
+        if step > 0:
+            self.focus_next()
+        else:
+            self.focus_previous()
+
+    def action_enter_field(self) -> None:
+        """Enter in a one-line field moves on (or saves on the last); elsewhere it does what it does
+        there (a new line in a note, opens a select, presses a button)."""
+        focused = self.focused
+        index = self._field_index(focused) if isinstance(focused, Input) else None
+        if index is None:
+            raise SkipAction()
+        if index == len(self.fields) - 1:
+            self.action_save()
+        else:
+            self.set_focus(self.field_widget(self.fields[index + 1].name))
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
