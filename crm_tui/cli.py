@@ -274,7 +274,7 @@ def cmd_backup(args: argparse.Namespace, db_value: str | None) -> int:
     import datetime as dt
     from pathlib import Path
 
-    from crm_tui import engines
+    from crm_tui import engines, safety
     from crm_tui.errors import ValidationError
 
     db = open_db(db_value)
@@ -287,10 +287,10 @@ def cmd_backup(args: argparse.Namespace, db_value: str | None) -> int:
         else:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
             dest = source.parent / "backups" / f"{source.stem}-{stamp}.sqlite3"
+        # a backup never replaces any file (below), and never the database or its side files
+        safety.check_output(dest, database=source, what="backup", sqlite_ok=True)
         if dest.exists():
             raise ValidationError(f"{dest} already exists; choose a new file name")
-        if dest.resolve() == source.resolve():
-            raise ValidationError("the backup must be a different file from the database")
         try:
             engines.backup_sqlite(source, dest)
         except OSError as exc:

@@ -9,6 +9,9 @@ from __future__ import annotations
 import sys
 
 KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders")
+FORCE_HELP = (
+    "let the {what} replace a file that is a SQLite database (never the open database itself, which is always refused)"
+)
 
 
 def add_parsers(subparsers) -> None:
@@ -39,6 +42,7 @@ def add_parsers(subparsers) -> None:
         action="store_true",
         help="drop columns that match no field instead of keeping them in notes",
     )
+    p.add_argument("--force", action="store_true", help=FORCE_HELP.format(what="rejected rows"))
     p.set_defaults(handler=cmd_import)
 
     p = subparsers.add_parser(
@@ -51,6 +55,7 @@ def add_parsers(subparsers) -> None:
         "--format", choices=("csv", "xlsx", "json"), default=None, help="default: from the -o suffix, else csv"
     )
     p.add_argument("-o", "--output", metavar="FILE", help="write here (created 0600); default stdout")
+    p.add_argument("--force", action="store_true", help=FORCE_HELP.format(what="export"))
     p.set_defaults(handler=cmd_export)
 
 
@@ -99,6 +104,7 @@ def cmd_import(args, db_value: str | None) -> int:
             ignore_unmapped=args.ignore_unmapped,
             errors_path=args.errors,
             progress=progress,
+            force=args.force,
         )
     finally:
         progress.close()
@@ -131,7 +137,7 @@ def cmd_export(args, db_value: str | None) -> int:
         raise ValidationError("xlsx is a binary format; give a file with -o FILE.xlsx")
     db = Database.open(db_value)
     try:
-        n = export_kind(db, args.kind, args.output or sys.stdout, fmt)
+        n = export_kind(db, args.kind, args.output or sys.stdout, fmt, force=args.force)
     finally:
         db.close()
     if args.output:

@@ -74,6 +74,7 @@ def copy_database(source: str | None, target: str, *, progress: Progress | None 
         from crm_tui.errors import ValidationError
 
         raise ValidationError("--from and --to name the same database; give a new or empty database with --to")
+    _check_target_file(src_url, dst_url)
     src = _open_source(src_url)
     try:
         dst = _open_target(dst_url)
@@ -98,13 +99,22 @@ def _where(url) -> str:
 
 
 def _same_database(a, b) -> bool:
-    from crm_tui import engines
+    from crm_tui import engines, safety
 
     pa, pb = engines.sqlite_path(a), engines.sqlite_path(b)
     if pa is not None or pb is not None:
-        return pa is not None and pb is not None and pa.resolve() == pb.resolve()
+        return pa is not None and pb is not None and safety.same_file(pa, pb)
     key = lambda u: (u.get_backend_name(), u.host or "localhost", u.port or 5432, u.database)  # noqa: E731
     return key(a) == key(b)
+
+
+def _check_target_file(src_url, dst_url) -> None:
+    """DST is a database by design, but never SRC's write-ahead log or another side file."""
+    from crm_tui import engines, safety
+
+    src, dst = engines.sqlite_path(src_url), engines.sqlite_path(dst_url)
+    if dst is not None:
+        safety.check_output(dst, database=src, what="copy", sqlite_ok=True)
 
 
 def _open_source(url):

@@ -4,7 +4,7 @@ Public API (used by the CLI and the TUI)::
 
     import_file(db, kind, path, *, mapping=None, dry_run=False, encoding=None, dayfirst=False,
                 ignore_unmapped=False, errors_path=None, progress=None) -> ImportResult
-    export_kind(db, kind, path_or_stream, fmt="csv") -> int   # rows written
+    export_kind(db, kind, path_or_stream, fmt="csv", *, force=False) -> int   # rows written
 
 This package imports pandas only inside functions.
 """
@@ -20,10 +20,10 @@ def import_file(db, kind, path, **kwargs):
     return _import(db, kind, path, **kwargs)
 
 
-def export_kind(db, kind, path_or_stream, fmt="csv"):
+def export_kind(db, kind, path_or_stream, fmt="csv", *, force=False):
     from crm_tui.io.exporter import export_kind as _export
 
-    return _export(db, kind, path_or_stream, fmt)
+    return _export(db, kind, path_or_stream, fmt, force=force)
 
 
 def __getattr__(name):

@@ -303,13 +303,25 @@ def _iso(v):
     return v.isoformat()
 
 
-def export_kind(db, kind: str, path_or_stream, fmt: str = "csv") -> int:
-    """Write every live ``kind`` record; returns the number of rows written."""
+def export_kind(db, kind: str, path_or_stream, fmt: str = "csv", *, force: bool = False) -> int:
+    """Write every live ``kind`` record; returns the number of rows written.
+
+    Never over the open database or its side files, nor (unless ``force``) any other SQLite file."""
+    from crm_tui import safety
     from crm_tui.textnorm import cents_to_major
 
     fmt = (fmt or "csv").lower()
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}; use csv, xlsx or json")
+    if isinstance(path_or_stream, (str, Path)):
+        safety.check_output(Path(path_or_stream), database=db.path, what="export", force=force)
+    else:
+        try:
+            fileno = path_or_stream.fileno()
+        except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+            fileno = None
+        if fileno is not None:
+            safety.check_output_stream(fileno, database=db.path, what="export")
     df = frame_of(db, kind)
     money = [c for c in df.columns if c in MONEY]
     times = [c for c in df.columns if c.endswith("_at") or c == "expected_close"]

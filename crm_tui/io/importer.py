@@ -211,13 +211,20 @@ def import_file(
     errors_path=None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    force: bool = False,
 ) -> ImportResult:
-    """Import ``path`` as ``kind`` records; see the module docstring."""
+    """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
+    rejected rows replace a SQLite file (never the open database)."""
+    from crm_tui import safety
     from crm_tui.io import kinds_deals, kinds_other
     from crm_tui.io.readers import read_table
 
     if kind not in KINDS:
         raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    # Checked before anything is imported: a refusal after the commit would leave the rep
+    # unsure what happened.
+    errors_path = Path(errors_path) if errors_path else default_errors_path(path)
+    safety.check_output(errors_path, database=db.path, what="rejected rows", force=force)
     now = now or dt.datetime.now(UTC)
     df, used = read_table(path, encoding)
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)

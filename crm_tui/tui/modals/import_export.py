@@ -26,6 +26,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select, Static
 
+from crm_tui import safety
 from crm_tui.errors import CrmError, ValidationError
 from crm_tui.tui.widgets.path_input import PathInput, PathSuggester, resolve_path
 
@@ -315,6 +316,7 @@ class ExportScreen(TransferScreen):
             raise ValidationError(f"{path} is a folder; add a file name", field="path")
         if not path.parent.is_dir():
             raise ValidationError(f"folder {path.parent} does not exist; create it or choose another", field="path")
+        safety.check_output(path, database=self.app.db.path, what="export", field="path")
         if path.exists() and self._overwrite != path:
             self._overwrite = path
             self.show_error(f"{path} exists; press {self.RUN_LABEL} again to replace it", "path")
