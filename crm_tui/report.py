@@ -7,7 +7,8 @@
   ``section`` is the report key (``deals``, ``stages``...), ``item`` names the
   row inside a list section (stage, owner, product, segment, month; blank for
   the single-row sections), ``key`` the figure and ``value`` the number
-  (blank for undefined). Money in major units, rates as fractions 0..1.
+  (blank for undefined). Money in major units, rates as fractions 0..1. A name
+  that a spreadsheet would run as a formula starts with a quote (``crm_tui.csv_cells``).
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def _csv(report: Report) -> str:
             rows = cast("list[Mapping[str, object]]", body)  # every other section is a list of rows
             name_key = _ITEM_KEY.get(section)
             for i, row in enumerate(rows):
-                item = row.get(name_key, i) if name_key else i
+                item = _cell(row.get(name_key, i) if name_key else i)
                 for key, value in row.items():
                     if key != name_key:
                         w.writerow([section, item, key, _cell(value)])
@@ -70,7 +71,10 @@ def _csv(report: Report) -> str:
 
 
 def _cell(value: object) -> str:
-    return "" if value is None else str(value)
+    """Names (owners, stages, products) never run as spreadsheet formulas; numbers stay numbers."""
+    from crm_tui.csv_cells import neutralise
+
+    return "" if value is None else neutralise(str(value))
 
 
 # --- text ---------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Headers are our field names (mapping.FIELDS), which ``import`` maps back with no
 flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
 are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
-Deals carry their first product line (product, quantity, unit_price); notes and
+CSV cells that a spreadsheet would run as formulas start with a quote (``crm_tui.csv_cells``),
+which import removes again. Deals carry their first product line (product, quantity, unit_price); notes and
 stage history are not exported. A deal without an external id is exported as
 "crm-<id>", which tasks and orders use to name it. Files are created 0600 (they hold customer data).
 """
@@ -307,7 +308,7 @@ def export_kind(db, kind: str, path_or_stream, fmt: str = "csv", *, force: bool 
     """Write every live ``kind`` record; returns the number of rows written.
 
     Never over the open database or its side files, nor (unless ``force``) any other SQLite file."""
-    from crm_tui import safety
+    from crm_tui import csv_cells, safety
     from crm_tui.textnorm import cents_to_major
 
     fmt = (fmt or "csv").lower()
@@ -344,6 +345,8 @@ def export_kind(db, kind: str, path_or_stream, fmt: str = "csv", *, force: bool 
             out[c] = out[c].map(_money_text)
         for c in times:
             out[c] = out[c].map(_iso)
+        for c in out.columns:  # no cell runs as a spreadsheet formula; import restores the text
+            out[c] = csv_cells.neutralise_column(out[c])
         _emit(path_or_stream, out.to_csv(index=False, lineterminator="\n"))
     else:
         _write_xlsx(df, kind, path_or_stream, money, times)

@@ -3,7 +3,8 @@
 Flow: read every cell as text → decide each column's field → parse and check
 each field column-wise (pandas) → write every good row with Core executemany
 inside ONE ``db.write`` transaction (all good rows commit together, or none) →
-write rejected rows with a reason to ``<file>.rejected.csv`` (0600).
+write rejected rows with a reason to ``<file>.rejected.csv`` (0600, cells that a spreadsheet
+would run as formulas start with a quote).
 A dry run does the same work in a transaction that is rolled back.
 """
 
@@ -317,11 +318,16 @@ def default_errors_path(path) -> Path:
 
 def write_rejects(ctx: Ctx, path, errors_path=None) -> Path:
     """Rejected rows, as read, with their file row number and reason; created 0600."""
+    from crm_tui import csv_cells
+
     out = Path(errors_path) if errors_path else default_errors_path(path)
     bad = ~ctx.ok
     frame = ctx.df[bad].copy()
     frame.insert(0, "import_error", ctx.reasons[bad])
     frame.insert(0, "import_row", (frame.index.to_numpy() + 2))
+    # the cells as read, but never as formulas when the file is opened in a spreadsheet
+    frame = frame.apply(csv_cells.neutralise_column)
+    frame.columns = [csv_cells.neutralise(str(c)) for c in frame.columns]
     write_private_text(out, frame.to_csv(index=False))
     return out
 

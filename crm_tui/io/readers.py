@@ -3,7 +3,8 @@
 Every cell comes back as text exactly as written ("NA" stays "NA", blanks are
 ""); typing happens later, per field. CSV text is UTF-8 (with or without a
 BOM) or, when it does not decode as UTF-8, a legacy single-byte code page
-(cp1252, else latin-1); ``encoding`` forces one.
+(cp1252, else latin-1); ``encoding`` forces one. A CSV cell that starts with a quote
+protecting a formula character (``'=SUM(A1)``, see ``crm_tui.csv_cells``) is read without it.
 """
 
 from __future__ import annotations
@@ -90,7 +91,18 @@ def _read_csv_text(text: str, path):
         except Exception as exc:  # noqa: BLE001
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ValidationError(f"{path} is not a readable CSV file: {detail}") from None
-    return _clean_frame(df, path)
+    return _restore_formulas(_clean_frame(df, path))
+
+
+def _restore_formulas(df):
+    """Cells (and headers) a CSV writer quoted so that spreadsheets would not run them as
+    formulas — ours, and other tools following OWASP — are read as the text they stand for."""
+    from crm_tui import csv_cells
+
+    df.columns = [csv_cells.restore(c) for c in df.columns]
+    for c in df.columns:
+        df[c] = csv_cells.restore_column(df[c])
+    return df
 
 
 def _clean_frame(df, path):
