@@ -138,38 +138,46 @@ class Database:
                 yield session
 
     @contextmanager
-    def write(self, tables: Iterable[str], *, keep: bool = True, journal: bool = True) -> Iterator[Session]:
+    def write(
+        self, tables: Iterable[str], *, keep: bool = True, journal: bool = True, connection=None
+    ) -> Iterator[Session]:
         """A write transaction; on commit, announce ``tables`` (and every table it changed) as changed.
 
         Every row the session's ORM flushes is journaled (``crm_tui.journal``) in the same
         transaction, under the action the service declared; ``journal=False`` only for the
         schema's own upgrades. With ``keep=False`` it is a rehearsal: every lock, statement and
         change-log row of the real thing, then rolled back and announced to nobody (dry runs;
-        compiling a write's statements before a user waits on them)."""
+        compiling a write's statements before a user waits on them). ``connection``: run it on
+        this connection (not in a transaction) instead of a pooled one — an import's merge
+        reads the staging tables that only its own connection sees."""
         from crm_tui import journal as jr
 
         names = set(tables)
-        with self.translate_errors(), self.engine.connect() as conn:
+        with self.translate_errors(), _own_or(connection, self.engine) as conn:
             conn.execution_options(crm_write=True)
-            with Session(bind=conn, expire_on_commit=False) as session:
-                if journal:
-                    jr.capture(session)
-                yield session
-                self.check_file()
-                session.flush()  # take every row lock before the change-log lock
-                if journal:
-                    changes = jr.captured(session)
-                    if jr.write_entry(session, jr.declared(session), changes) is not None:
-                        names |= {c.table for c in changes} | {"journal"}
-                conn_ = session.connection()
-                engines.order_change_log(conn_)
-                change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1
-                session.add(ChangeLog(id=change_id, tables=",".join(sorted(names))))
-                if not keep:
-                    session.flush()
-                    session.rollback()
-                    return
-                session.commit()
+            try:
+                with Session(bind=conn, expire_on_commit=False) as session:
+                    if journal:
+                        jr.capture(session)
+                    yield session
+                    self.check_file()
+                    session.flush()  # take every row lock before the change-log lock
+                    if journal:
+                        changes = jr.captured(session)
+                        if jr.write_entry(session, jr.declared(session), changes) is not None:
+                            names |= {c.table for c in changes} | {"journal"}
+                    conn_ = session.connection()
+                    engines.order_change_log(conn_)
+                    change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1
+                    session.add(ChangeLog(id=change_id, tables=",".join(sorted(names))))
+                    if not keep:
+                        session.flush()
+                        session.rollback()
+                        return
+                    session.commit()
+            finally:
+                if connection is not None:
+                    conn.execution_options(crm_write=False)
         with self._lock:
             self._own_changes.add(change_id)
         self._announce(Change(frozenset(names)))
@@ -294,6 +302,13 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
             f"cannot connect to the PostgreSQL server at {server}: {detail}; check it is running and the URL"
         )
     return None
+
+
+def _own_or(connection, engine):
+    """``connection`` as a context that leaves it open, else a new pooled connection."""
+    from contextlib import nullcontext
+
+    return nullcontext(connection) if connection is not None else engine.connect()
 
 
 def _file_identity(path: Path) -> tuple[int, int] | None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import os
 import sqlite3
 import weakref
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 
 BUSY_TIMEOUT_S = 5.0
+#: page cache ceiling of an import's connection (KiB), see ``import_cache``
+IMPORT_CACHE_KIB = 256 * 1024
 
 
 def is_sqlite(engine_or_dialect) -> bool:
@@ -145,20 +148,50 @@ def month_key(col, dialect):
 
 def reserve_ids(conn, table, count: int) -> int:
     """First of ``count`` consecutive free primary keys of ``table`` for a bulk insert
-    with explicit ids, inside the current write transaction (import uses this so that
-    executemany needs no RETURNING round trip per row)."""
+    with explicit ids, inside the current write transaction (an import's merge copies its
+    staged rows with ids computed from it)."""
     from sqlalchemy import select, text
 
     if is_sqlite(conn.dialect):
         # BEGIN IMMEDIATE holds the only write lock, so max(id)+1... stays free.
         return (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
-    conn.execute(text(f"LOCK TABLE {table.name} IN SHARE ROW EXCLUSIVE MODE"))
-    start = (conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
-    if count:
-        conn.execute(
-            text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"), {"t": table.name, "v": start + count - 1}
+    # PostgreSQL: the block is taken from the table's sequence, without locking the table, so
+    # other sessions go on saving during the merge. Between nextval and setval (one statement)
+    # another session's nextval could land inside the block; the insert then fails on the
+    # primary key (``is_id_clash``) and the import stages again.
+    last = conn.execute(
+        text(
+            "SELECT setval(seq, greatest(nextval(seq), "
+            f"(SELECT coalesce(max(id), 0) + 1 FROM {table.name})) + :n - 1) "
+            "FROM (SELECT pg_get_serial_sequence(:t, 'id') AS seq) AS s"
+        ),
+        {"t": table.name, "n": max(count, 1)},
+    ).scalar()
+    return int(last) - max(count, 1) + 1
+
+
+def is_id_clash(exc) -> bool:
+    """Whether an IntegrityError is a duplicate primary key (see ``reserve_ids``)."""
+    orig = getattr(exc, "orig", exc)
+    constraint = getattr(getattr(orig, "diag", None), "constraint_name", None) or ""
+    return constraint.endswith("_pkey") or ".id" in str(orig).split("failed:", 1)[-1].split(",")[0]
+
+
+def update_from_staged(live: str, staged: str, sets: list[tuple[str, str]], where: str, dialect) -> str:
+    """SQL that sets columns of ``live`` from the staged row ``s`` of the same id (``where``
+    picks the staged rows, as ``s``). PostgreSQL joins (UPDATE … FROM); SQLite reads the row
+    through a correlated subquery, which older SQLite versions understand too."""
+    if is_sqlite(dialect):
+        cols = [c for c, _ in sets]
+        values = ", ".join(v for _, v in sets)
+        target = cols[0] if len(cols) == 1 else f"({', '.join(cols)})"
+        pick = f"s.id = {live}.id AND {where}"
+        return (
+            f"UPDATE {live} SET {target} = (SELECT {values} FROM {staged} s WHERE {pick}) "
+            f"WHERE EXISTS (SELECT 1 FROM {staged} s WHERE {pick})"
         )
-    return start
+    assignments = ", ".join(f"{c} = {v}" for c, v in sets)
+    return f"UPDATE {live} SET {assignments} FROM {staged} s WHERE s.id = {live}.id AND {where}"
 
 
 # --- PostgreSQL connection set-up and write ordering -----------------------------
@@ -186,6 +219,58 @@ def read_options(dialect) -> dict:
     if is_sqlite(dialect):
         return {}
     return {"isolation_level": "REPEATABLE READ"}
+
+
+def begin_import_snapshot(conn) -> None:
+    """The first statement of an import's staging transaction: every read sees one snapshot.
+
+    SQLite's deferred transaction already does. On PostgreSQL REPEATABLE READ does, and the
+    session's statement and idle limits are lifted for this transaction only: it waits on
+    pandas between statements and holds no lock that anyone's save waits for.
+    """
+    if is_sqlite(conn.dialect):
+        return
+    conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+    conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+
+
+def analyze(conn, table_name: str) -> None:
+    """Statistics for a temporary table (PostgreSQL's autovacuum never looks at one, and the
+    planner would otherwise guess its size)."""
+    if not is_sqlite(conn.dialect):
+        conn.exec_driver_sql(f"ANALYZE {table_name}")
+
+
+def differs(a: str, b: str, dialect) -> str:
+    """SQL that is true when the expressions ``a`` and ``b`` differ, two NULLs being equal."""
+    if is_sqlite(dialect):
+        return f"({a} IS NOT {b})"
+    return f"({a} IS DISTINCT FROM {b})"
+
+
+@contextmanager
+def import_cache(conn):
+    """A larger page cache on an import's own connection while it runs (SQLite).
+
+    An import's merge adds each row to every index of its tables at scattered places; with
+    SQLite's default 2 MiB cache those pages are evicted and read again (the merge of a big
+    file took several times as long). The size is a ceiling, taken only as pages are used;
+    the pooled connection gets its old setting back."""
+    if not is_sqlite(conn.dialect):
+        yield
+        return
+    old = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = {-IMPORT_CACHE_KIB}")
+    conn.commit()
+    try:
+        yield
+    finally:
+        if not conn.invalidated:
+            if conn.in_transaction():
+                conn.rollback()
+            conn.exec_driver_sql(f"PRAGMA cache_size = {int(old)}")
+            conn.commit()
 
 
 def lock_rows_for_write(dialect) -> bool:
@@ -226,10 +311,11 @@ def reset_id_sequence(conn, table) -> None:
     )
 
 
-def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
+def bulk_insert_rows(conn, table, rows: list[dict], *, name: str | None = None) -> None:
     """executemany of plain rows straight to the driver (no per-value type processing):
     timezone-aware datetimes and dates are converted here the way each engine stores them
-    (SQLite: naive UTC text as SQLAlchemy writes it; PostgreSQL: the values as they are)."""
+    (SQLite: naive UTC text as SQLAlchemy writes it; PostgreSQL: the values as they are).
+    ``name`` writes them to another table of the same columns (an import's staging table)."""
     import datetime as dt
 
     if not rows:
@@ -262,7 +348,7 @@ def bulk_insert_rows(conn, table, rows: list[dict]) -> None:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     quote = conn.dialect.identifier_preparer.quote
     sql = (
-        f"INSERT INTO {quote(table.name)} ({', '.join(quote(c) for c in cols)}) "
+        f"INSERT INTO {quote(name or table.name)} ({', '.join(quote(c) for c in cols)}) "
         f"VALUES ({', '.join([mark] * len(cols))})"
     )
     conn.exec_driver_sql(sql, data)

@@ -1,11 +1,12 @@
 """``import_file``: read, map, validate and write one file in one transaction.
 
 Flow: read every cell as text → decide each column's field → parse and check
-each field column-wise (pandas) → write every good row with Core executemany
-inside ONE ``db.write`` transaction (all good rows commit together, or none) →
+each field column-wise (pandas) → stage every good row outside the live tables,
+then merge them in ONE short ``db.write`` transaction (all good rows commit
+together, or none; ``crm_tui.io.staging``) →
 write rejected rows with a reason to ``<file>.rejected.csv`` (0600, cells that a spreadsheet
 would run as formulas start with a quote).
-A dry run does the same work in a transaction that is rolled back.
+A dry run does the same work and rolls the merge back.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class ImportResult:
     errors_path: str | None = None
     also_created: dict[str, int] = field(default_factory=dict)  # e.g. {"customers": 3, "stages": 1}
     first_errors: list[str] = field(default_factory=list)
+    merge_seconds: float = 0.0  # how long the final write transaction (the write lock) was held
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
@@ -72,6 +74,7 @@ class Ctx:
         self.n = len(df)
         self.reasons = pd.Series("", index=df.index, dtype=object)
         self.also_created: dict[str, int] = {}
+        self.stage = None  # where writers put the rows (crm_tui.io.staging.Staging)
 
     # -- columns ----------------------------------------------------------------
 
@@ -217,7 +220,6 @@ def import_file(
     """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
     rejected rows replace a SQLite file (never the open database)."""
     from crm_tui import safety
-    from crm_tui.io import kinds_deals, kinds_other
     from crm_tui.io.readers import read_table
 
     if kind not in KINDS:
@@ -230,29 +232,22 @@ def import_file(
     df, used = read_table(path, encoding)
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
     _require_columns(kind, columns, list(df.columns))
-    ctx = Ctx(
-        df,
-        columns,
-        unmapped,
-        alternates=alternates,
-        kind=kind,
-        dayfirst=dayfirst,
-        ignore_unmapped=ignore_unmapped,
-        now=now,
-        progress=progress,
-    )
-    writer = {
-        "deals": kinds_deals.import_deals,
-        "customers": kinds_other.import_customers,
-        "contacts": kinds_other.import_contacts,
-        "products": kinds_other.import_products,
-        "tasks": kinds_other.import_tasks,
-        "orders": kinds_other.import_orders,
-    }[kind]
-    tables = TABLES[kind]
-    ctx.tick(0)
-    with db.write(tables, keep=not dry_run) as session:  # a dry run is rolled back
-        created, updated = writer(session.connection(), ctx)
+
+    def make_ctx() -> Ctx:
+        # a fresh copy for each attempt: writers normalise cells in place
+        return Ctx(
+            df.copy(),
+            columns,
+            unmapped,
+            alternates=alternates,
+            kind=kind,
+            dayfirst=dayfirst,
+            ignore_unmapped=ignore_unmapped,
+            now=now,
+            progress=progress,
+        )
+
+    ctx, created, updated, merge_s = _stage_and_merge(db, kind, make_ctx, dry_run=dry_run)
     ctx.tick(ctx.n)
     result = ImportResult(
         kind=kind,
@@ -267,12 +262,70 @@ def import_file(
         unmapped_columns=list(unmapped),
         unmapped_into_notes=bool(unmapped) and not ignore_unmapped and kind in ("customers", "deals", "tasks"),
         also_created=dict(ctx.also_created),
+        merge_seconds=merge_s,
     )
     if result.rejected:
         result.errors_path = str(write_rejects(ctx, path, errors_path))
         bad = ctx.reasons[~ctx.ok]
         result.first_errors = [f"row {int(i) + 2}: {r}" for i, r in bad.head(5).items()]
     return result
+
+
+#: how often an import is staged again when other sessions keep changing what it relies on
+ATTEMPTS = 3
+
+
+def _stage_and_merge(db, kind: str, make_ctx, *, dry_run: bool):
+    """Stage the file's rows, then merge them in one short write transaction (see
+    ``crm_tui.io.staging``); stage again when another session changed what staging relied on.
+
+    → (ctx, created, updated, seconds the merge held the write transaction). A dry run
+    rehearses the merge and rolls it back."""
+    import time
+
+    from crm_tui import engines
+    from crm_tui.errors import DatabaseError
+    from crm_tui.io import staging
+
+    with db.translate_errors(), db.engine.connect() as conn, engines.import_cache(conn):
+        for _attempt in range(ATTEMPTS):
+            ctx = make_ctx()
+            with staging.staging(conn) as staged:
+                ctx.stage = staged
+                created, updated = _stage(conn, staged, ctx, kind)
+                started = time.perf_counter()
+                try:
+                    with db.write(TABLES[kind], keep=not dry_run, connection=conn) as session:
+                        staging.merge_staged_import(session, staged)
+                except staging.StaleStaging:
+                    continue
+                return ctx, created, updated, time.perf_counter() - started
+    raise DatabaseError(
+        f"other sessions kept changing the records this file imports ({ATTEMPTS} tries); nothing was "
+        "imported; import the file again"
+    )
+
+
+def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
+    """Run ``kind``'s writer in one read snapshot: its rows go to the staging tables."""
+    from crm_tui import engines
+    from crm_tui.io import kinds_deals, kinds_other
+
+    writer = {
+        "deals": kinds_deals.import_deals,
+        "customers": kinds_other.import_customers,
+        "contacts": kinds_other.import_contacts,
+        "products": kinds_other.import_products,
+        "tasks": kinds_other.import_tasks,
+        "orders": kinds_other.import_orders,
+    }[kind]
+    ctx.tick(0)
+    with conn.begin():
+        engines.begin_import_snapshot(conn)
+        staged.start()
+        created, updated = writer(conn, ctx)
+        staged.finish()
+    return created, updated
 
 
 TABLES = {

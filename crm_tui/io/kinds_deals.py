@@ -27,7 +27,7 @@ Decisions (DESIGN §5 plus what the issue leaves open):
 from __future__ import annotations
 
 import numpy as np
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import func, select
 
 from crm_tui.io import resolve as R
 from crm_tui.io.notes import add_notes
@@ -129,9 +129,9 @@ def import_deals(conn, ctx):
     new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new, conn.dialect))
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
     line_mask = is_new & prod_ids.notna()
-    _insert_lines(conn, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
+    _insert_lines(ctx, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
     _insert_extra_lines(conn, ctx, new_ids, multi)
-    _insert_stage_changes(conn, new_ids, frame)
+    _insert_stage_changes(conn, ctx, new_ids, frame)
     all_ids = pd.Series(pd.NA, index=frame.index, dtype="Int64")
     all_ids[is_new] = new_ids
     updated = 0
@@ -161,21 +161,9 @@ def _auto_titles(customer, product, ext):
 
 
 def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
-    """Insert rows with explicit consecutive ids (one executemany per chunk, reporting
-    progress) and return the ids in row order."""
-    from crm_tui import engines
-
-    if not rows:
-        return []
-    start = engines.reserve_ids(conn, table, len(rows))
-    ids = list(range(start, start + len(rows)))
-    for row, i in zip(rows, ids):
-        row["id"] = i
-    for pos in range(0, len(rows), 5000):
-        chunk = rows[pos : pos + 5000]
-        engines.bulk_insert_rows(conn, table, chunk)
-        ctx.tick(pos + len(chunk))
-    return ids
+    """Stage new rows (reporting progress) and return their ids in row order: local ids
+    that the merge turns into real ones (``crm_tui.io.staging``)."""
+    return ctx.stage.insert(table, rows, tick=ctx.tick)
 
 
 def _split_multi(ctx, product):
@@ -221,8 +209,8 @@ def _insert_extra_lines(conn, ctx, deal_ids, extra) -> None:
     names = pd.Series([line[0] for _, line in todo])
     prices = pd.Series([line[2] for _, line in todo], dtype="Int64")
     pids, list_prices = R.product_ids(conn, ctx, names, prices)
-    conn.execute(
-        insert(DealProduct.__table__),
+    ctx.stage.insert(
+        DealProduct.__table__,
         [
             {
                 "deal_id": int(deal_ids[i]),
@@ -235,7 +223,7 @@ def _insert_extra_lines(conn, ctx, deal_ids, extra) -> None:
     )
 
 
-def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
+def _insert_lines(ctx, deal_ids, prod_ids, qty, line_price) -> None:
     if deal_ids.empty:
         return
     idx = deal_ids.index
@@ -243,12 +231,10 @@ def _insert_lines(conn, deal_ids, prod_ids, qty, line_price) -> None:
         {"deal_id": int(d), "product_id": int(p), "quantity": int(q), "unit_price_cents": int(u)}
         for d, p, q, u in zip(deal_ids, prod_ids[idx], qty[idx], line_price[idx])
     ]
-    from crm_tui import engines
-
-    engines.bulk_insert_rows(conn, DealProduct.__table__, rows)
+    ctx.stage.insert(DealProduct.__table__, rows)
 
 
-def _insert_stage_changes(conn, deal_ids, frame) -> None:
+def _insert_stage_changes(conn, ctx, deal_ids, frame) -> None:
     from crm_tui import engines
 
     if deal_ids.empty:
@@ -258,9 +244,7 @@ def _insert_stage_changes(conn, deal_ids, frame) -> None:
         {"deal_id": int(d), "from_stage_id": None, "to_stage_id": int(s), "at": at, "by": "import"}
         for d, s, at in zip(deal_ids, sub.stage_id, engines.bulk_timestamps(sub.stage_entered_at, conn.dialect))
     ]
-    from crm_tui import engines
-
-    engines.bulk_insert_rows(conn, StageChange.__table__, rows)
+    ctx.stage.insert(StageChange.__table__, rows)
 
 
 def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
@@ -294,20 +278,24 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
         f: (ctx.text(f) if has(f) else None)
         for f in ("title", "customer", "amount", "currency", "owner", "lost_reason")
     }
+    # plain dicts and sets: a pandas look-up per cell costs ~10 µs, 100k rows × 10 columns
+    cells = {c: dict(zip(frame.index, frame[c].tolist())) for c in cols}
+    blank = {f: set(s.index[s.to_numpy() == ""]) for f, s in raw.items() if s is not None}
+    source = {
+        "title": "title",
+        "customer_id": "customer",
+        "amount_cents": "amount",
+        "currency": "currency",
+        "owner": "owner",
+        "lost_reason": "lost_reason",
+    }
     for i, deal_id in ids.items():
         old = cur[deal_id]
         rec = {"b_id": int(deal_id), "updated_at": ctx.now, "version": old.version + 1}
         for c in cols:
-            value = frame.at[i, c]
-            src = {
-                "title": "title",
-                "customer_id": "customer",
-                "amount_cents": "amount",
-                "currency": "currency",
-                "owner": "owner",
-                "lost_reason": "lost_reason",
-            }.get(c)
-            if src and raw.get(src) is not None and raw[src][i] == "":
+            value = cells[c][i]
+            src = source.get(c)
+            if src in blank and i in blank[src]:
                 continue  # blank cell: keep what is stored
             if c in ("probability", "expected_close") and pd.isna(value):
                 continue
@@ -331,18 +319,15 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
     by_keys: dict[tuple, list] = {}
     for rec in rows:
         by_keys.setdefault(tuple(sorted(rec)), []).append(rec)
-    for keys, group in by_keys.items():
-        values = {k: bindparam(k) for k in keys if k != "b_id"}
-        conn.execute(update(Deal.__table__).where(Deal.__table__.c.id == bindparam("b_id")).values(values), group)
+    for group in by_keys.values():
+        ctx.stage.update(Deal.__table__, group)
     if moves:
-        conn.execute(insert(StageChange.__table__), moves)
+        ctx.stage.insert(StageChange.__table__, moves)
     if ctx.has("product"):
         with_line = [i for i in ids.index if not pd.isna(prod_ids[i])]
         if with_line:
-            targets = [int(ids[i]) for i in with_line]
-            for chunk in R._chunks(targets):
-                conn.execute(delete(DealProduct.__table__).where(DealProduct.deal_id.in_(chunk)))
-            _insert_lines(conn, ids[with_line].astype("int64"), prod_ids, qty, line_price)
+            ctx.stage.delete_in(DealProduct.__table__, "deal_id", [int(ids[i]) for i in with_line])
+            _insert_lines(ctx, ids[with_line].astype("int64"), prod_ids, qty, line_price)
     return len(rows)
 
 
@@ -367,27 +352,6 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
 
     pipes = {name_key(n): (i, n) for i, n in conn.execute(select(Pipeline.id, Pipeline.name))}
     default_pid = conn.execute(select(Pipeline.id).order_by(Pipeline.position, Pipeline.id).limit(1)).scalar()
-    pkeys = R.keys_of(pipeline)
-    for key in [k for k in pkeys[ctx.ok].unique() if k and k not in pipes]:
-        name = pipeline[pkeys == key].iloc[0]
-        pos = (conn.execute(select(func.max(Pipeline.position))).scalar() or 0) + 1
-        pid = conn.execute(insert(Pipeline.__table__).values(name=name, position=pos)).inserted_primary_key[0]
-        conn.execute(
-            insert(Stage.__table__),
-            [
-                {"pipeline_id": pid, "name": "Won", "position": 0, "probability": 100, "outcome": "won"},
-                {"pipeline_id": pid, "name": "Lost", "position": 1, "probability": 0, "outcome": "lost"},
-            ],
-        )
-        pipes[key] = (pid, name)
-        ctx.also_created["pipelines"] = ctx.also_created.get("pipelines", 0) + 1
-    if default_pid is None and not pipes:
-        raise_no_pipeline()
-    pid_of = {k: v[0] for k, v in pipes.items()}
-    pids = pkeys.map(lambda k: pid_of.get(k) if k else default_pid)
-    skeys = R.keys_of(stage)
-    combos = pd.DataFrame({"pid": pids, "skey": skeys, "status": status, "name": stage})[ctx.ok]
-    combos = combos.drop_duplicates(["pid", "skey", "status"])
     stages: dict[int, list] = {}
     for row in conn.execute(
         select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome).order_by(
@@ -397,9 +361,30 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
         stages.setdefault(row.pipeline_id, []).append(
             {"id": row.id, "key": name_key(row.name), "outcome": row.outcome, "position": row.position}
         )
+    pkeys = R.keys_of(pipeline)
+    next_position = (conn.execute(select(func.max(Pipeline.position))).scalar() or 0) + 1
+    for key in [k for k in pkeys[ctx.ok].unique() if k and k not in pipes]:
+        name = pipeline[pkeys == key].iloc[0]
+        (pid,) = ctx.stage.insert(Pipeline.__table__, [{"name": name, "position": next_position}])
+        next_position += 1
+        stages[pid] = [
+            _new_stage(ctx, pid, "Won", 0, 100, "won"),
+            _new_stage(ctx, pid, "Lost", 1, 0, "lost"),
+        ]
+        pipes[key] = (pid, name)
+        ctx.also_created["pipelines"] = ctx.also_created.get("pipelines", 0) + 1
+    if default_pid is None and not pipes:
+        raise_no_pipeline()
+    pid_of = {k: v[0] for k, v in pipes.items()}
+    pids = pkeys.map(lambda k: pid_of.get(k) if k else default_pid)
+    skeys = R.keys_of(stage)
+    combos = pd.DataFrame({"pid": pids, "skey": skeys, "status": status, "name": stage})[ctx.ok]
+    combos = combos.drop_duplicates(["pid", "skey", "status"])
+    before = {s["id"]: s["position"] for listed in stages.values() for s in listed if "new" not in s}
     answer: dict[tuple, tuple] = {}
     for pid, skey, st, sname in combos.itertuples(index=False):
-        answer[(pid, skey, st)] = _stage_for(conn, ctx, stages.setdefault(int(pid), []), int(pid), skey, st, sname)
+        answer[(pid, skey, st)] = _stage_for(ctx, stages.setdefault(int(pid), []), int(pid), skey, st, sname)
+    _stage_stages(ctx, stages, before)
     keys = list(zip(pids, skeys, status))
     got = [answer.get(k, (None, "open", "")) for k in keys]
     stage_ids = pd.Series([g[0] for g in got], index=stage.index, dtype="Int64")
@@ -409,13 +394,33 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
     return pids.astype("Int64"), stage_ids, outcomes
 
 
+def _new_stage(ctx, pid, name, position, probability, outcome) -> dict:
+    """A stage to create: given its (local) id now, written once every position is known."""
+    (sid,) = ctx.stage.local_ids(Stage.__table__, 1)
+    row = {"pipeline_id": pid, "name": name, "probability": probability, "outcome": outcome}
+    return {"id": sid, "key": name_key(name), "outcome": outcome, "position": position, "new": row}
+
+
+def _stage_stages(ctx, stages, before) -> None:
+    """Stage the new stages at their final positions, and the existing ones that moved."""
+    new, moved = [], []
+    for listed in stages.values():
+        for s in listed:
+            if "new" in s:
+                new.append({"id": s["id"], **s["new"], "position": s["position"]})
+            elif before.get(s["id"]) != s["position"]:
+                moved.append({"b_id": s["id"], "position": s["position"]})
+    ctx.stage.insert(Stage.__table__, new)
+    ctx.stage.update(Stage.__table__, moved)
+
+
 def raise_no_pipeline():
     from crm_tui.errors import ValidationError
 
     raise ValidationError("the database has no pipeline; name one in a 'pipeline' column")
 
 
-def _stage_for(conn, ctx, stages, pid, skey, status, sname):
+def _stage_for(ctx, stages, pid, skey, status, sname):
     def first(outcome):
         return next((s for s in stages if s["outcome"] == outcome), None)
 
@@ -449,19 +454,12 @@ def _stage_for(conn, ctx, stages, pid, skey, status, sname):
     # An unknown name: a new open stage after the open ones, before won/lost.
     open_pos = [s["position"] for s in stages if s["outcome"] == "open"]
     pos = (max(open_pos) + 1) if open_pos else 0
-    table = Stage.__table__
-    conn.execute(
-        update(table).where(table.c.pipeline_id == pid, table.c.position >= pos).values(position=table.c.position + 1)
-    )
     for s in stages:
         if s["position"] >= pos:
             s["position"] += 1
-    sid = conn.execute(
-        insert(table).values(
-            pipeline_id=pid, name=sname, position=pos, probability=NEW_STAGE_PROBABILITY, outcome="open"
-        )
-    ).inserted_primary_key[0]
-    stages.append({"id": sid, "key": skey, "outcome": "open", "position": pos})
+    made = _new_stage(ctx, pid, sname, pos, NEW_STAGE_PROBABILITY, "open")
+    made["key"] = skey
+    stages.append(made)
     stages.sort(key=lambda s: s["position"])
     ctx.also_created["stages"] = ctx.also_created.get("stages", 0) + 1
-    return sid, "open", ""
+    return made["id"], "open", ""

@@ -14,7 +14,7 @@ in the same file (same external id / name) is rejected with the first row's numb
 from __future__ import annotations
 
 import pandas as pd
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import func, select
 
 from crm_tui.io import resolve as R
 from crm_tui.io.kinds_deals import _div_round
@@ -134,13 +134,8 @@ ORDER_STATUS = {
 }
 
 
-def _exec_updates(conn, table, rows) -> None:
-    by_keys: dict[tuple, list] = {}
-    for rec in rows:
-        by_keys.setdefault(tuple(sorted(rec)), []).append(rec)
-    for keys, group in by_keys.items():
-        values = {k: bindparam(k) for k in keys if k != "b_id"}
-        conn.execute(update(table).where(table.c.id == bindparam("b_id")).values(values), group)
+def _exec_updates(ctx, table, rows) -> None:
+    ctx.stage.update(table, rows)
 
 
 def _changes(frame, i, cols, texts):
@@ -245,15 +240,13 @@ def import_customers(conn, ctx):
         rec.update({"b_id": cid, "updated_at": ctx.now, "version": versions[cid] + 1})
         urows.append(rec)
         cust_ids[i] = cid
-    _exec_updates(conn, Customer.__table__, urows)
+    _exec_updates(ctx, Customer.__table__, urows)
     add_notes(conn, ctx, cust_ids, None, notes)
     return int(new.sum()), len(urows)
 
 
 def _insert_ids(conn, ctx, table, rows) -> list[int]:
-    from crm_tui.io.kinds_deals import _insert_returning_ids
-
-    return _insert_returning_ids(conn, ctx, table, rows) if rows else []
+    return ctx.stage.insert(table, rows, tick=ctx.tick)
 
 
 def _versions(conn, model, ids) -> dict[int, int]:
@@ -327,7 +320,7 @@ def import_contacts(conn, ctx):
         rec = _changes(frame, i, cols, texts)
         rec.update({"b_id": int(match[i]), "updated_at": ctx.now, "version": versions[int(match[i])] + 1})
         urows.append(rec)
-    _exec_updates(conn, Contact.__table__, urows)
+    _exec_updates(ctx, Contact.__table__, urows)
     return int(new.sum()), len(urows)
 
 
@@ -376,7 +369,7 @@ def import_products(conn, ctx):
         rec = _changes(frame, i, cols, texts)
         rec["b_id"] = int(match[i])
         urows.append(rec)
-    _exec_updates(conn, Product.__table__, urows)
+    _exec_updates(ctx, Product.__table__, urows)
     return int(new.sum()), len(urows)
 
 
@@ -475,7 +468,7 @@ def import_tasks(conn, ctx):
             rec["done_at"] = None  # reopened
         rec.update({"b_id": int(match[i]), "updated_at": ctx.now, "version": versions[int(match[i])] + 1})
         urows.append(rec)
-    _exec_updates(conn, Task.__table__, urows)
+    _exec_updates(ctx, Task.__table__, urows)
     return int(new.sum()), len(urows)
 
 
@@ -551,10 +544,8 @@ def import_orders(conn, ctx):
                 rec.pop(k, None)
         urows.append(rec)
         order_id[num] = oid
-    _exec_updates(conn, Order.__table__, urows)
-    if urows:
-        for chunk in R._chunks([r["b_id"] for r in urows]):
-            conn.execute(delete(OrderLine.__table__).where(OrderLine.order_id.in_(chunk)))
+    _exec_updates(ctx, Order.__table__, urows)
+    ctx.stage.delete_in(OrderLine.__table__, "order_id", [r["b_id"] for r in urows])
     lines = ok & prod_ids.notna()
     frame = pd.DataFrame(
         {"number": number, "line": line_no.fillna(0), "product_id": prod_ids, "quantity": q, "unit_price_cents": price}
@@ -564,6 +555,5 @@ def import_orders(conn, ctx):
         {"order_id": int(order_id[n]), "product_id": int(p), "quantity": int(k), "unit_price_cents": int(u)}
         for n, p, k, u in zip(frame.number, frame.product_id, frame.quantity, frame.unit_price_cents)
     ]
-    if line_rows:
-        conn.execute(insert(OrderLine.__table__), line_rows)
+    ctx.stage.insert(OrderLine.__table__, line_rows)
     return len(new_ids), len(urows)

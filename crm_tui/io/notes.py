@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from crm_tui.io.resolve import _chunks
 from crm_tui.models import Note
@@ -43,6 +43,5 @@ def add_notes(conn, ctx, customer_ids, deal_ids, bodies) -> int:
                 "created_at": ctx.now,
             }
         )
-    if rows:
-        conn.execute(insert(Note.__table__), rows)
+    ctx.stage.insert(Note.__table__, rows)
     return len(rows)

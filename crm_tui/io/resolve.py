@@ -1,12 +1,13 @@
 """Finding or creating the records a row names: customers, products, deals.
 
 Every lookup works on the distinct values of a column (a few hundred names
-for 100,000 rows), then maps the answer back onto the rows with pandas.
+for 100,000 rows), then maps the answer back onto the rows with pandas. Records
+to create are staged (``ctx.stage``, see ``crm_tui.io.staging``), not written.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from crm_tui.models import Customer, Deal, Product
 from crm_tui.textnorm import name_key
@@ -92,8 +93,8 @@ def customer_ids(conn, ctx, names, *, status_for_new=None, owners=None):
                     "version": 1,
                 }
             )
-        conn.execute(insert(Customer.__table__), rows)
-        found.update(existing_customers(conn, missing))
+        keys_made = [row["name_key"] for row in rows]
+        found.update(zip(keys_made, ctx.stage.insert(Customer.__table__, rows)))
         ctx.also_created["customers"] = ctx.also_created.get("customers", 0) + len(rows)
     return keys.map(found).astype("Int64")
 
@@ -132,8 +133,9 @@ def product_ids(conn, ctx, names, prices=None):
             }
             for k, n in zip(first.key, first.name)
         ]
-        conn.execute(insert(Product.__table__), rows)
-        found.update(existing_products(conn, missing))
+        made = [(row["name_key"], row["unit_price_cents"]) for row in rows]
+        ids = ctx.stage.insert(Product.__table__, rows)
+        found.update({key: (i, price) for (key, price), i in zip(made, ids)})
         ctx.also_created["products"] = ctx.also_created.get("products", 0) + len(rows)
     ids = keys.map({k: v[0] for k, v in found.items()}).astype("Int64")
     list_prices = keys.map({k: v[1] for k, v in found.items()}).astype("Int64")

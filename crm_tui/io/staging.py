@@ -1,0 +1,362 @@
+"""An import is staged outside the live tables, then merged in one short write transaction.
+
+Why: a file used to be read, matched and written inside one write transaction, holding
+SQLite's only write lock for the whole run — longer than the busy timeout every other
+session waits, so a rep's saves failed with "database is locked" next to a big import.
+
+How:
+
+1. **Staging** (``Staging``, driven by the kind's writer): on the import's own connection,
+   in one read snapshot, each row the import would write goes to a temporary table
+   ``crm_stage_<table>`` private to that connection (the live table's columns, plus
+   ``crm_op``: ``i`` insert / ``u`` update, ``crm_cols``: the columns an update sets, and
+   ``crm_version``: the version the updated row had). Records to create get local ids
+   (-1, -2, …) that other staged rows refer to. A read snapshot takes no write lock (WAL
+   readers never block writers; temporary tables live outside the database file).
+2. **Merge** (``merge_staged_import``), in one write transaction: it checks that nothing
+   staging relied on has changed since its snapshot, then copies the staged rows with
+   ``INSERT … SELECT`` and ``UPDATE … = (SELECT …)``, giving new records their real ids.
+   All or nothing stays the promise: the file is in the database after that commit, or
+   none of it is.
+
+When another session changed what staging read (a customer of the same name created, a
+deal the file updates edited), the merge raises ``StaleStaging`` and writes nothing; the
+import stages again from a fresh snapshot. A killed import leaves nothing to clean: the
+staging tables vanish with its connection (SQLite deletes its temporary file, PostgreSQL
+drops temporary tables when the session ends).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select, text
+
+from crm_tui import engines, models
+
+PREFIX = "crm_stage_"
+DELETES = "crm_stage_delete"
+CHUNK = 5000
+
+#: How a staged new record was judged new: no existing row had these columns (only rows not
+#: deleted counted where True). Re-checked by the merge when the table changed meanwhile, so
+#: a record another session created during the import is not created a second time.
+NEW_ROW_KEYS: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {
+    "customer": ((("external_id",), True), (("name_key",), True)),
+    "contact": ((("external_id",), True),),
+    "product": ((("external_id",), False), (("name_key",), False)),
+    "deal": ((("external_id",), False),),
+    "task": ((("external_id",), True),),
+    "sales_order": ((("number",), False),),
+    "pipeline": ((("name",), False),),
+    "stage": ((("pipeline_id", "name"), False),),
+}
+
+
+class StaleStaging(Exception):
+    """Another session changed what the staged rows rely on; nothing was written: stage again."""
+
+
+def _table(name: str) -> Any:
+    from sqlmodel import SQLModel
+
+    return SQLModel.metadata.tables[name]
+
+
+class Staging:
+    """The staged rows of one import attempt, on ``conn`` (see the module docstring).
+
+    Writers call ``insert``, ``update`` and ``delete_in`` where they used to write to the
+    live tables, and read the live tables through ``conn`` as before.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.snapshot = 0
+        self.inserts: dict[str, int] = {}
+        self.updates: dict[str, set[str]] = {}  # table → the column lists its updates set
+        self.unversioned: set[str] = set()  # tables updated without a version to check
+        self.deletes: set[tuple[str, str]] = set()
+        self._local: dict[str, int] = {}
+        self._made: list[str] = []
+
+    # -- the snapshot ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Note where the change log stands; the first read of the staging transaction."""
+        self.snapshot = int(self.conn.execute(select(func.coalesce(func.max(models.ChangeLog.id), 0))).scalar())
+
+    def finish(self) -> None:
+        """Index the staged rows for the merge's look-ups (outside the write lock)."""
+        for name in self.inserts.keys() | self.updates.keys():
+            self.conn.exec_driver_sql(f"CREATE INDEX {PREFIX}{name}_id ON {PREFIX}{name} (id)")
+            engines.analyze(self.conn, f"{PREFIX}{name}")
+
+    # -- what writers call -------------------------------------------------------------
+
+    def local_ids(self, table: Any, count: int) -> list[int]:
+        """``count`` ids for records ``table`` will get; the merge turns them into real ones."""
+        last = self._local.get(table.name, 0)
+        self._local[table.name] = last - count
+        return list(range(last - 1, last - count - 1, -1))
+
+    def insert(self, table: Any, rows: list[dict[str, Any]], *, tick: Callable[[int], None] | None = None) -> list[int]:
+        """Stage new records of ``table`` (a row may carry a local ``id`` already); → their ids."""
+        if not rows:
+            return []
+        self._ensure(table)
+        defaults = _defaults(table)
+        missing = [r for r in rows if r.get("id") is None]
+        for row, local in zip(missing, self.local_ids(table, len(missing))):
+            row["id"] = local
+        for row in rows:
+            for key, value in defaults.items():
+                row.setdefault(key, value)
+            row.update(crm_op="i", crm_cols=None, crm_version=None)
+        for pos in range(0, len(rows), CHUNK):
+            self._write(table, rows[pos : pos + CHUNK])
+            if tick is not None:
+                tick(pos + CHUNK)
+        self.inserts[table.name] = self.inserts.get(table.name, 0) + len(rows)
+        return [int(r["id"]) for r in rows]
+
+    def update(self, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+        """Stage changes to existing records: each row is ``b_id`` and the columns to set. In a
+        table with versions, ``version`` is the new one; the merge checks the old one still holds."""
+        staged = []
+        versioned = "version" in table.c
+        for rec in rows:
+            row = dict(rec)
+            record_id = row.pop("b_id")
+            cols = ",".join(sorted(row))
+            expected = row["version"] - 1 if versioned and "version" in row else None
+            if expected is None:
+                self.unversioned.add(table.name)
+            self.updates.setdefault(table.name, set()).add(cols)
+            staged.append({**row, "id": record_id, "crm_op": "u", "crm_cols": cols, "crm_version": expected})
+        if staged:
+            self._ensure(table)
+            self._write(table, staged)
+
+    def delete_in(self, table: Any, column: str, values: Iterable[int]) -> None:
+        """Stage deleting the rows of ``table`` whose ``column`` is one of ``values``."""
+        rows = [{"tbl": table.name, "col": column, "val": int(v)} for v in values]
+        if not rows:
+            return
+        if not self.deletes:
+            self.conn.exec_driver_sql(f"CREATE TEMP TABLE {DELETES} (tbl VARCHAR(64), col VARCHAR(64), val BIGINT)")
+            self._made.append(DELETES)
+        self.deletes.add((table.name, column))
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {DELETES} (tbl, col, val) VALUES ({_marks(self.conn, 3)})",
+            [(r["tbl"], r["col"], r["val"]) for r in rows],
+        )
+
+    # -- the merge ---------------------------------------------------------------------
+
+    def changed_tables(self, conn: Any) -> set[str]:
+        """Tables other sessions changed since the staging snapshot (from the change log)."""
+        rows = conn.execute(select(models.ChangeLog.tables).where(models.ChangeLog.id > self.snapshot)).scalars()
+        return {name for names in rows for name in names.split(",") if name}
+
+    def check_current(self, conn: Any, changed: set[str]) -> None:
+        """Raise ``StaleStaging`` when a table the import writes changed in a way that matters:
+        an updated row has another version now (or is gone), an updated row of a table without
+        versions may have changed, or a record staged as new now exists."""
+        for name in sorted((self.inserts.keys() | self.updates.keys()) & changed):
+            table = _table(name)
+            if name in self.unversioned:
+                raise StaleStaging(f"{name} changed while the import was staged")
+            if name in self.updates and _found(conn, _version_moved(conn, table)):
+                raise StaleStaging(f"a {name} the import updates was changed meanwhile")
+            if name in self.inserts:
+                for keys, live_only in NEW_ROW_KEYS.get(name, ()):
+                    if _found(conn, _key_taken(conn, table, keys, live_only)):
+                        raise StaleStaging(f"a {name} the import creates was created meanwhile")
+
+    def apply(self, conn: Any) -> None:
+        """Deletes first, then each table parents first: inserts with real ids, then updates."""
+        quote = conn.dialect.identifier_preparer.quote
+        for name, column in sorted(self.deletes):
+            conn.execute(
+                text(
+                    f"DELETE FROM {quote(name)} WHERE {quote(column)} IN "
+                    f"(SELECT val FROM {DELETES} WHERE tbl = :t AND col = :c)"
+                ),
+                {"t": name, "c": column},
+            )
+        starts: dict[str, int] = {}
+        from sqlmodel import SQLModel
+
+        for table in SQLModel.metadata.sorted_tables:
+            count = self.inserts.get(table.name, 0)
+            if count:
+                starts[table.name] = engines.reserve_ids(conn, table, count)
+                cols = [c for c in table.c]
+                conn.exec_driver_sql(
+                    f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in cols)}) "
+                    f"SELECT {', '.join(_value(quote, table, c, starts) for c in cols)} "
+                    f"FROM {PREFIX}{table.name} s WHERE s.crm_op = 'i' ORDER BY s.id DESC"
+                )
+            for group in sorted(self.updates.get(table.name, ())):
+                _apply_updates(conn, quote, table, group, starts)
+
+    def drop(self) -> None:
+        """Remove the staging tables (the connection goes back to the pool afterwards)."""
+        with self.conn.begin():
+            for name in self._made:
+                self.conn.exec_driver_sql(f"DROP TABLE IF EXISTS {name}")
+        self._made.clear()
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _ensure(self, table: Any) -> None:
+        name = PREFIX + table.name
+        if name in self._made:
+            return
+        quote = self.conn.dialect.identifier_preparer.quote
+        cols = ", ".join(quote(c.name) for c in table.c)
+        self.conn.exec_driver_sql(
+            f"CREATE TEMP TABLE {name} AS SELECT {cols}, CAST(NULL AS VARCHAR(1)) AS crm_op, "
+            f"CAST(NULL AS TEXT) AS crm_cols, CAST(NULL AS BIGINT) AS crm_version FROM {quote(table.name)} WHERE 1 = 0"
+        )
+        self._made.append(name)
+
+    def _write(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault(tuple(row), []).append(row)
+        for group in groups.values():
+            engines.bulk_insert_rows(self.conn, table, group, name=PREFIX + table.name)
+
+
+@contextmanager
+def staging(conn: Any) -> Iterator[Staging]:
+    """A ``Staging`` on ``conn`` whose tables are dropped afterwards, whatever happens."""
+    staged = Staging(conn)
+    try:
+        yield staged
+    finally:
+        if conn.in_transaction():
+            conn.rollback()
+        staged.drop()
+
+
+def merge_staged_import(session: Any, staged: Staging) -> None:
+    """The import's one write transaction: check the staged rows still hold, then write them.
+
+    ``session`` is the open write session of ``Database.write`` on the import's connection
+    (SQLite: under BEGIN IMMEDIATE). Anything that must commit together with an import (a
+    change journal) belongs in this function. Raises ``StaleStaging`` — nothing written,
+    stage again — when another session changed what staging relied on.
+    """
+    conn = session.connection()
+    changed = staged.changed_tables(conn)
+    staged.check_current(conn, changed)
+    try:
+        staged.apply(conn)
+    except sa_exc.IntegrityError as exc:
+        # a record staging matched was deleted, a unique name taken, or (PostgreSQL) an id of
+        # the reserved block taken by another session, meanwhile
+        if changed or engines.is_id_clash(exc):
+            raise StaleStaging("a record the import refers to changed meanwhile") from None
+        raise
+
+
+# -- SQL pieces ----------------------------------------------------------------------------
+
+
+def _defaults(table: Any) -> dict[str, Any]:
+    """Column defaults the live insert would have filled in (``INSERT … SELECT`` copies NULLs)."""
+    out = {}
+    for column in table.c:
+        default = column.default
+        if column.name == "id" or default is None:
+            continue
+        out[column.name] = default.arg if default.is_scalar else default.arg(None)
+    return out
+
+
+def _value(quote: Callable[[str], str], table: Any, column: Any, starts: dict[str, int]) -> str:
+    """The staged column as the live table stores it: local ids (< 0) become real ones."""
+    name = f"s.{quote(column.name)}"
+    if column.name == "id" and table.name in starts:
+        return f"{starts[table.name] - 1} - {name}"
+    for fk in column.foreign_keys:
+        target = fk.column.table.name
+        if target in starts:
+            return f"CASE WHEN {name} < 0 THEN {starts[target] - 1} - {name} ELSE {name} END"
+    return name
+
+
+def _apply_updates(conn: Any, quote: Callable[[str], str], table: Any, group: str, starts: dict[str, int]) -> None:
+    """One group of staged updates (same columns set). Rows whose indexed columns keep their
+    values get only the other columns: SQLite rewrites every index an UPDATE names even when
+    the value is the same, which made re-importing an unchanged file the slowest merge."""
+    cols = [table.c[name] for name in group.split(",")]
+    indexed = _indexed_columns(table)
+    heavy = [c for c in cols if c.name in indexed]
+    light = [c for c in cols if c.name not in indexed]
+    if not heavy:
+        _update_rows(conn, quote, table, group, cols, starts, "")
+        return
+    live = quote(table.name)
+    differs = " OR ".join(
+        engines.differs(_value(quote, table, c, starts), f"{live}.{quote(c.name)}", conn.dialect) for c in heavy
+    )
+    _update_rows(conn, quote, table, group, cols, starts, f"AND ({differs})")
+    if light:
+        _update_rows(conn, quote, table, group, light, starts, f"AND NOT ({differs})")
+
+
+def _update_rows(
+    conn: Any, quote: Callable[[str], str], table: Any, group: str, cols: list[Any], starts: dict[str, int], where: str
+) -> None:
+    sets = [(quote(c.name), _value(quote, table, c, starts)) for c in cols]
+    pick = f"s.crm_op = 'u' AND s.crm_cols = :g {where}"
+    sql = engines.update_from_staged(quote(table.name), f"{PREFIX}{table.name}", sets, pick, conn.dialect)
+    conn.execute(text(sql), {"g": group})
+
+
+def _indexed_columns(table: Any) -> set[str]:
+    names = {c.name for index in table.indexes for c in index.columns}
+    for constraint in table.constraints:
+        names.update(c.name for c in getattr(constraint, "columns", ()))
+    return names
+
+
+def _version_moved(conn: Any, table: Any) -> str:
+    live = conn.dialect.identifier_preparer.quote(table.name)
+    return (
+        f"SELECT 1 FROM {PREFIX}{table.name} s LEFT JOIN {live} t ON t.id = s.id "
+        "WHERE s.crm_op = 'u' AND s.crm_version IS NOT NULL AND (t.id IS NULL OR t.version <> s.crm_version)"
+    )
+
+
+def _key_taken(conn: Any, table: Any, keys: tuple[str, ...], live_only: bool) -> str:
+    quote = conn.dialect.identifier_preparer.quote
+    live = quote(table.name)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    given = " AND ".join(
+        f"s.{quote(k)} IS NOT NULL" + (f" AND s.{quote(k)} <> ''" if _is_text(table.c[k]) else "") for k in keys
+    )
+    alive = " AND t.deleted_at IS NULL" if live_only and "deleted_at" in table.c else ""
+    return f"SELECT 1 FROM {PREFIX}{table.name} s JOIN {live} t ON {on} WHERE s.crm_op = 'i' AND {given}{alive}"
+
+
+def _is_text(column: Any) -> bool:
+    try:
+        return column.type.python_type is str
+    except NotImplementedError:
+        return False
+
+
+def _found(conn: Any, query: str) -> bool:
+    return conn.exec_driver_sql(query + " LIMIT 1").first() is not None
+
+
+def _marks(conn: Any, n: int) -> str:
+    return ", ".join(["?" if conn.dialect.paramstyle == "qmark" else "%s"] * n)
