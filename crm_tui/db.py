@@ -272,6 +272,23 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
     if url.get_backend_name() != "postgresql":
         return None
     server = f"{url.host or 'localhost'}:{url.port or 5432}"
+    gave_up = engines.WATCHDOG.take_timeout()
+    if gave_up is not None:
+        seconds, what = gave_up
+        if what == "commit":
+            return DatabaseError(
+                f"the PostgreSQL server at {server} did not confirm the save within {seconds:g} s; it may or may "
+                "not have been saved: look again once the server answers"
+            )
+        return DatabaseError(
+            f"the PostgreSQL server at {server} did not answer within {seconds:g} s; nothing was changed; "
+            "check that the server is running, then try again"
+        )
+    if "statement timeout" in low:
+        return DatabaseError(
+            f"the PostgreSQL server at {server} did not finish within {engines.STATEMENT_TIMEOUT_S:g} s "
+            "(another session may be holding the same records); nothing was changed; try again"
+        )
     if "password authentication failed" in low or "no password supplied" in low:
         return DatabaseError(
             f"password authentication failed for user {url.username or '(default)'} on {server}; "
@@ -324,4 +341,6 @@ def _create_engine(url: URL):
         engine = create_engine(url, connect_args={"timeout": engines.BUSY_TIMEOUT_S})
         engines.configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, connect_args=engines.postgresql_connect_args(url))
+    engine = create_engine(url, pool_pre_ping=True, connect_args=engines.postgresql_connect_args(url))
+    engines.configure_postgresql(engine)
+    return engine

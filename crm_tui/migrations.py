@@ -149,10 +149,11 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
             return current
         if current is not None:
             save_copy_before_upgrade(db, current)
-        for version, _title, step in MIGRATIONS:
-            if current is None or version > current:
-                step(session)
-                current = version
+        with engines.long_statements(session.connection()):  # index builds on a big database
+            for version, _title, step in MIGRATIONS:
+                if current is None or version > current:
+                    step(session)
+                    current = version
         now = dt.datetime.now(dt.UTC).isoformat()
         _set_meta(session, "schema_version", str(SCHEMA_VERSION))
         _set_meta(session, "schema_updated_at", now)

@@ -257,7 +257,8 @@ def merge_staged_import(session: Any, staged: Staging) -> None:
     changed = staged.changed_tables(conn)
     staged.check_current(conn, changed)
     try:
-        staged.apply(conn)
+        with engines.long_statements(conn):  # a big file's INSERT … SELECT may take a while
+            staged.apply(conn)
     except sa_exc.IntegrityError as exc:
         # a record staging matched was deleted, a unique name taken, or (PostgreSQL) an id of
         # the reserved block taken by another session, meanwhile
