@@ -4,7 +4,8 @@ Checks, without changing anything (unless ``--fix``): file and folder
 permissions, ``PRAGMA integrity_check``, schema version, sizes and row counts.
 A SQLite file is read through its own read-only connection, so a damaged or
 old database is reported, never upgraded or repaired behind the user's back.
-``--fix`` only tightens permissions (file 0600, folder 0700).
+``--fix`` tightens permissions (file 0600, folder 0700) and repairs a damaged schema
+version record (it writes the version the tables show).
 
 Exit status: 0 healthy (or fixed), 1 problems remain; a database that cannot be
 found or named is the usual one-line error (status 2).
@@ -23,7 +24,11 @@ SOFT_DELETED = {"customer", "contact", "deal", "task"}
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("doctor", help="check the database: integrity, privacy, schema version, sizes and counts")
-    p.add_argument("--fix", action="store_true", help="make the database file 0600 and its folder 0700")
+    p.add_argument(
+        "--fix",
+        action="store_true",
+        help="make the database file 0600 and its folder 0700; repair a damaged schema version record",
+    )
     p.set_defaults(handler=run)
     return p
 
@@ -44,7 +49,7 @@ def run(args, db_value: str | None, out=None) -> int:
     url = to_url(resolve_db(db_value))
     path = sqlite_path(url)
     if path is None:
-        return _server(url, out)
+        return _server(url, out, bool(getattr(args, "fix", False)))
     return _sqlite(path, bool(getattr(args, "fix", False)), out)
 
 
@@ -103,15 +108,17 @@ def _sqlite(path: Path, fix: bool, out) -> int:
                 line("", extra)
             _list_backups(path, line)
             return 1
-        problems += _schema_and_counts(raw, line, SCHEMA_VERSION)
+        problems += _schema_and_counts(raw, line, SCHEMA_VERSION, fix=path if fix else None)
     finally:
         raw.close()
     line("result", "healthy" if not problems else f"{problems} problem(s) found")
     return 0 if not problems else 1
 
 
-def _schema_and_counts(raw, line, known: int) -> int:
+def _schema_and_counts(raw, line, known: int, *, fix: Path | None = None) -> int:
     import sqlite3
+
+    from crm_tui.migrations import infer_version, parse_version
 
     try:
         tables = {r[0] for r in raw.execute("select name from sqlite_master where type='table'")}
@@ -119,11 +126,16 @@ def _schema_and_counts(raw, line, known: int) -> int:
             line("schema", "PROBLEM: this is not a crm-tui database (no crm_meta table)")
             return 1
         row = raw.execute("select value from crm_meta where key='schema_version'").fetchone()
+        names = {r[0] for r in raw.execute("select name from sqlite_master where type in ('table', 'index')")}
     except sqlite3.DatabaseError as exc:
         line("schema", f"PROBLEM: cannot read it ({exc})")
         return 1
-    version = int(row[0]) if row else None
+    recorded = row[0] if row else None
+    version = parse_version(recorded)
     problems = 0
+    if version is None:
+        problems += _damaged_version(recorded, infer_version(names), line, fix)
+        version = known  # what follows reads the tables, not the record
     if version == known:
         line("schema", f"version {version} (current)")
     elif version is not None and version < known:
@@ -146,6 +158,30 @@ def _schema_and_counts(raw, line, known: int) -> int:
     return problems
 
 
+def _damaged_version(recorded, inferred: int, line, fix: Path | None) -> int:
+    """Report a damaged schema version record, and with ``--fix`` write the version the tables
+    show (the next open upgrades from there, after saving a copy). → problems left."""
+    from crm_tui.migrations import describe_version
+
+    what = f"the schema version record is damaged ({describe_version(recorded)})"
+    if fix is None:
+        line("schema", f"PROBLEM: {what}; `crm-tui doctor --fix` sets it to {inferred}, what the tables show")
+        return 1
+    import sqlite3
+
+    con = sqlite3.connect(str(fix), timeout=5.0)
+    try:
+        with con:
+            con.execute("INSERT OR REPLACE INTO crm_meta (key, value) VALUES ('schema_version', ?)", (str(inferred),))
+    except sqlite3.Error as exc:
+        line("schema", f"PROBLEM: {what}; could not repair it ({exc}); restore a backup")
+        return 1
+    finally:
+        con.close()
+    line("fixed", f"{what}: set to {inferred}, what the tables show")
+    return 0
+
+
 def _list_backups(path: Path, line) -> None:
     candidates = sorted(
         [*path.parent.glob(f"{path.stem}.v*.bak*.sqlite3"), *(path.parent / "backups").glob("*.sqlite3")],
@@ -156,12 +192,12 @@ def _list_backups(path: Path, line) -> None:
         line("backup", str(backup))
 
 
-def _server(url, out) -> int:
+def _server(url, out, fix: bool = False) -> int:
     from sqlalchemy import create_engine, func, select, text
 
     from crm_tui import models
     from crm_tui.errors import DatabaseError
-    from crm_tui.migrations import SCHEMA_VERSION
+    from crm_tui.migrations import SCHEMA_VERSION, parse_version
 
     where = url.render_as_string(hide_password=True)
     print(f"{'database':<10} {where}", file=out)
@@ -172,8 +208,12 @@ def _server(url, out) -> int:
         raise DatabaseError(f"cannot use database URL '{where}': {exc}") from None
     try:
         with engine.connect() as conn:
-            version = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
-            print(f"{'schema':<10} version {version} (this crm-tui knows {SCHEMA_VERSION})", file=out)
+            recorded = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
+            version = parse_version(recorded)
+            if version is None:
+                version = _damaged_server_version(conn, recorded, fix, out)
+            else:
+                print(f"{'schema':<10} version {version} (this crm-tui knows {SCHEMA_VERSION})", file=out)
             parts = []
             for table in COUNTED:
                 n = conn.execute(select(func.count()).select_from(text(f'"{table}"'))).scalar()
@@ -183,4 +223,27 @@ def _server(url, out) -> int:
         raise DatabaseError(f"cannot check {where}: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
-    return 0 if version is not None and int(version) <= SCHEMA_VERSION else 1
+    return 0 if version is not None and version <= SCHEMA_VERSION else 1
+
+
+def _damaged_server_version(conn, recorded, fix: bool, out) -> int | None:
+    """``_damaged_version`` on a server: → the version now recorded, None when still damaged."""
+    from sqlalchemy import delete, insert
+
+    from crm_tui import models
+    from crm_tui.migrations import describe_version, infer_version, schema_names
+
+    inferred = infer_version(schema_names(conn))
+    what = f"the schema version record is damaged ({describe_version(recorded)})"
+    if not fix:
+        print(
+            f"{'schema':<10} PROBLEM: {what}; `crm-tui doctor --fix` sets it to {inferred}, what the tables show",
+            file=out,
+        )
+        return None
+    meta = models.Meta.__table__
+    conn.execute(delete(meta).where(meta.c.key == "schema_version"))
+    conn.execute(insert(meta).values(key="schema_version", value=str(inferred)))
+    conn.commit()
+    print(f"{'fixed':<10} {what}: set to {inferred}, what the tables show", file=out)
+    return inferred

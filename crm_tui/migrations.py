@@ -117,7 +117,11 @@ def seed_default_pipeline(session: Session) -> models.Pipeline:
 
 
 def read_version(conn) -> int | None:
-    """The schema version recorded in the database, or None for an empty one."""
+    """The schema version recorded in the database, or None for an empty one.
+
+    A damaged record (not a whole number ≥ 1, or missing beside crm-tui's tables) is refused
+    before anything is written or copied: creating the schema again over the tables, or
+    upgrading "from -1", would fail half-way."""
     if not inspect(conn).has_table("crm_meta"):
         if inspect(conn).get_table_names():
             raise DatabaseError(
@@ -125,7 +129,43 @@ def read_version(conn) -> int | None:
             )
         return None
     row = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
-    return int(row) if row is not None else None
+    version = parse_version(row)
+    if version is None:
+        raise DatabaseError(
+            f"the database's schema version record is damaged ({describe_version(row)}); "
+            "run `crm-tui doctor --fix` to repair it, or restore a backup"
+        )
+    return version
+
+
+def parse_version(value: str | None) -> int | None:
+    """A recorded schema version, or None when the record is missing or damaged."""
+    text = (value or "").strip()
+    return int(text) if text.isascii() and text.isdigit() and int(text) >= 1 else None
+
+
+def describe_version(value: str | None) -> str:
+    return "crm_meta has no schema_version" if value is None else f"schema_version is {value!r}"
+
+
+#: what each schema version leaves behind that the one before lacks: a table or index name
+#: (``infer_version`` repairs a damaged version record from them; a new version adds its own)
+SCHEMA_MARKERS = {1: "deal", 2: "ix_customer_live_name", 3: "ix_deal_closed_metrics"}
+
+
+def infer_version(names: set[str]) -> int:
+    """The newest schema version whose marker is among ``names`` (the database's table and
+    index names): what its tables show, whatever its damaged record says."""
+    return max((v for v, marker in SCHEMA_MARKERS.items() if marker in names), default=1)
+
+
+def schema_names(conn) -> set[str]:
+    """Table and index names of the database behind ``conn`` (any engine)."""
+    found = inspect(conn)
+    names = set(found.get_table_names())
+    for table in list(names):
+        names.update(ix["name"] for ix in found.get_indexes(table) if ix.get("name"))
+    return names
 
 
 def ensure_schema(db, *, upgrade: bool = True) -> int:

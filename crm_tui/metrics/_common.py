@@ -138,7 +138,7 @@ def period_cond(filters: Filters) -> ColumnElement[bool]:
     conds: list[ColumnElement[bool]] = []
     if filters.since is not None:
         conds.append(col(Deal.closed_at) >= day_start(filters.since))
-    if filters.until is not None:
+    if filters.until is not None and filters.until < dt.date.max:  # 9999-12-31: no day after it, no bound
         conds.append(col(Deal.closed_at) < day_start(filters.until + dt.timedelta(days=1)))
     return and_(*conds) if conds else true()
 
