@@ -7,6 +7,7 @@ import datetime
 import getpass
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,50 +31,83 @@ def settings_path() -> Path:
 
 
 class SettingsError(CrmError):
-    """The settings file exists but cannot be used; it is never written over."""
+    """The settings file cannot be used as it is; crm-tui runs on its defaults meanwhile and
+    never writes over the file (the rep's name and key map are in it)."""
 
 
 def load_settings() -> dict[str, Any]:
-    """The saved settings, or {} when there are none. A file that is not a JSON object raises
-    ``SettingsError`` saying where it is broken (the rep's name and key map are in there)."""
+    """The saved settings, or {} when there is no settings file.
+
+    A file that cannot be read, is not valid JSON or is not a JSON object raises
+    ``SettingsError`` naming the line and column to fix."""
     path = settings_path()
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as exc:
-        raise SettingsError(
-            f"cannot read the settings file {path}: {exc}; defaults are used until it is fixed"
-        ) from None
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise SettingsError(f"cannot read the settings file {path} ({detail}); {_MEANWHILE}") from None
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        where = f"line {exc.lineno}, column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else "its text"
+    except json.JSONDecodeError as exc:
         raise SettingsError(
-            f"the settings file {path} is not valid JSON ({where}); fix it — it is left as it is and defaults are "
-            "used meanwhile"
+            f"the settings file {path} is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}; "
+            f"fix it there ({_MEANWHILE})"
         ) from None
     if not isinstance(data, dict):
-        raise SettingsError(f"the settings file {path} must hold a JSON object {{...}}; defaults are used meanwhile")
+        raise SettingsError(
+            f'the settings file {path} must hold a JSON object such as {{"theme": "nord"}}, not a '
+            f"{type(data).__name__}; fix it there ({_MEANWHILE})"
+        )
     return data
 
 
+_MEANWHILE = "crm-tui uses its defaults until then and does not overwrite the file"
+
+
 def save_settings(settings: dict[str, Any]) -> None:
-    """Write settings atomically (a crash leaves the old file or the new one)."""
+    """Write settings atomically: a crash leaves the old file or the new one, never a mix.
+
+    A settings file that cannot be read is left alone (``SettingsError``): writing over it
+    would lose whatever the rep had put there."""
+    load_settings()
     path = settings_path()
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(settings, handle, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(settings, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename durable (the folder's entry is what changed)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def current_user() -> str:
     """The rep's name: $CRM_TUI_USER, else settings "user", else the OS login."""
     try:
         saved = load_settings().get("user")
-    except SettingsError:
+    except SettingsError:  # a broken file must not stop the rep working; the app says what is wrong
         saved = None
     name = os.environ.get(USER_ENV) or saved
     if name:

@@ -502,13 +502,13 @@ class CrmApp(App[int]):
     def watch_theme(self, theme: str) -> None:
         if self.settings.get("theme") == theme or self._settings_error:
             return  # a settings file we could not read is never written over
-        from crm_tui.config import save_settings
+        from crm_tui.config import SettingsError, save_settings
 
         self.settings["theme"] = theme
         try:
             save_settings(self.settings)
-        except OSError as exc:
-            self.notify(f"Theme not saved: {exc}", severity="warning", markup=False)
+        except (OSError, SettingsError) as exc:  # SettingsError: the file was broken meanwhile; kept
+            self.notify(f"Theme not saved: {getattr(exc, 'message', exc)}", severity="warning", markup=False)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         builtin = list(super().get_system_commands(screen))
