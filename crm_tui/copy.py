@@ -92,10 +92,9 @@ def copy_database(source: str | None, target: str, *, progress: Progress | None 
 
 
 def _where(url) -> str:
-    from crm_tui import engines
+    from crm_tui.db import describe
 
-    path = engines.sqlite_path(url)
-    return str(path) if path is not None else url.render_as_string(hide_password=True)
+    return describe(url)
 
 
 def _same_database(a, b) -> bool:

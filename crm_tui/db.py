@@ -108,6 +108,8 @@ class Database:
 
             db.permission_warning = safety.permission_warning(path) if existed else ""
             db._file_id = _file_identity(path)
+            for folder in (path.parent, path.parent / "backups"):  # copies a killed backup left
+                engines.clean_partials(folder)
         from crm_tui import migrations
 
         with db.translate_errors():
@@ -242,9 +244,16 @@ class Database:
             raise _user_error(exc, self.url) from None
 
 
+def describe(url: URL) -> str:
+    """How a message names the database: a SQLite file by its path, a server by its URL
+    (without the password)."""
+    path = engines.sqlite_path(url)
+    return str(path) if path is not None else url.render_as_string(hide_password=True)
+
+
 def _user_error(exc: Exception, url: URL) -> DatabaseError:
     text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-    where = url.render_as_string(hide_password=True)
+    where = describe(url)
     low = text.lower()
     pg = _postgresql_error(text, low, url)
     if pg is not None:

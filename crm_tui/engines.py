@@ -7,6 +7,7 @@ another engine) is supported, each function below gains a branch for it.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -102,6 +103,7 @@ def backup_sqlite(src_path: Path, dest: Path) -> None:
     place once complete, so ``dest`` never exists half-written, even after kill -9.
     """
     dest = Path(dest)
+    clean_partials(dest.parent)
     partial = dest.with_name(f".{dest.name}.{os.getpid()}.partial")
     prepare_private_file(partial)
     try:
@@ -129,6 +131,39 @@ def backup_sqlite(src_path: Path, dest: Path) -> None:
             os.close(fd)
     except OSError:
         pass
+
+
+_PARTIAL = re.compile(r"^\..+\.(\d+)\.partial(?:-journal)?$")
+
+
+def clean_partials(folder: Path) -> list[Path]:
+    """Remove half-written copies (``.NAME.PID.partial``) that ``backup_sqlite`` left when its
+    process was killed: those whose process is gone. → what was removed."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = _PARTIAL.match(entry.name)
+        if found is None or int(found.group(1)) == os.getpid() or _alive(int(found.group(1))):
+            continue
+        try:
+            os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: alive
+        return True
+    return True
 
 
 # --- Portable expressions with per-engine bodies ------------------------------

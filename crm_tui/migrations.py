@@ -203,15 +203,23 @@ def ensure_schema(db, *, upgrade: bool = True) -> int:
 def save_copy_before_upgrade(db, old_version: int) -> Path | None:
     """Copy a SQLite database to ``<stem>.v<old>.bak.sqlite3`` beside it (0600) before
     upgrading it; called under the upgrade's write lock so the copy is exactly what
-    the upgrade starts from. An existing copy is never overwritten."""
+    the upgrade starts from.
+
+    One copy per version: an earlier copy of this version made by crm-tui (an upgrade that
+    was interrupted) is replaced once the new one is complete, and the repeats older builds
+    left (``.bak2``, ``.bak3``…) are removed. A file there that is not such a copy is never
+    overwritten; the copy then takes the next free name."""
     path = db.path
     if path is None:
         return None
-    dest = path.with_name(f"{path.stem}.v{old_version}.bak.sqlite3")
+    candidates = [path.with_name(f"{path.stem}.v{old_version}.bak.sqlite3")]
+    candidates += sorted(path.parent.glob(f"{path.stem}.v{old_version}.bak[0-9]*.sqlite3"))
+    dest = next((c for c in candidates if not c.exists() or _our_copy(c, old_version)), None)
     n = 1
-    while dest.exists():
+    while dest is None:
         n += 1
-        dest = path.with_name(f"{path.stem}.v{old_version}.bak{n}.sqlite3")
+        free = path.with_name(f"{path.stem}.v{old_version}.bak{n}.sqlite3")
+        dest = free if not free.exists() else None
     try:
         engines.backup_sqlite(path, dest)
     except (OSError, sqlite3.Error) as exc:
@@ -220,7 +228,25 @@ def save_copy_before_upgrade(db, old_version: int) -> Path | None:
             f"({getattr(exc, 'strerror', None) or exc}); nothing was changed; free some disk space "
             "or make its folder writable, then open it again"
         ) from None
+    for repeat in candidates:
+        if repeat != dest and repeat.exists() and _our_copy(repeat, old_version):
+            repeat.unlink(missing_ok=True)
     return dest
+
+
+def _our_copy(path: Path, version: int) -> bool:
+    """Whether ``path`` is a crm-tui database at schema ``version`` (a copy an upgrade saved)."""
+    from urllib.parse import quote
+
+    try:
+        con = sqlite3.connect(f"file:{quote(str(path))}?mode=ro", uri=True)
+        try:
+            row = con.execute("select value from crm_meta where key = 'schema_version'").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == str(version)
 
 
 def _set_meta(session: Session, key: str, value: str) -> None:

@@ -17,6 +17,13 @@ from pathlib import Path
 from crm_tui.errors import ValidationError
 
 XLSX_SUFFIXES = (".xlsx", ".xlsm")
+#: A CRM export has tens or a few hundred columns; each column costs a frame of its own, so a
+#: file of a million columns took gigabytes before any message. Refused before it is read whole.
+MAX_COLUMNS = 1000
+#: The longest cell read (notes hold up to 20,000 characters).
+MAX_CELL_CHARS = 100_000
+#: how much of a CSV file is read to count its header's columns
+HEAD_BYTES = 4 * 1024 * 1024
 
 
 def read_table(path, encoding: str | None = None):
@@ -31,6 +38,7 @@ def read_table(path, encoding: str | None = None):
     if path.suffix.lower() == ".xls":
         raise ValidationError(f"{path}: old .xls workbooks are not supported; save it as .xlsx or .csv")
     try:
+        _check_header_width(path, encoding)
         data = path.read_bytes()
     except OSError as exc:
         raise ValidationError(f"cannot read {path}: {exc.strerror or exc}") from None
@@ -64,6 +72,59 @@ def decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
         return data.decode("cp1252"), "cp1252"
     except UnicodeDecodeError:
         return data.decode("latin-1"), "latin-1"
+
+
+def _check_header_width(path: Path, encoding: str | None) -> None:
+    """Count the header row's columns from the file's first bytes, before reading it whole."""
+    import csv
+
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        codec = "utf-16"
+    else:
+        codec = encoding if encoding and _known(encoding) else "utf-8"
+    text = head.decode(codec, errors="replace").lstrip("\ufeff")
+    first, newline, _rest = text.partition("\n")
+    if not newline and len(head) == HEAD_BYTES:
+        raise ValidationError(
+            f"{path}: its first line is longer than {HEAD_BYTES // (1024 * 1024)} MiB; a CSV file's first line "
+            "names its columns; check that this is the file you meant"
+        )
+    width = len(next(csv.reader([first.rstrip("\r")], delimiter=_sniff_delimiter(first)), []))
+    _check_width(path, width)
+
+
+def _known(encoding: str) -> bool:
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return True
+
+
+def _check_width(path, width: int) -> None:
+    if width > MAX_COLUMNS:
+        raise ValidationError(
+            f"{path} has {width:,} columns; at most {MAX_COLUMNS:,} can be imported; "
+            "remove the columns you do not need, or export fewer"
+        )
+
+
+def _check_cells(df, path) -> None:
+    """Refuse a cell longer than MAX_CELL_CHARS, naming its row and column."""
+    import numpy as np
+
+    for column in df.columns:
+        values = df[column].to_numpy(dtype=object)
+        if not len(values) or max(map(len, values)) <= MAX_CELL_CHARS:
+            continue
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+        row = int(np.argmax(lengths))
+        raise ValidationError(
+            f"{path}: the cell in row {row + 2}, column {column!r} is {int(lengths[row]):,} characters long; "
+            f"at most {MAX_CELL_CHARS:,} can be imported; shorten it or leave that column out"
+        )
 
 
 def _sniff_delimiter(text: str) -> str:
@@ -116,7 +177,9 @@ def _clean_frame(df, path):
         seen[h] = n + 1
         unique.append(h if n == 0 else f"{h}.{n}")
     df.columns = unique
-    return df.fillna("").astype(str)
+    df = df.fillna("").astype(str)
+    _check_cells(df, path)
+    return df
 
 
 def _cell_text(value) -> str:
@@ -157,6 +220,7 @@ def _read_xlsx(path):
         width = len(header)
         while width and (header[width - 1] is None or str(header[width - 1]).strip() == ""):
             width -= 1
+        _check_width(path, width)
         headers = [_cell_text(h) for h in header[:width]]
         body = []
         for row in rows:

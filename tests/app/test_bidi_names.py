@@ -1,0 +1,26 @@
+"""A right-to-left override in a name does not shift the table's columns (issue 17, finding 9):
+bidirectional controls are drawn as visible escapes."""
+
+from __future__ import annotations
+
+from crm_tui.tui.literal import safe
+
+
+def test_bidi_controls_become_visible_escapes():
+    assert safe("Evil\u202eroC") == "Evil<U+202E>roC"
+    assert safe("a\u2066b\u2069c\u200fd\u061c") == "a<U+2066>b<U+2069>c<U+200F>d<U+061C>"
+    assert safe("שלום Industries") == "שלום Industries"  # right-to-left text itself is left alone
+
+
+async def test_the_customer_list_keeps_its_columns(make_app, settle, services):
+    services.create_customer(name="Plain Ltd", email="plain@example.com")
+    services.create_customer(name="Evil\u202egnp.exe", email="evil@example.com")
+    app = make_app()
+    async with app.run_test(size=(120, 24)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#customers-table")
+        lines = [table.render_line(y).text for y in range(table.size.height)]
+        plain = next(line for line in lines if "Plain Ltd" in line)
+        evil = next(line for line in lines if "Evil" in line)
+        assert "\u202e" not in evil and "<U+202E>" in evil
+        assert plain.index("plain@example.com") == evil.index("evil@example.com")
