@@ -150,13 +150,17 @@ def describe_version(value: str | None) -> str:
 
 #: what each schema version leaves behind that the one before lacks: a table or index name
 #: (``infer_version`` repairs a damaged version record from them; a new version adds its own)
-SCHEMA_MARKERS = {1: "deal", 2: "ix_customer_live_name", 3: "ix_deal_closed_metrics"}
+SCHEMA_MARKERS = {1: "deal", 2: "ix_customer_live_name", 3: "ix_deal_closed_metrics", 4: "journal_change"}
 
 
 def infer_version(names: set[str]) -> int:
-    """The newest schema version whose marker is among ``names`` (the database's table and
-    index names): what its tables show, whatever its damaged record says."""
-    return max((v for v, marker in SCHEMA_MARKERS.items() if marker in names), default=1)
+    """The newest schema version whose marker, and every earlier one's, is among ``names`` (the
+    database's table and index names): what its tables show, whatever its damaged record says.
+    A later step found without an earlier one is run again by the upgrade (steps check first)."""
+    version = 1
+    while SCHEMA_MARKERS.get(version + 1) in names:
+        version += 1
+    return version
 
 
 def schema_names(conn) -> set[str]:
