@@ -80,6 +80,8 @@ class Staging:
         self.updates: dict[str, set[str]] = {}  # table → the column lists its updates set
         self.unversioned: set[str] = set()  # tables updated without a version to check
         self.deletes: set[tuple[str, str]] = set()
+        #: after the merge: each table's first real id; a staged new row's id is start - 1 - local id
+        self.starts: dict[str, int] = {}
         self._local: dict[str, int] = {}
         self._made: list[str] = []
 
@@ -188,7 +190,7 @@ class Staging:
                 ),
                 {"t": name, "c": column},
             )
-        starts: dict[str, int] = {}
+        starts = self.starts
         from sqlmodel import SQLModel
 
         for table in SQLModel.metadata.sorted_tables:
@@ -250,8 +252,11 @@ def merge_staged_import(session: Any, staged: Staging) -> None:
 
     ``session`` is the open write session of ``Database.write`` on the import's connection
     (SQLite: under BEGIN IMMEDIATE). Anything that must commit together with an import (a
-    change journal) belongs in this function. Raises ``StaleStaging`` — nothing written,
-    stage again — when another session changed what staging relied on.
+    change journal) belongs in this function: after ``apply`` the staging tables still hold
+    every row written (``crm_op`` 'i' new, 'u' updated, with ``crm_cols`` set; deletes in
+    ``crm_stage_delete``) and ``staged.starts`` turns a new row's local id into its real one.
+    Raises ``StaleStaging`` — nothing written, stage again — when another session changed
+    what staging relied on.
     """
     conn = session.connection()
     changed = staged.changed_tables(conn)

@@ -61,7 +61,8 @@ def test_saves_go_on_while_a_big_import_runs(db, services, tmp_path):
     during = [took for at, took in saves if start < at < end]
     merge = result["import"].merge_seconds
     assert result["import"].created == 20_000
-    assert merge < engines.BUSY_TIMEOUT_S
+    if db.dialect.name == "sqlite":  # the one write lock others wait for; PostgreSQL locks rows only
+        assert merge < engines.BUSY_TIMEOUT_S
     # before: every save waited for the whole import; now at most for the short merge
     assert len(during) >= 3, (len(during), end - start)
     assert max(took for _, took in saves) < max(merge * 2 + 2.0, (end - start) / 2), (saves, merge, end - start)
