@@ -167,7 +167,7 @@ class Database:
                     if journal:
                         changes = jr.captured(session)
                         if jr.write_entry(session, jr.declared(session), changes) is not None:
-                            names |= {c.table for c in changes} | {"journal"}
+                            names |= {c.table for c in changes} | jr.bulk_tables(session) | {"journal"}
                     conn_ = session.connection()
                     engines.order_change_log(conn_)
                     change_id = (conn_.execute(select(func.max(ChangeLog.id))).scalar() or 0) + 1

@@ -183,6 +183,42 @@ def month_key(col, dialect):
     return func.to_char(col, "YYYY-MM")
 
 
+#: PostgreSQL's json_build_object takes at most 100 arguments: a name and a value per column
+_JSON_MAX_COLUMNS = 50
+
+
+def row_json(table, alias: str, dialect) -> str:
+    """SQL for a row of ``table`` (named ``alias`` in the query) as JSON text: every column by
+    name, the form the change journal stores a removed row in (``journal.decode`` reads it).
+
+    Built by the database so that undoing a large import journals the rows it removes
+    without fetching each one into Python while the write lock is held. Times come out as
+    the engine holds them: SQLite's naive UTC text, PostgreSQL's ISO text with its offset
+    (sessions run in UTC)."""
+    if len(table.c) > _JSON_MAX_COLUMNS:
+        raise ValueError(f"{table.name} has {len(table.c)} columns; row_json builds at most {_JSON_MAX_COLUMNS}")
+    quote = dialect.identifier_preparer.quote
+    pairs = ", ".join(f"'{c.name}', {alias}.{quote(c.name)}" for c in table.c)
+    if is_sqlite(dialect):
+        return f"json_object({pairs})"
+    return f"CAST(json_build_object({pairs}) AS TEXT)"
+
+
+def json_document(text: str, dialect) -> str:
+    """SQL that parses the JSON text ``text`` once, for ``json_field`` to read columns from."""
+    return text if is_sqlite(dialect) else f"CAST({text} AS JSON)"
+
+
+def json_field(column, document: str, dialect) -> str:
+    """SQL for ``column``'s value in a row made by ``row_json`` (``document`` from
+    ``json_document``), as the column stores it, so the row can be inserted again as it was."""
+    if is_sqlite(dialect):
+        # json_extract gives text, integers and NULL back as SQL values: the stored text of a
+        # time or a date is written back byte for byte
+        return f"json_extract({document}, '$.{column.name}')"
+    return f"CAST({document} ->> '{column.name}' AS {column.type.compile(dialect=dialect)})"
+
+
 def reserve_ids(conn, table, count: int) -> int:
     """First of ``count`` consecutive free primary keys of ``table`` for a bulk insert
     with explicit ids, inside the current write transaction (an import's merge copies its

@@ -3,7 +3,8 @@
 Flow: read every cell as text → decide each column's field → parse and check
 each field column-wise (pandas) → stage every good row outside the live tables,
 then merge them in ONE short ``db.write`` transaction (all good rows commit
-together, or none; ``crm_tui.io.staging``) →
+together, or none; ``crm_tui.io.staging``), journaled in that transaction as one action
+that the rep can undo →
 write rejected rows with a reason to ``<file>.rejected.csv`` (0600, cells that a spreadsheet
 would run as formulas start with a quote).
 A dry run does the same work and rolls the merge back.
@@ -216,9 +217,12 @@ def import_file(
     progress: Progress | None = None,
     now: dt.datetime | None = None,
     force: bool = False,
+    user: str | None = None,
 ) -> ImportResult:
     """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
-    rejected rows replace a SQLite file (never the open database)."""
+    rejected rows replace a SQLite file (never the open database). The import is journaled as
+    one action of ``user`` (default: ``config.current_user()``, as the app's own actions), which
+    that rep can undo like any other."""
     from crm_tui import safety
     from crm_tui.io.readers import read_table
 
@@ -247,7 +251,17 @@ def import_file(
             progress=progress,
         )
 
-    ctx, created, updated, merge_s = _stage_and_merge(db, kind, make_ctx, dry_run=dry_run)
+    if user is None:
+        from crm_tui.config import current_user
+
+        user = current_user()
+
+    def action(ctx: Ctx, created: int, updated: int):
+        from crm_tui import journal as jr
+
+        return jr.Action("import", import_label(kind, Path(path).name, created + updated, ctx.also_created), user, now)
+
+    ctx, created, updated, merge_s = _stage_and_merge(db, kind, make_ctx, action, dry_run=dry_run)
     ctx.tick(ctx.n)
     result = ImportResult(
         kind=kind,
@@ -275,9 +289,19 @@ def import_file(
 ATTEMPTS = 3
 
 
-def _stage_and_merge(db, kind: str, make_ctx, *, dry_run: bool):
+def import_label(kind: str, name: str, count: int, also: dict[str, int]) -> str:
+    """The import as the journal, History and undo name it: "import 1,234 customers from
+    leads.csv (also created 3 stages)"."""
+    noun = kind if count != 1 else kind[:-1]
+    label = f"import {count:,} {noun} from {name}"
+    extra = [f"{n:,} {what if n != 1 else what[:-1]}" for what, n in also.items() if n]
+    return label + (f" (also created {', '.join(extra)})" if extra else "")
+
+
+def _stage_and_merge(db, kind: str, make_ctx, action, *, dry_run: bool):
     """Stage the file's rows, then merge them in one short write transaction (see
-    ``crm_tui.io.staging``); stage again when another session changed what staging relied on.
+    ``crm_tui.io.staging``), journaled as the one action ``action(ctx, created, updated)``;
+    stage again when another session changed what staging relied on.
 
     → (ctx, created, updated, seconds the merge held the write transaction). A dry run
     rehearses the merge and rolls it back."""
@@ -296,7 +320,7 @@ def _stage_and_merge(db, kind: str, make_ctx, *, dry_run: bool):
                 started = time.perf_counter()
                 try:
                     with db.write(TABLES[kind], keep=not dry_run, connection=conn) as session:
-                        staging.merge_staged_import(session, staged)
+                        staging.merge_staged_import(session, staged, action(ctx, created, updated))
                 except staging.StaleStaging:
                     continue
                 return ctx, created, updated, time.perf_counter() - started

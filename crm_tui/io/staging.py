@@ -32,8 +32,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import case, func, or_, select, text
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import func, select, text
 
 from crm_tui import engines, models
 
@@ -179,8 +179,21 @@ class Staging:
                     if _found(conn, _key_taken(conn, table, keys, live_only)):
                         raise StaleStaging(f"a {name} the import creates was created meanwhile")
 
+    def reserve(self, conn: Any) -> None:
+        """Each table's block of real ids for its new rows (``starts``), taken before anything
+        is removed: a new record never gets the id of one the import removes (SQLite hands
+        out max(id) + 1), so the journal can tell them apart and an undo can bring the old one
+        back while the new one goes."""
+        from sqlmodel import SQLModel
+
+        for table in SQLModel.metadata.sorted_tables:
+            count = self.inserts.get(table.name, 0)
+            if count:
+                self.starts[table.name] = engines.reserve_ids(conn, table, count)
+
     def apply(self, conn: Any) -> None:
-        """Deletes first, then each table parents first: inserts with real ids, then updates."""
+        """Deletes first, then each table parents first: inserts with real ids, then updates
+        (after ``reserve``)."""
         quote = conn.dialect.identifier_preparer.quote
         for name, column in sorted(self.deletes):
             conn.execute(
@@ -194,9 +207,7 @@ class Staging:
         from sqlmodel import SQLModel
 
         for table in SQLModel.metadata.sorted_tables:
-            count = self.inserts.get(table.name, 0)
-            if count:
-                starts[table.name] = engines.reserve_ids(conn, table, count)
+            if self.inserts.get(table.name, 0):
                 cols = [c for c in table.c]
                 conn.exec_driver_sql(
                     f"INSERT INTO {quote(table.name)} ({', '.join(quote(c.name) for c in cols)}) "
@@ -205,6 +216,88 @@ class Staging:
                 )
             for group in sorted(self.updates.get(table.name, ())):
                 _apply_updates(conn, quote, table, group, starts)
+
+    # -- the journal ---------------------------------------------------------------------
+
+    def updated_values(self, conn: Any) -> list[Any]:
+        """The records the merge will update whose values really change (bookkeeping aside):
+        ``journal.Change`` updates with each changed field's old and new value (after
+        ``reserve``, before ``apply``). Re-importing a file updates every row it matches;
+        most of them usually keep their values and are no change worth a journal line."""
+        from crm_tui import journal as jr
+
+        changes: list[Any] = []
+        for name in sorted(self.updates):
+            table = _table(name)
+            staged = _staged_table(table)
+            for group in sorted(self.updates[name]):
+                cols = group.split(",")
+                fields = [c for c in cols if c not in jr.BOOKKEEPING]
+                if not fields:
+                    continue
+                new = {c: _mapped(table, staged, c, self.starts) for c in cols}
+                query = (
+                    select(table.c.id, *(table.c[c] for c in cols), *(new[c].label(f"new_{c}") for c in cols))
+                    .join(staged, staged.c.id == table.c.id)
+                    .where(
+                        staged.c.crm_op == "u",
+                        staged.c.crm_cols == group,
+                        or_(*(table.c[c].is_distinct_from(new[c]) for c in fields)),
+                    )
+                )
+                for row in conn.execute(query).mappings():
+                    changed = [c for c in fields if jr.encode({c: row[c]}) != jr.encode({c: row[f"new_{c}"]})]
+                    if not changed:
+                        continue
+                    keys = changed + [c for c in cols if c in jr.BOOKKEEPING]
+                    before = {c: row[c] for c in keys}
+                    after = {c: row[f"new_{c}"] for c in keys}
+                    changes.append(jr.Change(name, int(row["id"]), "update", before, after))
+        return changes
+
+    def removed_count(self, conn: Any) -> int:
+        """How many live rows the merge's deletes remove (before ``apply``)."""
+        total = 0
+        for name, column in sorted(self.deletes):
+            quote = conn.dialect.identifier_preparer.quote
+            total += int(
+                conn.execute(
+                    text(
+                        f"SELECT count(*) FROM {quote(name)} WHERE {quote(column)} IN "
+                        f"(SELECT val FROM {DELETES} WHERE tbl = :t AND col = :c)"
+                    ),
+                    {"t": name, "c": column},
+                ).scalar()
+            )
+        return total
+
+    def journal(self, conn: Any, entry_id: int) -> None:
+        """Journal, under ``entry_id``, the records the merge makes (their ids: the values are
+        the record itself, and each later change is journaled with its own old values) and the
+        ones it removes (all their values, for an undo to bring back), in a statement per
+        table, before ``apply``."""
+        quote = conn.dialect.identifier_preparer.quote
+        for name in sorted(self.inserts):
+            table = _table(name)
+            conn.execute(
+                text(
+                    "INSERT INTO journal_change (entry_id, table_name, record_id, op, before, after) "
+                    f"SELECT :e, :t, {_value(quote, table, table.c.id, self.starts)}, 'insert', NULL, NULL "
+                    f"FROM {PREFIX}{name} s WHERE s.crm_op = 'i' ORDER BY s.id DESC"
+                ),
+                {"e": entry_id, "t": name},
+            )
+        for name, column in sorted(self.deletes):
+            table = _table(name)
+            conn.execute(
+                text(
+                    "INSERT INTO journal_change (entry_id, table_name, record_id, op, before, after) "
+                    f"SELECT :e, :name, x.id, 'delete', {engines.row_json(table, 'x', conn.dialect)}, NULL "
+                    f"FROM {quote(name)} x WHERE x.{quote(column)} IN "
+                    f"(SELECT val FROM {DELETES} WHERE tbl = :t AND col = :c) ORDER BY x.id"
+                ),
+                {"e": entry_id, "name": name, "t": name, "c": column},  # PostgreSQL types each use apart
+            )
 
     def drop(self) -> None:
         """Remove the staging tables (the connection goes back to the pool afterwards)."""
@@ -247,22 +340,32 @@ def staging(conn: Any) -> Iterator[Staging]:
         staged.drop()
 
 
-def merge_staged_import(session: Any, staged: Staging) -> None:
+def merge_staged_import(session: Any, staged: Staging, action: Any = None) -> None:
     """The import's one write transaction: check the staged rows still hold, then write them.
 
     ``session`` is the open write session of ``Database.write`` on the import's connection
-    (SQLite: under BEGIN IMMEDIATE). Anything that must commit together with an import (a
-    change journal) belongs in this function: after ``apply`` the staging tables still hold
-    every row written (``crm_op`` 'i' new, 'u' updated, with ``crm_cols`` set; deletes in
-    ``crm_stage_delete``) and ``staged.starts`` turns a new row's local id into its real one.
-    Raises ``StaleStaging`` — nothing written, stage again — when another session changed
-    what staging relied on.
+    (SQLite: under BEGIN IMMEDIATE). ``action`` (a ``journal.Action``): the import is journaled
+    as that one action, in this transaction, with every record it makes, updates or removes
+    (``Staging.journal``, ``Staging.updated_values``); an import that changes nothing writes
+    no journal entry. Raises ``StaleStaging`` — nothing written, stage again — when another
+    session changed what staging relied on.
     """
+    from crm_tui import journal as jr
+
     conn = session.connection()
     changed = staged.changed_tables(conn)
     staged.check_current(conn, changed)
     try:
         with engines.long_statements(conn):  # a big file's INSERT … SELECT may take a while
+            staged.reserve(conn)
+            if action is not None:
+                updates = staged.updated_values(conn)
+                tables = set(staged.inserts) | {c.table for c in updates} | {name for name, _ in staged.deletes}
+                if staged.inserts or updates or staged.removed_count(conn):
+                    jr.declare(session, action)
+                    entry_id = jr.open_entry(session, tables)
+                    staged.journal(conn, entry_id)
+                    jr.insert_changes(session, entry_id, updates)
             staged.apply(conn)
     except sa_exc.IntegrityError as exc:
         # a record staging matched was deleted, a unique name taken, or (PostgreSQL) an id of
@@ -296,6 +399,31 @@ def _value(quote: Callable[[str], str], table: Any, column: Any, starts: dict[st
         if target in starts:
             return f"CASE WHEN {name} < 0 THEN {starts[target] - 1} - {name} ELSE {name} END"
     return name
+
+
+def _staged_table(table: Any) -> Any:
+    """The staging table of ``table`` for SQLAlchemy queries: the live columns and their types
+    (a time read from it is a UTC datetime, as from the live table), plus the staging columns."""
+    from sqlalchemy import BigInteger, Column, MetaData, String, Table, Text
+
+    return Table(
+        PREFIX + table.name,
+        MetaData(),
+        *(Column(c.name, c.type) for c in table.c),
+        Column("crm_op", String(1)),
+        Column("crm_cols", Text),
+        Column("crm_version", BigInteger),
+    )
+
+
+def _mapped(table: Any, staged: Any, name: str, starts: dict[str, int]) -> Any:
+    """``_value`` for SQLAlchemy queries: the staged column with local ids made real."""
+    column = staged.c[name]
+    for fk in table.c[name].foreign_keys:
+        target = fk.column.table.name
+        if target in starts:
+            return case((column < 0, starts[target] - 1 - column), else_=column)
+    return column
 
 
 def _apply_updates(conn: Any, quote: Callable[[str], str], table: Any, group: str, starts: dict[str, int]) -> None:

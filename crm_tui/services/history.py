@@ -4,7 +4,8 @@
 whichever session or run of the app it was made; ``redo()`` brings back the last one undone,
 until the rep does something new. Both refuse, changing nothing, when a record the action
 touched was changed since (another session, or a later action of someone else): the message
-says what it holds now.
+says what it holds now. An import is taken back and brought back as one action, with
+set-based SQL (``journal.revert_bulk``).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ class HistoryOps(ServiceBase):
             action = jr.declared(session)
             if action is not None:
                 action.undoes = entry.id
-            jr.revert(session, jr.changes_of(session, entry.id), self.now(), lock=lock)
+            if entry.kind in jr.BULK_KINDS:
+                jr.revert_bulk(session, entry.id, self.now(), lock=lock)
+            else:
+                jr.revert(session, jr.changes_of(session, entry.id), self.now(), lock=lock)
             entry.undone = True
             session.add(entry)
             return Undone(entry.action, entry.id, entry.record_table, entry.record_id)
@@ -57,7 +61,10 @@ class HistoryOps(ServiceBase):
             action = jr.declared(session)
             if action is not None:
                 action.undoes = entry.id
-            jr.revert(session, jr.changes_of(session, undo.id), self.now(), lock=lock)
+            if entry.kind in jr.BULK_KINDS:  # its undo removed or restored as many records
+                jr.revert_bulk(session, undo.id, self.now(), lock=lock)
+            else:
+                jr.revert(session, jr.changes_of(session, undo.id), self.now(), lock=lock)
             entry.undone = False
             session.add(entry)
             return Undone(entry.action, entry.id, entry.record_table, entry.record_id)

@@ -63,6 +63,31 @@ async def test_import_customers_from_palette_shows_summary_and_list(make_app, se
         assert "Zenith Tools" in listed and "Xylo Ltd" in listed and "Yarrow" not in listed
 
 
+async def test_ctrl_z_takes_back_an_import_from_the_dialog_as_one_action(
+    make_app, settle, palette, until, notifications, db, services, tmp_path
+):
+    services.create_customer(name="Kept Co")  # an older action of the rep: untouched by the undo
+    source = tmp_path / "leads.csv"
+    source.write_text(CSV_TEXT, encoding="utf-8")
+    app = make_app()
+    seen = notifications(app)
+    async with app.run_test(size=(100, 32)) as pilot:
+        await settle(app, pilot)
+        await run_command(pilot, palette, settle, "Import customers")
+        await pilot.press(*str(source), "enter")
+        await until(pilot, lambda: "Imported customers" in text_of(app, "#transfer-summary"), what="the summary")
+        assert names(db) == {"Kept Co", "Zenith Tools", "Xylo Ltd"}
+        await pilot.press("escape")
+        await settle(app, pilot)
+        await pilot.press("ctrl+z")
+        await until(pilot, lambda: seen.said("Undo: import 2 customers from leads.csv"), what="the undo's message")
+        assert names(db) == {"Kept Co"}
+        await until(pilot, lambda: "Zenith" not in shown(app), what="the list without the imported rows")
+        await pilot.press("ctrl+y")
+        await until(pilot, lambda: seen.said("Redo: import 2 customers from leads.csv"), what="the redo's message")
+        assert names(db) == {"Kept Co", "Zenith Tools", "Xylo Ltd"}
+
+
 async def test_dry_run_writes_nothing(make_app, settle, palette, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")

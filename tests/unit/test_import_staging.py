@@ -1,6 +1,7 @@
 """A big import does not hold the write lock for its whole run (issue 17, finding 6): its rows are
 staged outside the live tables and merged in one short transaction; all or nothing stays the
-promise, also when the import is killed or another session changes what it read."""
+promise — for the rows and their journal entry — also when the import is killed or another
+session changes what it read."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sqlalchemy import func, select
 from crm_tui import engines
 from crm_tui.db import Database
 from crm_tui.io import import_file, importer
-from crm_tui.models import Customer, Deal
+from crm_tui.models import Customer, Deal, JournalEntry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -101,6 +102,9 @@ def test_the_import_stages_again_when_another_session_changes_what_it_read(db, s
     assert names == ["New Co"]  # created once, by the rep; the import's deal joined it
     assert d1.amount_cents == 25_000 and d1.owner == "bob" and d1.version == deal.version + 2
     assert d2.customer_id is not None
+    with db.read() as session:  # the attempt that found the records changed journaled nothing
+        imports = session.execute(select(JournalEntry.action).where(JournalEntry.kind == "import")).scalars().all()
+    assert imports == ["import 1 deal from first.csv (also created 1 customer)", "import 2 deals from again.csv"]
 
 
 def test_an_import_that_keeps_meeting_changes_gives_up_cleanly(db, services, tmp_path, monkeypatch):
@@ -147,6 +151,10 @@ def test_a_killed_import_leaves_all_or_nothing_and_no_staging(tmp_path):
             assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             deals = con.execute("select count(*) from deal").fetchone()[0]
             assert deals in (0, 30_000), deals  # all or nothing
+            # and its journal with it: one entry naming every deal it made, or none
+            entries = con.execute("select count(*) from journal where kind = 'import'").fetchone()[0]
+            journaled = con.execute("select count(*) from journal_change where table_name = 'deal'").fetchone()[0]
+            assert (entries, journaled) == ((1, 30_000) if deals else (0, 0)), (entries, journaled)
             outcomes.add(deals)
             staged = con.execute("select name from sqlite_master where name like 'crm_stage%'").fetchall()
             assert staged == []

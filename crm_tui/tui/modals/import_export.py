@@ -254,6 +254,7 @@ class ImportScreen(TransferScreen):
             dayfirst=job["dayfirst"],
             progress=self.progress_callback(),
             now=self.app.clock(),
+            user=self.app.services.user,  # journaled as this rep's action: ctrl+z takes the import back
         )
 
     def summary_lines(self, result) -> list[str]:
