@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 
 from crm_tui import journal as jr
 from crm_tui.columns import col, pk
@@ -110,9 +110,21 @@ def history(
             )
         entries = list(session.scalars(query.order_by(pk(JournalEntry.id).desc()).limit(limit)))
         ids = [e.id for e in entries]
+        # An import's entry holds every record of the file: about one record, only its change
+        # is listed (the rest can be tens of thousands of lines, read for nothing)
+        bulk = {e.id for e in entries if e.kind in jr.BULK_KINDS} if record is not None else set()
         by_entry: dict[int, list[RecordChange]] = {}
         stages = dict(session.execute(select(pk(Stage.id), col(Stage.name))).all())
         for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            picked: ColumnElement[bool] = col(JournalChange.entry_id).in_([i for i in chunk if i not in bulk])
+            if record is not None and bulk & set(chunk):
+                picked = or_(
+                    picked,
+                    col(JournalChange.entry_id).in_(bulk & set(chunk))
+                    & (col(JournalChange.table_name) == record[0])
+                    & (col(JournalChange.record_id) == record[1]),
+                )
             rows = session.execute(
                 select(
                     col(JournalChange.entry_id),
@@ -122,7 +134,7 @@ def history(
                     col(JournalChange.before),
                     col(JournalChange.after),
                 )
-                .where(col(JournalChange.entry_id).in_(ids[start : start + 500]))
+                .where(picked)
                 .order_by(pk(JournalChange.id))
             )
             for entry_id, table, rid, op, before, after in rows:

@@ -15,6 +15,7 @@ from crm_tui import journal as jr
 from crm_tui.errors import ConflictError
 from crm_tui.io import import_file
 from crm_tui.models import Customer, Deal, JournalChange, JournalEntry, Note, Order, OrderLine
+from crm_tui.queries.history import history
 from crm_tui.services import Services
 
 UTC = dt.UTC
@@ -252,6 +253,16 @@ def test_the_import_is_the_reps_own_action(db, services, tmp_path, monkeypatch):
     assert entries(db)[-1].who == "carol"
     assert services.next_undo() is None  # ann did not import it: her ctrl+z leaves it alone
     assert Services(db, user="carol").next_undo() == "import 1 customer from c.csv"
+
+
+def test_history_of_one_record_lists_the_import_with_only_that_records_change(db, tmp_path):
+    rows = "".join(f"Company {i}\n" for i in range(50))
+    import_file(db, "customers", write(tmp_path, "c.csv", "name\n" + rows), user="ann")
+    with db.read() as session:
+        cid = session.execute(select(Customer.id).where(Customer.name == "Company 7")).scalar_one()
+    (item,) = history(db, record=("customer", cid))
+    assert item.kind == "import" and item.action == "import 50 customers from c.csv"
+    assert [(c.table, c.record_id, c.op) for c in item.changes] == [("customer", cid, "insert")]
 
 
 def test_orders_journal_their_lines_and_undo_restores_the_order(db, services, tmp_path):
