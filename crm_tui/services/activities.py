@@ -93,10 +93,10 @@ class ActivityOps(ServiceBase):
             else:
                 step = v.positive_int(days if days is not None else 1, "days", maximum=3650)
                 base = max(self.now(), task.due_at) if task.due_at else self.now()
-                new_due = base + dt.timedelta(days=step)
+                new_due = _later(base, step, task.subject)
             if new_due is None or new_due <= self.now():
                 raise ValidationError("snooze to a time in the future")
-            self._say(session, f"snooze '{task.subject}' to {new_due.astimezone():%a %b %d %H:%M}")
+            self._say(session, f"snooze '{task.subject}' to {_local(new_due):%a %b %d %H:%M}")
             task.due_at = new_due
             self._touch(task)
             return task
@@ -214,3 +214,23 @@ class ActivityOps(ServiceBase):
             session.add(note)
             session.flush()
             return note
+
+
+def _later(base: dt.datetime, days: int, subject: str) -> dt.datetime:
+    """``base`` plus ``days`` days; a task due near the end of the calendar (an import can set
+    9999-12-31) cannot move past year 9999: said in words, not as Python's OverflowError."""
+    try:
+        return base + dt.timedelta(days=days)
+    except OverflowError:
+        raise ValidationError(
+            f"'{subject}' is due {base:%Y-%m-%d}; {days} day{'s' if days != 1 else ''} later is past 9999-12-31, "
+            "the last date crm-tui can keep; give it an earlier due date instead"
+        ) from None
+
+
+def _local(when: dt.datetime) -> dt.datetime:
+    """``when`` in local time for a label; in UTC where local time would pass year 9999."""
+    try:
+        return when.astimezone()
+    except OverflowError:
+        return when

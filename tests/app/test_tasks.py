@@ -76,6 +76,23 @@ async def test_snooze_one_day_moves_due_by_a_day(make_app, settle, opened, db, s
         assert task(db, seeded["second"].id).due_at == before + dt.timedelta(days=1)
 
 
+async def test_snoozing_a_task_due_on_the_last_day_says_why_not(
+    make_app, opened, until, notifications, db, services, clock
+):
+    """Issue 17, finding 7: +1 day on a task due 9999-12-31 showed "OverflowError"."""
+    last = services.add_task("Call at the end of time", due_at="9999-12-31T12:00:00+00:00")
+    app = make_app("tasks")
+    seen = notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: "Call at the end of time" in "".join(lines(app)), what="the task")
+        await pilot.press("s")
+        await opened(pilot, "SnoozeScreen")
+        await pilot.press("enter")  # "+1 day"
+        await until(pilot, lambda: seen.said("past 9999-12-31"), what="the refusal")
+        assert not seen.said("OverflowError")
+        assert task(db, last.id).due_at == last.due_at
+
+
 async def test_snooze_escape_changes_nothing(make_app, settle, opened, db, seeded):
     app = make_app("tasks")
     async with app.run_test(size=(120, 40)) as pilot:

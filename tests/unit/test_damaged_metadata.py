@@ -1,6 +1,6 @@
-"""Tracebacks and internal messages (issue 17, finding 7): the last possible date, and a damaged
-schema version record, give one clear line; ``doctor`` names the damage and ``doctor --fix``
-repairs it; nothing is copied or changed on the way."""
+"""Tracebacks and internal messages (issue 17, finding 7): the last possible date (a report's
+end, a snooze past it), and a damaged schema version record, give one clear line; ``doctor``
+names the damage and ``doctor --fix`` repairs it; nothing is copied or changed on the way."""
 
 from __future__ import annotations
 
@@ -16,9 +16,10 @@ from sqlalchemy import text
 
 from crm_tui import doctor
 from crm_tui.db import Database
-from crm_tui.errors import DatabaseError
+from crm_tui.errors import DatabaseError, ValidationError
 from crm_tui.metrics import Filters, report
 from crm_tui.migrations import SCHEMA_VERSION
+from crm_tui.models import Task
 
 REPO = Path(__file__).resolve().parents[2]
 DAMAGE = ["abc", "", "3.0", "-1", "0", None]  # None: the record is missing
@@ -60,6 +61,20 @@ def test_the_last_possible_date_is_a_period_end(db, services):
     everything = report(db, Filters())
     assert report(db, Filters(until=dt.date.max))["deals"] == everything["deals"]
     assert report(db, Filters(since=dt.date.min, until=dt.date.max))["deals"]["won_count"] == 1
+
+
+def test_snoozing_past_the_last_date_is_refused_in_words(db, services):
+    task = services.add_task("Call at the end of time", due_at="9999-12-31T12:00:00+00:00")
+    with db.read() as session:
+        entries = session.execute(text("select count(*) from journal")).scalar()
+    for days in (1, 3, 7):
+        with pytest.raises(ValidationError, match=r"is due 9999-12-31; \d days? later is past 9999-12-31"):
+            services.snooze_task(task.id, days=days)
+    with db.read() as session:  # nothing written
+        assert session.execute(text("select count(*) from journal")).scalar() == entries
+    assert services.get(Task, task.id).due_at == task.due_at
+    moved = services.snooze_task(task.id, until="9999-12-30T09:00:00+00:00")  # a date it can keep
+    assert moved.due_at == dt.datetime(9999, 12, 30, 9, tzinfo=dt.UTC)
 
 
 def test_report_until_9999_12_31_is_not_a_traceback(tmp_path):
