@@ -86,13 +86,24 @@ def _check_header_width(path: Path, encoding: str | None) -> None:
         codec = encoding if encoding and _known(encoding) else "utf-8"
     text = head.decode(codec, errors="replace").lstrip("\ufeff")
     first, newline, _rest = text.partition("\n")
-    if not newline and len(head) == HEAD_BYTES:
+    whole = bool(newline) or len(head) < HEAD_BYTES
+    try:
+        width = len(next(csv.reader([first.rstrip("\r")], delimiter=_sniff_delimiter(first)), []))
+    except csv.Error as exc:
+        if whole:
+            # the csv module refuses a field over its limit (131,072 characters): no column name is
+            reason = "a column name longer than 131,072 characters" if "field larger" in str(exc) else str(exc)
+            raise ValidationError(
+                f"{path}: its first line, which names the columns, has {reason}; check that this is the file you meant"
+            ) from None
+        width = 0
+    if not whole and width <= MAX_COLUMNS:
         raise ValidationError(
             f"{path}: its first line is longer than {HEAD_BYTES // (1024 * 1024)} MiB; a CSV file's first line "
             "names its columns; check that this is the file you meant"
         )
-    width = len(next(csv.reader([first.rstrip("\r")], delimiter=_sniff_delimiter(first)), []))
-    _check_width(path, width)
+    # a first line cut at HEAD_BYTES holds at least this many columns, which is enough to refuse
+    _check_width(path, width, more=not whole)
 
 
 def _known(encoding: str) -> bool:
@@ -103,10 +114,11 @@ def _known(encoding: str) -> bool:
     return True
 
 
-def _check_width(path, width: int) -> None:
+def _check_width(path, width: int, *, more: bool = False) -> None:
+    """``more``: the file has at least ``width`` columns (only the start of its first line was read)."""
     if width > MAX_COLUMNS:
         raise ValidationError(
-            f"{path} has {width:,} columns; at most {MAX_COLUMNS:,} can be imported; "
+            f"{path} has {'at least ' if more else ''}{width:,} columns; at most {MAX_COLUMNS:,} can be imported; "
             "remove the columns you do not need, or export fewer"
         )
 

@@ -83,6 +83,62 @@ def test_a_csv_with_too_many_columns_is_refused_before_it_is_read(db, tmp_path):
         import_file(db, "customers", no_line)
 
 
+def test_a_million_columns_are_refused_before_the_file_is_read(db, tmp_path, monkeypatch):
+    """The attack's file: a million columns took 2.7 GB before its error. Refused from the first
+    line alone — the body is never read — in little memory, and nothing is imported."""
+    import tracemalloc
+
+    from crm_tui.io import readers
+
+    wide = tmp_path / "million.csv"
+    wide.write_text(",".join("c" * 1_000_001) + "\n" + ",".join("x" * 1_000_001) + "\n")
+    real = readers.Path.read_bytes
+
+    def no_body(path, *args):
+        assert path != wide, "the whole file was read before its columns were counted"
+        return real(path, *args)
+
+    monkeypatch.setattr(readers.Path, "read_bytes", no_body)
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValidationError, match=r"has 1,000,001 columns; at most 1,000 can be imported"):
+            import_file(db, "customers", wide)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 1024 * 1024, f"{peak:,} bytes"
+    longer = tmp_path / "long-names.csv"  # a first line past what is read of it: counted as far as it goes
+    longer.write_text(",".join(f"column {i}" for i in range(600_000)) + "\nAcme\n")
+    with pytest.raises(ValidationError, match=r"has at least [\d,]+ columns; at most 1,000"):
+        import_file(db, "customers", longer)
+    with db.read() as session:
+        assert session.execute(text("select count(*) from customer")).scalar() == 0
+
+
+def test_a_column_name_too_long_for_the_csv_module_is_one_line(tmp_path):
+    for name, header in (("bare.csv", "x" * 200_000), ("quoted.csv", '"' + "y" * 200_000 + '",name')):
+        source = tmp_path / name
+        source.write_text(header + "\nAcme\n")
+        p = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "crm_tui",
+                "--db",
+                str(tmp_path / "crm.sqlite3"),
+                "import",
+                "customers",
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+        assert p.returncode == 2 and "Traceback" not in p.stderr, p.stderr
+        assert p.stderr.strip().count("\n") == 0 and "column name longer than 131,072 characters" in p.stderr
+
+
 def test_a_huge_cell_is_refused_naming_row_and_column(db, tmp_path):
     big = tmp_path / "big.csv"
     big.write_text(f'name,notes\nAcme,short\nGlobex,"{"x, " * MAX_CELL_CHARS}"\n')
@@ -114,5 +170,29 @@ def test_messages_name_the_file_not_a_url(tmp_path):
     )
     assert p.returncode == 2 and str(garbage) in p.stderr, p.stderr
     assert "sqlite:" not in p.stderr
-    con = sqlite3.connect(garbage)
-    con.close()
+    assert garbage.read_bytes() == b"this is not a database at all" * 100  # and it was left alone
+
+
+def test_copy_names_both_files_by_their_paths(tmp_path):
+    source, target = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
+    for path, name in ((source, "Acme"), (target, "Globex")):
+        db = Database.open(str(path))
+        db.close()
+        con = sqlite3.connect(path)
+        with con:
+            con.execute(
+                "insert into customer (name, name_key, kind, email, phone, website, industry, tags, owner, "
+                "source, status, created_at, updated_at, version) values (?, ?, 'company', '', '', '', '', "
+                "'', '', '', 'lead', '2026-01-01 00:00:00', '2026-01-01 00:00:00', 1)",
+                (name, name.lower()),
+            )
+        con.close()
+    p = subprocess.run(
+        [sys.executable, "-m", "crm_tui", "copy", "--from", str(source), "--to", str(target)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert p.returncode == 2 and f"--to {target} already holds data" in p.stderr, p.stderr
+    assert "sqlite:" not in p.stderr
