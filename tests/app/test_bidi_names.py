@@ -24,3 +24,24 @@ async def test_the_customer_list_keeps_its_columns(make_app, settle, services):
         evil = next(line for line in lines if "Evil" in line)
         assert "\u202e" not in evil and "<U+202E>" in evil
         assert plain.index("plain@example.com") == evil.index("evil@example.com")
+
+
+async def test_the_task_list_keeps_its_columns(make_app, until, services, clock):
+    import datetime as dt
+
+    due = clock.now + dt.timedelta(hours=3)
+    services.add_task("Plain call", due_at=due, owner="ann")
+    services.add_task("Evil\u202ellac", due_at=due, owner="ann")
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 24)) as pilot:
+        widget = app.screen.query_one("#task-list")
+
+        def lines():
+            return [widget.render_line(y).text for y in range(widget.size.height)]
+
+        await until(pilot, lambda: any("Evil" in line for line in lines()), what="the tasks")
+        plain = next(line for line in lines() if "Plain call" in line)
+        evil = next(line for line in lines() if "Evil" in line)
+        assert "\u202e" not in evil and "Evil<U+202E>llac" in evil
+        at = due.astimezone().strftime("%H:%M")
+        assert plain.index(at) == evil.index(at)  # the due column did not move
