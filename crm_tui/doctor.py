@@ -127,6 +127,13 @@ def _schema_and_counts(raw, line, known: int, *, fix: Path | None = None) -> int
             return 1
         row = raw.execute("select value from crm_meta where key='schema_version'").fetchone()
         names = {r[0] for r in raw.execute("select name from sqlite_master where type in ('table', 'index')")}
+        names |= {  # columns as table.column: a schema version can be one added column
+            r[0]
+            for r in raw.execute(
+                "select m.name || '.' || p.name from sqlite_master m join pragma_table_info(m.name) p "
+                "where m.type = 'table'"
+            )
+        }
     except sqlite3.DatabaseError as exc:
         line("schema", f"PROBLEM: cannot read it ({exc})")
         return 1

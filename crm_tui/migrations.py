@@ -148,14 +148,21 @@ def describe_version(value: str | None) -> str:
     return "crm_meta has no schema_version" if value is None else f"schema_version is {value!r}"
 
 
-#: what each schema version leaves behind that the one before lacks: a table or index name
-#: (``infer_version`` repairs a damaged version record from them; a new version adds its own)
-SCHEMA_MARKERS = {1: "deal", 2: "ix_customer_live_name", 3: "ix_deal_closed_metrics", 4: "journal_change"}
+#: what each schema version leaves behind that the one before lacks: a table or index name, or a
+#: column as ``table.column`` (``infer_version`` repairs a damaged version record from them; a new
+#: version adds its own)
+SCHEMA_MARKERS = {
+    1: "deal",
+    2: "ix_customer_live_name",
+    3: "ix_deal_closed_metrics",
+    4: "journal_change",
+    5: "task.outcome",
+}
 
 
 def infer_version(names: set[str]) -> int:
     """The newest schema version whose marker, and every earlier one's, is among ``names`` (the
-    database's table and index names): what its tables show, whatever its damaged record says.
+    database's table, index and column names): what its tables show, whatever its damaged record says.
     A later step found without an earlier one is run again by the upgrade (steps check first)."""
     version = 1
     while SCHEMA_MARKERS.get(version + 1) in names:
@@ -164,11 +171,13 @@ def infer_version(names: set[str]) -> int:
 
 
 def schema_names(conn) -> set[str]:
-    """Table and index names of the database behind ``conn`` (any engine)."""
+    """Table and index names, and columns as ``table.column``, of the database behind ``conn``
+    (any engine)."""
     found = inspect(conn)
     names = set(found.get_table_names())
     for table in list(names):
         names.update(ix["name"] for ix in found.get_indexes(table) if ix.get("name"))
+        names.update(f"{table}.{c['name']}" for c in found.get_columns(table))
     return names
 
 

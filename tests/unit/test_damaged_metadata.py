@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -113,6 +115,21 @@ def test_a_repair_from_an_older_schema_upgrades_next(tmp_path):
     assert "set to 2" in out.getvalue()
     Database.open(str(path)).close()
     assert list(tmp_path.glob("*.v2.bak.sqlite3"))
+
+
+def test_a_repair_of_a_schema_4_file_says_4_and_opening_adds_schema_5(tmp_path):
+    """Schema 5 adds a column, not a table or an index: the repair reads columns too."""
+    path = tmp_path / "crm.sqlite3"
+    shutil.copy(Path(__file__).resolve().parents[1] / "data" / "schema" / "v4.sqlite3", path)
+    os.chmod(path, 0o600)
+    damage(path, "abc")
+    out = io.StringIO()
+    doctor.run(type("Args", (), {"fix": True})(), str(path), out=out)
+    assert "set to 4" in out.getvalue(), out.getvalue()
+    Database.open(str(path)).close()
+    con = sqlite3.connect(path)
+    assert "outcome" in {r[1] for r in con.execute("pragma table_info(task)")}
+    con.close()
 
 
 def test_a_damaged_record_on_a_server_is_reported_and_repaired(pg_db_url):
