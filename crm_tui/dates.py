@@ -160,7 +160,10 @@ def moment_text(
 ) -> str:
     """``moment`` in local time as a rep reads it in a list: ``Sat Dec 28 04:55`` within the year
     of ``now``, ``Dec 28 2024 04:55`` outside it (a weekday without its year misleads)."""
-    local = moment.astimezone(tz)
+    try:
+        local = moment.astimezone(tz)
+    except OverflowError:  # the last hours of year 9999 have no local time east of UTC
+        local = moment
     if local.year != now.astimezone(tz).year:
         text = local.strftime("%b %d %Y")
     else:

@@ -221,3 +221,10 @@ def test_a_moment_outside_this_year_shows_its_year_instead_of_a_weekday():
     berlin = dt.timezone(dt.timedelta(hours=1))
     eve = dt.datetime(2026, 12, 31, 23, 30, tzinfo=dt.UTC)
     assert dates.moment_text(eve, now, berlin) == "Jan 01 2027 00:30"
+
+
+def test_the_end_of_time_is_shown_not_an_overflow():
+    now = dt.datetime(2026, 12, 4, 13, 0, tzinfo=dt.UTC)
+    end = dt.datetime(9999, 12, 31, 23, 0, tzinfo=dt.UTC)
+    tokyo = dt.timezone(dt.timedelta(hours=9))
+    assert dates.moment_text(end, now, tokyo) == "Dec 31 9999 23:00"
