@@ -18,6 +18,8 @@ TRANSITIONS = {
     "cancelled": set(),
 }
 STAMP = {"approved": "approved_at", "fulfilled": "fulfilled_at", "cancelled": "cancelled_at"}
+#: the statuses, in the order an order moves through them
+STATUSES = ("draft", "approved", "fulfilled", "cancelled")
 
 
 class OrderOps(ServiceBase):
@@ -54,16 +56,7 @@ class OrderOps(ServiceBase):
             customer = self._get(session, Customer, customer_id)
             if deal_id is not None:
                 self._get(session, Deal, deal_id)
-            clean = []
-            for item in lines:
-                product = self._get(session, Product, item[0])
-                qty = v.positive_int(item[1], "quantity")
-                price = (
-                    v.money(item[2], "unit price")
-                    if len(item) > 2 and item[2] is not None
-                    else product.unit_price_cents
-                )
-                clean.append((product.id, qty, price))
+            clean = self._order_lines(session, lines)
             if number is not None:
                 number = v.text(number, "order number", required=True, max_len=60)
                 if session.exec(select(Order).where(Order.number == number)).first():
@@ -84,6 +77,121 @@ class OrderOps(ServiceBase):
             self._say(session, f"add order {order.number} for '{customer.name}'")
             for product_id, qty, price in clean:
                 session.add(OrderLine(order_id=order.id, product_id=product_id, quantity=qty, unit_price_cents=price))
+            session.flush()
+            return order
+
+    def _order_lines(self, session, lines) -> list[tuple[int, int, int]]:
+        """(product_id, quantity[, unit price]) items → checked (product_id, quantity, cents);
+        a missing or None price is the product's own."""
+        clean = []
+        for item in lines:
+            product = self._get(session, Product, item[0])
+            qty = v.positive_int(item[1], "quantity")
+            price = (
+                v.money(item[2], "unit price") if len(item) > 2 and item[2] is not None else product.unit_price_cents
+            )
+            clean.append((product.id, qty, price))
+        return clean
+
+    # -- the lines of a draft ---------------------------------------------------------------
+
+    def _draft(self, session, order_id: int, expected_version: int | None) -> Order:
+        """The order, if it is still a draft (and, with ``expected_version``, unchanged since read)."""
+        order = self._get(session, Order, order_id)
+        self._check_version(order, expected_version)
+        if order.status != "draft":
+            raise ValidationError(
+                f"order {order.number} is {order.status}: only a draft order's lines can change"
+                + ("; cancel it and make a new one" if order.status == "approved" else "")
+            )
+        return order
+
+    def _lines_of(self, session, order_id: int) -> list[OrderLine]:
+        return list(session.exec(select(OrderLine).where(OrderLine.order_id == order_id).order_by(OrderLine.id)))
+
+    def add_order_line(
+        self, order_id: int, product_id: int, quantity=1, unit_price=None, *, expected_version: int | None = None
+    ) -> OrderLine:
+        """A line on a draft order (the product's price unless ``unit_price`` is given)."""
+        with self._write({"sales_order", "order_line"}, "edit") as session:
+            order = self._draft(session, order_id, expected_version)
+            [(pid, qty, price)] = self._order_lines(session, [(product_id, quantity, unit_price)])
+            product = self._get(session, Product, pid)
+            self._say(
+                session, f"add {qty} × '{product.name}' to order {order.number}", record=("sales_order", order_id)
+            )
+            line = OrderLine(order_id=order_id, product_id=pid, quantity=qty, unit_price_cents=price)
+            session.add(line)
+            self._touch(order)
+            session.flush()
+            return line
+
+    def change_order_line(
+        self,
+        line_id: int,
+        *,
+        product_id: int | None = None,
+        quantity=None,
+        unit_price=None,
+        expected_version: int | None = None,
+    ) -> OrderLine:
+        """Change a draft order's line: its product, quantity or unit price (what is not given stays)."""
+        with self._write({"sales_order", "order_line"}, "edit") as session:
+            line = self._get(session, OrderLine, line_id)
+            order = self._draft(session, line.order_id, expected_version)
+            values: dict[str, object] = {}
+            if product_id is not None:
+                values["product_id"] = self._get(session, Product, product_id).id
+            if quantity is not None:
+                values["quantity"] = v.positive_int(quantity, "quantity")
+            if unit_price is not None:
+                values["unit_price_cents"] = v.money(unit_price, "unit price")
+            self._say(
+                session,
+                f"edit order {order.number} line ({self._changed_fields(line, values)})",
+                record=("sales_order", order.id),
+            )
+            for name, value in values.items():
+                setattr(line, name, value)
+            self._touch(order)
+            return line
+
+    def remove_order_line(self, line_id: int, *, expected_version: int | None = None) -> Order:
+        """Remove a line from a draft order; its last line stays (cancel the order instead)."""
+        with self._write({"sales_order", "order_line"}, "edit") as session:
+            line = self._get(session, OrderLine, line_id)
+            order = self._draft(session, line.order_id, expected_version)
+            if len(self._lines_of(session, order.id)) <= 1:
+                raise ValidationError(
+                    f"order {order.number} needs at least one line; change this one, or cancel the order"
+                )
+            self._say(session, f"remove a line from order {order.number}", record=("sales_order", order.id))
+            session.delete(line)
+            self._touch(order)
+            return order
+
+    def set_order_lines(self, order_id: int, lines, *, expected_version: int | None = None) -> Order:
+        """Make a draft order's lines exactly ``lines`` ((product_id, quantity[, unit price]) items,
+        as ``create_order`` takes them) in one change, undone as one: existing lines are changed
+        in place, in order, extra ones added, missing ones removed."""
+        if not lines:
+            raise ValidationError("an order needs at least one line (product × quantity)")
+        with self._write({"sales_order", "order_line"}, "edit") as session:
+            order = self._draft(session, order_id, expected_version)
+            clean = self._order_lines(session, lines)
+            self._say(session, f"edit order {order.number} lines", record=("sales_order", order_id))
+            stored = self._lines_of(session, order_id)
+            changed = len(stored) != len(clean)
+            for line, (product_id, qty, price) in zip(stored, clean):
+                if (line.product_id, line.quantity, line.unit_price_cents) != (product_id, qty, price):
+                    line.product_id, line.quantity, line.unit_price_cents = product_id, qty, price
+                    changed = True
+            for product_id, qty, price in clean[len(stored) :]:
+                session.add(OrderLine(order_id=order_id, product_id=product_id, quantity=qty, unit_price_cents=price))
+            for line in stored[len(clean) :]:
+                session.delete(line)
+            if changed:
+                self._touch(order)
             session.flush()
             return order
 

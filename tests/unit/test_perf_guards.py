@@ -279,3 +279,63 @@ def test_the_warm_up_builds_every_search_statement_before_the_first_keystroke(db
     assert found == {"wi": 8, "unique": 1, "match": 8}  # and the rehearsal left no trace in them
     assert queries._page_statement.cache_info().misses == built
     assert queries._count_statement.cache_info().misses == counted
+
+
+def test_an_orders_page_reads_its_lines_per_page_not_per_order(db, services):
+    """One statement for a page of orders (their customer, line count and total joined to the
+    page's ids), however many orders and lines: never a query per order."""
+    from crm_tui.queries.orders import OrderFilter, fetch_orders, first_orders
+
+    customer = services.create_customer(name="Acme")
+    product = services.create_product("Racks", "10")
+    counts = []
+    for batch in (3, 30):
+        for i in range(batch):
+            services.create_order(customer.id, [(product.id, 1 + i), (product.id, 2)])
+        for filt in (OrderFilter(), OrderFilter(status="draft", owner="ann")):
+            seen, stop = statements(db)
+            try:
+                rows = fetch_orders(db, filt, limit=1000)
+                fetch_orders(db, filt, after=rows[1].id, limit=10)
+                first_orders(db, filt, 2)  # a full first page: its count too
+            finally:
+                stop()
+            assert all(r.lines == 2 for r in rows)
+            counts.append(len([s for s in seen if s.lstrip().upper().startswith(("SELECT", "WITH"))]))
+    assert counts[:2] == counts[2:]  # 3 or 33 orders: the same statements
+
+
+@pytest.mark.sqlite_only
+def test_an_orders_page_seeks_its_index_at_any_depth(db, db_path, services):
+    """The next page starts by seeking the primary key below the last id (never an OFFSET walk),
+    a status filter walks the status index, and the page's lines come from the order_id index:
+    the page costs the same at row 50,000 as at row 0 (benchmarks/orders_bench.py measures it)."""
+    from crm_tui.queries.orders import OrderFilter, fetch_orders
+
+    customer = services.create_customer(name="Acme")
+    product = services.create_product("Racks", "10")
+    for _ in range(5):
+        services.create_order(customer.id, [(product.id, 1)])
+    raw = sqlite3.connect(db_path)
+    try:
+        for filt, leader in (
+            (OrderFilter(), "INTEGER PRIMARY KEY (rowid<?)"),
+            (OrderFilter(status="draft"), "INDEX ix_order_status (status=? AND rowid<?)"),
+        ):
+            seen: list = []
+
+            def listen(conn, cursor, statement, params, context, executemany):
+                seen.append((statement, params))
+
+            event.listen(db.engine, "before_cursor_execute", listen)
+            try:
+                assert fetch_orders(db, filt, after=4, limit=2)
+            finally:
+                event.remove(db.engine, "before_cursor_execute", listen)
+            statement, params = next((s, p) for s, p in seen if "WITH page" in s)
+            plan = " | ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params))
+            assert f"SEARCH sales_order USING {leader}" in plan, (filt, plan)
+            assert "SCAN sales_order" not in plan, plan
+            assert "SEARCH order_line USING INDEX ix_order_line_order_id (order_id=?)" in plan, plan
+    finally:
+        raw.close()
