@@ -1,4 +1,4 @@
-"""The application shell: four sections, live updates, undo and redo, the palette, themes.
+"""The application shell: five sections, live updates, undo and redo, the palette, themes.
 
 ``create_app()`` is the one factory the CLI and the tests share. The database is opened in a
 thread worker after the first paint; when it is ready every screen is told "everything changed"
@@ -67,6 +67,7 @@ SECTIONS = (
             "Show the deal funnel"),
     Section("tasks", "Tasks", "3,f3", "crm_tui.tui.screens.tasks", "TasksScreen", "Show the task queue"),
     Section("reports", "Reports", "4,f4", "crm_tui.tui.screens.reports", "ReportsScreen", "Show the reports"),
+    Section("orders", "Orders", "5,f5", "crm_tui.tui.screens.orders", "OrdersScreen", "Show the orders"),
 )  # fmt: skip
 
 
@@ -498,6 +499,12 @@ class CrmApp(App[int]):
         from crm_tui.tui.screens.deal_detail import DealDetailScreen
 
         self.push_screen(DealDetailScreen(deal_id))
+
+    def open_order(self, order_id: int) -> None:
+        """The order's page, on top of the screen the rep is on (escape comes back)."""
+        from crm_tui.tui.screens.order_detail import OrderDetailScreen
+
+        self.push_screen(OrderDetailScreen(order_id))
 
     def watch_theme(self, theme: str) -> None:
         if self.settings.get("theme") == theme or self._settings_error:

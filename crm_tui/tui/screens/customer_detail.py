@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widgets import Static
+from textual.widgets import DataTable, Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
@@ -63,6 +63,7 @@ class CustomerDetailScreen(CrmScreen):
             id="customer_detail.log",
             tooltip="Log a call, email or meeting: outcome, note, next step",
         ),
+        Binding("o", "new_order", "Order", id="customer_detail.order", tooltip="New order for this customer"),
     ]
 
     def __init__(self, customer_id: int) -> None:
@@ -78,6 +79,7 @@ class CustomerDetailScreen(CrmScreen):
                 yield Static("", id="detail-contacts", classes="section", markup=False)
                 yield Static("", id="detail-deals", classes="section", markup=False)
                 yield Static("", id="detail-orders", classes="section", markup=False)
+                yield DataTable(id="detail-order-table", cursor_type="row", show_cursor=True)
             with Vertical(id="detail-right"):
                 yield Static("", id="detail-tasks", classes="section", markup=False)
                 yield Static("", id="detail-notes", classes="section", markup=False)
@@ -173,12 +175,33 @@ class CustomerDetailScreen(CrmScreen):
         self._section("#detail-deals", heading, table if d.deals else None, "No deals")
 
     def _orders(self, d: CustomerDetail) -> None:
-        table = _table(("Order", "left"), ("Status", "left"), ("Created", "left"), ("Value", "right"))
+        """The heading, and the orders in a list with a cursor: tab moves into it, enter opens one."""
+        heading = f"Orders ({len(d.orders)})" + (" · tab, then enter opens one" if d.orders else "")
+        self._section("#detail-orders", heading, None if d.orders else Text(), "No orders — press o to make one")
+        table = self.query_one("#detail-order-table", DataTable)
+        if not table.columns:
+            table.add_column("Order", key="number")
+            table.add_column("Status", key="status")
+            table.add_column("Created", key="created")
+            table.add_column(Text("Value", justify="right"), key="value")
+        keep = table.cursor_row
+        table.clear()
         for o in d.orders:
             table.add_row(
-                literal(o.number), o.status, local_time(o.created_at, with_time=False), money_text(o.value_cents)
+                literal(o.number),
+                Text(o.status),
+                Text(local_time(o.created_at, with_time=False)),
+                Text(money_text(o.value_cents), justify="right"),
+                key=str(o.id),
             )
-        self._section("#detail-orders", f"Orders ({len(d.orders)})", table if d.orders else None, "No orders")
+        if d.orders:
+            table.move_cursor(row=min(keep, len(d.orders) - 1))
+        table.display = bool(d.orders)
+
+    @on(DataTable.RowSelected, "#detail-order-table")
+    def _open_order(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.open_order(int(event.row_key.value))
 
     def _tasks(self, d: CustomerDetail) -> None:
         now = self.app.clock()
@@ -281,6 +304,12 @@ class CustomerDetailScreen(CrmScreen):
             values={"kind": "call", "outcome": "reached"},
         )
         self.app.push_screen(form, self._saved("Activity logged (ctrl+z takes it back)"))
+
+    def action_new_order(self) -> None:
+        if self._ready():
+            from crm_tui.tui.order_actions import open_new_order_form
+
+            open_new_order_form(self, self.customer_id, self._customer_name())
 
     def action_add_task(self) -> None:
         if not self._ready():

@@ -31,6 +31,7 @@ from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.note_form import NoteForm
 from crm_tui.tui.modals.task_form import TaskFormScreen
+from crm_tui.tui.order_actions import open_new_order_form
 from crm_tui.tui.savers import activity_saver, deal_values, task_saver
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
@@ -53,6 +54,7 @@ class DealDetailScreen(CrmScreen):
         Binding("x", "lose", "Lose", id="deal.lose", tooltip="Mark this deal lost (asks why)"),
         Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen this won or lost deal"),
         Binding("c", "customer", "Customer", id="deal.customer", tooltip="Open the deal's customer"),
+        Binding("o", "new_order", "Order", id="deal.order", tooltip="New order from this won deal (its product lines)"),
     ]
 
     class Loaded(Message):
@@ -165,10 +167,13 @@ class DealDetailScreen(CrmScreen):
         self.app.pop_screen()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Win and lose only on an open deal, reopen only on a closed one (hidden otherwise)."""
-        if action in ("win", "lose", "reopen"):
+        """Win and lose only on an open deal, reopen only on a closed one, an order only from a
+        won one with a customer (hidden otherwise)."""
+        if action in ("win", "lose", "reopen", "new_order"):
             if self.detail is None:
                 return None  # shown, dimmed, until the deal is read
+            if action == "new_order":
+                return self.detail.outcome == "won" and self.detail.deal.customer_id is not None
             is_open = self.detail.outcome == "open"
             return is_open if action != "reopen" else not is_open
         return True
@@ -279,3 +284,10 @@ class DealDetailScreen(CrmScreen):
             self.app.open_customer(self.detail.deal.customer_id)
         else:
             self.notify("This deal has no customer", severity="warning", timeout=3)
+
+    def action_new_order(self) -> None:
+        detail = self.detail
+        if detail is None or detail.deal.customer_id is None or detail.outcome != "won":
+            return
+        deal = (self.deal_id, detail.deal.title)
+        open_new_order_form(self, detail.deal.customer_id, detail.customer, deal=deal)
