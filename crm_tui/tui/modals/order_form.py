@@ -165,7 +165,7 @@ class OrderFormScreen(FormScreen):
     def _line_widget(self, key: str) -> Widget:
         fields = self._fields(key)
         row = Horizontal(
-            *(self._widget(f).set_classes(f"col-{part}") for f, part in zip(fields, PARTS)),
+            *(self._widget(f).add_class(f"col-{part}") for f, part in zip(fields, PARTS)),
             Static("", id=f"total-{key}", classes="col-total", markup=False),
             classes="order-row",
         )

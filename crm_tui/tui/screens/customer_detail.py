@@ -177,7 +177,10 @@ class CustomerDetailScreen(CrmScreen):
     def _orders(self, d: CustomerDetail) -> None:
         """The heading, and the orders in a list with a cursor: tab moves into it, enter opens one."""
         heading = f"Orders ({len(d.orders)})" + (" · tab, then enter opens one" if d.orders else "")
-        self._section("#detail-orders", heading, None if d.orders else Text(), "No orders — press o to make one")
+        if d.orders:  # the heading alone: the list below holds the rows
+            self.query_one("#detail-orders", Static).update(Text(heading, style="bold"))
+        else:
+            self._section("#detail-orders", heading, None, "No orders — press o to make one")
         table = self.query_one("#detail-order-table", DataTable)
         if not table.columns:
             table.add_column("Order", key="number")
