@@ -42,6 +42,7 @@ from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 PageRow = tuple[tuple[str, ...], OrderRow]
 
 PAGE = 200
+UNKNOWN = "?"  # no status: the keys are worked out again
 MAX_PAGES = 40  # at most 8,000 rows held, whatever the number of orders
 
 COLUMNS = (
@@ -122,6 +123,8 @@ class OrdersScreen(CrmScreen):
         self._total = 0
         self._keep_id: int | None = None
         self._loaded = False
+        self._keys_for: str | None = UNKNOWN  # the status the shown keys were worked out for (None: no order)
+        self._summary_wanted = True  # read the summary once the rows are shown
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -168,7 +171,7 @@ class OrdersScreen(CrmScreen):
         """Data changed (or the database just opened): read again, keeping the cursor on its order."""
         current = self.current()
         self._restart(keep_id=self._keep_id or (current.id if current else None))
-        self._read_summary(self.order_filter.owner)
+        self._summary_wanted = True  # after the rows: the list never waits for the figures
 
     def _restart(self, keep_id: int | None = None) -> None:
         if self.app.db is None:
@@ -217,7 +220,11 @@ class OrdersScreen(CrmScreen):
         )
         self.table.set_row_count(event.total, cursor=event.cursor)
         self._show_summary()
-        self.refresh_bindings()
+        self._keys_for = UNKNOWN
+        self._follow_status()
+        if self._summary_wanted:
+            self._summary_wanted = False
+            self._read_summary(self.order_filter.owner)
 
     @on(VirtualTable.RowsNeeded)
     def _rows_needed(self, event: VirtualTable.RowsNeeded) -> None:
@@ -248,7 +255,7 @@ class OrdersScreen(CrmScreen):
         self._pending.discard(event.number)
         self._store_page(event.number, event.page)
         self.table.refresh_rows()
-        self.refresh_bindings()
+        self._follow_status()
 
     @work(thread=True, exclusive=True, group="orders-summary", exit_on_error=False)
     def _read_summary(self, owner: str | None) -> None:
@@ -362,7 +369,16 @@ class OrdersScreen(CrmScreen):
 
     @on(VirtualTable.RowHighlighted)
     def _highlighted(self) -> None:
-        self.refresh_bindings()
+        self._follow_status()
+
+    def _follow_status(self) -> None:
+        """The keys follow the highlighted order's status: re-read only when it is another status
+        (or no order), so moving along orders of one status costs a key no more than elsewhere."""
+        current = self.current()
+        status = current.status if current is not None else None
+        if status != self._keys_for:
+            self._keys_for = status
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Approve, fulfil, cancel and edit only where the order's status allows (hidden
