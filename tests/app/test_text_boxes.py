@@ -14,9 +14,9 @@ from textual.widgets import Input, TextArea
 
 from crm_tui.models import JournalEntry
 
-#: every letter (the lower-case bindings), H L S G (upper-case ones), 1–4 (sections), space
+#: every letter (the lower-case bindings), H L S G (upper-case ones), 1–5 (sections), space
 #: (done), ? / [ ] (keys, search, periods)
-SENTENCE = "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4] ok, Yes"
+SENTENCE = "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes"
 KEYS = set(SENTENCE)
 
 
@@ -31,11 +31,12 @@ def test_the_sentence_holds_every_single_key_binding_of_the_app():
         classes.append(getattr(importlib.import_module(section.module), section.screen))
     from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
     from crm_tui.tui.screens.deal_detail import DealDetailScreen
+    from crm_tui.tui.screens.order_detail import OrderDetailScreen
     from crm_tui.tui.screens.tasks import TaskList
     from crm_tui.tui.widgets.kanban import KanbanBoard
     from crm_tui.tui.widgets.virtual_table import VirtualTable
 
-    classes += [CustomerDetailScreen, DealDetailScreen, TaskList, KanbanBoard, VirtualTable]
+    classes += [CustomerDetailScreen, DealDetailScreen, OrderDetailScreen, TaskList, KanbanBoard, VirtualTable]
     named = {"slash": "/", "question_mark": "?", "space": " ", "left_square_bracket": "[",
              "right_square_bracket": "]"}  # fmt: skip
     singles = set()
@@ -78,6 +79,7 @@ BOXES = [
     ("customers", ("enter", "c"), "the contact form"),
     ("customers", ("enter", "n"), "the customer note form"),
     ("customers", ("enter", "t"), "the customer page's task form"),
+    ("customers", ("enter", "o"), "the order form"),
     ("pipeline", ("slash",), "the board filter"),
     ("pipeline", ("n",), "the new deal form"),
     ("pipeline", ("x",), "the lost reason"),
