@@ -136,7 +136,10 @@ class PipelineScreen(CrmScreen):
                 self._generation += 1
                 self._show(self._generation, *ahead)
                 return
-        card = self.query_one(KanbanBoard).cursor_card
+        boards = self.query(KanbanBoard)
+        if not boards:  # a form's callback after the app began to close: nothing left to show
+            return
+        card = boards.first().cursor_card
         focus = self._follow if self._follow is not None else (card.id if card else None)
         self._generation += 1
         self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits), focus)
