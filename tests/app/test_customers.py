@@ -294,6 +294,7 @@ async def test_a_search_shows_a_screenful_first_then_every_match_in_order(make_a
         assert "…" not in "".join(shown(app))
 
 
+@pytest.mark.keys_only  # keys and forms: the same on every engine
 async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settle, opened, until, fifty, services, db):
     from textual.geometry import Region
 

@@ -186,6 +186,7 @@ def new_york(monkeypatch):
     save_settings({"default_due_time": "08:30"})
 
 
+@pytest.mark.keys_only  # keys and forms: the same on every engine
 async def test_the_same_task_form_everywhere_with_one_rule_for_a_bare_date(
     make_app, settle, until, db, services, new_york
 ):

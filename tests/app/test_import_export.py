@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import stat
 
+import pytest
 from sqlalchemy import func, select
 
 from crm_tui.models import Customer
@@ -39,6 +40,7 @@ async def run_command(pilot, palette, settle, command: str) -> None:
     await settle(pilot.app, pilot)
 
 
+@pytest.mark.keys_only  # the import itself runs on both engines in tests/unit
 async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, palette, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")
@@ -63,6 +65,7 @@ async def test_import_customers_from_palette_shows_summary_and_list(make_app, se
         assert "Zenith Tools" in listed and "Xylo Ltd" in listed and "Yarrow" not in listed
 
 
+@pytest.mark.keys_only  # the import itself runs on both engines in tests/unit
 async def test_ctrl_z_takes_back_an_import_from_the_dialog_as_one_action(
     make_app, settle, palette, until, notifications, db, services, tmp_path
 ):
@@ -88,6 +91,7 @@ async def test_ctrl_z_takes_back_an_import_from_the_dialog_as_one_action(
         assert names(db) == {"Kept Co", "Zenith Tools", "Xylo Ltd"}
 
 
+@pytest.mark.keys_only  # the import itself runs on both engines in tests/unit
 async def test_dry_run_writes_nothing(make_app, settle, palette, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")
