@@ -13,11 +13,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import or_, select
-
 from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Task
-from crm_tui.queries.tasks import local_day_end, stalled_deals
+from crm_tui.queries.tasks import live_tasks, local_day_end, stalled_deals
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -52,30 +50,27 @@ class Agenda:
         return tuple(i for i in self.items if i.task_id is not None)
 
 
+#: what an agenda item of a task is read from
+_ITEM_COLUMNS = (
+    pk(Task.id),
+    col(Task.kind),
+    col(Task.subject),
+    col(Task.due_at),
+    col(Customer.name),
+    col(Deal.title),
+    col(Task.deal_id),
+)
+
+
 def agenda(db: Database, owner: str, *, now: dt.datetime, days: int = 1, tz: dt.tzinfo | None = None) -> Agenda:
     """``owner``'s agenda from ``now`` to the end of the ``days``-th local day (1: today)."""
     now = now.astimezone(UTC)
     end = local_day_end(now, tz)
     for _ in range(days - 1):
         end = local_day_end(end + dt.timedelta(hours=1), tz)
-    live = (
-        col(Task.deleted_at).is_(None),
-        or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
-        or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
-    )
     tasks_q = (
-        select(
-            pk(Task.id),
-            col(Task.kind),
-            col(Task.subject),
-            col(Task.due_at),
-            col(Customer.name),
-            col(Deal.title),
-            col(Task.deal_id),
-        )
-        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
-        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
-        .where(*live, col(Task.owner) == owner, col(Task.done_at).is_(None), col(Task.due_at) < end)
+        live_tasks(*_ITEM_COLUMNS)
+        .where(col(Task.owner) == owner, col(Task.done_at).is_(None), col(Task.due_at) < end)
         .order_by(col(Task.due_at), pk(Task.id))
     )
     items: list[AgendaItem] = []
@@ -121,23 +116,10 @@ def coming_due(db: Database, owner: str, *, after: dt.datetime, until: dt.dateti
     """``owner``'s open tasks due in (``after``, ``until``], soonest first: what a reminder
     announces while the app runs."""
     query = (
-        select(
-            pk(Task.id),
-            col(Task.kind),
-            col(Task.subject),
-            col(Task.due_at),
-            col(Customer.name),
-            col(Deal.title),
-            col(Task.deal_id),
-        )
-        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
-        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
+        live_tasks(*_ITEM_COLUMNS)
         .where(
             col(Task.owner) == owner,
             col(Task.done_at).is_(None),
-            col(Task.deleted_at).is_(None),
-            or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
-            or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
             col(Task.due_at) > after.astimezone(UTC),
             col(Task.due_at) <= until.astimezone(UTC),
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import exists, or_, select
 
@@ -23,6 +23,7 @@ from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Stage, Task
 
 if TYPE_CHECKING:
+    from sqlalchemy import Select
     from sqlalchemy.engine import Connection
 
     from crm_tui.db import Database
@@ -73,6 +74,22 @@ def local_day_end(now: dt.datetime, tz: dt.tzinfo | None) -> dt.datetime:
     nxt = local.date() + dt.timedelta(days=1)
     start = dt.datetime(nxt.year, nxt.month, nxt.day, tzinfo=tz if tz is not None else local.tzinfo)
     return start.astimezone(UTC)
+
+
+def live_tasks(*columns: Any) -> Select[Any]:
+    """``select(*columns)`` over tasks joined to their customer and deal (outer), leaving out
+    deleted tasks and tasks of deleted customers or deals: what every task list shows."""
+    return (
+        select(*columns)
+        .select_from(Task)
+        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
+        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
+        .where(
+            col(Task.deleted_at).is_(None),
+            or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
+            or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
+        )
+    )
 
 
 def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
@@ -156,27 +173,18 @@ def load_tasks(
     ``deals`` (and an ``owner``) also the owner's deals with no next step and rotting deals."""
     now = now.astimezone(UTC)
     day_end = local_day_end(now, tz)
-    base = (
-        select(
-            pk(Task.id),
-            col(Task.kind),
-            col(Task.subject),
-            col(Task.due_at),
-            col(Task.done_at),
-            col(Task.priority),
-            col(Task.owner),
-            col(Task.customer_id),
-            col(Customer.name),
-            col(Task.deal_id),
-            col(Deal.title),
-        )
-        .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
-        .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
-        .where(
-            col(Task.deleted_at).is_(None),
-            or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
-            or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
-        )
+    base = live_tasks(
+        pk(Task.id),
+        col(Task.kind),
+        col(Task.subject),
+        col(Task.due_at),
+        col(Task.done_at),
+        col(Task.priority),
+        col(Task.owner),
+        col(Task.customer_id),
+        col(Customer.name),
+        col(Task.deal_id),
+        col(Deal.title),
     )
     if owner:
         base = base.where(col(Task.owner) == owner)
@@ -239,23 +247,11 @@ def day_count(db: Database, owner: str, *, now: dt.datetime, tz: dt.tzinfo | Non
     from sqlalchemy import func
 
     end = local_day_end(now.astimezone(UTC), tz)
+    query = live_tasks(func.count(pk(Task.id))).where(
+        col(Task.owner) == owner, col(Task.done_at).is_(None), col(Task.due_at) < end
+    )
     with db.read() as session:
-        return int(
-            session.execute(
-                select(func.count(pk(Task.id)))
-                .join(Customer, pk(Customer.id) == col(Task.customer_id), isouter=True)
-                .join(Deal, pk(Deal.id) == col(Task.deal_id), isouter=True)
-                .where(
-                    col(Task.owner) == owner,
-                    col(Task.done_at).is_(None),
-                    col(Task.deleted_at).is_(None),
-                    col(Task.due_at) < end,
-                    or_(col(Task.customer_id).is_(None), col(Customer.deleted_at).is_(None)),
-                    or_(col(Task.deal_id).is_(None), col(Deal.deleted_at).is_(None)),
-                )
-            ).scalar()
-            or 0
-        )
+        return int(session.execute(query).scalar() or 0)
 
 
 def relative_due(due_at: dt.datetime | None, now: dt.datetime) -> str:
