@@ -190,10 +190,10 @@ class _Generator:
     def products_rows(self) -> list[TableRow]:
         rows: list[TableRow] = []
         created = self.ts(-SPAN - 30 * DAY)
-        for name, cents, (lo, hi) in W.PRODUCTS:
+        for (name, cents, (lo, hi)), code in zip(W.PRODUCTS, W.PRODUCT_CODES, strict=True):
             pid = self.new_id["product"]()
             self.products.append((pid, name, cents, lo, hi))
-            rows.append((pid, name, name_key(name), cents, "USD", None, created))
+            rows.append((pid, name, name_key(name), cents, "USD", code, None, created))
         return rows
 
     # -- one chunk of customers with everything around them ----------------------

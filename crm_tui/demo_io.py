@@ -39,7 +39,7 @@ _BindProc: TypeAlias = Callable[[Any], Any]
 
 # Column order of the tuples the generator builds, per table, in foreign-key order.
 FIELDS = {
-    "product": ("id", "name", "name_key", "unit_price_cents", "currency", "external_id", "created_at"),
+    "product": ("id", "name", "name_key", "unit_price_cents", "currency", "code", "external_id", "created_at"),
     "customer": (
         "id",
         "name",

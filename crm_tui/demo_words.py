@@ -334,6 +334,11 @@ PRODUCTS = (
     ("Warehouse sensor kit", 145000, (1, 15)),
     ("Consulting hour", 18000, (4, 80)),
 )
+#: the catalogue codes of PRODUCTS, in the same order
+PRODUCT_CODES = (
+    "CRM-SEAT", "ANL-ADDON", "ONB-PKG", "SUP-PREM", "MIG-SVC", "INT-CONN",
+    "TRN-DAY", "SCN-X200", "PRN-TL1", "POS-T5", "WHS-KIT", "CNS-HOUR",
+)  # fmt: skip
 DISCOUNTS = (0, 0, 0, 0, 5, 5, 10, 15, 20)  # percent off the list price on a deal line
 
 DEAL_FLAVOURS = ("new business", "expansion", "renewal", "pilot", "upgrade", "rollout", "replacement")

@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -88,12 +88,35 @@ def _v5_activity_outcome(session: Session) -> None:
         conn.execute(text("ALTER TABLE task ADD COLUMN outcome VARCHAR"))
 
 
+def _v6_funnel_design_and_catalogue(session: Session) -> None:
+    """Pipelines and stages the rep can archive or remove without losing their history, and a
+    product catalogue with codes and retired products."""
+    conn = session.connection()
+    for model, column in (
+        (models.Pipeline, "archived_at"),
+        (models.Stage, "archived_at"),
+        (models.Product, "code"),
+        (models.Product, "archived_at"),
+        (models.StageTaskTemplate, "archived_at"),
+    ):
+        table = model.__table__  # type: ignore[attr-defined]  # SQLModel tables
+        if column not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            default = " NOT NULL DEFAULT ''" if column == "code" else ""
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}{default}"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
     (3, "covering index for the won and lost columns", _v3_closed_columns_index),
     (4, "change journal; playbook tasks close with their deal", _v4_journal),
     (5, "the outcome of a logged activity", _v5_activity_outcome),
+    (
+        6,
+        "archived pipelines, stages and stage tasks; product codes and retired products",
+        _v6_funnel_design_and_catalogue,
+    ),
 ]
 
 
@@ -157,6 +180,7 @@ SCHEMA_MARKERS = {
     3: "ix_deal_closed_metrics",
     4: "journal_change",
     5: "task.outcome",
+    6: "product.code",
 }
 
 

@@ -143,6 +143,8 @@ class Pipeline(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     name: str = Field(unique=True)
     position: int = Field(default=0)
+    # archived: off the board and the pipeline switcher; its deals and history stay in the figures
+    archived_at: Optional[dt.datetime] = _ts(default=None)
 
 
 class Stage(SQLModel, table=True):
@@ -155,6 +157,8 @@ class Stage(SQLModel, table=True):
     probability: int = Field(default=0)  # percent, 0..100
     outcome: str = Field(default="open")  # open / won / lost
     rot_days: Optional[int] = Field(default=None)
+    # removed in the funnel design: its deals moved away, its history kept (stage changes point at it)
+    archived_at: Optional[dt.datetime] = _ts(default=None)
 
 
 class Product(SQLModel, table=True):
@@ -164,8 +168,12 @@ class Product(SQLModel, table=True):
     name_key: str = Field(default="", index=True)
     unit_price_cents: int = Field(default=0)
     currency: str = Field(default="USD")
+    # the rep's own SKU or article number; blank when none (a server default too, as schema 6 added it)
+    code: str = Field(default="", sa_column_kwargs={"server_default": ""})
     external_id: Optional[str] = Field(default=None, index=True)
     created_at: dt.datetime = _ts(default_factory=utcnow)
+    # retired: no longer offered for new lines; lines that name it keep it
+    archived_at: Optional[dt.datetime] = _ts(default=None)
 
 
 class Deal(SQLModel, table=True):
@@ -323,6 +331,8 @@ class StageTaskTemplate(SQLModel, table=True):
     responsible: str = Field(default="")  # blank: the deal's owner
     duration_days: int = Field(default=1)
     position: int = Field(default=0)
+    # removed from the stage: no longer given to deals; the tasks made from it keep pointing here
+    archived_at: Optional[dt.datetime] = _ts(default=None)
 
 
 class JournalEntry(SQLModel, table=True):

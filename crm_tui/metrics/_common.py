@@ -102,6 +102,8 @@ def load_stages(conn: Connection, pipeline_id: int | None = None) -> list[StageI
             col(Stage.rot_days),
         )
         .join(Pipeline, pk(Pipeline.id) == col(Stage.pipeline_id))
+        # a removed stage holds no deals (its deals were moved); an archived pipeline's stay counted
+        .where(col(Stage.archived_at).is_(None))
         .order_by(col(Pipeline.position), pk(Pipeline.id), col(Stage.position), pk(Stage.id))
     )
     if pipeline_id is not None:

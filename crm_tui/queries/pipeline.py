@@ -49,7 +49,9 @@ class PipelineRow:
 def list_pipelines(db: Database) -> list[PipelineRow]:
     with db.read() as session:
         rows = session.connection().execute(
-            select(pk(Pipeline.id), col(Pipeline.name)).order_by(col(Pipeline.position), pk(Pipeline.id))
+            select(pk(Pipeline.id), col(Pipeline.name))
+            .where(col(Pipeline.archived_at).is_(None))
+            .order_by(col(Pipeline.position), pk(Pipeline.id))
         )
         return [PipelineRow(i, n) for i, n in rows]
 
@@ -118,7 +120,9 @@ def load_board(
     with db.read() as session:
         conn = session.connection()
         pipes = conn.execute(
-            select(pk(Pipeline.id), col(Pipeline.name)).order_by(col(Pipeline.position), pk(Pipeline.id))
+            select(pk(Pipeline.id), col(Pipeline.name))
+            .where(col(Pipeline.archived_at).is_(None))
+            .order_by(col(Pipeline.position), pk(Pipeline.id))
         ).all()
         if not pipes:
             return Board(0, "", [])
@@ -127,7 +131,7 @@ def load_board(
             pipeline_id = pipes[0][0]
         stage_rows = conn.execute(
             select(pk(Stage.id), col(Stage.name), col(Stage.outcome), col(Stage.probability), col(Stage.rot_days))
-            .where(col(Stage.pipeline_id) == pipeline_id)
+            .where(col(Stage.pipeline_id) == pipeline_id, col(Stage.archived_at).is_(None))
             .order_by(col(Stage.position), pk(Stage.id))
         ).all()
         stages = [StageCol(*r) for r in stage_rows]

@@ -50,13 +50,21 @@ class DealOps(ServiceBase):
     # -- reading helpers --------------------------------------------------------
 
     def default_pipeline(self, session: Session) -> Pipeline:
-        row = session.exec(select(Pipeline).order_by(Pipeline.position, Pipeline.id)).first()
+        row = session.exec(
+            select(Pipeline).where(Pipeline.archived_at.is_(None)).order_by(Pipeline.position, Pipeline.id)
+        ).first()
         if row is None:
             raise ValidationError("there is no pipeline; create one first")
         return row
 
     def stages_of(self, session: Session, pipeline_id: int) -> list[Stage]:
-        return list(session.exec(select(Stage).where(Stage.pipeline_id == pipeline_id).order_by(Stage.position)))
+        return list(
+            session.exec(
+                select(Stage)
+                .where(Stage.pipeline_id == pipeline_id, Stage.archived_at.is_(None))
+                .order_by(Stage.position, Stage.id)
+            )
+        )
 
     def _stage_by_outcome(self, session: Session, pipeline_id: int, outcome: str) -> Stage:
         for stage in self.stages_of(session, pipeline_id):
@@ -288,6 +296,8 @@ class DealOps(ServiceBase):
             raise ValidationError("that stage belongs to another pipeline; pick a stage of this deal's pipeline")
         if target.id == current.id:
             raise ValidationError(f"'{deal.title}' is already in {target.name}")
+        if target.archived_at is not None:
+            raise ValidationError(f"the stage {target.name} was removed from the pipeline; pick another stage")
         if target.outcome == "lost" and not lost_reason.strip():
             raise ValidationError("say why the deal was lost (a lost reason is required)")
         now = self.now()
@@ -355,7 +365,9 @@ class DealOps(ServiceBase):
 
     def _create_stage_tasks(self, session: Session, deal: Deal, stage: Stage) -> list[int]:
         templates = session.exec(
-            select(StageTaskTemplate).where(StageTaskTemplate.stage_id == stage.id).order_by(StageTaskTemplate.position)
+            select(StageTaskTemplate)
+            .where(StageTaskTemplate.stage_id == stage.id, StageTaskTemplate.archived_at.is_(None))
+            .order_by(StageTaskTemplate.position, StageTaskTemplate.id)
         ).all()
         present = (
             set(

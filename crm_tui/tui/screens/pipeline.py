@@ -59,6 +59,8 @@ class PipelineScreen(CrmScreen):
         Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Show only my deals, or everyone's again"),
         Binding("o", "pick_owner", "Owner", show=False, id="pipeline.owner", tooltip="Show one owner's deals"),
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
+        Binding("S", "design", "Stages", id="pipeline.design",
+                tooltip="Edit stages: add, rename, reorder, remove; win %, rot days, stage tasks; pipelines"),
     ]  # fmt: skip
 
     #: after a move of ours is patched in, the board waits this long for quiet before it
@@ -410,6 +412,11 @@ class PipelineScreen(CrmScreen):
     def action_pick_owner(self) -> None:
         if self.app.db is not None:
             self._read_choices("owner")
+
+    def action_design(self) -> None:
+        from crm_tui.tui.screens.funnel import FunnelScreen
+
+        self.app.push_screen(FunnelScreen(self.board.pipeline_id if self.board else self.pipeline_id))
 
     def action_pick_pipeline(self) -> None:
         if self.app.db is not None:
