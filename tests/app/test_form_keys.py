@@ -194,6 +194,29 @@ async def test_a_burst_with_tab_and_ctrl_s_fills_several_fields_then_saves(make_
         assert deal.amount_cents == 90000 and deal.customer_id is not None
 
 
+@pytest.mark.keys_only
+async def test_enter_typed_in_one_burst_after_the_last_field_saves_every_letter_before_it(
+    make_app, settle, until, opened, db, services
+):
+    """The enter that saves is taken by the form before the field has the letters typed just before
+    it: it must save them too (found saving an empty pipeline name; a phone number lost its end)."""
+    deal = services.create_deal("Rollout")
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        app.open_deal(deal.id)
+        page = await opened(pilot, "DealDetailScreen")
+        await until(pilot, lambda: page.detail is not None, what="the deal page")
+        await pilot.press("e")
+        form = await opened(pilot, "DealFormScreen")
+        last = form.query(Input).last()
+        form.set_focus(last)
+        await pilot.pause()
+        last.value = ""
+        burst(app, *"55", "enter")
+        await until(pilot, lambda: one(db, Deal, Deal.id == deal.id).probability == 55, what="the probability saved")
+
+
 async def test_letters_of_screen_bindings_typed_in_a_burst_never_act_on_the_screen_below(
     make_app, settle, until, db, services
 ):

@@ -56,9 +56,9 @@ async def test_stages_are_designed_with_keys_and_the_board_follows(make_app, unt
         # d on Lead, which holds the deal: pick where it goes
         await pilot.press("d")
         picker = await opened(pilot, "PickScreen")
-        first = picker.query_one("OptionList").get_option_at_index(0)
-        assert str(first.prompt).strip() == "Demo"
-        await pilot.press("enter")
+        options = picker.query_one("OptionList")
+        assert str(options.get_option_at_index(options.highlighted).prompt).strip("● ") == "Qualified"  # the next one
+        await pilot.press("up", "enter")  # Demo
         await until(pilot, lambda: "Lead" not in live_stages(db), what="Lead removed")
         with db.read() as s:
             assert s.get(Stage, s.get(Deal, deal.id).stage_id).name == "Demo"

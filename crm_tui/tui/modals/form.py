@@ -277,7 +277,9 @@ class FormScreen(EarlyKeysModal[Any]):
         if index is None:
             raise SkipAction()
         if index == len(self.fields) - 1:
-            self.action_save()
+            # This binding runs when the app takes enter from its queue; letters typed just before
+            # it in the same burst may still wait in the field's queue. Save behind them.
+            focused.call_later(self.action_save)
         else:
             self.set_focus(self.field_widget(self.fields[index + 1].name))
 

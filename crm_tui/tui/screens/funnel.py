@@ -371,7 +371,12 @@ class FunnelScreen(CrmScreen):
                 f"Removed the stage {safe(name)}; its {count:,} deals are in {safe(to)} now (ctrl+z takes it back)",
             )
 
-        self.app.push_screen(PickScreen(f"{name} holds {count:,} deals: move them to", targets), moved)
+        # the stage after it by default (the deals keep their progress), else the one before
+        opens = [s.id for s in design.stages if s.outcome == "open"]
+        at = opens.index(sid)
+        suggested = opens[at + 1] if at + 1 < len(opens) else opens[at - 1]
+        question = f"{name} holds {count:,} deals: move them to"
+        self.app.push_screen(PickScreen(question, targets, current=suggested), moved)
 
     def action_shift(self, step: int) -> None:
         services = self.app.services
