@@ -274,7 +274,7 @@ class FormScreen(EarlyKeysModal[Any]):
         there (a new line in a note, opens a select, presses a button)."""
         focused = self.focused
         index = self._field_index(focused) if isinstance(focused, Input) else None
-        if index is None:
+        if index is None or focused is None:
             raise SkipAction()
         if index == len(self.fields) - 1:
             # This binding runs when the app takes enter from its queue; letters typed just before
