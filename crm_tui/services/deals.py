@@ -44,6 +44,8 @@ class MoveResult:
     change_id: int
     created_task_ids: tuple[int, ...] = ()
     previous: dict = field(default_factory=dict)
+    #: the customer a win made a customer: (name, the status it had), else None
+    promoted: tuple[str, str] | None = None
 
 
 class DealOps(ServiceBase):
@@ -329,7 +331,23 @@ class DealOps(ServiceBase):
         session.add(change)
         session.flush()
         task_ids = self._create_stage_tasks(session, deal, target)
-        return MoveResult(deal, current, target, change.id, tuple(task_ids), previous)
+        return MoveResult(
+            deal, current, target, change.id, tuple(task_ids), previous, self._promote(session, deal, target)
+        )
+
+    def _promote(self, session: Session, deal: Deal, target: Stage) -> tuple[str, str] | None:
+        """The rule a rep sees in the win's message: a won deal makes its lead, prospect or churned
+        customer a customer (in the same transaction, so ctrl+z on the win takes it back too). The
+        status stays editable by hand; reopening or losing the deal leaves it as it is."""
+        if target.outcome != "won" or deal.customer_id is None:
+            return None
+        customer = session.get(Customer, deal.customer_id)
+        if customer is None or customer.deleted_at is not None or customer.status == "customer":
+            return None
+        was = customer.status
+        customer.status = "customer"
+        self._touch(customer)
+        return customer.name, was
 
     def _check_move(self, deal: Deal, expected: int | None) -> None:
         """A move, win or lose from a screen carries the version it showed: refuse when another

@@ -21,8 +21,19 @@ from crm_tui.tui.modals.task_form import task_checks
 if TYPE_CHECKING:
     from crm_tui.db import Database
     from crm_tui.models import Task
-    from crm_tui.services import Services
+    from crm_tui.services import MoveResult, Services
     from crm_tui.tui.app import CrmApp
+
+
+def won_message(result: MoveResult) -> str:
+    """What a win says, with the rule it applied: "Won 'Rollout' — Acme is a customer now (was a lead)"."""
+    from crm_tui.tui.literal import safe
+
+    said = f"Won '{safe(result.deal.title)}'"
+    if result.promoted is not None:
+        name, was = result.promoted
+        said += f" — {safe(name)} is a customer now (was {'an' if was[0] in 'aeiou' else 'a'} {was})"
+    return said + " (ctrl+z takes it back)"
 
 
 def deal_values(db: Database, values: dict[str, Any], *, services: Services | None = None) -> dict[str, Any]:

@@ -189,6 +189,25 @@ def test_win_lose_reopen(db, services, clock):
     assert lost.to_stage.outcome == "lost"
 
 
+def test_a_won_deal_makes_its_customer_a_customer_and_undoing_the_win_takes_that_back(db, services):
+    from crm_tui.models import Customer
+
+    lead = services.create_customer(name="Acme", status="lead")
+    gone = services.create_customer(name="Globex", status="churned")
+    first = services.create_deal("First", customer_id=lead.id)
+    assert services.win_deal(first.id).promoted == ("Acme", "lead")
+    assert services.get(Customer, lead.id).status == "customer"
+    second = services.create_deal("Second", customer_id=lead.id)
+    assert services.win_deal(second.id).promoted is None  # already a customer: nothing to say
+    back = services.create_deal("Back", customer_id=gone.id)
+    services.move_deal(back.id, stage_named(db, "Won").id)  # moved to Won, not w: the same rule
+    assert services.get(Customer, gone.id).status == "customer"
+    services.undo()
+    assert services.get(Customer, gone.id).status == "churned"
+    services.reopen_deal(first.id)  # reopening leaves the status to the rep
+    assert services.get(Customer, lead.id).status == "customer"
+
+
 def test_a_rehearsed_move_runs_and_leaves_nothing_behind(db, services):
     """The app rehearses one move at start-up so the first real one is quick: it must keep
     nothing, tell nobody, and cope with an empty book and a deal in the last open stage."""

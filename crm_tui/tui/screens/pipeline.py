@@ -36,7 +36,7 @@ from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.pick import PickScreen
-from crm_tui.tui.savers import deal_values
+from crm_tui.tui.savers import deal_values, won_message
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.kanban import KanbanBoard
 from crm_tui.tui.widgets.key_bar import KeyBar
@@ -338,7 +338,7 @@ class PipelineScreen(CrmScreen):
         self._move(
             card,
             lambda version: services.win_deal(card.id, expected_version=version),
-            lambda r: f"Won '{safe(r.deal.title)}' (ctrl+z takes it back)",
+            won_message,
             follow=False,
         )
 
