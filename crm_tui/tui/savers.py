@@ -77,14 +77,19 @@ def _customer(db: Database, typed: str | None, fixed: tuple[int, str] | None, er
 
 
 def task_saver(
-    app: CrmApp, *, deal_id: int | None = None, customer: tuple[int, str] | None = None
+    app: CrmApp,
+    *,
+    deal_id: int | None = None,
+    customer: tuple[int, str] | None = None,
+    task_id: int | None = None,
 ) -> Callable[[dict[str, Any]], Task]:
     """A ``TaskFormScreen`` save callable: typed values → services.add_task (run in a thread).
 
     The one rule for the due field, wherever the form was opened: natural or ISO text
     in local time; a date alone means the rep's default due time (settings
     ``"default_due_time"``, 09:00 unless set). ``customer`` (id, name) is the page's
-    customer, used while the form's customer field still shows that name.
+    customer, used while the form's customer field still shows that name. With ``task_id`` it
+    saves an edit of that task (services.update_task) instead.
     """
     db, services = app.db, app.services
     assert db is not None and services is not None  # a task form opens only once the database is open
@@ -94,6 +99,16 @@ def task_saver(
         customer_id = _customer(db, values.get("customer"), customer, errors)
         if errors:
             raise ValidationErrors(errors)
+        if task_id is not None:  # an edit: the task keeps its deal
+            return services.update_task(
+                task_id,
+                subject=cleaned["subject"],
+                kind=cleaned["kind"],
+                due_at=cleaned["due"],
+                priority=cleaned["priority"],
+                owner=cleaned["owner"],
+                customer_id=customer_id,
+            )
         return services.add_task(
             cast(str, cleaned["subject"]),  # task_checks: the subject is text
             kind=cleaned["kind"],

@@ -313,3 +313,39 @@ async def test_a_due_date_without_a_next_step_is_shown_beside_the_field_and_noth
         assert app.screen is form
         assert "no subject" in str(form.query_one("#error-next").render())
         assert task(db, seeded["first"].id).done_at is None
+
+
+@pytest.mark.keys_only
+async def test_e_edits_the_highlighted_task_and_d_deletes_it_after_asking(make_app, settle, until, opened, db, seeded):
+    app = make_app("tasks")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await everyone(app, pilot, settle)  # the first line: "call back", 2 days overdue
+        await pilot.press("e")
+        form = await opened(pilot, "TaskFormScreen")
+        assert form.query_one("#field-subject").value == "call back"
+        assert form.query_one("#field-customer").value == "[red]Acme[/red]"  # as stored, not markup
+        await pilot.press("ctrl+u", *"Call back about the renewal", "tab", "tab", "ctrl+u", *"tomorrow 14:00", "ctrl+s")
+        await until(
+            pilot, lambda: task(db, seeded["first"].id).subject == "Call back about the renewal", what="the edit"
+        )
+        edited = task(db, seeded["first"].id)
+        local = edited.due_at.astimezone()
+        assert (local.hour, local.minute) == (14, 0) and edited.deal_id == seeded["deal"].id
+        assert edited.customer_id == seeded["customer"].id  # the customer kept, though its name is markup-like
+        await until(pilot, lambda: "Call back about the renewal" in "\n".join(lines(app)), what="the list")
+        # d asks; n keeps it, y deletes it, ctrl+z brings it back
+        await pilot.press("d")
+        await opened(pilot, "ConfirmScreen")
+        await pilot.press("n")
+        await opened(pilot, "TasksScreen")
+        assert task(db, seeded["first"].id).deleted_at is None
+        await pilot.press("d")
+        confirm = await opened(pilot, "ConfirmScreen")
+        assert "Call back about the renewal" in str(confirm.query_one("#confirm-question").render())  # it followed
+        await until(pilot, lambda: confirm.answerable, what="the question drawn")
+        await pilot.press("y")
+        await until(pilot, lambda: task(db, seeded["first"].id).deleted_at is not None, what="the delete")
+        await until(pilot, lambda: "Call back about the renewal" not in "\n".join(lines(app)), what="the line gone")
+        await pilot.press("ctrl+z")
+        await until(pilot, lambda: task(db, seeded["first"].id).deleted_at is None, what="the undo")

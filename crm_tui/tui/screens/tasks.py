@@ -35,6 +35,7 @@ from crm_tui.queries.tasks import (
 )
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.activity_form import ACTIVITY_KINDS, ActivityFormScreen
+from crm_tui.tui.modals.confirm import ConfirmScreen
 from crm_tui.tui.modals.deal_form import CustomerSuggester
 from crm_tui.tui.modals.snooze import SnoozeScreen
 from crm_tui.tui.modals.task_form import PRIORITIES, TaskFormScreen
@@ -242,6 +243,9 @@ class TasksScreen(CrmScreen):
         Binding("a", "log", "Log", id="tasks.log",
                 tooltip="Log the call, email or meeting: its outcome, a note and the next step, in one go"),
         Binding("n", "new_task", "New", id="tasks.new", tooltip="Add a task"),
+        Binding("e", "edit_task", "Edit", id="tasks.edit",
+                tooltip="Edit the highlighted task: subject, kind, due, priority, owner, customer"),
+        Binding("d", "delete_task", "Delete", id="tasks.delete", tooltip="Delete the highlighted task (asks first)"),
         Binding("enter", "open", "Open", id="tasks.open", tooltip="Go to the task's deal or customer"),
         Binding("m", "mine", "Mine", id="tasks.mine",
                 tooltip="My day (my tasks, my deals without a next step, my rotting deals), or everyone's tasks"),
@@ -372,16 +376,8 @@ class TasksScreen(CrmScreen):
         self.app.push_screen(form, self.said_when_saved("Next step added"))
 
     def action_snooze(self) -> None:
-        row, services = self._row(), self.app.services
+        row, services = self._task_row(), self.app.services
         if row is None or services is None:
-            return
-        if row.deal_item:
-            self.notify(
-                f"'{row.deal}' is a deal, not a task: space adds its next step, enter opens it",
-                severity="warning",
-                timeout=4,
-                markup=False,
-            )
             return
 
         def chosen(choice: dict[str, Any] | None) -> None:
@@ -423,6 +419,55 @@ class TasksScreen(CrmScreen):
             suggesters={"customer": suggest},
         )
         self.app.push_screen(form, self.said_when_saved("Task added"))
+
+    def _task_row(self) -> TaskRow | None:
+        """The highlighted task; a deal waiting on the rep is not one (said, and None)."""
+        row = self._row()
+        if row is not None and row.deal_item:
+            self.notify(
+                f"'{row.deal}' is a deal, not a task: space adds its next step, enter opens it",
+                severity="warning",
+                timeout=4,
+                markup=False,
+            )
+            return None
+        return row
+
+    def action_edit_task(self) -> None:
+        row, db = self._task_row(), self.app.db
+        if row is None or db is None or self.app.services is None:
+            return
+        customer = (row.customer_id, row.customer) if row.customer_id else None
+        values = {
+            "subject": row.subject,
+            "kind": row.kind,
+            "due": row.due_at.astimezone().strftime("%Y-%m-%d %H:%M") if row.due_at else "",
+            "priority": PRIORITIES[row.priority] if 0 <= row.priority < len(PRIORITIES) else PRIORITIES[1],
+            "owner": row.owner,
+            "customer": row.customer,
+        }
+        form = TaskFormScreen(
+            f"Edit task '{row.subject}'",
+            task_saver(self.app, deal_id=row.deal_id, customer=customer, task_id=row.id),
+            values=values,
+            suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
+        )
+        self.app.push_screen(form, self.said_when_saved("Task saved (ctrl+z takes it back)"))
+
+    def action_delete_task(self) -> None:
+        row, services = self._task_row(), self.app.services
+        if row is None or services is None:
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._placing = "stay"
+                self.run_service(
+                    lambda: services.delete_task(row.id),
+                    success=f"Deleted '{safe(row.subject)}' (ctrl+z brings it back)",
+                )
+
+        self.app.push_screen(ConfirmScreen(f"Delete the task '{row.subject}'?"), answered)
 
     @on(TaskList.Opened)
     def _opened(self, event: TaskList.Opened) -> None:
