@@ -15,10 +15,11 @@ so the summary's figures of the orders not cancelled are O and W.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product
@@ -257,13 +258,17 @@ def load_order(db: Database, order_id: int) -> OrderDetail | None:
         )
 
 
-def product_choices(db: Database) -> list[ProductChoice]:
-    """The catalogue as the order form offers it, by name."""
+def product_choices(db: Database, *, keep_names: Collection[str] = ()) -> list[ProductChoice]:
+    """The catalogue as the order form offers it, by name: the products not retired, and the retired
+    ones named in ``keep_names`` (the lines being edited keep what they have)."""
+    offered: ColumnElement[bool] = col(Product.archived_at).is_(None)
+    if keep_names:
+        offered = or_(offered, col(Product.name).in_(list(keep_names)))
     with db.read() as session:
         rows = session.connection().execute(
-            select(pk(Product.id), col(Product.name), col(Product.unit_price_cents)).order_by(
-                col(Product.name_key), pk(Product.id)
-            )
+            select(pk(Product.id), col(Product.name), col(Product.unit_price_cents))
+            .where(offered)
+            .order_by(col(Product.name_key), pk(Product.id))
         )
         return [ProductChoice(r[0], r[1], int(r[2])) for r in rows]
 

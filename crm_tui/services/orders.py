@@ -23,29 +23,77 @@ STATUSES = ("draft", "approved", "fulfilled", "cancelled")
 
 
 class OrderOps(ServiceBase):
-    def create_product(self, name: str, unit_price=0, *, currency: str = "USD") -> Product:
-        name = v.text(name, "product name", required=True)
+    def _product_code(self, session, code: object, *, other_than: int | None = None) -> str:
+        clean = v.text(code, "code", max_len=64)
+        if clean:
+            for pid, existing, name in session.exec(select(Product.id, Product.code, Product.name)).all():
+                if pid != other_than and existing and existing.casefold() == clean.casefold():
+                    raise ValidationError(f"the code {existing} is already '{name}'s; codes name one product")
+        return clean
+
+    def _product_name(self, session, name: object, *, other_than: int | None = None) -> tuple[str, str]:
+        clean = v.text(name, "product name", required=True)
+        key = name_key(clean)
+        for pid in session.exec(select(Product.id).where(Product.name_key == key)).all():
+            if pid != other_than:
+                raise ValidationError(f"a product named '{clean}' already exists; pick another name")
+        return clean, key
+
+    def create_product(self, name: str, unit_price=0, *, currency: str = "USD", code: str = "") -> Product:
         price = v.money(unit_price, "unit price")
-        with self._write({"product"}, "create", f"add product '{name}'") as session:
-            key = name_key(name)
-            if session.exec(select(Product).where(Product.name_key == key)).first():
-                raise ValidationError(f"a product named '{name}' already exists; pick another name")
+        with self._write({"product"}, "create") as session:
+            clean, key = self._product_name(session, name)
+            sku = self._product_code(session, code)
+            self._say(session, f"add product '{clean}'")
             product = Product(
-                name=name, name_key=key, unit_price_cents=price, currency=currency.upper(), created_at=self.now()
+                name=clean,
+                name_key=key,
+                code=sku,
+                unit_price_cents=price,
+                currency=currency.upper(),
+                created_at=self.now(),
             )
             session.add(product)
             session.flush()
             return product
 
-    def update_product(self, product_id: int, *, name: str | None = None, unit_price=None) -> Product:
+    def update_product(
+        self, product_id: int, *, name: str | None = None, unit_price=None, code: str | None = None
+    ) -> Product:
+        """A new list price applies to lines added from now on; lines already on deals and orders
+        keep the price they were given."""
         with self._write({"product"}, "edit") as session:
             product = self._get(session, Product, product_id)
-            self._say(session, f"edit product '{product.name}'")
+            changes: dict[str, object] = {}
             if name is not None:
-                product.name = v.text(name, "product name", required=True)
-                product.name_key = name_key(product.name)
+                changes["name"], changes["name_key"] = self._product_name(session, name, other_than=product.id)
+            if code is not None:
+                changes["code"] = self._product_code(session, code, other_than=product.id)
             if unit_price is not None:
-                product.unit_price_cents = v.money(unit_price, "unit price")
+                changes["unit_price_cents"] = v.money(unit_price, "unit price")
+            changed = self._changed_fields(product, {k: x for k, x in changes.items() if k != "name_key"})
+            self._say(session, f"edit product '{product.name}' ({changed})")
+            for key, value in changes.items():
+                setattr(product, key, value)
+            return product
+
+    def retire_product(self, product_id: int) -> Product:
+        """No longer offered for new lines; deals and orders that have it keep it."""
+        with self._write({"product"}, "archive") as session:
+            product = self._get(session, Product, product_id)
+            if product.archived_at is not None:
+                raise ValidationError(f"'{product.name}' is already retired")
+            self._say(session, f"retire product '{product.name}'")
+            product.archived_at = self.now()
+            return product
+
+    def restore_product(self, product_id: int) -> Product:
+        with self._write({"product"}, "restore") as session:
+            product = self._get(session, Product, product_id)
+            if product.archived_at is None:
+                raise ValidationError(f"'{product.name}' is not retired")
+            self._say(session, f"offer product '{product.name}' again")
+            product.archived_at = None
             return product
 
     def create_order(self, customer_id: int, lines, *, deal_id: int | None = None, number: str | None = None) -> Order:

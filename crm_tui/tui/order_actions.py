@@ -110,8 +110,9 @@ def open_edit_form(screen: CrmScreen, order_id: int) -> None:
     def read() -> None:
         from crm_tui.queries.orders import load_order, product_choices
 
-        order, products = load_order(db, order_id), product_choices(db)
-        screen.app.call_from_thread(show, order, products)
+        order = load_order(db, order_id)
+        named = {line.product for line in order.lines} if order is not None else set()
+        screen.app.call_from_thread(show, order, product_choices(db, keep_names=named))
 
     def show(order: OrderDetail | None, products: list[ProductChoice]) -> None:
         if order is None:
@@ -137,7 +138,7 @@ def open_new_order_form(
         from crm_tui.queries.orders import deal_draft_lines, product_choices
 
         lines = deal_draft_lines(db, deal[0]) if deal is not None else []
-        screen.app.call_from_thread(show, product_choices(db), lines)
+        screen.app.call_from_thread(show, product_choices(db, keep_names={line.product for line in lines}), lines)
 
     def show(products: list[ProductChoice], lines: list[DraftLine]) -> None:
         form = new_order_form(services, customer_id, customer, products, lines, deal=deal)

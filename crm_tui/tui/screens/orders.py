@@ -86,6 +86,13 @@ class OrdersScreen(CrmScreen):
         Binding("o", "pick_owner", "Owner", id="orders.owner", tooltip="Show orders of one owner"),
         Binding("m", "mine", "Mine", id="orders.mine", tooltip="Show my orders only (again: everyone's)"),
         Binding("escape", "clear", "All", show=False, id="orders.clear", tooltip="Show every order again"),
+        Binding(
+            "P",
+            "products",
+            "Products",
+            id="orders.products",
+            tooltip="Products: the catalogue (add, edit, retire; code and list price)",
+        ),
     ]
 
     #: which orders the list shows: one status, one owner (None: all)
@@ -314,6 +321,11 @@ class OrdersScreen(CrmScreen):
             self.summary = None
             self._read_summary(new.owner)
         self.order_filter = new
+
+    def action_products(self) -> None:
+        from crm_tui.tui.screens.products import ProductsScreen
+
+        self.app.push_screen(ProductsScreen())
 
     def action_pick_status(self) -> None:
         from crm_tui.tui.modals.pick import PickScreen
