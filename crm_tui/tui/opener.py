@@ -102,3 +102,17 @@ def open_url(
     except OSError as exc:
         return Opened(False, f"the desktop's opener failed ({exc.strerror or exc})")
     return Opened(True)
+
+
+def open_contact(field: str, value: str, whose: str, **opener: Any) -> Opened:
+    """Email (``field`` "email") or call (``"phone"``) ``value``, someone's (``whose``) address or
+    number; ``reason`` is then the one line to show either way. ``opener``: ``open_url``'s
+    keyword arguments (tests)."""
+    copy_key, label, app = ("y", "email", "mail") if field == "email" else ("Y", "phone number", "phone")
+    url = mailto_url(value) if field == "email" else tel_url(value)
+    if url is None:
+        return Opened(False, f"'{value}' is not a phone number a phone app can call; {copy_key} copies it")
+    opened = open_url(url, **opener)
+    if opened.ok:
+        return Opened(True, f"Opening your {app} app for '{whose}': {value}")
+    return Opened(False, f"Cannot open a {app} app: {opened.reason}; {copy_key} copies the {label} instead")

@@ -85,3 +85,16 @@ def test_a_failing_opener_is_one_line_and_other_schemes_are_refused():
     assert not result.ok and result.reason == "the desktop's opener failed (Permission denied)"
     with pytest.raises(ValueError, match="only mailto: and tel:"):
         open_url("file:///etc/passwd", env=DESKTOP, platform="linux", which=which, popen=FakePopen())
+
+
+def test_open_contact_says_in_one_line_what_happened_and_the_copy_key_otherwise():
+    from crm_tui.tui.opener import open_contact
+
+    popen = FakePopen()
+    said = open_contact("email", "ann@acme.example", "Acme", env=DESKTOP, platform="linux", which=which, popen=popen)
+    assert said.ok and said.reason == "Opening your mail app for 'Acme': ann@acme.example"
+    said = open_contact("phone", "+1 555 0100", "Acme", env={}, platform="linux", which=which, popen=popen)
+    assert not said.ok and said.reason.endswith("; Y copies the phone number instead")
+    said = open_contact("phone", "ask reception", "Acme", env=DESKTOP, platform="linux", which=which, popen=popen)
+    assert not said.ok and said.reason == "'ask reception' is not a phone number a phone app can call; Y copies it"
+    assert [args for args, _kw in popen.calls] == [["/usr/bin/xdg-open", "mailto:ann@acme.example"]]

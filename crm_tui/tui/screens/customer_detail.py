@@ -394,31 +394,12 @@ class CustomerDetailScreen(CrmScreen):
     def action_open_link(self, field: str) -> None:
         """mailto: or tel: in the desktop's mail or phone app; over SSH or without a desktop, one
         line saying so and which key copies it instead."""
-        from crm_tui.tui.opener import mailto_url, open_url, tel_url
+        from crm_tui.tui.opener import open_contact
 
         found = self._reachable(field)
-        if found is None:
-            return
-        value, whose = found
-        copy_key = "y" if field == "email" else "Y"
-        url = mailto_url(value) if field == "email" else tel_url(value)
-        if url is None:
-            self.notify(
-                f"'{safe(value)}' is not a phone number a phone app can call; {copy_key} copies it",
-                severity="warning",
-                markup=False,
-            )
-            return
-        opened = open_url(url)
-        app, label = ("mail", "email") if field == "email" else ("phone", "phone number")
-        if opened.ok:
-            self.notify(f"Opening your {app} app for '{safe(whose)}': {safe(value)}", timeout=3, markup=False)
-        else:
-            self.notify(
-                f"Cannot open a {app} app: {opened.reason}; {copy_key} copies the {label} instead",
-                severity="warning",
-                markup=False,
-            )
+        if found is not None:
+            opened = open_contact(field, *found)
+            self.notify(safe(opened.reason), severity="information" if opened.ok else "warning", markup=False)
 
     def action_new_order(self) -> None:
         if self._ready():
