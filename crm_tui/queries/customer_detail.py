@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, func, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
+from crm_tui.models import Contact, Customer, Deal, Order, OrderLine, Stage, Task
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -55,14 +55,6 @@ class OrderLineSummary:
 
 
 @dataclass(frozen=True)
-class NoteLine:
-    id: int
-    body: str
-    author: str
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True)
 class CustomerDetail:
     customer: dict[str, Any]  # every Customer field (as stored, so of its column's type), including ``version``
     contacts: list[ContactLine]
@@ -70,12 +62,10 @@ class CustomerDetail:
     open_tasks: list[TaskLine]
     done_tasks: list[TaskLine]
     orders: list[OrderLineSummary]
-    notes: list[NoteLine]  # newest first
+    # its notes, done activities, stage changes and orders in time: crm_tui.queries.timeline
 
 
-def customer_detail(
-    db: Database, customer_id: int, *, task_limit: int = 50, note_limit: int = 200
-) -> CustomerDetail | None:
+def customer_detail(db: Database, customer_id: int, *, task_limit: int = 50) -> CustomerDetail | None:
     """Everything the detail view shows, or None if the customer is gone (or deleted)."""
     with db.read() as session:
         row = session.get(Customer, customer_id)
@@ -145,13 +135,4 @@ def customer_detail(
                 .order_by(col(Order.created_at).desc(), pk(Order.id).desc())
             )
         ]
-        notes = [
-            NoteLine(*r)
-            for r in conn.execute(
-                select(pk(Note.id), col(Note.body), col(Note.author), col(Note.created_at))
-                .where(col(Note.customer_id) == customer_id, col(Note.deleted_at).is_(None))
-                .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
-                .limit(note_limit)
-            )
-        ]
-    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders, notes)
+    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import UTC, Customer, Deal, Note, Pipeline, Stage, StageChange, Task
+from crm_tui.models import UTC, Customer, Deal, Pipeline, Stage, Task
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
 from crm_tui.queries.search import like_pattern
@@ -296,21 +296,6 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
 # -- deal detail --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HistoryRow:
-    at: dt.datetime
-    from_stage: str
-    to_stage: str
-    by: str
-
-
-@dataclass(frozen=True)
-class DealNote:
-    at: dt.datetime
-    author: str
-    body: str
-
-
 @dataclass
 class DealDetail:
     deal: Deal
@@ -319,14 +304,13 @@ class DealDetail:
     stage: str
     outcome: str
     probability: int  # the deal's override or its stage's default
-    history: list[HistoryRow]
     tasks: list[TaskLine]
-    notes: list[DealNote]
     cancelled: list[TaskLine] = field(default_factory=list)  # playbook tasks its close cancelled
 
 
 def load_deal(db: Database, deal_id: int) -> DealDetail | None:
-    """One deal with its history, tasks and notes; None when gone or deleted."""
+    """One deal with its tasks; None when gone or deleted. Its stage changes and notes are on
+    its timeline (``crm_tui.queries.timeline``), read a page at a time."""
     with db.read() as session:
         conn = session.connection()
         deal = session.get(Deal, deal_id)
@@ -336,22 +320,6 @@ def load_deal(db: Database, deal_id: int) -> DealDetail | None:
         stage = cast(Stage, session.get(Stage, deal.stage_id))
         pipeline = cast(Pipeline, session.get(Pipeline, deal.pipeline_id))
         customer = session.get(Customer, deal.customer_id) if deal.customer_id else None
-        names = dict(
-            conn.execute(select(pk(Stage.id), col(Stage.name)).where(col(Stage.pipeline_id) == deal.pipeline_id)).all()
-        )
-        history = [
-            HistoryRow(_aware(at), names.get(f, "—") if f else "(created)", names.get(t, "?"), by or "")
-            for f, t, at, by in conn.execute(
-                select(
-                    col(StageChange.from_stage_id),
-                    col(StageChange.to_stage_id),
-                    col(StageChange.at),
-                    col(StageChange.by),
-                )
-                .where(col(StageChange.deal_id) == deal_id)
-                .order_by(col(StageChange.at), pk(StageChange.id))
-            )
-        ]
         tasks = [
             TaskLine(i, k, s, _aware(d) if d else None, _aware(x) if x else None, o or "")
             for i, k, s, d, x, o in conn.execute(
@@ -375,14 +343,6 @@ def load_deal(db: Database, deal_id: int) -> DealDetail | None:
                 .order_by(pk(Task.id))
             )
         ]
-        notes = [
-            DealNote(_aware(at), a or "", b)
-            for at, a, b in conn.execute(
-                select(col(Note.created_at), col(Note.author), col(Note.body))
-                .where(col(Note.deal_id) == deal_id, col(Note.deleted_at).is_(None))
-                .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
-            )
-        ]
     prob = deal.probability if deal.probability is not None else stage.probability
     return DealDetail(
         deal,
@@ -391,9 +351,7 @@ def load_deal(db: Database, deal_id: int) -> DealDetail | None:
         stage.name,
         stage.outcome,
         prob,
-        history,
         tasks,
-        notes,
         cancelled,
     )
 

@@ -183,7 +183,9 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, until, dea
         assert "[b]Big[/b] deal" in head
         page = app.screen
         await pilot.press("n", *"called", "ctrl+s")  # typed with the key that opens the note form
-        await until(pilot, lambda: "called" in widget_text(page.query_one("#deal-notes")), what="the note on the page")
+        await until(
+            pilot, lambda: "called" in widget_text(page.query_one("#deal-timeline")), what="the note on the page"
+        )
         assert app.screen is page
 
 

@@ -17,6 +17,7 @@ from crm_tui.queries.customers import (
     fetch_page,
     filter_choices,
 )
+from crm_tui.queries.timeline import timeline
 
 
 @pytest.fixture
@@ -191,7 +192,8 @@ def test_customer_detail_has_contacts_deals_tasks_orders_notes(db, services, clo
     assert [c.name for c in detail.contacts] == ["Jane Roe"]
     assert {d.title for d in detail.deals} == {"Big order", "Small order", "Closed one"}
     assert detail.deals[-1].outcome == "won"  # open deals first
-    assert [n.body for n in detail.notes] == ["Sent the quote", "First call went well"]  # newest first
+    notes = timeline(db, customer_id=acme, kinds=["note"])  # the page's notes: on its timeline
+    assert [n.detail for n in notes] == ["Sent the quote", "First call went well"]  # newest first
     assert task.id in [t.id for t in detail.open_tasks]
     assert [t.subject for t in detail.done_tasks] == ["Send brochure"]
     assert [(o.status, o.value_cents) for o in detail.orders] == [("draft", 3000)]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from crm_tui.metrics import Filters, rotting_deal_ids, stage_summaries
 from crm_tui.models import Stage
 from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board, load_deal
+from crm_tui.queries.timeline import timeline
 
 
 def stages(db):
@@ -118,9 +119,13 @@ def test_pipelines_customers_and_deal_detail(db, services, clock):
     services.add_note("called them", deal_id=deal.id)
     detail = load_deal(db, deal.id)
     assert (detail.customer, detail.stage, detail.probability) == ("Acme", "Qualified", 25)
-    assert [(h.from_stage, h.to_stage) for h in detail.history] == [("(created)", "Lead"), ("Lead", "Qualified")]
     assert [t.subject for t in detail.tasks] == ["Discovery call: budget, authority, need, timing"]
-    assert [n.body for n in detail.notes] == ["called them"]
+    # its stage changes and notes are on its timeline (tests/unit/test_timeline.py)
+    assert [(i.kind, i.what) for i in timeline(db, deal_id=deal.id)] == [
+        ("note", "called them"),
+        ("stage", "Lead → Qualified"),
+        ("stage", "created in Lead"),
+    ]
     services.delete_deal(deal.id)
     assert load_deal(db, deal.id) is None
 

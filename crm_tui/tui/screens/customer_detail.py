@@ -1,9 +1,12 @@
-"""One customer: contacts, deals, tasks, orders, the notes timeline and the History of changes.
+"""One customer: contacts, deals, tasks, orders, the timeline (activities, notes, stage changes
+and orders of the customer and its deals, newest first, filtered by kind with ``f``) and the
+History of changes. ``y``/``Y`` copy the email or phone, ``ctrl+e``/``ctrl+t`` open them in the
+desktop's mail or phone app where there is a desktop.
 
 Opened with ``enter`` on the customer list, from a deal, a task or the command palette
 (``app.open_customer``), on top of the screen the rep was on: escape goes back there.
-Everything is read by one worker (``queries.customer_detail``), which posts it back, and is
-read again whenever a watched table changes, in this session or another.
+Everything is read by one worker (``queries.customer_detail``, ``queries.timeline``), which
+posts it back, and is read again whenever a watched table changes, in this session or another.
 """
 
 from __future__ import annotations
@@ -24,13 +27,15 @@ from textual.widgets import DataTable, Static
 
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
-from crm_tui.tui.literal import literal
+from crm_tui.tui.literal import literal, safe
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:  # read in the worker: their imports stay off the first paint
     from crm_tui.queries.customer_detail import CustomerDetail
     from crm_tui.queries.history import HistoryItem
+    from crm_tui.queries.timeline import TimelineItem
 
 
 def local_time(value: dt.datetime | None, *, with_time: bool = True) -> str:
@@ -49,7 +54,9 @@ def _table(*headers: tuple[str, JustifyMethod]) -> Table:
 
 class CustomerDetailScreen(CrmScreen):
     CSS_PATH = "customer_detail.tcss"
-    WATCHES = frozenset({"customer", "contact", "deal", "task", "note", "sales_order", "order_line", "journal"})
+    WATCHES = frozenset(
+        {"customer", "contact", "deal", "task", "note", "sales_order", "order_line", "journal", "stage_change", "stage"}
+    )
     BINDINGS = [
         Binding("escape,q", "back", "Back", id="customer_detail.back", tooltip="Back to where you came from"),
         Binding("e", "edit", "Edit", id="customer_detail.edit", tooltip="Edit this customer"),
@@ -64,26 +71,69 @@ class CustomerDetailScreen(CrmScreen):
             tooltip="Log a call, email or meeting: outcome, note, next step",
         ),
         Binding("o", "new_order", "Order", id="customer_detail.order", tooltip="New order for this customer"),
+        Binding(
+            "f",
+            "timeline_filter",
+            "Filter",
+            id="customer_detail.timeline_filter",
+            tooltip="Timeline: show only activities, notes, stage changes or orders (again: the next; then all)",
+        ),
+        Binding(
+            "y",
+            "copy('email')",
+            "Copy email",
+            show=False,
+            id="customer_detail.copy_email",
+            tooltip="Copy the customer's email to the clipboard (works over SSH)",
+        ),
+        Binding(
+            "Y",
+            "copy('phone')",
+            "Copy phone",
+            show=False,
+            id="customer_detail.copy_phone",
+            tooltip="Copy the customer's phone number to the clipboard (works over SSH)",
+        ),
+        Binding(
+            "ctrl+e",
+            "open_link('email')",
+            "Email",
+            show=False,
+            id="customer_detail.mail",
+            tooltip="Write to the customer's email in your mail app (mailto:; needs a desktop, not SSH)",
+        ),
+        Binding(
+            "ctrl+t",
+            "open_link('phone')",
+            "Call",
+            show=False,
+            id="customer_detail.call",
+            tooltip="Call the customer's phone number with your phone app (tel:; needs a desktop, not SSH)",
+        ),
     ]
 
     def __init__(self, customer_id: int) -> None:
         super().__init__()
         self.customer_id = customer_id
+        #: the timeline's filter (None: every kind), what the next read asks for
+        self.kinds: tuple[str, ...] | None = None
         self.detail: CustomerDetail | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="detail-title", markup=False)
         yield Static("", id="detail-info", markup=False)
         with VerticalScroll(id="detail-body"):
-            with Vertical(id="detail-left"):
-                yield Static("", id="detail-contacts", classes="section", markup=False)
-                yield Static("", id="detail-deals", classes="section", markup=False)
-                yield Static("", id="detail-orders", classes="section", markup=False)
-                yield DataTable(id="detail-order-table", cursor_type="row", show_cursor=True)
-            with Vertical(id="detail-right"):
-                yield Static("", id="detail-tasks", classes="section", markup=False)
-                yield Static("", id="detail-notes", classes="section", markup=False)
-                yield Static("", id="detail-history", classes="section", markup=False)
+            with Vertical(id="detail-columns"):  # side by side when the terminal is wide
+                with Vertical(id="detail-left"):
+                    yield Static("", id="detail-contacts", classes="section", markup=False)
+                    yield Static("", id="detail-deals", classes="section", markup=False)
+                    yield Static("", id="detail-orders", classes="section", markup=False)
+                    yield DataTable(id="detail-order-table", cursor_type="row", show_cursor=True)
+                with Vertical(id="detail-right"):
+                    yield Static("", id="detail-tasks", classes="section", markup=False)
+            # the whole width: its lines are long
+            yield Timeline(id="detail-timeline", empty="Nothing yet — a logs a call, n adds a note", show_deal=True)
+            yield Static("", id="detail-history", classes="section", markup=False)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -95,30 +145,52 @@ class CustomerDetailScreen(CrmScreen):
     # -- loading ------------------------------------------------------------------------
 
     def reload(self) -> None:
-        self._load(self.customer_id)
+        self._load(self.customer_id, self.kinds)
 
     @work(thread=True, exclusive=True, group="customer-detail", exit_on_error=False)
-    def _load(self, customer_id: int) -> None:
+    def _load(self, customer_id: int, kinds: tuple[str, ...] | None) -> None:
         from crm_tui.queries.customer_detail import customer_detail
         from crm_tui.queries.history import history
+        from crm_tui.queries.timeline import timeline
 
         db = self.app.db
         assert db is not None  # screens reload once the database is open (CrmScreen.on_mount)
         detail = customer_detail(db, customer_id)
         changes = history(db, customer_id=customer_id, limit=30) if detail is not None else []
-        self.post_message(self.Loaded(detail, changes))
+        items = timeline(db, customer_id=customer_id, kinds=kinds) if detail is not None else []
+        self.post_message(self.Loaded(detail, changes, items, kinds))
 
     class Loaded(Message):
-        def __init__(self, detail: CustomerDetail | None, changes: list[HistoryItem]) -> None:
+        def __init__(
+            self,
+            detail: CustomerDetail | None,
+            changes: list[HistoryItem],
+            items: list[TimelineItem],
+            kinds: tuple[str, ...] | None,
+        ) -> None:
             super().__init__()
             self.detail = detail
             self.changes = changes
+            self.items = items
+            self.kinds = kinds  # the timeline filter these items were read for
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         self._show(event.detail)
+        board = self.query_one(Timeline)
+        if event.kinds == self.kinds:  # else a read for the filter before: the next one is coming
+            board.show(event.items)
+        board.display = event.detail is not None
         if event.detail is not None:
             self._section("#detail-history", "History", history_text(event.changes), "No changes recorded yet")
+
+    @on(Timeline.FilterChanged)
+    def _filter_changed(self, event: Timeline.FilterChanged) -> None:
+        self.kinds = event.timeline.kinds
+        self.reload()
+
+    def action_timeline_filter(self) -> None:
+        self.query_one(Timeline).cycle()
 
     def _show(self, detail: CustomerDetail | None) -> None:
         self.detail = detail
@@ -145,7 +217,6 @@ class CustomerDetailScreen(CrmScreen):
         self._deals(detail)
         self._orders(detail)
         self._tasks(detail)
-        self._notes(detail)
 
     # -- sections -----------------------------------------------------------------------
 
@@ -226,24 +297,6 @@ class CustomerDetailScreen(CrmScreen):
             "#detail-tasks", heading, body if (d.open_tasks or d.done_tasks) else None, "No tasks — press t to add one"
         )
 
-    def _notes(self, d: CustomerDetail) -> None:
-        body = Text()
-        for i, note in enumerate(d.notes):
-            if i:
-                body.append("\n\n")
-            body.append(local_time(note.created_at), style="bold")
-            if note.author:
-                body.append(" · ")
-                body.append_text(literal(note.author))
-            body.append("\n")
-            body.append_text(literal(note.body, wrap=True))
-        self._section(
-            "#detail-notes",
-            f"Notes ({len(d.notes)}), newest first",
-            body if d.notes else None,
-            "No notes — press n to log one",
-        )
-
     # -- actions ------------------------------------------------------------------------
 
     def action_back(self) -> None:
@@ -307,6 +360,46 @@ class CustomerDetailScreen(CrmScreen):
             values={"kind": "call", "outcome": "reached"},
         )
         self.app.push_screen(form, self._saved("Activity logged (ctrl+z takes it back)"))
+
+    def _reachable(self, field: str) -> tuple[str, str] | None:
+        """The customer's email or phone — or, when it has none, its first contact's — and whose
+        it is; None (said in one line) when nobody on the page has one."""
+        if self.detail is None:
+            return None
+        label = "email" if field == "email" else "phone number"
+        own = str(self.detail.customer.get(field) or "").strip()
+        if own:
+            return own, self._customer_name()
+        for contact in self.detail.contacts:
+            value = str(getattr(contact, field) or "").strip()
+            if value:
+                return value, f"{contact.name} ({self._customer_name()})"
+        self.notify(
+            f"'{safe(self._customer_name())}' has no {label} on file, nor do its contacts; e edits the customer",
+            severity="warning",
+            markup=False,
+        )
+        return None
+
+    def action_copy(self, field: str) -> None:
+        """The email or phone onto the terminal's clipboard (OSC 52: the terminal on the rep's own
+        machine receives it, also over SSH)."""
+        found = self._reachable(field)
+        if found is not None:
+            value, whose = found
+            self.app.copy_to_clipboard(value)
+            label = "email" if field == "email" else "phone number"
+            self.notify(f"Copied {label} of '{safe(whose)}': {safe(value)}", timeout=3, markup=False)
+
+    def action_open_link(self, field: str) -> None:
+        """mailto: or tel: in the desktop's mail or phone app; over SSH or without a desktop, one
+        line saying so and which key copies it instead."""
+        from crm_tui.tui.opener import open_contact
+
+        found = self._reachable(field)
+        if found is not None:
+            opened = open_contact(field, *found)
+            self.notify(safe(opened.reason), severity="information" if opened.ok else "warning", markup=False)
 
     def action_new_order(self) -> None:
         if self._ready():

@@ -26,7 +26,7 @@ from textual.widgets import Input, Select, Static
 
 from crm_tui.queries.customer_types import CustomerFilter, CustomerRow, Keyset, Sort
 from crm_tui.textnorm import money_text
-from crm_tui.tui.literal import literal
+from crm_tui.tui.literal import literal, safe
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.mode_bar import ModeBar
@@ -106,6 +106,22 @@ class CustomersScreen(CrmScreen):
             show=False,
             id="customers.copy_phone",
             tooltip="Copy the highlighted customer's phone number to the clipboard (works over SSH)",
+        ),
+        Binding(
+            "ctrl+e",
+            "open_link('email')",
+            "Email",
+            show=False,
+            id="customers.mail",
+            tooltip="Write to the highlighted customer's email in your mail app (mailto:; needs a desktop, not SSH)",
+        ),
+        Binding(
+            "ctrl+t",
+            "open_link('phone')",
+            "Call",
+            show=False,
+            id="customers.call",
+            tooltip="Call the highlighted customer's phone number with your phone app (tel:; needs a desktop, not SSH)",
         ),
     ]
 
@@ -536,22 +552,40 @@ class CustomersScreen(CrmScreen):
             self.notify("No customer highlighted; move to the list first (escape)", severity="warning", timeout=3)
         return customer_id
 
+    def _reachable(self, field: str) -> tuple[str, str] | None:
+        """The highlighted customer's email or phone and name; None (said) when it has none."""
+        if self._highlighted() is None:
+            return None
+        cells = self._row_at(self.table.cursor_row)
+        if cells is None:
+            return None
+        index = next(i for i, column in enumerate(COLUMNS) if column.key == field)
+        name, value = str(cells[0]), str(cells[index] or "").strip()
+        if not value:
+            label = "email" if field == "email" else "phone number"
+            self.notify(f"'{name}' has no {label} on file; e edits the customer", severity="warning", markup=False)
+            return None
+        return value, name
+
     def action_copy(self, field: str) -> None:
         """The highlighted customer's email or phone onto the terminal's clipboard (OSC 52, which
         the terminal on the rep's own machine receives even over SSH)."""
-        if self._highlighted() is None:
-            return
-        cells = self._row_at(self.table.cursor_row)
-        if cells is None:
-            return
-        index = next(i for i, column in enumerate(COLUMNS) if column.key == field)
-        name, value = str(cells[0]), str(cells[index] or "").strip()
-        label = "email" if field == "email" else "phone number"
-        if not value:
-            self.notify(f"'{name}' has no {label} on file; e edits the customer", severity="warning", markup=False)
-            return
-        self.app.copy_to_clipboard(value)
-        self.notify(f"Copied {label} of '{name}': {value}", timeout=3, markup=False)
+        found = self._reachable(field)
+        if found is not None:
+            value, name = found
+            self.app.copy_to_clipboard(value)
+            label = "email" if field == "email" else "phone number"
+            self.notify(f"Copied {label} of '{name}': {value}", timeout=3, markup=False)
+
+    def action_open_link(self, field: str) -> None:
+        """mailto: or tel: in the desktop's mail or phone app (``crm_tui.tui.opener``); over SSH or
+        without a desktop, one line saying so and which key copies it instead."""
+        from crm_tui.tui.opener import open_contact
+
+        found = self._reachable(field)
+        if found is not None:
+            opened = open_contact(field, *found)
+            self.notify(safe(opened.reason), severity="information" if opened.ok else "warning", markup=False)
 
     def action_edit(self) -> None:
         customer_id = self._highlighted()

@@ -1,4 +1,5 @@
-"""One deal: its fields, stage history, tasks, notes and the History of every change to it.
+"""One deal: its fields, tasks, timeline (activities, notes, stage changes and orders, newest
+first, filtered by kind with ``f``) and the History of every change to it.
 
 Opened from the board, a task or the palette, on top of the screen the rep was on (escape goes
 back there). Everything is read by one worker, which posts it back; it is read again whenever a
@@ -23,6 +24,7 @@ from textual.widgets import Static
 
 from crm_tui.queries.history import HistoryItem, history
 from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
+from crm_tui.queries.timeline import TimelineItem, timeline
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import safe
@@ -32,9 +34,10 @@ from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.note_form import NoteForm
 from crm_tui.tui.modals.task_form import TaskFormScreen
 from crm_tui.tui.order_actions import open_new_order_form
-from crm_tui.tui.savers import activity_saver, deal_values, task_saver
+from crm_tui.tui.savers import activity_saver, deal_values, task_saver, won_message
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.timeline import Timeline
 
 
 def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
@@ -43,7 +46,9 @@ def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 class DealDetailScreen(CrmScreen):
     CSS_PATH = "deal_detail.tcss"
-    WATCHES = frozenset({"deal", "stage_change", "task", "note", "customer", "stage", "journal"})
+    WATCHES = frozenset(
+        {"deal", "stage_change", "task", "note", "customer", "stage", "journal", "sales_order", "order_line"}
+    )
     BINDINGS = [
         Binding("escape", "back", "Back", id="deal.back", tooltip="Back to where you came from"),
         Binding("e", "edit", "Edit", id="deal.edit", tooltip="Edit the deal's fields"),
@@ -55,46 +60,77 @@ class DealDetailScreen(CrmScreen):
         Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen this won or lost deal"),
         Binding("c", "customer", "Customer", id="deal.customer", tooltip="Open the deal's customer"),
         Binding("o", "new_order", "Order", id="deal.order", tooltip="New order from this won deal (its product lines)"),
+        Binding(
+            "f",
+            "timeline_filter",
+            "Filter",
+            id="deal.timeline_filter",
+            tooltip="Timeline: show only activities, notes, stage changes or orders (again: the next; then all)",
+        ),
     ]
 
     class Loaded(Message):
-        def __init__(self, detail: DealDetail | None, changes: list[HistoryItem]) -> None:
+        def __init__(
+            self,
+            detail: DealDetail | None,
+            changes: list[HistoryItem],
+            items: list[TimelineItem],
+            kinds: tuple[str, ...] | None,
+        ) -> None:
             super().__init__()
             self.detail = detail
             self.changes = changes
+            self.items = items
+            self.kinds = kinds  # the timeline filter these items were read for
 
     def __init__(self, deal_id: int) -> None:
         super().__init__()
         self.deal_id = deal_id
+        #: the timeline's filter (None: every kind), what the next read asks for
+        self.kinds: tuple[str, ...] | None = None
         self.detail: DealDetail | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="deal-body"):
             yield Static("Loading…", id="deal-head")
             with Horizontal(id="deal-columns"):
-                yield Static(id="deal-history", classes="deal-box")
                 yield Static(id="deal-tasks", classes="deal-box")
-            yield Static(id="deal-notes", classes="deal-box")
+                yield Timeline(id="deal-timeline", empty="Nothing yet — a logs a call, n adds a note")
             yield Static(id="deal-changes", classes="deal-box")
         yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#deal-body").focus()
 
+    def on_resize(self) -> None:
+        self.set_class(self.size.width >= 110, "-wide")
+
     def reload(self) -> None:
-        self._load(self.deal_id)
+        self._load(self.deal_id, self.kinds)
 
     @work(thread=True, exclusive=True, group="deal-load", exit_on_error=False)
-    def _load(self, deal_id: int) -> None:
+    def _load(self, deal_id: int, kinds: tuple[str, ...] | None) -> None:
         db = self.app.db
         assert db is not None  # screens reload once the database is open (CrmScreen.on_mount)
         detail = load_deal(db, deal_id)
         changes = history(db, deal_id=deal_id, limit=30) if detail is not None else []
-        self.post_message(self.Loaded(detail, changes))
+        items = timeline(db, deal_id=deal_id, kinds=kinds) if detail is not None else []
+        self.post_message(self.Loaded(detail, changes, items, kinds))
 
     @on(Loaded)
     def _loaded(self, event: Loaded) -> None:
         self._show(event.detail, event.changes)
+        board = self.query_one(Timeline)
+        if event.kinds == self.kinds:  # else a read for the filter before: the next one is coming
+            board.show(event.items if event.detail is not None else [])
+
+    @on(Timeline.FilterChanged)
+    def _filter_changed(self, event: Timeline.FilterChanged) -> None:
+        self.kinds = event.timeline.kinds
+        self.reload()
+
+    def action_timeline_filter(self) -> None:
+        self.query_one(Timeline).cycle()
 
     def _show(self, detail: DealDetail | None, changes: list[HistoryItem]) -> None:
         self.detail = detail
@@ -129,13 +165,6 @@ class DealDetailScreen(CrmScreen):
             head.add_row("Lost because", Text(safe(d.lost_reason)))
         self.query_one("#deal-head", Static).update(head)
 
-        stages = Text.assemble(("Stage history\n", "bold"))
-        for h in detail.history:
-            stages.append(f"{local(h.at)}  ", style="dim")
-            stages.append(f"{safe(h.from_stage)} → {safe(h.to_stage)}")
-            stages.append(f"  {safe(h.by)}\n" if h.by else "\n", style="dim")
-        self.query_one("#deal-history", Static).update(stages)
-
         tasks = Text.assemble(("Tasks\n", "bold"))
         for t in detail.tasks:
             tasks.append("✓ " if t.done_at else "☐ ", style="bold")
@@ -148,14 +177,6 @@ class DealDetailScreen(CrmScreen):
         if not detail.tasks and not detail.cancelled:
             tasks.append("none — t adds one\n", style="dim")
         self.query_one("#deal-tasks", Static).update(tasks)
-
-        notes = Text.assemble(("Notes\n", "bold"))
-        for n in detail.notes:
-            notes.append(f"{local(n.at)}  {safe(n.author)}\n", style="dim")
-            notes.append("\n".join(safe(line) for line in n.body.splitlines()) + "\n\n")
-        if not detail.notes:
-            notes.append("none — n adds one\n", style="dim")
-        self.query_one("#deal-notes", Static).update(notes)
 
         changed = Text.assemble(("History\n", "bold"))
         changed.append_text(history_text(changes))
@@ -250,7 +271,7 @@ class DealDetailScreen(CrmScreen):
             assert services is not None
             self._close(
                 lambda: services.win_deal(deal_id, expected_version=deal.version),
-                f"Won '{safe(deal.title)}' (ctrl+z takes it back)",
+                won_message,
             )
 
     def action_lose(self) -> None:
