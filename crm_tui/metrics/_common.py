@@ -160,7 +160,12 @@ def live_task(deleted_at: ColumnElement[dt.datetime | None] | None = None) -> Co
     """A task that counts: not deleted (nor cancelled with its deal), its customer and its deal
     (if any) not deleted either. ``deleted_at``: the task's column as the query should test it
     (``unindexed(col(Task.deleted_at))`` to keep the planner off the indexes it leads)."""
-    deleted_deals = select(pk(Deal.id)).where(col(Deal.deleted_at).is_not(None))
+    # every deal has a stage (a foreign key): naming them all lets SQLite seek the deleted deals
+    # in ix_deal_stage_live (stage_id, deleted_at) stage by stage, not read the index of every
+    # deal (300k deals: 0.05 ms, not 11 ms)
+    deleted_deals = select(pk(Deal.id)).where(
+        col(Deal.stage_id).in_(select(pk(Stage.id))), col(Deal.deleted_at).is_not(None)
+    )
     return and_(
         (col(Task.deleted_at) if deleted_at is None else deleted_at).is_(None),
         live_customer_ref(col(Task.customer_id)),
@@ -183,8 +188,8 @@ class unindexed(FunctionElement[T]):  # noqa: N801 (used like a SQL function: un
     statistics SQLite's planner takes an equality on an index's first column over a range on
     another index or a plain scan, even when that walks every row of the index and reads the
     table for each; this takes the term away from it. PostgreSQL plans from its statistics:
-    the column as it is. Only for tests without a bound value (``IS NULL``): a comparison
-    would lose the column's type for its parameter."""
+    the column as it is. The expression keeps the column's type, so a value compared with it
+    is bound as the column's would be."""
 
     name = "unindexed"
     inherit_cache = True
