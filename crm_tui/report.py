@@ -9,6 +9,9 @@
   the single-row sections), ``key`` the figure and ``value`` the number
   (blank for undefined). Money in major units, rates as fractions 0..1. A name
   that a spreadsheet would run as a formula starts with a quote (``crm_tui.csv_cells``).
+  ``activities`` has three parts: ``activities`` (blank item) holds ``total`` and the
+  count per kind; ``activities.by_owner`` one item per owner with a count per kind and
+  ``total``; ``activities.outcomes`` one item per outcome with ``count`` and ``share``.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:
-    from crm_tui.metrics.shapes import Major, Report
+    from _csv import Writer as _Writer
+
+    from crm_tui.metrics.shapes import ActivityTotals, Major, Report
 
 FORMATS = ("text", "json", "csv")
 #: the text form lists the products with the biggest demand; JSON and CSV list all
@@ -56,7 +61,9 @@ def _csv(report: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "item", "key", "value"])
     for section, body in report.items():
-        if isinstance(body, dict):
+        if section == "activities":
+            _csv_activities(w, report["activities"])
+        elif isinstance(body, dict):
             for key, value in body.items():
                 w.writerow([section, "", key, _cell(value)])
         else:
@@ -68,6 +75,20 @@ def _csv(report: Report) -> str:
                     if key != name_key:
                         w.writerow([section, item, key, _cell(value)])
     return buf.getvalue()
+
+
+def _csv_activities(w: _Writer, a: ActivityTotals) -> None:
+    w.writerow(["activities", "", "total", a["total"]])
+    for kind, n in a["by_kind"].items():
+        w.writerow(["activities", "", kind, n])
+    for row in a["by_owner"]:
+        owner = _cell(row["owner"])
+        for key, value in row.items():
+            if key != "owner":
+                w.writerow(["activities.by_owner", owner, key, _cell(value)])
+    for o in a["outcomes"]:
+        w.writerow(["activities.outcomes", _cell(o["outcome"]), "count", o["count"]])
+        w.writerow(["activities.outcomes", _cell(o["outcome"]), "share", _cell(o["share"])])
 
 
 def _cell(value: object) -> str:
@@ -107,6 +128,24 @@ def _table(headers: list[str], rows: list[list[str]], right: set[int]) -> list[s
         return "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(cells)).rstrip()
 
     return ["  " + line(headers), "  " + "  ".join("-" * w for w in widths)] + ["  " + line(r) for r in rows]
+
+
+def _text_activities(a: ActivityTotals) -> list[str]:
+    """Activities done in the period per owner and kind, a total row, and the outcome mix."""
+    out = ["Activities done (calls, emails, meetings, to-dos)"]
+    if not a["total"]:
+        return [*out, "  none in the period"]
+    rows = [
+        [_safe(o["owner"]) or "(none)", *(f"{n:,}" for n in (o["call"], o["email"], o["meeting"], o["todo"]))]
+        + [f"{o['total']:,}"]
+        for o in a["by_owner"]
+    ]
+    if len(rows) > 1:
+        rows.append(["(all)", *(f"{n:,}" for n in a["by_kind"].values()), f"{a['total']:,}"])
+    out += _table(["owner", *a["by_kind"], "total"], rows, {1, 2, 3, 4, 5})
+    mix = [f"{_safe(o['outcome'])} {o['count']:,} ({pct(o['share'])})" for o in a["outcomes"] if o["count"]]
+    out.append("  outcomes: " + " · ".join(mix))
+    return out
 
 
 def _text(r: Report, title: str | None) -> str:
@@ -169,6 +208,10 @@ def _text(r: Report, title: str | None) -> str:
         "Tasks",
         f"  open {t['open']:,}   overdue {t['overdue']:,}   due today {t['due_today']:,}   done {t['done']:,}"
         f"   on time {pct(t['on_time_rate'])}",
+        "",
+    ]
+    out += _text_activities(r["activities"])
+    out += [
         "",
         "Market demand (M = P × Q)",
     ]

@@ -2,9 +2,11 @@
 
 ``report(db, filters, now=...)`` returns the JSON shape of DESIGN §5; ``report_figures`` the
 same figures exact (``metrics.figures``: integer cents, what a screen formats), and
-``report_sections`` yields them a section at a time, for a screen that shows each as it comes; the TUI
-also calls the single-query pieces (``stage_summaries``, ``rotting_deal_ids``,
-``forecast_by_month``, ``customer_segments``) for kanban headers and tiles.
+``report_sections`` yields them a section at a time, for a screen that shows each as it comes;
+the TUI also calls the single-query pieces (``stage_summaries``, ``rotting_deal_ids``,
+``forecast_by_month``, ``customer_segments``) for kanban headers and tiles, and
+``activity_figures`` gives the activities done per owner and kind and their outcome mix
+(``metrics.activities``) alone.
 
 Conventions, everywhere:
 
@@ -12,7 +14,9 @@ Conventions, everywhere:
 - Open deals are those in an open stage (any age); closed figures (won, lost,
   win rates, cycle, revenue) count deals in a won/lost stage whose
   ``closed_at`` UTC date lies in ``Filters.since..until`` (inclusive).
-- ``Filters.owner`` limits deal, task and order figures; customer count and
+- Activities are tasks with ``done_at`` set (any kind), counted when the UTC date of
+  ``done_at`` lies in ``Filters.since..until``; open tasks are not activities.
+- ``Filters.owner`` limits deal, task, activity and order figures; customer count and
   value (C, V) and segments describe the whole book.
 - "now" is ``now`` or the clock, in UTC; "today" is its UTC date.
 - Money is exact integer cents (a weighted value cent-percent, an average or velocity a
@@ -33,6 +37,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from crm_tui.metrics._common import Filters
+from crm_tui.metrics.activities import ActivityFigures, activity_figures
 from crm_tui.metrics.deals import (
     StageSummary,
     forecast_by_month,
@@ -47,11 +52,13 @@ if TYPE_CHECKING:
     from crm_tui.metrics.shapes import Report
 
 __all__ = [
+    "ActivityFigures",
     "Filters",
     "ReportFigures",
     "SEGMENTS",
     "SectionKey",
     "StageSummary",
+    "activity_figures",
     "customer_segments",
     "forecast_by_month",
     "REPORT_KEYS",
@@ -74,6 +81,7 @@ REPORT_KEYS = (
     "market_demand",
     "segments",
     "revenue_by_month",
+    "activities",
 )
 
 
@@ -84,9 +92,9 @@ def report_sections(
     with each other: ``(key, figures)`` — the section just computed and every section so far,
     exact (integer cents; ``ReportFigures.json()`` is the JSON shape). First what the Reports
     screen's tiles and owners table need, then the charts', the funnel's and the segments'
-    (the slowest), and the task figures the screen does not show, so a screen can show each
-    as it comes."""
-    from crm_tui.metrics import book, deals, segments
+    (the slowest, the activities just before them), and the task figures the screen does not
+    show, so a screen can show each as it comes."""
+    from crm_tui.metrics import activities, book, deals, segments
     from crm_tui.metrics._common import load_stages, utc_now
 
     now = utc_now(now)
@@ -110,6 +118,8 @@ def report_sections(
         furthest = deals.furthest_counts(conn, stages, filters)
         f = replace(f, stages=deals.stage_rows(stages, cells, furthest))
         yield "stages", f
+        f = replace(f, activities=activities.activity_totals(conn, filters))
+        yield "activities", f
         f = replace(f, segments=segments.segment_rows(conn, stages, now))
         yield "segments", f
         f = replace(f, tasks=book.task_totals(conn, filters, now))

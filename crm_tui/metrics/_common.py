@@ -10,17 +10,22 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from sqlalchemy import and_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from crm_tui import engines
 from crm_tui.columns import col, pk
-from crm_tui.models import UTC, Customer, Deal, Pipeline, Stage
+from crm_tui.models import UTC, Customer, Deal, Pipeline, Stage, Task
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Connection, Select, SQLColumnExpression
     from sqlalchemy.engine import Dialect
+    from sqlalchemy.sql.compiler import SQLCompiler
+
+T = TypeVar("T")
 
 
 class _PerEngineSQL(Protocol):
@@ -47,8 +52,9 @@ class Filters:
     """What a report looks at.
 
     ``since``/``until`` bound closed-deal figures by the UTC date of
-    ``closed_at``, both ends inclusive. ``owner`` (exact match) limits
-    deal, task and order figures to one owner. ``None`` means no limit.
+    ``closed_at`` and activity figures by the UTC date of a task's ``done_at``,
+    both ends inclusive. ``owner`` (exact match) limits deal, task, activity
+    and order figures to one owner. ``None`` means no limit.
     """
 
     since: dt.date | None = None
@@ -137,12 +143,34 @@ def owner_cond(column: SQLColumnExpression[str], filters: Filters) -> ColumnElem
 
 def period_cond(filters: Filters) -> ColumnElement[bool]:
     """closed_at within the period (inclusive whole UTC days); true when unbounded."""
+    return period_on(col(Deal.closed_at), filters)
+
+
+def period_on(column: SQLColumnExpression[dt.datetime | None], filters: Filters) -> ColumnElement[bool]:
+    """``column`` (a UTC timestamp) within the period (inclusive whole UTC days); true when unbounded."""
     conds: list[ColumnElement[bool]] = []
     if filters.since is not None:
-        conds.append(col(Deal.closed_at) >= day_start(filters.since))
+        conds.append(column >= day_start(filters.since))
     if filters.until is not None and filters.until < dt.date.max:  # 9999-12-31: no day after it, no bound
-        conds.append(col(Deal.closed_at) < day_start(filters.until + dt.timedelta(days=1)))
+        conds.append(column < day_start(filters.until + dt.timedelta(days=1)))
     return and_(*conds) if conds else true()
+
+
+def live_task(deleted_at: ColumnElement[dt.datetime | None] | None = None) -> ColumnElement[bool]:
+    """A task that counts: not deleted (nor cancelled with its deal), its customer and its deal
+    (if any) not deleted either. ``deleted_at``: the task's column as the query should test it
+    (``unindexed(col(Task.deleted_at))`` to keep the planner off the indexes it leads)."""
+    # every deal has a stage (a foreign key): naming them all lets SQLite seek the deleted deals
+    # in ix_deal_stage_live (stage_id, deleted_at) stage by stage, not read the index of every
+    # deal (300k deals: 0.05 ms, not 11 ms)
+    deleted_deals = select(pk(Deal.id)).where(
+        col(Deal.stage_id).in_(select(pk(Stage.id))), col(Deal.deleted_at).is_not(None)
+    )
+    return and_(
+        (col(Task.deleted_at) if deleted_at is None else deleted_at).is_(None),
+        live_customer_ref(col(Task.customer_id)),
+        or_(col(Task.deal_id).is_(None), col(Task.deal_id).not_in(deleted_deals)),
+    )
 
 
 def counted_deal(filters: Filters, open_ids: Sequence[int], closed_ids: Sequence[int]) -> ColumnElement[bool]:
@@ -152,6 +180,33 @@ def counted_deal(filters: Filters, open_ids: Sequence[int], closed_ids: Sequence
         owner_cond(col(Deal.owner), filters),
         or_(col(Deal.stage_id).in_(open_ids), and_(col(Deal.stage_id).in_(closed_ids), period_cond(filters))),
     )
+
+
+class unindexed(FunctionElement[T]):  # noqa: N801 (used like a SQL function: unindexed(column).is_(None))
+    """``column`` as an expression no SQLite index answers: ``+column`` (SQLite's unary plus
+    changes no value, of any type, and keeps the term from choosing an index). Without
+    statistics SQLite's planner takes an equality on an index's first column over a range on
+    another index or a plain scan, even when that walks every row of the index and reads the
+    table for each; this takes the term away from it. PostgreSQL plans from its statistics:
+    the column as it is. The expression keeps the column's type, so a value compared with it
+    is bound as the column's would be."""
+
+    name = "unindexed"
+    inherit_cache = True
+
+    def __init__(self, expression: SQLColumnExpression[T]) -> None:
+        super().__init__(expression)
+        self.type = self.clauses.clauses[0].type  # the column's, coerced
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed[Any], compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
 
 
 # --- exact numbers ------------------------------------------------------------

@@ -20,6 +20,7 @@ from crm_tui.metrics._common import (
     ids_by_outcome,
     live_customer_ref,
     live_deal,
+    live_task,
     owner_cond,
     rate,
 )
@@ -116,7 +117,6 @@ def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTot
     def n(cond: ColumnElement[bool]) -> ColumnElement[int]:
         return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    deleted_deals = select(pk(Deal.id)).where(col(Deal.deleted_at).is_not(None))
     q = select(
         n(is_open),
         n(and_(is_open, col(Task.due_at) < now)),
@@ -124,12 +124,7 @@ def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTot
         n(is_done),
         n(and_(is_done, col(Task.due_at).is_not(None), col(Task.done_at) <= col(Task.due_at))),
         n(and_(is_done, col(Task.due_at).is_not(None))),
-    ).where(
-        col(Task.deleted_at).is_(None),
-        live_customer_ref(col(Task.customer_id)),
-        or_(col(Task.deal_id).is_(None), col(Task.deal_id).not_in(deleted_deals)),
-        owner_cond(col(Task.owner), filters),
-    )
+    ).where(live_task(), owner_cond(col(Task.owner), filters))
     open_, overdue, due_today, done, on_time, done_due = (int(v) for v in conn.execute(q).one())
     return {
         "open": open_,

@@ -19,6 +19,7 @@ from crm_tui.metrics._common import cp_to_major, money_ratio, rate
 from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
+    from crm_tui.metrics.activities import ActivityFigures
     from crm_tui.metrics.shapes import (
         CustomerTotals,
         DealTotals,
@@ -34,7 +35,16 @@ if TYPE_CHECKING:
 
 #: a section of the report (DESIGN §5), in the order of the JSON shape
 SectionKey: TypeAlias = Literal[
-    "customers", "deals", "stages", "owners", "tasks", "orders", "market_demand", "segments", "revenue_by_month"
+    "customers",
+    "deals",
+    "stages",
+    "owners",
+    "tasks",
+    "orders",
+    "market_demand",
+    "segments",
+    "revenue_by_month",
+    "activities",
 ]
 
 
@@ -238,6 +248,7 @@ class ReportFigures:
     market_demand: tuple[DemandFigures, ...] | None = None
     segments: tuple[SegmentFigures, ...] | None = None
     revenue_by_month: tuple[MonthFigures, ...] | None = None
+    activities: ActivityFigures | None = None
 
     @property
     def complete(self) -> bool:
@@ -245,7 +256,7 @@ class ReportFigures:
 
     def json(self) -> Report:
         """The report's JSON shape (DESIGN §5), keys in ``REPORT_KEYS`` order."""
-        c, d, st, ow, t, o, m, sg, rv = (
+        c, d, st, ow, t, o, m, sg, rv, ac = (
             self.customers,
             self.deals,
             self.stages,
@@ -255,10 +266,11 @@ class ReportFigures:
             self.market_demand,
             self.segments,
             self.revenue_by_month,
+            self.activities,
         )
         if c is None or d is None or st is None or ow is None or t is None or o is None:
             raise ValueError("the report is not complete yet")
-        if m is None or sg is None or rv is None:
+        if m is None or sg is None or rv is None or ac is None:
             raise ValueError("the report is not complete yet")
         return {
             "customers": c.json(),
@@ -270,4 +282,5 @@ class ReportFigures:
             "market_demand": [x.json() for x in m],
             "segments": [x.json() for x in sg],
             "revenue_by_month": [x.json() for x in rv],
+            "activities": ac.json(),
         }

@@ -78,6 +78,36 @@ class MonthRow(TypedDict):
     won_value: Major
 
 
+class KindCounts(TypedDict):
+    """Activities per kind (``crm_tui.models.TASK_KINDS``)."""
+
+    call: int
+    email: int
+    meeting: int
+    todo: int
+
+
+class ActivityOwnerRow(KindCounts):
+    owner: str
+    total: int
+
+
+class OutcomeRow(TypedDict):
+    outcome: str  # one of TASK_OUTCOMES, or "not recorded"
+    count: int
+    share: float | None  # count ÷ all activities in the period
+
+
+class ActivityTotals(TypedDict):
+    """Activities done in the period (tasks with ``done_at`` in it), per kind, per owner and kind,
+    and their outcome mix."""
+
+    total: int
+    by_kind: KindCounts
+    by_owner: list[ActivityOwnerRow]
+    outcomes: list[OutcomeRow]
+
+
 class Report(TypedDict):
     """The whole report, keys in ``REPORT_KEYS`` order."""
 
@@ -90,3 +120,4 @@ class Report(TypedDict):
     market_demand: list[DemandRow]
     segments: list[SegmentRow]
     revenue_by_month: list[MonthRow]
+    activities: ActivityTotals

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import stat
 
+import pytest
+
 
 async def test_tiles_periods_owner_and_export(make_app, settle, opened, services, clock, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -144,3 +146,36 @@ async def test_changes_while_computing_wait_for_it_instead_of_starting_over(
             assert screen.query_one("#funnel").stages is not None
     finally:
         slow.set()
+
+
+@pytest.mark.keys_only
+async def test_the_activities_panel_counts_an_activity_logged_elsewhere(make_app, settle, services, clock):
+    """The panel follows the task table like every figure: a call logged (another session, the
+    services) shows up without asking, under its owner, its kind and its outcome."""
+    customer = services.create_customer(name="Acme")
+    services.log_activity(kind="email", outcome="sent", customer_id=customer.id)
+    clock.advance(days=-400)  # last year's call: All time only
+    services.log_activity(kind="call", outcome="reached", customer_id=customer.id)
+    clock.advance(days=400)
+    app = make_app("reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        table = app.screen.query_one("#activities-table")
+        outcomes = app.screen.query_one("#outcomes-table")
+
+        def row(t, i: int = 0) -> list[str]:
+            return [str(cell) for cell in t.get_row_at(i)]
+
+        assert row(table) == ["ann", "1", "1", "0", "0", "2"]  # Calls, Emails, Meetings, To-dos, Total
+        assert table.row_count == 1  # one owner: no total row
+        services.log_activity(kind="call", outcome="no answer", customer_id=customer.id)
+        await settle(app, pilot)
+        assert row(table) == ["ann", "2", "1", "0", "0", "3"]
+        assert [row(outcomes, i) for i in range(outcomes.row_count)] == [
+            ["reached", "1", "33.3%"],
+            ["no answer", "1", "33.3%"],
+            ["sent", "1", "33.3%"],
+        ]
+        await pilot.press("right_square_bracket", "right_square_bracket", "right_square_bracket")  # This year
+        await settle(app, pilot)
+        assert row(table) == ["ann", "1", "1", "0", "0", "2"]

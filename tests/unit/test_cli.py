@@ -33,6 +33,7 @@ REPORT_KEYS = {
     "market_demand": {"product", "quantity", "unit_price", "demand"},
     "segments": {"segment", "count", "value"},
     "revenue_by_month": {"month", "won_value"},
+    "activities": {"total", "by_kind", "by_owner", "outcomes"},
 }
 
 
@@ -85,6 +86,8 @@ def test_demo_then_report_json_has_every_key_and_adds_up(demo_db):
     assert sum(o["won_count"] for o in data["owners"]) == deals["won_count"]
     assert sum(m["won_value"] for m in data["revenue_by_month"]) == pytest.approx(deals["won_value"])
     assert data["customers"]["count"] == 300
+    activities = data["activities"]  # all time, everyone: every done task
+    assert activities["total"] == data["tasks"]["done"] == sum(o["total"] for o in activities["by_owner"]) > 0
 
 
 def test_report_text_and_csv(demo_db):

@@ -306,6 +306,7 @@ def test_report_has_exactly_the_documented_keys(db):
         "market_demand",
         "segments",
         "revenue_by_month",
+        "activities",
     }
     assert set(r["customers"]) == {"count", "value"}
     assert set(r["deals"]) == {
@@ -333,6 +334,9 @@ def test_report_has_exactly_the_documented_keys(db):
     assert {frozenset(m) for m in r["market_demand"]} == {frozenset({"product", "quantity", "unit_price", "demand"})}
     assert {frozenset(s) for s in r["segments"]} == {frozenset({"segment", "count", "value"})}
     assert {frozenset(m) for m in r["revenue_by_month"]} == {frozenset({"month", "won_value"})}
+    assert set(r["activities"]) == {"total", "by_kind", "by_owner", "outcomes"}
+    assert set(r["activities"]["by_kind"]) == {"call", "email", "meeting", "todo"}
+    assert {frozenset(o) for o in r["activities"]["outcomes"]} == {frozenset({"outcome", "count", "share"})}
 
 
 def test_segments_follow_the_documented_rfm_rules_for_a_whole_demo_book(any_db):

@@ -1,4 +1,5 @@
-"""The Reports screen: KPI tiles, funnel, revenue and forecast charts, owners, segments.
+"""The Reports screen: KPI tiles, funnel, revenue and forecast charts, owners, segments, and the
+activities done in the period (per owner and kind, and how they went).
 
 Figures come from crm_tui.metrics (the same numbers as ``crm-tui report``),
 computed in a thread worker on every change to the tables they read.
@@ -24,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
+from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
 from crm_tui.queries.pipeline import list_owners
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import safe
@@ -36,6 +38,7 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from crm_tui.metrics.activities import ActivityFigures
     from crm_tui.metrics.figures import (
         CustomerFigures,
         DealFigures,
@@ -48,6 +51,11 @@ if TYPE_CHECKING:
     )
     from crm_tui.metrics.shapes import Report
 
+#: the activities table's kind columns, in ``metrics.activities.KINDS`` order (a kind without a
+#: heading here fails at import, not as a column shifted on screen)
+ACTIVITY_COLUMNS = tuple(
+    {"call": "Calls", "email": "Emails", "meeting": "Meetings", "todo": "To-dos"}[kind] for kind in ACTIVITY_KINDS
+)
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
     ("open", "Open pipeline"),
@@ -174,6 +182,9 @@ class ReportsScreen(CrmScreen):
             with Horizontal(id="tables"):
                 yield DataTable(id="owners-table", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="segments-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="activities"):
+                yield DataTable(id="activities-table", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="outcomes-table", cursor_type="row", zebra_stripes=True)
         yield KeyBar()
 
     def on_mount(self) -> None:
@@ -181,6 +192,9 @@ class ReportsScreen(CrmScreen):
         owners.add_columns("Owner", "Open", "Won", "Won value", "Lost", "Win rate")
         segments = self.query_one("#segments-table", DataTable)
         segments.add_columns("Segment (RFM)", "Customers", "Value")
+        activities = self.query_one("#activities-table", DataTable)
+        activities.add_columns("Activities done", *ACTIVITY_COLUMNS, "Total")
+        self.query_one("#outcomes-table", DataTable).add_columns("Outcome", "Activities", "Share")
         self._update_bar()
 
     def _update_bar(self) -> None:
@@ -264,6 +278,8 @@ class ReportsScreen(CrmScreen):
             self._funnel(f.stages)
         if key == "segments" and f.segments is not None:
             self._segments_table(f.segments)
+        if key == "activities" and f.activities is not None:
+            self._activities_tables(f.activities)
         if f.complete:
             self.data = f.json()
 
@@ -345,6 +361,26 @@ class ReportsScreen(CrmScreen):
             segments.add_row(
                 Text(safe(row.segment)), f"{row.count:,}", Text(money_text(row.value_cents), justify="right")
             )
+
+    def _activities_tables(self, figures: ActivityFigures) -> None:
+        """Activities done per owner × kind with a total row, and the outcomes that occurred."""
+        table = self.query_one("#activities-table", DataTable)
+        table.clear()
+
+        def cells(counts: Sequence[int], total: int) -> list[Text]:
+            return [Text(f"{n:,}", justify="right") for n in (*counts, total)]
+
+        for row in figures.by_owner:
+            table.add_row(Text(safe(row.owner) or "—"), *cells(row.counts, row.total))
+        if len(figures.by_owner) != 1:  # one owner's row is the total already
+            table.add_row(Text("All owners", style="bold"), *cells(figures.by_kind, figures.total))
+        outcomes = self.query_one("#outcomes-table", DataTable)
+        outcomes.clear()
+        for outcome, count in figures.outcomes:
+            if count:
+                outcomes.add_row(
+                    Text(safe(outcome)), Text(f"{count:,}", justify="right"), percent(figures.share(count))
+                )
 
     # -- selectors and export ---------------------------------------------------------------
 
