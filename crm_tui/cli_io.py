@@ -129,6 +129,7 @@ def cmd_import(args, db_value: str | None) -> int:
             errors_path=args.errors,
             progress=progress,
             force=args.force,
+            write_rejected=not args.dry_run,  # a dry run touches nothing on disk
         )
     finally:
         progress.close()

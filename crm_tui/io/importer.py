@@ -266,11 +266,13 @@ def import_file(
     now: dt.datetime | None = None,
     force: bool = False,
     user: str | None = None,
+    write_rejected: bool = True,
 ) -> ImportResult:
     """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
     rejected rows replace a SQLite file (never the open database). The import is journaled as
     one action of ``user`` (default: ``config.current_user()``, as the app's own actions), which
-    that rep can undo like any other."""
+    that rep can undo like any other. ``write_rejected=False``: the rejected rows are not written
+    to a file (``first_errors`` still names the first ones; ``crm-tui import --dry-run``)."""
     from crm_tui import safety
     from crm_tui.io.readers import read_table
 
@@ -335,7 +337,7 @@ def import_file(
         warnings=dict(ctx.warnings),
     )
     if result.rejected:
-        if not dry_run:  # a dry run touches nothing on disk: the reasons are in first_errors
+        if write_rejected:
             result.errors_path = str(write_rejects(ctx, path, errors_path))
         bad = ctx.reasons[~ctx.ok]
         result.first_errors = [f"row {int(i) + 2}: {r}" for i, r in bad.head(5).items()]
