@@ -30,10 +30,12 @@ def comparable(rep: dict) -> dict:
 
 def seeded(db) -> None:
     """A small demo, plus two customers of the same name with a contact each."""
-    from crm_tui import demo
+    from crm_tui import demo, engines
 
     demo.generate(db, size=40, seed=5, now=NOW)
     with db.write({"customer", "contact"}) as s:
+        for table in (Customer.__table__, Contact.__table__):  # the demo writes explicit ids
+            engines.reset_id_sequence(s.connection(), table)
         twins = [Customer(name="Twin Co", name_key=name_key("Twin Co"), email=f"t{n}@twin.example") for n in (1, 2)]
         s.add_all(twins)
         s.flush()
