@@ -19,7 +19,7 @@ import io
 import json
 from pathlib import Path
 
-from sqlalchemy import String, case, cast, func, literal, select
+from sqlalchemy import String, case, cast, exists, func, literal, select
 
 from crm_tui.errors import ValidationError
 from crm_tui.io.mapping import KINDS
@@ -42,8 +42,13 @@ PRIORITY_WORDS = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
 
 
 def _ref(model, prefix: str):
-    """A record's identity in a file: its external id, else our own "<prefix><id>"."""
-    return func.coalesce(model.external_id, literal(prefix) + cast(model.id, String))
+    """A record's identity in a file: its external id, else our own "<prefix><id>" — or
+    "<prefix><id>-<id>" when another record holds that text as its external id (one imported
+    from another database's export), so that no two rows of an export share an identity."""
+    own = literal(prefix) + cast(model.id, String)
+    other = model.__table__.alias()
+    taken = exists().where(other.c.external_id == own)
+    return func.coalesce(model.external_id, case((taken, own + literal("-") + cast(model.id, String)), else_=own))
 
 
 def _customer_ref():

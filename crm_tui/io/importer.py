@@ -113,6 +113,7 @@ class Ctx:
         self.source = source  # the file's name (row fingerprints)
         self.notes: list[str] = []
         self.warnings: dict[str, int] = {}
+        self.fingerprinted = None  # rows given an id from their content (resolve.with_fingerprints)
 
     # -- columns ----------------------------------------------------------------
 

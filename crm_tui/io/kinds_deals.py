@@ -50,7 +50,7 @@ def import_deals(conn, ctx):
     import pandas as pd
 
     ext = ctx.text("external_id", label="external_id")
-    ext = ext.where(ext != "", R.fingerprints(ctx.df, "deals"))
+    ext = R.with_fingerprints(ctx, ext)
     title = ctx.text("title")
     customer = ctx.text("customer")
     pipeline = ctx.text("pipeline")
@@ -140,6 +140,7 @@ def import_deals(conn, ctx):
             existing[ext[i]] = deal_id
     is_update = ok & ext.isin(set(existing))
     is_new = ok & ~is_update
+    R.note_fingerprint_matches(ctx, is_update)
     new = frame[is_new]
     new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new, conn.dialect))
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")

@@ -449,7 +449,7 @@ def _deal_ids(conn, ctx, deal):
 
 def import_tasks(conn, ctx):
     ext = ctx.text("external_id")
-    ext = ext.where(ext != "", R.fingerprints(ctx.df, "tasks"))
+    ext = R.with_fingerprints(ctx, ext)
     subject = ctx.text("subject", max_len=500)
     ctx.reject(subject == "", "subject is required; the row has no task subject")
     raw_kind = ctx.text("kind")
@@ -496,6 +496,7 @@ def import_tasks(conn, ctx):
     ok = ctx.ok
     by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
     match = _own_matches(conn, ctx, Task, ext, by_ext, subject, "subject").where(ok)
+    R.note_fingerprint_matches(ctx, match.notna())
     new = ok & match.isna()
     _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new], conn.dialect))
     upd = ok & match.notna()

@@ -202,7 +202,10 @@ def own_ref(table: str, value: str) -> int | None:
     if not value.startswith(prefix):
         return None
     rest = value[len(prefix) :]
-    return int(rest) if rest.isdigit() and len(rest) < 19 else None
+    number, dash, again = rest.partition("-")  # "crm-c5-5": the export's form when "crm-c5" was taken
+    if dash and again != number:
+        return None
+    return int(number) if number.isdigit() and len(number) < 19 else None
 
 
 def by_external_id(conn, model, values, *, live: bool = True, own: bool = True) -> dict[str, int]:
@@ -259,6 +262,29 @@ def guarded(conn, model, refs: dict[str, int], values, ref_col, key_col, keyer=N
 
 def customers_by_ref(conn, refs) -> dict[str, int]:
     return by_external_id(conn, Customer, refs)
+
+
+def with_fingerprints(ctx, ext):
+    """``ext`` with each blank cell replaced by the row's fingerprint (``fingerprints``); counts the
+    rows so identified for the summary once they match records imported before."""
+    blank = ext == ""
+    if not blank.any():
+        return ext
+    ctx.fingerprinted = blank
+    return ext.where(~blank, fingerprints(ctx.df, ctx.kind))
+
+
+def note_fingerprint_matches(ctx, matched) -> None:
+    """Say in the summary how many rows without an id were recognised from an earlier import."""
+    mask = ctx.fingerprinted
+    if mask is None:
+        return
+    n = int((mask & matched & ctx.ok).sum())
+    if n:
+        ctx.notes.append(
+            f"{n:,} rows without an id are the same as rows imported before (from their content): "
+            "updated, not imported twice"
+        )
 
 
 def fingerprints(df, kind: str):

@@ -106,3 +106,17 @@ def test_another_databases_export_does_not_update_unrelated_records(db, empty_db
     with empty_db.read() as s:
         got = s.connection().execute(select(Customer.name, Customer.external_id).order_by(Customer.id)).all()
     assert [tuple(g) for g in got] == [("Beta", None), ("Alpha", "crm-c1")]
+
+
+def test_an_imported_reference_never_doubles_an_identity_in_a_later_export(db, tmp_path):
+    """A database holding "crm-c2" from another database's export, whose own customer 2 has no id:
+    the export names that one "crm-c2-2", and the file imports back with nothing created."""
+    with db.write({"customer"}) as s:
+        s.add(Customer(name="Imported", name_key="imported", external_id="crm-c2"))
+        s.add(Customer(name="Ours", name_key="ours"))
+    path = tmp_path / "customers.csv"
+    export_kind(db, "customers", path, "csv")
+    refs = [line.split(",")[0] for line in path.read_text(encoding="utf-8").splitlines()[1:]]
+    assert refs == ["crm-c2", "crm-c2-2"]
+    r = import_file(db, "customers", path, now=NOW)
+    assert (r.created, r.updated, r.rejected) == (0, 2, 0)

@@ -182,6 +182,10 @@ def test_reimport_without_ids_does_not_double(db, tmp_path):
     before = report(db, Filters(), now=NOW)["deals"]
     again = import_file(db, "deals", path, now=NOW)
     assert (again.created, again.updated, again.rejected) == (0, 3, 0)
+    assert again.notes == [
+        "3 rows without an id are the same as rows imported before (from their content): updated, not imported twice"
+    ]
+    assert first.notes == []
     assert report(db, Filters(), now=NOW)["deals"] == before
     assert before["won_value"] == 200 and before["won_count"] == 2
     # the same rows in another column order are the same rows
