@@ -148,7 +148,8 @@ def _aliases(table: dict[str, str]) -> dict[str, str]:
 
 _CUSTOMER_REF = (
     "customer_external_id|accountid|account id|account.id|associated company id|associated company ids|"
-    "company id|organization id|organisation id|org id|customer ref"
+    "company id|organization id|organisation id|org id|customer ref|associated company ids (primary)|"
+    "associated company id (primary)|account name.id|account_name.id"
 )
 
 _CUSTOMER_NAME = (

@@ -32,7 +32,7 @@ def seeded(db) -> None:
     """A small demo, plus two customers of the same name with a contact each."""
     from crm_tui import demo, engines
 
-    demo.generate(db, size=40, seed=5, now=NOW)
+    demo.generate(db, size=25, seed=5, now=NOW)
     with db.write({"customer", "contact"}) as s:
         for table in (Customer.__table__, Contact.__table__):  # the demo writes explicit ids
             engines.reset_id_sequence(s.connection(), table)
