@@ -136,7 +136,8 @@ def import_deals(conn, ctx):
     own = R.own_refs(conn, Deal, [e for e in ext[ok].unique() if e not in existing], live=False)
     if own:
         # our own export's "crm-12": deal 12, when its title agrees (not another database's deal 12)
-        for i, deal_id in R.guarded(conn, Deal, own, frame.title, ext[ok], "title").items():
+        checks = [(frame.title, "title", None), (created, "created_at", None)]
+        for i, deal_id in R.guarded(conn, Deal, own, ext[ok], checks).items():
             existing[ext[i]] = deal_id
     is_update = ok & ext.isin(set(existing))
     is_new = ok & ~is_update

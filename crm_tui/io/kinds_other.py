@@ -230,7 +230,8 @@ def import_customers(conn, ctx):
     by_ext = _lookup(conn, Customer.external_id, Customer.id, ext[ok].unique(), extra=live)
     by_key = R.existing_customers(conn, frame.name_key[ok].unique())
     by_mail = _lookup(conn, Customer.email, Customer.id, email[ok].str.lower().unique(), extra=live, lower=True)
-    match = _own_matches(conn, ctx, Customer, ext, by_ext, frame.name_key, "name_key")
+    checks = [(frame.name_key, "name_key", None), (created, "created_at", None)]
+    match = _own_matches(conn, ctx, Customer, ext, by_ext, checks)
     match = match.where(match.notna(), frame.name_key.map(by_key))
     match = match.where(match.notna(), email.str.lower().map(by_mail))
     match = match.where(ok)
@@ -278,16 +279,16 @@ def import_customers(conn, ctx):
     return int(new.sum()), len(urows)
 
 
-def _own_matches(conn, ctx, model, ext, by_ext, keys, key_col, keyer=None):
+def _own_matches(conn, ctx, model, ext, by_ext, checks):
     """Rows → the record their external id names (Int64, NA when none): a record holding that
-    external id (``by_ext``), else the one our own export named "crm-…" when its ``key_col``
-    agrees with the row's ``keys`` (another database's export names other records by the same ids)."""
+    external id (``by_ext``), else the one our own export named "crm-…" when one of ``checks``
+    agrees (``resolve.guarded``: another database's export names other records by the same ids)."""
     match = ext.map(by_ext)
     rest = ctx.ok & (ext != "") & match.isna()
     if rest.any():
         own = R.own_refs(conn, model, ext[rest].unique())
         if own:
-            mine = R.guarded(conn, model, own, keys, ext[rest], key_col, keyer)
+            mine = R.guarded(conn, model, own, ext[rest], checks)
             if mine:
                 match = match.copy()
                 match[list(mine)] = list(mine.values())
@@ -352,7 +353,8 @@ def import_contacts(conn, ctx):
     by_mail = {(r.customer_id, r.email.lower()): r.id for r in existing if r.email}
     by_name = {(r.customer_id, R.name_key(r.name)): r.id for r in existing}
     keys = R.keys_of(name)
-    match = _own_matches(conn, ctx, Contact, ext, by_ext, keys, "name", R.name_key)
+    lower = email.str.lower()
+    match = _own_matches(conn, ctx, Contact, ext, by_ext, [(keys, "name", R.name_key), (lower, "email", str.lower)])
     mail_key = pd.Series(list(zip(cust.fillna(0).astype("int64"), email.str.lower())), index=ctx.df.index)
     name_k = pd.Series(list(zip(cust.fillna(0).astype("int64"), keys)), index=ctx.df.index)
     match = match.where(match.notna(), mail_key.map(lambda k: by_mail.get(k) if k[1] else None))
@@ -393,7 +395,7 @@ def import_products(conn, ctx):
     ok = ctx.ok
     by_ext = _lookup(conn, Product.external_id, Product.id, ext[ok].unique())
     by_key = {k: v[0] for k, v in R.existing_products(conn, keys[ok].unique()).items()}
-    match = _own_matches(conn, ctx, Product, ext, by_ext, keys, "name_key")
+    match = _own_matches(conn, ctx, Product, ext, by_ext, [(keys, "name_key", None)])
     match = match.where(match.notna(), keys.map(by_key)).where(ok)
     frame = pd.DataFrame(
         {
@@ -495,7 +497,8 @@ def import_tasks(conn, ctx):
     )
     ok = ctx.ok
     by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
-    match = _own_matches(conn, ctx, Task, ext, by_ext, subject, "subject").where(ok)
+    checks = [(subject, "subject", None), (created, "created_at", None)]
+    match = _own_matches(conn, ctx, Task, ext, by_ext, checks).where(ok)
     R.note_fingerprint_matches(ctx, match.notna())
     new = ok & match.isna()
     _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new], conn.dialect))

@@ -241,22 +241,35 @@ def own_refs(conn, model, values, *, live: bool = True) -> dict[str, int]:
     return {v: i for v, i in own.items() if i in alive}
 
 
-def guarded(conn, model, refs: dict[str, int], values, ref_col, key_col, keyer=None) -> dict[int, int]:
+def guarded(conn, model, refs: dict[str, int], ref_col, checks) -> dict[int, int]:
     """Rows whose own reference (``refs``: value → id) names a record that really is theirs:
-    row index → record id, when the record's ``key_col`` (through ``keyer``) equals the row's
-    ``values``. An export of another database names other records by the same ids; those rows
-    are matched like rows with a new id."""
+    row index → record id, when one of ``checks`` agrees — ``(values, column, keyer)``: the row's
+    value equals the record's ``column`` (through ``keyer``). An export of another database names
+    other records by the same ids; those rows are matched like rows with a new id. Several checks
+    (the name, the created time to the microsecond) let a rep rename a record in the file."""
+    import pandas as pd
+
     table = model.__table__
-    ids = {i for i in refs.values()}
-    stored: dict[int, str] = {}
+    ids = set(refs.values())
+    stored: dict[int, tuple] = {}
+    cols = [table.c[col] for _values, col, _keyer in checks]
     for chunk in _chunks(ids):
-        q = select(table.c.id, table.c[key_col]).where(table.c.id.in_(chunk))
-        stored.update({int(i): (keyer(k) if keyer else k) for i, k in conn.execute(q)})
+        for row in conn.execute(select(table.c.id, *cols).where(table.c.id.in_(chunk))):
+            stored[int(row[0])] = tuple(
+                (keyer(v) if keyer and v is not None else v) for v, (_x, _c, keyer) in zip(row[1:], checks)
+            )
     out: dict[int, int] = {}
     for i, ref in ref_col.items():
         rid = refs.get(ref)
-        if rid is not None and stored.get(rid) == values[i]:
-            out[i] = rid
+        if rid is None or rid not in stored:
+            continue
+        for (values, _col, _keyer), have in zip(checks, stored[rid]):
+            want = values[i]
+            if have is None or want is None or (not isinstance(want, str) and pd.isna(want)) or want == "":
+                continue
+            if want == have:
+                out[i] = rid
+                break
     return out
 
 

@@ -120,3 +120,26 @@ def test_an_imported_reference_never_doubles_an_identity_in_a_later_export(db, t
     assert refs == ["crm-c2", "crm-c2-2"]
     r = import_file(db, "customers", path, now=NOW)
     assert (r.created, r.updated, r.rejected) == (0, 2, 0)
+
+
+def test_a_record_renamed_in_the_exported_file_is_updated(db, tmp_path):
+    """A rep exports, renames a customer and a deal's title in a spreadsheet, imports the file back:
+    the records are renamed (their created time names them), none is created."""
+    from sqlalchemy import select
+
+    from crm_tui.models import Deal
+
+    path = tmp_path / "deals.csv"
+    path.write_text("title,customer,stage,amount\nRollout,Acme,Proposal,100\n", encoding="utf-8")
+    import_file(db, "deals", path, now=NOW)
+    with db.write({"deal"}) as s:  # as if made in the app: no external id of its own
+        s.connection().execute(Deal.__table__.update().values(external_id=None))
+    for kind, old, new in (("customers", "Acme", "Acme Holdings"), ("deals", "Rollout", "Rollout phase 2")):
+        out = tmp_path / f"{kind}-export.csv"
+        export_kind(db, kind, out, "csv")
+        out.write_text(out.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+        r = import_file(db, kind, out, now=NOW)
+        assert (r.created, r.updated, r.rejected, r.also_created) == (0, 1, 0, {}), (kind, r.first_errors)
+    with db.read() as s:
+        got = s.connection().execute(select(Deal.title, Customer.name).join(Customer)).all()
+    assert [tuple(g) for g in got] == [("Rollout phase 2", "Acme Holdings")]
