@@ -84,13 +84,37 @@ class _StderrProgress:
             sys.stderr.flush()
 
 
+def _dry_run_database(db_value: str | None):
+    """The database a dry run checks against, and the temporary folder to remove afterwards.
+
+    A dry run touches nothing on disk: a database file that does not exist yet is not created
+    (the run uses an empty one in a temporary folder), and an existing one is not upgraded."""
+    import tempfile
+    from pathlib import Path
+
+    from crm_tui import engines
+    from crm_tui.db import Database, resolve_db, to_url
+
+    path = engines.sqlite_path(to_url(resolve_db(db_value)))
+    if path is not None and not path.exists():
+        temp = tempfile.TemporaryDirectory(prefix="crm-tui-dry-run-")
+        return Database.open(str(Path(temp.name) / "dry-run.sqlite3")), temp
+    return Database.open(db_value, upgrade=False), None
+
+
 def cmd_import(args, db_value: str | None) -> int:
+    """Exit status: 0 every row imported, 3 some rows rejected, 2 nothing imported (every row
+    rejected, or an empty file), as for any other error."""
     from crm_tui.db import Database
     from crm_tui.io import import_file
     from crm_tui.io.mapping import parse_map_options
 
     mapping = parse_map_options(args.map)
-    db = Database.open(db_value)
+    temp = None
+    if args.dry_run:
+        db, temp = _dry_run_database(db_value)
+    else:
+        db = Database.open(db_value)
     progress = _StderrProgress(f"importing {args.kind}")
     try:
         result = import_file(
@@ -105,12 +129,17 @@ def cmd_import(args, db_value: str | None) -> int:
             errors_path=args.errors,
             progress=progress,
             force=args.force,
+            write_rejected=not args.dry_run,  # a dry run touches nothing on disk
         )
     finally:
         progress.close()
         db.close()
+        if temp is not None:
+            temp.cleanup()
     out = sys.stdout
     print(result.summary(), file=out)
+    for line in result.detail_lines():
+        print(line, file=out)
     if result.unmapped_columns:
         where = "kept in notes" if result.unmapped_into_notes else "not imported"
         cols = ", ".join(repr(c) for c in result.unmapped_columns)
@@ -118,10 +147,11 @@ def cmd_import(args, db_value: str | None) -> int:
     if result.rejected:
         for line in result.first_errors:
             print(f"  {line}", file=out)
-        print(f"rejected rows with reasons: {result.errors_path}", file=out)
+        if result.errors_path:
+            print(f"rejected rows with reasons: {result.errors_path}", file=out)
     if result.dry_run:
         print("dry run: nothing was written to the database", file=out)
-    return 1 if result.rejected and not (result.created or result.updated) else 0
+    return result.exit_status
 
 
 def cmd_export(args, db_value: str | None) -> int:

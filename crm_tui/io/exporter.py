@@ -5,8 +5,12 @@ flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
 are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
 CSV cells that a spreadsheet would run as formulas start with a quote (``crm_tui.csv_cells``),
 which import removes again. Deals carry their first product line (product, quantity, unit_price); notes and
-stage history are not exported. A deal without an external id is exported as
-"crm-<id>", which tasks and orders use to name it. Files are created 0600 (they hold customer data).
+stage history are not exported. A record without an external id is exported with one of ours:
+"crm-<id>" for a deal, "crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a
+product (``resolve.OWN_REF``); contacts, deals, tasks and orders name their customer by it too
+(``customer_external_id``), so that customers sharing a name keep their own records, and the
+export imports back into the same database as updates (0 created). Files are created 0600 (they
+hold customer data).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import io
 import json
 from pathlib import Path
 
-from sqlalchemy import String, cast, func, literal, select
+from sqlalchemy import String, case, cast, exists, func, literal, select
 
 from crm_tui.errors import ValidationError
 from crm_tui.io.mapping import KINDS
@@ -37,11 +41,25 @@ MONEY = {"amount", "unit_price", "line_total"}
 PRIORITY_WORDS = {0: "low", 1: "normal", 2: "high", 3: "urgent"}
 
 
+def _ref(model, prefix: str):
+    """A record's identity in a file: its external id, else our own "<prefix><id>" — or
+    "<prefix><id>-<id>" when another record holds that text as its external id (one imported
+    from another database's export), so that no two rows of an export share an identity."""
+    own = literal(prefix) + cast(model.id, String)
+    other = model.__table__.alias()
+    taken = exists().where(other.c.external_id == own)
+    return func.coalesce(model.external_id, case((taken, own + literal("-") + cast(model.id, String)), else_=own))
+
+
+def _customer_ref():
+    return case((Customer.id.is_(None), None), else_=_ref(Customer, "crm-c"))
+
+
 def _customers(conn):
     c = Customer
     q = (
         select(
-            c.external_id,
+            _ref(c, "crm-c"),
             c.name,
             c.kind,
             c.email,
@@ -75,12 +93,20 @@ def _customers(conn):
 
 def _contacts(conn):
     q = (
-        select(Contact.external_id, Customer.name, Contact.name, Contact.title, Contact.email, Contact.phone)
+        select(
+            _ref(Contact, "crm-p"),
+            Customer.name,
+            _customer_ref(),
+            Contact.name,
+            Contact.title,
+            Contact.email,
+            Contact.phone,
+        )
         .join(Customer, Customer.id == Contact.customer_id)
         .where(Contact.deleted_at.is_(None), Customer.deleted_at.is_(None))
         .order_by(Contact.id)
     )
-    return q, ["external_id", "customer", "name", "title", "email", "phone"]
+    return q, ["external_id", "customer", "customer_external_id", "name", "title", "email", "phone"]
 
 
 def _first_line():
@@ -99,6 +125,7 @@ def _deals(conn):
             _deal_ref(),
             Deal.title,
             Customer.name,
+            _customer_ref(),
             Pipeline.name,
             Stage.name,
             Stage.outcome,
@@ -128,6 +155,7 @@ def _deals(conn):
         "external_id",
         "title",
         "customer",
+        "customer_external_id",
         "pipeline",
         "stage",
         "status",
@@ -178,19 +206,20 @@ def _all_lines(db, df) -> None:
 def _deal_ref():
     """A deal's identity in a file: its external id, else "crm-<id>" (so tasks and orders
     exported alongside find the same deal again after import)."""
-    return func.coalesce(Deal.external_id, literal("crm-") + cast(Deal.id, String))
+    return case((Deal.id.is_(None), None), else_=_ref(Deal, "crm-"))
 
 
 def _tasks(conn):
     q = (
         select(
-            Task.external_id,
+            _ref(Task, "crm-t"),
             Task.subject,
             Task.kind,
             Task.due_at,
             Task.done_at,
             Task.priority,
             Customer.name,
+            _customer_ref(),
             _deal_ref(),
             Task.owner,
             Task.notes,
@@ -209,6 +238,7 @@ def _tasks(conn):
         "done_at",
         "priority",
         "customer",
+        "customer_external_id",
         "deal",
         "owner",
         "notes",
@@ -217,7 +247,7 @@ def _tasks(conn):
 
 
 def _products(conn):
-    q = select(Product.external_id, Product.name, Product.unit_price_cents, Product.currency).order_by(Product.id)
+    q = select(_ref(Product, "crm-r"), Product.name, Product.unit_price_cents, Product.currency).order_by(Product.id)
     return q, ["external_id", "name", "unit_price", "currency"]
 
 
@@ -226,6 +256,7 @@ def _orders(conn):
         select(
             Order.number,
             Customer.name,
+            _customer_ref(),
             _deal_ref(),
             Order.status,
             Order.owner,
@@ -244,6 +275,7 @@ def _orders(conn):
     return q, [
         "number",
         "customer",
+        "customer_external_id",
         "deal",
         "status",
         "owner",

@@ -44,6 +44,9 @@ class ImportResult:
     also_created: dict[str, int] = field(default_factory=dict)  # e.g. {"customers": 3, "stages": 1}
     first_errors: list[str] = field(default_factory=list)
     merge_seconds: float = 0.0  # how long the final write transaction (the write lock) was held
+    profile: str = ""  # the CRM the headers look like ("Zoho"), '' when not sure
+    notes: list[str] = field(default_factory=list)  # how the file was read (date order, …)
+    warnings: dict[str, int] = field(default_factory=dict)  # kept rows worth a look, by what
 
     def summary(self) -> str:
         verb = "would import" if self.dry_run else "imported"
@@ -54,13 +57,43 @@ class ImportResult:
         extra = [f"{n} {what}" for what, n in self.also_created.items() if n]
         if extra:
             text += "; also created " + ", ".join(extra)
+        if self.profile:
+            article = "an" if self.profile[:1].lower() in "aeiou" else "a"
+            text += f" (looks like {article} {self.profile} export)"
         return text
+
+    def detail_lines(self) -> list[str]:
+        """What the rep should know beyond the counts: how dates were read, rows kept with a doubt."""
+        lines = list(self.notes)
+        lines += [f"warning: {what}: {n:,} (kept)" for what, n in self.warnings.items() if n]
+        return lines
+
+    @property
+    def exit_status(self) -> int:
+        """0: every row in; 3: some rows rejected; 2: nothing imported."""
+        if not (self.created or self.updated):
+            return 2
+        return 3 if self.rejected else 0
 
 
 class Ctx:
     """One file being imported: the frame, its column choices and per-row reasons."""
 
-    def __init__(self, df, columns, unmapped, *, alternates=None, kind, dayfirst, ignore_unmapped, now, progress):
+    def __init__(
+        self,
+        df,
+        columns,
+        unmapped,
+        *,
+        alternates=None,
+        kind,
+        dayfirst,
+        ignore_unmapped,
+        now,
+        progress,
+        profile=None,
+        source="",
+    ):
         import pandas as pd
 
         self.df = df
@@ -76,6 +109,11 @@ class Ctx:
         self.reasons = pd.Series("", index=df.index, dtype=object)
         self.also_created: dict[str, int] = {}
         self.stage = None  # where writers put the rows (crm_tui.io.staging.Staging)
+        self.profile = profile  # crm_tui.io.profiles.Profile or None
+        self.source = source  # the file's name (row fingerprints)
+        self.notes: list[str] = []
+        self.warnings: dict[str, int] = {}
+        self.fingerprinted = None  # rows given an id from their content (resolve.with_fingerprints)
 
     # -- columns ----------------------------------------------------------------
 
@@ -108,7 +146,12 @@ class Ctx:
         if name not in self.columns:
             return pd.Series(pd.NaT, index=self.df.index, dtype="datetime64[us, UTC]")
         raw = self.raw(name)
-        values, bad = P.parse_dates(raw, dayfirst=self.dayfirst)
+        text = P.stripped(raw)
+        order = P.date_order(text[~P.missing(text)], dayfirst=self.dayfirst)
+        note = order.note(self.columns[name])
+        if note and note not in self.notes:
+            self.notes.append(note)
+        values, bad = P.parse_dates(raw, dayfirst=self.dayfirst, order=order)
         if bad.any():
             self.reject(bad, raw[bad].map(lambda v: P.date_reason(v, name, self.dayfirst)))
         return values
@@ -182,6 +225,12 @@ class Ctx:
             base = None
         return body
 
+    def warn(self, mask, what: str) -> None:
+        """Count kept rows worth a look ("deals closed before they were created")."""
+        n = int((mask & self.ok).sum())
+        if n:
+            self.warnings[what] = self.warnings.get(what, 0) + n
+
     # -- rejects ----------------------------------------------------------------
 
     def reject(self, mask, reason) -> None:
@@ -218,11 +267,13 @@ def import_file(
     now: dt.datetime | None = None,
     force: bool = False,
     user: str | None = None,
+    write_rejected: bool = True,
 ) -> ImportResult:
     """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
     rejected rows replace a SQLite file (never the open database). The import is journaled as
     one action of ``user`` (default: ``config.current_user()``, as the app's own actions), which
-    that rep can undo like any other."""
+    that rep can undo like any other. ``write_rejected=False``: the rejected rows are not written
+    to a file (``first_errors`` still names the first ones; ``crm-tui import --dry-run``)."""
     from crm_tui import safety
     from crm_tui.io.readers import read_table
 
@@ -233,7 +284,10 @@ def import_file(
     errors_path = Path(errors_path) if errors_path else default_errors_path(path)
     safety.check_output(errors_path, database=db.path, what="rejected rows", force=force)
     now = now or dt.datetime.now(UTC)
+    from crm_tui.io import profiles
+
     df, used = read_table(path, encoding)
+    profile = profiles.detect(list(df.columns))
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
     _require_columns(kind, columns, list(df.columns))
 
@@ -249,6 +303,8 @@ def import_file(
             ignore_unmapped=ignore_unmapped,
             now=now,
             progress=progress,
+            profile=profile,
+            source=Path(path).name,
         )
 
     if user is None:
@@ -277,9 +333,13 @@ def import_file(
         unmapped_into_notes=bool(unmapped) and not ignore_unmapped and kind in ("customers", "deals", "tasks"),
         also_created=dict(ctx.also_created),
         merge_seconds=merge_s,
+        profile=profile.label if profile is not None else "",
+        notes=list(ctx.notes),
+        warnings=dict(ctx.warnings),
     )
     if result.rejected:
-        result.errors_path = str(write_rejects(ctx, path, errors_path))
+        if write_rejected:
+            result.errors_path = str(write_rejects(ctx, path, errors_path))
         bad = ctx.reasons[~ctx.ok]
         result.first_errors = [f"row {int(i) + 2}: {r}" for i, r in bad.head(5).items()]
     return result
@@ -362,7 +422,10 @@ TABLES = {
 }
 
 _REQUIRED = {
-    "customers": (("name",), "a customer name column (e.g. 'Name', 'Company name', 'Account Name')"),
+    "customers": (
+        ("name", "first_name", "last_name"),
+        "a customer name column (e.g. 'Name', 'Company name', 'Account Name'; 'First Name' for people)",
+    ),
     "contacts": (("name", "first_name", "last_name", "email"), "a contact name or email column"),
     "products": (("name",), "a product name column (e.g. 'Product Name')"),
     "tasks": (("subject",), "a subject column (e.g. 'Subject')"),

@@ -1,19 +1,25 @@
 """Importing deals (with their pipelines, stages, customers and product lines).
 
 Decisions (DESIGN §5 plus what the issue leaves open):
-- Match: external_id (or the export's record id) updates that deal; rows are
-  never deduplicated by content; a repeated external_id in one file is rejected.
+- Match: external_id (or the export's record id; our own export's "crm-12" is deal 12 when its
+  title agrees) updates that deal; a repeated external_id in one file is rejected. A row with no
+  id gets one from its content (``resolve.fingerprints``): the same file imported again updates
+  those deals instead of doubling them, while two identical rows in one file stay two deals.
 - Stages: a stage name matching an existing stage of the pipeline (any case,
   punctuation ignored) is that stage; Won/Closed Won and Lost/Closed Lost (any
   case) otherwise mean the pipeline's won/lost stage; a Pipedrive-style
-  ``status`` of won/lost overrides the stage. Unknown names become new open
-  stages (probability NEW_STAGE_PROBABILITY %), in order of first appearance,
-  placed after the existing open stages and before won/lost.
-- Customer: blank → the deal has no customer; an unknown name creates one
-  (status "customer" when one of its deals is won, else "prospect").
+  ``status`` of won/lost overrides the stage, and so do Salesforce's IsWon/IsClosed.
+  Unknown names become new open stages, placed after the existing open stages and
+  before won/lost, ordered by the file's probability for them (its median), else
+  the vendor's standard order (``crm_tui.io.profiles``), else first appearance; their
+  probability is that median, else the vendor's default, else NEW_STAGE_PROBABILITY %.
+- Customer: its record id (``customer_external_id``: Salesforce AccountId, …) links to the
+  customer imported with that id; else its name; blank → no customer; an unknown name creates
+  one (status "customer" when one of its deals is won, else "prospect").
 - Dates: created_at blank → import time for an open deal, the close date for a
   closed one. A closed deal's closed_at is closed_at, else close_date, else the
-  import time; an open deal's close_date is its expected close date.
+  import time; an open deal's close_date is its expected close date. A deal closed
+  before its created date (history loaded into a CRM later) is kept and counted as a warning.
   stage_entered_at = closed_at for closed deals, created_at for open ones; one
   StageChange row records the entry into the current stage (older stage history
   is not imported).
@@ -44,11 +50,13 @@ def import_deals(conn, ctx):
     import pandas as pd
 
     ext = ctx.text("external_id", label="external_id")
+    ext = R.with_fingerprints(ctx, ext)
     title = ctx.text("title")
     customer = ctx.text("customer")
     pipeline = ctx.text("pipeline")
     stage = ctx.text("stage")
     status = ctx.choice("status", {**STATUS, "deleted": None}, "", ("open", "won", "lost"))
+    status = _flag_status(ctx, status)
     amount = ctx.money("amount")
     currency = ctx.text("currency").str.upper()
     bad_cur = (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}")
@@ -68,7 +76,7 @@ def import_deals(conn, ctx):
     R.duplicates_in_file(ctx, ext, "external_id")
 
     # -- stages ---------------------------------------------------------------
-    pipe_ids, stage_ids, outcomes = _resolve_stages(conn, ctx, pipeline, stage, status)
+    pipe_ids, stage_ids, outcomes = _resolve_stages(conn, ctx, pipeline, stage, status, probability)
     ok = ctx.ok
     closed = outcomes.isin(["won", "lost"]) & ok
     now = pd.Timestamp(ctx.now)
@@ -76,7 +84,10 @@ def import_deals(conn, ctx):
     cust_status = pd.Series(np.where(outcomes == "won", "customer", "prospect"), index=ctx.df.index)
     won_any = (outcomes == "won").groupby(R.keys_of(customer)).transform("any")
     cust_status = cust_status.where(~won_any, "customer")
-    cust_ids = R.customer_ids(conn, ctx, customer.where(ok, ""), status_for_new=cust_status, owners=owner)
+    refs = ctx.text("customer_external_id") if ctx.has("customer_external_id") else None
+    cust_ids = R.customer_ids(conn, ctx, customer.where(ok, ""), status_for_new=cust_status, owners=owner, refs=refs)
+    ok = ctx.ok
+    closed = closed & ok
 
     prod_ids, list_prices = R.product_ids(conn, ctx, product.where(ok, ""), unit_price)
     qty = quantity.fillna(1).astype("int64")
@@ -96,8 +107,7 @@ def import_deals(conn, ctx):
     closed_at = closed_at.where(~(closed & closed_at.isna()), now)
     expected_d = expected.where(expected.notna(), close_date.where(~closed, pd.NaT))
     created_at = created.where(created.notna(), closed_at.where(closed, now))
-    backwards = ok & closed & (created_at > closed_at)
-    ctx.reject(backwards, "closed date is before the created date; fix one of them")
+    ctx.warn(ok & closed & (created_at > closed_at), "deals closed before they were created")
     entered = closed_at.where(closed, created_at)
 
     auto_title = _auto_titles(customer, product, ext)
@@ -122,9 +132,16 @@ def import_deals(conn, ctx):
         }
     )
     ok = ctx.ok
-    existing = R.deals_by_external_id(conn, ext[ok].unique())
+    existing = R.deals_by_external_id(conn, ext[ok].unique(), own=False)
+    own = R.own_refs(conn, Deal, [e for e in ext[ok].unique() if e not in existing], live=False)
+    if own:
+        # our own export's "crm-12": deal 12, when its title agrees (not another database's deal 12)
+        checks = [(frame.title, "title", None), (created, "created_at", None)]
+        for i, deal_id in R.guarded(conn, Deal, own, ext[ok], checks).items():
+            existing[ext[i]] = deal_id
     is_update = ok & ext.isin(set(existing))
     is_new = ok & ~is_update
+    R.note_fingerprint_matches(ctx, is_update)
     new = frame[is_new]
     new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new, conn.dialect))
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
@@ -139,8 +156,36 @@ def import_deals(conn, ctx):
         ids = ext[is_update].map(existing)
         updated = _update_deals(conn, ctx, frame[is_update], ids, prod_ids, qty, line_price)
         all_ids[is_update] = ids.astype("int64")
+        # the lines after the first of a row listing several ("A; B"): _update_deals replaced the
+        # deal's lines with the first
+        relined = pd.Series(ids.astype("int64"), index=ids.index)[prod_ids[is_update].notna()]
+        _insert_extra_lines(conn, ctx, relined, multi)
     add_notes(conn, ctx, frame.customer_id, all_ids, notes)
     return int(is_new.sum()), updated
+
+
+TRUE = {"true": True, "1": True, "yes": True, "y": True, "x": True, "false": False, "0": False, "no": False, "n": False}
+
+
+def _flag_status(ctx, status):
+    """Salesforce's IsWon / IsClosed: a closed deal that is won is won, one not won is lost; where
+    the file has a status column, its non-blank cells win."""
+    if not (ctx.has("is_won") or ctx.has("is_closed")):
+        return status
+    allowed = ("true", "false")
+    won = ctx.choice("is_won", TRUE, None, allowed) if ctx.has("is_won") else None
+    closed = ctx.choice("is_closed", TRUE, None, allowed) if ctx.has("is_closed") else None
+    flag = status.copy()
+    if closed is not None:
+        flag = flag.where(~closed.eq(True), "lost")
+        flag = flag.where(~closed.eq(False), "open")
+        if won is not None:
+            flag = flag.where(~(closed.eq(True) & won.eq(True)), "won")
+    elif won is not None:
+        flag = flag.where(~won.eq(True), "won")
+    if ctx.has("status"):
+        return status.where(status != "", flag)
+    return flag
 
 
 def _div_round(cents, qty):
@@ -346,7 +391,33 @@ def _py(v):
     return v
 
 
-def _resolve_stages(conn, ctx, pipeline, stage, status):
+def _stage_ranks(ctx, pids, skeys, stage, status, probability) -> tuple[dict, dict]:
+    """Where stages the file names would go if new, and with what probability:
+    {(pipeline id, stage key): sort key}, {(pipeline id, stage key): probability}. The file's
+    median probability of a stage's open deals first, then the vendor's standard order and
+    default probability (the detected profile's, else any vendor's that knows the name), then
+    the order in which the file names them."""
+    import pandas as pd
+
+    from crm_tui.io import profiles
+
+    order = [ctx.profile] if ctx.profile is not None else []
+    order += [p for p in profiles.PROFILES if p is not ctx.profile]
+    frame = pd.DataFrame({"pid": pids, "skey": skeys, "name": stage, "status": status, "p": probability})[ctx.ok]
+    frame = frame[frame.skey != ""]
+    medians = frame[frame.status.isin(["", "open"])].dropna(subset=["p"]).groupby(["pid", "skey"]).p.median()
+    ranks, probs = {}, {}
+    firsts = frame.drop_duplicates(["pid", "skey"])
+    for n, (pid, skey, name) in enumerate(zip(firsts.pid, firsts.skey, firsts.name)):
+        std = next((r for r in (p.stage_rank(name) for p in order) if r is not None), None)
+        median = medians.get((pid, skey))
+        prob = int(round(float(median))) if median is not None and pd.notna(median) else (std[1] if std else None)
+        ranks[(pid, skey)] = (prob if prob is not None else 1000, std[0] if std else 1000, n)
+        probs[(pid, skey)] = prob if prob is not None else NEW_STAGE_PROBABILITY
+    return ranks, probs
+
+
+def _resolve_stages(conn, ctx, pipeline, stage, status, probability=None):
     """→ (pipeline id, stage id, outcome) per row; creates pipelines and stages as needed."""
     import pandas as pd
 
@@ -378,12 +449,19 @@ def _resolve_stages(conn, ctx, pipeline, stage, status):
     pid_of = {k: v[0] for k, v in pipes.items()}
     pids = pkeys.map(lambda k: pid_of.get(k) if k else default_pid)
     skeys = R.keys_of(stage)
+    if probability is None:
+        probability = pd.Series(pd.NA, index=stage.index, dtype="Int64")
+    ranks, probs = _stage_ranks(ctx, pids, skeys, stage, status, probability)
     combos = pd.DataFrame({"pid": pids, "skey": skeys, "status": status, "name": stage})[ctx.ok]
     combos = combos.drop_duplicates(["pid", "skey", "status"])
+    combos["rank"] = [ranks.get((p, k), (1000, 1000, 10**9)) for p, k in zip(combos.pid, combos.skey)]
+    combos = combos.sort_values("rank", kind="stable").drop(columns="rank")
     before = {s["id"]: s["position"] for listed in stages.values() for s in listed if "new" not in s}
     answer: dict[tuple, tuple] = {}
     for pid, skey, st, sname in combos.itertuples(index=False):
-        answer[(pid, skey, st)] = _stage_for(ctx, stages.setdefault(int(pid), []), int(pid), skey, st, sname)
+        listed = stages.setdefault(int(pid), [])
+        chance = probs.get((pid, skey), NEW_STAGE_PROBABILITY)
+        answer[(pid, skey, st)] = _stage_for(ctx, listed, int(pid), skey, st, sname, chance)
     _stage_stages(ctx, stages, before)
     keys = list(zip(pids, skeys, status))
     got = [answer.get(k, (None, "open", "")) for k in keys]
@@ -420,7 +498,7 @@ def raise_no_pipeline():
     raise ValidationError("the database has no pipeline; name one in a 'pipeline' column")
 
 
-def _stage_for(ctx, stages, pid, skey, status, sname):
+def _stage_for(ctx, stages, pid, skey, status, sname, chance=NEW_STAGE_PROBABILITY):
     def first(outcome):
         return next((s for s in stages if s["outcome"] == outcome), None)
 
@@ -457,7 +535,7 @@ def _stage_for(ctx, stages, pid, skey, status, sname):
     for s in stages:
         if s["position"] >= pos:
             s["position"] += 1
-    made = _new_stage(ctx, pid, sname, pos, NEW_STAGE_PROBABILITY, "open")
+    made = _new_stage(ctx, pid, sname, pos, chance, "open")
     made["key"] = skey
     stages.append(made)
     stages.sort(key=lambda s: s["position"])

@@ -1,14 +1,22 @@
 """Importing customers, contacts, products, tasks and orders.
 
 Matching (re-import updates instead of duplicating):
-- customers: external_id, else normalised name (``name_key``), else email;
-- contacts: external_id, else the same customer and email, else the same customer and name;
-- products: external_id, else ``name_key`` (so "GTXPro" is "GTX Pro");
-- tasks: external_id only (like deals, never by content);
+- customers: external_id (our own export's "crm-c12": customer 12 when its name agrees), else
+  normalised name (``name_key``), else email;
+- contacts: external_id (or "crm-p12" with the same name), else the same customer and email, else
+  the same customer and name;
+- products: external_id (or "crm-r12" with the same name), else ``name_key`` (so "GTXPro" is "GTX Pro");
+- tasks: external_id (or "crm-t12" with the same subject); a row without one gets one from its
+  content (``resolve.fingerprints``), so the same file imported twice does not double the tasks;
 - orders: the order number; the lines of one number form one order, and a
   re-import replaces that order's lines. Counts are orders, not lines.
 On update a blank cell keeps the stored value. A row repeating a record already
 in the same file (same external id / name) is rejected with the first row's number.
+
+A row's customer is found by its record id in the source CRM (``customer_external_id``:
+Salesforce AccountId, HubSpot Associated Company ID, …) before its name. People without a
+company (a contacts export with no company column, or a contact row with a blank one) become
+person customers named First Name + Last Name; as customers they are persons too.
 """
 
 from __future__ import annotations
@@ -43,6 +51,19 @@ CUSTOMER_STATUS = {
     "inactive": "churned",
     "lost": "churned",
 }
+
+
+def account_type_status(s):
+    """A CRM's account/company type → a customer status where it says one ("Customer - Direct",
+    "Customer", "Prospect", "Former Customer"), else '' (Partner, Competitor, Vendor…: no status)."""
+    key = s.str.strip().str.casefold()
+    out = pd.Series("", index=s.index, dtype=object)
+    out = out.where(~key.str.startswith("customer"), "customer")
+    out = out.where(~key.str.startswith("prospect"), "prospect")
+    out = out.where(~key.str.contains(r"former|churn|ex-customer", regex=True), "churned")
+    return out
+
+
 CUSTOMER_KIND = {
     "company": "company",
     "organization": "company",
@@ -169,10 +190,18 @@ def _lookup(conn, col, ids_col, values, *, extra=None, lower=False):
 def import_customers(conn, ctx):
     ext = ctx.text("external_id")
     name = ctx.text("name")
+    person_name = (ctx.text("first_name") + " " + ctx.text("last_name")).str.strip()
+    is_person = (name == "") & (person_name != "")
+    name = name.where(~is_person, person_name)
     ctx.reject((name == ""), "name is required; the row has no customer name")
     kind = ctx.choice("kind", CUSTOMER_KIND, "company", ("company", "person"))
+    kind = kind.where(~(is_person & (ctx.text("kind") == "")), "person")
     email = ctx.email()
     status = ctx.choice("status", CUSTOMER_STATUS, "lead", ("lead", "prospect", "customer", "churned"))
+    if ctx.has("account_type"):
+        typed = account_type_status(ctx.text("account_type"))
+        given = ctx.text("status") != "" if ctx.has("status") else pd.Series(False, index=status.index)
+        status = status.where(given | (typed == ""), typed)
     created = ctx.dates("created_at")
     notes = ctx.extras(ctx.text("notes", max_len=20000, multiline=True))
     frame = pd.DataFrame(
@@ -201,7 +230,8 @@ def import_customers(conn, ctx):
     by_ext = _lookup(conn, Customer.external_id, Customer.id, ext[ok].unique(), extra=live)
     by_key = R.existing_customers(conn, frame.name_key[ok].unique())
     by_mail = _lookup(conn, Customer.email, Customer.id, email[ok].str.lower().unique(), extra=live, lower=True)
-    match = ext.map(by_ext)
+    checks = [(frame.name_key, "name_key", None), (created, "created_at", None)]
+    match = _own_matches(conn, ctx, Customer, ext, by_ext, checks)
     match = match.where(match.notna(), frame.name_key.map(by_key))
     match = match.where(match.notna(), email.str.lower().map(by_mail))
     match = match.where(ok)
@@ -229,8 +259,12 @@ def import_customers(conn, ctx):
         )
         if ctx.has(c)
     ]
-    if "name" in cols:
-        cols.append("name_key")
+    if "name" in cols or is_person.any():
+        cols += ["name", "name_key"] if "name" not in cols else ["name_key"]
+    if "status" not in cols and ctx.has("account_type"):
+        cols.append("status")
+    if "kind" not in cols and is_person.any():
+        cols.append("kind")
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
     versions = _versions(conn, Customer, match[upd].astype("int64").tolist())
     urows = []
@@ -243,6 +277,22 @@ def import_customers(conn, ctx):
     _exec_updates(ctx, Customer.__table__, urows)
     add_notes(conn, ctx, cust_ids, None, notes)
     return int(new.sum()), len(urows)
+
+
+def _own_matches(conn, ctx, model, ext, by_ext, checks):
+    """Rows → the record their external id names (Int64, NA when none): a record holding that
+    external id (``by_ext``), else the one our own export named "crm-…" when one of ``checks``
+    agrees (``resolve.guarded``: another database's export names other records by the same ids)."""
+    match = ext.map(by_ext)
+    rest = ctx.ok & (ext != "") & match.isna()
+    if rest.any():
+        own = R.own_refs(conn, model, ext[rest].unique())
+        if own:
+            mine = R.guarded(conn, model, own, ext[rest], checks)
+            if mine:
+                match = match.copy()
+                match[list(mine)] = list(mine.values())
+    return match
 
 
 def _insert_ids(conn, ctx, table, rows) -> list[int]:
@@ -268,11 +318,14 @@ def import_contacts(conn, ctx):
     name = name.where(name != "", joined)
     name = name.where(name != "", email)
     customer = ctx.text("customer")
+    refs = ctx.text("customer_external_id") if ctx.has("customer_external_id") else None
     ctx.reject(name == "", "name is required; give a name, first/last name or email")
-    ctx.reject(customer == "", "customer is required; a contact belongs to a customer (company) column")
+    # a person without a company is a customer of their own (a person customer)
+    alone = (customer == "") & (refs == "" if refs is not None else True) & (name != "")
+    customer = customer.where(~alone, name)
     R.duplicates_in_file(ctx, ext, "external_id")
     ok = ctx.ok
-    cust = R.customer_ids(conn, ctx, customer.where(ok, ""))
+    cust = R.customer_ids(conn, ctx, customer.where(ok, ""), refs=refs, person=alone)
     frame = pd.DataFrame(
         {
             "customer_id": cust,
@@ -289,7 +342,7 @@ def import_contacts(conn, ctx):
     ok = ctx.ok
     live = Contact.deleted_at.is_(None)
     by_ext = _lookup(conn, Contact.external_id, Contact.id, ext[ok].unique(), extra=live)
-    cids = [int(c) for c in cust[ok].dropna().unique()]
+    cids = [int(c) for c in cust[ctx.ok].dropna().unique()]
     existing = []
     for chunk in R._chunks(cids):
         existing += conn.execute(
@@ -300,7 +353,8 @@ def import_contacts(conn, ctx):
     by_mail = {(r.customer_id, r.email.lower()): r.id for r in existing if r.email}
     by_name = {(r.customer_id, R.name_key(r.name)): r.id for r in existing}
     keys = R.keys_of(name)
-    match = ext.map(by_ext)
+    lower = email.str.lower()
+    match = _own_matches(conn, ctx, Contact, ext, by_ext, [(keys, "name", R.name_key), (lower, "email", str.lower)])
     mail_key = pd.Series(list(zip(cust.fillna(0).astype("int64"), email.str.lower())), index=ctx.df.index)
     name_k = pd.Series(list(zip(cust.fillna(0).astype("int64"), keys)), index=ctx.df.index)
     match = match.where(match.notna(), mail_key.map(lambda k: by_mail.get(k) if k[1] else None))
@@ -341,7 +395,7 @@ def import_products(conn, ctx):
     ok = ctx.ok
     by_ext = _lookup(conn, Product.external_id, Product.id, ext[ok].unique())
     by_key = {k: v[0] for k, v in R.existing_products(conn, keys[ok].unique()).items()}
-    match = ext.map(by_ext)
+    match = _own_matches(conn, ctx, Product, ext, by_ext, [(keys, "name_key", None)])
     match = match.where(match.notna(), keys.map(by_key)).where(ok)
     frame = pd.DataFrame(
         {
@@ -397,6 +451,7 @@ def _deal_ids(conn, ctx, deal):
 
 def import_tasks(conn, ctx):
     ext = ctx.text("external_id")
+    ext = R.with_fingerprints(ctx, ext)
     subject = ctx.text("subject", max_len=500)
     ctx.reject(subject == "", "subject is required; the row has no task subject")
     raw_kind = ctx.text("kind")
@@ -415,10 +470,14 @@ def import_tasks(conn, ctx):
     R.duplicates_in_file(ctx, ext, "external_id")
     deal_ids = _deal_ids(conn, ctx, ctx.text("deal"))
     ok = ctx.ok
-    cust = R.customer_ids(conn, ctx, ctx.text("customer").where(ok, ""))
+    refs = ctx.text("customer_external_id") if ctx.has("customer_external_id") else None
+    cust = R.customer_ids(conn, ctx, ctx.text("customer").where(ok, ""), refs=refs)
     now = pd.Timestamp(ctx.now)
     is_done = done_flag.astype(bool) | done_at.notna()
-    done_at = done_at.where(done_at.notna(), due.where(due.notna() & (due <= now), now)).where(is_done, pd.NaT)
+    # done with no completion time: done when the import learnt it, not on its due date (which
+    # would count every such task as done on time)
+    ctx.warn(is_done & done_at.isna(), "tasks done with no completion time (counted as done at the import)")
+    done_at = done_at.where(done_at.notna(), now).where(is_done, pd.NaT)
     frame = pd.DataFrame(
         {
             "kind": kind,
@@ -438,7 +497,9 @@ def import_tasks(conn, ctx):
     )
     ok = ctx.ok
     by_ext = _lookup(conn, Task.external_id, Task.id, ext[ok].unique(), extra=Task.deleted_at.is_(None))
-    match = ext.map(by_ext).where(ok)
+    checks = [(subject, "subject", None), (created, "created_at", None)]
+    match = _own_matches(conn, ctx, Task, ext, by_ext, checks).where(ok)
+    R.note_fingerprint_matches(ctx, match.notna())
     new = ok & match.isna()
     _insert_ids(conn, ctx, Task.__table__, R.rows_from(frame[new], conn.dialect))
     upd = ok & match.notna()
@@ -490,7 +551,8 @@ def import_orders(conn, ctx):
     owner = ctx.text("owner")
     # The order's own fields come from its first row; one bad line rejects the whole order.
     first = ~number.duplicated(keep="first")
-    head_customer = number.map(dict(zip(number[first], customer[first])))
+    ref_text = ctx.text("customer_external_id")
+    head_customer = number.map(dict(zip(number[first], customer[first] + ref_text[first])))
     ctx.reject((number != "") & (head_customer == ""), "customer is required on an order's first line")
     bad_numbers = set(number[~ctx.ok])
     sibling = ctx.ok & number.isin(bad_numbers)
@@ -500,9 +562,14 @@ def import_orders(conn, ctx):
     ctx.reject(ctx.ok & number.isin(bad_numbers), "another line of this order was rejected")
     ok = ctx.ok
     heads = ok & first
+    refs = ref_text.where(heads, "") if ctx.has("customer_external_id") else None
     cust = R.customer_ids(
-        conn, ctx, customer.where(heads, ""), status_for_new=pd.Series("customer", index=number.index)
+        conn, ctx, customer.where(heads, ""), status_for_new=pd.Series("customer", index=number.index), refs=refs
     )
+    bad_numbers = set(number[~ctx.ok])
+    ctx.reject(ctx.ok & number.isin(bad_numbers), "another line of this order was rejected")
+    ok = ctx.ok
+    heads = ok & first
     prod_ids, list_prices = R.product_ids(conn, ctx, product.where(ok, ""), unit)
     q = qty.fillna(1).astype("int64")
     price = unit.copy()

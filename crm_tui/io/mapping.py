@@ -34,8 +34,21 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "status",
         "created_at",
         "notes",
+        "first_name",
+        "last_name",
+        "account_type",
     ),
-    "contacts": ("external_id", "customer", "name", "first_name", "last_name", "title", "email", "phone"),
+    "contacts": (
+        "external_id",
+        "customer",
+        "name",
+        "first_name",
+        "last_name",
+        "title",
+        "email",
+        "phone",
+        "customer_external_id",
+    ),
     "deals": (
         "external_id",
         "title",
@@ -56,6 +69,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "closed_at",
         "lost_reason",
         "notes",
+        "customer_external_id",
+        "is_won",
+        "is_closed",
     ),
     "tasks": (
         "external_id",
@@ -70,6 +86,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "owner",
         "notes",
         "created_at",
+        "customer_external_id",
     ),
     "products": ("external_id", "name", "unit_price", "currency"),
     "orders": (
@@ -84,6 +101,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "quantity",
         "unit_price",
         "line_total",
+        "customer_external_id",
     ),
 }
 
@@ -91,6 +109,12 @@ FIELD_HELP = {
     "close_date": "closed_at for a closed deal, expected_close for an open one (Salesforce, HubSpot, Maven)",
     "status": "deals: open/won/lost overrides the stage's outcome (Pipedrive); tasks: done/completed marks it done",
     "line_total": "orders: what the line costs; unit price = line total ÷ quantity",
+    "customer_external_id": "the customer's record id in the file it came from (Salesforce AccountId, "
+    "HubSpot Associated Company ID, Pipedrive Organization ID, Zoho Account Id): links to that customer",
+    "is_won": "deals: true/false (Salesforce IsWon); true makes the deal won",
+    "is_closed": "deals: true/false (Salesforce IsClosed); closed and not won makes the deal lost",
+    "account_type": "customers: the CRM's account or company type; Customer… and Prospect set the status",
+    "first_name": "customers: a person's first name (a contacts export imported as customers)",
 }
 
 _PREFIX = re.compile(
@@ -122,6 +146,12 @@ def _aliases(table: dict[str, str]) -> dict[str, str]:
     return out
 
 
+_CUSTOMER_REF = (
+    "customer_external_id|accountid|account id|account.id|associated company id|associated company ids|"
+    "company id|organization id|organisation id|org id|customer ref|associated company ids (primary)|"
+    "associated company id (primary)|account name.id|account_name.id"
+)
+
 _CUSTOMER_NAME = (
     "customer|customer name|customer_name|account|account name|accountname|account.name|company|"
     "company name|companyname|associated company|associated company (primary)|organization|"
@@ -141,12 +171,16 @@ ALIASES: dict[str, dict[str, str]] = {
             "industry": "industry|sector|vertical",
             "tags": "tags|labels|label|tag",
             "owner": "owner|account owner|company owner|organization owner|owner name|owner.name|"
-            "ownerid|owner id|customer owner|sales agent|sales_agent|assigned to",
+            "ownerid|owner id|customer owner|sales agent|sales_agent|assigned to|contact owner|lead owner|"
+            "record owner|company owner id",
             "source": "source|lead source|account source|accountsource|original source|leadsource",
             "status": "status|lifecycle stage|lifecyclestage|customer status|account status",
             "created_at": "created_at|create date|created date|created time|createddate|created|"
             "add time|organization created|date created",
             "notes": "notes|note|description|comments",
+            "first_name": "first name|firstname|first_name|given name",
+            "last_name": "last name|lastname|last_name|surname|family name",
+            "account_type": "type|account type|accounttype|company type|record type|organization type",
         }
     ),
     "contacts": _aliases(
@@ -159,6 +193,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "title": "title|job title|jobtitle|position|role",
             "email": "email|e-mail|email address|work email|primary email",
             "phone": "phone|phone number|mobile|mobile phone|mobilephone|work phone|telephone",
+            "customer_external_id": _CUSTOMER_REF,
         }
     ),
     "deals": _aliases(
@@ -172,11 +207,13 @@ ALIASES: dict[str, dict[str, str]] = {
             "status": "status|deal status",
             "amount": "amount|value|deal value|close_value|close value|deal amount|opportunity amount|"
             "amount (company currency)|total|revenue",
-            "currency": "currency|currency code|currencyisocode|deal currency code|currency iso code",
+            "currency": "currency|currency code|currencyisocode|deal currency code|currency iso code|"
+            "currency of value|deal currency|value currency",
             "probability": "probability|probability (%)|deal probability|win probability|"
             "forecast probability|hs_deal_stage_probability",
             "owner": "owner|deal owner|opportunity owner|sales agent|sales_agent|owner name|owner.name|"
-            "ownerid|owner id|hubspot owner|hubspot_owner_id|assigned to|salesperson|sales rep",
+            "ownerid|owner id|hubspot owner|hubspot_owner_id|assigned to|salesperson|sales rep|potential owner|"
+            "record owner",
             "product": "product|product name|products|product_name|productname|item",
             "quantity": "quantity|qty|product quantity",
             "unit_price": "unit_price|unit price|price|list price|sales price|unitprice|listprice",
@@ -185,10 +222,14 @@ ALIASES: dict[str, dict[str, str]] = {
             "expected_close": "expected_close|expected close date|expected close|expected closing date|"
             "close date (expected)",
             "close_date": "close_date|close date|closedate|close time|closing date",
-            "closed_at": "closed_at|closed date|won time|lost time|actual close date|date closed|closed time",
+            "closed_at": "closed_at|closed date|won time|lost time|actual close date|date closed|closed time|"
+            "deal closed on|closed on",
             "lost_reason": "lost_reason|lost reason|loss reason|closed lost reason|reason for loss|"
             "reason lost|loss_reason|closed_lost_reason",
             "notes": "notes|note|description|next step",
+            "customer_external_id": _CUSTOMER_REF,
+            "is_won": "is_won|iswon|is won|won",
+            "is_closed": "is_closed|isclosed|is closed|closed",
         }
     ),
     "tasks": _aliases(
@@ -199,7 +240,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "due_at": "due_at|due date|due|activity date|activitydate|due time|due date time|deadline",
             "done_at": "done_at|completed date|completed at|done time|marked as done time|completeddatetime|"
             "completion date|closed time",
-            "status": "status|done|task status|state|completed",
+            "status": "status|done|task status|state|completed|isclosed|is closed",
             "priority": "priority|task priority",
             "customer": _CUSTOMER_NAME + "|related to|what|account.name",
             "deal": "deal|deal id|deal name|opportunity|opportunity name|associated deal|deal title|deal external_id",
@@ -207,6 +248,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "ownerid|user",
             "notes": "notes|note|description|comments|body|task notes",
             "created_at": "created_at|created|create date|created date|createddate|created time|add time",
+            "customer_external_id": _CUSTOMER_REF,
         }
     ),
     "products": _aliases(
@@ -231,6 +273,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "quantity": "quantity|qty|quantityordered|quantity ordered|units",
             "unit_price": "unit_price|unit price|priceeach|price each|price|list price|unitprice",
             "line_total": "line_total|line total|sales|amount|total|line amount|subtotal|total price|totalprice",
+            "customer_external_id": _CUSTOMER_REF,
         }
     ),
 }
@@ -241,11 +284,22 @@ _PREFIX_FIELDS: dict[str, dict[tuple[str, str], str]] = {
     "deals": {
         ("organization", "name"): "customer",
         ("organisation", "name"): "customer",
+        ("organization", "id"): "customer_external_id",
+        ("organisation", "id"): "customer_external_id",
         ("product", "name"): "product",
     },
-    "orders": {("organization", "name"): "customer", ("product", "name"): "product"},
-    "tasks": {("organization", "name"): "customer", ("deal", "title"): "deal"},
-    "contacts": {("organization", "name"): "customer"},
+    "orders": {
+        ("organization", "name"): "customer",
+        ("organization", "id"): "customer_external_id",
+        ("product", "name"): "product",
+    },
+    "tasks": {
+        ("organization", "name"): "customer",
+        ("organization", "id"): "customer_external_id",
+        ("deal", "title"): "deal",
+        ("deal", "id"): "deal",
+    },
+    "contacts": {("organization", "name"): "customer", ("organization", "id"): "customer_external_id"},
 }
 
 

@@ -63,17 +63,69 @@ def missing(s):
     return s.str.upper().isin(NULL_TOKENS)
 
 
-def parse_dates(s, *, dayfirst: bool = False):
-    """Text → UTC timestamps (NaT when missing). Naive times are taken as UTC."""
+_DAY_MONTH = r"^\s*(\d{1,2})[/-](\d{1,2})[/-](\d{2,4})(?:\D|$)"
+_DAY_MONTH_RE = re.compile(_DAY_MONTH)
+_FOUR_DIGIT_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|2[012]\d\d)(?!\d)")
+
+
+class DateOrder:
+    """How a column's D/M/Y dates were read: ``dayfirst``, and why (for the import summary)."""
+
+    def __init__(self, dayfirst: bool, ambiguous: int, evidence: str, guessed: bool) -> None:
+        self.dayfirst = dayfirst
+        self.ambiguous = ambiguous  # distinct values that read either way (3/4/2024)
+        self.evidence = evidence  # a value only one reading allows (25/3/2024), or ''
+        self.guessed = guessed  # no value decided it: month first (or --dayfirst)
+
+    def note(self, column: str) -> str:
+        """A line for the summary when the choice mattered (some value read either way)."""
+        if not self.ambiguous:
+            return ""
+        order = "day first (D/M/YYYY)" if self.dayfirst else "month first (M/D/YYYY)"
+        if self.guessed:
+            hint = "" if self.dayfirst else "; pass --dayfirst if the file writes the day first"
+            return f"dates in {column!r} could be day or month first: read {order}{hint}"
+        return f"dates in {column!r} read {order}, as {self.evidence!r} shows"
+
+
+def date_order(s, *, dayfirst: bool = False) -> DateOrder:
+    """Decide for one column whether 3/4/2024 is 3 April or March 4, from its distinct values:
+    a value with a first number over 12 (25/3/2024) means day first, one with a second number
+    over 12 (3/25/2024) month first; the majority wins when both occur; when no value decides,
+    ``dayfirst`` (the --dayfirst flag) does."""
+    import pandas as pd
+
+    uniq = pd.Series(pd.unique(s), dtype=object).astype(str)
+    parts = uniq.str.extract(_DAY_MONTH)
+    a = pd.to_numeric(parts[0], errors="coerce")
+    b = pd.to_numeric(parts[1], errors="coerce")
+    day_big = a.gt(12) & b.le(12)
+    month_big = b.gt(12) & a.le(12)
+    ambiguous = int((a.le(12) & b.le(12) & a.ne(b)).sum())
+    n_day, n_month = int(day_big.sum()), int(month_big.sum())
+    if n_day or n_month:
+        first = n_day > n_month
+        example = uniq[day_big if first else month_big].iloc[0]
+        return DateOrder(first, ambiguous, str(example), False)
+    return DateOrder(dayfirst, ambiguous, "", True)
+
+
+def parse_dates(s, *, dayfirst: bool = False, order: DateOrder | None = None):
+    """Text → UTC timestamps (NaT when missing). Naive times are taken as UTC.
+
+    The fast explicit formats first (ISO 8601, then D/M or M/D as ``date_order`` decided for the
+    column, then the written-out ones), then python-dateutil for what is left ("15 Apr, 2021
+    00:02:00", "Tue, 2 Jan 2024 10:00 +0100"), called once per distinct value and only for values
+    with a four-digit year (dateutil reads "5" as the 5th of this month)."""
     import pandas as pd
 
     s = stripped(s)
     blank = missing(s)
     out = pd.Series(pd.NaT, index=s.index, dtype="datetime64[us, UTC]")
     todo = ~blank
-    formats = _ISO + (_DMY + _MDY if dayfirst else _MDY + _DMY) + _ANY
-    if not dayfirst:
-        formats = _ISO + _MDY + _ANY  # D/M only with --dayfirst: 3/4/2017 must not guess
+    if order is None:
+        order = date_order(s[todo], dayfirst=dayfirst)
+    formats = _ISO + (_DMY if order.dayfirst else _MDY) + _ANY
     for fmt in formats:
         if not todo.any():
             break
@@ -84,6 +136,15 @@ def parse_dates(s, *, dayfirst: bool = False):
             idx = ok.index[ok.to_numpy()]
             out.loc[idx] = parsed[ok].astype("datetime64[us, UTC]")
             todo.loc[idx] = False
+    if todo.any():
+        found = _dateutil_values(pd.unique(s[todo]), order.dayfirst)
+        if found:
+            got = s[todo].map(found)
+            ok = got.notna()
+            if ok.any():
+                idx = ok.index[ok.to_numpy()]
+                out.loc[idx] = pd.to_datetime(got[ok], utc=True).astype("datetime64[us, UTC]")
+                todo.loc[idx] = False
     years = out.dt.year
     out_of_range = out.notna() & ((years < MIN_YEAR) | (years > MAX_YEAR))
     out[out_of_range] = pd.NaT
@@ -91,14 +152,32 @@ def parse_dates(s, *, dayfirst: bool = False):
     return out, bad
 
 
-def date_reason(value: str, field: str, dayfirst: bool) -> str:
-    import pandas as pd
+def _dateutil_values(values, dayfirst: bool) -> dict:
+    """Distinct texts → UTC datetimes, as python-dateutil reads them (None when it cannot)."""
+    import datetime as dt
+    import warnings
 
-    if not dayfirst:
-        for fmt in _DMY:
-            if pd.notna(pd.to_datetime(value.strip(), format=fmt, errors="coerce")):
-                return f"{field} {value!r} is not a month-first date; if the file writes day first, pass --dayfirst"
-    return f"{field} {value!r} is not a date; use YYYY-MM-DD, M/D/YYYY or M/D/YYYY H:MM (D/M/YYYY with --dayfirst)"
+    from dateutil import parser
+
+    default = dt.datetime(2000, 1, 1)
+    found = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unknown zone name ("PST") is read as no zone
+        for value in values:
+            text = str(value)
+            if len(text) > 64 or not _FOUR_DIGIT_YEAR.search(text) or _DAY_MONTH_RE.match(text):
+                continue  # D/M/Y and M/D/Y were the explicit formats' to read, in the column's order
+            try:
+                when = parser.parse(text, dayfirst=dayfirst, default=default)
+            except (ValueError, OverflowError, TypeError):
+                continue
+            when = when.replace(tzinfo=dt.UTC) if when.tzinfo is None else when.astimezone(dt.UTC)
+            found[value] = when
+    return found
+
+
+def date_reason(value: str, field: str, dayfirst: bool) -> str:
+    return f"{field} {value!r} is not a date; use YYYY-MM-DD, M/D/YYYY or a date such as '15 Apr 2024'"
 
 
 _CURRENCY = re.compile(r"(?i)[\s\u00a0\u202f'$€£¥₹]|\b(?:usd|eur|gbp|chf|jpy|cad|aud|inr|cny)\b")

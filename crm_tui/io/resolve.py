@@ -58,28 +58,59 @@ def existing_customers(conn, keys) -> dict[str, int]:
     return found
 
 
-def customer_ids(conn, ctx, names, *, status_for_new=None, owners=None):
-    """Rows' customer names → customer ids (Int64, NA for blank); unknown names are created."""
+def customer_ids(conn, ctx, names, *, status_for_new=None, owners=None, refs=None, person=None):
+    """Rows' customers → customer ids (Int64, NA for blank); unknown ones are created.
+
+    ``refs``: the customer's record id in the source CRM (or our own "crm-c12"), which wins over
+    the name: a ref found links there; a ref not found with a name creates (or finds by name) the
+    customer, keeping the ref as its external id; a ref not found without a name rejects the row.
+    ``person``: rows whose new customer is a person (people without a company)."""
     import pandas as pd
 
     keys = keys_of(names)
-    uniq = [k for k in keys.unique() if k]
-    found = existing_customers(conn, uniq)
-    missing = [k for k in uniq if k not in found]
+    linked = pd.Series(pd.NA, index=names.index, dtype="Int64")
+    if refs is not None:
+        refs = refs.where(ctx.ok, "")
+        found_refs = customers_by_ref(conn, refs.unique())
+        linked = refs.map(found_refs).astype("Int64")
+        lost = (refs != "") & linked.isna() & (keys == "") & ctx.ok
+        ctx.reject(
+            lost,
+            refs[lost].map(
+                lambda r: (
+                    f"no customer has the id {r!r}; import the accounts (companies) file first, "
+                    "or give the customer's name"
+                )
+            ),
+        )
+    else:
+        refs = pd.Series("", index=names.index, dtype=object)
+    todo = linked.isna() & (keys != "")
+    # a row with a ref not found creates a customer of its own ref (two accounts may share a name)
+    create_key = keys.where(refs == "", "ref\x1f" + refs)
+    uniq = [k for k in keys[todo & (refs == "")].unique() if k]
+    found = existing_customers(conn, uniq + [k for k in keys[todo & (refs != "")].unique() if k])
+    found_by_create: dict[str, int] = {}
+    for ck, k, r in zip(create_key[todo], keys[todo], refs[todo]):
+        if k in found and (not r or ck not in found_by_create):
+            found_by_create[ck] = found[k]
+    missing = [k for k in create_key[todo].unique() if k not in found_by_create]
     if missing:
-        first = pd.DataFrame({"key": keys, "name": names})
+        first = pd.DataFrame({"key": create_key, "name_key": keys, "name": names, "ref": refs})
         if status_for_new is not None:
             first["status"] = status_for_new
         if owners is not None:
             first["owner"] = owners
-        first = first[first.key.isin(set(missing))].drop_duplicates("key")
+        if person is not None:
+            first["person"] = person
+        first = first[todo & create_key.isin(set(missing))].drop_duplicates("key")
         rows = []
         for rec in first.to_dict("records"):
             rows.append(
                 {
                     "name": rec["name"],
-                    "name_key": rec["key"],
-                    "kind": "company",
+                    "name_key": rec["name_key"],
+                    "kind": "person" if rec.get("person") else "company",
                     "status": rec.get("status") or "lead",
                     "owner": rec.get("owner") or "",
                     "email": "",
@@ -88,15 +119,17 @@ def customer_ids(conn, ctx, names, *, status_for_new=None, owners=None):
                     "industry": "",
                     "tags": "",
                     "source": "import",
+                    "external_id": rec["ref"] or None,
                     "created_at": ctx.now,
                     "updated_at": ctx.now,
                     "version": 1,
                 }
             )
-        keys_made = [row["name_key"] for row in rows]
-        found.update(zip(keys_made, ctx.stage.insert(Customer.__table__, rows)))
+        keys_made = list(first.key)
+        found_by_create.update(zip(keys_made, ctx.stage.insert(Customer.__table__, rows)))
         ctx.also_created["customers"] = ctx.also_created.get("customers", 0) + len(rows)
-    return keys.map(found).astype("Int64")
+    by_name = create_key.map(found_by_create).astype("Int64")
+    return linked.where(linked.notna(), by_name).where(keys.ne("") | linked.notna(), pd.NA).astype("Int64")
 
 
 def existing_products(conn, keys) -> dict[str, tuple[int, int]]:
@@ -142,12 +175,9 @@ def product_ids(conn, ctx, names, prices=None):
     return ids, list_prices
 
 
-def deals_by_external_id(conn, ext_ids) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for chunk in _chunks(e for e in ext_ids if e):
-        q = select(Deal.external_id, Deal.id).where(Deal.external_id.in_(chunk))
-        found.update({e: i for e, i in conn.execute(q)})
-    return found
+def deals_by_external_id(conn, ext_ids, *, own: bool = True) -> dict[str, int]:
+    """Deals by external id (deleted ones too: the id stays taken), else by our own "crm-12"."""
+    return by_external_id(conn, Deal, ext_ids, live=False, own=own)
 
 
 def duplicates_in_file(ctx, values, label: str):
@@ -158,3 +188,133 @@ def duplicates_in_file(ctx, values, label: str):
         ctx.reject(
             mask, values[mask].map(lambda v: f"{label} {v!r} repeats row {first_row[v]}; each record may appear once")
         )
+
+
+# -- record ids: the source CRM's, and our own export's ---------------------------------------
+
+#: our export names a record that has no external id "<prefix><id>" ("crm-c12" is customer 12)
+OWN_REF = {"customer": "crm-c", "contact": "crm-p", "task": "crm-t", "product": "crm-r", "deal": "crm-"}
+
+
+def own_ref(table: str, value: str) -> int | None:
+    """The record id in one of our own references ("crm-c12" → 12 for customers), else None."""
+    prefix = OWN_REF[table]
+    if not value.startswith(prefix):
+        return None
+    rest = value[len(prefix) :]
+    number, dash, again = rest.partition("-")  # "crm-c5-5": the export's form when "crm-c5" was taken
+    if dash and again != number:
+        return None
+    return int(number) if number.isdigit() and len(number) < 19 else None
+
+
+def by_external_id(conn, model, values, *, live: bool = True, own: bool = True) -> dict[str, int]:
+    """External ids → record ids: the record holding that external id, else (``own``) the record
+    that one of our own exports named "crm-…" (``own_refs``)."""
+    table = model.__table__
+    wanted = [v for v in values if v]
+    found: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        q = select(table.c.external_id, table.c.id).where(table.c.external_id.in_(chunk))
+        if live and "deleted_at" in table.c:
+            q = q.where(table.c.deleted_at.is_(None))
+        found.update({e: i for e, i in conn.execute(q.order_by(table.c.id.desc()))})
+    if own:
+        found.update(own_refs(conn, model, [v for v in wanted if v not in found], live=live))
+    return found
+
+
+def own_refs(conn, model, values, *, live: bool = True) -> dict[str, int]:
+    """Our own export's references ("crm-c12") → the record with that id and no external id of
+    its own (an export writes "crm-…" only for those)."""
+    table = model.__table__
+    own = {v: own_ref(table.name, v) for v in values if v}
+    own = {v: i for v, i in own.items() if i is not None}
+    if not own:
+        return {}
+    alive: set[int] = set()
+    for chunk in _chunks(set(own.values())):
+        q = select(table.c.id).where(table.c.id.in_(chunk), table.c.external_id.is_(None))
+        if live and "deleted_at" in table.c:
+            q = q.where(table.c.deleted_at.is_(None))
+        alive.update(int(i) for i in conn.execute(q).scalars())
+    return {v: i for v, i in own.items() if i in alive}
+
+
+def guarded(conn, model, refs: dict[str, int], ref_col, checks) -> dict[int, int]:
+    """Rows whose own reference (``refs``: value → id) names a record that really is theirs:
+    row index → record id, when one of ``checks`` agrees — ``(values, column, keyer)``: the row's
+    value equals the record's ``column`` (through ``keyer``). An export of another database names
+    other records by the same ids; those rows are matched like rows with a new id. Several checks
+    (the name, the created time to the microsecond) let a rep rename a record in the file."""
+    import pandas as pd
+
+    table = model.__table__
+    ids = set(refs.values())
+    stored: dict[int, tuple] = {}
+    cols = [table.c[col] for _values, col, _keyer in checks]
+    for chunk in _chunks(ids):
+        for row in conn.execute(select(table.c.id, *cols).where(table.c.id.in_(chunk))):
+            stored[int(row[0])] = tuple(
+                (keyer(v) if keyer and v is not None else v) for v, (_x, _c, keyer) in zip(row[1:], checks)
+            )
+    out: dict[int, int] = {}
+    for i, ref in ref_col.items():
+        rid = refs.get(ref)
+        if rid is None or rid not in stored:
+            continue
+        for (values, _col, _keyer), have in zip(checks, stored[rid]):
+            want = values[i]
+            if have is None or want is None or (not isinstance(want, str) and pd.isna(want)) or want == "":
+                continue
+            if want == have:
+                out[i] = rid
+                break
+    return out
+
+
+def customers_by_ref(conn, refs) -> dict[str, int]:
+    return by_external_id(conn, Customer, refs)
+
+
+def with_fingerprints(ctx, ext):
+    """``ext`` with each blank cell replaced by the row's fingerprint (``fingerprints``); counts the
+    rows so identified for the summary once they match records imported before."""
+    blank = ext == ""
+    if not blank.any():
+        return ext
+    ctx.fingerprinted = blank
+    return ext.where(~blank, fingerprints(ctx.df, ctx.kind))
+
+
+def note_fingerprint_matches(ctx, matched) -> None:
+    """Say in the summary how many rows without an id were recognised from an earlier import."""
+    mask = ctx.fingerprinted
+    if mask is None:
+        return
+    n = int((mask & matched & ctx.ok).sum())
+    if n:
+        ctx.notes.append(
+            f"{n:,} rows without an id are the same as rows imported before (from their content): "
+            "updated, not imported twice"
+        )
+
+
+def fingerprints(df, kind: str):
+    """A record id for each row of a file with none: a hash of the row's cells (column order does
+    not matter), with its occurrence number, so that two identical rows stay two records and the
+    same file imported again updates them instead of doubling every figure."""
+    import hashlib
+
+    import pandas as pd
+
+    cols = sorted(df.columns, key=str)
+    if not cols:
+        return pd.Series("", index=df.index, dtype=object)
+    text = pd.Series(kind, index=df.index, dtype=object)
+    for c in cols:
+        text = text + "\x1f" + str(c) + "\x1e" + df[c].astype(str).str.strip()
+    digest = text.map(lambda t: hashlib.sha256(t.encode("utf-8")).hexdigest()[:20])
+    occurrence = digest.groupby(digest).cumcount()
+    suffix = occurrence.map(lambda n: f"-{n + 1}" if n else "")
+    return "row-" + digest + suffix

@@ -66,6 +66,7 @@ def test_json_export_types(demo_db):
         "external_id",
         "title",
         "customer",
+        "customer_external_id",
         "pipeline",
         "stage",
         "status",
@@ -125,7 +126,7 @@ def test_cli_end_to_end(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("name,email\nGood,g@x.example\nBad,nope\n")
     p = run_cli("import", "customers", str(bad), env_db=dbfile)
-    assert p.returncode == 0 and "1 created, 0 updated, 1 rejected" in p.stdout
+    assert p.returncode == 3 and "1 created, 0 updated, 1 rejected" in p.stdout  # 3: some rows rejected
     assert "row 3: email must look like name@example.com" in p.stdout
     assert (tmp_path / "bad.csv.rejected.csv").exists()
     for args, message in [

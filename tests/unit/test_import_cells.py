@@ -68,7 +68,7 @@ def test_date_formats(db, tmp_path):
             "a,Won,2017-03-01,2017-04-02\n"
             "b,Won,3/1/2017,4/2/2017\n"
             "c,Won,3/1/2017 9:05,4/2/2017 17:30\n"
-            "d,Won,25/12/2017,26/12/2017\n"
+            "d,Won,13/25/2017,2017-12-26\n"
         ),
     )
     r = import_file(db, "deals", path, now=NOW, errors_path=tmp_path / "e.csv")
@@ -77,7 +77,41 @@ def test_date_formats(db, tmp_path):
     assert got["a"] == got["b"] == (dt.datetime(2017, 3, 1, tzinfo=UTC), dt.datetime(2017, 4, 2, tzinfo=UTC))
     assert got["c"] == (dt.datetime(2017, 3, 1, 9, 5, tzinfo=UTC), dt.datetime(2017, 4, 2, 17, 30, tzinfo=UTC))
     reasons = list(csv.DictReader(open(tmp_path / "e.csv", encoding="utf-8")))
-    assert "--dayfirst" in reasons[0]["import_error"]
+    assert reasons[0]["import_error"].startswith("created_at '13/25/2017' is not a date")
+    # nothing in created_at says which comes first: month first, and the summary says so
+    assert any("'created_at' could be day or month first: read month first" in n for n in r.notes)
+
+
+def test_day_first_decided_by_the_column(db, tmp_path):
+    """One value no month-first reading allows (25/12) makes the whole column day first."""
+    path = write(
+        tmp_path,
+        "d.csv",
+        "external_id,stage,created_at,closed_at\na,Won,3/1/2017,4/2/2017\nb,Won,25/12/2016,4/2/2017\n",
+    )
+    r = import_file(db, "deals", path, now=NOW)
+    assert (r.created, r.rejected) == (2, 0)
+    got = dict(rows(db, Deal.external_id, Deal.created_at))
+    assert got == {"a": dt.datetime(2017, 1, 3, tzinfo=UTC), "b": dt.datetime(2016, 12, 25, tzinfo=UTC)}
+    assert "dates in 'created_at' read day first (D/M/YYYY), as '25/12/2016' shows" in r.notes
+    assert any("'closed_at' could be day or month first" in n for n in r.notes)
+
+
+def test_written_out_dates_through_dateutil(db, tmp_path):
+    """Zoho writes "15 Apr, 2021 00:02:00"; others "Tue, 2 Jan 2024 10:00 +0100"; a bare
+    number is not a date (dateutil alone would read "5" as the 5th of this month)."""
+    path = write(
+        tmp_path,
+        "d.csv",
+        "external_id,stage,created_at,closed_at\n"
+        'a,Won,"15 Apr, 2021 00:02:00","Tue, 2 Jan 2024 10:00 +0100"\n'
+        "b,Won,5,\n",
+    )
+    r = import_file(db, "deals", path, now=NOW, errors_path=tmp_path / "e.csv")
+    assert (r.created, r.rejected) == (1, 1)
+    assert rows(db, Deal.created_at, Deal.closed_at) == [
+        (dt.datetime(2021, 4, 15, 0, 2, tzinfo=UTC), dt.datetime(2024, 1, 2, 9, 0, tzinfo=UTC))
+    ]
 
 
 def test_dayfirst(db, tmp_path):

@@ -192,6 +192,7 @@ def test_contacts_tasks_products(db):
     assert (r.created, r.rejected) == (2, 0)
     r = import_file(db, "tasks", DATA / "salesforce_tasks.csv", now=NOW)
     assert (r.created, r.rejected) == (2, 0)
+    assert r.warnings == {"tasks done with no completion time (counted as done at the import)": 1}
     r = import_file(db, "products", DATA / "zoho_products.csv", now=NOW)
     assert (r.created, r.rejected) == (2, 0)
     with db.read() as s:
@@ -214,6 +215,8 @@ def test_contacts_tasks_products(db):
         ("Li Wei", "Buyer", "li@nova.example", "Nova Labs"),
     ]
     assert tasks[0][:3] == ("00T1", "Call about renewal", "call") and tasks[0][5] == 2
-    assert tasks[0][3] == ts("2024-03-20 00:00") and tasks[0][4] == ts("2024-03-20 00:00")  # done on its due date
+    # completed with no completion time: done when imported (NOW), not on its due date, which
+    # would count it as done on time
+    assert tasks[0][3] == ts("2024-03-20 00:00") and tasks[0][4] == NOW
     assert tasks[1][2] == "email" and tasks[1][4] is None and tasks[1][6] == "John Roe"
     assert [tuple(p) for p in products] == [("P-100", "Widget Pro", 129_900), ("P-200", "Gadget", 4_950)]
