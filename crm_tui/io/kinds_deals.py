@@ -422,13 +422,19 @@ def _resolve_stages(conn, ctx, pipeline, stage, status, probability=None):
     import pandas as pd
 
     pipes = {name_key(n): (i, n) for i, n in conn.execute(select(Pipeline.id, Pipeline.name))}
-    default_pid = conn.execute(select(Pipeline.id).order_by(Pipeline.position, Pipeline.id).limit(1)).scalar()
+    default_pid = conn.execute(
+        select(Pipeline.id).where(Pipeline.archived_at.is_(None)).order_by(Pipeline.position, Pipeline.id).limit(1)
+    ).scalar()
     stages: dict[int, list] = {}
+    removed: dict[tuple[int, str], str] = {}  # a stage taken out in the funnel design: never a new one's name
     for row in conn.execute(
-        select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome).order_by(
+        select(Stage.id, Stage.pipeline_id, Stage.name, Stage.position, Stage.outcome, Stage.archived_at).order_by(
             Stage.pipeline_id, Stage.position, Stage.id
         )
     ):
+        if row.archived_at is not None:
+            removed[(row.pipeline_id, name_key(row.name))] = row.name
+            continue
         stages.setdefault(row.pipeline_id, []).append(
             {"id": row.id, "key": name_key(row.name), "outcome": row.outcome, "position": row.position}
         )
@@ -461,6 +467,15 @@ def _resolve_stages(conn, ctx, pipeline, stage, status, probability=None):
     for pid, skey, st, sname in combos.itertuples(index=False):
         listed = stages.setdefault(int(pid), [])
         chance = probs.get((pid, skey), NEW_STAGE_PROBABILITY)
+        gone = removed.get((int(pid), skey))
+        if gone is not None and st not in ("won", "lost") and not any(x["key"] == skey for x in listed):
+            answer[(pid, skey, st)] = (
+                None,
+                "open",
+                f"the stage {gone!r} was removed from this pipeline; add it back (S on the board) "
+                "or give these rows another stage",
+            )
+            continue
         answer[(pid, skey, st)] = _stage_for(ctx, listed, int(pid), skey, st, sname, chance)
     _stage_stages(ctx, stages, before)
     keys = list(zip(pids, skeys, status))

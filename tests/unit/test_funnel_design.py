@@ -158,3 +158,16 @@ def test_stage_tasks_are_what_a_deal_entering_the_stage_gets(db, services, clock
         services.add_stage_task(demo.id, "")
     with pytest.raises(ValidationError, match="stage tasks belong to open stages"):
         services.add_stage_task(stage_id(db, "Won"), "Invoice")
+
+
+def test_an_import_naming_a_removed_stage_is_told_to_bring_it_back_and_creates_nothing(db, services, tmp_path):
+    from crm_tui.io import import_file
+
+    services.remove_stage(stage_id(db, "Proposal"))
+    path = tmp_path / "deals.csv"
+    path.write_text("title,stage,amount\nRollout,Proposal,100\nPilot,Qualified,50\n", encoding="utf-8")
+    result = import_file(db, "deals", path)
+    assert result.rejected == 1 and "was removed from this pipeline" in result.first_errors[0]
+    assert names(db) == ["Lead", "Qualified", "Negotiation", "Won", "Lost"]  # no second "Proposal"
+    with db.read() as s:
+        assert s.execute(select(Deal.title)).scalars().all() == ["Pilot"]
