@@ -80,6 +80,7 @@ class StageInfo:
     probability: int
     outcome: str
     rot_days: int | None
+    pipeline: str = ""  # its pipeline's name
 
 
 def utc_now(now: dt.datetime | None) -> dt.datetime:
@@ -106,6 +107,7 @@ def load_stages(conn: Connection, pipeline_id: int | None = None) -> list[StageI
             col(Stage.probability),
             col(Stage.outcome),
             col(Stage.rot_days),
+            col(Pipeline.name),
         )
         .join(Pipeline, pk(Pipeline.id) == col(Stage.pipeline_id))
         # a removed stage holds no deals (its deals were moved); an archived pipeline's stay counted

@@ -263,7 +263,7 @@ def stage_rows(
         if s.outcome == "won":
             won_by_pipeline[s.pipeline_id] += figs[s.id][0]
     conv = conversions(stages, furthest, won_by_pipeline)
-    return tuple(StageFigures(s.name, s.outcome, *figs[s.id], conv[s.id]) for s in stages)
+    return tuple(StageFigures(s.name, s.outcome, *figs[s.id], conv[s.id], s.pipeline) for s in stages)
 
 
 def stage_summaries(db: Database, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:

@@ -145,6 +145,7 @@ class StageFigures:
     value_cents: int
     weighted_cp: int  # a won stage's is its value, a lost stage's 0
     conversion: float | None  # to the next stage; None for won/lost stages or no deals
+    pipeline: str = ""  # its pipeline's name (the screen groups by it; not in the JSON)
 
     @property
     def weighted_cents(self) -> Decimal:

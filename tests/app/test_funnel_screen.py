@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_tui.models import Deal, Stage, StageTaskTemplate
+from crm_tui.queries.funnel import funnel_design
 
 pytestmark = pytest.mark.keys_only
 
@@ -74,3 +75,19 @@ async def test_stages_are_designed_with_keys_and_the_board_follows(make_app, unt
         # ctrl+z takes the removal back
         await pilot.press("ctrl+z")
         await until(pilot, lambda: live_stages(db)[:2] == ["Demo", "Lead"], what="Lead back")
+
+
+async def test_reports_funnel_names_each_pipeline_with_deals_and_leaves_out_an_empty_one(make_app, until, db, services):
+    services.create_deal("Rollout", amount="1000")
+    renewals = services.create_pipeline("[b]Renewals[/b]")
+    services.create_pipeline("Empty")
+    first = next(s for s in funnel_design(db, renewals.id).stages if s.outcome == "open")
+    services.create_deal("Seats", amount="500", stage_id=first.id)
+    app = make_app("reports")
+    async with app.run_test(size=(120, 40)) as pilot:
+        funnel = app.screen.query_one("Funnel")
+        await until(pilot, lambda: funnel.stages is not None, what="the funnel")
+        await pilot.pause()
+        text = str(funnel.render())
+        assert "Sales\n" in text and "[b]Renewals[/b]\n" in text  # each pipeline's name, literally
+        assert "Empty" not in text

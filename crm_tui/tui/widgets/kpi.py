@@ -32,6 +32,8 @@ class FunnelStage(Protocol):
     def value_cents(self) -> int: ...
     @property
     def conversion(self) -> float | None: ...
+    @property
+    def pipeline(self) -> str: ...
 
 
 class KpiTile(Static):
@@ -114,7 +116,17 @@ class Funnel(Static):
         top = max([s.count for s in stages] + [1])
         muted = self.get_component_rich_style("funnel--muted", partial=True)
         text = Text("Funnel · deals per stage · → conversion to the next stage\n", style=muted)
+        # Several pipelines: each under its name, and one without a deal in the period left out.
+        pipelines = list(dict.fromkeys(s.pipeline for s in stages))
+        if len(pipelines) > 1:
+            busy = {s.pipeline for s in stages if s.count}
+            stages = [s for s in stages if s.pipeline in busy] or list(stages)
+            pipelines = [p for p in pipelines if p in busy]
+        heading = ""
         for s in stages:
+            if len(pipelines) > 1 and s.pipeline != heading:
+                heading = s.pipeline
+                text.append(f"{safe(heading)}\n", style="bold underline")
             bar = "█" * max(1, round(width * s.count / top)) if s.count else "·"
             text.append(f"{safe(s.name)[:13]:<13} ", style="bold")
             text.append(f"{s.count:>6,} ")
