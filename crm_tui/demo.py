@@ -430,9 +430,10 @@ class _Generator:
         created: int,
     ) -> None:
         ts = self.ts
+        tid = self.new_id["task"]()
         out["task"].append(
             (
-                self.new_id["task"](),
+                tid,
                 kind,
                 subject,
                 ts(due),
@@ -447,6 +448,7 @@ class _Generator:
                 ts(created if done is None else max(done, created)),
                 None,
                 1,
+                None if done is None else _outcome(kind, tid),
             )
         )
 
@@ -620,3 +622,11 @@ def _load_pipeline(
         if row.stage_id in open_ids:
             templates.setdefault(row.stage_id, []).append((row.kind, row.subject, row.duration_days, row.responsible))
     return pid, opens, won, lost, templates
+
+
+def _outcome(kind: str, task_id: int) -> str | None:
+    """How a done call, email or meeting went, as its rep logged it. Taken from the task's id, not the
+    generator's random stream, so the rest of a seed's book stays what it was before outcomes existed."""
+    outcomes = W.OUTCOMES.get(kind)
+    return outcomes[(task_id * 2654435761) % 4093 % len(outcomes)] if outcomes else None
+

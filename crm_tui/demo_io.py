@@ -110,6 +110,7 @@ FIELDS = {
         "updated_at",
         "deleted_at",
         "version",
+        "outcome",
     ),
     "note": ("id", "customer_id", "deal_id", "body", "author", "created_at", "deleted_at"),
     "sales_order": (

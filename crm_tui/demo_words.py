@@ -413,3 +413,11 @@ NOTE_TEXTS = (
     "Invoice questions resolved with accounts payable.",
     "New decision maker: {contact} took over purchasing.",
 )
+
+#: how done activities went, weighted by repetition (a to-do has no outcome)
+OUTCOMES = {
+    "call": ("reached",) * 5 + ("no answer",) * 3 + ("left voicemail",) * 2 + ("meeting booked",),
+    "email": ("sent",) * 3 + ("replied",) * 2,
+    "meeting": ("held",) * 4 + ("no show",),
+}
+

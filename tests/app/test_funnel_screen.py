@@ -20,6 +20,11 @@ def live_stages(db):
         return list(rows.scalars())
 
 
+def stage_probability(db, name):
+    with db.read() as s:
+        return s.execute(select(Stage.probability).where(Stage.name == name)).scalar_one()
+
+
 def templates(db):
     with db.read() as s:
         return list(s.execute(select(StageTaskTemplate.subject)).scalars())
@@ -49,6 +54,11 @@ async def test_stages_are_designed_with_keys_and_the_board_follows(make_app, unt
         await pilot.press("J")
         await until(pilot, lambda: live_stages(db)[:2] == ["Demo", "Lead"], what="Lead after Demo")
         await until(pilot, lambda: table.cursor_row == 1, what="the cursor following Lead")
+        # e: Lead's win probability 10% → 20%
+        await pilot.press("e")
+        await opened(pilot, "FormScreen")
+        await pilot.press("tab", "backspace", "backspace", *"20", "ctrl+s")
+        await until(pilot, lambda: stage_probability(db, "Lead") == 20, what="Lead at 20%")
         # t: a stage task for Lead
         await pilot.press("t")
         await opened(pilot, "FormScreen")
@@ -72,9 +82,17 @@ async def test_stages_are_designed_with_keys_and_the_board_follows(make_app, unt
             ),
             what="the board with Demo first",
         )
-        # ctrl+z takes the removal back
+        # ctrl+z takes the removal back: the deal is in Lead again, weighted at Lead's new 20%
         await pilot.press("ctrl+z")
         await until(pilot, lambda: live_stages(db)[:2] == ["Demo", "Lead"], what="Lead back")
+
+        def lead_header():
+            board = app.screen.board
+            lead = next((s for s in board.stages if s.name == "Lead"), None) if board else None
+            return board.headers[lead.id] if lead else None
+
+        await until(pilot, lambda: lead_header() is not None and lead_header().count == 1, what="the deal back in Lead")
+        assert (lead_header().value_cents, lead_header().weighted_cents) == (100_000, 20_000)
 
 
 async def test_reports_funnel_names_each_pipeline_with_deals_and_leaves_out_an_empty_one(make_app, until, db, services):
