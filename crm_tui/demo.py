@@ -629,4 +629,3 @@ def _outcome(kind: str, task_id: int) -> str | None:
     generator's random stream, so the rest of a seed's book stays what it was before outcomes existed."""
     outcomes = W.OUTCOMES.get(kind)
     return outcomes[(task_id * 2654435761) % 4093 % len(outcomes)] if outcomes else None
-

@@ -420,4 +420,3 @@ OUTCOMES = {
     "email": ("sent",) * 3 + ("replied",) * 2,
     "meeting": ("held",) * 4 + ("no show",),
 }
-

@@ -506,6 +506,18 @@ class CrmApp(App[int]):
 
         self.push_screen(OrderDetailScreen(order_id))
 
+    def open_funnel(self) -> None:
+        """The funnel design page, on top of the screen the rep is on."""
+        from crm_tui.tui.screens.funnel import FunnelScreen
+
+        self.push_screen(FunnelScreen())
+
+    def open_products(self) -> None:
+        """The product catalogue, on top of the screen the rep is on."""
+        from crm_tui.tui.screens.products import ProductsScreen
+
+        self.push_screen(ProductsScreen())
+
     def watch_theme(self, theme: str) -> None:
         if self.settings.get("theme") == theme or self._settings_error:
             return  # a settings file we could not read is never written over
@@ -525,6 +537,18 @@ class CrmApp(App[int]):
                 f"Go to {section.title}",
                 f"{section.tooltip} ({self.section_key(section)})",
                 lambda m=section.mode: self.action_section(m),
+            )
+        # The design screens from wherever the rep is; the board and Orders offer their own keys for them.
+        bound = {active.binding.action for active in screen.active_bindings.values()}
+        if "design" not in bound:
+            yield SystemCommand(
+                "Edit stages",
+                "Funnel design: stages, win %, rot days, stage tasks, pipelines (S on the board)",
+                self.open_funnel,
+            )
+        if "products" not in bound:
+            yield SystemCommand(
+                "Products", "The product catalogue: add, edit, retire (P on Orders)", self.open_products
             )
         names = {command.title for command in builtin} | {f"Go to {s.title}" for s in SECTIONS}
         yield from binding_commands(self, screen, skip=names)

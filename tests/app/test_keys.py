@@ -311,7 +311,10 @@ async def test_the_palette_lists_every_binding_of_every_screen_by_name(make_app,
     app = make_app("customers")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
-        visits = [("1", None), ("2", None), ("3", None), ("4", None), ("2", "enter"), ("1", "enter")]
+        visits = [
+            ("1", None), ("2", None), ("3", None), ("4", None), ("5", None),
+            ("2", "enter"), ("1", "enter"), ("2", "S"), ("5", "P"),
+        ]  # fmt: skip
         for key, then in visits:
             await pilot.press(key)
             if then:
@@ -326,6 +329,9 @@ async def test_the_palette_lists_every_binding_of_every_screen_by_name(make_app,
             }
             assert bound and bound <= titles, (type(screen).__name__, bound - titles)
             assert {"Go to Customers", "Go to Pipeline", "Go to Tasks", "Go to Reports"} <= titles
+            # the design screens from anywhere: by name, or by their own key's name where it is bound
+            assert "Edit stages" in titles or any(t.startswith("Edit stages:") for t in titles)
+            assert "Products" in titles or any(t.startswith("Products:") for t in titles)
 
 
 @KEYS_ONLY

@@ -323,9 +323,7 @@ class OrdersScreen(CrmScreen):
         self.order_filter = new
 
     def action_products(self) -> None:
-        from crm_tui.tui.screens.products import ProductsScreen
-
-        self.app.push_screen(ProductsScreen())
+        self.app.open_products()
 
     def action_pick_status(self) -> None:
         from crm_tui.tui.modals.pick import PickScreen
