@@ -78,7 +78,9 @@ class ServiceBase:
             else:
                 row = session.get(model, record_id)
         if row is None or (live and getattr(row, "deleted_at", None) is not None):
-            raise NotFoundError(f"{self._label(model)} #{record_id} does not exist (it may have been deleted)")
+            # a value that is no id at all is shown quoted, its control characters escaped: one line
+            shown = f"#{record_id}" if key is not None else repr(str(record_id))[:40]
+            raise NotFoundError(f"{self._label(model)} {shown} does not exist (it may have been deleted)")
         return row
 
     @staticmethod

@@ -14,9 +14,11 @@ from textual.widgets import Input, TextArea
 
 from crm_tui.models import JournalEntry
 
-#: every letter (the lower-case bindings), H L S G (upper-case ones), 1–5 (sections), space
-#: (done), ? / [ ] (keys, search, periods)
-SENTENCE = "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes"
+#: every letter (the lower-case bindings), H L S G Y P K J R A (upper-case ones), 1–5 (sections),
+#: space (done), ? / [ ] (keys, search, periods)
+SENTENCE = (
+    "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes, Pat, Kim, Jo, Rae, Al"
+)
 KEYS = set(SENTENCE)
 
 
@@ -31,12 +33,15 @@ def test_the_sentence_holds_every_single_key_binding_of_the_app():
         classes.append(getattr(importlib.import_module(section.module), section.screen))
     from crm_tui.tui.screens.customer_detail import CustomerDetailScreen
     from crm_tui.tui.screens.deal_detail import DealDetailScreen
+    from crm_tui.tui.screens.funnel import FunnelScreen
     from crm_tui.tui.screens.order_detail import OrderDetailScreen
+    from crm_tui.tui.screens.products import ProductsScreen
     from crm_tui.tui.screens.tasks import TaskList
     from crm_tui.tui.widgets.kanban import KanbanBoard
     from crm_tui.tui.widgets.virtual_table import VirtualTable
 
     classes += [CustomerDetailScreen, DealDetailScreen, OrderDetailScreen, TaskList, KanbanBoard, VirtualTable]
+    classes += [FunnelScreen, ProductsScreen]
     named = {"slash": "/", "question_mark": "?", "space": " ", "left_square_bracket": "[",
              "right_square_bracket": "]"}  # fmt: skip
     singles = set()
