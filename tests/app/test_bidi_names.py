@@ -3,7 +3,12 @@ bidirectional controls are drawn as visible escapes."""
 
 from __future__ import annotations
 
+import pytest
+
 from crm_tui.tui.literal import safe
+
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
 
 
 def test_bidi_controls_become_visible_escapes():

@@ -12,6 +12,9 @@ from textual.widgets import Input, TextArea
 
 from crm_tui.models import Customer, Deal, Note, Task
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 SIZES = [(80, 24), (120, 40)]
 
 

@@ -17,6 +17,9 @@ from textual.widgets import Button, Input
 from crm_tui.config import save_settings
 from crm_tui.models import Customer, Deal, Task
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 UTC = dt.UTC
 
 

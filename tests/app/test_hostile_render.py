@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from sqlmodel import select
 
 from crm_tui.models import Customer, Deal, Note, Stage, Task
+
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
 
 HOSTILE = {
     "markup": "[red]ACME[/red] [link=https://evil.example]click[/link]",

@@ -11,6 +11,9 @@ from sqlalchemy import func, select
 from crm_tui.models import Customer
 from crm_tui.tui.widgets.path_input import complete_path
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 CSV_TEXT = (
     "Company name,Email,Favourite colour\n"
     "Zenith Tools,hello@zenith.example,blue\n"

@@ -12,6 +12,9 @@ from sqlalchemy import func, select
 
 from crm_tui.models import Customer, Deal, JournalEntry, Stage, Task
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 SIZES = [(80, 24), (120, 40)]
 
 # Keys and screens behave the same on every engine; the journal's engines are tested in the core

@@ -8,6 +8,9 @@ from __future__ import annotations
 import pytest
 from textual.widgets import OptionList
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 #: every markup form a rep (or an import) could put in a name
 HOSTILE = (
     "[link=file:///etc/passwd]L[/link]",

@@ -8,6 +8,9 @@ from sqlalchemy import func, select
 
 from crm_tui.models import Order, OrderLine
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 KEYS_ONLY = pytest.mark.keys_only
 
 

@@ -12,6 +12,9 @@ import pytest
 
 from crm_tui.services import Services
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 
 @pytest.mark.keys_only
 async def test_a_task_falling_due_is_announced_once_and_again_after_a_snooze(

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from crm_tui import config
+
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
 
 
 async def test_the_app_says_what_is_wrong_once_and_keeps_the_file(make_app, settle, until, notifications):

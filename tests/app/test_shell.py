@@ -8,6 +8,9 @@ import pytest
 
 from crm_tui.models import Deal
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 
 async def test_number_keys_and_screen_bar_switch_screens(make_app, settle):
     app = make_app()

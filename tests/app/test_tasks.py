@@ -8,6 +8,9 @@ import pytest
 
 from crm_tui.models import Task
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 
 def task(db, task_id):
     with db.read() as s:

@@ -14,6 +14,9 @@ from textual.widgets import Input, TextArea
 
 from crm_tui.models import JournalEntry
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 #: every letter (the lower-case bindings), H L S G Y P K J R A (upper-case ones), 1–5 (sections),
 #: space (done), ? / [ ] (keys, search, periods)
 SENTENCE = (

@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 from textual.geometry import Region
 
+# Keys and screens: the same on every engine (the services below them are tested on both).
+pytestmark = pytest.mark.keys_only
+
 
 def text_of(widget) -> str:
     return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
