@@ -1,0 +1,495 @@
+"""A forecast of won value per month learned from the book's own history, and its backtest.
+
+Why this method
+---------------
+The stage-probability weighted pipeline asks the rep to guess one win % per stage, and it says
+nothing about *when* the money comes: every open deal counts in full probability whatever its
+age, and deals that will be opened and won within the month count for nothing. The book itself
+knows better: at the start of every past month we can see which deals were open, in which stage
+and for how long, and which of them were won in that month (or the next ones). So the learned
+forecast is an empirical *yield*: for each state a deal can be in at the start of a month —
+(stage then, age in that stage) — the share of the open value in that state that was won in the
+month k months later, summed over every past month start whose target month is over. Applied to
+the deals open now, plus the average value past months won from deals opened after their start,
+it gives won value per future month. A state seen fewer than ``MIN_DEALS`` times borrows the
+yield of its stage (any age), then of every deal, so a rare state does not swing on one deal.
+
+The interval treats each open deal as won (for its value) or not, independently, with the
+learned yield as its chance, plus the month-to-month spread of the fresh deals' part: a normal
+80% interval (± 1.2816 σ), never below 0. It is honest about the noise of a few big deals, not
+about a change in the market the history has not seen.
+
+Nothing may leak the outcome
+----------------------------
+The backtest stands at the start of a past month and may use only what was known then:
+
+- the deals created before it and not closed before it;
+- their stage then, from the stage-change history. The rows an import writes with no from-stage
+  are *not* history: the importer records only the entry into a deal's final stage, at its close
+  date for a closed deal and at its creation for an open one, so reading them would tell the
+  model which deals were going to close. Before a deal's first real move its stage is unknown
+  (one state for all such deals, the pipeline's first open stage for the baseline's %);
+- their value while open. A deal's amount is often its outcome (a lost deal may carry 0, an
+  imported won deal its close value), so a deal with product lines is valued at the catalogue's
+  list price of its lines (what was offered), and one without lines at its amount as the change
+  journal says it stood then (the old value of the first amount change after that moment);
+- outcomes only of target months that had ended by then.
+
+A later change to a closed deal's amount therefore changes no past month's forecast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from crm_tui.columns import bigint, col, pk
+from crm_tui.metrics._common import live_deal, utc_now
+from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange
+
+if TYPE_CHECKING:
+    from crm_tui.db import Database
+
+#: a state seen on fewer open deals than this borrows the yield of a wider state
+MIN_DEALS = 20
+#: age in the stage at the start of a month, in days: the lower bound of each bucket
+AGE_BUCKETS = (0, 14, 30, 60, 90, 180, 365)
+#: z of a two-sided 80% normal interval
+Z80 = 1.2816
+#: the stage key of a deal whose stage then is not recorded
+UNKNOWN = -1
+
+
+@dataclass
+class DealPast:
+    """One deal's recorded life, as the backtest reads it."""
+
+    id: int
+    pipeline_id: int
+    created_at: dt.datetime
+    closed_at: dt.datetime | None
+    outcome: str  # of its current stage: open, won or lost
+    amount_cents: int  # now
+    list_cents: int | None = None  # its lines at the catalogue's list price; None: no lines
+    moves: list[tuple[dt.datetime, int]] = field(default_factory=list)  # (at, to stage), in time order
+    amount_changes: list[tuple[dt.datetime, int]] = field(default_factory=list)  # (at, amount before it)
+    expected_close: dt.date | None = None  # now
+    expected_changes: list[tuple[dt.datetime, dt.date | None]] = field(default_factory=list)
+
+    def stage_at(self, t: dt.datetime) -> tuple[int, dt.datetime]:
+        """(stage id or UNKNOWN, when it entered it) at ``t``."""
+        i = bisect_right(self.moves, (t, math.inf)) if self.moves else 0
+        if i == 0:
+            return UNKNOWN, self.created_at
+        at, stage = self.moves[i - 1]
+        return stage, at
+
+    def amount_at(self, t: dt.datetime) -> int:
+        for at, before in self.amount_changes:
+            if at > t:
+                return before
+        return self.amount_cents
+
+    def value_at(self, t: dt.datetime) -> int:
+        """Its value while open, as known at ``t``."""
+        return self.list_cents if self.list_cents is not None else self.amount_at(t)
+
+    def expected_at(self, t: dt.datetime) -> dt.date | None:
+        for at, before in self.expected_changes:
+            if at > t:
+                return before
+        return self.expected_close
+
+    def won_in(self, start: dt.datetime, end: dt.datetime) -> bool:
+        return self.outcome == "won" and self.closed_at is not None and start <= self.closed_at < end
+
+
+@dataclass(frozen=True)
+class Book:
+    """Every deal's past plus what the baseline needs of the stages."""
+
+    deals: list[DealPast]
+    probability: dict[int, int]  # stage id → win %
+    closed_stages: frozenset[int]
+    first_open: dict[int, int]  # pipeline id → its first open stage
+
+
+@dataclass(frozen=True)
+class MonthForecast:
+    month: str  # YYYY-MM
+    learned_cents: int
+    low_cents: int
+    high_cents: int
+    weighted_cents: int
+
+
+@dataclass(frozen=True)
+class BacktestMonth:
+    month: str
+    actual_cents: int
+    learned_cents: int
+    baseline_cents: int
+    low_cents: int
+    high_cents: int
+
+
+@dataclass(frozen=True)
+class Errors:
+    mape: float | None  # mean |forecast − actual| ÷ actual over the months that won something
+    bias: float | None  # mean (forecast − actual) ÷ actual over the same months
+
+
+@dataclass(frozen=True)
+class Backtest:
+    months: tuple[BacktestMonth, ...]
+    learned: Errors
+    baseline: Errors
+    coverage: float | None  # share of scored months whose actual fell inside the 80% interval
+
+    def json(self) -> dict[str, object]:
+        return {
+            "months": [
+                {
+                    "month": m.month,
+                    "actual": _major(m.actual_cents),
+                    "learned": _major(m.learned_cents),
+                    "baseline": _major(m.baseline_cents),
+                }
+                for m in self.months
+            ],
+            "overall": {
+                "learned": {"mape": self.learned.mape, "bias": self.learned.bias},
+                "baseline": {"mape": self.baseline.mape, "bias": self.baseline.bias},
+            },
+        }
+
+
+def _major(cents: int) -> int | float:
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+# -- months --------------------------------------------------------------------------------------
+
+
+def month_start(t: dt.datetime | dt.date) -> dt.datetime:
+    return dt.datetime(t.year, t.month, 1, tzinfo=UTC)
+
+
+def add_months(t: dt.datetime, n: int) -> dt.datetime:
+    m = t.year * 12 + t.month - 1 + n
+    return dt.datetime(m // 12, m % 12 + 1, 1, tzinfo=UTC)
+
+
+def _key(t: dt.datetime) -> str:
+    return t.strftime("%Y-%m")
+
+
+# -- the learned model ---------------------------------------------------------------------------
+
+
+def _age_bucket(days: float) -> int:
+    return max(i for i, lo in enumerate(AGE_BUCKETS) if days >= lo) if days >= 0 else 0
+
+
+def _open_at(d: DealPast, t: dt.datetime, closed_stages: frozenset[int]) -> bool:
+    if d.created_at > t or (d.closed_at is not None and d.closed_at <= t):
+        return False
+    return d.stage_at(t)[0] not in closed_stages
+
+
+@dataclass
+class _Cell:
+    n: int = 0
+    open_v: int = 0
+    won_v: int = 0
+
+    def add(self, other: _Cell) -> None:
+        self.n += other.n
+        self.open_v += other.open_v
+        self.won_v += other.won_v
+
+
+@dataclass
+class _Yields:
+    """What past month starts taught: state → cell, per horizon, and the fresh deals' part."""
+
+    cells: dict[tuple[int, int], _Cell] = field(default_factory=lambda: defaultdict(_Cell))
+    fresh: list[int] = field(default_factory=list)
+
+    def rate(self, state: tuple[int, int]) -> float:
+        """The yield of ``state``: its own when seen on ``MIN_DEALS`` deals, else its stage's at any
+        age, else every deal's."""
+        levels = (
+            [state],
+            [k for k in self.cells if k[0] == state[0]],
+            list(self.cells),
+        )
+        for i, keys in enumerate(levels):
+            c = _Cell()
+            for k in keys:
+                if k in self.cells:
+                    c.add(self.cells[k])
+            if c.n >= MIN_DEALS or i == len(levels) - 1:
+                return min(1.0, c.won_v / c.open_v) if c.open_v > 0 else 0.0
+        return 0.0  # pragma: no cover - the last level always answers
+
+
+class Learner:
+    """The yields of every past month start, built once per book, read per forecast origin."""
+
+    def __init__(self, book: Book, horizons: int, last_end: dt.datetime) -> None:
+        self.book = book
+        self.horizons = horizons
+        first = min((d.created_at for d in book.deals), default=None)
+        # per origin (month start), per horizon k: its own cells and fresh part (target over by last_end)
+        self.origins: list[dt.datetime] = []
+        self.per_origin: list[list[_Yields]] = []
+        if first is None:
+            return
+        t = add_months(month_start(first), 1)
+        while add_months(t, 1) <= last_end:
+            self.origins.append(t)
+            self.per_origin.append(self._learn_origin(t, last_end))
+            t = add_months(t, 1)
+
+    def _learn_origin(self, t: dt.datetime, last_end: dt.datetime) -> list[_Yields]:
+        out = [_Yields() for _ in range(self.horizons)]
+        closed = self.book.closed_stages
+        ends = [add_months(t, k + 1) for k in range(self.horizons)]
+        for d in self.book.deals:
+            if d.outcome == "won" and d.closed_at is not None and d.closed_at >= t:
+                k = _months_between(t, d.closed_at)
+                if k < self.horizons and ends[k] <= last_end and d.created_at > t:
+                    out[k].fresh.append(d.value_at(ends[k]))
+            if not _open_at(d, t, closed):
+                continue
+            state = _state(d, t)
+            v = d.value_at(t)
+            for k in range(self.horizons):
+                if ends[k] > last_end:
+                    break
+                c = out[k].cells[state]
+                c.n += 1
+                c.open_v += v
+                if d.won_in(add_months(t, k), ends[k]):
+                    c.won_v += v
+        for y in out:
+            y.fresh = [sum(y.fresh)]
+        return out
+
+    def yields(self, origin: dt.datetime, k: int) -> tuple[_Yields, list[int]]:
+        """Every past origin's cells for horizon k whose target month ended by ``origin``."""
+        y = _Yields()
+        fresh: list[int] = []
+        for t, per in zip(self.origins, self.per_origin):
+            if add_months(t, k + 1) > origin:
+                break
+            for state, c in per[k].cells.items():
+                y.cells[state].add(c)
+            fresh.append(per[k].fresh[0])
+        return y, fresh
+
+
+def _months_between(start: dt.datetime, t: dt.datetime) -> int:
+    return (t.year - start.year) * 12 + t.month - start.month
+
+
+def _state(d: DealPast, t: dt.datetime) -> tuple[int, int]:
+    stage, since = d.stage_at(t)
+    return stage, _age_bucket((t - since).total_seconds() / 86400)
+
+
+def _learned(
+    book: Book, learner: Learner, origin: dt.datetime, k: int, open_deals: Sequence[DealPast]
+) -> tuple[int, int, int] | None:
+    """(forecast, low, high) in cents of the month k months after ``origin``'s month, or None when
+    no past month has won anything yet (the caller then falls back to the weighted pipeline)."""
+    y, fresh = learner.yields(origin, k)
+    if not any(fresh) and not any(c.won_v for c in y.cells.values()):
+        return None  # no past month won anything: nothing to learn from yet
+    mean = 0.0
+    var = 0.0
+    for d in open_deals:
+        p = y.rate(_state(d, origin))
+        v = d.value_at(origin)
+        mean += v * p
+        var += v * v * p * (1 - p)
+    f_mean = sum(fresh) / len(fresh)
+    if len(fresh) > 1:
+        var += sum((f - f_mean) ** 2 for f in fresh) / (len(fresh) - 1)
+    mean += f_mean
+    sd = math.sqrt(var)
+    return round(mean), max(0, round(mean - Z80 * sd)), round(mean + Z80 * sd)
+
+
+def _baseline(book: Book, origin: dt.datetime, month_end: dt.datetime, open_deals: Iterable[DealPast]) -> int:
+    """The stage-probability weighted pipeline expected by ``month_end``: each open deal with no
+    expected close, or one before the month's end, at its stage's % (then)."""
+    total = 0
+    last_day = (month_end - dt.timedelta(days=1)).date()
+    for d in open_deals:
+        expected = d.expected_at(origin)
+        if expected is not None and expected > last_day:
+            continue
+        stage = d.stage_at(origin)[0]
+        if stage == UNKNOWN:
+            stage = book.first_open.get(d.pipeline_id, UNKNOWN)
+        total += d.value_at(origin) * book.probability.get(stage, 0)
+    return round(total / 100)
+
+
+# -- reading the book ----------------------------------------------------------------------------
+
+
+def load_book(db: Database) -> Book:
+    """Every live deal with its stage moves, list value and journaled amount changes (a handful of
+    queries; the rest is Python over one row per deal)."""
+    from crm_tui.journal import decode
+
+    with db.read() as session:
+        conn = session.connection()
+        stage_rows = conn.execute(
+            select(
+                pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
+            ).order_by(col(Stage.pipeline_id), col(Stage.position), pk(Stage.id))
+        ).all()
+        outcome = {sid: out for sid, _p, _pos, _prob, out in stage_rows}
+        probability = {sid: prob for sid, _p, _pos, prob, _out in stage_rows}
+        first_open: dict[int, int] = {}
+        for sid, pid, _pos, _prob, out in stage_rows:
+            if out == "open":
+                first_open.setdefault(pid, sid)
+        deals: dict[int, DealPast] = {}
+        q = select(
+            pk(Deal.id),
+            col(Deal.pipeline_id),
+            col(Deal.stage_id),
+            col(Deal.created_at),
+            col(Deal.closed_at),
+            col(Deal.amount_cents),
+            col(Deal.expected_close),
+        ).where(live_deal())
+        for did, pid, sid, created, closed, amount, expected in conn.execute(q):
+            deals[did] = DealPast(
+                did, pid, created, closed, outcome.get(sid, "open"), int(amount), None, [], [], expected
+            )
+        lines = (
+            select(
+                col(DealProduct.deal_id),
+                func.sum(bigint(col(DealProduct.quantity)) * col(Product.unit_price_cents)),
+            )
+            .join(Product, pk(Product.id) == col(DealProduct.product_id))
+            .group_by(col(DealProduct.deal_id))
+        )
+        for did, cents in conn.execute(lines):
+            if did in deals:
+                deals[did].list_cents = int(cents or 0)
+        moves = select(
+            col(StageChange.deal_id),
+            col(StageChange.at),
+            col(StageChange.to_stage_id),
+            col(StageChange.from_stage_id),
+            col(StageChange.by),
+        ).order_by(col(StageChange.deal_id), col(StageChange.at), pk(StageChange.id))
+        for did, at, to, frm, by in conn.execute(moves):
+            d = deals.get(did)
+            if d is None or (frm is None and by == "import"):
+                continue  # an import's record of the final stage is not history (module docstring)
+            d.moves.append((at, to))
+        journal = (
+            select(col(JournalChange.record_id), col(JournalEntry.at), col(JournalChange.before))
+            .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
+            .where(
+                col(JournalChange.table_name) == "deal",
+                col(JournalChange.op) == "update",
+                col(JournalChange.before).like('%"amount_cents"%')
+                | col(JournalChange.before).like('%"expected_close"%'),
+            )
+            .order_by(col(JournalEntry.at), pk(JournalChange.id))
+        )
+        for did, at, before_text in conn.execute(journal):
+            d = deals.get(did)
+            before = decode("deal", before_text) or {}
+            if d is None:
+                continue
+            if "amount_cents" in before and before["amount_cents"] is not None:
+                d.amount_changes.append((at, int(before["amount_cents"])))
+            if "expected_close" in before:
+                d.expected_changes.append((at, before["expected_close"]))
+    closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
+    return Book(list(deals.values()), probability, closed_stages, first_open)
+
+
+# -- what callers use ----------------------------------------------------------------------------
+
+
+def forecast_months(db: Database, *, months: int = 6, now: dt.datetime | None = None) -> list[MonthForecast]:
+    """The learned forecast of won value for this month and the next ``months − 1``, with its 80%
+    interval and the weighted pipeline beside it (the same deals, stage % × value, by expected
+    close: none or past means this month)."""
+    return forecast_book(load_book(db), months=months, now=now)
+
+
+def forecast_book(book: Book, *, months: int = 6, now: dt.datetime | None = None) -> list[MonthForecast]:
+    now = utc_now(now)
+    this = month_start(now)
+    learner = Learner(book, months, this)
+    open_now = [d for d in book.deals if _open_at(d, now, book.closed_stages)]
+    out = []
+    for k in range(months):
+        start = add_months(this, k)
+        end = add_months(start, 1)
+        weighted = _baseline(book, now, end, open_now) - (_baseline(book, now, start, open_now) if k else 0)
+        learned = _learned(book, learner, now, k, open_now)
+        if learned is None:
+            learned = (weighted, weighted, weighted)
+        out.append(MonthForecast(_key(start), *learned, weighted))
+    return out
+
+
+def backtest(db: Database, *, months: int = 12, now: dt.datetime | None = None) -> Backtest:
+    """Replay the last ``months`` months that are over (ending with the last month any deal was
+    won in, when that is earlier): at each month's start, the learned and the baseline forecast
+    of its won value from what was known then, against what it won."""
+    return backtest_book(load_book(db), months=months, now=now)
+
+
+def backtest_book(book: Book, *, months: int = 12, now: dt.datetime | None = None) -> Backtest:
+    now = utc_now(now)
+    last = month_start(now)  # the current month is not over: the last one scored is before it
+    won_at = [d.closed_at for d in book.deals if d.outcome == "won" and d.closed_at is not None]
+    if won_at:
+        last = min(last, add_months(month_start(max(won_at)), 1))
+    learner = Learner(book, 1, last)
+    rows = []
+    for i in range(months, 0, -1):
+        start = add_months(last, -i)
+        end = add_months(start, 1)
+        open_deals = [d for d in book.deals if _open_at(d, start, book.closed_stages)]
+        actual = sum(d.amount_cents for d in book.deals if d.won_in(start, end))
+        baseline = _baseline(book, start, end, open_deals)
+        learned = _learned(book, learner, start, 0, open_deals) or (baseline, baseline, baseline)
+        rows.append(BacktestMonth(_key(start), actual, learned[0], baseline, learned[1], learned[2]))
+    scored = [m for m in rows if m.actual_cents > 0]
+    inside = [m for m in scored if m.low_cents <= m.actual_cents <= m.high_cents]
+    return Backtest(
+        tuple(rows),
+        _errors([(m.learned_cents, m.actual_cents) for m in scored]),
+        _errors([(m.baseline_cents, m.actual_cents) for m in scored]),
+        round(len(inside) / len(scored), 4) if scored else None,
+    )
+
+
+def _errors(pairs: list[tuple[int, int]]) -> Errors:
+    if not pairs:
+        return Errors(None, None)
+    ape = [abs(f - a) / a for f, a in pairs]
+    pe = [(f - a) / a for f, a in pairs]
+    return Errors(round(sum(ape) / len(ape), 4), round(sum(pe) / len(pe), 4))
