@@ -57,6 +57,8 @@ from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, 
 if TYPE_CHECKING:
     from crm_tui.db import Database
 
+#: month starts the learned forecast learns from (the most recent ones)
+LOOKBACK = 36
 #: a state seen on fewer open deals than this borrows the yield of a wider state
 MIN_DEALS = 20
 #: age in the stage at the start of a month, in days: the lower bound of each bucket
@@ -253,7 +255,9 @@ class Learner:
         self.per_origin: list[list[_Yields]] = []
         if first is None:
             return
-        t = add_months(month_start(first), 1)
+        # the last LOOKBACK month starts at most: an old book's far past says little of now, and
+        # each month start costs a pass over the deals
+        t = max(add_months(month_start(first), 1), add_months(last_end, -LOOKBACK - horizons))
         while add_months(t, 1) <= last_end:
             self.origins.append(t)
             self.per_origin.append(self._learn_origin(t, last_end))
