@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import UTC, Customer, Deal, Pipeline, Stage, Task
+from crm_tui.models import UTC, Customer, Deal, DealProduct, Pipeline, Product, Stage, Task
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
 from crm_tui.queries.search import like_pattern
@@ -296,6 +296,20 @@ def _aware(value: dt.datetime | str) -> dt.datetime:
 # -- deal detail --------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class DealLine:
+    """One product line of a deal: product × quantity × unit price (exact cents)."""
+
+    product_id: int
+    product: str
+    quantity: int
+    unit_price_cents: int
+
+    @property
+    def total_cents(self) -> int:
+        return self.quantity * self.unit_price_cents
+
+
 @dataclass
 class DealDetail:
     deal: Deal
@@ -306,6 +320,16 @@ class DealDetail:
     probability: int  # the deal's override or its stage's default
     tasks: list[TaskLine]
     cancelled: list[TaskLine] = field(default_factory=list)  # playbook tasks its close cancelled
+    lines: list[DealLine] = field(default_factory=list)  # its product lines, in the order added
+
+    @property
+    def lines_total(self) -> int:
+        return sum(line.total_cents for line in self.lines)
+
+    @property
+    def amount_by_hand(self) -> bool:
+        """The rep typed an amount other than the lines' total (it no longer follows the lines)."""
+        return bool(self.lines) and self.deal.amount_cents != self.lines_total
 
 
 def load_deal(db: Database, deal_id: int) -> DealDetail | None:
@@ -343,6 +367,20 @@ def load_deal(db: Database, deal_id: int) -> DealDetail | None:
                 .order_by(pk(Task.id))
             )
         ]
+        lines = [
+            DealLine(int(i), n, int(q), int(p))
+            for i, n, q, p in conn.execute(
+                select(
+                    col(DealProduct.product_id),
+                    col(Product.name),
+                    col(DealProduct.quantity),
+                    col(DealProduct.unit_price_cents),
+                )
+                .join(Product, pk(Product.id) == col(DealProduct.product_id))
+                .where(col(DealProduct.deal_id) == deal_id)
+                .order_by(pk(DealProduct.id))
+            )
+        ]
     prob = deal.probability if deal.probability is not None else stage.probability
     return DealDetail(
         deal,
@@ -353,7 +391,75 @@ def load_deal(db: Database, deal_id: int) -> DealDetail | None:
         prob,
         tasks,
         cancelled,
+        lines,
     )
+
+
+def open_stages(db: Database, pipeline_id: int) -> list[tuple[int, str]]:
+    """The open stages of a pipeline, in order, as (id, name): where a deal moved into it may go."""
+    with db.read() as session:
+        rows = session.connection().execute(
+            select(pk(Stage.id), col(Stage.name))
+            .where(
+                col(Stage.pipeline_id) == pipeline_id,
+                col(Stage.archived_at).is_(None),
+                col(Stage.outcome) == "open",
+            )
+            .order_by(col(Stage.position), pk(Stage.id))
+        )
+        return [(int(i), n) for i, n in rows]
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    """A live customer a typed name names, with what tells it apart from others of that name."""
+
+    id: int
+    name: str
+    email: str
+    owner: str
+    industry: str
+    status: str
+
+    def label(self) -> str:
+        """ "Acme · ann@acme.test · owner ann · Retail" (blank parts left out)."""
+        parts = [self.name, self.email or "no email", f"owner {self.owner}" if self.owner else "no owner"]
+        parts.append(self.industry or self.status)
+        return "  ·  ".join(parts)
+
+
+def customer_matches(db: Database, name: str, *, limit: int = 50) -> list[CustomerMatch]:
+    """The live customers called ``name`` (any case; else by normalised name), oldest first."""
+    from crm_tui.textnorm import name_key
+
+    name = (name or "").strip()
+    if not name:
+        return []
+    columns = (
+        pk(Customer.id),
+        col(Customer.name),
+        col(Customer.email),
+        col(Customer.owner),
+        col(Customer.industry),
+        col(Customer.status),
+    )
+    with db.read() as session:
+        conn = session.connection()
+        live = col(Customer.deleted_at).is_(None)
+        rows = conn.execute(
+            select(*columns)
+            .where(live, func.lower(col(Customer.name)) == name.lower())
+            .order_by(pk(Customer.id))
+            .limit(limit)
+        ).all()
+        if not rows:
+            rows = conn.execute(
+                select(*columns)
+                .where(live, col(Customer.name_key) == name_key(name))
+                .order_by(pk(Customer.id))
+                .limit(limit)
+            ).all()
+    return [CustomerMatch(int(r[0]), r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "") for r in rows]
 
 
 def resolve_customer(db: Database, name: str) -> int | None:

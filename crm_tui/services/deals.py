@@ -48,6 +48,17 @@ class MoveResult:
     promoted: tuple[str, str] | None = None
 
 
+@dataclass(frozen=True)
+class LinesResult:
+    """What ``set_deal_lines`` did: the deal, its lines' new total, and whether its amount
+    followed the lines (False: the amount the rep typed by hand was kept)."""
+
+    deal: Deal
+    total_cents: int
+    followed: bool
+    changed: bool
+
+
 class DealOps(ServiceBase):
     # -- reading helpers --------------------------------------------------------
 
@@ -179,6 +190,42 @@ class DealOps(ServiceBase):
             session.flush()
             return deal
 
+    def set_deal_lines(self, deal_id: int, lines, *, expected_version: int | None = None) -> LinesResult:
+        """Make the deal's product lines exactly ``lines`` ((product_id, quantity[, unit price])
+        items, as ``create_deal(products=...)`` takes them; none clears them) in one change,
+        undone as one.
+
+        The amount follows the lines unless the rep set it by hand: when the lines change and
+        the amount equalled the old lines' total (or the deal had no lines), it becomes the new
+        total; otherwise the typed amount stays (``LinesResult.followed`` is False)."""
+        with self._write({"deal", "deal_product"}, "edit") as session:
+            deal = self._get(session, Deal, deal_id)
+            self._check_version(deal, expected_version)
+            clean = self._clean_lines(session, lines)
+            stored = list(
+                session.exec(select(DealProduct).where(DealProduct.deal_id == deal_id).order_by(DealProduct.id))
+            )
+            old_total = sum(line.quantity * line.unit_price_cents for line in stored)
+            new_total = sum(q * p for _pid, q, p in clean)
+            before = [(line.product_id, line.quantity, line.unit_price_cents) for line in stored]
+            changed = before != clean
+            follows = not stored or deal.amount_cents == old_total
+            self._say(session, f"edit deal '{deal.title}' product lines", record=("deal", deal.id))
+            if changed:
+                for line, (product_id, qty, price) in zip(stored, clean):
+                    line.product_id, line.quantity, line.unit_price_cents = product_id, qty, price
+                for product_id, qty, price in clean[len(stored) :]:
+                    session.add(
+                        DealProduct(deal_id=deal_id, product_id=product_id, quantity=qty, unit_price_cents=price)
+                    )
+                for line in stored[len(clean) :]:
+                    session.delete(line)
+                if follows:
+                    deal.amount_cents = new_total
+                self._touch(deal)
+            session.flush()
+            return LinesResult(deal, new_total, follows, changed)
+
     def delete_deal(self, deal_id: int) -> Deal:
         with self._write({"deal"}, "delete") as session:
             deal = self._get(session, Deal, deal_id)
@@ -206,6 +253,35 @@ class DealOps(ServiceBase):
             self._check_move(deal, expected_version)
             target = self._get(session, Stage, stage_id)
             return self._move(session, deal, target, lost_reason=lost_reason)
+
+    def move_deal_to_pipeline(self, deal_id: int, stage_id: int, *, expected_version: int | None = None) -> MoveResult:
+        """Move an open deal into an open stage of another pipeline: a stage change like any
+        other (recorded, the stage's template tasks created, undone with ctrl+z). Its open
+        tasks stay with it. A won or lost deal is refused: reopen it first."""
+        with self._write(MOVE_TABLES, "move") as session:
+            deal = self._get(session, Deal, deal_id)
+            self._check_move(deal, expected_version)
+            current = self._get(session, Stage, deal.stage_id)
+            if current.outcome != "open":
+                raise ValidationError(
+                    f"'{deal.title}' is {current.outcome}; only an open deal moves to another pipeline "
+                    "(reopen it first with r)"
+                )
+            target = self._get(session, Stage, stage_id)
+            if target.pipeline_id == deal.pipeline_id:
+                raise ValidationError(
+                    f"{target.name} is in this deal's own pipeline; move it between stages with H and L"
+                )
+            if target.outcome != "open":
+                raise ValidationError("move the deal into an open stage of the other pipeline, then win or lose it")
+            pipeline = self._get(session, Pipeline, target.pipeline_id)
+            if pipeline.archived_at is not None:
+                raise ValidationError(f"the pipeline {pipeline.name} is no longer in use; pick another one")
+            deal.pipeline_id = target.pipeline_id
+            result = self._move(session, deal, target)
+            self._say(session, f"move '{deal.title}' to {pipeline.name} · {target.name}", record=("deal", deal.id))
+            result.previous["pipeline_id"] = current.pipeline_id
+            return result
 
     def move_deal_step(self, deal_id: int, step: int, *, expected_version: int | None = None) -> MoveResult:
         """Move to the next (+1) or previous (-1) open stage, as H/L do on the board."""

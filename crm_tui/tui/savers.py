@@ -37,13 +37,17 @@ def won_message(result: MoveResult) -> str:
 
 
 def deal_values(db: Database, values: dict[str, Any], *, services: Services | None = None) -> dict[str, Any]:
-    """Form text → create_deal/update_deal keyword arguments (customer resolved by name).
+    """Form text → create_deal/update_deal keyword arguments (customer resolved by name, unless
+    the form says which one it is: ``customer_id``, picked among customers sharing a name).
 
     ``expected_close`` may be natural (``+2w``, ``fri``), read against ``services.now()``
     (the system clock without ``services``). Raises ``ValidationErrors`` naming every field that is wrong.
     """
     errors: dict[str, str] = {}
-    customer_id = _customer(db, values.get("customer", ""), None, errors)
+    if values.get("customer_id") is not None:
+        customer_id: int | None = int(values["customer_id"])
+    else:
+        customer_id = _customer(db, values.get("customer", ""), None, errors)
     close = values.get("expected_close", "").strip() or None
     if close is not None:
         now = services.now() if services is not None else dt.datetime.now(dt.UTC)

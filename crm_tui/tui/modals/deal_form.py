@@ -3,6 +3,9 @@
 Both are built on ``FormScreen`` (crm_tui.tui.modals.form): save runs in a
 thread worker, a ``CrmError`` shows under the field it names with what was
 typed kept, and an edit that meets a newer stored version shows it.
+
+A customer name several live customers share is no dead end: saving offers a pick list of them
+(each with its email, owner and industry), then saves with the one picked — never a guess.
 """
 
 from __future__ import annotations
@@ -11,15 +14,20 @@ import asyncio
 import datetime as dt
 from collections.abc import Callable, Mapping
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual.suggester import Suggester
 
 from crm_tui import validate as v
 from crm_tui.dates import DAY_HINT, local_today
+from crm_tui.errors import ValidationError
 from crm_tui.textnorm import money_text
-from crm_tui.tui.modals.form import Field, FormScreen, app_now, customer_lookups
+from crm_tui.tui.modals.form import Field, FormScreen, app_now
+from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.validate import Check
+
+if TYPE_CHECKING:
+    from crm_tui.queries.pipeline import CustomerMatch
 
 
 class CustomerSuggester(Suggester):
@@ -51,6 +59,15 @@ class DealFormScreen(FormScreen):
     )
     ERROR_FIELDS = {"expected close date": "expected_close", "customer_id": "customer"}
 
+    def __init__(self, *args: Any, customer_id: int | None = None, **kwargs: Any) -> None:
+        """``customer_id``: the customer the form's filled-in customer name stands for (an edit's own)."""
+        super().__init__(*args, **kwargs)
+        named = str(self.initial.get("customer") or "")
+        #: (id, name): the customer the typed name stands for — the deal's own, or the one picked
+        self.chosen: tuple[int, str] | None = (customer_id, named) if customer_id is not None and named else None
+        #: the customers a save found sharing the typed name (set in the save worker, read after it)
+        self._several: list[CustomerMatch] = []
+
     def checks(self) -> Mapping[str, Check]:
         """The deal service's validators (the customer is resolved when saving)."""
         return {
@@ -63,13 +80,66 @@ class DealFormScreen(FormScreen):
             "probability": v.percent,
         }
 
+    def _chosen_for(self, typed: object) -> int | None:
+        """The id of the customer chosen for this name, while the name typed is still its name."""
+        chosen = self.chosen
+        if chosen is not None and str(typed or "").strip().casefold() == chosen[1].strip().casefold():
+            return chosen[0]
+        return None
+
     def lookups(self) -> Mapping[str, Check]:
-        return customer_lookups(self.app, self.initial.get("customer"))
+        """The customer's name must name a live customer; when several share it, the save stops
+        to let the rep pick one (``_refused``)."""
+        from crm_tui.queries.pipeline import customer_matches, resolve_customer
+
+        db = getattr(self.app, "db", None)
+        if db is None:
+            return {}
+        chosen = self._chosen_for  # read the choice on the event loop, before the worker starts
+        known = chosen(self.values().get("customer"))
+
+        def check(value: object) -> object:
+            self._several = []
+            name = str(value or "").strip()
+            if known is not None or not name:
+                return known
+            matches = customer_matches(db, name)
+            if len(matches) > 1:
+                self._several = matches
+                raise ValidationError(
+                    f"{len(matches)} customers are called '{name}'; save again to pick one", field="customer"
+                )
+            return resolve_customer(db, name)
+
+        return {"customer": check}
+
+    def _refused(self, errors: Mapping[str, str]) -> None:
+        """Only the customer's name is in doubt (several share it): offer them, then save again."""
+        several, self._several = self._several, []
+        if several and set(errors) == {"customer"}:
+            self.saving = False
+            choices = [(m.label(), m) for m in several]
+            typed = several[0].name
+            self.app.push_screen(PickScreen(f"Which '{typed}'? ({len(several)} customers)", choices), self._picked)
+            return
+        super()._refused(errors)
+
+    def _picked(self, match: CustomerMatch | None) -> None:
+        if match is None:
+            self.show_errors({"customer": "several customers have this name; save again to pick one"})
+            return
+        self.chosen = (match.id, str(self.values().get("customer") or match.name))
+        self.action_save()
 
     def prepared(self, values: dict[str, Any], cleaned: Mapping[str, object]) -> dict[str, Any]:
-        """A natural expected-close date (``+2w``) as the ISO date it was checked to be."""
+        """A natural expected-close date (``+2w``) as the ISO date it was checked to be, and the id
+        of the customer picked (or the deal's own) while the name typed is still theirs."""
         close = cleaned.get("expected_close")
-        return {**values, "expected_close": close.isoformat() if isinstance(close, dt.date) else ""}
+        out = {**values, "expected_close": close.isoformat() if isinstance(close, dt.date) else ""}
+        chosen = self._chosen_for(values.get("customer"))
+        if chosen is not None:
+            out["customer_id"] = chosen
+        return out
 
     def shown_current(self, current: dict[str, Any]) -> dict[str, Any]:
         shown = dict(current)

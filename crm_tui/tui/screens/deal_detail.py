@@ -1,10 +1,15 @@
-"""One deal: its fields, tasks, timeline (activities, notes, stage changes and orders, newest
+"""One deal: its fields, product lines, tasks, timeline (activities, notes, stage changes and orders, newest
 first, filtered by kind with ``f``) and the History of every change to it.
 
 Opened from the board, a task or the palette, on top of the screen the rep was on (escape goes
 back there). Everything is read by one worker, which posts it back; it is read again whenever a
 watched table changes, in this session or another. Win, lose and reopen carry the version of
 the deal shown: a deal another session changed meanwhile is refused, not overwritten.
+
+The whole deal is worked from here: its product lines (``l``, the order form's lines editor;
+the amount follows them unless the rep typed one by hand), a move into another pipeline
+(``p``: a pipeline, then one of its open stages), and a delete (``d``, asked first; ``ctrl+z``
+brings it back).
 """
 
 from __future__ import annotations
@@ -23,15 +28,19 @@ from textual.message import Message
 from textual.widgets import Static
 
 from crm_tui.queries.history import HistoryItem, history
-from crm_tui.queries.pipeline import DealDetail, find_customers, load_deal
+from crm_tui.queries.order_types import DraftLine, ProductChoice
+from crm_tui.queries.pipeline import DealDetail, find_customers, list_pipelines, load_deal, open_stages
 from crm_tui.queries.timeline import TimelineItem, timeline
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.activity_form import ActivityFormScreen
+from crm_tui.tui.modals.confirm import ConfirmScreen
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
+from crm_tui.tui.modals.deal_lines_form import DealLinesFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
 from crm_tui.tui.modals.note_form import NoteForm
+from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.modals.task_form import TaskFormScreen
 from crm_tui.tui.order_actions import open_new_order_form
 from crm_tui.tui.savers import activity_saver, deal_values, task_saver, won_message
@@ -44,14 +53,62 @@ def local(at: dt.datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return at.astimezone().strftime(fmt) if at else "—"
 
 
+def lines_table(detail: DealDetail) -> Table | Text:
+    """The deal's product lines: product, quantity, unit price, line total, and their sum."""
+    count = len(detail.lines)
+    if not count:
+        return Text.assemble(("Product lines\n", "bold"), ("none — l adds products (market demand counts them)", "dim"))
+    table = Table(
+        title=f"Product lines ({count})",
+        title_justify="left",
+        title_style="bold",
+        box=None,
+        padding=(0, 1),
+        show_footer=True,
+        expand=False,
+    )
+    table.add_column("Product", footer="Sum", footer_style="bold", overflow="ellipsis", max_width=40)
+    table.add_column("Qty", justify="right", footer=str(sum(x.quantity for x in detail.lines)))
+    table.add_column("Unit price", justify="right")
+    table.add_column("Line total", justify="right", footer=money_text(detail.lines_total), footer_style="bold")
+    for line in detail.lines:
+        table.add_row(
+            Text(safe(line.product)),
+            str(line.quantity),
+            money_text(line.unit_price_cents),
+            money_text(line.total_cents),
+        )
+    return table
+
+
 class DealDetailScreen(CrmScreen):
     CSS_PATH = "deal_detail.tcss"
     WATCHES = frozenset(
-        {"deal", "stage_change", "task", "note", "customer", "stage", "journal", "sales_order", "order_line"}
+        {
+            "deal",
+            "deal_product",
+            "product",
+            "pipeline",
+            "stage_change",
+            "task",
+            "note",
+            "customer",
+            "stage",
+            "journal",
+            "sales_order",
+            "order_line",
+        }
     )
     BINDINGS = [
         Binding("escape", "back", "Back", id="deal.back", tooltip="Back to where you came from"),
         Binding("e", "edit", "Edit", id="deal.edit", tooltip="Edit the deal's fields"),
+        Binding(
+            "l",
+            "lines",
+            "Lines",
+            id="deal.lines",
+            tooltip="Edit the deal's product lines (the amount follows them unless typed by hand)",
+        ),
         Binding("n", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
         Binding("t", "task", "Task", id="deal.task", tooltip="Add a task for this deal"),
         Binding("a", "log", "Log", id="deal.log", tooltip="Log a call, email or meeting: outcome, note, next step"),
@@ -60,6 +117,16 @@ class DealDetailScreen(CrmScreen):
         Binding("r", "reopen", "Reopen", id="deal.reopen", tooltip="Reopen this won or lost deal"),
         Binding("c", "customer", "Customer", id="deal.customer", tooltip="Open the deal's customer"),
         Binding("o", "new_order", "Order", id="deal.order", tooltip="New order from this won deal (its product lines)"),
+        Binding(
+            "p",
+            "move_pipeline",
+            "Pipeline",
+            id="deal.pipeline",
+            tooltip="Move this open deal to another pipeline (pick the pipeline, then its stage)",
+        ),
+        Binding(
+            "d", "delete", "Delete", id="deal.delete", tooltip="Delete this deal (asks first; ctrl+z brings it back)"
+        ),
         Binding(
             "f",
             "timeline_filter",
@@ -93,6 +160,7 @@ class DealDetailScreen(CrmScreen):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="deal-body"):
             yield Static("Loading…", id="deal-head")
+            yield Static(id="deal-lines", classes="deal-box")
             with Horizontal(id="deal-columns"):
                 yield Static(id="deal-tasks", classes="deal-box")
                 yield Timeline(id="deal-timeline", empty="Nothing yet — a logs a call, n adds a note")
@@ -150,7 +218,10 @@ class DealDetailScreen(CrmScreen):
         title.append(f"   {safe(detail.stage)}", style="bold reverse" if detail.outcome != "open" else "bold")
         head.add_row("Deal", title)
         head.add_row("Customer", Text(safe(detail.customer) or "—"))
-        head.add_row("Amount", Text(money_text(d.amount_cents, d.currency)))
+        amount = Text(money_text(d.amount_cents, d.currency))
+        if detail.amount_by_hand:
+            amount.append(f"   amount set by hand (lines total {money_text(detail.lines_total)})", style="italic")
+        head.add_row("Amount", amount)
         prob = f"{detail.probability}%" + ("" if d.probability is not None else " (stage default)")
         head.add_row("Probability", Text(prob))
         head.add_row(
@@ -164,6 +235,7 @@ class DealDetailScreen(CrmScreen):
         if d.lost_reason:
             head.add_row("Lost because", Text(safe(d.lost_reason)))
         self.query_one("#deal-head", Static).update(head)
+        self.query_one("#deal-lines", Static).update(lines_table(detail))
 
         tasks = Text.assemble(("Tasks\n", "bold"))
         for t in detail.tasks:
@@ -190,6 +262,9 @@ class DealDetailScreen(CrmScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Win and lose only on an open deal, reopen only on a closed one, an order only from a
         won one with a customer (hidden otherwise)."""
+        if action == "move_pipeline":
+            # shown only while the deal is open; on a closed one the key says why it cannot move
+            return None if self.detail is not None and self.detail.outcome != "open" else True
         if action in ("win", "lose", "reopen", "new_order"):
             if self.detail is None:
                 return None  # shown, dimmed, until the deal is read
@@ -236,6 +311,7 @@ class DealDetailScreen(CrmScreen):
             values=values,
             version=d.version,
             suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
+            customer_id=d.customer_id,
         )
         self.app.push_screen(form, self.said_when_saved("Deal saved"))
 
@@ -312,3 +388,137 @@ class DealDetailScreen(CrmScreen):
             return
         deal = (self.deal_id, detail.deal.title)
         open_new_order_form(self, detail.deal.customer_id, detail.customer, deal=deal)
+
+    # -- product lines, another pipeline, delete ------------------------------------------------
+
+    def action_lines(self) -> None:
+        """Read the catalogue in a worker, then open the lines form on the deal's lines."""
+        if not self._ready():
+            return
+        assert self.detail is not None
+        db, services, detail, deal_id = self.app.db, self.app.services, self.detail, self.deal_id
+        assert db is not None and services is not None
+
+        def read() -> None:
+            from crm_tui.queries.orders import product_choices
+
+            products = product_choices(db, keep_names={line.product for line in detail.lines})
+            self.app.call_from_thread(show, products)
+
+        def save(values: dict[str, Any], version: int) -> Any:
+            return services.set_deal_lines(deal_id, values["lines"], expected_version=version)
+
+        def show(products: list[ProductChoice]) -> None:
+            lines = [DraftLine(x.product, x.quantity, x.unit_price_cents) for x in detail.lines]
+            form = DealLinesFormScreen(
+                f"Product lines of '{detail.deal.title}'",
+                save,
+                products=products,
+                lines=lines,
+                version=detail.deal.version,
+            )
+            self.app.push_screen(form, self._lines_saved)
+
+        self.run_worker(read, thread=True, exclusive=True, group="deal-lines", exit_on_error=False)
+
+    def _lines_saved(self, result: Any) -> None:
+        if result is None:
+            return
+        total = money_text(result.total_cents)
+        if not result.changed:
+            said = "The lines are as they were"
+        elif result.followed:
+            said = f"Lines saved — the amount follows them: {total} (ctrl+z takes it back)"
+        else:
+            amount = money_text(result.deal.amount_cents)
+            said = f"Lines saved (total {total}) — the amount {amount} was set by hand and stays (ctrl+z takes it back)"
+        self.app.notify(said, timeout=4, markup=False)
+
+    def action_move_pipeline(self) -> None:
+        """Pick another pipeline, then one of its open stages; the move is a stage change."""
+        if not self._ready():
+            return
+        assert self.detail is not None
+        detail, db = self.detail, self.app.db
+        assert db is not None
+        if detail.outcome != "open":
+            self.notify(
+                f"'{detail.deal.title}' is {detail.outcome}; only an open deal moves to another pipeline "
+                "(reopen it first with r)",
+                severity="warning",
+                timeout=5,
+                markup=False,
+            )
+            return
+
+        names: dict[int, str] = {}
+
+        def read() -> None:
+            others = [p for p in list_pipelines(db) if p.id != detail.deal.pipeline_id]
+            names.update((p.id, p.name) for p in others)
+            self.app.call_from_thread(pick_pipeline, [(p.name, p.id) for p in others])
+
+        def pick_pipeline(choices: list[tuple[str, int]]) -> None:
+            if not choices:
+                self.notify("There is no other pipeline to move it to (add one on the Funnel screen)", timeout=4)
+                return
+            self.app.push_screen(PickScreen("Move the deal to pipeline", choices), picked_pipeline)
+
+        def picked_pipeline(pipeline_id: int | None) -> None:
+            if pipeline_id is not None:
+                self.run_worker(
+                    partial(read_stages, pipeline_id),
+                    thread=True,
+                    exclusive=True,
+                    group="deal-move",
+                    exit_on_error=False,
+                )
+
+        def read_stages(pipeline_id: int) -> None:
+            stages = open_stages(db, pipeline_id)
+            self.app.call_from_thread(pick_stage, pipeline_id, stages)
+
+        def pick_stage(pipeline_id: int, stages: list[tuple[int, str]]) -> None:
+            if not stages:
+                self.notify("That pipeline has no open stage to move the deal into", severity="warning", timeout=4)
+                return
+            choices = [(name, sid) for sid, name in stages]
+            title = f"Into which stage of {names.get(pipeline_id, 'the pipeline')}?"
+            self.app.push_screen(PickScreen(title, choices), partial(move, names.get(pipeline_id, "")))
+
+        def move(pipeline: str, stage_id: int | None) -> None:
+            services, version, deal_id = self.app.services, detail.deal.version, self.deal_id
+            if stage_id is None or services is None:
+                return
+            self.run_service(
+                lambda: services.move_deal_to_pipeline(deal_id, stage_id, expected_version=version),
+                success=lambda r: (
+                    f"Moved '{safe(r.deal.title)}' to {safe(pipeline)} · {safe(r.to_stage.name)} (ctrl+z takes it back)"
+                ),
+            )
+
+        self.run_worker(read, thread=True, exclusive=True, group="deal-move", exit_on_error=False)
+
+    def action_delete(self) -> None:
+        if not self._ready():
+            return
+        assert self.detail is not None
+        services, deal, deal_id = self.app.services, self.detail.deal, self.deal_id
+        assert services is not None
+        tasks = len(self.detail.tasks)
+        detail = (
+            f"{money_text(deal.amount_cents, deal.currency)} · {tasks} task{'s' if tasks != 1 else ''}. "
+            "It leaves the board, the lists and every figure; ctrl+z brings it back."
+        )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_service(
+                    lambda: services.delete_deal(deal_id),
+                    success=f"Deleted '{safe(deal.title)}' (ctrl+z brings it back)",
+                )
+
+        self.app.push_screen(
+            ConfirmScreen(f"Delete the deal '{deal.title}'?", detail, confirm_label="Delete", cancel_label="Keep it"),
+            answered,
+        )
