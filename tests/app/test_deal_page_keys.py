@@ -43,6 +43,10 @@ async def test_a_name_two_customers_share_is_picked_then_the_deal_moved_and_dele
         await pilot.press("enter")  # its first open stage
         await until(pilot, lambda: deals(db)[0].pipeline_id != first_pipeline, what="the move to Renewals")
         await settle(app, pilot)
+        services.win_deal(deals(db)[0].id)
+        await settle(app, pilot)
+        await pilot.press("p")  # a won deal stays where it is, and the page says why
+        await until(pilot, lambda: any("only an open deal moves" in n.message for n in app._notifications))
         await pilot.press("d")
         await opened(pilot, "ConfirmScreen")
         await pilot.press("y")

@@ -262,9 +262,6 @@ class DealDetailScreen(CrmScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Win and lose only on an open deal, reopen only on a closed one, an order only from a
         won one with a customer (hidden otherwise)."""
-        if action == "move_pipeline":
-            # shown only while the deal is open; on a closed one the key says why it cannot move
-            return None if self.detail is not None and self.detail.outcome != "open" else True
         if action in ("win", "lose", "reopen", "new_order"):
             if self.detail is None:
                 return None  # shown, dimmed, until the deal is read
