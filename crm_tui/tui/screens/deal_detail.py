@@ -67,8 +67,8 @@ def lines_table(detail: DealDetail) -> Table | Text:
         show_footer=True,
         expand=False,
     )
-    table.add_column("Product", footer="Sum", footer_style="bold", overflow="ellipsis", max_width=40)
-    table.add_column("Qty", justify="right", footer=str(sum(x.quantity for x in detail.lines)))
+    table.add_column("Product", footer="Total", footer_style="bold", overflow="ellipsis", max_width=40)
+    table.add_column("Qty", justify="right")  # quantities of different products do not add up
     table.add_column("Unit price", justify="right")
     table.add_column("Line total", justify="right", footer=money_text(detail.lines_total), footer_style="bold")
     for line in detail.lines:
