@@ -27,7 +27,7 @@ from sqlalchemy import func, select
 from crm_tui.io import resolve as R
 from crm_tui.io.kinds_deals import _div_round
 from crm_tui.io.notes import add_notes
-from crm_tui.models import Contact, Customer, Deal, Order, OrderLine, Product, Task
+from crm_tui.models import TASK_OUTCOMES, Contact, Customer, Deal, Order, OrderLine, Product, Task
 
 CUSTOMER_STATUS = {
     "lead": "lead",
@@ -466,6 +466,14 @@ def import_tasks(conn, ctx):
     created = ctx.dates("created_at")
     base = ctx.text("notes", max_len=20000, multiline=True)
     base = base.where(~other_kind, (base + "\n").str.lstrip("\n").where(base != "", "") + "type: " + raw_kind)
+    # how a done activity went: one of ours is kept as it is; another CRM's wording goes to the notes
+    raw_outcome = ctx.text("outcome")
+    outcome = raw_outcome.str.casefold().str.strip()
+    known = outcome.isin(TASK_OUTCOMES)
+    other_outcome = (outcome != "") & ~known
+    base = base.where(
+        ~other_outcome, (base + "\n").str.lstrip("\n").where(base != "", "") + "outcome: " + raw_outcome
+    )
     notes = ctx.extras(base)
     R.duplicates_in_file(ctx, ext, "external_id")
     deal_ids = _deal_ids(conn, ctx, ctx.text("deal"))
@@ -484,6 +492,7 @@ def import_tasks(conn, ctx):
             "subject": subject,
             "due_at": due,
             "done_at": done_at,
+            "outcome": outcome.where(known, None),
             "priority": priority,
             "customer_id": cust,
             "deal_id": deal_ids,
@@ -509,6 +518,7 @@ def import_tasks(conn, ctx):
             ("kind", "kind"),
             ("subject", "subject"),
             ("due_at", "due_at"),
+            ("outcome", "outcome"),
             ("priority", "priority"),
             ("customer_id", "customer"),
             ("deal_id", "deal"),

@@ -79,6 +79,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "kind",
         "due_at",
         "done_at",
+        "outcome",
         "status",
         "priority",
         "customer",
@@ -240,6 +241,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "due_at": "due_at|due date|due|activity date|activitydate|due time|due date time|deadline",
             "done_at": "done_at|completed date|completed at|done time|marked as done time|completeddatetime|"
             "completion date|closed time",
+            "outcome": "outcome|result|call result|call outcome|activity outcome",
             "status": "status|done|task status|state|completed|isclosed|is closed",
             "priority": "priority|task priority",
             "customer": _CUSTOMER_NAME + "|related to|what|account.name",
