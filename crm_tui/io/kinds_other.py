@@ -471,9 +471,7 @@ def import_tasks(conn, ctx):
     outcome = raw_outcome.str.casefold().str.strip()
     known = outcome.isin(TASK_OUTCOMES)
     other_outcome = (outcome != "") & ~known
-    base = base.where(
-        ~other_outcome, (base + "\n").str.lstrip("\n").where(base != "", "") + "outcome: " + raw_outcome
-    )
+    base = base.where(~other_outcome, (base + "\n").str.lstrip("\n").where(base != "", "") + "outcome: " + raw_outcome)
     notes = ctx.extras(base)
     R.duplicates_in_file(ctx, ext, "external_id")
     deal_ids = _deal_ids(conn, ctx, ctx.text("deal"))

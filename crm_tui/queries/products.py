@@ -27,9 +27,9 @@ class CatalogueRow:
     orders: int  # orders with a line of it
 
 
-def catalogue(db: Database, *, retired: bool = False) -> list[CatalogueRow]:
-    """Products by name; the retired ones too when ``retired``. The deal and order counts are one
-    grouped scan of each line table (a handful of products, however many lines)."""
+def catalogue(db: Database, *, retired: bool = False, counts: bool = True) -> list[CatalogueRow]:
+    """Products by name; the retired ones too when ``retired``. Without ``counts`` the deals and
+    orders are not counted (0): the list first, its counts after (``usage_counts``)."""
     query = select(
         pk(Product.id),
         col(Product.name),
@@ -41,26 +41,34 @@ def catalogue(db: Database, *, retired: bool = False) -> list[CatalogueRow]:
     if not retired:
         query = query.where(col(Product.archived_at).is_(None))
     with db.read() as session:
+        rows = session.connection().execute(query).all()
+    deals, orders = usage_counts(db) if counts else ({}, {})
+    return [
+        CatalogueRow(pid, name, code or "", int(price), currency, bool(gone), deals.get(pid, 0), orders.get(pid, 0))
+        for pid, name, code, price, currency, gone in rows
+    ]
+
+
+def usage_counts(db: Database) -> tuple[dict[int, int], dict[int, int]]:
+    """product id → live deals with a line of it, and → orders with a line of it: one grouped scan of
+    each line table (the slow part of the catalogue on a big book: 0.8 s at 300,000 deals)."""
+    with db.read() as session:
         conn = session.connection()
-        rows = conn.execute(query).all()
-        deals = dict(
-            conn.execute(
+        deals = {
+            int(pid): int(n)
+            for pid, n in conn.execute(
                 select(col(DealProduct.product_id), func.count(func.distinct(col(DealProduct.deal_id))))
                 .join(Deal, pk(Deal.id) == col(DealProduct.deal_id))
                 .where(col(Deal.deleted_at).is_(None))
                 .group_by(col(DealProduct.product_id))
-            ).all()
-        )
-        orders = dict(
-            conn.execute(
+            )
+        }
+        orders = {
+            int(pid): int(n)
+            for pid, n in conn.execute(
                 select(col(OrderLine.product_id), func.count(func.distinct(col(OrderLine.order_id)))).group_by(
                     col(OrderLine.product_id)
                 )
-            ).all()
-        )
-    return [
-        CatalogueRow(
-            pid, name, code or "", int(price), currency, bool(gone), int(deals.get(pid, 0)), int(orders.get(pid, 0))
-        )
-        for pid, name, code, price, currency, gone in rows
-    ]
+            )
+        }
+    return deals, orders

@@ -62,9 +62,17 @@ class ProductsScreen(CrmScreen):
             super().__init__()
             self.rows = rows
 
+    class Counted(Message):
+        """The deals and orders that carry each product: read after the list, which shows first."""
+
+        def __init__(self, rows: list[CatalogueRow]) -> None:
+            super().__init__()
+            self.rows = rows
+
     def __init__(self) -> None:
         super().__init__()
         self.rows: list[CatalogueRow] = []
+        self.counted = False  # the rows' deal and order counts are read (they come after the list)
 
     def compose(self) -> ComposeResult:
         yield Static("Loading…", id="products-head")
@@ -85,14 +93,22 @@ class ProductsScreen(CrmScreen):
 
     @work(thread=True, exclusive=True, group="products-load", exit_on_error=False)
     def _load(self, retired: bool) -> None:
-        from crm_tui.queries.products import catalogue
+        from dataclasses import replace
+
+        from crm_tui.queries.products import catalogue, usage_counts
 
         db = self.app.db
         assert db is not None  # reload() starts this only once the database is open
-        self.post_message(self.Loaded(catalogue(db, retired=retired)))
+        rows = catalogue(db, retired=retired, counts=False)
+        self.post_message(self.Loaded(rows))
+        deals, orders = usage_counts(db)
+        counted = [replace(r, deals=deals.get(r.id, 0), orders=orders.get(r.id, 0)) for r in rows]
+        self.post_message(self.Counted(counted))
 
     @on(Loaded)
-    def _loaded(self, event: Loaded) -> None:
+    @on(Counted)
+    def _loaded(self, event: Loaded | Counted) -> None:
+        self.counted = counted = isinstance(event, ProductsScreen.Counted)
         self.rows = event.rows
         table = self.query_one(DataTable)
         keep = table.cursor_row
@@ -103,8 +119,8 @@ class ProductsScreen(CrmScreen):
                 Text(safe(row.code) or "—", style=dim),
                 Text(safe(row.name), style=dim),
                 Text(money_text(row.unit_price_cents, row.currency), style=dim, justify="right"),
-                Text(f"{row.deals:,}", style=dim, justify="right"),
-                Text(f"{row.orders:,}", style=dim, justify="right"),
+                Text(f"{row.deals:,}" if counted else "…", style=dim, justify="right"),
+                Text(f"{row.orders:,}" if counted else "…", style=dim, justify="right"),
                 Text("retired" if row.retired else "", style="italic"),
                 key=str(row.id),
             )
@@ -182,5 +198,8 @@ class ProductsScreen(CrmScreen):
                     success=f"Retired '{safe(name)}' (ctrl+z offers it again)",
                 )
 
-        detail = f"Its {row.deals:,} deals and {row.orders:,} orders keep it; new lines can no longer pick it."
+        carried = (
+            f"Its {row.deals:,} deals and {row.orders:,} orders" if self.counted else "The deals and orders with it"
+        )
+        detail = f"{carried} keep it; new lines can no longer pick it."
         self.app.push_screen(ConfirmScreen(f"Retire '{name}'?", detail, confirm_label="Retire"), answered)
