@@ -4,13 +4,13 @@ in one read."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, func, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import Contact, Customer, Deal, Order, OrderLine, Stage, Task
+from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -23,6 +23,18 @@ class ContactLine:
     title: str
     email: str
     phone: str
+    version: int = 1  # what an edit checks it still is (another session's edit is not overwritten)
+
+
+@dataclass(frozen=True)
+class NoteLine:
+    """A note of the customer or one of its deals (the timeline shows it; ``N`` picks it to edit)."""
+
+    id: int
+    body: str
+    author: str
+    created_at: dt.datetime
+    deal: str = ""  # the deal's title when the note is about one
 
 
 @dataclass(frozen=True)
@@ -62,10 +74,13 @@ class CustomerDetail:
     open_tasks: list[TaskLine]
     done_tasks: list[TaskLine]
     orders: list[OrderLineSummary]
+    notes: list[NoteLine] = field(default_factory=list)  # newest first, at most ``note_limit``
     # its notes, done activities, stage changes and orders in time: crm_tui.queries.timeline
 
 
-def customer_detail(db: Database, customer_id: int, *, task_limit: int = 50) -> CustomerDetail | None:
+def customer_detail(
+    db: Database, customer_id: int, *, task_limit: int = 50, note_limit: int = 200
+) -> CustomerDetail | None:
     """Everything the detail view shows, or None if the customer is gone (or deleted)."""
     with db.read() as session:
         row = session.get(Customer, customer_id)
@@ -76,7 +91,14 @@ def customer_detail(db: Database, customer_id: int, *, task_limit: int = 50) -> 
         contacts = [
             ContactLine(*r)
             for r in conn.execute(
-                select(pk(Contact.id), col(Contact.name), col(Contact.title), col(Contact.email), col(Contact.phone))
+                select(
+                    pk(Contact.id),
+                    col(Contact.name),
+                    col(Contact.title),
+                    col(Contact.email),
+                    col(Contact.phone),
+                    col(Contact.version),
+                )
                 .where(col(Contact.customer_id) == customer_id, col(Contact.deleted_at).is_(None))
                 .order_by(col(Contact.name), pk(Contact.id))
             )
@@ -135,4 +157,14 @@ def customer_detail(db: Database, customer_id: int, *, task_limit: int = 50) -> 
                 .order_by(col(Order.created_at).desc(), pk(Order.id).desc())
             )
         ]
-    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders)
+        notes = [
+            NoteLine(r[0], r[1], r[2] or "", r[3], r[4] or "")
+            for r in conn.execute(
+                select(pk(Note.id), col(Note.body), col(Note.author), col(Note.created_at), col(Deal.title))
+                .outerjoin(Deal, and_(pk(Deal.id) == col(Note.deal_id), col(Deal.deleted_at).is_(None)))
+                .where(col(Note.customer_id) == customer_id, col(Note.deleted_at).is_(None))
+                .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
+                .limit(note_limit)
+            )
+        ]
+    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders, notes)

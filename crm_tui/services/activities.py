@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from crm_tui import validate as v
-from crm_tui.errors import ValidationError
+from crm_tui.errors import ConflictError, ValidationError
 from crm_tui.models import TASK_KINDS, TASK_OUTCOMES, Customer, Deal, Note, Task
 from crm_tui.services.base import ServiceBase
 
@@ -214,6 +214,43 @@ class ActivityOps(ServiceBase):
             session.add(note)
             session.flush()
             return note
+
+    def update_note(self, note_id: int, body: str, *, expected_body: str | None = None) -> Note:
+        """A note's text rewritten (its time and author stay). ``expected_body``: the text the rep
+        opened it with; another session's edit since is refused (``ConflictError``), not overwritten."""
+        body = v.text(body, "note", required=True, max_len=v.MAX_TEXT, multiline=True)
+        with self._write({"note"}, "edit") as session:
+            note = self._get(session, Note, note_id)
+            if expected_body is not None and note.body != expected_body:
+                raise ConflictError(
+                    "this note was changed in another session since you opened it; review it and edit again",
+                    current={"note": note.body},
+                )
+            self._say(session, f"edit note {_gist(note.body)}")
+            note.body = body
+            session.flush()
+            return note
+
+    def delete_note(self, note_id: int) -> Note:
+        """Soft delete: off every timeline, kept for undo (``restore_note``)."""
+        with self._write({"note"}, "delete") as session:
+            note = self._get(session, Note, note_id)
+            self._say(session, f"delete note {_gist(note.body)}")
+            note.deleted_at = self.now()
+            return note
+
+    def restore_note(self, note_id: int) -> Note:
+        with self._write({"note"}, "restore") as session:
+            note = self._get(session, Note, note_id, live=False)
+            self._say(session, f"restore note {_gist(note.body)}")
+            note.deleted_at = None
+            return note
+
+
+def _gist(body: str) -> str:
+    """A note in a journal label: its first line, quoted, cut at 40 characters."""
+    first = body.strip().splitlines()[0] if body.strip() else ""
+    return f"'{first[:40]}{'…' if len(first) > 40 else ''}'"
 
 
 def _later(base: dt.datetime, days: int, subject: str) -> dt.datetime:

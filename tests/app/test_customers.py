@@ -316,7 +316,7 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
             widget = screen.query_one(wid)
             return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
 
-        assert "Jane Roe" in text("#detail-contacts")
+        assert "Jane Roe" in text("#detail-contact-table")
         assert "Rollout" in text("#detail-deals") and "48,000.00" in text("#detail-deals")
         assert "Kick-off call went well" in text("#detail-timeline")
         await pilot.press("n")
@@ -339,7 +339,7 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
         await pilot.press("ctrl+s")
         await opened(pilot, "CustomerDetailScreen")
         await until(pilot, lambda: "Call Raj" in text("#detail-tasks"), what="the new task on the page")
-        assert "Call Raj" in text("#detail-tasks") and "Raj Patel" in text("#detail-contacts")
+        assert "Call Raj" in text("#detail-tasks") and "Raj Patel" in text("#detail-contact-table")
         with db.read() as s:
             assert (
                 s.execute(select(Note.body).where(Note.customer_id == acme).order_by(Note.id.desc())).first()[0]

@@ -84,3 +84,9 @@ def test_customer_form_at_80x24(snap_compare, settled, db, clock, book):
         await pilot.pause()
 
     assert snap_compare(make_app(db, clock), terminal_size=(80, 24), run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_customer_notes_picker(snap_compare, settled, db, clock, book, size):
+    """``N`` on the customer page: its notes, newest first (a note with markup shown as typed)."""
+    assert snap_compare(make_app(db, clock), terminal_size=size, run_before=settled("enter", "N"))

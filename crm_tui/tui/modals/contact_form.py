@@ -32,7 +32,14 @@ class ContactForm(FormScreen):
     FIELDS = CONTACT_FIELDS
 
     def __init__(
-        self, customer_name: str, save: Callable[[dict[str, Any]], Any], contact: dict[str, Any] | None = None
+        self,
+        customer_name: str,
+        save: Callable[..., Any],
+        contact: dict[str, Any] | None = None,
+        *,
+        version: int | None = None,
     ) -> None:
+        """``version``: an edit's contact as it was read; ``save(values, version)`` then refuses
+        to overwrite another session's edit."""
         title = f"Contact at {customer_name}" if contact is None else f"Edit contact {contact.get('name', '')}"
-        super().__init__(title, save, values=contact, checks=CONTACT_CHECKS)
+        super().__init__(title, save, values=contact, checks=CONTACT_CHECKS, version=version)

@@ -1,7 +1,9 @@
 """One customer: contacts, deals, tasks, orders, the timeline (activities, notes, stage changes
 and orders of the customer and its deals, newest first, filtered by kind with ``f``) and the
 History of changes. ``y``/``Y`` copy the email or phone, ``ctrl+e``/``ctrl+t`` open them in the
-desktop's mail or phone app where there is a desktop.
+desktop's mail or phone app where there is a desktop. ``D`` starts a deal for this customer (its
+id, not its name: two customers may share one); ``tab`` reaches the contacts (``e`` edits, ``d``
+deletes the highlighted one) and the orders; ``N`` lists the notes to edit or delete one.
 
 Opened with ``enter`` on the customer list, from a deal, a task or the command palette
 (``app.open_customer``), on top of the screen the rep was on: escape goes back there.
@@ -33,7 +35,7 @@ from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:  # read in the worker: their imports stay off the first paint
-    from crm_tui.queries.customer_detail import CustomerDetail
+    from crm_tui.queries.customer_detail import ContactLine, CustomerDetail, NoteLine
     from crm_tui.queries.history import HistoryItem
     from crm_tui.queries.timeline import TimelineItem
 
@@ -50,6 +52,28 @@ def _table(*headers: tuple[str, JustifyMethod]) -> Table:
     for name, justify in headers:
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=None)
     return table
+
+
+class ContactsTable(DataTable[Text]):
+    """The customer's contacts with a cursor (``tab`` reaches it): ``e`` edits, ``d`` deletes the
+    highlighted one; the page does it."""
+
+    BINDINGS = [
+        Binding(
+            "e",
+            "screen.edit_contact",
+            "Edit contact",
+            id="customer_detail.contact_edit",
+            tooltip="Edit the highlighted contact",
+        ),
+        Binding(
+            "d",
+            "screen.delete_contact",
+            "Delete contact",
+            id="customer_detail.contact_delete",
+            tooltip="Delete the highlighted contact (asks first; ctrl+z brings it back)",
+        ),
+    ]
 
 
 class CustomerDetailScreen(CrmScreen):
@@ -71,6 +95,14 @@ class CustomerDetailScreen(CrmScreen):
             tooltip="Log a call, email or meeting: outcome, note, next step",
         ),
         Binding("o", "new_order", "Order", id="customer_detail.order", tooltip="New order for this customer"),
+        Binding("D", "new_deal", "Deal", id="customer_detail.deal", tooltip="New deal for this customer"),
+        Binding(
+            "N",
+            "notes",
+            "Notes",
+            id="customer_detail.notes",
+            tooltip="The customer's notes, newest first: edit or delete one",
+        ),
         Binding(
             "f",
             "timeline_filter",
@@ -126,6 +158,7 @@ class CustomerDetailScreen(CrmScreen):
             with Vertical(id="detail-columns"):  # side by side when the terminal is wide
                 with Vertical(id="detail-left"):
                     yield Static("", id="detail-contacts", classes="section", markup=False)
+                    yield ContactsTable(id="detail-contact-table", cursor_type="row", show_cursor=True)
                     yield Static("", id="detail-deals", classes="section", markup=False)
                     yield Static("", id="detail-orders", classes="section", markup=False)
                     yield DataTable(id="detail-order-table", cursor_type="row", show_cursor=True)
@@ -227,15 +260,23 @@ class CustomerDetailScreen(CrmScreen):
         self.query_one(wid, Static).update(parts)
 
     def _contacts(self, d: CustomerDetail) -> None:
-        table = _table(("Name", "left"), ("Title", "left"), ("Email", "left"), ("Phone", "left"))
+        """The heading, and the contacts in a list with a cursor: tab moves into it, e edits, d deletes."""
+        heading = f"Contacts ({len(d.contacts)})" + (" · tab, then e edits, d deletes" if d.contacts else "")
+        if d.contacts:
+            self.query_one("#detail-contacts", Static).update(Text(heading, style="bold"))
+        else:
+            self._section("#detail-contacts", heading, None, "No contacts — press c to add one")
+        table = self.query_one(ContactsTable)
+        if not table.columns:
+            for label, key in (("Name", "name"), ("Title", "title"), ("Email", "email"), ("Phone", "phone")):
+                table.add_column(label, key=key)
+        keep = table.cursor_row
+        table.clear()
         for ct in d.contacts:
-            table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone))
-        self._section(
-            "#detail-contacts",
-            f"Contacts ({len(d.contacts)})",
-            table if d.contacts else None,
-            "No contacts — press c to add one",
-        )
+            table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone), key=str(ct.id))
+        if d.contacts:
+            table.move_cursor(row=min(keep, len(d.contacts) - 1))
+        table.display = bool(d.contacts)
 
     def _deals(self, d: CustomerDetail) -> None:
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
@@ -406,6 +447,118 @@ class CustomerDetailScreen(CrmScreen):
             from crm_tui.tui.order_actions import open_new_order_form
 
             open_new_order_form(self, self.customer_id, self._customer_name())
+
+    def action_new_deal(self) -> None:
+        """The deal form with this customer filled in; saved for this customer's id while its name
+        is left as it is (another customer of the same name never gets it)."""
+        if not self._ready():
+            return
+        from functools import partial
+
+        from crm_tui.queries.pipeline import find_customers
+        from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
+        from crm_tui.tui.savers import deal_values
+
+        db, services, cid, name = self.app.db, self.app.services, self.customer_id, self._customer_name()
+        assert db is not None and services is not None  # _ready
+
+        def save(values: dict[str, Any]) -> Any:
+            return services.create_deal(**deal_values(db, values, services=services))
+
+        form = DealFormScreen(
+            f"New deal for {name}",
+            save,
+            values={"owner": self.app.user or "", "customer": name},
+            suggesters={"customer": CustomerSuggester(partial(find_customers, db, limit=1))},
+            customer_id=cid,
+        )
+        self.app.push_screen(form, self._saved("Deal added (ctrl+z takes it back)"))
+
+    def _contact(self) -> ContactLine | None:
+        """The contact under the contacts list's cursor."""
+        table = self.query_one(ContactsTable)
+        if self.detail is None or not self.detail.contacts or table.cursor_row < 0:
+            return None
+        return self.detail.contacts[min(table.cursor_row, len(self.detail.contacts) - 1)]
+
+    def action_edit_contact(self) -> None:
+        contact = self._contact()
+        if contact is None or not self._ready():
+            return
+        from crm_tui.tui.modals.contact_form import ContactForm
+
+        services = self.app.services
+        assert services is not None  # _ready
+        values = {"name": contact.name, "title": contact.title, "email": contact.email, "phone": contact.phone}
+
+        def save(form: dict[str, Any], version: int | None) -> Any:
+            return services.update_contact(contact.id, expected_version=version, **form)
+
+        form = ContactForm(self._customer_name(), save, contact=values, version=contact.version)
+        self.app.push_screen(form, self._saved("Contact saved (ctrl+z takes it back)"))
+
+    def action_delete_contact(self) -> None:
+        contact = self._contact()
+        if contact is None or not self._ready():
+            return
+        from crm_tui.tui.modals.confirm import ConfirmScreen
+
+        services = self.app.services
+        assert services is not None  # _ready
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_service(
+                    lambda: services.delete_contact(contact.id),
+                    success=f"Deleted contact '{safe(contact.name)}' — ctrl+z brings it back",
+                )
+
+        question = f"Delete contact '{contact.name}' of '{self._customer_name()}'?"
+        self.app.push_screen(ConfirmScreen(question, "ctrl+z brings it back."), answered)
+
+    def action_notes(self) -> None:
+        if not self._ready():
+            return
+        assert self.detail is not None  # _ready
+        if not self.detail.notes:
+            self.notify("No notes yet — n adds one", timeout=3, markup=False)
+            return
+        from crm_tui.tui.modals.notes_picker import NotesPicker
+
+        def picked(choice: tuple[str, NoteLine] | None) -> None:
+            if choice is not None:
+                (self._edit_note if choice[0] == "edit" else self._delete_note)(choice[1])
+
+        self.app.push_screen(NotesPicker(self._customer_name(), self.detail.notes), picked)
+
+    def _edit_note(self, note: NoteLine) -> None:
+        from crm_tui.tui.modals.note_form import NoteForm
+
+        services = self.app.services
+        assert services is not None  # _ready when the notes were listed
+
+        def save(values: dict[str, Any]) -> Any:
+            return services.update_note(note.id, values["note"], expected_body=note.body)
+
+        form = NoteForm(self._customer_name(), save, body=note.body)
+        self.app.push_screen(form, self._saved("Note saved (ctrl+z takes it back)"))
+
+    def _delete_note(self, note: NoteLine) -> None:
+        from crm_tui.tui.modals.confirm import ConfirmScreen
+        from crm_tui.tui.modals.notes_picker import note_label
+
+        services = self.app.services
+        assert services is not None  # _ready when the notes were listed
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_service(
+                    lambda: services.delete_note(note.id),
+                    success="Deleted the note — ctrl+z brings it back",
+                )
+
+        detail = f"{note_label(note, width=40).plain}\nctrl+z brings it back."
+        self.app.push_screen(ConfirmScreen("Delete this note?", detail), answered)
 
     def action_add_task(self) -> None:
         if not self._ready():
