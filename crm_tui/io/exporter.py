@@ -7,7 +7,8 @@ CSV cells that a spreadsheet would run as formulas start with a quote (``crm_tui
 which import removes again. Deals carry their first product line (product, quantity, unit_price); notes and
 stage history are not exported. A record without an external id is exported with one of ours:
 "crm-<id>" for a deal, "crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a
-product (``resolve.OWN_REF``); contacts, deals, tasks and orders name their customer by it too
+product (``resolve.OWN_REF``); pipelines are named by their names (one row per stage task
+template); contacts, deals, tasks and orders name their customer by it too
 (``customer_external_id``), so that customers sharing a name keep their own records, and the
 export imports back into the same database as updates (0 created). Files are created 0600 (they
 hold customer data).
@@ -22,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import String, case, cast, exists, func, literal, select
 
 from crm_tui.errors import ValidationError
-from crm_tui.io.mapping import KINDS
+from crm_tui.io.mapping import FIELDS, KINDS
 from crm_tui.models import (
     Contact,
     Customer,
@@ -33,6 +34,7 @@ from crm_tui.models import (
     Pipeline,
     Product,
     Stage,
+    StageTaskTemplate,
     Task,
 )
 
@@ -249,8 +251,46 @@ def _tasks(conn):
 
 
 def _products(conn):
-    q = select(_ref(Product, "crm-r"), Product.name, Product.unit_price_cents, Product.currency).order_by(Product.id)
-    return q, ["external_id", "name", "unit_price", "currency"]
+    """Every product, retired ones too (``retired_at``: when; blank while it is offered)."""
+    q = select(
+        _ref(Product, "crm-r"),
+        Product.name,
+        Product.code,
+        Product.unit_price_cents,
+        Product.currency,
+        Product.archived_at,
+    ).order_by(Product.id)
+    return q, ["external_id", "name", "code", "unit_price", "currency", "retired_at"]
+
+
+def _pipelines(conn):
+    """Every pipeline, its stages and their task templates, archived ones too: one row per
+    template, a stage with none on a row of its own (task columns blank), a pipeline with no
+    stage likewise; in board order."""
+    t = StageTaskTemplate
+    q = (
+        select(
+            Pipeline.name,
+            Pipeline.position,
+            Pipeline.archived_at,
+            Stage.name,
+            Stage.position,
+            Stage.outcome,
+            Stage.probability,
+            Stage.rot_days,
+            Stage.archived_at,
+            t.subject,
+            t.kind,
+            t.responsible,
+            t.duration_days,
+            t.position,
+            t.archived_at,
+        )
+        .outerjoin(Stage, Stage.pipeline_id == Pipeline.id)
+        .outerjoin(t, t.stage_id == Stage.id)
+        .order_by(Pipeline.position, Pipeline.id, Stage.position, Stage.id, t.position, t.id)
+    )
+    return q, list(FIELDS["pipelines"])
 
 
 def _orders(conn):
@@ -296,6 +336,7 @@ QUERIES = {
     "tasks": _tasks,
     "products": _products,
     "orders": _orders,
+    "pipelines": _pipelines,
 }
 
 

@@ -393,7 +393,7 @@ def _stage_and_merge(db, kind: str, make_ctx, action, *, dry_run: bool):
 def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
     """Run ``kind``'s writer in one read snapshot: its rows go to the staging tables."""
     from crm_tui import engines
-    from crm_tui.io import kinds_deals, kinds_other
+    from crm_tui.io import kinds_deals, kinds_other, kinds_pipelines
 
     writer = {
         "deals": kinds_deals.import_deals,
@@ -402,6 +402,7 @@ def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
         "products": kinds_other.import_products,
         "tasks": kinds_other.import_tasks,
         "orders": kinds_other.import_orders,
+        "pipelines": kinds_pipelines.import_pipelines,
     }[kind]
     ctx.tick(0)
     with conn.begin():
@@ -419,6 +420,7 @@ TABLES = {
     "tasks": {"task", "customer"},
     "products": {"product"},
     "orders": {"sales_order", "order_line", "customer", "product"},
+    "pipelines": {"pipeline", "stage", "stage_task_template"},
 }
 
 _REQUIRED = {
@@ -431,6 +433,7 @@ _REQUIRED = {
     "tasks": (("subject",), "a subject column (e.g. 'Subject')"),
     "orders": (("number",), "an order number column (e.g. 'Order Number')"),
     "deals": ((), ""),
+    "pipelines": (("pipeline",), "a pipeline name column (e.g. 'Pipeline')"),
 }
 
 

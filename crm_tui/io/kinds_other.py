@@ -6,6 +6,8 @@ Matching (re-import updates instead of duplicating):
 - contacts: external_id (or "crm-p12" with the same name), else the same customer and email, else
   the same customer and name;
 - products: external_id (or "crm-r12" with the same name), else ``name_key`` (so "GTXPro" is "GTX Pro");
+  a code (the rep's SKU) names one product (any case), as in the app; ``retired_at`` retires it (a
+  blank cell in that column offers it again);
 - tasks: external_id (or "crm-t12" with the same subject); a row without one gets one from its
   content (``resolve.fingerprints``), so the same file imported twice does not double the tasks;
 - orders: the order number; the lines of one number form one order, and a
@@ -397,14 +399,21 @@ def import_products(conn, ctx):
     by_key = {k: v[0] for k, v in R.existing_products(conn, keys[ok].unique()).items()}
     match = _own_matches(conn, ctx, Product, ext, by_ext, [(keys, "name_key", None)])
     match = match.where(match.notna(), keys.map(by_key)).where(ok)
+    code = ctx.text("code", max_len=64)
+    retired = ctx.dates("retired_at")
+    _check_codes(conn, ctx, code, match, name)
+    ok = ctx.ok
+    match = match.where(ok)
     frame = pd.DataFrame(
         {
             "name": name,
             "name_key": keys,
             "unit_price_cents": price,
             "currency": currency.where(currency != "", "USD"),
+            "code": code,
             "external_id": ext.where(ext != "", None),
             "created_at": pd.Timestamp(ctx.now),
+            "archived_at": retired,
         }
     )
     new = ok & match.isna()
@@ -414,17 +423,39 @@ def import_products(conn, ctx):
     upd = ok & match.notna()
     cols = ["name", "name_key"] + [
         c
-        for c, f in (("unit_price_cents", "unit_price"), ("currency", "currency"), ("external_id", "external_id"))
+        for c, f in (
+            ("unit_price_cents", "unit_price"),
+            ("currency", "currency"),
+            ("code", "code"),
+            ("external_id", "external_id"),
+            ("archived_at", "retired_at"),
+        )
         if ctx.has(f)
     ]
     texts = {c: frame[c] for c in cols if frame[c].dtype == object}
     urows = []
     for i in match[upd].index:
         rec = _changes(frame, i, cols, texts)
+        if "archived_at" in cols:
+            at = frame.at[i, "archived_at"]
+            rec["archived_at"] = None if pd.isna(at) else at.to_pydatetime()  # blank: offered again
         rec["b_id"] = int(match[i])
         urows.append(rec)
     _exec_updates(ctx, Product.__table__, urows)
     return int(new.sum()), len(urows)
+
+
+def _check_codes(conn, ctx, code, match, name) -> None:
+    """A code names one product, in any case (as ``services.create_product`` has it): a row
+    repeating an earlier row's code, or giving the code of another product, is rejected."""
+    folded = code.str.casefold()
+    R.duplicates_in_file(ctx, folded, "code")
+    owners = {c.casefold(): (i, n) for i, c, n in conn.execute(select(Product.id, Product.code, Product.name)) if c}
+    for i in code.index[ctx.ok & (code != "")]:
+        owner = owners.get(folded[i])
+        mine = match[i]
+        if owner is not None and (pd.isna(mine) or int(mine) != owner[0]):
+            ctx.reject(code.index == i, f"the code {code[i]} is already '{owner[1]}'s; codes name one product")
 
 
 # -- tasks -------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import unicodedata
 
 from crm_tui.errors import ValidationError
 
-KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders")
+KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders", "pipelines")
 
 # Fields per kind, in export order. Pseudo-fields (not stored as such) are
 # documented in FIELD_HELP.
@@ -89,7 +89,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "created_at",
         "customer_external_id",
     ),
-    "products": ("external_id", "name", "unit_price", "currency"),
+    "products": ("external_id", "name", "code", "unit_price", "currency", "retired_at"),
     "orders": (
         "number",
         "customer",
@@ -104,6 +104,24 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "line_total",
         "customer_external_id",
     ),
+    # one row per stage task template (a stage with none: one row, task columns blank)
+    "pipelines": (
+        "pipeline",
+        "pipeline_position",
+        "pipeline_archived_at",
+        "stage",
+        "stage_position",
+        "outcome",
+        "probability",
+        "rot_days",
+        "stage_archived_at",
+        "task_subject",
+        "task_kind",
+        "task_responsible",
+        "task_duration_days",
+        "task_position",
+        "task_archived_at",
+    ),
 }
 
 FIELD_HELP = {
@@ -116,6 +134,13 @@ FIELD_HELP = {
     "is_closed": "deals: true/false (Salesforce IsClosed); closed and not won makes the deal lost",
     "account_type": "customers: the CRM's account or company type; Customer… and Prospect set the status",
     "first_name": "customers: a person's first name (a contacts export imported as customers)",
+    "code": "products: the rep's own SKU or article number (one product per code)",
+    "retired_at": "products: when it was retired (no longer offered for new lines); blank: offered",
+    "outcome": "pipelines: open, won or lost (the stage's kind)",
+    "rot_days": "pipelines: days in the stage after which a deal is rotting; blank: never",
+    "task_subject": "pipelines: a task every deal entering the stage gets (the sales process)",
+    "task_responsible": "pipelines: who does the stage task; blank: the deal's owner",
+    "task_duration_days": "pipelines: the stage task is due this many days after the deal enters the stage",
 }
 
 _PREFIX = re.compile(
@@ -255,7 +280,9 @@ ALIASES: dict[str, dict[str, str]] = {
     ),
     "products": _aliases(
         {
-            "external_id": "external_id|product id|productid|product code|productcode|sku|code|id|record id",
+            "external_id": "external_id|product id|productid|product code|productcode|sku|id|record id",
+            "code": "code",
+            "retired_at": "retired_at|retired at|retired on|archived at",
             "name": "name|product|product name|productname|product_name|item|item name",
             "unit_price": "unit_price|unit price|price|list price|sales_price|sales price|unitprice|listprice|msrp",
             "currency": "currency|currency code|currencyisocode",
@@ -276,6 +303,25 @@ ALIASES: dict[str, dict[str, str]] = {
             "unit_price": "unit_price|unit price|priceeach|price each|price|list price|unitprice",
             "line_total": "line_total|line total|sales|amount|total|line amount|subtotal|total price|totalprice",
             "customer_external_id": _CUSTOMER_REF,
+        }
+    ),
+    "pipelines": _aliases(
+        {
+            "pipeline": "pipeline|pipeline name|sales pipeline|deal pipeline",
+            "pipeline_position": "pipeline_position|pipeline order",
+            "pipeline_archived_at": "pipeline_archived_at|pipeline archived at",
+            "stage": "stage|stage name|deal stage|stagename",
+            "stage_position": "stage_position|stage order|order nr|display order",
+            "outcome": "outcome|stage outcome|stage kind",
+            "probability": "probability|probability (%)|win probability|deal probability|stage probability",
+            "rot_days": "rot_days|rot days|rotting days|rotting in days|rotten after days",
+            "stage_archived_at": "stage_archived_at|stage archived at",
+            "task_subject": "task_subject|task subject|task|stage task",
+            "task_kind": "task_kind|task kind|task type",
+            "task_responsible": "task_responsible|task responsible|responsible",
+            "task_duration_days": "task_duration_days|task duration days|duration days|duration",
+            "task_position": "task_position|task order",
+            "task_archived_at": "task_archived_at|task archived at",
         }
     ),
 }
@@ -380,4 +426,5 @@ _OWN_PREFIX = {
     "tasks": {"activity"},
     "products": {"product"},
     "orders": set(),
+    "pipelines": {"deal"},
 }

@@ -166,7 +166,17 @@ ZOHO = Profile(
 CRM_TUI = Profile(
     "crm-tui",
     "crm-tui",
-    _keys("external_id", "customer_external_id", "expected_close", "closed_at", "line_number", "due_at", "done_at"),
+    _keys(
+        "external_id",
+        "customer_external_id",
+        "expected_close",
+        "closed_at",
+        "line_number",
+        "due_at",
+        "done_at",
+        "stage_position",
+        "task_subject",
+    ),
 )
 
 PROFILES = (SALESFORCE, HUBSPOT, PIPEDRIVE, ZOHO, CRM_TUI)
