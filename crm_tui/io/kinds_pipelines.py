@@ -26,7 +26,7 @@ from sqlalchemy import select
 from crm_tui.io import resolve as R
 from crm_tui.io.kinds_deals import NEW_STAGE_PROBABILITY
 from crm_tui.io.kinds_other import TASK_KIND
-from crm_tui.models import Pipeline, Stage, StageTaskTemplate
+from crm_tui.models import Deal, Pipeline, Stage, StageTaskTemplate
 from crm_tui.textnorm import name_key
 
 OUTCOMES = {"open": "open", "won": "won", "lost": "lost", "closed won": "won", "closed lost": "lost"}
@@ -43,6 +43,10 @@ def _int(value) -> int | None:
 def _changed(current: dict, wanted: dict) -> dict:
     """The columns of ``wanted`` whose value differs from ``current``."""
     return {k: v for k, v in wanted.items() if current.get(k) != v}
+
+
+def _holds_deals(conn, stage_id: int) -> bool:
+    return conn.execute(select(Deal.id).where(Deal.stage_id == stage_id).limit(1)).first() is not None
 
 
 def import_pipelines(conn, ctx):
@@ -153,6 +157,10 @@ def import_pipelines(conn, ctx):
             else:
                 sid_of[(pk, sk)] = found["id"]
                 change = _changed(found, wanted)
+                if "outcome" in change and _holds_deals(conn, found["id"]):
+                    # open, won or lost is what its deals are: a stage holding some keeps it
+                    del change["outcome"]
+                    ctx.warn(pipeline.index == i, "stages holding deals keep their outcome (open, won or lost)")
                 if change:
                     upd_stages.append({"b_id": found["id"], **change})
         sid = sid_of[(pk, sk)]

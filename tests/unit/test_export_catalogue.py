@@ -156,6 +156,8 @@ def test_products_pipelines_and_orders_round_trip(db, empty_db, tmp_path):
 def test_a_pipelines_file_edited_in_a_spreadsheet_updates_and_adds(db, tmp_path):
     """Rot days cleared, a probability changed, a stage and a stage task added; one undo takes
     the whole import back."""
+    s = Services(db, user="ann", clock=lambda: NOW)
+    s.win_deal(s.create_deal("Rollout", customer_id=s.create_customer(name="Acme").id).id)
     path = tmp_path / "pipelines.csv"
     export_kind(db, "pipelines", path, "csv")
     text = path.read_text(encoding="utf-8")
@@ -164,10 +166,13 @@ def test_a_pipelines_file_edited_in_a_spreadsheet_updates_and_adds(db, tmp_path)
     assert lines[lead] == "Sales,0,,Lead,0,open,10,14,,,,,,,"
     lines[lead] = "Sales,0,,Lead,0,open,15,,,Qualify within a day,call,,1,,"
     lines.append("Sales,,,Demo,,open,30,7,,Book the demo,meeting,bob,2,,")
+    won = next(i for i, line in enumerate(lines) if line.startswith("Sales,0,,Won,"))
+    lines[won] = lines[won].replace(",won,", ",open,")  # its deal is won: the stage stays a won one
     lines.append("Sales,,,Demo,,,,,,Send the recording,email,,1,,")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     r = import_file(db, "pipelines", path, now=NOW, user="ann")
     assert (r.created, r.updated, r.rejected, r.also_created) == (0, 1, 0, {"stages": 1, "stage tasks": 3})
+    assert r.warnings == {"stages holding deals keep their outcome (open, won or lost)": 1}
     with db.read() as session:
         c = session.connection()
         lead_row = c.execute(select(Stage.probability, Stage.rot_days).where(Stage.name == "Lead")).one()
@@ -182,9 +187,10 @@ def test_a_pipelines_file_edited_in_a_spreadsheet_updates_and_adds(db, tmp_path)
     assert tuple(lead_row) == (15, None)
     assert tuple(demo)[1:] == (30, 7, "open")
     assert [tuple(x) for x in subjects] == [("Book the demo", "bob"), ("Send the recording", "")]
-    Services(db, user="ann", clock=lambda: NOW).undo()
+    s.undo()
     with db.read() as session:
         c = session.connection()
+        assert c.execute(select(Stage.outcome).where(Stage.name == "Won")).scalar_one() == "won"
         assert tuple(c.execute(select(Stage.probability, Stage.rot_days).where(Stage.name == "Lead")).one()) == (10, 14)
         assert c.execute(select(Stage.id).where(Stage.name == "Demo")).first() is None
 
