@@ -118,6 +118,14 @@ def generate(
                 done += len(out["customer"])
                 if progress is not None:
                     progress("customers", done, size)
+        # The rows carry their ids: PostgreSQL's sequences must go past them, or the rep's first
+        # new record would collide with a demo one.
+        from sqlmodel import SQLModel
+
+        from crm_tui import engines
+
+        for name in ("product", *TABLES):
+            engines.reset_id_sequence(conn, SQLModel.metadata.tables[name])
     return dict(writer.counts)
 
 

@@ -256,3 +256,13 @@ def test_the_deal_flow_grows_with_the_book_instead_of_piling_up_at_the_end(demo3
     last_year = sum(c >= year_ago for c in created)
     assert 1.2 <= last_year / (len(created) - last_year) <= 2.5
     assert 0.03 <= still_open / len(created) <= 0.2
+
+
+def test_a_rep_adds_records_to_a_demo_database_on_either_engine(db, services):
+    """The demo writes its rows with their ids: the engine's own ids must go on after them."""
+    demo.generate(db, size=5, seed=3)
+    acme = services.create_customer(name="Fresh Co")
+    deal = services.create_deal("Fresh deal", customer_id=acme.id)
+    services.add_task("Call Fresh Co", deal_id=deal.id)
+    services.add_note("First note", customer_id=acme.id)
+    assert services.get(type(acme), acme.id).name == "Fresh Co"
