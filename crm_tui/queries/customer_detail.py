@@ -168,3 +168,15 @@ def customer_detail(
             )
         ]
     return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders, notes)
+
+
+def deal_notes(db: Database, deal_id: int, *, limit: int = 200) -> list[NoteLine]:
+    """A deal's live notes, newest first (``N`` on the deal page picks one to edit or delete)."""
+    with db.read() as session:
+        rows = session.connection().execute(
+            select(pk(Note.id), col(Note.body), col(Note.author), col(Note.created_at))
+            .where(col(Note.deal_id) == deal_id, col(Note.deleted_at).is_(None))
+            .order_by(col(Note.created_at).desc(), pk(Note.id).desc())
+            .limit(limit)
+        )
+        return [NoteLine(r[0], r[1], r[2] or "", r[3]) for r in rows]

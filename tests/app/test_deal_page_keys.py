@@ -54,3 +54,39 @@ async def test_a_name_two_customers_share_is_picked_then_the_deal_moved_and_dele
         await settle(app, pilot)
         await pilot.press("ctrl+z")
         await until(pilot, lambda: deals(db)[0].deleted_at is None, what="the delete undone")
+
+
+@pytest.mark.keys_only
+async def test_shift_n_on_the_deal_page_edits_and_deletes_its_notes(make_app, until, opened, db, services):
+    from crm_tui.models import Note
+
+    deal = services.create_deal("Rollout")
+    note = services.add_note("Wants [b]ten[/b] seats", deal_id=deal.id)
+
+    def body():
+        with db.read() as s:
+            row = s.get(Note, note.id)
+            return None if row.deleted_at else row.body
+
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_deal(deal.id)
+        page = await opened(pilot, "DealDetailScreen")
+        await until(pilot, lambda: page.detail is not None, what="the deal page")
+        await pilot.press("N")
+        picker = await opened(pilot, "NotesPicker")
+        assert "Wants [b]ten[/b] seats" in str(picker.query_one("OptionList").get_option_at_index(0).prompt)
+        await pilot.press("e")
+        form = await opened(pilot, "NoteForm")
+        form.query_one("TextArea").text = "Wants twelve seats"
+        await pilot.press("ctrl+s")
+        await until(pilot, lambda: body() == "Wants twelve seats", what="the note edited")
+        await pilot.press("N")
+        await opened(pilot, "NotesPicker")
+        await pilot.press("d")
+        confirm = await opened(pilot, "ConfirmScreen")
+        await until(pilot, lambda: confirm.answerable, what="the question drawn")
+        await pilot.press("y")
+        await until(pilot, lambda: body() is None, what="the note deleted")
+        await pilot.press("ctrl+z")
+        await until(pilot, lambda: body() == "Wants twelve seats", what="the note back")

@@ -17,10 +17,11 @@ from crm_tui.models import JournalEntry
 # Keys and screens: the same on every engine (the services below them are tested on both).
 pytestmark = pytest.mark.keys_only
 
-#: every letter (the lower-case bindings), H L S G Y P K J R A (upper-case ones), 1–5 (sections),
+#: every letter (the lower-case bindings), H L S G Y P K J R A D N (upper-case ones), 1–5 (sections),
 #: space (done), ? / [ ] (keys, search, periods)
 SENTENCE = (
-    "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes, Pat, Kim, Jo, Rae, Al"
+    "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes, "
+    "Pat, Kim, Jo, Rae, Al, Dan, Nia"
 )
 KEYS = set(SENTENCE)
 

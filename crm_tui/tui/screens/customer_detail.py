@@ -35,7 +35,7 @@ from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:  # read in the worker: their imports stay off the first paint
-    from crm_tui.queries.customer_detail import ContactLine, CustomerDetail, NoteLine
+    from crm_tui.queries.customer_detail import ContactLine, CustomerDetail
     from crm_tui.queries.history import HistoryItem
     from crm_tui.queries.timeline import TimelineItem
 
@@ -520,45 +520,9 @@ class CustomerDetailScreen(CrmScreen):
         if not self._ready():
             return
         assert self.detail is not None  # _ready
-        if not self.detail.notes:
-            self.notify("No notes yet — n adds one", timeout=3, markup=False)
-            return
-        from crm_tui.tui.modals.notes_picker import NotesPicker
+        from crm_tui.tui.note_actions import open_notes
 
-        def picked(choice: tuple[str, NoteLine] | None) -> None:
-            if choice is not None:
-                (self._edit_note if choice[0] == "edit" else self._delete_note)(choice[1])
-
-        self.app.push_screen(NotesPicker(self._customer_name(), self.detail.notes), picked)
-
-    def _edit_note(self, note: NoteLine) -> None:
-        from crm_tui.tui.modals.note_form import NoteForm
-
-        services = self.app.services
-        assert services is not None  # _ready when the notes were listed
-
-        def save(values: dict[str, Any]) -> Any:
-            return services.update_note(note.id, values["note"], expected_body=note.body)
-
-        form = NoteForm(self._customer_name(), save, body=note.body)
-        self.app.push_screen(form, self._saved("Note saved (ctrl+z takes it back)"))
-
-    def _delete_note(self, note: NoteLine) -> None:
-        from crm_tui.tui.modals.confirm import ConfirmScreen
-        from crm_tui.tui.modals.notes_picker import note_label
-
-        services = self.app.services
-        assert services is not None  # _ready when the notes were listed
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                self.run_service(
-                    lambda: services.delete_note(note.id),
-                    success="Deleted the note — ctrl+z brings it back",
-                )
-
-        detail = f"{note_label(note, width=40).plain}\nctrl+z brings it back."
-        self.app.push_screen(ConfirmScreen("Delete this note?", detail), answered)
+        open_notes(self, self._customer_name(), self.detail.notes)
 
     def action_add_task(self) -> None:
         if not self._ready():

@@ -110,6 +110,7 @@ class DealDetailScreen(CrmScreen):
             tooltip="Edit the deal's product lines (the amount follows them unless typed by hand)",
         ),
         Binding("n", "note", "Note", id="deal.note", tooltip="Add a note to the deal"),
+        Binding("N", "notes", "Notes", show=False, id="deal.notes", tooltip="The deal's notes: edit or delete one"),
         Binding("t", "task", "Task", id="deal.task", tooltip="Add a task for this deal"),
         Binding("a", "log", "Log", id="deal.log", tooltip="Log a call, email or meeting: outcome, note, next step"),
         Binding("w", "win", "Win", id="deal.win", tooltip="Mark this deal won"),
@@ -283,6 +284,22 @@ class DealDetailScreen(CrmScreen):
             f"'{self.detail.deal.title}'", lambda values: services.add_note(values["note"], deal_id=deal_id)
         )
         self.app.push_screen(form, self.said_when_saved("Note added"))
+
+    def action_notes(self) -> None:
+        if not self._ready():
+            return
+        assert self.detail is not None
+        db, deal_id, title = self.app.db, self.deal_id, self.detail.deal.title
+        assert db is not None  # _ready: the services and the database open together
+
+        def read() -> None:
+            from crm_tui.queries.customer_detail import deal_notes
+            from crm_tui.tui.note_actions import open_notes
+
+            notes = deal_notes(db, deal_id)
+            self.app.call_from_thread(open_notes, self, title, notes)
+
+        self.run_worker(read, thread=True, exclusive=True, group="deal-notes", exit_on_error=False)
 
     def action_edit(self) -> None:
         if not self._ready():
