@@ -1,8 +1,8 @@
 """Every page, form and dialog a key opens, at 80x24 and 120x40, on the board's fixed book with a
 frozen clock: the deal page with its History, the deal, contact, note and customer forms, the
 lost reason, the snooze menu, the activity form, the next step asked after a deal's last task,
-the owner picker, the funnel design page, the product catalogue, the delete question, the discard
-question and the import and export prompts."""
+the owner picker, the funnel design page with its stage and stage task forms, the product catalogue and
+its form, the delete question, the discard question and the import and export prompts."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ OPENED = [
     ("discard_question", "customers", ("n", "A", "c", "m", "e", "escape")),
     ("funnel_design", "pipeline", ("S", "down")),
     ("product_catalogue", "orders", ("P",)),
+    ("stage_form", "pipeline", ("S", "n")),
+    ("stage_task_form", "pipeline", ("S", "down", "t")),
+    ("product_form", "orders", ("P", "n")),
 ]
 
 
