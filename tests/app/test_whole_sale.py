@@ -98,7 +98,7 @@ async def test_a_whole_sale_with_keys_only(make_app, settle, until, opened, db, 
             (bolts.id, 200, 25),
         ]
         assert one(db, Deal).amount_cents == 53200  # the amount follows the lines
-        assert "Sum" in shown(app, "#deal-lines") and "532.00" in shown(app, "#deal-lines")
+        assert "Total" in shown(app, "#deal-lines") and "532.00" in shown(app, "#deal-lines")
         await tiles(M="532.00", R="0.00", O="0", W="0.00", V="0.00")
 
         # every stage with L on the board (back on it: the section key shows a section's list)
