@@ -23,16 +23,14 @@ import argparse
 import datetime as dt
 import platform
 import sqlite3
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_data import NOW, cached_demo, working_copy  # noqa: E402
+from bench_data import NOW, cached_demo, median_ms, working_copy  # noqa: E402
 
 OUTCOMES = {
     "call": ("reached", "no answer", "left voicemail", "meeting booked"),
@@ -57,16 +55,6 @@ def log_outcomes(path: Path) -> int:
         return changed
     finally:
         con.close()
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # statements built and pages cached once, as a screen that has computed before
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000)
-    return statistics.median(times)
 
 
 def stamp(day: dt.date) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 import os
 import shutil
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -102,3 +103,15 @@ def search_words(db_path: Path, count: int = 5) -> list[str]:
     finally:
         con.close()
     return words or ["acme"]
+
+
+def median_ms(fn, runs: int) -> float:
+    """The median of ``runs`` calls in milliseconds, after one call that builds statements and warms
+    the page cache (as a screen that has read before)."""
+    fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)

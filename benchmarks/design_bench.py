@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -29,17 +28,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from bench_data import cached_demo, working_copy  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()  # statements built and pages cached once, as a screen that has read before
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
+from bench_data import cached_demo, median_ms, working_copy  # noqa: E402
 
 
 def main() -> None:

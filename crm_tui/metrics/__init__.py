@@ -34,7 +34,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Generator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from crm_tui.metrics._common import Filters
 from crm_tui.metrics.activities import ActivityFigures, activity_figures
@@ -70,7 +70,8 @@ __all__ = [
 ]
 
 
-#: the report's sections in the order of DESIGN §5 (the JSON shape)
+#: the report's sections in the order of DESIGN §5 (the JSON shape): the section keys, written once
+REPORT_KEYS: tuple[SectionKey, ...] = get_args(SectionKey)
 REPORT_KEYS = (
     "customers",
     "deals",
