@@ -70,6 +70,7 @@ async def test_shift_n_on_the_deal_page_edits_and_deletes_its_notes(make_app, un
 
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: app.services is not None, what="the database open")
         app.open_deal(deal.id)
         page = await opened(pilot, "DealDetailScreen")
         await until(pilot, lambda: page.detail is not None, what="the deal page")
