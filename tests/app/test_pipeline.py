@@ -42,6 +42,7 @@ def deal(services):
     return services.create_deal("[b]Big[/b] deal", customer_id=acme.id, amount="1000")
 
 
+@pytest.mark.keys_only
 async def test_cards_show_literal_text_and_headers(make_app, settle, deal):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -53,6 +54,7 @@ async def test_cards_show_literal_text_and_headers(make_app, settle, deal):
         assert "last 30d" in text  # the won/lost columns say they are recent only
 
 
+@pytest.mark.keys_only
 async def test_shift_right_moves_the_card_and_ctrl_z_undoes(make_app, settle, db, deal):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -76,6 +78,7 @@ async def test_shift_right_moves_the_card_and_ctrl_z_undoes(make_app, settle, db
         assert header(app, "Proposal").count == 0
 
 
+@pytest.mark.keys_only
 async def test_H_on_first_stage_explains_and_changes_nothing(make_app, settle, db, deal, notifications):
     app = make_app("pipeline")
     seen = notifications(app)
@@ -105,6 +108,7 @@ async def test_win_then_reports_show_new_won_totals(make_app, settle, db, deal):
         assert app.screen.query_one("#kpi-R").value == "1,000.00"
 
 
+@pytest.mark.keys_only
 async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, opened, db, deal):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
@@ -129,6 +133,7 @@ async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, o
         assert stage_of(db, deal.id)[0].name == "Lead"
 
 
+@pytest.mark.keys_only
 async def test_new_deal_form_with_customer_by_name(make_app, settle, opened, db, services):
     services.create_customer(name="Globex")
     app = make_app("pipeline")
@@ -154,6 +159,7 @@ async def test_new_deal_form_with_customer_by_name(make_app, settle, opened, db,
         assert "Renewal" in board_text(app)
 
 
+@pytest.mark.keys_only
 async def test_filter_and_my_deals(make_app, settle, services, until):
     services.create_deal("alpha", owner="ann")
     services.create_deal("beta", owner="bob")
@@ -170,6 +176,7 @@ async def test_filter_and_my_deals(make_app, settle, services, until):
         assert "alpha" in board_text(app) and "beta" not in board_text(app)
 
 
+@pytest.mark.keys_only
 async def test_enter_opens_deal_detail_with_history(make_app, settle, until, deal):
     from crm_tui.tui.screens.deal_detail import DealDetailScreen
 
@@ -189,6 +196,7 @@ async def test_enter_opens_deal_detail_with_history(make_app, settle, until, dea
         assert app.screen is page
 
 
+@pytest.mark.keys_only
 async def test_change_from_another_session_appears_after_poll(make_app, settle, until, db_path, clock):
     from crm_tui.db import Database
     from crm_tui.services import Services
@@ -205,6 +213,7 @@ async def test_change_from_another_session_appears_after_poll(make_app, settle, 
         assert header(app, "Lead").count == 1
 
 
+@pytest.mark.keys_only
 async def test_thousands_of_cards_render_without_a_widget_per_card(make_app, settle, db, clock):
     """A guard, not a timing (speed lives in benchmarks/): the board draws cards as lines,
     so the widget count stays flat however many deals there are."""
@@ -229,6 +238,7 @@ async def test_thousands_of_cards_render_without_a_widget_per_card(make_app, set
         assert widget.rows[first] == min(51, len(board.cards[first]) - 1)
 
 
+@pytest.mark.keys_only
 async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, db, clock):
     from sqlmodel import select
 
@@ -260,6 +270,7 @@ async def test_scrolling_down_a_long_column_loads_more_cards(make_app, settle, d
         assert app.screen.query_one("#board").cursor_card.title == "Deal 0001"  # the smallest, last
 
 
+@pytest.mark.keys_only
 async def test_a_move_shows_at_once_and_the_quiet_reload_brings_its_new_task(make_app, settle, until, db, deal):
     """L moves the card and both headers as soon as the move commits; the board re-reads once
     the keys stop, which brings the task the new stage created onto the card."""
@@ -281,6 +292,7 @@ async def test_a_move_shows_at_once_and_the_quiet_reload_brings_its_new_task(mak
         )
 
 
+@pytest.mark.keys_only
 async def test_rapid_moves_reload_the_board_once(make_app, settle, until, db, deal, monkeypatch):
     import crm_tui.tui.screens.pipeline as pipeline_screen
 
@@ -309,6 +321,7 @@ async def test_rapid_moves_reload_the_board_once(make_app, settle, until, db, de
         assert header(app, "Proposal").count == 1 and header(app, "Lead").count == 0
 
 
+@pytest.mark.keys_only
 async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(
     make_app, settle, until, services, monkeypatch
 ):
@@ -338,6 +351,7 @@ async def test_the_board_read_ahead_is_shown_on_the_first_switch_unless_stale(
             monkeypatch.setattr(pipeline_screen, "load_board", real)
 
 
+@pytest.mark.keys_only
 async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
     make_app, settle, until, db, deal, services, monkeypatch, notifications
 ):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from crm_tui.tui.widgets.key_bar import KeyBar
 
 
@@ -12,6 +14,7 @@ def bar_line(bar: KeyBar) -> str:
     return "".join(segment.text for segment in bar.render_line(0))
 
 
+@pytest.mark.keys_only
 async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app, settle, until):
     app = make_app("customers")
     async with app.run_test(size=(120, 30)) as pilot:
@@ -30,6 +33,7 @@ async def test_key_bar_lists_the_keys_that_work_here_and_follows_focus(make_app,
         assert app.screen.table.has_focus and " Open " in bar_line(bar)
 
 
+@pytest.mark.keys_only
 async def test_clicking_a_key_in_the_bar_presses_it(make_app, settle):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 30)) as pilot:
@@ -40,6 +44,7 @@ async def test_clicking_a_key_in_the_bar_presses_it(make_app, settle):
         assert app.screen.query_one("#pipeline-filter").has_focus
 
 
+@pytest.mark.keys_only
 async def test_hovering_a_key_shows_its_tooltip(make_app, settle):
     app = make_app("tasks")
     async with app.run_test(size=(120, 30)) as pilot:
@@ -51,6 +56,7 @@ async def test_hovering_a_key_shows_its_tooltip(make_app, settle):
         assert bar.tooltip == tooltip and tooltip
 
 
+@pytest.mark.keys_only
 def test_every_stylesheet_is_read_at_start_up():
     """A screen whose stylesheet is new makes Textual re-parse and re-apply all CSS when it
     opens (~0.15 s): every .tcss of the app must be in CrmApp.CSS_PATH."""
@@ -101,6 +107,7 @@ async def test_a_failed_read_is_said_not_swallowed(make_app, settle, notificatio
         assert seen.texts()[before:] == ["Could not load: the database file is gone; put it back or restart crm-tui"]
 
 
+@pytest.mark.keys_only
 async def test_a_narrow_key_bar_keeps_whole_keys_and_the_key_that_lists_them_all(make_app, settle):
     app = make_app("pipeline")
     async with app.run_test(size=(60, 24)) as pilot:
