@@ -72,18 +72,6 @@ __all__ = [
 
 #: the report's sections in the order of DESIGN §5 (the JSON shape): the section keys, written once
 REPORT_KEYS: tuple[SectionKey, ...] = get_args(SectionKey)
-REPORT_KEYS = (
-    "customers",
-    "deals",
-    "stages",
-    "owners",
-    "tasks",
-    "orders",
-    "market_demand",
-    "segments",
-    "revenue_by_month",
-    "activities",
-)
 
 
 def report_sections(
