@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from crm_tui.tui.literal import safe
+
 #: characters a phone number is written with that a ``tel:`` link leaves out (RFC 3966 allows
 #: them as visual separators; openers differ on them)
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
@@ -104,6 +106,12 @@ def open_url(
     return Opened(True)
 
 
+def copied(field: str, value: str, whose: str) -> str:
+    """What ``y`` / ``Y`` say once the email or phone is on the clipboard (names shown literally)."""
+    label = "email" if field == "email" else "phone number"
+    return f"Copied {label} of '{safe(whose)}': {safe(value)}"
+
+
 def open_contact(field: str, value: str, whose: str, **opener: Any) -> Opened:
     """Email (``field`` "email") or call (``"phone"``) ``value``, someone's (``whose``) address or
     number; ``reason`` is then the one line to show either way. ``opener``: ``open_url``'s
@@ -111,8 +119,8 @@ def open_contact(field: str, value: str, whose: str, **opener: Any) -> Opened:
     copy_key, label, app = ("y", "email", "mail") if field == "email" else ("Y", "phone number", "phone")
     url = mailto_url(value) if field == "email" else tel_url(value)
     if url is None:
-        return Opened(False, f"'{value}' is not a phone number a phone app can call; {copy_key} copies it")
+        return Opened(False, f"'{safe(value)}' is not a phone number a phone app can call; {copy_key} copies it")
     opened = open_url(url, **opener)
     if opened.ok:
-        return Opened(True, f"Opening your {app} app for '{whose}': {value}")
+        return Opened(True, f"Opening your {app} app for '{safe(whose)}': {safe(value)}")
     return Opened(False, f"Cannot open a {app} app: {opened.reason}; {copy_key} copies the {label} instead")

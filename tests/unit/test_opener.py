@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from crm_tui.tui.opener import desktop_opener, mailto_url, open_url, tel_url
+from crm_tui.tui.opener import desktop_opener, mailto_url, open_contact, open_url, tel_url
 
 DESKTOP = {"DISPLAY": ":0"}
 
@@ -98,3 +98,12 @@ def test_open_contact_says_in_one_line_what_happened_and_the_copy_key_otherwise(
     said = open_contact("phone", "ask reception", "Acme", env=DESKTOP, platform="linux", which=which, popen=popen)
     assert not said.ok and said.reason == "'ask reception' is not a phone number a phone app can call; Y copies it"
     assert [args for args, _kw in popen.calls] == [["/usr/bin/xdg-open", "mailto:ann@acme.example"]]
+
+
+def test_what_the_copy_and_open_keys_say_never_carries_a_control_character_of_the_record():
+    from crm_tui.tui.opener import copied
+
+    said = copied("phone", "+1\x1b[2J555", "Evil\x07 Co")
+    assert said.startswith("Copied phone number of 'Evil") and "\x1b" not in said and "\x07" not in said
+    reason = open_contact("phone", "\x1b]52;c;x\x07", "Evil Co").reason
+    assert "\x1b" not in reason and "\x07" not in reason

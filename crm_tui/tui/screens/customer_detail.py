@@ -427,10 +427,10 @@ class CustomerDetailScreen(CrmScreen):
         machine receives it, also over SSH)."""
         found = self._reachable(field)
         if found is not None:
-            value, whose = found
-            self.app.copy_to_clipboard(value)
-            label = "email" if field == "email" else "phone number"
-            self.notify(f"Copied {label} of '{safe(whose)}': {safe(value)}", timeout=3, markup=False)
+            from crm_tui.tui.opener import copied
+
+            self.app.copy_to_clipboard(found[0])
+            self.notify(copied(field, *found), timeout=3, markup=False)
 
     def action_open_link(self, field: str) -> None:
         """mailto: or tel: in the desktop's mail or phone app; over SSH or without a desktop, one

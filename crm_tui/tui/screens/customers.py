@@ -572,10 +572,10 @@ class CustomersScreen(CrmScreen):
         the terminal on the rep's own machine receives even over SSH)."""
         found = self._reachable(field)
         if found is not None:
-            value, name = found
-            self.app.copy_to_clipboard(value)
-            label = "email" if field == "email" else "phone number"
-            self.notify(f"Copied {label} of '{name}': {value}", timeout=3, markup=False)
+            from crm_tui.tui.opener import copied
+
+            self.app.copy_to_clipboard(found[0])
+            self.notify(copied(field, *found), timeout=3, markup=False)
 
     def action_open_link(self, field: str) -> None:
         """mailto: or tel: in the desktop's mail or phone app (``crm_tui.tui.opener``); over SSH or
