@@ -575,6 +575,7 @@ class _Generator:
                 None if cancelled is None else ts(cancelled),
                 ts(last),
                 1,
+                "USD",
             )
         )
         ol = out["order_line"]

@@ -126,6 +126,7 @@ FIELDS = {
         "cancelled_at",
         "updated_at",
         "version",
+        "currency",
     ),
     "order_line": ("id", "order_id", "product_id", "quantity", "unit_price_cents"),
 }

@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -53,8 +53,10 @@ def _v2_list_indexes_and_search(session: Session) -> None:
     for table in SQLModel.metadata.sorted_tables:
         if table.name not in present:  # a table a later version adds, with its indexes
             continue
+        columns = {c["name"] for c in inspect(conn).get_columns(table.name)}
         for index in sorted(table.indexes, key=lambda ix: ix.name):
-            index.create(conn, checkfirst=True)
+            if {c.name for c in index.columns} <= columns:  # one naming a later column: made by that version
+                index.create(conn, checkfirst=True)
     engines.create_customer_search(conn)
 
 
@@ -106,6 +108,30 @@ def _v6_funnel_design_and_catalogue(session: Session) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}{default}"))
 
 
+def _v7_currencies_goals_forecast(session: Session) -> None:
+    """Exchange rates to the home currency, an order's own currency, goals, and a deal's forecast
+    category; the deal indexes that cover the figures also carry the currency (and the category)
+    so converted totals still read no table rows."""
+    conn = session.connection()
+    for model in (models.CurrencyRate, models.Goal):
+        model.__table__.create(conn, checkfirst=True)  # type: ignore[attr-defined]  # SQLModel tables
+        for index in model.__table__.indexes:  # type: ignore[attr-defined]
+            index.create(conn, checkfirst=True)
+    for model, column, extra in (
+        (models.Order, "currency", " NOT NULL DEFAULT 'USD'"),
+        (models.Deal, "forecast_category", ""),
+    ):
+        table = model.__table__  # type: ignore[attr-defined]
+        if column not in {c["name"] for c in inspect(conn).get_columns(table.name)}:
+            kind = table.c[column].type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column} {kind}{extra}"))
+    wanted = {"ix_deal_stage_live", "ix_deal_closed_metrics", "ix_deal_metrics"}
+    for index in models.Deal.__table__.indexes:  # type: ignore[attr-defined]
+        if index.name in wanted:
+            conn.execute(text(f"DROP INDEX IF EXISTS {index.name}"))
+            index.create(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -116,6 +142,11 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
         6,
         "archived pipelines, stages and stage tasks; product codes and retired products",
         _v6_funnel_design_and_catalogue,
+    ),
+    (
+        7,
+        "exchange rates and order currencies; goals; forecast categories",
+        _v7_currencies_goals_forecast,
     ),
 ]
 
@@ -181,6 +212,7 @@ SCHEMA_MARKERS = {
     4: "journal_change",
     5: "task.outcome",
     6: "product.code",
+    7: "deal.forecast_category",
 }
 
 

@@ -26,6 +26,11 @@ TASK_KINDS = ("call", "email", "meeting", "todo")
 #: how a logged call, email or meeting went
 TASK_OUTCOMES = ("reached", "no answer", "left voicemail", "meeting booked", "sent", "replied", "held", "no show")
 ORDER_STATUSES = ("draft", "approved", "fulfilled", "cancelled")
+#: an open deal's forecast category (closed deals are "closed" by their outcome)
+FORECAST_CATEGORIES = ("pipeline", "best_case", "commit")
+#: what a goal counts; deals_advanced names the stage the deals must enter
+GOAL_METRICS = ("won_value", "deals_won", "deals_added", "deals_advanced", "activities_done")
+GOAL_PERIODS = ("week", "month", "quarter", "year")
 
 
 def utcnow() -> dt.datetime:
@@ -179,7 +184,7 @@ class Product(SQLModel, table=True):
 class Deal(SQLModel, table=True):
     __tablename__ = "deal"
     __table_args__ = (
-        Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents"),
+        Index("ix_deal_stage_live", "stage_id", "deleted_at", "amount_cents", "currency"),
         Index("ix_deal_closed", "closed_at"),
         # Won/lost columns: latest first, and their headers' sums without table reads.
         Index(
@@ -190,6 +195,7 @@ class Deal(SQLModel, table=True):
             "amount_cents",
             "probability",
             "customer_id",
+            "currency",
         ),
         Index("ix_deal_owner", "owner"),
         # Covers every deal metric (kanban headers, report, rotting, forecast) without table reads.
@@ -205,6 +211,8 @@ class Deal(SQLModel, table=True):
             "created_at",
             "stage_entered_at",
             "expected_close",
+            "currency",
+            "forecast_category",
         ),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -218,6 +226,8 @@ class Deal(SQLModel, table=True):
     expected_close: Optional[dt.date] = Field(default=None)
     owner: str = Field(default="")
     lost_reason: str = Field(default="")
+    # the rep's call on an open deal (FORECAST_CATEGORIES); None: the default its stage gives
+    forecast_category: Optional[str] = Field(default=None)
     external_id: Optional[str] = Field(default=None, unique=True)
     created_at: dt.datetime = _ts(default_factory=utcnow)
     updated_at: dt.datetime = _ts(default_factory=utcnow)
@@ -302,6 +312,8 @@ class Order(SQLModel, table=True):
     customer_id: int = Field(foreign_key="customer.id", index=True)
     deal_id: Optional[int] = Field(default=None, foreign_key="deal.id", index=True)
     status: str = Field(default="draft")
+    # the currency its lines are priced in (a server default too, as schema 7 added it)
+    currency: str = Field(default="USD", sa_column_kwargs={"server_default": "USD"})
     owner: str = Field(default="")
     created_at: dt.datetime = _ts(default_factory=utcnow)
     approved_at: Optional[dt.datetime] = _ts(default=None)
@@ -333,6 +345,36 @@ class StageTaskTemplate(SQLModel, table=True):
     position: int = Field(default=0)
     # removed from the stage: no longer given to deals; the tasks made from it keep pointing here
     archived_at: Optional[dt.datetime] = _ts(default=None)
+
+
+class CurrencyRate(SQLModel, table=True):
+    """What one unit of a currency is worth in the database's home currency (``crm_meta``
+    ``home_currency``, USD when unset): a Decimal kept as text so it is exact on every engine."""
+
+    __tablename__ = "currency_rate"
+    currency: str = Field(primary_key=True)  # ISO 4217 code, upper case
+    rate: str  # Decimal text, > 0: home-currency units per one unit of ``currency``
+    as_of: Optional[dt.date] = Field(default=None)  # the day the rate is from, when known
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Goal(SQLModel, table=True):
+    """A target for every period of a kind (each month, each quarter, ...): for one owner, or
+    for everyone when ``owner`` is blank."""
+
+    __tablename__ = "goal"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    owner: str = Field(default="")  # blank: everyone's deals and activities together
+    metric: str  # GOAL_METRICS
+    period: str  # GOAL_PERIODS
+    target: int  # minor units of the home currency for won_value, a count otherwise
+    stage_id: Optional[int] = Field(default=None, foreign_key="stage.id")  # deals_advanced: into this stage
+    pipeline_id: Optional[int] = Field(default=None, foreign_key="pipeline.id")  # only this pipeline's deals
+    external_id: Optional[str] = Field(default=None, index=True)
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    archived_at: Optional[dt.datetime] = _ts(default=None)  # removed: no longer tracked
+    version: int = Field(default=1)
 
 
 class JournalEntry(SQLModel, table=True):
@@ -391,4 +433,6 @@ ALL_TABLES = (
     "sales_order",
     "order_line",
     "stage_task_template",
+    "currency_rate",
+    "goal",
 )

@@ -156,15 +156,16 @@ def test_doctor_on_newer_and_older_schema_changes_nothing(filled, monkeypatch):
     from crm_tui import migrations
 
     raw = sqlite3.connect(filled)
-    raw.execute("update crm_meta set value='7' where key='schema_version'")
+    newer, later = SCHEMA_VERSION + 1, SCHEMA_VERSION + 3
+    raw.execute("update crm_meta set value=? where key='schema_version'", (str(newer),))
     raw.commit()
     raw.close()
     before = digest(filled)
     code, out = run_doctor(filled)
-    assert code == 1 and f"version 7 is newer than this crm-tui knows ({SCHEMA_VERSION})" in out
-    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 9)
+    assert code == 1 and f"version {newer} is newer than this crm-tui knows ({SCHEMA_VERSION})" in out
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", later)
     code, out = run_doctor(filled)
-    assert code == 0 and "version 7; opening it upgrades it to 9 (a copy is saved first)" in out
+    assert code == 0 and f"version {newer}; opening it upgrades it to {later} (a copy is saved first)" in out
     assert digest(filled) == before
     assert not list(filled.parent.glob("*.bak*"))
 
