@@ -352,7 +352,8 @@ class CurrencyRate(SQLModel, table=True):
     ``home_currency``, USD when unset): a Decimal kept as text so it is exact on every engine."""
 
     __tablename__ = "currency_rate"
-    currency: str = Field(primary_key=True)  # ISO 4217 code, upper case
+    id: Optional[int] = Field(default=None, primary_key=True)  # the journal records integer ids
+    currency: str = Field(unique=True)  # ISO 4217 code, upper case
     rate: str  # Decimal text, > 0: home-currency units per one unit of ``currency``
     as_of: Optional[dt.date] = Field(default=None)  # the day the rate is from, when known
     updated_at: dt.datetime = _ts(default_factory=utcnow)
