@@ -37,7 +37,10 @@ def floor(csv_path: Path, db_path: Path) -> float:
     import pandas as pd
 
     t = time.perf_counter()
-    df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
+    try:  # the reader the importer uses: pyarrow's when installed, else pandas' C parser
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except ImportError:
+        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="c")
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
