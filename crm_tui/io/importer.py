@@ -268,12 +268,15 @@ def import_file(
     force: bool = False,
     user: str | None = None,
     write_rejected: bool = True,
+    ctx_type: Callable[..., Ctx] | None = None,
 ) -> ImportResult:
     """Import ``path`` as ``kind`` records; see the module docstring. ``force`` lets the
     rejected rows replace a SQLite file (never the open database). The import is journaled as
     one action of ``user`` (default: ``config.current_user()``, as the app's own actions), which
     that rep can undo like any other. ``write_rejected=False``: the rejected rows are not written
-    to a file (``first_errors`` still names the first ones; ``crm-tui import --dry-run``)."""
+    to a file (``first_errors`` still names the first ones; ``crm-tui import --dry-run``).
+    ``ctx_type``: makes the per-attempt context instead of ``Ctx`` (``crm_tui.io.preview`` notes
+    what the first rows read as)."""
     from crm_tui import safety
     from crm_tui.io.readers import read_table
 
@@ -293,7 +296,7 @@ def import_file(
 
     def make_ctx() -> Ctx:
         # a fresh copy for each attempt: writers normalise cells in place
-        return Ctx(
+        return (ctx_type or Ctx)(
             df.copy(),
             columns,
             unmapped,
