@@ -43,8 +43,28 @@ async def run_command(pilot, palette, settle, command: str) -> None:
     await settle(pilot.app, pilot)
 
 
+async def previewed(pilot, until):
+    """Wait for the import's preview step (after enter on the file); → that screen."""
+    app = pilot.app
+    await until(
+        pilot,
+        lambda: type(app.screen).__name__ == "ImportPreviewScreen" and not app.screen.checking,
+        what=lambda: f"the preview (on top: {app.screen!r})",
+    )
+    return app.screen
+
+
+async def import_previewed(pilot, until, settle) -> None:
+    """enter on the file, enter on its preview: the import runs; wait for its summary."""
+    await pilot.press("enter")
+    await previewed(pilot, until)
+    await pilot.press("enter")
+    await until(pilot, lambda: "mported" in text_of(pilot.app, "#transfer-summary"), what="the summary")
+    await settle(pilot.app, pilot)
+
+
 @pytest.mark.keys_only  # the import itself runs on both engines in tests/unit
-async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, palette, db, tmp_path):
+async def test_import_customers_from_palette_shows_summary_and_list(make_app, settle, palette, until, db, tmp_path):
     source = tmp_path / "leads.csv"
     source.write_text(CSV_TEXT, encoding="utf-8")
     app = make_app()
@@ -52,8 +72,8 @@ async def test_import_customers_from_palette_shows_summary_and_list(make_app, se
         await settle(app, pilot)
         await run_command(pilot, palette, settle, "Import customers")
         assert app.screen.__class__.__name__ == "ImportScreen"
-        await pilot.press(*str(source), "enter")
-        await settle(app, pilot)
+        await pilot.press(*str(source))
+        await import_previewed(pilot, until, settle)
         summary = text_of(app, "#transfer-summary")
         assert "Imported customers from leads.csv: 2 created, 0 updated, 1 rejected" in summary
         assert "'Favourite colour'" in summary and "kept in notes" in summary
@@ -80,8 +100,8 @@ async def test_ctrl_z_takes_back_an_import_from_the_dialog_as_one_action(
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
         await run_command(pilot, palette, settle, "Import customers")
-        await pilot.press(*str(source), "enter")
-        await until(pilot, lambda: "Imported customers" in text_of(app, "#transfer-summary"), what="the summary")
+        await pilot.press(*str(source))
+        await import_previewed(pilot, until, settle)
         assert names(db) == {"Kept Co", "Zenith Tools", "Xylo Ltd"}
         await pilot.press("escape")
         await settle(app, pilot)
@@ -94,24 +114,49 @@ async def test_ctrl_z_takes_back_an_import_from_the_dialog_as_one_action(
         assert names(db) == {"Kept Co", "Zenith Tools", "Xylo Ltd"}
 
 
-@pytest.mark.keys_only  # the import itself runs on both engines in tests/unit
-async def test_dry_run_writes_nothing(make_app, settle, palette, db, tmp_path):
+async def test_preview_then_a_changed_mapping_is_imported_and_escape_writes_nothing(
+    make_app, settle, palette, until, db, tmp_path
+):
     source = tmp_path / "leads.csv"
-    source.write_text(CSV_TEXT, encoding="utf-8")
+    source.write_text(CSV_TEXT.replace("Favourite colour", "[bold]Favourite colour"), encoding="utf-8")
     app = make_app()
     async with app.run_test(size=(100, 32)) as pilot:
         await settle(app, pilot)
         await run_command(pilot, palette, settle, "Import customers")
-        app.screen.query_one("#transfer-dry-run").value = True
         await pilot.press(*str(source), "enter")
+        screen = await previewed(pilot, until)
+        assert "Would create 2, update 0, reject 1 of 3 rows" in text_of(app, "#preview-counts")
+        # the header is shown as typed, never as markup
+        assert "Kept in the notes (no field): [bold]Favourite colour" in text_of(app, "#preview-unused")
+        table = screen.query_one("#preview-rows")
+        assert [str(c.label) for c in table.columns.values()] == ["line", "name", "email", "problem"]
+        assert str(table.get_row_at(1)[2]) == "✗ not-an-email"
+        # escape backs out: nothing written
+        await pilot.press("escape")
         await settle(app, pilot)
-        summary = text_of(app, "#transfer-summary")
-        assert "Would import customers from leads.csv: 2 created" in summary and "nothing was written" in summary
+        assert type(app.screen).__name__ == "ImportScreen" and "Nothing was written" in text_of(app, "#transfer-status")
         assert names(db) == set()
+        # again; m goes to the mapping: industry (the 7th field) ← the colour column
+        await pilot.press("enter")
+        screen = await previewed(pilot, until)
+        await pilot.press("m", *["tab"] * 6)
+        assert app.focused.name == "industry" and app.focused.value == "\x00not-imported"
+        await pilot.press("enter", "down", "down", "down", "enter")
+        await until(pilot, lambda: "industry" in screen.preview.columns and not screen.checking, what="the new preview")
+        table = screen.query_one("#preview-rows")
+        assert [str(c.label) for c in table.columns.values()] == ["line", "name", "email", "industry", "problem"]
+        assert str(table.get_row_at(0)[3]) == "blue"
+        assert "Not imported" not in text_of(app, "#preview-unused")
+        assert names(db) == set()
+        await pilot.press("r", "enter")
+        await until(pilot, lambda: "mported" in text_of(app, "#transfer-summary"), what="the summary")
+    with db.read() as s:
+        got = dict(s.execute(select(Customer.name, Customer.industry)).all())
+    assert got == {"Zenith Tools": "blue", "Xylo Ltd": ""}
 
 
 async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(
-    make_app, settle, palette, db, tmp_path, monkeypatch
+    make_app, settle, palette, until, db, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "no-names.csv").write_text("Colour\nblue\n", encoding="utf-8")
@@ -131,13 +176,24 @@ async def test_missing_file_and_bad_encoding_shown_inline_and_typing_kept(
         await settle(app, pilot)
         assert "unknown encoding 'klingon'" in text_of(app, "#error-encoding")
         assert not app.screen.query_one("#error-path").has_class("-shown")
-        # the importer's own refusal (no name column) is shown under the form; nothing is written
+        # no name column: the preview says so and imports nothing; back at the file, typing kept
         app.screen.query_one("#transfer-encoding").value = ""
         await pilot.press("ctrl+s")
+        await previewed(pilot, until)
+        assert "no column is read as name" in text_of(app, "#preview-problem")
+        await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "no column maps to name" in text_of(app, "#error-form")
+        assert "Nothing to import: no column is read as name" in text_of(app, "#preview-status")
+        await pilot.press("escape")
+        await settle(app, pilot)
         assert app.screen.query_one("#transfer-path").value == "no-names.csv"
         assert names(db) == set()
+        # a file that is not CSV: one message beside the form, no preview
+        (tmp_path / "blob.csv").write_bytes(b"\x00\x01\x02binary\x00")
+        app.screen.query_one("#transfer-path").value = "blob.csv"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert type(app.screen).__name__ == "ImportScreen" and "not CSV" in text_of(app, "#error-form")
         await pilot.press("escape")
         assert app.screen.__class__.__name__ == "CustomersScreen"
 
@@ -177,7 +233,7 @@ async def test_export_deals_to_csv_writes_private_file_with_every_live_deal(
         assert app.screen.query_one("#transfer-path").value == default[:-3] + "json"
 
 
-async def test_tab_completes_the_file_name(make_app, settle, palette, db, tmp_path, monkeypatch):
+async def test_tab_completes_the_file_name(make_app, settle, palette, until, db, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "customers-2026.csv").write_text("Name\nAcme\n", encoding="utf-8")
     app = make_app()
@@ -188,8 +244,7 @@ async def test_tab_completes_the_file_name(make_app, settle, palette, db, tmp_pa
         await settle(app, pilot)
         await pilot.press("tab")
         assert app.screen.query_one("#transfer-path").value == "customers-2026.csv"
-        await pilot.press("enter")
-        await settle(app, pilot)
+        await import_previewed(pilot, until, settle)
         assert "1 created" in text_of(app, "#transfer-summary")
         with db.read() as s:
             assert s.execute(select(func.count()).select_from(Customer)).scalar() == 1

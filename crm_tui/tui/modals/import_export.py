@@ -1,8 +1,10 @@
 """Import a file of one kind of record, or export every record of a kind.
 
-``ImportScreen(kind)`` asks for a file (tab completes the path), the encoding
-(blank: detect), dry run and day-first dates, then runs ``crm_tui.io.import_file``
-in a thread worker with a progress bar and shows the summary until closed.
+``ImportScreen(kind)`` asks for a file (tab completes the path), its kind, the encoding
+(blank: detect) and day-first dates, then previews the import in a thread worker
+(``crm_tui.io.preview``: a dry run, nothing written) and shows it with the mapping to edit
+(``crm_tui.tui.modals.import_preview``); accepted, it runs ``crm_tui.io.import_file`` with that
+mapping in a thread worker with a progress bar and shows the summary until closed.
 The import commits through ``db.write``, so every screen reloads by itself.
 ``ExportScreen(kind)`` asks for a format and a file (default
 ``<kind>-YYYYMMDD.<fmt>`` in the working folder), runs ``export_kind`` in a
@@ -28,6 +30,7 @@ from textual.widgets import Button, Checkbox, Input, Label, ProgressBar, Select,
 
 from crm_tui import safety
 from crm_tui.errors import CrmError, ValidationError
+from crm_tui.io.mapping import KINDS
 from crm_tui.tui.widgets.path_input import PathInput, PathSuggester, resolve_path
 
 IMPORT_SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm")
@@ -45,6 +48,7 @@ class TransferScreen(ModalScreen[Any]):
         Binding("escape", "close", "Close", id="transfer.close", tooltip="Close (not while it runs)"),
     ]
     RUN_LABEL = "Run"
+    KEYS_TEXT = "enter run · esc close"
 
     def __init__(self, kind: str) -> None:
         super().__init__()
@@ -64,7 +68,7 @@ class TransferScreen(ModalScreen[Any]):
             yield Static("", id="transfer-summary", markup=False)
             yield Static("", id="error-form", classes="transfer-error", markup=False)
             with Horizontal(id="transfer-buttons"):
-                yield Static("enter run · esc close", id="transfer-keys")
+                yield Static(self.KEYS_TEXT, id="transfer-keys")
                 yield Button(self.RUN_LABEL, id="transfer-run", variant="primary")
                 yield Button("Cancel", id="transfer-close")
 
@@ -114,6 +118,10 @@ class TransferScreen(ModalScreen[Any]):
             return
         if job is None:
             return
+        self.start(job)
+
+    def start(self, job: dict) -> None:
+        """Run ``work(job)`` in a thread worker; ``finished`` shows what it returns."""
         self.set_running(True)
         self.query_one("#transfer-status", Static).update(self.running_text(job))
         self.run_worker(lambda: self._work(job), thread=True, group="transfer", exit_on_error=False)
@@ -193,10 +201,18 @@ class TransferScreen(ModalScreen[Any]):
 
 
 class ImportScreen(TransferScreen):
+    """The file and its kind, then the preview step (``ImportPreviewScreen``): the import runs
+    only when the rep accepts the preview."""
+
     RUN_LABEL = "Import"
+    KEYS_TEXT = "enter preview · esc close"
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self._job: dict = {}
 
     def title_text(self) -> str:
-        return f"Import {self.kind} from a CSV or XLSX file"
+        return "Import from a CSV or XLSX file (previewed before it writes)"
 
     def compose_fields(self) -> ComposeResult:
         with Horizontal(classes="transfer-row"):
@@ -209,13 +225,20 @@ class ImportScreen(TransferScreen):
             )
         yield Static("", id="error-path", classes="transfer-error", markup=False)
         with Horizontal(classes="transfer-row"):
+            yield Label("Kind", classes="transfer-label")
+            yield Select([(k, k) for k in KINDS], value=self.kind, allow_blank=False, id="transfer-kind", compact=True)
+        with Horizontal(classes="transfer-row"):
             yield Label("Encoding", classes="transfer-label")
             yield Input(placeholder="blank: detect (UTF-8, else cp1252)", id="transfer-encoding", compact=True)
         yield Static("", id="error-encoding", classes="transfer-error", markup=False)
         with Horizontal(classes="transfer-row"):
             yield Label("", classes="transfer-label")
-            yield Checkbox("Dry run (check only)", id="transfer-dry-run", compact=True)
             yield Checkbox("Dates are day first", id="transfer-dayfirst", compact=True)
+
+    @on(Select.Changed, "#transfer-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        if isinstance(event.value, str):
+            self.kind = event.value
 
     def prepare(self) -> dict | None:
         typed = self.query_one("#transfer-path", Input).value
@@ -235,38 +258,85 @@ class ImportScreen(TransferScreen):
                     f"unknown encoding {encoding!r}; use e.g. utf-8, cp1252, latin-1 or cp850, or leave it blank",
                     field="encoding",
                 ) from None
-        return {
+        self._job = {
             "path": path,
+            "kind": self.kind,
             "encoding": encoding,
-            "dry_run": self.query_one("#transfer-dry-run", Checkbox).value,
             "dayfirst": self.query_one("#transfer-dayfirst", Checkbox).value,
+            "mapping": None,  # None: preview first
         }
+        return self._job
 
     def work(self, job: dict):
+        app: Any = self.app
+        if job["mapping"] is None:
+            from crm_tui.io.preview import preview_import
+
+            return preview_import(
+                app.db,
+                job["kind"],
+                job["path"],
+                encoding=job["encoding"],
+                dayfirst=job["dayfirst"],
+                now=app.clock(),
+                user=app.services.user,
+            )
         from crm_tui.io import import_file
 
         return import_file(
-            self.app.db,
-            self.kind,
+            app.db,
+            job["kind"],
             job["path"],
-            dry_run=job["dry_run"],
+            mapping=job["mapping"],
             encoding=job["encoding"],
             dayfirst=job["dayfirst"],
             progress=self.progress_callback(),
-            now=self.app.clock(),
-            user=self.app.services.user,  # journaled as this rep's action: ctrl+z takes the import back
+            now=app.clock(),
+            user=app.services.user,  # journaled as this rep's action: ctrl+z takes the import back
         )
+
+    def running_text(self, job: dict) -> str:
+        if job["mapping"] is None:
+            return f"Reading {job['path'].name} (nothing is written yet)…"
+        return f"Importing {job['path'].name}…"
+
+    def _finished(self, result: Any) -> None:
+        from crm_tui.io.preview import ImportPreview
+
+        if not isinstance(result, ImportPreview):
+            super()._finished(result)
+            return
+        from crm_tui.tui.modals.import_preview import ImportPreviewScreen
+
+        self.set_running(False)
+        self.app.push_screen(
+            ImportPreviewScreen(result, encoding=self._job["encoding"], dayfirst=self._job["dayfirst"]),
+            self._previewed,
+        )
+
+    def _previewed(self, choice: dict | None) -> None:
+        """Back from the preview: import with the mapping it ended with, or nothing."""
+        if choice is None:
+            status = self.query_one("#transfer-status", Static)
+            status.update("Nothing was written")
+            status.add_class("-shown")
+            self.query_one("#transfer-path", Input).focus()
+            return
+        self.kind = choice["kind"]
+        self.query_one("#transfer-kind", Select).value = self.kind
+        self.start({**self._job, "kind": choice["kind"], "mapping": choice["mapping"]})
 
     def summary_lines(self, result) -> list[str]:
         lines = [result.summary()[:1].upper() + result.summary()[1:]]
+        lines.extend(result.detail_lines())
         if result.unmapped_columns:
             where = "kept in notes" if result.unmapped_into_notes else "not imported"
             lines.append(f"Columns matching no field ({where}): " + ", ".join(repr(c) for c in result.unmapped_columns))
         if result.rejected:
             lines.extend(f"  {line}" for line in result.first_errors[:3])
             lines.append(f"Rejected rows with reasons: {result.errors_path}")
-        if result.dry_run:
-            lines.append("Dry run: nothing was written; untick it and import again to write")
+        if result.created or result.updated:
+            lines.append("ctrl+z takes the whole import back")
         return lines
 
 
