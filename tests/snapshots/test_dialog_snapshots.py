@@ -2,7 +2,7 @@
 frozen clock: the deal page with its History, the deal, contact, note and customer forms, the
 lost reason, the snooze menu, the activity form, the next step asked after a deal's last task,
 the owner picker, the funnel design page with its stage and stage task forms, the product catalogue and
-its form, the delete question, the discard question and the import and export prompts."""
+its form, the delete question, the discard question, the import and export prompts and the import's preview."""
 
 from __future__ import annotations
 
@@ -67,6 +67,31 @@ def test_import_and_export_prompts(snap_compare, settled, board_db, clock, direc
         await ready(pilot)
         open_transfer(pilot.app, direction, "deals")
         await ready(pilot)
+        quiet_cursors(pilot)
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_import_preview(snap_compare, settled, board_db, clock, size):
+    """The preview step of a Zoho deals file: profile, counts, the first rows, the mapping."""
+    from pathlib import Path
+
+    from crm_tui.tui.transfer_commands import open_transfer
+
+    source = Path(__file__).resolve().parents[1] / "data" / "io" / "zoho_crm_deals.csv"
+    app = create_app(db=board_db, clock=clock, user="ann", poll=False, initial_mode="customers")
+    ready = settled()
+
+    async def run_before(pilot) -> None:
+        await ready(pilot)
+        open_transfer(pilot.app, "import", "deals")
+        await ready(pilot)
+        pilot.app.screen.query_one("#transfer-path").value = str(source)
+        await pilot.press("enter")
+        await ready(pilot)
+        assert type(pilot.app.screen).__name__ == "ImportPreviewScreen"
         quiet_cursors(pilot)
         await pilot.pause()
 

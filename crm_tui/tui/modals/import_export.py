@@ -56,6 +56,11 @@ class TransferScreen(ModalScreen[Any]):
         self.running = False
         self.result: Any = None
 
+    @property
+    def crm(self) -> Any:
+        """The app, with the database, clock and services of ``crm_tui.tui.app.CrmApp``."""
+        return self.app
+
     def compose_fields(self) -> ComposeResult:
         yield from ()
 
@@ -81,7 +86,7 @@ class TransferScreen(ModalScreen[Any]):
     # -- inline messages --------------------------------------------------------------
 
     def clear_errors(self) -> None:
-        for widget in self.query(".transfer-error"):
+        for widget in self.query(".transfer-error").results(Static):
             widget.update("")
             widget.remove_class("-shown")
 
@@ -108,7 +113,7 @@ class TransferScreen(ModalScreen[Any]):
             return
         self.clear_errors()
         self.query_one("#transfer-summary", Static).remove_class("-shown")
-        if self.app.db is None:
+        if self.crm.db is None:
             self.show_error("The database is still opening; try again in a moment")
             return
         try:
@@ -268,7 +273,7 @@ class ImportScreen(TransferScreen):
         return self._job
 
     def work(self, job: dict):
-        app: Any = self.app
+        app = self.crm
         if job["mapping"] is None:
             from crm_tui.io.preview import preview_import
 
@@ -351,7 +356,7 @@ class ExportScreen(TransferScreen):
         return f"Export every {self.kind[:-1]} (file created readable by you only)"
 
     def compose_fields(self) -> ComposeResult:
-        day = self.app.clock().astimezone().strftime("%Y%m%d")
+        day = self.crm.clock().astimezone().strftime("%Y%m%d")
         with Horizontal(classes="transfer-row"):
             yield Label("Format", classes="transfer-label")
             yield Select([(f, f) for f in FORMATS], value="csv", allow_blank=False, id="transfer-format", compact=True)
@@ -387,7 +392,7 @@ class ExportScreen(TransferScreen):
             raise ValidationError(f"{path} is a folder; add a file name", field="path")
         if not path.parent.is_dir():
             raise ValidationError(f"folder {path.parent} does not exist; create it or choose another", field="path")
-        safety.check_output(path, database=self.app.db.path, what="export", field="path")
+        safety.check_output(path, database=self.crm.db.path, what="export", field="path")
         if path.exists() and self._overwrite != path:
             self._overwrite = path
             self.show_error(f"{path} exists; press {self.RUN_LABEL} again to replace it", "path")
@@ -397,7 +402,7 @@ class ExportScreen(TransferScreen):
     def work(self, job: dict):
         from crm_tui.io import export_kind
 
-        rows = export_kind(self.app.db, self.kind, str(job["path"]), job["fmt"])
+        rows = export_kind(self.crm.db, self.kind, str(job["path"]), job["fmt"])
         return {"rows": rows, "path": job["path"], "fmt": job["fmt"]}
 
     def running_text(self, job: dict) -> str:

@@ -120,7 +120,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         self.preview = p
         name = Path(p.path).name
         self.query_one("#preview-title", Label).update(
-            Text(f"Import {p.kind} from {safe(name)}: nothing is written until you import", style="bold")
+            Text(f"Import {p.kind} from {safe(name)} (nothing written yet)", style="bold")
         )
         self.query_one("#preview-profile", Static).update(Text(p.profile_line()))
         self.query_one("#preview-counts", Static).update(Text(p.counts_line()))
@@ -145,6 +145,10 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         if dropped:
             text.append(("\n" if notes else "") + "Not imported: " + ", ".join(safe(c) for c in dropped))
         unused.update(text if p.unused else Text("Every column feeds a field"))
+        keys = "enter import · m mapping · r rows · "
+        if p.suggested_kind:
+            keys += f"k as {p.suggested_kind} · "
+        self.query_one("#preview-keys", Static).update(keys + "esc back")
         self.refresh_bindings()
 
     def _fill_rows(self, p: ImportPreview) -> None:
