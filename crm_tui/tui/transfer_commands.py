@@ -1,7 +1,7 @@
 """Command palette entries: "Import customers…" … "Export orders…", one per kind.
 
 One command per kind and direction, so a rep types "imp cus" and is at the file
-prompt (crm_tui.tui.modals.import_export).
+prompt (crm_tui.tui.modals.import_export), whose preview step shows the import before it writes.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from textual.app import SystemCommand
 
 from crm_tui.io.mapping import KINDS
 
-IMPORT_HELP = "Read {kind} from a CSV or XLSX file (crm-tui, HubSpot, Salesforce, Pipedrive or Zoho headers)"
+IMPORT_HELP = "Preview, then read {kind} from a CSV or XLSX file (crm-tui, HubSpot, Salesforce, Pipedrive, Zoho)"
 EXPORT_HELP = "Write every {kind} record to a CSV, XLSX or JSON file"
 
 
