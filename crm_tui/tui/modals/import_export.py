@@ -329,11 +329,12 @@ class ImportScreen(TransferScreen):
             return
         self.kind = choice["kind"]
         self.query_one("#transfer-kind", Select).value = self.kind
-        self.start({**self._job, "kind": choice["kind"], "mapping": choice["mapping"]})
+        self.query_one("#transfer-dayfirst", Checkbox).value = choice["dayfirst"]
+        self.start({**self._job, "kind": choice["kind"], "mapping": choice["mapping"], "dayfirst": choice["dayfirst"]})
 
     def summary_lines(self, result) -> list[str]:
         lines = [result.summary()[:1].upper() + result.summary()[1:]]
-        lines.extend(result.detail_lines())
+        lines.extend(line.replace("pass --dayfirst", "tick 'Dates are day first'") for line in result.detail_lines())
         if result.unmapped_columns:
             where = "kept in notes" if result.unmapped_into_notes else "not imported"
             lines.append(f"Columns matching no field ({where}): " + ", ".join(repr(c) for c in result.unmapped_columns))

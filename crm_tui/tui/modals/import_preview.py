@@ -56,6 +56,13 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         ),
         Binding("r", "focus_rows", "Rows", id="import_preview.rows", tooltip="The first rows as they will be read"),
         Binding(
+            "d",
+            "dayfirst",
+            "Day first",
+            id="import_preview.dayfirst",
+            tooltip="Read dates such as 3/4/2024 day first (3 April) or month first where the file does not say",
+        ),
+        Binding(
             "k",
             "suggested_kind",
             "Other kind",
@@ -125,7 +132,8 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         self.query_one("#preview-profile", Static).update(Text(p.profile_line()))
         self.query_one("#preview-counts", Static).update(Text(p.counts_line()))
         details = self.query_one("#preview-details", Static)
-        lines = [safe(line) for line in p.detail_lines()]
+        # the importer words its date note for the command line (--dayfirst); here it is a key
+        lines = [safe(line.replace("pass --dayfirst", "press d")) for line in p.detail_lines()]
         details.update(Text("\n".join(lines)))
         details.set_class(bool(lines), "-shown")
         problem = self.query_one("#preview-problem", Static)
@@ -144,8 +152,12 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
             text.append("Kept in the notes (no field): " + ", ".join(safe(c) for c in notes))
         if dropped:
             text.append(("\n" if notes else "") + "Not imported: " + ", ".join(safe(c) for c in dropped))
-        unused.update(text if p.unused else Text("Every column feeds a field"))
+        for f, others in p.also_read.items():
+            text.append(("\n" if text.plain else "") + f"{f} also read from " + ", ".join(safe(c) for c in others))
+            text.append(f" where {safe(p.columns.get(f, ''))} is blank")
+        unused.update(text if text.plain else Text("Every column feeds a field"))
         keys = "enter import · m mapping · r rows · "
+        keys += f"d day first: {'yes' if self.dayfirst else 'no'} · "
         if p.suggested_kind:
             keys += f"k as {p.suggested_kind} · "
         self.query_one("#preview-keys", Static).update(keys + "esc back")
@@ -218,10 +230,10 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         self.generation += 1
         self.checking = True
         self.say("Checking the file with this mapping…")
-        self.run_preview(kind, mapping, self.generation)
+        self.run_preview(kind, mapping, self.dayfirst, self.generation)
 
     @work(thread=True, exclusive=True, group="import-preview", exit_on_error=False)
-    def run_preview(self, kind: str, mapping: dict[str, str], generation: int) -> None:
+    def run_preview(self, kind: str, mapping: dict[str, str], dayfirst: bool, generation: int) -> None:
         from crm_tui.io.preview import preview_import
 
         app: Any = self.app
@@ -232,7 +244,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
                 self.preview.path,
                 mapping=mapping,
                 encoding=self.encoding,
-                dayfirst=self.dayfirst,
+                dayfirst=dayfirst,
                 now=app.clock(),
                 user=app.services.user,
             )
@@ -297,7 +309,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         if p.result is None:
             self.say(f"Nothing to import: {p.problem}", error=True)
             return
-        self.dismiss({"kind": p.kind, "mapping": dict(p.mapping)})
+        self.dismiss({"kind": p.kind, "mapping": dict(p.mapping), "dayfirst": self.dayfirst})
 
     @on(Button.Pressed, "#preview-back")
     def action_back(self) -> None:
@@ -310,6 +322,10 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
 
     def action_focus_rows(self) -> None:
         self.query_one("#preview-rows", DataTable).focus()
+
+    def action_dayfirst(self) -> None:
+        self.dayfirst = not self.dayfirst
+        self.check(self.preview.kind, dict(self.preview.mapping))
 
     def action_suggested_kind(self) -> None:
         kind = self.preview.suggested_kind
