@@ -40,6 +40,17 @@ REJECTED = "✗ "
 WIDE = 110
 
 
+class PreviewTable(DataTable[Text]):
+    """The first rows. ``enter`` on them imports (the screen's action); a click only moves the
+    cursor — a stray click must not write a file into the database."""
+
+    class Accepted(Message):
+        """enter on the rows"""
+
+    def action_select_cursor(self) -> None:
+        self.post_message(self.Accepted())
+
+
 class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
     CSS_PATH = "import_preview.tcss"
     BINDINGS = [
@@ -102,8 +113,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
             yield Static("", id="preview-counts", markup=False)
             yield Static("", id="preview-details", markup=False)
             yield Static("", id="preview-problem", markup=False)
-            table: DataTable[Text] = DataTable(id="preview-rows", cursor_type="cell", zebra_stripes=True)
-            yield table
+            yield PreviewTable(id="preview-rows", cursor_type="cell", zebra_stripes=True)
             yield Static("", id="preview-cell", markup=False)
             yield Label("Which column feeds each field (m)", id="preview-mapping-title")
             yield Grid(id="preview-mapping")
@@ -164,7 +174,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         self.refresh_bindings()
 
     def _fill_rows(self, p: ImportPreview) -> None:
-        table: DataTable[Text] = self.query_one("#preview-rows", DataTable)
+        table = self.query_one("#preview-rows", PreviewTable)
         table.clear(columns=True)
         fields = p.shown_fields
         table.add_column("line", key="line")
@@ -299,7 +309,7 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
             return bool(self.preview.suggested_kind)
         return True
 
-    @on(DataTable.CellSelected)
+    @on(PreviewTable.Accepted)
     @on(Button.Pressed, "#preview-import")
     def action_import(self) -> None:
         if self.checking:
