@@ -131,6 +131,8 @@ async def test_preview_then_a_changed_mapping_is_imported_and_escape_writes_noth
         table = screen.query_one("#preview-rows")
         assert [str(c.label) for c in table.columns.values()] == ["line", "name", "email", "problem"]
         assert str(table.get_row_at(1)[2]) == "✗ not-an-email"
+        await pilot.press("down", "right", "right")  # the cursor on it: the reason in full
+        assert "line 3 · email ← Email: not-an-email\nrejected: email must look like" in text_of(app, "#preview-cell")
         # escape backs out: nothing written
         await pilot.press("escape")
         await settle(app, pilot)

@@ -38,6 +38,13 @@ NOT_IMPORTED = "\x00not-imported"
 REJECTED = "✗ "
 #: two columns of field choices from this width on
 WIDE = 110
+#: a cell longer than this is cut (the whole of a rejected cell's reason shows under the table)
+CELL_WIDTH = 40
+PROBLEM_WIDTH = 60
+
+
+def _cut(text: str, width: int = CELL_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class PreviewTable(DataTable[Text]):
@@ -186,10 +193,10 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
             for f in fields:
                 cell = row.cells[f]
                 if cell.problem:
-                    cells.append(Text(REJECTED + safe(cell.text), style="bold"))
+                    cells.append(Text(REJECTED + _cut(safe(cell.text)), style="bold"))
                 else:
-                    cells.append(literal(cell.text))
-            cells.append(literal(row.problem or "ok"))
+                    cells.append(Text(_cut(safe(cell.text)), no_wrap=True))
+            cells.append(Text(_cut(safe(row.problem or "ok"), PROBLEM_WIDTH), no_wrap=True))
             table.add_row(*cells, key=str(row.line))
         self.query_one("#preview-cell", Static).update("")
 
@@ -289,7 +296,8 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
 
     @on(DataTable.CellHighlighted)
     def _cell(self, event: DataTable.CellHighlighted) -> None:
-        """The highlighted cell's reason (or its row's), for a table wider than the screen."""
+        """The highlighted cell in full, and why it (or its row) would be rejected: the table cuts
+        long cells and may be wider than the screen."""
         p = self.preview
         index = event.coordinate.row
         if not 0 <= index < len(p.rows):
@@ -297,9 +305,16 @@ class ImportPreviewScreen(ModalScreen["dict[str, Any] | None"]):
         row = p.rows[index]
         key = str(event.cell_key.column_key.value)
         cell = row.cells.get(key)
-        reason = cell.problem if cell is not None and cell.problem else row.problem
-        text = Text(f"line {row.line}: ")
-        text.append(safe(reason) if reason else "read as shown")
+        text = Text(f"line {row.line}")
+        if cell is not None:
+            text.append(f" · {key} ← {safe(p.columns.get(key, ''))}: ")
+            text.append(safe(cell.text) or "(blank)")
+        if cell is not None and cell.problem:
+            text.append(f"\nrejected: {safe(cell.problem)}")
+        elif row.problem:
+            text.append(f"\nrow rejected: {safe(row.problem)}")
+        else:
+            text.append(" · read as shown" if cell is None else "")
         self.query_one("#preview-cell", Static).update(text)
 
     # -- actions -----------------------------------------------------------------------
