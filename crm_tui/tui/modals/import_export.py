@@ -187,6 +187,9 @@ class TransferScreen(ModalScreen[Any]):
         if not running:
             self.query_one("#transfer-close", Button).label = "Close"
 
+    def wait_text(self) -> str:
+        return "Wait for it to finish; it is one transaction"
+
     def _failed(self, message: str, field: str | None) -> None:
         self.set_running(False)
         self.show_error(message, field)
@@ -200,7 +203,7 @@ class TransferScreen(ModalScreen[Any]):
     @on(Button.Pressed, "#transfer-close")
     def action_close(self) -> None:
         if self.running:
-            self.notify("Wait for it to finish; it is one transaction", timeout=3)
+            self.notify(self.wait_text(), timeout=3)
             return
         self.dismiss(self.result)
 
@@ -300,6 +303,11 @@ class ImportScreen(TransferScreen):
             user=app.services.user,  # journaled as this rep's action: ctrl+z takes the import back
         )
 
+    def wait_text(self) -> str:
+        if self._job.get("mapping") is None:
+            return "Wait a moment: the file is being read for the preview (nothing is written)"
+        return super().wait_text()
+
     def running_text(self, job: dict) -> str:
         if job["mapping"] is None:
             return f"Reading {job['path'].name} (nothing is written yet)…"
@@ -330,7 +338,8 @@ class ImportScreen(TransferScreen):
         self.kind = choice["kind"]
         self.query_one("#transfer-kind", Select).value = self.kind
         self.query_one("#transfer-dayfirst", Checkbox).value = choice["dayfirst"]
-        self.start({**self._job, "kind": choice["kind"], "mapping": choice["mapping"], "dayfirst": choice["dayfirst"]})
+        self._job = {**self._job, "kind": choice["kind"], "mapping": choice["mapping"], "dayfirst": choice["dayfirst"]}
+        self.start(self._job)
 
     def summary_lines(self, result) -> list[str]:
         lines = [result.summary()[:1].upper() + result.summary()[1:]]
