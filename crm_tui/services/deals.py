@@ -102,6 +102,8 @@ class DealOps(ServiceBase):
                 out[key] = v.date(value, "expected close date")
             elif key in ("owner", "currency", "external_id"):
                 out[key] = v.text(value, key.replace("_", " ")) or (None if key == "external_id" else "")
+            elif key == "forecast_category":
+                out[key] = _category(value)
             elif key == "customer_id":
                 if value in (None, ""):
                     out[key] = None
@@ -111,7 +113,7 @@ class DealOps(ServiceBase):
             else:
                 raise ValidationError(
                     f"deals have no editable field '{key}'; use title, amount, probability, expected_close, "
-                    "owner, currency, customer_id, external_id (stages change with move/win/lose)"
+                    "owner, currency, customer_id, external_id, forecast_category (stages change with move/win/lose)"
                 )
         if "currency" in out:
             out["currency"] = (out["currency"] or "USD").upper()
@@ -186,6 +188,26 @@ class DealOps(ServiceBase):
             self._say(session, f"edit deal '{deal.title}' ({self._changed_fields(deal, data)})")
             for key, value in data.items():
                 setattr(deal, key, value)
+            self._touch(deal)
+            session.flush()
+            return deal
+
+    def set_forecast_category(self, deal_id: int, category: str | None, *, expected_version: int | None = None) -> Deal:
+        """Put an open deal in a forecast category (pipeline, best case, commit), or back in the
+        one its probability gives (None or blank)."""
+        with self._write({"deal"}, "edit") as session:
+            deal = self._get(session, Deal, deal_id)
+            self._check_version(deal, expected_version)
+            stage = session.get(Stage, deal.stage_id)
+            if stage is not None and stage.outcome != "open":
+                raise ValidationError(
+                    f"'{deal.title}' is {stage.outcome}: a closed deal's forecast category is its outcome; "
+                    "reopen it to change it"
+                )
+            chosen = _category(category)
+            said = (chosen or "its stage's default").replace("_", " ")
+            self._say(session, f"set forecast category of deal '{deal.title}' to {said}")
+            deal.forecast_category = chosen
             self._touch(deal)
             session.flush()
             return deal
@@ -493,3 +515,17 @@ class DealOps(ServiceBase):
             session.flush()
             ids.append(task.id)
         return ids
+
+
+def _category(value: object) -> str | None:
+    """A forecast category as typed ("best case", "Best_Case", "commit"), or None for blank."""
+    from crm_tui.models import FORECAST_CATEGORIES
+
+    text = str(value or "").strip().lower().replace(" ", "_").replace("-", "_")
+    if not text:
+        return None
+    if text not in FORECAST_CATEGORIES:
+        raise ValidationError(
+            f"forecast category must be pipeline, best case or commit (blank: the stage's default), not {value!r}"
+        )
+    return text

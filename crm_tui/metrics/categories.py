@@ -1,0 +1,170 @@
+"""Forecast categories: the rep's call on each open deal, and the period's forecast by category.
+
+An open deal is in the category the rep gave it (``deal.forecast_category``), else the one its
+win probability gives (its own override, else its stage's): under 50% "pipeline", 50–74% "best
+case", 75% and over "commit". A won deal is "closed". The period's forecast (Salesforce's
+forecast view) adds up, in the home currency:
+
+- ``closed``: deals won in the period (local calendar month or quarter);
+- each open category: open deals expected to close by the period's end — a deal whose expected
+  close has passed is still expected now, so it stays in the current period; a deal with no
+  expected close date is in no period (``undated`` counts them, so the screen can say so).
+
+Two grouped queries on the deal covering index (category × probability × currency; currency of
+the won ones), converted to the home currency once per group (``crm_tui.money``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, func, or_, select
+
+from crm_tui.columns import col, pk
+from crm_tui.dates import local_to_utc, local_today
+from crm_tui.metrics._common import live_deal, utc_now
+from crm_tui.models import FORECAST_CATEGORIES, Deal, Stage
+from crm_tui.money import Rates, load_rates
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+#: what each category is called on a card and a screen
+LABELS = {"pipeline": "pipeline", "best_case": "best case", "commit": "commit", "closed": "closed"}
+#: the win probability (percent) from which a deal is best case, and commit
+BEST_CASE_FROM = 50
+COMMIT_FROM = 75
+
+
+def default_category(probability: int | None) -> str:
+    """The category a win probability gives an open deal the rep has not placed."""
+    p = probability or 0
+    return "commit" if p >= COMMIT_FROM else "best_case" if p >= BEST_CASE_FROM else "pipeline"
+
+
+def category_of(chosen: str | None, probability: int | None) -> str:
+    """An open deal's category: the rep's choice, else its probability's."""
+    return chosen if chosen in FORECAST_CATEGORIES else default_category(probability)
+
+
+def next_category(current: str) -> str:
+    """The category a press of the board's key moves a deal to (pipeline → best case → commit → pipeline)."""
+    i = FORECAST_CATEGORIES.index(current) if current in FORECAST_CATEGORIES else -1
+    return FORECAST_CATEGORIES[(i + 1) % len(FORECAST_CATEGORIES)]
+
+
+@dataclass(frozen=True)
+class CategoryForecast:
+    """The period's forecast by category, in home-currency minor units."""
+
+    period: str  # "month" or "quarter"
+    start: dt.date  # first local day of the period
+    end: dt.date  # first local day after it
+    cents: dict[str, int]  # closed, commit, best_case, pipeline
+    counts: dict[str, int]
+    undated: int  # open deals with no expected close date (in no period)
+    currency: str
+    missing: frozenset[str]  # currencies left out for want of a rate
+
+    def json(self) -> dict[str, int | float]:
+        return {k: _major(self.cents[k]) for k in ("pipeline", "best_case", "commit", "closed")}
+
+
+def _major(cents: int) -> int | float:
+    return cents // 100 if cents % 100 == 0 else cents / 100
+
+
+def period_bounds(today: dt.date, period: str) -> tuple[dt.date, dt.date]:
+    """The local month or quarter holding ``today``: its first day and the first day after it."""
+    first_month = today.month if period == "month" else 3 * ((today.month - 1) // 3) + 1
+    start = dt.date(today.year, first_month, 1)
+    months = 1 if period == "month" else 3
+    m = start.month - 1 + months
+    return start, dt.date(start.year + m // 12, m % 12 + 1, 1)
+
+
+def _local_midnight(day: dt.date) -> dt.datetime:
+    """The UTC moment the rep's local ``day`` begins (a deal won at 23:59 local is in its day's month)."""
+    return local_to_utc(dt.datetime.combine(day, dt.time()))
+
+
+def category_forecast(
+    session: Session,
+    *,
+    period: str = "month",
+    now: dt.datetime | None = None,
+    owner: str | None = None,
+    rates: Rates | None = None,
+) -> CategoryForecast:
+    """The forecast by category of the local ``period`` ("month" or "quarter") holding ``now``."""
+    if period not in ("month", "quarter"):
+        raise ValueError(f"period must be month or quarter, not {period!r}")
+    now = utc_now(now)
+    start, end = period_bounds(local_today(now), period)
+    rates = rates or load_rates(session)
+    conn = session.connection()
+    stages = {
+        sid: (out, prob)
+        for sid, out, prob in conn.execute(select(pk(Stage.id), col(Stage.outcome), col(Stage.probability)))
+    }
+    open_ids = [sid for sid, (out, _p) in stages.items() if out == "open"]
+    won_ids = [sid for sid, (out, _p) in stages.items() if out == "won"]
+    mine = [col(Deal.owner) == owner] if owner is not None else []
+    sums: dict[str, list[tuple[str, int]]] = {k: [] for k in (*FORECAST_CATEGORIES, "closed")}
+    counts = dict.fromkeys(sums, 0)
+    undated = 0
+    if open_ids:
+        q = (
+            select(
+                col(Deal.stage_id),
+                col(Deal.forecast_category),
+                col(Deal.probability),
+                col(Deal.currency),
+                col(Deal.expected_close).is_(None),
+                func.sum(col(Deal.amount_cents)),
+                func.count(),
+            )
+            .where(
+                col(Deal.stage_id).in_(open_ids),
+                live_deal(),
+                or_(col(Deal.expected_close).is_(None), col(Deal.expected_close) < end),
+                *mine,
+            )
+            .group_by(
+                col(Deal.stage_id),
+                col(Deal.forecast_category),
+                col(Deal.probability),
+                col(Deal.currency),
+                col(Deal.expected_close).is_(None),
+            )
+        )
+        for sid, chosen, override, currency, no_date, cents, n in conn.execute(q):
+            if no_date:
+                undated += int(n)
+                continue
+            category = category_of(chosen, override if override is not None else stages[sid][1])
+            sums[category].append((currency, int(cents or 0)))
+            counts[category] += int(n)
+    if won_ids:
+        won = (
+            select(col(Deal.currency), func.sum(col(Deal.amount_cents)), func.count())
+            .where(
+                col(Deal.stage_id).in_(won_ids),
+                live_deal(),
+                and_(col(Deal.closed_at) >= _local_midnight(start), col(Deal.closed_at) < _local_midnight(end)),
+                *mine,
+            )
+            .group_by(col(Deal.currency))
+        )
+        for currency, cents, n in conn.execute(won):
+            sums["closed"].append((currency, int(cents or 0)))
+            counts["closed"] += int(n)
+    cents_by: dict[str, int] = {}
+    missing: set[str] = set()
+    for key, pairs in sums.items():
+        done = rates.convert(pairs)
+        cents_by[key] = done.cents
+        missing |= done.missing
+    return CategoryForecast(period, start, end, cents_by, counts, undated, rates.home, frozenset(missing))
