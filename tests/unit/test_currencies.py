@@ -21,6 +21,9 @@ from sqlalchemy import event
 from crm_tui import cli
 from crm_tui.errors import ValidationError
 from crm_tui.metrics import report, stage_summaries
+from crm_tui.queries.customer_detail import customer_detail
+from crm_tui.queries.customers import fetch_page
+from crm_tui.queries.orders import fetch_orders, order_summary
 from crm_tui.queries.pipeline import load_board
 from crm_tui.report import render
 
@@ -64,6 +67,13 @@ def test_every_total_is_converted_to_the_home_currency(book):
     assert {c.currency for c in board.cards[lead.id]} == {"EUR", "USD"}  # a card keeps its own currency
     summary = {x.name: x for x in stage_summaries(book.db, board.pipeline_id)}
     assert summary[lead.name].value_cents == 160000
+    [acme] = fetch_page(book.db)
+    assert acme.open_value_cents == 160000  # the customers' column
+    assert customer_detail(book.db, acme.id).open_total().cents == 160000  # the customer page's heading
+    orders = order_summary(book.db)
+    assert (orders.of("draft").total_cents, orders.currency, orders.mixed) == (3300, "USD", True)
+    [row] = fetch_orders(book.db)
+    assert (row.total_cents, row.currency) == (3000, "EUR")  # one order: in its own currency
 
 
 def test_a_currency_with_no_rate_is_left_out_and_named(book):
