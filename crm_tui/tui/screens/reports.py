@@ -67,8 +67,6 @@ MAIN_TILES = (
     ("cycle", "Sales cycle"),
     ("velocity", "Velocity/day"),
 )
-#: the tiles that show money (in the home currency, which their label names)
-MONEY_TILES = frozenset({"open", "weighted", "won", "avg", "velocity", "M", "V", "R", "W"})
 SEED_TILES = (
     ("M", "M demand P×Q"),
     ("C", "C customers Σc"),
@@ -334,14 +332,8 @@ class ReportsScreen(CrmScreen):
             table.clear()
 
     def _tiles(self, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]) -> None:
-        labels = dict(MAIN_TILES + SEED_TILES)
-        home = self._figures.currency
-
-        def tile(key: str) -> KpiTile:
-            found = self.query_one(f"#kpi-{key}", KpiTile)
-            if key in MONEY_TILES:  # a money figure says its currency (the home one: all converted)
-                found.label = f"{labels[key]} {home}"
-            return found
+        def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
+            return self.query_one(f"#kpi-{key}", KpiTile)
 
         tile("open").show_money(d.open_cents, f"{d.open_count:,} open deals")
         tile("weighted").show_money(d.weighted_cents, "amount × probability")
