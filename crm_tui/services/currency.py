@@ -22,6 +22,9 @@ from crm_tui.errors import ValidationError
 from crm_tui.money import DEFAULT_HOME, HOME_KEY, currency_code, parse_rate
 from crm_tui.services.base import ServiceBase
 
+#: the journal kind of a home-currency change: the home itself is a database fact (crm_meta, not
+#: journaled), so undo refuses it rather than put the rates back under the wrong home
+HOME_CHANGE = "home currency"
 #: a re-expressed rate keeps this many significant digits
 RATE_DIGITS = 12
 #: the header names a file of rates may use for each column (compared case- and space-blind)
@@ -185,7 +188,7 @@ class CurrencyOps(ServiceBase):
         """Make ``currency`` the home currency: every stored rate is re-expressed relative to it
         (which needs its rate in the old home currency; refused, naming it, without one)."""
         code = check_code(currency)
-        with self._write({"currency_rate", "crm_meta"}, "edit", f"home currency {code}") as session:
+        with self._write({"currency_rate", "crm_meta"}, HOME_CHANGE, f"home currency {code}") as session:
             old = self._home(session)
             if code == old:
                 return code

@@ -87,6 +87,8 @@ def test_a_currency_with_no_rate_is_left_out_and_named(book):
     book.set_rate("JPY", "0.0067")
     r = report(book.db, now=NOW)
     assert "unconverted" not in r and r["deals"]["open_value"] == 1600 + 6700
+    book.undo()  # a rate is one journaled change: ctrl+z takes it back
+    assert report(book.db, now=NOW)["unconverted"] == ["JPY"]
 
 
 def test_changing_the_home_currency_re_expresses_the_rates(book):
@@ -104,6 +106,8 @@ def test_changing_the_home_currency_re_expresses_the_rates(book):
     r = report(book.db, now=NOW)
     # 1,000 EUR + 500 USD × 0.909090909091 = 1,000 + 454.55 = 1,454.55 EUR
     assert (r["currency"], r["deals"]["open_value"]) == ("EUR", 1454.55)
+    with pytest.raises(ValidationError, match="cannot be undone; change it back"):
+        book.undo()  # the rates alone would go back under the wrong home
     book.set_home("USD")  # and back: the rates as they were
     assert {r.currency: r.rate for r in book.rate_book().rates} == {"EUR": Decimal("1.1"), "GBP": Decimal("1.25")}
 
