@@ -39,9 +39,20 @@ class OrderOps(ServiceBase):
                 raise ValidationError(f"a product named '{clean}' already exists; pick another name")
         return clean, key
 
-    def create_product(self, name: str, unit_price=0, *, currency: str = "USD", code: str = "") -> Product:
+    def create_product(self, name: str, unit_price=0, *, currency: str | None = None, code: str = "") -> Product:
+        """A product priced in ``currency`` (the home currency unless given)."""
+        from crm_tui.models import Meta
+        from crm_tui.money import DEFAULT_HOME, HOME_KEY, currency_code
+
         price = v.money(unit_price, "unit price")
         with self._write({"product"}, "create") as session:
+            if currency is None or not str(currency).strip():
+                meta = session.get(Meta, HOME_KEY)
+                currency = meta.value if meta is not None else DEFAULT_HOME
+            code_of = currency_code(currency)
+            if code_of is None:
+                raise ValidationError(f"a currency is a 3-letter code such as USD or EUR, not {currency!r}")
+            currency = code_of
             clean, key = self._product_name(session, name)
             sku = self._product_code(session, code)
             self._say(session, f"add product '{clean}'")
