@@ -143,7 +143,7 @@ class ReportsScreen(CrmScreen):
             "Currencies",
             key_display="$",
             id="reports.currencies",
-            tooltip="The home currency and exchange rates every total is converted with",
+            tooltip="Currencies: the home currency and the exchange rates every total is converted with",
         ),
         Binding(
             "e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"
