@@ -68,6 +68,11 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: 
             recency.label("recency"),
             func.count().label("frequency"),
             func.coalesce(func.sum(_in_home(p.c.value, p.c.currency, rates)), 0).label("monetary"),
+            # the exact sums behind it, one column per currency that converts (``_known``)
+            *(
+                func.coalesce(func.sum(case((p.c.currency == code, p.c.value), else_=0)), 0).label(f"m{i}")
+                for i, code in enumerate(_known(rates))
+            ),
         )
         .group_by(p.c.customer_id)
         .subquery("rfm")
@@ -90,7 +95,10 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: 
     # ordered by monetary counts the rows up to this one's value, ties included
     at_most = func.count().over(order_by=rfm.c.monetary)
     m = (5 * at_most + func.count().over() - 1) // func.count().over()  # whole-number division
-    scores = select(rfm.c.customer_id, rfm.c.monetary, r.label("r"), f.label("f"), m.label("m")).subquery("scores")
+    exact = [rfm.c[f"m{i}"] for i in range(len(_known(rates)))]
+    scores = select(rfm.c.customer_id, rfm.c.monetary, *exact, r.label("r"), f.label("f"), m.label("m")).subquery(
+        "scores"
+    )
     R, F, M = scores.c.r, scores.c.f, scores.c.m
     segment = case(
         (and_(R >= 4, F >= 4, M >= 4), "champions"),
@@ -100,7 +108,13 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: 
         (or_(F >= 3, M >= 4), "at risk"),
         else_="hibernating",
     )
-    return select(scores.c.customer_id, scores.c.monetary, segment.label("segment")).subquery("segmented")
+    exact = [scores.c[f"m{i}"] for i in range(len(exact))]
+    return select(scores.c.customer_id, scores.c.monetary, *exact, segment.label("segment")).subquery("segmented")
+
+
+def _known(rates: Rates) -> list[str]:
+    """The currencies that convert, home first: a column of exact sums each in ``_scored``."""
+    return [rates.home, *sorted(c for c in rates.per_unit if c != rates.home)]
 
 
 def segment_rows(
@@ -110,15 +124,15 @@ def segment_rows(
     (home currency: each segment's purchases summed per currency, each sum converted once)."""
     conv = conv if conv is not None else Converter(load_rates_conn(conn))
     seg = _scored(conn, stages, now, conv.rates)
-    counts = {name: int(n) for name, n in conn.execute(select(seg.c.segment, func.count()).group_by(seg.c.segment))}
-    p = purchases(stages, "bought")
+    known = _known(conv.rates)
     values: dict[str, int] = {}
-    for name, currency, total in conn.execute(
-        select(seg.c.segment, p.c.currency, func.sum(p.c.value))
-        .join(p, p.c.customer_id == seg.c.customer_id)
-        .group_by(seg.c.segment, p.c.currency)
-    ):
-        values[name] = values.get(name, 0) + conv.cents(int(total or 0), currency)
+    counts: dict[str, int] = {}
+    # one row per segment: its customers and its purchases summed per currency (no join back to
+    # the purchases: the per-currency sums ride along the RFM statement), each sum converted once
+    sums = [func.sum(seg.c[f"m{i}"]) for i in range(len(known))]
+    for name, n, *totals in conn.execute(select(seg.c.segment, func.count(), *sums).group_by(seg.c.segment)):
+        counts[name] = int(n)
+        values[name] = conv.total(zip(known, (int(t or 0) for t in totals)))
     return tuple(SegmentFigures(name, counts.get(name, 0), values.get(name, 0)) for name in SEGMENTS)
 
 
