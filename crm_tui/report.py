@@ -12,6 +12,8 @@
   ``activities`` has three parts: ``activities`` (blank item) holds ``total`` and the
   count per kind; ``activities.by_owner`` one item per owner with a count per kind and
   ``total``; ``activities.outcomes`` one item per outcome with ``count`` and ``share``.
+  ``currency`` (key ``home``) names the home currency every money figure is in, and
+  ``unconverted`` (key ``currency``, one row each) a currency left out for want of a rate.
 """
 
 from __future__ import annotations
@@ -61,7 +63,12 @@ def _csv(report: Report) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["section", "item", "key", "value"])
     for section, body in report.items():
-        if section == "activities":
+        if section == "currency":
+            w.writerow([section, "", "home", _cell(body)])
+        elif section == "unconverted":
+            for code in report.get("unconverted", []):
+                w.writerow([section, "", "currency", _cell(code)])
+        elif section == "activities":
             _csv_activities(w, report["activities"])
         elif isinstance(body, dict):
             for key, value in body.items():
@@ -151,8 +158,13 @@ def _text_activities(a: ActivityTotals) -> list[str]:
 def _text(r: Report, title: str | None) -> str:
     d, c, o, t = r["deals"], r["customers"], r["orders"], r["tasks"]
     demand_total = sum(m["demand"] for m in r["market_demand"])
-    out = [_safe(title or "Sales report"), ""]
+    from crm_tui.money import missing_note
+
+    out = [_safe(title or "Sales report"), f"Money in {_safe(r['currency'])} (the home currency)"]
+    if r.get("unconverted"):
+        out.append(_safe(missing_note(r.get("unconverted", []))))
     out += [
+        "",
         "Key figures",
         f"  C  customers                {c['count']:,}",
         f"  V  customer value           {money(c['value'])}",

@@ -588,6 +588,15 @@ def import_orders(conn, ctx):
     line_no = ctx.integers("line_number")
     deal = ctx.text("deal")
     owner = ctx.text("owner")
+    # An order's currency (its lines' prices are in it): blank, the home currency.
+    currency = ctx.text("currency").str.upper()
+    bad_currency = (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}")
+    ctx.reject(
+        bad_currency, currency[bad_currency].map(lambda c: f"currency must be a 3-letter code such as EUR, got {c!r}")
+    )
+    from crm_tui.money import load_rates_conn
+
+    currency = currency.where(currency != "", load_rates_conn(conn).home)
     # The order's own fields come from its first row; one bad line rejects the whole order.
     first = ~number.duplicated(keep="first")
     ref_text = ctx.text("customer_external_id")
@@ -625,6 +634,7 @@ def import_orders(conn, ctx):
             "deal_id": deal_ids,
             "status": st,
             "owner": owner,
+            "currency": currency,
             "created_at": at,
             "approved_at": at.where(st.isin(["approved", "fulfilled"]), pd.NaT),
             "fulfilled_at": at.where(st == "fulfilled", pd.NaT),
@@ -648,6 +658,8 @@ def import_orders(conn, ctx):
         if not ctx.has("created_at"):
             for k in ("created_at", "approved_at", "fulfilled_at", "cancelled_at"):
                 rec.pop(k, None)
+        if not ctx.has("currency"):  # a file without the column keeps each order's currency
+            rec.pop("currency", None)
         urows.append(rec)
         order_id[num] = oid
     _exec_updates(ctx, Order.__table__, urows)

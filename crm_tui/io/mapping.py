@@ -103,6 +103,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "unit_price",
         "line_total",
         "customer_external_id",
+        "currency",
     ),
     # one row per stage task template (a stage with none: one row, task columns blank)
     "pipelines": (
@@ -303,6 +304,7 @@ ALIASES: dict[str, dict[str, str]] = {
             "unit_price": "unit_price|unit price|priceeach|price each|price|list price|unitprice",
             "line_total": "line_total|line total|sales|amount|total|line amount|subtotal|total price|totalprice",
             "customer_external_id": _CUSTOMER_REF,
+            "currency": "currency|currency code|currencyisocode|order currency",
         }
     ),
     "pipelines": _aliases(

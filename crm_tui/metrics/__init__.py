@@ -85,31 +85,37 @@ def report_sections(
     show, so a screen can show each as it comes."""
     from crm_tui.metrics import activities, book, deals, segments
     from crm_tui.metrics._common import load_stages, utc_now
+    from crm_tui.money import Converter, load_rates_conn
 
     now = utc_now(now)
     with db.read() as session:
         conn = session.connection()
         dialect = db.dialect
         stages = load_stages(conn)
-        cells = deals.grouped_cells(conn, dialect, stages, filters)
-        f = ReportFigures(deals=deals.deal_totals(stages, cells))
+        conv = Converter(load_rates_conn(conn))  # money sums per currency, converted to the home one
+
+        def noted(f: ReportFigures) -> ReportFigures:
+            return replace(f, currency=conv.home, unconverted=frozenset(conv.missing))
+
+        cells = deals.grouped_cells(conn, dialect, stages, filters, conv)
+        f = noted(ReportFigures(deals=deals.deal_totals(stages, cells)))
         yield "deals", f
         f = replace(f, owners=deals.owner_rows(stages, cells))
         yield "owners", f
-        f = replace(f, customers=book.customer_totals(conn, stages))
+        f = noted(replace(f, customers=book.customer_totals(conn, stages, conv)))
         yield "customers", f
-        f = replace(f, orders=book.order_totals(conn, filters))
+        f = noted(replace(f, orders=book.order_totals(conn, filters, conv)))
         yield "orders", f
-        f = replace(f, market_demand=book.market_demand(conn, stages, filters))
+        f = noted(replace(f, market_demand=book.market_demand(conn, stages, filters, conv)))
         yield "market_demand", f
-        f = replace(f, revenue_by_month=deals.revenue_by_month(conn, dialect, stages, filters))
+        f = noted(replace(f, revenue_by_month=deals.revenue_by_month(conn, dialect, stages, filters, conv)))
         yield "revenue_by_month", f
         furthest = deals.furthest_counts(conn, stages, filters)
         f = replace(f, stages=deals.stage_rows(stages, cells, furthest))
         yield "stages", f
         f = replace(f, activities=activities.activity_totals(conn, filters))
         yield "activities", f
-        f = replace(f, segments=segments.segment_rows(conn, stages, now))
+        f = noted(replace(f, segments=segments.segment_rows(conn, stages, now, conv)))
         yield "segments", f
         f = replace(f, tasks=book.task_totals(conn, filters, now))
         yield "tasks", f

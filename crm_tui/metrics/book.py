@@ -26,6 +26,7 @@ from crm_tui.metrics._common import (
 )
 from crm_tui.metrics.figures import CustomerFigures, DemandFigures, OrderFigures
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product, Task
+from crm_tui.money import Converter, load_rates_conn
 
 if TYPE_CHECKING:
     from sqlalchemy import ColumnElement, Connection, Select, Subquery
@@ -45,22 +46,29 @@ def _order_values() -> Subquery:
     )
 
 
-def purchases(stages: list[StageInfo]) -> Subquery:
-    """A subquery of purchases: (customer_id, at, value cents) — won deals and fulfilled orders."""
+def _conv(conn: Connection, conv: Converter | None) -> Converter:
+    return conv if conv is not None else Converter(load_rates_conn(conn))
+
+
+def purchases(stages: list[StageInfo], name: str = "purchase") -> Subquery:
+    """A subquery of purchases: (customer_id, at, value cents, currency) — won deals and
+    fulfilled orders, each in its own currency."""
     won = ids_by_outcome(stages)["won"]
     won_deal = and_(live_deal(), col(Deal.stage_id).in_(won))
-    deals: Select[int | None, dt.datetime, int] = select(
+    deals: Select[int | None, dt.datetime, int, str] = select(
         col(Deal.customer_id).label("customer_id"),
         func.coalesce(col(Deal.closed_at), col(Deal.stage_entered_at)).label("at"),
         col(Deal.amount_cents).label("value"),
+        col(Deal.currency).label("currency"),
     ).where(won_deal, col(Deal.customer_id).is_not(None))
     ov = _order_values()
     won_deal_ids = select(pk(Deal.id)).where(won_deal)
-    orders: Select[int, dt.datetime, int] = (
+    orders: Select[int, dt.datetime, int, str] = (
         select(
             col(Order.customer_id).label("customer_id"),
             func.coalesce(col(Order.fulfilled_at), col(Order.created_at)).label("at"),
             func.coalesce(ov.c.value, 0).label("value"),
+            col(Order.currency).label("currency"),
         )
         .select_from(Order)
         .outerjoin(ov, ov.c.order_id == pk(Order.id))
@@ -70,15 +78,16 @@ def purchases(stages: list[StageInfo]) -> Subquery:
             or_(col(Order.deal_id).is_(None), col(Order.deal_id).not_in(won_deal_ids)),
         )
     )
-    return union_all(deals, orders).subquery("purchase")
+    return union_all(deals, orders).subquery(name)
 
 
-def customer_totals(conn: Connection, stages: list[StageInfo]) -> CustomerFigures:
-    """``customers``: C = live customers, V = Σ purchase values (all time, all owners)."""
+def customer_totals(conn: Connection, stages: list[StageInfo], conv: Converter | None = None) -> CustomerFigures:
+    """``customers``: C = live customers, V = Σ purchase values (all time, all owners; home currency)."""
+    conv = _conv(conn, conv)
     count = conn.execute(select(func.count()).select_from(Customer).where(col(Customer.deleted_at).is_(None))).scalar()
     p = purchases(stages)
-    value = conn.execute(select(func.coalesce(func.sum(p.c.value), 0))).scalar()
-    return CustomerFigures(int(count or 0), int(value or 0))
+    sums = conn.execute(select(p.c.currency, func.coalesce(func.sum(p.c.value), 0)).group_by(p.c.currency))
+    return CustomerFigures(int(count or 0), conv.total((c, int(v or 0)) for c, v in sums))
 
 
 def _live_order(filters: Filters) -> ColumnElement[bool]:
@@ -89,16 +98,21 @@ def _live_order(filters: Filters) -> ColumnElement[bool]:
     )
 
 
-def order_totals(conn: Connection, filters: Filters) -> OrderFigures:
-    """``orders``: O = orders not cancelled, W = Σ of their line values."""
+def order_totals(conn: Connection, filters: Filters, conv: Converter | None = None) -> OrderFigures:
+    """``orders``: O = orders not cancelled, W = Σ of their line values (home currency)."""
+    conv = _conv(conn, conv)
     count = conn.execute(select(func.count()).select_from(Order).where(_live_order(filters))).scalar()
-    value = conn.execute(
-        select(func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0))
+    sums = conn.execute(
+        select(
+            col(Order.currency),
+            func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0),
+        )
         .select_from(OrderLine)
         .join(Order, pk(Order.id) == col(OrderLine.order_id))
         .where(_live_order(filters))
-    ).scalar()
-    return OrderFigures(int(count or 0), int(value or 0))
+        .group_by(col(Order.currency))
+    )
+    return OrderFigures(int(count or 0), conv.total((c, int(v or 0)) for c, v in sums))
 
 
 def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTotals:
@@ -135,18 +149,28 @@ def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTot
     }
 
 
-def market_demand(conn: Connection, stages: list[StageInfo], filters: Filters) -> tuple[DemandFigures, ...]:
-    """M = P × Q per product: Σ quantity on open deals' lines × the product's unit price."""
+def market_demand(
+    conn: Connection, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
+) -> tuple[DemandFigures, ...]:
+    """M = P × Q per product: Σ quantity on open deals' lines × the product's unit price, the
+    price in the home currency (a product priced in a currency with no rate is left out, named)."""
+    conv = _conv(conn, conv)
     open_ids = ids_by_outcome(stages)["open"]
     qty = func.sum(col(DealProduct.quantity)).label("qty")
     q = (
-        select(col(Product.name), col(Product.unit_price_cents), qty)
+        select(col(Product.name), col(Product.unit_price_cents), qty, col(Product.currency))
         .select_from(DealProduct)
         .join(Deal, pk(Deal.id) == col(DealProduct.deal_id))
         .join(Product, pk(Product.id) == col(DealProduct.product_id))
         .where(live_deal(), col(Deal.stage_id).in_(open_ids), owner_cond(col(Deal.owner), filters))
-        .group_by(pk(Product.id), col(Product.name), col(Product.unit_price_cents))
+        .group_by(pk(Product.id), col(Product.name), col(Product.unit_price_cents), col(Product.currency))
         .having(qty > 0)
         .order_by((qty * col(Product.unit_price_cents)).desc(), col(Product.name))
     )
-    return tuple(DemandFigures(name, int(q_), int(price)) for name, price, q_ in conn.execute(q))
+    rows = [
+        DemandFigures(name, int(q_), conv.cents(int(price), currency))
+        for name, price, q_, currency in conn.execute(q)
+        if conv.known(currency)
+    ]
+    rows.sort(key=lambda r: -r.demand_cents)  # converted prices may reorder them (stable: names stay in order)
+    return tuple(rows)

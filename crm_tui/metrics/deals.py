@@ -32,6 +32,7 @@ from crm_tui.metrics._common import (
 )
 from crm_tui.metrics.figures import DealFigures, MonthFigures, OwnerFigures, StageFigures
 from crm_tui.models import Deal, StageChange
+from crm_tui.money import Converter, load_rates_conn
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Label
@@ -64,6 +65,29 @@ class _Cell:
     cycle_days: float = 0.0
     cycle_n: int = 0
 
+    def add(self, other: _Cell) -> None:
+        self.count += other.count
+        self.value += other.value
+        self.override_cp += other.override_cp
+        self.default_amount += other.default_amount
+        self.cycle_days += other.cycle_days
+        self.cycle_n += other.cycle_n
+
+
+def converter(conn: Connection, conv: Converter | None) -> Converter:
+    """``conv``, or one on the database's rates (a figure asked for alone)."""
+    return conv if conv is not None else Converter(load_rates_conn(conn))
+
+
+def _in_home(conv: Converter, currency: str, n: int, value: int, ocp: int, damt: int) -> _Cell:
+    """One currency's sums of a group in home minor units (the deal count whatever the rate:
+    a deal without a rate still counts as a deal; its money is left out and named)."""
+    if not conv.known(currency):
+        return _Cell(int(n))
+    return _Cell(
+        int(n), conv.cents(int(value), currency), conv.cents(int(ocp), currency), conv.cents(int(damt), currency)
+    )
+
 
 def _weight_sums() -> tuple[Label[int], Label[int], Label[int], Label[int]]:
     override_cp = bigint(col(Deal.amount_cents)) * col(Deal.probability)  # 214,748.37 at 100% passes 32 bits
@@ -81,9 +105,11 @@ def _weight_sums() -> tuple[Label[int], Label[int], Label[int], Label[int]]:
 
 
 def grouped_cells(
-    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters
+    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
 ) -> dict[tuple[int, str], _Cell]:
-    """(stage_id, owner) → sums over counted deals: one GROUP BY query."""
+    """(stage_id, owner) → sums over counted deals in the home currency: one GROUP BY query
+    (per currency too; each currency's sums converted once)."""
+    conv = converter(conn, conv)
     ids = ids_by_outcome(stages)
     closed = ids["won"] + ids["lost"]
     q = (
@@ -104,13 +130,16 @@ def grouped_cells(
                 0.0,
             ),
             func.count(case((col(Deal.stage_id).in_(ids["won"]), col(Deal.closed_at)))),
+            col(Deal.currency),
         )
         .where(counted_deal(filters, ids["open"], closed))
-        .group_by(col(Deal.stage_id), col(Deal.owner))
+        .group_by(col(Deal.stage_id), col(Deal.owner), col(Deal.currency))
     )
     cells: dict[tuple[int, str], _Cell] = {}
-    for stage_id, owner, n, value, ocp, damt, cdays, cn in conn.execute(q):
-        cells[(stage_id, owner)] = _Cell(n, int(value), int(ocp), int(damt), float(cdays or 0.0), int(cn))
+    for stage_id, owner, n, value, ocp, damt, cdays, cn, currency in conn.execute(q):
+        cell = _in_home(conv, currency, n, value, ocp, damt)
+        cell.cycle_days, cell.cycle_n = float(cdays or 0.0), int(cn)
+        cells.setdefault((stage_id, owner), _Cell()).add(cell)
     return cells
 
 
@@ -267,17 +296,20 @@ def stage_rows(
 
 
 def stage_summaries(db: Database, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
-    """Kanban headers of one pipeline: count, value and weighted value per stage."""
+    """Kanban headers of one pipeline: count, value and weighted value per stage (home currency)."""
     with db.read() as session:
         conn = session.connection()
+        conv = converter(conn, None)
         stages = load_stages(conn, pipeline_id)
         ids = ids_by_outcome(stages)
         q = (
-            select(col(Deal.stage_id), *_weight_sums())
+            select(col(Deal.stage_id), *_weight_sums(), col(Deal.currency))
             .where(counted_deal(filters, ids["open"], ids["won"] + ids["lost"]))
-            .group_by(col(Deal.stage_id))
+            .group_by(col(Deal.stage_id), col(Deal.currency))
         )
-        cells = {sid: _Cell(n, int(v), int(ocp), int(damt)) for sid, n, v, ocp, damt in conn.execute(q)}
+        cells: dict[int, _Cell] = {}
+        for sid, n, v, ocp, damt, currency in conn.execute(q):
+            cells.setdefault(sid, _Cell()).add(_in_home(conv, currency, n, v, ocp, damt))
     figs = stage_figures(stages, {(sid, ""): c for sid, c in cells.items()})
     return [
         StageSummary(s.id, s.name, s.outcome, figs[s.id][0], figs[s.id][1], cp_to_cents(figs[s.id][2])) for s in stages
@@ -303,13 +335,14 @@ def rotting_deal_ids(db: Database, pipeline_id: int, now: dt.datetime | None = N
 
 
 def revenue_by_month(
-    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters
+    conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
 ) -> tuple[MonthFigures, ...]:
-    """Won value per 'YYYY-MM' of closed_at within the period, oldest first."""
+    """Won value (home currency) per 'YYYY-MM' of closed_at within the period, oldest first."""
+    conv = converter(conn, conv)
     won = ids_by_outcome(stages)["won"]
     month = per_engine.month_key(col(Deal.closed_at), dialect).label("month")
     q = (
-        select(month, func.sum(col(Deal.amount_cents)))
+        select(month, func.sum(col(Deal.amount_cents)), col(Deal.currency))
         .where(
             live_deal(),
             col(Deal.stage_id).in_(won),
@@ -317,10 +350,13 @@ def revenue_by_month(
             period_cond(filters),
             owner_cond(col(Deal.owner), filters),
         )
-        .group_by(month)
+        .group_by(month, col(Deal.currency))
         .order_by(month)
     )
-    return tuple(MonthFigures(m, int(v)) for m, v in conn.execute(q))
+    totals: dict[str, int] = {}
+    for m, v, currency in conn.execute(q):
+        totals[m] = totals.get(m, 0) + conv.cents(int(v), currency)
+    return tuple(MonthFigures(m, v) for m, v in sorted(totals.items()))
 
 
 def forecast_by_month(
@@ -344,12 +380,14 @@ def forecast_by_month(
         ).label("month")
         sums = _weight_sums()
         q = (
-            select(month, col(Deal.stage_id), sums[2], sums[3])
+            select(month, col(Deal.stage_id), sums[2], sums[3], col(Deal.currency))
             .where(live_deal(), col(Deal.stage_id).in_(open_ids), owner_cond(col(Deal.owner), filters))
-            .group_by(month, col(Deal.stage_id))
+            .group_by(month, col(Deal.stage_id), col(Deal.currency))
         )
         prob = {s.id: s.probability for s in stages}
+        conv = converter(conn, None)
         totals: dict[str, int] = defaultdict(int)
-        for m, sid, ocp, damt in conn.execute(q):
-            totals[m] += weighted_cent_pct(ocp, damt, prob[sid])
+        for m, sid, ocp, damt, currency in conn.execute(q):
+            c = _in_home(conv, currency, 0, 0, ocp, damt)
+            totals[m] += weighted_cent_pct(c.override_cp, c.default_amount, prob[sid])
     return [(m, cp_to_cents(totals[m])) for m in sorted(totals)]

@@ -250,13 +250,17 @@ class ReportFigures:
     segments: tuple[SegmentFigures, ...] | None = None
     revenue_by_month: tuple[MonthFigures, ...] | None = None
     activities: ActivityFigures | None = None
+    #: the home currency every money figure is in, and the currencies left out for want of a rate
+    currency: str = "USD"
+    unconverted: frozenset[str] = frozenset()
 
     @property
     def complete(self) -> bool:
         return all(getattr(self, f.name) is not None for f in fields(self))
 
     def json(self) -> Report:
-        """The report's JSON shape (DESIGN §5), keys in ``REPORT_KEYS`` order."""
+        """The report's JSON shape (DESIGN §5), keys in ``REPORT_KEYS`` order after ``currency`` (the
+        home currency of every money figure); ``unconverted`` lists the currencies left out."""
         c, d, st, ow, t, o, m, sg, rv, ac = (
             self.customers,
             self.deals,
@@ -273,7 +277,8 @@ class ReportFigures:
             raise ValueError("the report is not complete yet")
         if m is None or sg is None or rv is None or ac is None:
             raise ValueError("the report is not complete yet")
-        return {
+        out: Report = {
+            "currency": self.currency,
             "customers": c.json(),
             "deals": d.json(),
             "stages": [s.json() for s in st],
@@ -285,3 +290,6 @@ class ReportFigures:
             "revenue_by_month": [x.json() for x in rv],
             "activities": ac.json(),
         }
+        if self.unconverted:
+            out["unconverted"] = sorted(self.unconverted)
+        return out

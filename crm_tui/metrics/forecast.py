@@ -53,6 +53,7 @@ from sqlalchemy import func, select
 from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import live_deal, utc_now
 from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange
+from crm_tui.money import Rates, load_rates_conn
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -84,6 +85,7 @@ class DealPast:
     amount_changes: list[tuple[dt.datetime, int]] = field(default_factory=list)  # (at, amount before it)
     expected_close: dt.date | None = None  # now
     expected_changes: list[tuple[dt.datetime, dt.date | None]] = field(default_factory=list)
+    currency: str = ""  # its own (blank: the home currency); the weighted pipeline converts it
 
     def stage_at(self, t: dt.datetime) -> tuple[int, dt.datetime]:
         """(stage id or UNKNOWN, when it entered it) at ``t``."""
@@ -121,6 +123,7 @@ class Book:
     probability: dict[int, int]  # stage id → win %
     closed_stages: frozenset[int]
     first_open: dict[int, int]  # pipeline id → its first open stage
+    rates: Rates | None = None  # the weighted pipeline's sums per currency are converted with them
 
 
 @dataclass(frozen=True)
@@ -336,7 +339,7 @@ def _learned(
 def _baseline(book: Book, origin: dt.datetime, month_end: dt.datetime, open_deals: Iterable[DealPast]) -> int:
     """The stage-probability weighted pipeline expected by ``month_end``: each open deal with no
     expected close, or one before the month's end, at its stage's % (then)."""
-    total = 0
+    per_currency: dict[str, int] = defaultdict(int)  # cent-percent, summed per currency, converted once each
     last_day = (month_end - dt.timedelta(days=1)).date()
     for d in open_deals:
         expected = d.expected_at(origin)
@@ -345,7 +348,9 @@ def _baseline(book: Book, origin: dt.datetime, month_end: dt.datetime, open_deal
         stage = d.stage_at(origin)[0]
         if stage == UNKNOWN:
             stage = book.first_open.get(d.pipeline_id, UNKNOWN)
-        total += d.value_at(origin) * book.probability.get(stage, 0)
+        per_currency[d.currency] += d.value_at(origin) * book.probability.get(stage, 0)
+    rates = book.rates
+    total = rates.convert(per_currency.items()).cents if rates is not None else sum(per_currency.values())
     return round(total / 100)
 
 
@@ -379,10 +384,12 @@ def load_book(db: Database) -> Book:
             col(Deal.closed_at),
             col(Deal.amount_cents),
             col(Deal.expected_close),
+            col(Deal.currency),
         ).where(live_deal())
-        for did, pid, sid, created, closed, amount, expected in conn.execute(q):
+        rates = load_rates_conn(conn)
+        for did, pid, sid, created, closed, amount, expected, currency in conn.execute(q):
             deals[did] = DealPast(
-                did, pid, created, closed, outcome.get(sid, "open"), int(amount), None, [], [], expected
+                did, pid, created, closed, outcome.get(sid, "open"), int(amount), None, [], [], expected, [], currency
             )
         lines = (
             select(
@@ -428,7 +435,7 @@ def load_book(db: Database) -> Book:
             if "expected_close" in before:
                 d.expected_changes.append((at, before["expected_close"]))
     closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
-    return Book(list(deals.values()), probability, closed_stages, first_open)
+    return Book(list(deals.values()), probability, closed_stages, first_open, rates)
 
 
 # -- what callers use ----------------------------------------------------------------------------

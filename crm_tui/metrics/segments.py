@@ -39,17 +39,27 @@ from crm_tui.metrics._common import StageInfo, load_stages, per_engine, utc_now
 from crm_tui.metrics.book import purchases
 from crm_tui.metrics.figures import SegmentFigures
 from crm_tui.models import UTCDateTime
+from crm_tui.money import Converter, Rates, load_rates_conn
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Subquery
+    from sqlalchemy import ColumnElement, Connection, Subquery
 
     from crm_tui.db import Database
 
 SEGMENTS = ("champions", "loyal", "potential", "new", "at risk", "hibernating")
 
 
-def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subquery:
-    """Per purchasing customer: customer_id, monetary (cents), segment — one statement."""
+def _in_home(value: ColumnElement[int], currency: ColumnElement[str], rates: Rates) -> ColumnElement[float]:
+    """A purchase's value in home minor units for ranking customers by M (the home currency's as
+    it is; another's times its rate, as a float: ranking only, the sums shown are converted
+    exactly in Python; a currency with no rate counts 0)."""
+    others = [(currency == code, value * literal(float(r))) for code, r in sorted(rates.per_unit.items())]
+    return case((currency == rates.home, value), *others, else_=0)
+
+
+def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: Rates | None = None) -> Subquery:
+    """Per purchasing customer: customer_id, monetary (home units, for ranking), segment — one statement."""
+    rates = rates if rates is not None else load_rates_conn(conn)
     p = purchases(stages)
     recency = per_engine.days_between(func.max(p.c.at), literal(now, UTCDateTime), conn.dialect)
     rfm = (
@@ -57,7 +67,12 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subq
             p.c.customer_id.label("customer_id"),
             recency.label("recency"),
             func.count().label("frequency"),
-            func.coalesce(func.sum(p.c.value), 0).label("monetary"),
+            func.coalesce(func.sum(_in_home(p.c.value, p.c.currency, rates)), 0).label("monetary"),
+            # the exact sums behind it, one column per currency that converts (``_known``)
+            *(
+                func.coalesce(func.sum(case((p.c.currency == code, p.c.value), else_=0)), 0).label(f"m{i}")
+                for i, code in enumerate(_known(rates))
+            ),
         )
         .group_by(p.c.customer_id)
         .subquery("rfm")
@@ -80,7 +95,10 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subq
     # ordered by monetary counts the rows up to this one's value, ties included
     at_most = func.count().over(order_by=rfm.c.monetary)
     m = (5 * at_most + func.count().over() - 1) // func.count().over()  # whole-number division
-    scores = select(rfm.c.customer_id, rfm.c.monetary, r.label("r"), f.label("f"), m.label("m")).subquery("scores")
+    exact = [rfm.c[f"m{i}"] for i in range(len(_known(rates)))]
+    scores = select(rfm.c.customer_id, rfm.c.monetary, *exact, r.label("r"), f.label("f"), m.label("m")).subquery(
+        "scores"
+    )
     R, F, M = scores.c.r, scores.c.f, scores.c.m
     segment = case(
         (and_(R >= 4, F >= 4, M >= 4), "champions"),
@@ -90,19 +108,32 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> Subq
         (or_(F >= 3, M >= 4), "at risk"),
         else_="hibernating",
     )
-    return select(scores.c.customer_id, scores.c.monetary, segment.label("segment")).subquery("segmented")
+    exact = [scores.c[f"m{i}"] for i in range(len(exact))]
+    return select(scores.c.customer_id, scores.c.monetary, *exact, segment.label("segment")).subquery("segmented")
 
 
-def segment_rows(conn: Connection, stages: list[StageInfo], now: dt.datetime) -> tuple[SegmentFigures, ...]:
-    """The ``segments`` section: every segment (zeros included) with customer count and value."""
-    seg = _scored(conn, stages, now)
-    found = {
-        name: (int(n), int(total or 0))
-        for name, n, total in conn.execute(
-            select(seg.c.segment, func.count(), func.sum(seg.c.monetary)).group_by(seg.c.segment)
-        )
-    }
-    return tuple(SegmentFigures(name, *found.get(name, (0, 0))) for name in SEGMENTS)
+def _known(rates: Rates) -> list[str]:
+    """The currencies that convert, home first: a column of exact sums each in ``_scored``."""
+    return [rates.home, *sorted(c for c in rates.per_unit if c != rates.home)]
+
+
+def segment_rows(
+    conn: Connection, stages: list[StageInfo], now: dt.datetime, conv: Converter | None = None
+) -> tuple[SegmentFigures, ...]:
+    """The ``segments`` section: every segment (zeros included) with customer count and value
+    (home currency: each segment's purchases summed per currency, each sum converted once)."""
+    conv = conv if conv is not None else Converter(load_rates_conn(conn))
+    seg = _scored(conn, stages, now, conv.rates)
+    known = _known(conv.rates)
+    values: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    # one row per segment: its customers and its purchases summed per currency (no join back to
+    # the purchases: the per-currency sums ride along the RFM statement), each sum converted once
+    sums = [func.sum(seg.c[f"m{i}"]) for i in range(len(known))]
+    for name, n, *totals in conn.execute(select(seg.c.segment, func.count(), *sums).group_by(seg.c.segment)):
+        counts[name] = int(n)
+        values[name] = conv.total(zip(known, (int(t or 0) for t in totals)))
+    return tuple(SegmentFigures(name, counts.get(name, 0), values.get(name, 0)) for name in SEGMENTS)
 
 
 def customer_segments(db: Database, now: dt.datetime | None = None) -> dict[int, str]:

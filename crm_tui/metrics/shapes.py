@@ -3,7 +3,7 @@ section function builds and what ``crm_tui.report.render`` reads. Plain dicts at
 
 from __future__ import annotations
 
-from typing import TypeAlias, TypedDict
+from typing import NotRequired, TypeAlias, TypedDict
 
 #: money as a JSON number in major units (an int when it is whole)
 Major: TypeAlias = float | int
@@ -109,8 +109,11 @@ class ActivityTotals(TypedDict):
 
 
 class Report(TypedDict):
-    """The whole report, keys in ``REPORT_KEYS`` order."""
+    """The whole report: the home currency every money figure is in, then the sections in
+    ``REPORT_KEYS`` order; ``unconverted`` (only when some) names the currencies with no rate,
+    whose amounts every figure left out."""
 
+    currency: str
     customers: CustomerTotals
     deals: DealTotals
     stages: list[StageRow]
@@ -121,3 +124,4 @@ class Report(TypedDict):
     segments: list[SegmentRow]
     revenue_by_month: list[MonthRow]
     activities: ActivityTotals
+    unconverted: NotRequired[list[str]]

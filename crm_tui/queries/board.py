@@ -9,6 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # plain data: the widgets draw it and may not reach the database's modules
+    from crm_tui.money import Rates
 
 CLOSED_DAYS = 30
 CARDS_PER_COLUMN = 200  # the first window of each column; grows on demand
@@ -68,6 +72,13 @@ class Board:
     cards: dict[int, list[Card]] = field(default_factory=dict)
     headers: dict[int, Header] = field(default_factory=dict)
     closed_days: int = CLOSED_DAYS
+    #: the headers' money is in ``rates.home``; ``missing``: currencies left out for want of a rate
+    rates: Rates | None = None
+    missing: frozenset[str] = frozenset()
+
+    @property
+    def currency(self) -> str:
+        return self.rates.home if self.rates is not None else "USD"
 
     def has_more(self, stage_id: int) -> bool:
         """True when the column's header counts more deals than the board holds."""
@@ -98,16 +109,19 @@ class Board:
         if self.cards[src.id][found[1]].amount_cents != amount_cents:
             return False  # the board is older than an edit: the reload shows both
         card = self.cards[src.id].pop(found[1])
+        # the headers are in the home currency: the card's amount converted (0 when its
+        # currency has no rate: the headers left it out and say so)
+        home_cents = (self.rates.to_home(amount_cents, card.currency) or 0) if self.rates is not None else amount_cents
 
         def weight(stage: StageCol) -> int:
-            return amount_cents * (probability if probability is not None else stage.probability)
+            return home_cents * (probability if probability is not None else stage.probability)
 
         def shifted(stage: StageCol, sign: int) -> Header:
             h = self.headers.get(stage.id, Header())
             return make_header(
                 stage.outcome,
                 h.count + sign,
-                h.value_cents + sign * amount_cents,
+                h.value_cents + sign * home_cents,
                 h.cent_percent + sign * weight(stage),
             )
 

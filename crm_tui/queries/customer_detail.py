@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, select
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.models import Contact, Customer, Deal, Note, Order, OrderLine, Stage, Task
+from crm_tui.money import Converted, Rates, load_rates
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -64,6 +65,7 @@ class OrderLineSummary:
     status: str
     value_cents: int
     created_at: dt.datetime
+    currency: str = "USD"  # the order's own
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,18 @@ class CustomerDetail:
     done_tasks: list[TaskLine]
     orders: list[OrderLineSummary]
     notes: list[NoteLine] = field(default_factory=list)  # newest first, at most ``note_limit``
+    #: the home currency and rates its open deals' total is converted with
+    rates: Rates = field(default_factory=Rates)
+
+    def open_total(self) -> Converted:
+        """Σ its open deals in the home currency (summed per currency, each sum converted once;
+        a currency with no rate left out and named)."""
+        sums: dict[str, int] = {}
+        for deal in self.deals:
+            if deal.outcome == "open":
+                sums[deal.currency] = sums.get(deal.currency, 0) + deal.amount_cents
+        return self.rates.convert(sums.items())
+
     # its notes, done activities, stage changes and orders in time: crm_tui.queries.timeline
 
 
@@ -148,12 +162,21 @@ def customer_detail(
         ]
         value = func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0)
         orders = [
-            OrderLineSummary(r[0], r[1], r[2], int(r[3] or 0), r[4])
+            OrderLineSummary(r[0], r[1], r[2], int(r[3] or 0), r[4], r[5] or "USD")
             for r in conn.execute(
-                select(pk(Order.id), col(Order.number), col(Order.status), value, col(Order.created_at))
+                select(
+                    pk(Order.id),
+                    col(Order.number),
+                    col(Order.status),
+                    value,
+                    col(Order.created_at),
+                    col(Order.currency),
+                )
                 .outerjoin(OrderLine, col(OrderLine.order_id) == pk(Order.id))
                 .where(col(Order.customer_id) == customer_id)
-                .group_by(pk(Order.id), col(Order.number), col(Order.status), col(Order.created_at))
+                .group_by(
+                    pk(Order.id), col(Order.number), col(Order.status), col(Order.created_at), col(Order.currency)
+                )
                 .order_by(col(Order.created_at).desc(), pk(Order.id).desc())
             )
         ]
@@ -167,7 +190,8 @@ def customer_detail(
                 .limit(note_limit)
             )
         ]
-    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders, notes)
+        rates = load_rates(session)
+    return CustomerDetail(customer, contacts, deals, open_tasks, done_tasks, orders, notes, rates)
 
 
 def deal_notes(db: Database, deal_id: int, *, limit: int = 200) -> list[NoteLine]:

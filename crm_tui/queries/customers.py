@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, false, func, literal, or_, select, tuple_
 from crm_tui import engines
 from crm_tui.columns import col, pk
 from crm_tui.models import Customer, Deal, Stage
+from crm_tui.money import Rates, load_rates_conn
 from crm_tui.queries.customer_types import (  # noqa: F401 (re-exported)
     SORT_KEYS,
     CustomerFilter,
@@ -291,12 +292,16 @@ def _after(key_col: Mapped[str] | Mapped[dt.datetime], descending: bool) -> Colu
 
 
 def _open_value_by_customer(page: CTE) -> Subquery:
-    """Σ amount of live open deals per customer, only for the ids in ``page``."""
+    """Σ amount of live open deals in the home currency per customer, only for the ids in ``page``
+    (their deals in other currencies are converted and added by ``_foreign_open_values``)."""
     return (
         select(col(Deal.customer_id).label("customer_id"), func.sum(col(Deal.amount_cents)).label("open_value"))
         .join(Stage, pk(Stage.id) == col(Deal.stage_id))
         .where(
-            col(Stage.outcome) == "open", col(Deal.deleted_at).is_(None), col(Deal.customer_id).in_(select(page.c.id))
+            col(Stage.outcome) == "open",
+            col(Deal.deleted_at).is_(None),
+            col(Deal.customer_id).in_(select(page.c.id)),
+            col(Deal.currency) == bindparam("home_currency"),
         )
         .group_by(col(Deal.customer_id))
         .subquery("open_value")
@@ -357,7 +362,10 @@ def _fetch(conn: Connection, plan: _Plan, sort: Sort, at: int | Keyset, limit: i
     )
     if isinstance(at, Keyset):
         values.update(after_value=at.value, after_id=at.id)
+    rates = load_rates_conn(conn)
+    values["home_currency"] = rates.home
     rows = conn.execute(_page_statement(plan.shape, sort.column, sort.descending, keyset), values).all()
+    foreign = _foreign_open_values(conn, rates, [r.id for r in rows]) if rates.per_unit and rows else {}
     out = []
     for r in rows:
         updated = r.updated_at
@@ -374,11 +382,33 @@ def _fetch(conn: Connection, plan: _Plan, sort: Sort, at: int | Keyset, limit: i
                 r.phone,
                 r.industry,
                 r.tags,
-                int(r[-1] or 0),
+                int(r[-1] or 0) + foreign.get(r.id, 0),
                 updated,
                 sort_value,
             )
         )
+    return out
+
+
+def _foreign_open_values(conn: Connection, rates: Rates, ids: list[int]) -> dict[int, int]:
+    """customer id → Σ its live open deals in the currencies that have a rate, converted to the
+    home currency (summed per currency, each sum converted once); one query for the page's ids.
+    A currency with no rate is left out of the column, as from every total."""
+    q = (
+        select(col(Deal.customer_id), col(Deal.currency), func.sum(col(Deal.amount_cents)))
+        .join(Stage, pk(Stage.id) == col(Deal.stage_id))
+        .where(
+            col(Stage.outcome) == "open",
+            col(Deal.deleted_at).is_(None),
+            col(Deal.customer_id).in_(ids),
+            col(Deal.currency).in_(sorted(rates.per_unit)),
+        )
+        .group_by(col(Deal.customer_id), col(Deal.currency))
+    )
+    out: dict[int, int] = {}
+    for cid, currency, cents in conn.execute(q):
+        if cid is not None:
+            out[cid] = out.get(cid, 0) + (rates.to_home(int(cents or 0), currency) or 0)
     return out
 
 

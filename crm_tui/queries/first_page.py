@@ -27,7 +27,8 @@ WITH page AS (
 SELECT page.id, page.name, page.status, page.owner, page.email, page.phone, page.industry, page.tags,
        page.updated_at, page.name_key,
        (SELECT coalesce(sum(deal.amount_cents), 0) FROM deal JOIN stage ON stage.id = deal.stage_id
-        WHERE deal.customer_id = page.id AND deal.deleted_at IS NULL AND stage.outcome = 'open')
+        WHERE deal.customer_id = page.id AND deal.deleted_at IS NULL AND stage.outcome = 'open'
+          AND deal.currency = coalesce((SELECT value FROM crm_meta WHERE key = 'home_currency'), 'USD'))
 FROM page ORDER BY page.name_key, page.id
 """
 
@@ -64,6 +65,8 @@ def quick_first_page(path: Path, limit: int) -> tuple[int, list[CustomerRow]] | 
         if version is None or int(version[0]) < 1:
             return None
         con.execute("BEGIN")  # one snapshot for the count and the page
+        if con.execute("SELECT 1 FROM currency_rate LIMIT 1").fetchone() is not None:
+            return None  # deals in other currencies to convert: the full path does it
         total = con.execute("SELECT count(*) FROM customer WHERE deleted_at IS NULL").fetchone()[0]
         rows = con.execute(_PAGE_SQL, (int(limit),)).fetchall()
     except (sqlite3.Error, ValueError):

@@ -33,6 +33,7 @@ class OrderRow:
     owner: str
     created_at: dt.datetime
     version: int
+    currency: str = ""  # its currency when it is not the home one (blank: the home currency)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class OrderSummary:
     """Counts and totals per status (of every status, whatever the list's status filter)."""
 
     by_status: dict[str, StatusFigures]
+    currency: str = "USD"  # the home currency the totals are in
+    mixed: bool = False  # some orders are in another currency (converted, or left out when ``missing``)
+    missing: frozenset[str] = frozenset()  # currencies with no rate: left out of the totals
 
     def of(self, status: str) -> StatusFigures:
         return self.by_status.get(status, StatusFigures())
@@ -84,6 +88,7 @@ class OrderDetail:
     cancelled_at: dt.datetime | None
     version: int
     lines: list[OrderLineView]
+    currency: str = "USD"  # the order's own: its lines' prices and total are in it
 
     @property
     def total_cents(self) -> int:
@@ -97,6 +102,7 @@ class ProductChoice:
     id: int
     name: str
     unit_price_cents: int
+    currency: str = "USD"  # an order's lines are in one currency: their products'
 
 
 @dataclass(frozen=True)

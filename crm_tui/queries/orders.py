@@ -23,6 +23,7 @@ from sqlalchemy import bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product
+from crm_tui.money import Converter, load_rates_conn
 from crm_tui.queries.order_types import (  # noqa: F401 (re-exported)
     ORDER_STATUSES,
     DraftLine,
@@ -92,6 +93,7 @@ def _page_statement(status: bool, owner: bool, keyset: bool) -> Select[tuple[Any
             col(Order.owner),
             col(Order.created_at),
             col(Order.version),
+            col(Order.currency),
         )
         .where(*_where(status, owner, keyset))
         .order_by(pk(Order.id).desc())
@@ -121,6 +123,7 @@ def _page_statement(status: bool, owner: bool, keyset: bool) -> Select[tuple[Any
             page.c.owner,
             page.c.created_at,
             page.c.version,
+            page.c.currency,
         )
         .select_from(page)
         .join(Customer, pk(Customer.id) == page.c.customer_id)
@@ -134,8 +137,22 @@ def _fetch(conn: Connection, filt: OrderFilter, at: int | None, after: int | Non
     if after is not None:
         values.update(after_id=after, page_offset=0)
     rows = conn.execute(_page_statement(*_shape(filt), after is not None), values).all()
+    home = load_rates_conn(conn).home
     return [
-        OrderRow(r[0], r[1], r[2], r[3], r[4], int(r[5] or 0), int(r[6] or 0), r[7], _aware(r[8]), r[9]) for r in rows
+        OrderRow(
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            int(r[5] or 0),
+            int(r[6] or 0),
+            r[7],
+            _aware(r[8]),
+            r[9],
+            "" if (r[10] or home) == home else r[10],
+        )
+        for r in rows
     ]
 
 
@@ -192,19 +209,28 @@ def order_summary(db: Database, owner: str | None = None) -> OrderSummary:
         counts: dict[str, int] = dict(
             conn.execute(select(col(Order.status), func.count()).where(*conds).group_by(col(Order.status))).all()
         )
-        totals: dict[str, int | None] = dict(
-            conn.execute(
-                select(
-                    col(Order.status),
-                    func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)),
-                )
-                .select_from(OrderLine)
-                .join(Order, pk(Order.id) == col(OrderLine.order_id))
-                .where(*conds)
-                .group_by(col(Order.status))
-            ).all()
-        )
-    return OrderSummary({status: StatusFigures(int(n), int(totals.get(status) or 0)) for status, n in counts.items()})
+        conv = Converter(load_rates_conn(conn))  # per status and currency, each sum converted once
+        totals: dict[str, int] = {}
+        mixed = False
+        for status, currency, cents in conn.execute(
+            select(
+                col(Order.status),
+                col(Order.currency),
+                func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)),
+            )
+            .select_from(OrderLine)
+            .join(Order, pk(Order.id) == col(OrderLine.order_id))
+            .where(*conds)
+            .group_by(col(Order.status), col(Order.currency))
+        ):
+            mixed = mixed or currency != conv.home
+            totals[status] = totals.get(status, 0) + conv.cents(int(cents or 0), currency)
+    return OrderSummary(
+        {status: StatusFigures(int(n), totals.get(status, 0)) for status, n in counts.items()},
+        conv.home,
+        mixed,
+        frozenset(conv.missing),
+    )
 
 
 def order_owners(db: Database) -> list[str]:
@@ -255,6 +281,7 @@ def load_order(db: Database, order_id: int) -> OrderDetail | None:
             cancelled,
             order.version,
             lines,
+            order.currency or "USD",
         )
 
 
@@ -266,11 +293,11 @@ def product_choices(db: Database, *, keep_names: Collection[str] = ()) -> list[P
         offered = or_(offered, col(Product.name).in_(list(keep_names)))
     with db.read() as session:
         rows = session.connection().execute(
-            select(pk(Product.id), col(Product.name), col(Product.unit_price_cents))
+            select(pk(Product.id), col(Product.name), col(Product.unit_price_cents), col(Product.currency))
             .where(offered)
             .order_by(col(Product.name_key), pk(Product.id))
         )
-        return [ProductChoice(r[0], r[1], int(r[2])) for r in rows]
+        return [ProductChoice(r[0], r[1], int(r[2]), (r[3] or "USD").upper()) for r in rows]
 
 
 def deal_draft_lines(db: Database, deal_id: int) -> list[DraftLine]:

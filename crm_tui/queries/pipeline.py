@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.models import UTC, Customer, Deal, DealProduct, Pipeline, Product, Stage, Task
+from crm_tui.money import Converter, load_rates_conn
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
 from crm_tui.queries.search import like_pattern
@@ -135,6 +136,7 @@ def load_board(
             .order_by(col(Stage.position), pk(Stage.id))
         ).all()
         stages = [StageCol(*r) for r in stage_rows]
+        conv = Converter(load_rates_conn(conn))  # the headers' money in the home currency
         # Every condition reads the deal row alone (the stage implies the pipeline), so each
         # column is an ordered walk of a covering index: no join per deal, however many.
         conds: list[ColumnElement[bool]] = [col(Deal.deleted_at).is_(None)]
@@ -198,19 +200,28 @@ def load_board(
             ).all()
             # The header counts every deal of the column (cent-percent kept exact, rounded once).
             weight = bigint(col(Deal.amount_cents)) * func.coalesce(col(Deal.probability), stage.probability)
-            n, value, wcp = conn.execute(
+            # per currency (still the covering index: it ends with currency), each sum converted once
+            sums = conn.execute(
                 with_customer(
                     select(
                         func.count(pk(Deal.id)),
                         func.coalesce(func.sum(col(Deal.amount_cents)), 0),
                         func.coalesce(func.sum(weight), 0),
+                        col(Deal.currency),
                     ).select_from(Deal)
-                ).where(*in_column(stage))
-            ).one()
-            agg[stage.id] = (int(n), int(value), int(wcp))
+                )
+                .where(*in_column(stage))
+                .group_by(col(Deal.currency))
+            ).all()
+            agg[stage.id] = (
+                sum(int(n) for n, *_ in sums),
+                conv.total((cur, int(v)) for _n, v, _w, cur in sums),
+                conv.total((cur, int(w)) for _n, _v, w, cur in sums),
+            )
         next_task = _next_tasks(conn, [r[0] for r in rows])
 
     board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
+    board.rates, board.missing = conv.rates, frozenset(conv.missing)
     stage_by_id = {s.id: s for s in stages}
     for did, title, cid, cname, amount, currency, own, sid, entered, closed, version in rows:
         task, due = next_task.get(did, (None, None))

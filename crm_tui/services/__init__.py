@@ -7,6 +7,7 @@ written when one is raised.
 """
 
 from crm_tui.services.activities import ActivityOps
+from crm_tui.services.currency import CurrencyOps
 from crm_tui.services.customers import CustomerOps
 from crm_tui.services.deals import DealOps, MoveResult
 from crm_tui.services.funnel import FunnelOps
@@ -14,7 +15,7 @@ from crm_tui.services.history import HistoryOps, Undone
 from crm_tui.services.orders import OrderOps
 
 
-class Services(CustomerOps, DealOps, ActivityOps, OrderOps, FunnelOps, HistoryOps):
+class Services(CustomerOps, DealOps, ActivityOps, OrderOps, FunnelOps, HistoryOps, CurrencyOps):
     """All operations, bound to one database and acting user."""
 
 

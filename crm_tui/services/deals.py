@@ -116,8 +116,25 @@ class DealOps(ServiceBase):
                     "owner, currency, customer_id, external_id, forecast_category (stages change with move/win/lose)"
                 )
         if "currency" in out:
-            out["currency"] = (out["currency"] or "USD").upper()
+            from crm_tui.money import currency_code
+
+            code = currency_code(out["currency"] or self._home_currency(session))
+            if code is None:
+                raise ValidationError(
+                    f"a deal's currency is a 3-letter code such as USD or EUR, not {out['currency']!r}",
+                    field="currency",
+                )
+            out["currency"] = code
         return out
+
+    @staticmethod
+    def _home_currency(session: Session) -> str:
+        """The database's home currency: a new deal's, unless it names its own."""
+        from crm_tui.models import Meta
+        from crm_tui.money import DEFAULT_HOME, HOME_KEY
+
+        meta = session.get(Meta, HOME_KEY)
+        return (meta.value if meta is not None else DEFAULT_HOME).upper()
 
     def create_deal(
         self,
@@ -138,6 +155,7 @@ class DealOps(ServiceBase):
         fields.setdefault("owner", self.user)
         now = self.now()
         with self._write({"deal", "stage_change", "task", "deal_product"}, "create") as session:
+            fields.setdefault("currency", "")  # blank: the home currency
             data = self._clean_deal(session, {"title": title, "amount": amount, "customer_id": customer_id, **fields})
             self._say(session, f"add deal '{data['title']}'")
             if stage_id is not None:

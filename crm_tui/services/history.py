@@ -36,6 +36,11 @@ class HistoryOps(ServiceBase):
             entry = jr.last_undoable(session, self.user, lock=lock)
             if entry is None or entry.id is None:
                 raise ValidationError("nothing to undo: you have made no change yet (or undid them all)")
+            if entry.kind == "home currency":  # services.currency.HOME_CHANGE: the home is not journaled
+                raise ValidationError(
+                    f"'{entry.action}' cannot be undone; change it back with `crm-tui rates home CODE` "
+                    "(or h on the Currencies screen)"
+                )
             self._say(session, f"undo {entry.action}", record=_record(entry))
             action = jr.declared(session)
             if action is not None:

@@ -39,9 +39,20 @@ class OrderOps(ServiceBase):
                 raise ValidationError(f"a product named '{clean}' already exists; pick another name")
         return clean, key
 
-    def create_product(self, name: str, unit_price=0, *, currency: str = "USD", code: str = "") -> Product:
+    def create_product(self, name: str, unit_price=0, *, currency: str | None = None, code: str = "") -> Product:
+        """A product priced in ``currency`` (the home currency unless given)."""
+        from crm_tui.models import Meta
+        from crm_tui.money import DEFAULT_HOME, HOME_KEY, currency_code
+
         price = v.money(unit_price, "unit price")
         with self._write({"product"}, "create") as session:
+            if currency is None or not str(currency).strip():
+                meta = session.get(Meta, HOME_KEY)
+                currency = meta.value if meta is not None else DEFAULT_HOME
+            code_of = currency_code(currency)
+            if code_of is None:
+                raise ValidationError(f"a currency is a 3-letter code such as USD or EUR, not {currency!r}")
+            currency = code_of
             clean, key = self._product_name(session, name)
             sku = self._product_code(session, code)
             self._say(session, f"add product '{clean}'")
@@ -105,6 +116,7 @@ class OrderOps(ServiceBase):
             if deal_id is not None:
                 self._get(session, Deal, deal_id)
             clean = self._order_lines(session, lines)
+            currency = self._one_currency(session, [pid for pid, _q, _p in clean])
             if number is not None:
                 number = v.text(number, "order number", required=True, max_len=60)
                 if session.exec(select(Order).where(Order.number == number)).first():
@@ -114,6 +126,7 @@ class OrderOps(ServiceBase):
                 number=number or f"pending-{now.timestamp()}-{id(clean)}",
                 customer_id=customer_id,
                 deal_id=deal_id,
+                currency=currency,
                 owner=self.user,
                 created_at=now,
                 updated_at=now,
@@ -141,6 +154,22 @@ class OrderOps(ServiceBase):
             clean.append((product.id, qty, price))
         return clean
 
+    def _one_currency(self, session, product_ids: list[int], *, order: Order | None = None) -> str:
+        """The currency of an order whose lines are these products: the products' own, which must
+        be one (an order is priced in one currency; its lines' prices are in it). Refused, naming
+        the products, when they mix currencies."""
+        names: dict[str, str] = {}
+        for pid in product_ids:
+            product = self._get(session, Product, pid, live=False)
+            names.setdefault((product.currency or "USD").upper(), product.name)
+        if len(names) > 1:
+            listed = ", ".join(f"'{name}' in {code}" for code, name in sorted(names.items()))
+            where = f"order {order.number}" if order is not None else "an order"
+            raise ValidationError(
+                f"{where} is priced in one currency, but its lines mix them ({listed}); make one order per currency"
+            )
+        return next(iter(names), order.currency if order is not None else "USD")
+
     # -- the lines of a draft ---------------------------------------------------------------
 
     def _draft(self, session, order_id: int, expected_version: int | None) -> Order:
@@ -164,6 +193,8 @@ class OrderOps(ServiceBase):
         with self._write({"sales_order", "order_line"}, "edit") as session:
             order = self._draft(session, order_id, expected_version)
             [(pid, qty, price)] = self._order_lines(session, [(product_id, quantity, unit_price)])
+            kept = [line.product_id for line in self._lines_of(session, order_id)]
+            order.currency = self._one_currency(session, [*kept, pid], order=order)
             product = self._get(session, Product, pid)
             self._say(
                 session, f"add {qty} × '{product.name}' to order {order.number}", record=("sales_order", order_id)
@@ -190,6 +221,8 @@ class OrderOps(ServiceBase):
             values: dict[str, object] = {}
             if product_id is not None:
                 values["product_id"] = self._get(session, Product, product_id).id
+                others = [x.product_id for x in self._lines_of(session, order.id) if x.id != line.id]
+                order.currency = self._one_currency(session, [*others, product_id], order=order)
             if quantity is not None:
                 values["quantity"] = v.positive_int(quantity, "quantity")
             if unit_price is not None:
@@ -227,9 +260,15 @@ class OrderOps(ServiceBase):
         with self._write({"sales_order", "order_line"}, "edit") as session:
             order = self._draft(session, order_id, expected_version)
             clean = self._order_lines(session, lines)
+            currency = self._one_currency(session, [pid for pid, _q, _p in clean], order=order)
             self._say(session, f"edit order {order.number} lines", record=("sales_order", order_id))
+            if order.currency != currency:
+                order.currency = currency
+                changed_currency = True
+            else:
+                changed_currency = False
             stored = self._lines_of(session, order_id)
-            changed = len(stored) != len(clean)
+            changed = len(stored) != len(clean) or changed_currency
             for line, (product_id, qty, price) in zip(stored, clean):
                 if (line.product_id, line.quantity, line.unit_price_cents) != (product_id, qty, price):
                     line.product_id, line.quantity, line.unit_price_cents = product_id, qty, price

@@ -518,6 +518,12 @@ class CrmApp(App[int]):
 
         self.push_screen(ProductsScreen())
 
+    def open_currencies(self) -> None:
+        """The home currency and the exchange rates, on top of the screen the rep is on."""
+        from crm_tui.tui.screens.currencies import CurrenciesScreen
+
+        self.push_screen(CurrenciesScreen())
+
     def watch_theme(self, theme: str) -> None:
         if self.settings.get("theme") == theme or self._settings_error:
             return  # a settings file we could not read is never written over
@@ -549,6 +555,12 @@ class CrmApp(App[int]):
         if "products" not in bound:
             yield SystemCommand(
                 "Products", "The product catalogue: add, edit, retire (P on Orders)", self.open_products
+            )
+        if "currencies" not in bound:
+            yield SystemCommand(
+                "Currencies",
+                "The home currency and exchange rates: add, edit, remove ($ on Reports)",
+                self.open_currencies,
             )
         names = {command.title for command in builtin} | {f"Go to {s.title}" for s in SECTIONS}
         yield from binding_commands(self, screen, skip=names)

@@ -62,6 +62,7 @@ def deal_values(db: Database, values: dict[str, Any], *, services: Services | No
         "title": values["title"],
         "customer_id": customer_id,
         "amount": values.get("amount", "").strip() or "0",
+        "currency": values.get("currency", "").strip(),  # blank: the home currency
         "owner": values.get("owner", ""),
         "expected_close": close,
         "probability": values.get("probability", "").strip() or None,

@@ -80,14 +80,14 @@ async def test_an_order_from_a_won_deal_edited_approved_fulfilled_and_undone_wit
             "l2_quantity": "200",
             "l2_price": "0.20",
         }
-        assert "2 lines · total 522.00" in shown(app, "#order-total")
+        assert "2 lines · total USD 522.00" in shown(app, "#order-total")
         # change the racks' quantity, add a line of cables picked by name (its price filled in)
         form.set_focus(form.field_widget("l1_quantity"))
         await pilot.press("ctrl+a", "ctrl+k", "5", "ctrl+n")
         await until(pilot, lambda: form.focused is not None and form.focused.id == "field-l3_product")
         await pilot.press(*"Cables", "enter", "ctrl+a", "ctrl+k", "3")
         assert form.values()["l3_price"] == "9.99"
-        assert "3 lines · total 672.47" in shown(app, "#order-total")
+        assert "3 lines · total USD 672.47" in shown(app, "#order-total")
         await pilot.press("ctrl+s")
         await until(pilot, lambda: type(app.screen).__name__ == "OrderDetailScreen", what="the new order's page")
         await settle(app, pilot)

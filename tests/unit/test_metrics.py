@@ -296,7 +296,9 @@ def test_report_has_exactly_the_documented_keys(db):
         p = b.add(Product(name="P", unit_price_cents=1))
         b.add(DealProduct(deal_id=2, product_id=p.id, quantity=1))
     r = report(db, now=NOW)
+    assert r["currency"] == "USD"  # the home currency every money figure is in (nothing left out: no unconverted)
     assert set(r) == {
+        "currency",
         "customers",
         "deals",
         "stages",

@@ -47,12 +47,26 @@ class CustomerSuggester(Suggester):
         return None
 
 
+def _currency(value: object) -> str:
+    """A deal's currency as typed: 3 letters (upper-cased), or blank for the home currency."""
+    from crm_tui.money import currency_code
+
+    text = str(value or "").strip()
+    if not text:
+        return ""
+    code = currency_code(text)
+    if code is None:
+        raise ValidationError(f"a currency is 3 letters such as EUR or GBP, not {text!r}", field="currency")
+    return code
+
+
 class DealFormScreen(FormScreen):
     CSS_PATH = "deal_form.tcss"
     FIELDS = (
         Field("title", "Title", placeholder="what is being sold"),
         Field("customer", "Customer", placeholder="start typing a name; → accepts the suggestion"),
         Field("amount", "Amount", placeholder="e.g. 12000 or 12,000.50"),
+        Field("currency", "Currency", placeholder="3 letters, e.g. EUR; blank: the home currency"),
         Field("owner", "Owner", placeholder="who works the deal"),
         Field("expected_close", "Expected close", placeholder=DAY_HINT),
         Field("probability", "Probability %", placeholder="blank: the stage's default"),
@@ -73,6 +87,7 @@ class DealFormScreen(FormScreen):
         return {
             "title": partial(v.text, field="title", required=True),
             "amount": partial(v.money, field="amount"),
+            "currency": _currency,
             "owner": partial(v.text, field="owner"),
             "expected_close": partial(
                 v.natural_date, field="expected close date", today=local_today(app_now(self.app))

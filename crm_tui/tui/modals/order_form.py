@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from textual.binding import Binding, BindingType
+from textual.widgets import Static
 
 from crm_tui.tui.modals.lines_form import NO_PRODUCT, PARTS, LinesFormScreen, ProductSuggester, price_text
 
@@ -36,6 +37,22 @@ def line_bindings(prefix: str, noun: str) -> list[BindingType]:
 
 class OrderFormScreen(LinesFormScreen):
     BINDINGS = line_bindings("order_form", "order")
+
+    def _show_totals(self) -> None:
+        """The total, with the order's currency: its products' one (an order mixing them is
+        refused when saved; the line says so as it is typed)."""
+        super()._show_totals()
+        if not self.is_mounted:
+            return
+        values = self.values()
+        named = [self.product_named(str(values.get(f"{key}_product") or "")) for key in self.line_keys]
+        codes = sorted({p.currency for p in named if p is not None})
+        shown = self.query_one("#order-total", Static)
+        text = str(shown.content)
+        if len(codes) == 1:
+            shown.update(text.replace("total ", f"total {codes[0]} ", 1))
+        elif codes:
+            shown.update(f"{text} · mixes {' and '.join(codes)}: an order is in one currency, one order per currency")
 
     def conflict_note(self, current: dict[str, Any]) -> str:
         status = current.get("status")

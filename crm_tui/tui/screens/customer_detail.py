@@ -27,6 +27,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from crm_tui.money import missing_note
 from crm_tui.textnorm import money_text
 from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import literal, safe
@@ -282,8 +283,10 @@ class CustomerDetailScreen(CrmScreen):
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
         for deal in d.deals:
             table.add_row(literal(deal.title), literal(deal.stage), money_text(deal.amount_cents, deal.currency))
-        open_total = sum(x.amount_cents for x in d.deals if x.outcome == "open")
-        heading = f"Deals ({len(d.deals)}) · open {money_text(open_total)}"
+        total = d.open_total()  # in the home currency: each currency's sum converted
+        heading = f"Deals ({len(d.deals)}) · open {money_text(total.cents, d.rates.home)}"
+        if total.missing:
+            heading += f" ({missing_note(total.missing, cli=False)})"
         self._section("#detail-deals", heading, table if d.deals else None, "No deals")
 
     def _orders(self, d: CustomerDetail) -> None:
@@ -306,7 +309,7 @@ class CustomerDetailScreen(CrmScreen):
                 literal(o.number),
                 Text(o.status),
                 Text(local_time(o.created_at, with_time=False)),
-                Text(money_text(o.value_cents), justify="right"),
+                Text(money_text(o.value_cents, o.currency if o.currency != d.rates.home else ""), justify="right"),
                 key=str(o.id),
             )
         if d.orders:

@@ -311,6 +311,7 @@ class DealDetailScreen(CrmScreen):
             "title": d.title,
             "customer": self.detail.customer,
             "amount": money_text(d.amount_cents).replace(",", ""),
+            "currency": d.currency,
             "owner": d.owner,
             "expected_close": d.expected_close.isoformat() if d.expected_close else "",
             "probability": "" if d.probability is None else str(d.probability),

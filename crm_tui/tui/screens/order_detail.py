@@ -113,7 +113,7 @@ class OrderDetailScreen(CrmScreen):
         ):
             if at is not None:
                 head.add_row(label, Text(_local(at)))
-        head.add_row("Total", Text(money_text(order.total_cents), style="bold"))
+        head.add_row("Total", Text(money_text(order.total_cents, order.currency), style="bold"))
         self.query_one("#order-head", Static).update(head)
 
         lines = Table(box=None, show_header=True, header_style="bold", pad_edge=False, expand=True)

@@ -29,6 +29,7 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Static
 
+from crm_tui.money import missing_note
 from crm_tui.queries.order_types import ORDER_STATUSES, OrderFilter, OrderRow, OrderSummary
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import literal
@@ -63,7 +64,7 @@ def row_cells(row: OrderRow) -> tuple[str, ...]:
         row.customer,
         row.status,
         f"{row.lines:,}",
-        money_text(row.total_cents),
+        money_text(row.total_cents, row.currency),  # an order in another currency says which
         row.owner,
         row.created_at.astimezone().date().isoformat(),
     )
@@ -284,10 +285,16 @@ class OrdersScreen(CrmScreen):
         parts = [f"Orders · {self._total:,} {'shown' if f != OrderFilter() else 'in total'}"]
         parts.append(f"status {f.status}" if f.status else "every status")
         parts.append(f"owner {f.owner}" if f.owner is not None else "everyone's")
+        summary = self.summary
+        if summary is not None and summary.mixed:  # orders in several currencies: the totals are converted
+            parts.append(f"totals in {summary.currency}")
+            if summary.missing:
+                parts.append(missing_note(summary.missing, cli=False))
         self.query_one("#orders-summary", Static).update(literal(" · ".join(parts)), layout=False)
 
     def watch_summary(self) -> None:
         self._show_statuses()
+        self._show_summary()
 
     def _show_statuses(self) -> None:
         """One column per status: its count, and the value of its orders (exact, in cents)."""

@@ -29,6 +29,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import ConflictError, CrmError
+from crm_tui.money import missing_note
 from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
 from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board
 from crm_tui.services import MoveResult
@@ -45,7 +46,7 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 
 class PipelineScreen(CrmScreen):
     CSS_PATH = "pipeline.tcss"
-    WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline"})
+    WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline", "currency_rate", "crm_meta"})
     BINDINGS = [
         Binding("shift+left,H", "step(-1)", "◀Stage", key_display="H", id="pipeline.move_prev",
                 tooltip="Move the deal to the previous stage"),
@@ -215,7 +216,9 @@ class PipelineScreen(CrmScreen):
         bar.append(safe(self.board.pipeline) if self.board else "Pipeline", style="bold")
         if self.board:
             open_n = sum(self.board.headers[s.id].count for s in self.board.stages if s.outcome == "open")
-            bar.append(f"  {open_n:,} open deals", style="dim")
+            bar.append(f"  {open_n:,} open deals · totals in {self.board.currency}", style="dim")
+            if self.board.missing:
+                bar.append("  " + missing_note(self.board.missing, cli=False), style="bold")
         if self.owner:
             bar.append("  owner: ")
             bar.append(safe(self.owner), style="bold")

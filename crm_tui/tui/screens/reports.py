@@ -26,6 +26,7 @@ from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
 from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
+from crm_tui.money import missing_note
 from crm_tui.queries.pipeline import list_owners
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import safe
@@ -103,7 +104,19 @@ def report_csv(data: Report) -> str:
 class ReportsScreen(CrmScreen):
     CSS_PATH = "reports.tcss"
     WATCHES = frozenset(
-        {"deal", "stage_change", "task", "customer", "sales_order", "order_line", "deal_product", "stage", "product"}
+        {
+            "deal",
+            "stage_change",
+            "task",
+            "customer",
+            "sales_order",
+            "order_line",
+            "deal_product",
+            "stage",
+            "product",
+            "currency_rate",
+            "crm_meta",
+        }
     )
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
@@ -124,6 +137,14 @@ class ReportsScreen(CrmScreen):
             tooltip="Previous period",
         ),
         Binding("o", "pick_owner", "Owner", id="reports.owner", tooltip="Show one owner's figures"),
+        Binding(
+            "dollar_sign",
+            "currencies",
+            "Currencies",
+            key_display="$",
+            id="reports.currencies",
+            tooltip="Currencies: the home currency and the exchange rates every total is converted with",
+        ),
         Binding(
             "e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"
         ),
@@ -203,6 +224,12 @@ class ReportsScreen(CrmScreen):
         bar.append(self.period, style="bold")
         bar.append("  owner: ")
         bar.append(safe(self.owner) if self.owner else "everyone", style="bold")
+        figures = self._figures if self._figures.deals is not None else None
+        if figures is not None:  # the money's currency, once the figures say which
+            bar.append("  money in ")
+            bar.append(safe(figures.currency), style="bold")
+            if figures.unconverted:
+                bar.append("  " + safe(missing_note(figures.unconverted, cli=False)), style="bold")
         self.query_one("#reports-bar", Static).update(bar)
 
     # -- computing ---------------------------------------------------------------------------
@@ -267,6 +294,7 @@ class ReportsScreen(CrmScreen):
             return
         key, f = event.key, event.figures
         self._figures = f
+        self._update_bar()
         if key in ("deals", "customers", "orders", "market_demand"):
             if f.deals is not None and f.customers is not None and f.orders is not None and f.market_demand is not None:
                 self._tiles(f.deals, f.customers, f.orders, f.market_demand)
@@ -304,7 +332,7 @@ class ReportsScreen(CrmScreen):
             table.clear()
 
     def _tiles(self, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]) -> None:
-        def tile(key: str) -> KpiTile:
+        def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
             return self.query_one(f"#kpi-{key}", KpiTile)
 
         tile("open").show_money(d.open_cents, f"{d.open_count:,} open deals")
@@ -414,6 +442,10 @@ class ReportsScreen(CrmScreen):
     def _owner_picked(self, owner: str | None) -> None:
         if owner is not None:  # None: closed without a choice
             self.owner = owner or None
+
+    def action_currencies(self) -> None:
+        """The home currency and the exchange rates: add, edit, remove."""
+        self.app.open_currencies()
 
     def action_export(self) -> None:
         if self.data is None:

@@ -344,7 +344,8 @@ class KanbanBoard(Widget, can_focus=True):
         if part == 1:
             return self._fit(Text(" " + (safe(card.customer) or "—"), style=self._style("kanban--muted")), w)
         if part == 2:
-            amount = Text(" " + money_text(card.amount_cents))
+            home = self.board.currency if self.board else card.currency
+            amount = Text(" " + money_text(card.amount_cents, card.currency if card.currency != home else ""))
             if outcome == "open":
                 days = f" {card.days_in_stage}d"
                 style = {1: "kanban--rotting", 2: "kanban--rotten"}.get(card.rot)
