@@ -28,6 +28,30 @@ TASK_OUTCOMES = ("reached", "no answer", "left voicemail", "meeting booked", "se
 ORDER_STATUSES = ("draft", "approved", "fulfilled", "cancelled")
 #: an open deal's forecast category (closed deals are "closed" by their outcome)
 FORECAST_CATEGORIES = ("pipeline", "best_case", "commit")
+#: what each forecast category is called on a card and a screen
+CATEGORY_LABELS = {"pipeline": "pipeline", "best_case": "best case", "commit": "commit", "closed": "closed"}
+#: the win probability (percent) from which a deal is best case, and commit
+BEST_CASE_FROM = 50
+COMMIT_FROM = 75
+
+
+def default_category(probability: int | None) -> str:
+    """The category a win probability gives an open deal the rep has not placed."""
+    p = probability or 0
+    return "commit" if p >= COMMIT_FROM else "best_case" if p >= BEST_CASE_FROM else "pipeline"
+
+
+def category_of(chosen: str | None, probability: int | None) -> str:
+    """An open deal's category: the rep's choice, else its probability's."""
+    return chosen if chosen in FORECAST_CATEGORIES else default_category(probability)
+
+
+def next_category(current: str) -> str:
+    """The category a press of the board's key moves a deal to (pipeline → best case → commit → pipeline)."""
+    i = FORECAST_CATEGORIES.index(current) if current in FORECAST_CATEGORIES else -1
+    return FORECAST_CATEGORIES[(i + 1) % len(FORECAST_CATEGORIES)]
+
+
 #: what a goal counts; deals_advanced names the stage the deals must enter
 GOAL_METRICS = ("won_value", "deals_won", "deals_added", "deals_advanced", "activities_done")
 GOAL_PERIODS = ("week", "month", "quarter", "year")

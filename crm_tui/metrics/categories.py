@@ -25,34 +25,14 @@ from sqlalchemy import and_, func, or_, select
 from crm_tui.columns import col, pk
 from crm_tui.dates import local_to_utc, local_today
 from crm_tui.metrics._common import live_deal, utc_now
-from crm_tui.models import FORECAST_CATEGORIES, Deal, Stage
+from crm_tui.models import CATEGORY_LABELS as CATEGORY_LABELS
+from crm_tui.models import FORECAST_CATEGORIES, Deal, Stage, category_of
+from crm_tui.models import default_category as default_category
+from crm_tui.models import next_category as next_category
 from crm_tui.money import Rates, load_rates
 
 if TYPE_CHECKING:
     from sqlmodel import Session
-
-#: what each category is called on a card and a screen
-LABELS = {"pipeline": "pipeline", "best_case": "best case", "commit": "commit", "closed": "closed"}
-#: the win probability (percent) from which a deal is best case, and commit
-BEST_CASE_FROM = 50
-COMMIT_FROM = 75
-
-
-def default_category(probability: int | None) -> str:
-    """The category a win probability gives an open deal the rep has not placed."""
-    p = probability or 0
-    return "commit" if p >= COMMIT_FROM else "best_case" if p >= BEST_CASE_FROM else "pipeline"
-
-
-def category_of(chosen: str | None, probability: int | None) -> str:
-    """An open deal's category: the rep's choice, else its probability's."""
-    return chosen if chosen in FORECAST_CATEGORIES else default_category(probability)
-
-
-def next_category(current: str) -> str:
-    """The category a press of the board's key moves a deal to (pipeline → best case → commit → pipeline)."""
-    i = FORECAST_CATEGORIES.index(current) if current in FORECAST_CATEGORIES else -1
-    return FORECAST_CATEGORIES[(i + 1) % len(FORECAST_CATEGORIES)]
 
 
 @dataclass(frozen=True)

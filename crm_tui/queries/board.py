@@ -43,6 +43,7 @@ class Card:
     next_due: dt.datetime | None
     closed_at: dt.datetime | None
     version: int = 1  # of the deal as read: a move from this card says which version it saw
+    category: str = ""  # an open deal's forecast category (crm_tui.metrics.categories); "" when closed
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 from sqlalchemy import and_, bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import UTC, Customer, Deal, DealProduct, Pipeline, Product, Stage, Task
+from crm_tui.models import UTC, Customer, Deal, DealProduct, Pipeline, Product, Stage, Task, category_of
 from crm_tui.money import Converter, load_rates_conn
 from crm_tui.queries.board import CARDS_PER_COLUMN, CLOSED_DAYS, Board, Card, Header, StageCol, make_header
 from crm_tui.queries.customer_detail import TaskLine
@@ -184,8 +184,26 @@ def load_board(
             col(Deal.stage_entered_at),
             col(Deal.closed_at),
             col(Deal.version),
+            col(Deal.forecast_category),
+            col(Deal.probability),
         )
-        rows: list[Row[int, str, int | None, str, int, str, str, int, dt.datetime, dt.datetime | None, int]] = []
+        rows: list[
+            Row[
+                int,
+                str,
+                int | None,
+                str,
+                int,
+                str,
+                str,
+                int,
+                dt.datetime,
+                dt.datetime | None,
+                int,
+                str | None,
+                int | None,
+            ]
+        ] = []
         agg: dict[int, tuple[int, int, int]] = {}
         for stage in stages:
             limit = max(1, limits.get(stage.id, CARDS_PER_COLUMN))
@@ -223,7 +241,7 @@ def load_board(
     board = Board(pipeline_id, by_id[pipeline_id], stages, {s.id: [] for s in stages}, {}, closed_days)
     board.rates, board.missing = conv.rates, frozenset(conv.missing)
     stage_by_id = {s.id: s for s in stages}
-    for did, title, cid, cname, amount, currency, own, sid, entered, closed, version in rows:
+    for did, title, cid, cname, amount, currency, own, sid, entered, closed, version, chosen, override in rows:
         task, due = next_task.get(did, (None, None))
         entered = _aware(entered)
         stage = stage_by_id[sid]
@@ -249,11 +267,20 @@ def load_board(
                 _aware(due) if due else None,
                 _aware(closed) if closed else None,
                 int(version or 1),
+                category_of(chosen, override if override is not None else stage.probability)
+                if stage.outcome == "open"
+                else "",
             )
         )
     for s in stages:
         board.headers[s.id] = make_header(s.outcome, *agg.get(s.id, (0, 0, 0)))
     return board
+
+
+if TYPE_CHECKING:  # a card's columns as read
+    _CardRow = Row[
+        int, str, int | None, str, int, str, str, int, dt.datetime, dt.datetime | None, int, str | None, int | None
+    ]
 
 
 def _focus_rank(

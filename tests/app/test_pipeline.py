@@ -378,3 +378,21 @@ async def test_a_move_that_crashes_never_stops_the_board_from_reloading(
         await settle(app, pilot)
         assert stage_of(db, deal.id)[0].name == "Qualified"
         assert header(app, "Qualified").count == 1
+
+
+@pytest.mark.keys_only
+async def test_F_puts_the_deal_in_a_forecast_category_on_card_and_database(make_app, settle, db, deal):
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert " best" not in board_text(app) and " commit" not in board_text(app)  # Lead 10%: pipeline
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[1].forecast_category == "best_case"
+        assert "[red]ACME" in board_text(app) and " best" in board_text(app)  # the tag beside the customer
+        await pilot.press("F")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[1].forecast_category == "commit" and " commit" in board_text(app)
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[1].forecast_category == "best_case" and " best" in board_text(app)

@@ -27,6 +27,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
+from crm_tui.models import CATEGORY_LABELS, category_of, next_category
 from crm_tui.queries.history import HistoryItem, history
 from crm_tui.queries.order_types import DraftLine, ProductChoice
 from crm_tui.queries.pipeline import DealDetail, find_customers, list_pipelines, load_deal, open_stages
@@ -129,6 +130,14 @@ class DealDetailScreen(CrmScreen):
             "d", "delete", "Delete", id="deal.delete", tooltip="Delete this deal (asks first; ctrl+z brings it back)"
         ),
         Binding(
+            "F",
+            "forecast_category",
+            "Forecast",
+            show=False,
+            id="deal.forecast_category",
+            tooltip="Forecast category of this open deal: pipeline → best case → commit",
+        ),
+        Binding(
             "f",
             "timeline_filter",
             "Filter",
@@ -225,6 +234,10 @@ class DealDetailScreen(CrmScreen):
         head.add_row("Amount", amount)
         prob = f"{detail.probability}%" + ("" if d.probability is not None else " (stage default)")
         head.add_row("Probability", Text(prob))
+        if detail.outcome == "open":
+            category = category_of(d.forecast_category, detail.probability)
+            how = "your call" if d.forecast_category else "from its probability"
+            head.add_row("Forecast", Text(f"{CATEGORY_LABELS[category]} ({how}; F changes it)"))
         head.add_row(
             "Pipeline", Text(f"{safe(detail.pipeline)} · {safe(detail.stage)} since {local(d.stage_entered_at)}")
         )
@@ -364,6 +377,21 @@ class DealDetailScreen(CrmScreen):
                 lambda: services.win_deal(deal_id, expected_version=deal.version),
                 won_message,
             )
+
+    def action_forecast_category(self) -> None:
+        if not self._ready():
+            return
+        assert self.detail is not None
+        services, deal, detail = self.app.services, self.detail.deal, self.detail
+        assert services is not None
+        if detail.outcome != "open":
+            self.app.notify(f"This deal is {detail.outcome}: its forecast category is its outcome", timeout=4)
+            return
+        chosen = next_category(category_of(deal.forecast_category, detail.probability))
+        self.run_service(
+            lambda: services.set_forecast_category(deal.id or 0, chosen, expected_version=deal.version),
+            success=f"'{safe(deal.title)}' is {CATEGORY_LABELS[chosen]} in the forecast",
+        )
 
     def action_lose(self) -> None:
         if not self._ready():

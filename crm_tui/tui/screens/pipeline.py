@@ -29,6 +29,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import ConflictError, CrmError
+from crm_tui.models import CATEGORY_LABELS, next_category
 from crm_tui.money import missing_note
 from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
 from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board
@@ -60,6 +61,8 @@ class PipelineScreen(CrmScreen):
         Binding("m", "mine", "Mine", id="pipeline.mine", tooltip="Show only my deals, or everyone's again"),
         Binding("o", "pick_owner", "Owner", show=False, id="pipeline.owner", tooltip="Show one owner's deals"),
         Binding("p", "pick_pipeline", "Pipeline", id="pipeline.switch", tooltip="Switch to another pipeline"),
+        Binding("F", "forecast_category", "Forecast", show=False, id="pipeline.forecast_category",
+                tooltip="Forecast category of the deal: pipeline → best case → commit (the card shows best/commit)"),
         Binding("S", "design", "Stages", id="pipeline.design",
                 tooltip="Edit stages: add, rename, reorder, remove; win %, rot days, stage tasks; pipelines"),
     ]  # fmt: skip
@@ -343,6 +346,22 @@ class PipelineScreen(CrmScreen):
             lambda version: services.win_deal(card.id, expected_version=version),
             won_message,
             follow=False,
+        )
+
+    def action_forecast_category(self) -> None:
+        card = self._card()
+        services = self.app.services
+        if card is None or services is None:
+            return
+        if not card.category:
+            self.app.notify(
+                f"'{safe(card.title)}' is closed: its forecast category is its outcome", timeout=4, markup=False
+            )
+            return
+        chosen = next_category(card.category)
+        self.run_service(
+            lambda: services.set_forecast_category(card.id, chosen, expected_version=card.version),
+            success=f"'{safe(card.title)}' is {CATEGORY_LABELS[chosen]} in the forecast (F again: the next category)",
         )
 
     def action_lose(self) -> None:

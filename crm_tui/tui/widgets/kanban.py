@@ -35,6 +35,10 @@ def short_money(cents: int) -> str:
     return money_compact(cents, places=1, smallest=10**6)
 
 
+#: an open deal's forecast category as its card shows it (pipeline, most deals, shows nothing)
+CATEGORY_TAGS = {"best_case": " best", "commit": " commit"}
+
+
 class KanbanBoard(Widget, can_focus=True):
     """Columns of deal cards; the screen feeds it a ``Board`` and handles the actions."""
 
@@ -54,6 +58,7 @@ class KanbanBoard(Widget, can_focus=True):
         "kanban--won",
         "kanban--lost",
         "kanban--sep",
+        "kanban--category",
     }
     DEFAULT_CSS = """
     KanbanBoard { height: 1fr; width: 1fr; }
@@ -69,6 +74,7 @@ class KanbanBoard(Widget, can_focus=True):
     KanbanBoard > .kanban--won { color: $success; }
     KanbanBoard > .kanban--lost { color: $error; }
     KanbanBoard > .kanban--sep { color: $panel-lighten-2; }
+    KanbanBoard > .kanban--category { color: $accent; text-style: bold; }
     """
     BINDINGS = [
         Binding("left,h", "cursor(-1, 0)", "Left", show=False, id="pipeline.left", tooltip="Previous column"),
@@ -342,7 +348,9 @@ class KanbanBoard(Widget, can_focus=True):
         if part == 0:
             return self._fit(Text(" " + safe(card.title), style=self._style("kanban--title")), w)
         if part == 1:
-            return self._fit(Text(" " + (safe(card.customer) or "—"), style=self._style("kanban--muted")), w)
+            customer = Text(" " + (safe(card.customer) or "—"), style=self._style("kanban--muted"))
+            tag = CATEGORY_TAGS.get(card.category, "")  # pipeline, the default, goes unsaid
+            return self._fit(customer, w, right=tag, right_style=self._style("kanban--category") if tag else None)
         if part == 2:
             home = self.board.currency if self.board else card.currency
             amount = Text(" " + money_text(card.amount_cents, card.currency if card.currency != home else ""))
