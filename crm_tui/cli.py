@@ -130,11 +130,11 @@ def _ensure_streams() -> None:
 # -- commands ----------------------------------------------------------------------
 
 
-def open_db(db_value: str | None) -> Database:
+def open_db(db_value: str | None, *, must_exist: bool = False) -> Database:
     """Open the database for a command, warning once if others can read it."""
     from crm_tui.db import Database
 
-    db = Database.open(db_value)
+    db = Database.open(db_value, must_exist=must_exist)
     if db.permission_warning:
         print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
     return db
@@ -262,7 +262,7 @@ def cmd_report(args: argparse.Namespace, db_value: str | None) -> int:
     if since and until and since > until:
         raise ValidationError(f"--since {since} is after --until {until}; swap them")
     owner = validate.text(args.owner, "--owner") or None
-    db = open_db(db_value)
+    db = open_db(db_value, must_exist=True)
     try:
         data = report(db, Filters(since=since, until=until, owner=owner))
     finally:
@@ -279,7 +279,7 @@ def cmd_backup(args: argparse.Namespace, db_value: str | None) -> int:
     from crm_tui import engines, safety
     from crm_tui.errors import ValidationError
 
-    db = open_db(db_value)
+    db = open_db(db_value, must_exist=True)
     try:
         source = db.path
         if source is None:

@@ -50,7 +50,7 @@ def handler(args: argparse.Namespace, db_value: str | None) -> int:
     owner = validate.text(args.owner, "--owner") if args.owner is not None else current_user()
     if not owner:
         raise ValidationError("--owner is empty; give the rep's name as it appears on their deals and tasks")
-    db = Database.open(db_value)
+    db = Database.open(db_value, must_exist=True)
     if db.permission_warning:
         print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
     try:

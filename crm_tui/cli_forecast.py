@@ -49,7 +49,7 @@ def handler(args: argparse.Namespace, db_value: str | None) -> int:
     months = args.months if args.months is not None else (12 if args.backtest else 6)
     if not 1 <= months <= 120:
         raise ValidationError(f"--months must be between 1 and 120, got {months}")
-    db = Database.open(db_value)
+    db = Database.open(db_value, must_exist=True)
     if db.permission_warning:
         print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
     try:

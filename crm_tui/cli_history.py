@@ -51,7 +51,7 @@ def handler(args: argparse.Namespace, db_value: str | None) -> int:
     record = parse_record(args.record) if args.record else None
     if not 1 <= args.limit <= 1_000_000:
         raise ValidationError(f"--limit must be between 1 and 1,000,000, got {args.limit}")
-    db = Database.open(db_value)
+    db = Database.open(db_value, must_exist=True)
     if db.permission_warning:
         print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
     try:

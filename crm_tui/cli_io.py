@@ -165,7 +165,7 @@ def cmd_export(args, db_value: str | None) -> int:
         fmt = suffix if suffix in ("csv", "xlsx", "json") else "csv"
     if fmt == "xlsx" and not args.output:
         raise ValidationError("xlsx is a binary format; give a file with -o FILE.xlsx")
-    db = Database.open(db_value)
+    db = Database.open(db_value, must_exist=True)
     try:
         n = export_kind(db, args.kind, args.output or sys.stdout, fmt, force=args.force)
     finally:

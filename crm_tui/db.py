@@ -80,11 +80,18 @@ class Database:
     # -- opening --------------------------------------------------------------
 
     @classmethod
-    def open(cls, value: str | None = None, *, upgrade: bool = True) -> Database:
-        """Open (creating if needed) the database named by a path or URL."""
+    def open(cls, value: str | None = None, *, upgrade: bool = True, must_exist: bool = False) -> Database:
+        """Open (creating if needed, unless ``must_exist``) the database named by a path or URL.
+
+        ``must_exist`` is for commands that only read or copy out: a mistyped path is refused
+        instead of answered from a new empty database."""
         url = to_url(resolve_db(value))
         path = engines.sqlite_path(url)
         existed = path is not None and path.exists()
+        if must_exist and path is not None and not existed:
+            raise DatabaseError(
+                f"there is no database at {path}; check --db or CRM_TUI_DB (opening the app creates one)"
+            )
         if path is not None and not engines.sqlite_read_only(url):
             if path.is_dir():
                 raise DatabaseError(f"{path} is a folder, not a database file; pass a file path with --db")

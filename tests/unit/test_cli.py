@@ -179,11 +179,18 @@ def test_user_mistakes_are_one_line(tmp_path, args, fragment):
 
 
 def test_bad_database_locations_are_one_line(tmp_path):
-    assert_one_line_error(crm("--db", "/proc/nope/crm.sqlite3", "report"), "cannot create the database")
+    assert_one_line_error(crm("--db", "/proc/nope/crm.sqlite3", "rates", "list"), "cannot create the database")
     assert_one_line_error(crm("--db", "mysqlx+nothing://h/db", "report"), "cannot use database URL")
     junk = tmp_path / "junk.sqlite3"
     junk.write_bytes(b"garbage" * 1000)
     assert_one_line_error(crm("--db", str(junk), "report"), "not a valid crm-tui database")
+
+
+@pytest.mark.parametrize("args", [["report"], ["forecast"], ["history"], ["agenda"], ["export", "deals"], ["backup"]])
+def test_a_command_that_only_reads_never_creates_a_mistyped_database(tmp_path, args):
+    typo = tmp_path / "crm.sqltie3"
+    assert_one_line_error(crm("--db", str(typo), *args), f"there is no database at {typo}")
+    assert not typo.exists()
 
 
 def test_unknown_option_exits_2_without_traceback():
