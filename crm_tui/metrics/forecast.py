@@ -124,6 +124,7 @@ class Book:
     closed_stages: frozenset[int]
     first_open: dict[int, int]  # pipeline id → its first open stage
     rates: Rates | None = None  # the weighted pipeline's sums per currency are converted with them
+    missing: frozenset[str] = frozenset()  # currencies with no rate: their deals count as 0
 
 
 @dataclass(frozen=True)
@@ -435,7 +436,31 @@ def load_book(db: Database) -> Book:
             if "expected_close" in before:
                 d.expected_changes.append((at, before["expected_close"]))
     closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
-    return Book(list(deals.values()), probability, closed_stages, first_open, rates)
+    missing = _to_home(deals.values(), rates)
+    return Book(list(deals.values()), probability, closed_stages, first_open, rates, missing)
+
+
+def _to_home(deals: Iterable[DealPast], rates: Rates) -> frozenset[str]:
+    """Every deal's amounts in the home currency (rounded per deal: the learned forecast learns
+    from amounts, so they must be one currency); a deal in a currency with no rate counts as 0,
+    never 1:1, and its currency is returned."""
+    missing: set[str] = set()
+
+    def home(cents: int, currency: str) -> int:
+        return rates.to_home(cents, currency) or 0
+
+    for d in deals:
+        code = (d.currency or rates.home).upper()
+        if code == rates.home:
+            continue
+        if rates.rate(code) is None:
+            missing.add(code)
+        d.amount_cents = home(d.amount_cents, code)
+        if d.list_cents is not None:
+            d.list_cents = home(d.list_cents, code)
+        d.amount_changes = [(at, home(before, code)) for at, before in d.amount_changes]
+        d.currency = rates.home
+    return frozenset(missing)
 
 
 # -- what callers use ----------------------------------------------------------------------------

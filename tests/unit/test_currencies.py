@@ -76,15 +76,20 @@ def test_every_total_is_converted_to_the_home_currency(book):
     assert (row.total_cents, row.currency) == (3000, "EUR")  # one order: in its own currency
 
 
-def test_the_forecasts_weighted_pipeline_is_converted(book):
+def test_the_forecast_learns_and_weighs_in_the_home_currency(book):
     from crm_tui.metrics.forecast import forecast_book, load_book
 
     past = load_book(book.db)
-    euro = next(d for d in past.deals if d.currency == "EUR")
+    assert {d.currency for d in past.deals} == {"USD"} and not past.missing
+    euro = next(d for d in past.deals if d.amount_cents == 110000)  # 1,000 EUR at 1.10
+    assert {d.amount_cents for d in past.deals} == {110000, 50000, 25000}  # 200 GBP at 1.25
     p = past.probability[euro.moves[0][1]]  # its stage's win %, the forecast's weighting (both open deals')
     assert p > 0
     [month, *_] = forecast_book(past, months=1, now=NOW)
     assert month.weighted_cents == (110000 + 50000) * p // 100  # 1,000 EUR → 1,100 USD, + 500 USD
+    book.create_deal("yen", amount="1000000", currency="JPY", probability=50)
+    past = load_book(book.db)
+    assert past.missing == {"JPY"} and 0 in {d.amount_cents for d in past.deals}  # no rate: counts 0, not 1:1
 
 
 def test_a_currency_with_no_rate_is_left_out_and_named(book):
