@@ -142,6 +142,7 @@ def _deals(conn):
             Deal.expected_close,
             Deal.closed_at,
             Deal.lost_reason,
+            Deal.forecast_category,
         )
         .join(Stage, Stage.id == Deal.stage_id)
         .join(Pipeline, Pipeline.id == Deal.pipeline_id)
@@ -172,6 +173,7 @@ def _deals(conn):
         "expected_close",
         "closed_at",
         "lost_reason",
+        "forecast_category",
     ]
 
 

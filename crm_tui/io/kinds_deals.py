@@ -38,6 +38,7 @@ from sqlalchemy import func, select
 from crm_tui.io import resolve as R
 from crm_tui.io.notes import add_notes
 from crm_tui.models import Deal, DealProduct, Pipeline, Stage, StageChange
+from crm_tui.money import load_rates_conn
 from crm_tui.textnorm import name_key
 
 NEW_STAGE_PROBABILITY = 10
@@ -72,6 +73,7 @@ def import_deals(conn, ctx):
     close_date = ctx.dates("close_date")
     closed_col = ctx.dates("closed_at")
     lost_reason = ctx.text("lost_reason", max_len=2000)
+    category = _categories(ctx)
     notes = ctx.extras(ctx.text("notes", max_len=20000, multiline=True))
     R.duplicates_in_file(ctx, ext, "external_id")
 
@@ -118,8 +120,9 @@ def import_deals(conn, ctx):
             "pipeline_id": pipe_ids,
             "stage_id": stage_ids,
             "amount_cents": amount_c.fillna(0).astype("int64"),
-            "currency": currency.where(currency != "", "USD"),
+            "currency": currency.where(currency != "", load_rates_conn(conn).home),  # blank: the home one
             "probability": probability,
+            "forecast_category": category,
             "expected_close": expected_d.dt.date.where(expected_d.notna(), None),
             "owner": owner,
             "lost_reason": lost_reason,
@@ -310,6 +313,7 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
         ("probability", "probability"),
         ("owner", "owner"),
         ("lost_reason", "lost_reason"),
+        ("forecast_category", "forecast_category"),
         ("created_at", "created_at"),
     ):
         if has(f):
@@ -321,7 +325,7 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
     rows, moves = [], []
     raw = {
         f: (ctx.text(f) if has(f) else None)
-        for f in ("title", "customer", "amount", "currency", "owner", "lost_reason")
+        for f in ("title", "customer", "amount", "currency", "owner", "lost_reason", "forecast_category")
     }
     # plain dicts and sets: a pandas look-up per cell costs ~10 µs, 100k rows × 10 columns
     cells = {c: dict(zip(frame.index, frame[c].tolist())) for c in cols}
@@ -333,6 +337,7 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
         "currency": "currency",
         "owner": "owner",
         "lost_reason": "lost_reason",
+        "forecast_category": "forecast_category",
     }
     for i, deal_id in ids.items():
         old = cur[deal_id]
@@ -556,3 +561,28 @@ def _stage_for(ctx, stages, pid, skey, status, sname, chance=NEW_STAGE_PROBABILI
     stages.sort(key=lambda s: s["position"])
     ctx.also_created["stages"] = ctx.also_created.get("stages", 0) + 1
     return made["id"], "open", ""
+
+
+#: forecast categories as files write them (Salesforce's ForecastCategoryName among them); a
+#: closed or omitted deal has none of its own
+_CATEGORY_WORDS = {
+    "pipeline": "pipeline",
+    "best case": "best_case",
+    "best_case": "best_case",
+    "bestcase": "best_case",
+    "commit": "commit",
+    "committed": "commit",
+    "omitted": None,
+    "closed": None,
+}
+
+
+def _categories(ctx):
+    """The file's forecast category per row (None: the stage's default); an unknown word is rejected."""
+    text = ctx.text("forecast_category").str.lower().str.strip()
+    known = text.isin(list(_CATEGORY_WORDS)) | (text == "")
+    ctx.reject(
+        ~known,
+        text[~known].map(lambda c: f"forecast category must be pipeline, best case or commit, got {c!r}"),
+    )
+    return text.map(lambda c: _CATEGORY_WORDS.get(c) if c else None)

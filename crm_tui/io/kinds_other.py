@@ -30,6 +30,7 @@ from crm_tui.io import resolve as R
 from crm_tui.io.kinds_deals import _div_round
 from crm_tui.io.notes import add_notes
 from crm_tui.models import TASK_OUTCOMES, Contact, Customer, Deal, Order, OrderLine, Product, Task
+from crm_tui.money import load_rates_conn
 
 CUSTOMER_STATUS = {
     "lead": "lead",
@@ -409,7 +410,7 @@ def import_products(conn, ctx):
             "name": name,
             "name_key": keys,
             "unit_price_cents": price,
-            "currency": currency.where(currency != "", "USD"),
+            "currency": currency.where(currency != "", load_rates_conn(conn).home),  # blank: the home one
             "code": code,
             "external_id": ext.where(ext != "", None),
             "created_at": pd.Timestamp(ctx.now),
@@ -594,7 +595,6 @@ def import_orders(conn, ctx):
     ctx.reject(
         bad_currency, currency[bad_currency].map(lambda c: f"currency must be a 3-letter code such as EUR, got {c!r}")
     )
-    from crm_tui.money import load_rates_conn
 
     currency = currency.where(currency != "", load_rates_conn(conn).home)
     # The order's own fields come from its first row; one bad line rejects the whole order.

@@ -68,6 +68,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "close_date",
         "closed_at",
         "lost_reason",
+        "forecast_category",
         "notes",
         "customer_external_id",
         "is_won",
@@ -253,6 +254,8 @@ ALIASES: dict[str, dict[str, str]] = {
             "deal closed on|closed on",
             "lost_reason": "lost_reason|lost reason|loss reason|closed lost reason|reason for loss|"
             "reason lost|loss_reason|closed_lost_reason",
+            "forecast_category": "forecast_category|forecast category|forecastcategoryname|"
+            "forecast category name|forecastcategory",
             "notes": "notes|note|description|next step",
             "customer_external_id": _CUSTOMER_REF,
             "is_won": "is_won|iswon|is won|won",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from crm_tui.models import Customer, Deal, Product
+from crm_tui.money import load_rates_conn
 from crm_tui.textnorm import name_key
 
 IN_CHUNK = 500
@@ -156,12 +157,13 @@ def product_ids(conn, ctx, names, prices=None):
         first = first[first.key.isin(set(missing))]
         priced = first.dropna(subset=["price"]).drop_duplicates("key").set_index("key")["price"]
         first = first.drop_duplicates("key")
+        home = load_rates_conn(conn).home  # a product a file names is priced in the home currency
         rows = [
             {
                 "name": n,
                 "name_key": k,
                 "unit_price_cents": int(priced.get(k, 0) or 0),
-                "currency": "USD",
+                "currency": home,
                 "created_at": ctx.now,
             }
             for k, n in zip(first.key, first.name)

@@ -81,6 +81,7 @@ def test_json_export_types(demo_db):
         "expected_close",
         "closed_at",
         "lost_reason",
+        "forecast_category",
     ]
     assert isinstance(first["amount"], (int, float)) and first["created_at"].endswith("+00:00")
 

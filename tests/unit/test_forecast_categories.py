@@ -68,3 +68,28 @@ def test_month_forecast_by_category_converted_and_the_reps_call(db):
     s.set_forecast_category(d, "")
     with db.read() as session:
         assert session.get(Deal, d).forecast_category is None
+
+
+def test_categories_export_and_import_as_salesforce_writes_them(db, tmp_path):
+    from crm_tui.io import export_kind, import_file
+
+    s = Services(db, user="ann")
+    a = s.create_deal("Alpha", amount="100")
+    s.create_deal("Beta", amount="200")
+    s.set_forecast_category(a.id, "commit")
+    out = tmp_path / "deals.csv"
+    export_kind(db, "deals", str(out), "csv")
+    header, *rows = out.read_text().splitlines()
+    assert header.endswith(",forecast_category") and rows[0].endswith(",commit") and rows[1].endswith(",")
+    again = import_file(db, "deals", out)
+    assert (again.created, again.rejected) == (0, 0)
+    sf = tmp_path / "opps.csv"
+    sf.write_text(
+        "Id,Name,StageName,Amount,ForecastCategoryName\n"
+        "006A,Gamma,Prospecting,10,Best Case\n006B,Delta,Prospecting,20,Omitted\n006C,Eps,Prospecting,30,Maybe\n"
+    )
+    r = import_file(db, "deals", sf)
+    assert (r.created, r.rejected) == (2, 1)
+    with db.read() as session:
+        got = dict(session.execute(select(Deal.title, Deal.forecast_category)).all())
+    assert got == {"Alpha": "commit", "Beta": None, "Gamma": "best_case", "Delta": None}
