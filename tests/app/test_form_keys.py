@@ -54,8 +54,9 @@ async def test_enter_goes_to_the_next_field_and_saves_only_on_the_last(make_app,
     app = make_app("pipeline")
     async with app.run_test(size=size) as pilot:
         await open_form(app, pilot, settle, until, "n", "DealFormScreen")
-        typed = ["Rollout", "Acme", "1200", "", "+2w", "40"]
-        for field, text in zip(["title", "customer", "amount", "owner", "expected_close", "probability"], typed):
+        typed = ["Rollout", "Acme", "1200", "eur", "", "+2w", "40"]
+        fields = ["title", "customer", "amount", "currency", "owner", "expected_close", "probability"]
+        for field, text in zip(fields, typed):
             assert app.focused.id == f"field-{field}"
             if field == "owner":
                 app.focused.value = ""  # pre-filled with the rep's name; cleared like a rep would
@@ -67,7 +68,7 @@ async def test_enter_goes_to_the_next_field_and_saves_only_on_the_last(make_app,
         await until(pilot, lambda: screen_name(app) == "PipelineScreen", what="the form to close after saving")
         deal = one(db, Deal, Deal.title == "Rollout")
         assert deal.amount_cents == 120000 and deal.probability == 40 and deal.owner == ""
-        assert deal.expected_close == dt.date(2026, 3, 30)  # +2w from the frozen Monday 2026-03-16
+        assert deal.currency == "EUR" and deal.expected_close == dt.date(2026, 3, 30)  # +2w from the frozen Monday 2026-03-16
 
 
 async def test_enter_in_the_task_subject_does_not_save_a_task_without_its_due_date(make_app, settle, until, db):

@@ -80,6 +80,7 @@ def test_snoozing_past_the_last_date_is_refused_in_words(db, services):
 
 
 def test_report_until_9999_12_31_is_not_a_traceback(tmp_path):
+    Database.open(str(tmp_path / "crm.sqlite3")).close()
     p = crm("--db", str(tmp_path / "crm.sqlite3"), "report", "--until", "9999-12-31")
     assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
 
