@@ -305,6 +305,12 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
             f"the PostgreSQL server at {server} did not finish within {engines.STATEMENT_TIMEOUT_S:g} s "
             "(another session may be holding the same records); nothing was changed; try again"
         )
+    if "ssl" in low and any(k in low for k in ("not support", "unsupported", "ssl was required", "rejected")):
+        return DatabaseError(
+            f"the PostgreSQL server at {server} does not accept encrypted (TLS) connections, which crm-tui "
+            "requires for a server on another machine; turn on ssl in the server's postgresql.conf, or add "
+            "?sslmode=disable to the URL only if the network between you and the server is trusted"
+        )
     if "password authentication failed" in low or "no password supplied" in low:
         return DatabaseError(
             f"password authentication failed for user {url.username or '(default)'} on {server}; "
