@@ -76,6 +76,9 @@ class Database:
     # Set when an existing database file or its folder is open to other users (see crm_tui.safety).
     permission_warning: str = ""
     _file_id: tuple[int, int] | None = field(default=None, repr=False)
+    #: PostgreSQL: the rep's login when it belongs to a team role (``engines.team_login``); then it
+    #: is who acts, whatever name the settings give
+    login: str | None = None
 
     # -- opening --------------------------------------------------------------
 
@@ -122,6 +125,9 @@ class Database:
         with db.translate_errors():
             migrations.ensure_schema(db, upgrade=upgrade)
             db._last_seen = db.latest_change_id()
+            if path is None:
+                with engine.connect() as conn:
+                    db.login = engines.team_login(conn)
         return db
 
     def close(self) -> None:

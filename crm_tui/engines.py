@@ -334,6 +334,34 @@ def postgresql_connect_args(url) -> dict:
     return args
 
 
+#: the group roles of a team on PostgreSQL (``crm-tui team``); a login in one of them is a rep
+#: whose name is their login
+TEAM_ROLES = ("crm_rep", "crm_manager", "crm_viewer")
+
+
+def team_login(conn) -> str | None:
+    """On PostgreSQL, the session's login when it is a member of a team role (``TEAM_ROLES``):
+    who the rep is, decided by the server, not by a setting. None elsewhere (SQLite, a login
+    shared by a team that has no roles): the rep's name then comes from the settings.
+
+    The login is ``session_user`` (whom the server authenticated), not ``current_user``
+    (which ``SET ROLE`` changes). Membership is read from ``pg_auth_members``, so a
+    superuser, who passes every ``pg_has_role``, is not taken for a rep."""
+    if is_sqlite(conn.dialect) or conn.dialect.name != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    row = conn.execute(
+        text(
+            "SELECT session_user, EXISTS (SELECT 1 FROM pg_auth_members m "
+            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = session_user AND g.rolname = ANY(:roles))"
+        ),
+        {"roles": list(TEAM_ROLES)},
+    ).one()
+    return str(row[0]) if row[1] else None
+
+
 def configure_postgresql(engine: Engine) -> None:
     """Give up on a server that stops answering (its process frozen, a network that drops
     packets without a reset): no statement, commit, rollback or ping waits longer than

@@ -30,10 +30,10 @@ def _as_id(value) -> int | None:
 
 class ServiceBase:
     def __init__(self, db, user: str | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
-        from crm_tui.config import current_user
+        from crm_tui.config import acting_user
 
         self.db = db
-        self.user = user if user is not None else current_user()
+        self.user = acting_user(db, user)
         self._clock = clock or (lambda: dt.datetime.now(UTC))
 
     def now(self) -> dt.datetime:
