@@ -81,3 +81,11 @@ def test_sqlite_is_unchanged(tmp_path, monkeypatch):
         assert db.login is None and Services(db).user == "ann" and Services(db, user="bob").user == "bob"
     finally:
         db.close()
+
+
+def test_another_reps_deal_is_marked_as_theirs_on_a_team_server():
+    from crm_tui.tui.screens.deal_detail import theirs_mark
+
+    assert "theirs" in theirs_mark("ann", "bob")
+    assert theirs_mark("ann", "ann") == ""
+    assert theirs_mark(None, "bob") == ""  # SQLite or a shared login: no teams, no mark
