@@ -23,7 +23,7 @@ from crm_tui.errors import ValidationError
 
 MAGIC = b"CRM-TUI encrypted backup 1\n"
 CHUNK = 1 << 20
-#: scrypt cost: 2**17 x 8 x 128 bytes = 128 MiB of memory, about half a second; the values are
+#: scrypt cost: 2**17 x 8 x 128 bytes = 128 MiB of memory, about a second; the values are
 #: kept in each file, so a later version may raise them and still read older files
 SCRYPT_LOG_N = 17
 SCRYPT_R = 8
