@@ -32,6 +32,14 @@ def _add_db(parser: argparse.ArgumentParser, *, top: bool = False) -> None:
     )
 
 
+def _add_passphrase_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--passphrase-file",
+        metavar="PATH",
+        help="read the passphrase from the first line of this file instead of asking",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="crm-tui",
@@ -63,9 +71,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backup", help="write a consistent copy of the database (safe while the app runs)")
     _add_db(p)
     p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
+    p.add_argument(
+        "--encrypt",
+        action="store_true",
+        help="seal the copy with a passphrase (asked for, or read from stdin or --passphrase-file)",
+    )
+    _add_passphrase_file(p)
     p.set_defaults(handler=cmd_backup)
 
-    from crm_tui import cli_agenda, cli_forecast, cli_history, cli_io, cli_rates, doctor
+    p = sub.add_parser("restore", help="restore a backup (encrypted or not) into a new database file")
+    _add_db(p)
+    p.add_argument("file", metavar="FILE", help="the backup to restore")
+    p.add_argument("--to", metavar="PATH", help="the new database file (default: --db, $CRM_TUI_DB or the default)")
+    _add_passphrase_file(p)
+    p.set_defaults(handler=cmd_restore)
+
+    from crm_tui import cli_agenda, cli_forecast, cli_history, cli_io, cli_rates, cli_team, doctor
     from crm_tui import copy as copy_cmd
 
     before = set(sub.choices)
@@ -76,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_agenda.add_parser(sub)
     cli_forecast.add_parser(sub)
     cli_rates.add_parser(sub)
+    cli_team.add_parser(sub)
     for name in set(sub.choices) - before:
         _add_db(sub.choices[name])
     return parser
@@ -284,17 +306,23 @@ def cmd_backup(args: argparse.Namespace, db_value: str | None) -> int:
         source = db.path
         if source is None:
             raise ValidationError("backup copies SQLite files; for a server database use `crm-tui copy` or pg_dump")
+        if args.passphrase_file and not args.encrypt:
+            raise ValidationError("--passphrase-file is for --encrypt; add --encrypt or leave it out")
         if args.file:
             dest = Path(args.file).expanduser()
         else:
             stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-            dest = source.parent / "backups" / f"{source.stem}-{stamp}.sqlite3"
+            suffix = ".sqlite3.enc" if args.encrypt else ".sqlite3"
+            dest = source.parent / "backups" / f"{source.stem}-{stamp}{suffix}"
         # a backup never replaces any file (below), and never the database or its side files
         safety.check_output(dest, database=source, what="backup", sqlite_ok=True)
         if dest.exists():
             raise ValidationError(f"{dest} already exists; choose a new file name")
         try:
-            engines.backup_sqlite(source, dest)
+            if args.encrypt:
+                _encrypted_backup(source, dest, _passphrase(args.passphrase_file, confirm=True))
+            else:
+                engines.backup_sqlite(source, dest)
         except OSError as exc:
             raise ValidationError(
                 f"cannot write the backup {dest}: {exc.strerror or exc}; choose another path"
@@ -302,6 +330,97 @@ def cmd_backup(args: argparse.Namespace, db_value: str | None) -> int:
     finally:
         db.close()
     print(dest)
+    return 0
+
+
+def _passphrase(path: str | None, *, confirm: bool) -> str:
+    """The passphrase: the first line of ``path``, else one line of stdin when it is not a
+    terminal, else asked for (twice when ``confirm``)."""
+    import getpass
+    from pathlib import Path
+
+    from crm_tui import backup_crypto
+    from crm_tui.errors import ValidationError
+
+    if path:
+        try:
+            lines = Path(path).expanduser().read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise ValidationError(f"cannot read the passphrase file {path}: {detail}") from None
+        phrase = lines[0] if lines else ""
+    elif not sys.stdin.isatty():
+        phrase = sys.stdin.readline().rstrip("\r\n")
+    else:
+        phrase = getpass.getpass("Passphrase: ")
+        if confirm and getpass.getpass("Passphrase again: ") != phrase:
+            raise ValidationError("the two passphrases differ; nothing was written")
+    if not phrase:
+        raise ValidationError("no passphrase given; nothing was written")
+    if confirm:
+        backup_crypto.check_passphrase(phrase)
+    return phrase
+
+
+def _encrypted_backup(source: Path, dest: Path, passphrase: str) -> None:
+    """A consistent copy of ``source`` sealed into ``dest``: the plain copy is made beside it
+    under a name ``clean_partials`` removes if this process is killed, and deleted at once."""
+    from crm_tui import backup_crypto, engines
+
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    pid = os.getpid()
+    plain = dest.with_name(f".{dest.name}.plain.{pid}.partial")
+    sealed = dest.with_name(f".{dest.name}.{pid}.partial")
+    try:
+        engines.backup_sqlite(source, plain)
+        backup_crypto.encrypt_file(plain, sealed, passphrase)
+        os.replace(sealed, dest)
+    finally:
+        plain.unlink(missing_ok=True)
+        sealed.unlink(missing_ok=True)
+
+
+def cmd_restore(args: argparse.Namespace, db_value: str | None) -> int:
+    import sqlite3
+    from pathlib import Path
+
+    from crm_tui import backup_crypto, engines, safety
+    from crm_tui.db import resolve_db, to_url
+    from crm_tui.errors import ValidationError
+
+    source = Path(args.file).expanduser()
+    if not source.is_file():
+        raise ValidationError(f"{source} is not a file; give the backup to restore")
+    url = to_url(args.to or resolve_db(db_value))
+    target = engines.sqlite_path(url)
+    if target is None:
+        raise ValidationError("restore writes a SQLite file; give --to a file path (for a server use `crm-tui copy`)")
+    if safety.database_files(target):
+        raise ValidationError(f"{target} already exists; restore never overwrites a database: give --to a new file")
+    encrypted = backup_crypto.is_encrypted(source)
+    if args.passphrase_file and not encrypted:
+        raise ValidationError(f"{source} is not encrypted; leave out --passphrase-file")
+    if not target.parent.exists():
+        target.parent.mkdir(parents=True, mode=0o700)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        if encrypted:
+            backup_crypto.decrypt_file(source, partial, _passphrase(args.passphrase_file, confirm=False))
+        else:
+            engines.backup_sqlite(source, partial)
+        check = sqlite3.connect(f"file:{partial}?mode=ro", uri=True)
+        try:
+            check.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            check.close()
+        os.replace(partial, target)
+    except sqlite3.DatabaseError:
+        raise ValidationError(f"{source} is not a crm-tui backup (no database inside); nothing was restored") from None
+    except OSError as exc:
+        raise ValidationError(f"cannot restore to {target}: {exc.strerror or exc}; choose another --to") from None
+    finally:
+        partial.unlink(missing_ok=True)
+    print(target)
     return 0
 
 

@@ -40,19 +40,21 @@ def handler(args: argparse.Namespace, db_value: str | None) -> int:
     import json
 
     from crm_tui import validate
-    from crm_tui.config import current_user
+    from crm_tui.config import acting_user
     from crm_tui.db import Database
     from crm_tui.errors import ValidationError
     from crm_tui.queries.agenda import agenda, as_json
 
     if not 1 <= args.days <= 366:
         raise ValidationError(f"--days must be between 1 and 366, got {args.days}")
-    owner = validate.text(args.owner, "--owner") if args.owner is not None else current_user()
-    if not owner:
+    owner = validate.text(args.owner, "--owner") if args.owner is not None else None
+    if owner == "":
         raise ValidationError("--owner is empty; give the rep's name as it appears on their deals and tasks")
     db = Database.open(db_value, must_exist=True)
     if db.permission_warning:
         print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
+    if owner is None:
+        owner = acting_user(db)  # on a team's server: the login, not a name from the settings
     try:
         day = agenda(db, owner, now=dt.datetime.now(dt.UTC), days=args.days)
     finally:

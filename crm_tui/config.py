@@ -118,6 +118,16 @@ def current_user() -> str:
         return "me"
 
 
+def acting_user(db: object, asked: str | None = None) -> str:
+    """Who acts on ``db``: on PostgreSQL with a team, the session's login (``Database.login``),
+    whatever the settings or ``asked`` say (a rep cannot act as another by editing a file);
+    elsewhere ``asked``, else ``current_user()``."""
+    login = getattr(db, "login", None)
+    if login:
+        return str(login)
+    return asked if asked is not None else current_user()
+
+
 #: the time of day a date typed without one means (a task due "fri" is due Friday at this time)
 DEFAULT_DUE_TIME = datetime.time(9, 0)
 

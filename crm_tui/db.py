@@ -76,6 +76,9 @@ class Database:
     # Set when an existing database file or its folder is open to other users (see crm_tui.safety).
     permission_warning: str = ""
     _file_id: tuple[int, int] | None = field(default=None, repr=False)
+    #: PostgreSQL: the rep's login when it belongs to a team role (``engines.team_login``); then it
+    #: is who acts, whatever name the settings give
+    login: str | None = None
 
     # -- opening --------------------------------------------------------------
 
@@ -122,6 +125,9 @@ class Database:
         with db.translate_errors():
             migrations.ensure_schema(db, upgrade=upgrade)
             db._last_seen = db.latest_change_id()
+            if path is None:
+                with engine.connect() as conn:
+                    db.login = engines.team_login(conn)
         return db
 
     def close(self) -> None:
@@ -245,10 +251,56 @@ class Database:
         """Turn driver errors a user can cause into one clear ``DatabaseError``."""
         try:
             yield
-        except (sa_exc.IntegrityError, sa_exc.ProgrammingError):
+        except sa_exc.ProgrammingError as exc:
+            if _sqlstate(exc) == "42501":  # insufficient privilege: the team's rules, not a bug
+                raise _not_allowed(exc, self) from None
+            raise  # our bug, not the user's: keep the traceback
+        except sa_exc.IntegrityError:
             raise  # our bug, not the user's: keep the traceback
         except (sa_exc.DatabaseError, sa_exc.InterfaceError) as exc:  # locked, corrupt, disk full, server gone...
             raise _user_error(exc, self.url) from None
+
+
+def _sqlstate(exc: Exception) -> str | None:
+    return getattr(getattr(exc, "orig", exc), "sqlstate", None)
+
+
+#: table → what a message calls its rows
+_TABLE_WORDS = {
+    "deal": "deals",
+    "deal_product": "deal lines",
+    "stage_change": "deal moves",
+    "task": "tasks",
+    "note": "notes",
+    "sales_order": "orders",
+    "order_line": "order lines",
+    "journal": "the journal",
+    "journal_change": "the journal",
+    "pipeline": "pipelines",
+    "stage": "stages",
+    "stage_task_template": "stage tasks",
+    "product": "products",
+    "currency_rate": "exchange rates",
+    "goal": "goals",
+    "crm_meta": "the database's settings",
+    "customer": "customers",
+    "contact": "contacts",
+}
+
+
+def _not_allowed(exc: Exception, db: Database) -> DatabaseError:
+    """The server refused a change the login's team role does not allow: say what and why."""
+    import re
+
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+    found = re.search(r'(?:table|relation) "?(\w+)"?', text)
+    what = _TABLE_WORDS.get(found.group(1), found.group(1)) if found else "this"
+    who = db.login or db.url.username or "this login"
+    if "row-level security" in text:
+        return DatabaseError(
+            f"not allowed: {who} may change only their own {what} (a manager may change anyone's); nothing was changed"
+        )
+    return DatabaseError(f"not allowed: {who}'s role may not change {what} (ask a manager); nothing was changed")
 
 
 def describe(url: URL) -> str:
@@ -304,6 +356,12 @@ def _postgresql_error(text: str, low: str, url: URL) -> DatabaseError | None:
         return DatabaseError(
             f"the PostgreSQL server at {server} did not finish within {engines.STATEMENT_TIMEOUT_S:g} s "
             "(another session may be holding the same records); nothing was changed; try again"
+        )
+    if "ssl" in low and any(k in low for k in ("not support", "unsupported", "ssl was required", "rejected")):
+        return DatabaseError(
+            f"the PostgreSQL server at {server} does not accept encrypted (TLS) connections, which crm-tui "
+            "requires for a server on another machine; turn on ssl in the server's postgresql.conf, or add "
+            "?sslmode=disable to the URL only if the network between you and the server is trusted"
         )
     if "password authentication failed" in low or "no password supplied" in low:
         return DatabaseError(

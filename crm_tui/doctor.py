@@ -202,7 +202,7 @@ def _list_backups(path: Path, line) -> None:
 def _server(url, out, fix: bool = False) -> int:
     from sqlalchemy import create_engine, func, select, text
 
-    from crm_tui import models
+    from crm_tui import engines, models
     from crm_tui.errors import DatabaseError
     from crm_tui.migrations import SCHEMA_VERSION, parse_version
 
@@ -210,7 +210,7 @@ def _server(url, out, fix: bool = False) -> int:
     print(f"{'database':<10} {where}", file=out)
     print(f"{'privacy':<10} managed by the server (file permissions do not apply)", file=out)
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, connect_args=engines.tls_connect_args(url))
     except Exception as exc:  # noqa: BLE001 - bad driver or URL
         raise DatabaseError(f"cannot use database URL '{where}': {exc}") from None
     try:

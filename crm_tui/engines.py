@@ -285,12 +285,44 @@ TCP_USER_TIMEOUT_MS = 20_000
 CHANGE_LOG_LOCK_KEY = 0x63726D6C6F67
 
 
+#: hosts that are this machine: a connection to any other host requires TLS unless told otherwise
+LOCAL_HOSTS = frozenset({"", "localhost", "localhost.localdomain", "::1"})
+
+
+def is_local_host(host: str | None) -> bool:
+    """Whether ``host`` (a name, an address, a Unix socket folder, or a libpq comma list)
+    names only this machine."""
+    for one in (host or "").split(","):
+        one = one.strip().lower().strip("[]")
+        if one in LOCAL_HOSTS or one.startswith(("/", "@")):
+            continue
+        if re.fullmatch(r"127(?:\.\d{1,3}){3}", one):
+            continue
+        return False
+    return True
+
+
+def tls_connect_args(url) -> dict:
+    """``sslmode=require`` for a server on another machine, unless the URL sets ``sslmode``
+    (``?sslmode=verify-full`` to check the certificate too, ``?sslmode=disable`` only on a
+    network you trust) or ``$PGSSLMODE`` does: passwords and data then never cross the network
+    in clear, even if libpq's default (``prefer``) would fall back to it."""
+    if "sslmode" in url.query or os.environ.get("PGSSLMODE"):
+        return {}
+    host = url.query.get("host") or url.host
+    if isinstance(host, tuple):  # ?host=a&host=b
+        host = ",".join(host)
+    if is_local_host(host if host is not None else os.environ.get("PGHOST")):
+        return {}
+    return {"sslmode": "require"}
+
+
 def postgresql_connect_args(url) -> dict:
     """Every connection: sessions in UTC (dates, months, to_char) whatever the server's time
     zone; a server that does not answer fails within ``PG_CONNECT_TIMEOUT_S``; statements
     end after ``STATEMENT_TIMEOUT_S`` and idle transactions after
-    ``IDLE_IN_TRANSACTION_TIMEOUT_S``; TCP keepalives notice a vanished host. A value given
-    in the URL wins."""
+    ``IDLE_IN_TRANSACTION_TIMEOUT_S``; TCP keepalives notice a vanished host; TLS is required
+    for another machine (``tls_connect_args``). A value given in the URL wins."""
     options = (
         f"-c timezone=UTC -c statement_timeout={STATEMENT_TIMEOUT_S * 1000} "
         f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S * 1000}"
@@ -298,7 +330,36 @@ def postgresql_connect_args(url) -> dict:
     args: dict = {"options": options}
     defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **KEEPALIVES, "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
     args.update({k: v for k, v in defaults.items() if k not in url.query})
+    args.update(tls_connect_args(url))
     return args
+
+
+#: the group roles of a team on PostgreSQL (``crm-tui team``); a login in one of them is a rep
+#: whose name is their login
+TEAM_ROLES = ("crm_rep", "crm_manager", "crm_viewer")
+
+
+def team_login(conn) -> str | None:
+    """On PostgreSQL, the session's login when it is a member of a team role (``TEAM_ROLES``):
+    who the rep is, decided by the server, not by a setting. None elsewhere (SQLite, a login
+    shared by a team that has no roles): the rep's name then comes from the settings.
+
+    The login is ``session_user`` (whom the server authenticated), not ``current_user``
+    (which ``SET ROLE`` changes). Membership is read from ``pg_auth_members``, so a
+    superuser, who passes every ``pg_has_role``, is not taken for a rep."""
+    if is_sqlite(conn.dialect) or conn.dialect.name != "postgresql":
+        return None
+    from sqlalchemy import text
+
+    row = conn.execute(
+        text(
+            "SELECT session_user, EXISTS (SELECT 1 FROM pg_auth_members m "
+            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
+            "WHERE u.rolname = session_user AND g.rolname = ANY(:roles))"
+        ),
+        {"roles": list(TEAM_ROLES)},
+    ).one()
+    return str(row[0]) if row[1] else None
 
 
 def configure_postgresql(engine: Engine) -> None:

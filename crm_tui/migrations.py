@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -132,6 +132,27 @@ def _v7_currencies_goals_forecast(session: Session) -> None:
             index.create(conn)
 
 
+def _v8_team_roles(session: Session) -> None:
+    """An index for the owner checks of orders (row security reads it on PostgreSQL, "my orders"
+    everywhere); on PostgreSQL the team's roles, grants and row-level security (``crm_tui.team``)
+    — when the login upgrading may create them; otherwise a manager's first ``crm-tui team``
+    command does, and until then the database works as before, without roles."""
+    conn = session.connection()
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_order_owner ON sales_order (owner)"))
+    if conn.dialect.name != "postgresql":
+        return
+    from sqlalchemy import exc as sa_exc
+
+    from crm_tui import team
+
+    try:
+        with conn.begin_nested():
+            team.secure(conn)
+    except sa_exc.DBAPIError as exc:
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) != "42501":  # insufficient privilege
+            raise
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -148,6 +169,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
         "exchange rates and order currencies; goals; forecast categories",
         _v7_currencies_goals_forecast,
     ),
+    (8, "team roles, grants and row-level security (PostgreSQL); an index of order owners", _v8_team_roles),
 ]
 
 
@@ -213,6 +235,7 @@ SCHEMA_MARKERS = {
     5: "task.outcome",
     6: "product.code",
     7: "deal.forecast_category",
+    8: "ix_order_owner",
 }
 
 

@@ -310,10 +310,9 @@ def import_file(
             source=Path(path).name,
         )
 
-    if user is None:
-        from crm_tui.config import current_user
+    from crm_tui.config import acting_user
 
-        user = current_user()
+    user = acting_user(db, user)
 
     def action(ctx: Ctx, created: int, updated: int):
         from crm_tui import journal as jr

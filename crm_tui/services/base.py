@@ -30,10 +30,10 @@ def _as_id(value) -> int | None:
 
 class ServiceBase:
     def __init__(self, db, user: str | None = None, clock: Callable[[], dt.datetime] | None = None) -> None:
-        from crm_tui.config import current_user
+        from crm_tui.config import acting_user
 
         self.db = db
-        self.user = user if user is not None else current_user()
+        self.user = acting_user(db, user)
         self._clock = clock or (lambda: dt.datetime.now(UTC))
 
     def now(self) -> dt.datetime:
@@ -75,6 +75,8 @@ class ServiceBase:
             ):
                 # Another session's edit of this record waits for ours, then sees our version.
                 row = session.get(model, record_id, with_for_update=True)
+                if row is None and getattr(self.db, "login", None):
+                    self._refuse_theirs(session, model, record_id)
             else:
                 row = session.get(model, record_id)
         if row is None or (live and getattr(row, "deleted_at", None) is not None):
@@ -82,6 +84,20 @@ class ServiceBase:
             shown = f"#{record_id}" if key is not None else repr(str(record_id))[:40]
             raise NotFoundError(f"{self._label(model)} {shown} does not exist (it may have been deleted)")
         return row
+
+    def _refuse_theirs(self, session: Session, model: type[T], record_id: int) -> None:
+        """On a team's server a row locked for a change is hidden when it is another rep's (row
+        security): say whose it is rather than that it does not exist."""
+        from sqlalchemy import select
+
+        from crm_tui.errors import DatabaseError
+
+        row = session.execute(select(model).where(model.id == record_id)).scalar_one_or_none()  # type: ignore[attr-defined]
+        if row is not None:
+            owner = getattr(row, "owner", None) or getattr(row, "author", None) or "another rep"
+            raise DatabaseError(
+                f"not allowed: {self._label(model)} #{record_id} is {owner}'s; only {owner} or a manager can change it"
+            )
 
     @staticmethod
     def _changed_fields(row: SQLModel, values: dict[str, object]) -> str:

@@ -228,7 +228,7 @@ class CrmApp(App[int]):
     @on(DatabaseOpened)
     def _db_opened(self, event: DatabaseOpened) -> None:
         self.db, self.services = event.db, event.services
-        if self.user is None:
+        if self.user is None or event.db.login:  # on a team's server the login is "me", whatever was asked
             self.user = self.services.user
         self.db.subscribe(self._on_db_change)
         from crm_tui.models import ALL_TABLES

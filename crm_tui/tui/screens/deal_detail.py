@@ -82,6 +82,14 @@ def lines_table(detail: DealDetail) -> Table | Text:
     return table
 
 
+def theirs_mark(login: str | None, owner: str | None) -> str:
+    """On a team's server (``login`` set), the words beside another rep's deal's owner: it is
+    theirs, and the server lets only them or a manager change it. Nothing elsewhere."""
+    if not login or owner == login:
+        return ""
+    return "   theirs: only they or a manager can change it"
+
+
 class DealDetailScreen(CrmScreen):
     CSS_PATH = "deal_detail.tcss"
     WATCHES = frozenset(
@@ -241,7 +249,10 @@ class DealDetailScreen(CrmScreen):
         head.add_row(
             "Pipeline", Text(f"{safe(detail.pipeline)} · {safe(detail.stage)} since {local(d.stage_entered_at)}")
         )
-        head.add_row("Owner", Text(safe(d.owner) or "—"))
+        owner = Text(safe(d.owner) or "—")
+        db = self.app.db
+        owner.append(theirs_mark(db.login if db is not None else None, d.owner), style="italic")
+        head.add_row("Owner", owner)
         head.add_row("Expected close", Text(d.expected_close.isoformat() if d.expected_close else "—"))
         head.add_row("Created", Text(local(d.created_at)))
         if d.closed_at:

@@ -75,6 +75,12 @@ def build(target: Path, version: int = 1) -> dict[str, int]:
         order = s.create_order(acme.id, [(anvil.id, 10), (rocket.id, 2, "1200")], deal_id=d1.id)
         s.approve_order(order.id)
         s.create_order(globex.id, [(rocket.id, 1)])
+        if version >= 7:  # exchange rates and goals came with schema 7
+            from crm_tui.models import Goal
+
+            s.set_rate("EUR", "1.08", as_of="2025-01-02")
+            with db.write({"goal"}) as session:
+                session.add(Goal(owner="ann", metric="won_value", period="month", target=5_000_000))
         db.close()
         if target.exists():
             target.unlink()
