@@ -68,7 +68,8 @@ async def test_enter_goes_to_the_next_field_and_saves_only_on_the_last(make_app,
         await until(pilot, lambda: screen_name(app) == "PipelineScreen", what="the form to close after saving")
         deal = one(db, Deal, Deal.title == "Rollout")
         assert deal.amount_cents == 120000 and deal.probability == 40 and deal.owner == ""
-        assert deal.currency == "EUR" and deal.expected_close == dt.date(2026, 3, 30)  # +2w from the frozen Monday 2026-03-16
+        assert deal.currency == "EUR"
+        assert deal.expected_close == dt.date(2026, 3, 30)  # +2w from the frozen Monday 2026-03-16
 
 
 async def test_enter_in_the_task_subject_does_not_save_a_task_without_its_due_date(make_app, settle, until, db):
