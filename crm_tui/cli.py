@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", nargs="?", metavar="FILE", help="where to write it (default: backups/ beside the database)")
     p.set_defaults(handler=cmd_backup)
 
-    from crm_tui import cli_agenda, cli_forecast, cli_history, cli_io, cli_rates, doctor
+    from crm_tui import cli_agenda, cli_forecast, cli_goals, cli_history, cli_io, cli_rates, doctor
     from crm_tui import copy as copy_cmd
 
     before = set(sub.choices)
@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_agenda.add_parser(sub)
     cli_forecast.add_parser(sub)
     cli_rates.add_parser(sub)
+    cli_goals.add_parser(sub)
     for name in set(sub.choices) - before:
         _add_db(sub.choices[name])
     return parser
