@@ -50,9 +50,12 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _open(db_value: str | None) -> Any:
-    from crm_tui.cli import open_db
+    from crm_tui.db import Database
 
-    return open_db(db_value)
+    db = Database.open(db_value)
+    if db.permission_warning:
+        print(f"crm-tui: warning: {db.permission_warning}", file=sys.stderr)
+    return db
 
 
 def cmd_set(args: argparse.Namespace, db_value: str | None) -> int:
