@@ -30,7 +30,7 @@ import datetime as dt
 import math
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import case, distinct, func, select
@@ -531,3 +531,45 @@ def takes_text(progress: GoalProgress) -> str:
         verdict = "enough" if t.enough else "short"
         parts.append(f"needs {need} in pipeline, {due} due: {verdict}")
     return " · ".join(parts)
+
+
+# -- the board -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardGoals:
+    """What the board shows of the goals: the attainment line and each stage's "advanced into" goal."""
+
+    line: str = ""  # "Dec: 61% of 120,000 won · 12 days left · on pace ▲"; "" when no such goal
+    state: str = ""  # "met", "ahead" or "behind"
+    stages: dict[int, str] = field(default_factory=dict)  # stage id → "3/5" (this period's of the target)
+
+
+def _preferred(rows: Sequence[GoalProgress], user: str | None) -> GoalProgress | None:
+    """The rep's own goal, else everyone's."""
+    mine = [g for g in rows if user and g.owner == user]
+    everyone = [g for g in rows if not g.owner]
+    chosen = mine or everyone
+    return chosen[0] if chosen else None
+
+
+def board_goals(
+    rows: Sequence[GoalProgress], *, user: str | None, stage_ids: Sequence[int] = (), period: str = "month"
+) -> BoardGoals:
+    """From ``goal_progress`` rows: the rep's (else everyone's) won_value goal of ``period``, and
+    per stage of the board its deals_advanced goal (the rep's, else everyone's; a month's first)."""
+    won = _preferred([g for g in rows if g.metric == "won_value" and g.period.kind == period], user)
+    stages: dict[int, str] = {}
+    order = {p: i for i, p in enumerate(("month", "week", "quarter", "year"))}
+    for stage_id in stage_ids:
+        into = sorted(
+            (g for g in rows if g.metric == "deals_advanced" and g.stage_id == stage_id),
+            key=lambda g: order.get(g.period.kind, 9),
+        )
+        chosen = _preferred(into, user)
+        if chosen is not None:
+            stages[stage_id] = f"{chosen.actual:,}/{chosen.target:,}"
+    if won is None:
+        return BoardGoals(stages=stages)
+    state = "met" if won.met else "ahead" if won.on_pace else "behind"
+    return BoardGoals(bar_text(won), state, stages)
