@@ -129,6 +129,9 @@ def test_set_updates_the_live_goal_remove_archives_it_and_mistakes_get_one_messa
     assert len(s.list_goals()) == 1
     s.remove_goal(g.id)
     assert s.list_goals() == []
+    assert s.undo().action == "remove monthly won value goal of everyone"  # journaled: ctrl+z brings it back
+    assert [x.target for x in s.list_goals()] == [15_000_050]
+    s.remove_goal(g.id)
     for args, kwargs, words in [
         (("revenue", "month", "1"), {}, "unknown goal metric"),
         (("won_value", "fortnight", "1"), {}, "unknown goal period"),
