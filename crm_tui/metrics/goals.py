@@ -20,8 +20,12 @@ count), average won deal and average cycle; the deals still needed (remaining ÷
 deal), the pipeline coverage needed (remaining ÷ win rate) and the open pipeline expected to
 close in the period (``expected_close`` within it), and whether that covers it.
 
-Queries are bounded: four grouped reads per distinct period among the goals, and two for the
-history and the due pipeline — never one per goal or per deal.
+Queries are bounded: per distinct period among the goals, one grouped read per kind of goal set
+for it (won, added, advanced into a stage, activities), plus one for the history and one per period
+for the due pipeline when what it takes is asked for — never one per goal or per deal. Deals are
+grouped by stage (the pipeline follows from it) so the deal indexes answer without table reads. On a
+60,000-deal demo book the board's read (won value and "advanced into" goals) takes ~30 ms; every
+goal of six, with what it takes, ~130 ms.
 """
 
 from __future__ import annotations
@@ -213,11 +217,15 @@ def goal_progress(
     tz: dt.tzinfo | None = None,
     owner: str | None = None,
     takes: bool = True,
+    metrics: Sequence[str] | None = None,
 ) -> list[GoalProgress]:
     """Every live goal's progress in its period containing ``now`` (``owner``: only that
-    owner's goals), with what it takes for the ones not yet met, in one read transaction."""
+    owner's goals; ``metrics``: only goals of these metrics), with what it takes for the ones
+    not yet met (``takes``), in one read transaction."""
     with db.read() as session:
-        return goal_progress_on(session.connection(), db.dialect, now=now, tz=tz, owner=owner, takes=takes)
+        return goal_progress_on(
+            session.connection(), db.dialect, now=now, tz=tz, owner=owner, takes=takes, metrics=metrics
+        )
 
 
 def goal_progress_on(
@@ -228,6 +236,7 @@ def goal_progress_on(
     tz: dt.tzinfo | None = None,
     owner: str | None = None,
     takes: bool = True,
+    metrics: Sequence[str] | None = None,
 ) -> list[GoalProgress]:
     """``goal_progress`` on an open connection (the board's and the report's own reads)."""
     from sqlmodel import Session
@@ -238,6 +247,8 @@ def goal_progress_on(
     q = select(Goal).where(col(Goal.archived_at).is_(None))
     if owner is not None:
         q = q.where(col(Goal.owner) == owner)
+    if metrics is not None:
+        q = q.where(col(Goal.metric).in_(list(metrics)))
     session = Session(bind=conn)
     goals: list[Goal] = list(session.execute(q).scalars().all())
     if not goals:
@@ -246,10 +257,14 @@ def goal_progress_on(
     stages = load_stages(conn)
     names = {s.id: s.name for s in stages}
     ids = ids_by_outcome(stages)
+    pipeline_of = {s.id: s.pipeline_id for s in stages}
     periods = {kind: period_containing(kind, now, tz) for kind in sorted({g.period for g in goals})}
-    counts = {kind: _period_counts(conn, ids["won"], p) for kind, p in periods.items()}
-    history = _history(conn, dialect, ids, now) if takes else None
-    due = {kind: _due(conn, ids["open"], p) for kind, p in periods.items()} if takes else {}
+    counts = {
+        kind: _period_counts(conn, ids, pipeline_of, p, [g for g in goals if g.period == kind])
+        for kind, p in periods.items()
+    }
+    history = _history(conn, dialect, ids, pipeline_of, now) if takes else None
+    due = {kind: _due(conn, ids["open"], pipeline_of, p) for kind, p in periods.items()} if takes else {}
     today = now.astimezone(tz).date()
     out: list[GoalProgress] = []
     for g in sorted(goals, key=lambda g: (g.owner != "", g.owner, g.metric, g.period, g.id)):
@@ -291,61 +306,86 @@ class _Counts:
     activities: dict[str, int]
 
 
-def _period_counts(conn: Connection, won_ids: Sequence[int], p: Period) -> _Counts:
-    """Four grouped reads: won deals, added deals, stage entries, activities in the period."""
+def _period_counts(
+    conn: Connection, ids: dict[str, list[int]], pipeline_of: dict[int, int], p: Period, goals: Sequence[Goal]
+) -> _Counts:
+    """Up to four grouped reads for the period, one per kind of goal set for it: won deals, added
+    deals, stage entries, activities. Deals are grouped by stage (their pipeline follows from it),
+    so each read is answered from a deal index without reading the deals themselves."""
+    wanted = {g.metric for g in goals}
     won_cents: _Groups = defaultdict(int)
     won_count: _Groups = defaultdict(int)
-    in_period = (col(Deal.closed_at) >= p.start_utc, col(Deal.closed_at) < p.end_utc)
-    if won_ids:
+    if ids["won"] and wanted & {"won_value", "deals_won"}:
         q = (
             select(
                 col(Deal.owner),
-                col(Deal.pipeline_id),
+                col(Deal.stage_id),
                 col(Deal.currency),
                 func.count(),
                 func.sum(col(Deal.amount_cents)),
             )
-            .where(col(Deal.stage_id).in_(won_ids), *in_period, live_deal())
-            .group_by(col(Deal.owner), col(Deal.pipeline_id), col(Deal.currency))
+            .where(
+                col(Deal.stage_id).in_(ids["won"]),
+                col(Deal.closed_at) >= p.start_utc,
+                col(Deal.closed_at) < p.end_utc,
+                live_deal(),
+            )
+            .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency))
         )
-        for who, pid, cur, n, cents in conn.execute(q):
-            won_cents[(who, pid, cur)] += int(cents or 0)
-            won_count[(who, pid, None)] += int(n)
+        for who, sid, cur, n, cents in conn.execute(q):
+            won_cents[(who, pipeline_of.get(sid), cur)] += int(cents or 0)
+            won_count[(who, pipeline_of.get(sid), None)] += int(n)
     added: _Groups = defaultdict(int)
-    q2 = (
-        select(col(Deal.owner), col(Deal.pipeline_id), func.count())
-        .where(col(Deal.created_at) >= p.start_utc, col(Deal.created_at) < p.end_utc, live_deal())
-        .group_by(col(Deal.owner), col(Deal.pipeline_id))
-    )
-    for who, pid, n in conn.execute(q2):
-        added[(who, pid, None)] += int(n)
+    every_stage = ids["open"] + ids["won"] + ids["lost"]
+    if "deals_added" in wanted and every_stage:
+        q2 = (
+            select(col(Deal.owner), col(Deal.stage_id), func.count())
+            .where(
+                col(Deal.stage_id).in_(every_stage),  # the deal index leads with the stage
+                col(Deal.created_at) >= p.start_utc,
+                col(Deal.created_at) < p.end_utc,
+                live_deal(),
+            )
+            .group_by(col(Deal.owner), col(Deal.stage_id))
+        )
+        for who, sid, n in conn.execute(q2):
+            added[(who, pipeline_of.get(sid), None)] += int(n)
     advanced: _Groups = defaultdict(int)
-    q3 = (
-        select(
-            col(Deal.owner),
-            col(Deal.pipeline_id),
-            col(StageChange.to_stage_id),
-            func.count(distinct(col(StageChange.deal_id))),
+    into = sorted({g.stage_id for g in goals if g.metric == "deals_advanced" and g.stage_id is not None})
+    if into:
+        q3 = (
+            select(
+                col(Deal.owner),
+                col(Deal.stage_id),
+                col(StageChange.to_stage_id),
+                func.count(distinct(col(StageChange.deal_id))),
+            )
+            .join(Deal, pk(Deal.id) == col(StageChange.deal_id))
+            .where(
+                # a deal that entered a stage in the period entered its current one then or later:
+                # the deal index (stage, …, stage_entered_at) finds those few, then each one's
+                # stage changes are looked up by deal, not every stage change read
+                col(Deal.stage_id).in_(every_stage),
+                col(Deal.stage_entered_at) >= p.start_utc,
+                col(StageChange.to_stage_id).in_(into),
+                col(StageChange.at) >= p.start_utc,
+                col(StageChange.at) < p.end_utc,
+                col(StageChange.from_stage_id).is_not(None),  # a move, not a deal created in the stage
+                live_deal(),
+            )
+            .group_by(col(Deal.owner), col(Deal.stage_id), col(StageChange.to_stage_id))
         )
-        .join(Deal, pk(Deal.id) == col(StageChange.deal_id))
-        .where(
-            col(StageChange.at) >= p.start_utc,
-            col(StageChange.at) < p.end_utc,
-            col(StageChange.from_stage_id).is_not(None),  # a move, not a deal created in the stage
-            live_deal(),
-        )
-        .group_by(col(Deal.owner), col(Deal.pipeline_id), col(StageChange.to_stage_id))
-    )
-    for who, pid, stage_id, n in conn.execute(q3):
-        advanced[(who, pid, stage_id)] += int(n)
+        for who, sid, stage_id, n in conn.execute(q3):
+            advanced[(who, pipeline_of.get(sid), stage_id)] += int(n)
     activities: dict[str, int] = defaultdict(int)
-    q4 = (
-        select(col(Task.owner), func.count())
-        .where(col(Task.done_at) >= p.start_utc, col(Task.done_at) < p.end_utc, live_task())
-        .group_by(col(Task.owner))
-    )
-    for who, n in conn.execute(q4):
-        activities[who] += int(n)
+    if "activities_done" in wanted:
+        q4 = (
+            select(col(Task.owner), func.count())
+            .where(col(Task.done_at) >= p.start_utc, col(Task.done_at) < p.end_utc, live_task())
+            .group_by(col(Task.owner))
+        )
+        for who, n in conn.execute(q4):
+            activities[who] += int(n)
     return _Counts(won_cents, won_count, added, advanced, activities)
 
 
@@ -382,7 +422,9 @@ class _History:
     cycle_days: dict[tuple[str, int | None, Any], float]
 
 
-def _history(conn: Connection, dialect: Dialect, ids: dict[str, list[int]], now: dt.datetime) -> _History:
+def _history(
+    conn: Connection, dialect: Dialect, ids: dict[str, list[int]], pipeline_of: dict[int, int], now: dt.datetime
+) -> _History:
     """One grouped read of the deals closed in the lookback: per owner, pipeline, currency and
     outcome, their count, amount and summed cycle days."""
     h = _History(defaultdict(int), defaultdict(int), defaultdict(int), defaultdict(float))
@@ -393,7 +435,7 @@ def _history(conn: Connection, dialect: Dialect, ids: dict[str, list[int]], now:
     q = (
         select(
             col(Deal.owner),
-            col(Deal.pipeline_id),
+            col(Deal.stage_id),
             col(Deal.currency),
             won_flag,
             func.count(),
@@ -406,9 +448,10 @@ def _history(conn: Connection, dialect: Dialect, ids: dict[str, list[int]], now:
             col(Deal.closed_at) <= now,
             live_deal(),
         )
-        .group_by(col(Deal.owner), col(Deal.pipeline_id), col(Deal.currency), won_flag)
+        .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), won_flag)
     )
-    for who, pid, cur, won, n, cents, days in conn.execute(q):
+    for who, sid, cur, won, n, cents, days in conn.execute(q):
+        pid = pipeline_of.get(sid)
         if won:
             h.won_cents[(who, pid, cur)] += int(cents or 0)
             h.won[(who, pid, None)] += int(n)
@@ -418,25 +461,24 @@ def _history(conn: Connection, dialect: Dialect, ids: dict[str, list[int]], now:
     return h
 
 
-def _due(conn: Connection, open_ids: Sequence[int], p: Period) -> tuple[_Groups, _Groups]:
+def _due(conn: Connection, open_ids: Sequence[int], pipeline_of: dict[int, int], p: Period) -> tuple[_Groups, _Groups]:
     """Open deals expected to close in the period: (owner, pipeline, currency) → cents, and → count."""
     cents: _Groups = defaultdict(int)
     count: _Groups = defaultdict(int)
     if not open_ids:
         return cents, count
     q = (
-        select(
-            col(Deal.owner), col(Deal.pipeline_id), col(Deal.currency), func.count(), func.sum(col(Deal.amount_cents))
-        )
+        select(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), func.count(), func.sum(col(Deal.amount_cents)))
         .where(
             col(Deal.stage_id).in_(open_ids),
             col(Deal.expected_close) >= p.first,
             col(Deal.expected_close) < p.end,
             live_deal(),
         )
-        .group_by(col(Deal.owner), col(Deal.pipeline_id), col(Deal.currency))
+        .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency))
     )
-    for who, pid, cur, n, total in conn.execute(q):
+    for who, sid, cur, n, total in conn.execute(q):
+        pid = pipeline_of.get(sid)
         cents[(who, pid, cur)] += int(total or 0)
         count[(who, pid, None)] += int(n)
     return cents, count

@@ -512,7 +512,7 @@ class PipelineScreen(CrmScreen):
 
 def read_board_goals(db: Any, board: Board, now: dt.datetime, user: str | None) -> BoardGoals:
     """The goals the board shows (a few grouped reads, none per card); in a thread worker."""
-    rows = goal_progress(db, now=now, takes=False)
+    rows = goal_progress(db, now=now, takes=False, metrics=("won_value", "deals_advanced"))
     return board_goals(rows, user=user, stage_ids=[s.id for s in board.stages])
 
 
