@@ -53,7 +53,7 @@ if TYPE_CHECKING:
         SegmentFigures,
         StageFigures,
     )
-    from crm_tui.metrics.shapes import Report
+    from crm_tui.metrics.shapes import GoalRow, Report
 
 #: the activities table's kind columns, in ``metrics.activities.KINDS`` order (a kind without a
 #: heading here fails at import, not as a column shifted on screen)
@@ -187,9 +187,10 @@ class ReportsScreen(CrmScreen):
             self.forecast = forecast
 
     class GoalsLoaded(Message):
-        def __init__(self, rows: list[GoalLine]) -> None:
+        def __init__(self, rows: list[GoalLine], report_rows: list[GoalRow]) -> None:
             super().__init__()
             self.rows = rows
+            self.report_rows = report_rows  # the report's ``goals`` key, for the CSV export
 
     class GoalsToRemove(Message):
         def __init__(self, choices: list[tuple[str, int]]) -> None:
@@ -209,6 +210,7 @@ class ReportsScreen(CrmScreen):
         self._forecast: list[tuple[str, int]] | None = None  # and its forecast
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
+        self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -457,11 +459,12 @@ class ReportsScreen(CrmScreen):
             )
             for g in rows
         ]
-        self.post_message(self.GoalsLoaded(lines))
+        self.post_message(self.GoalsLoaded(lines, [g.json() for g in rows]))
 
     @on(GoalsLoaded)
     def _goals_loaded(self, event: GoalsLoaded) -> None:
         self.query_one(GoalsPanel).show(event.rows)
+        self._goal_rows = event.report_rows
 
     def action_set_goal(self) -> None:
         services = self.app.services
@@ -551,7 +554,7 @@ class ReportsScreen(CrmScreen):
             else:
                 self.notify("The report is still being computed", severity="warning", timeout=3)
             return
-        self._export(self.data, self.app.clock())
+        self._export({**self.data, "goals": self._goal_rows}, self.app.clock())
 
     @work(thread=True, group="reports-export", exit_on_error=False)
     def _export(self, data: Report, now: dt.datetime) -> None:
