@@ -331,14 +331,14 @@ ALIASES: dict[str, dict[str, str]] = {
         }
     ),
     "goals": _aliases(
-        {
-            "external_id": "external_id|goal id|id",
-            "owner": "owner|assignee|rep|user",
-            "metric": "metric|goal type|type",
-            "period": "period|interval|frequency",
-            "target": "target|goal|quota|value",
-            "pipeline": "pipeline|pipeline name",
-            "stage": "stage|stage name",
+        {  # our own export's names only: a vendor file's "Type" or "Value" is not a goal
+            "external_id": "external_id|goal id",
+            "owner": "owner",
+            "metric": "metric|goal metric",
+            "period": "period|goal period",
+            "target": "target|goal target|quota",
+            "pipeline": "pipeline",
+            "stage": "stage",
             "stage_pipeline": "stage_pipeline|stage pipeline",
         }
     ),
