@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_passphrase_file(p)
     p.set_defaults(handler=cmd_restore)
 
-    from crm_tui import cli_agenda, cli_forecast, cli_history, cli_io, cli_rates, cli_team, doctor
+    from crm_tui import cli_agenda, cli_forecast, cli_goals, cli_history, cli_io, cli_rates, cli_team, doctor
     from crm_tui import copy as copy_cmd
 
     before = set(sub.choices)
@@ -98,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_forecast.add_parser(sub)
     cli_rates.add_parser(sub)
     cli_team.add_parser(sub)
+    cli_goals.add_parser(sub)
     for name in set(sub.choices) - before:
         _add_db(sub.choices[name])
     return parser

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders", "pipelines")
+KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders", "pipelines", "goals")
 FORCE_HELP = (
     "let the {what} replace a file that is a SQLite database (never the open database itself, which is always refused)"
 )
@@ -17,7 +17,7 @@ FORCE_HELP = (
 def add_parsers(subparsers) -> None:
     p = subparsers.add_parser(
         "import",
-        help="import customers, contacts, deals, tasks, products, orders or pipelines from CSV/XLSX",
+        help="import customers, contacts, deals, tasks, products, orders, pipelines or goals from CSV/XLSX",
         description=(
             "Import records from a CSV or XLSX file. Headers of HubSpot, Salesforce, Pipedrive and Zoho "
             "exports (and crm-tui's own export) are recognised; --map names any other column. All good "

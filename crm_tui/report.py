@@ -244,4 +244,22 @@ def _text(r: Report, title: str | None) -> str:
     )
     out += ["", "Revenue by month (won)"]
     out += _table(["month", "won value"], [[m["month"], money(m["won_value"])] for m in r["revenue_by_month"]], {1})
+    goals = r.get("goals") or []
+    if goals:  # a book with no goals prints what it always has
+        out += ["", "Goals (this period)"]
+        out += _table(
+            ["owner", "goal", "period", "target", "actual", "attained"],
+            [
+                [
+                    _safe(g["owner"]) or "(everyone)",
+                    g["metric"].replace("_", " "),
+                    f"{g['start']} – {g['end']}",
+                    money(g["target"]) if g["metric"] == "won_value" else f"{g['target']:,}",
+                    money(g["actual"]) if g["metric"] == "won_value" else f"{g['actual']:,}",
+                    pct(g["attainment"]),
+                ]
+                for g in goals
+            ],
+            {3, 4, 5},
+        )
     return "\n".join(out) + "\n"

@@ -29,6 +29,7 @@ from crm_tui.models import (
     Customer,
     Deal,
     DealProduct,
+    Goal,
     Order,
     OrderLine,
     Pipeline,
@@ -333,6 +334,30 @@ def _orders(conn):
     ]
 
 
+def _goals(conn):
+    """Every live goal; its target as typed (``services.goals.target_text``) in ``frame_of``."""
+    gp = Pipeline.__table__.alias("goal_pipeline")
+    sp = Pipeline.__table__.alias("stage_pipeline")
+    q = (
+        select(
+            _ref(Goal, "crm-g"),
+            Goal.owner,
+            Goal.metric,
+            Goal.period,
+            Goal.target,
+            gp.c.name,
+            Stage.name,
+            sp.c.name,
+        )
+        .outerjoin(gp, gp.c.id == Goal.pipeline_id)
+        .outerjoin(Stage, Stage.id == Goal.stage_id)
+        .outerjoin(sp, sp.c.id == Stage.pipeline_id)
+        .where(Goal.archived_at.is_(None))
+        .order_by(Goal.id)
+    )
+    return q, list(FIELDS["goals"])
+
+
 QUERIES = {
     "customers": _customers,
     "contacts": _contacts,
@@ -341,6 +366,7 @@ QUERIES = {
     "products": _products,
     "orders": _orders,
     "pipelines": _pipelines,
+    "goals": _goals,
 }
 
 
@@ -363,6 +389,10 @@ def frame_of(db, kind):
         df["line_total"] = pd.Series(totals, index=df.index, dtype=object)
     if kind == "deals" and len(df):
         _all_lines(db, df)
+    if kind == "goals" and len(df):
+        from crm_tui.services.goals import target_text
+
+        df["target"] = [target_text(m, t) for m, t in zip(df.metric, df.target)]
     if kind == "tasks" and len(df):
         df["priority"] = df.priority.map(lambda p: PRIORITY_WORDS.get(p, p))
     return df

@@ -395,7 +395,7 @@ def _stage_and_merge(db, kind: str, make_ctx, action, *, dry_run: bool):
 def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
     """Run ``kind``'s writer in one read snapshot: its rows go to the staging tables."""
     from crm_tui import engines
-    from crm_tui.io import kinds_deals, kinds_other, kinds_pipelines
+    from crm_tui.io import kinds_deals, kinds_goals, kinds_other, kinds_pipelines
 
     writer = {
         "deals": kinds_deals.import_deals,
@@ -405,6 +405,7 @@ def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
         "tasks": kinds_other.import_tasks,
         "orders": kinds_other.import_orders,
         "pipelines": kinds_pipelines.import_pipelines,
+        "goals": kinds_goals.import_goals,
     }[kind]
     ctx.tick(0)
     with conn.begin():
@@ -423,6 +424,7 @@ TABLES = {
     "products": {"product"},
     "orders": {"sales_order", "order_line", "customer", "product"},
     "pipelines": {"pipeline", "stage", "stage_task_template"},
+    "goals": {"goal"},
 }
 
 _REQUIRED = {
@@ -436,6 +438,7 @@ _REQUIRED = {
     "orders": (("number",), "an order number column (e.g. 'Order Number')"),
     "deals": ((), ""),
     "pipelines": (("pipeline",), "a pipeline name column (e.g. 'Pipeline')"),
+    "goals": (("metric",), "a metric column (e.g. 'metric': won_value, deals_won, ...)"),
 }
 
 

@@ -15,7 +15,7 @@ import unicodedata
 
 from crm_tui.errors import ValidationError
 
-KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders", "pipelines")
+KINDS = ("customers", "contacts", "deals", "tasks", "products", "orders", "pipelines", "goals")
 
 # Fields per kind, in export order. Pseudo-fields (not stored as such) are
 # documented in FIELD_HELP.
@@ -124,6 +124,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "task_position",
         "task_archived_at",
     ),
+    "goals": ("external_id", "owner", "metric", "period", "target", "pipeline", "stage", "stage_pipeline"),
 }
 
 FIELD_HELP = {
@@ -329,6 +330,18 @@ ALIASES: dict[str, dict[str, str]] = {
             "task_archived_at": "task_archived_at|task archived at",
         }
     ),
+    "goals": _aliases(
+        {  # our own export's names only: a vendor file's "Type" or "Value" is not a goal
+            "external_id": "external_id|goal id",
+            "owner": "owner",
+            "metric": "metric|goal metric",
+            "period": "period|goal period",
+            "target": "target|goal target|quota",
+            "pipeline": "pipeline",
+            "stage": "stage",
+            "stage_pipeline": "stage_pipeline|stage pipeline",
+        }
+    ),
 }
 
 # Pipedrive prefixes another entity's columns: in a deals export "Organization - Name"
@@ -432,4 +445,5 @@ _OWN_PREFIX = {
     "products": {"product"},
     "orders": set(),
     "pipelines": {"deal"},
+    "goals": {"goal"},
 }

@@ -129,5 +129,10 @@ def report_figures(db: Database, filters: Filters = Filters(), *, now: dt.dateti
 
 def report(db: Database, filters: Filters = Filters(), *, now: dt.datetime | None = None) -> Report:
     """All report figures (DESIGN §5) in one read transaction, so they agree with each other:
-    the JSON shape, money in major units."""
-    return report_figures(db, filters, now=now).json()
+    the JSON shape, money in major units, and ``goals``: each live goal's progress in its
+    period containing ``now`` (the owner's goals when ``filters.owner`` is set)."""
+    from crm_tui.metrics.goals import goal_progress
+
+    out = report_figures(db, filters, now=now).json()
+    out["goals"] = [g.json() for g in goal_progress(db, now=now, owner=filters.owner, takes=False)]
+    return out

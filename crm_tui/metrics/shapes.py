@@ -108,6 +108,19 @@ class ActivityTotals(TypedDict):
     outcomes: list[OutcomeRow]
 
 
+class GoalRow(TypedDict):
+    """A goal's progress in its period containing now (``crm_tui.metrics.goals``)."""
+
+    owner: str  # "" for everyone
+    metric: str
+    period: str
+    start: str  # the period's first local day, YYYY-MM-DD
+    end: str  # its last local day
+    target: Major  # major units for won_value, a count otherwise
+    actual: Major
+    attainment: float
+
+
 class Report(TypedDict):
     """The whole report: the home currency every money figure is in, then the sections in
     ``REPORT_KEYS`` order; ``unconverted`` (only when some) names the currencies with no rate,
@@ -125,3 +138,4 @@ class Report(TypedDict):
     revenue_by_month: list[MonthRow]
     activities: ActivityTotals
     unconverted: NotRequired[list[str]]
+    goals: NotRequired[list[GoalRow]]  # added by ``report()``

@@ -81,6 +81,13 @@ class Board:
     def currency(self) -> str:
         return self.rates.home if self.rates is not None else "USD"
 
+    #: the goals line above the board ("Dec: 61% of 120,000 won · ..."; "" when there is no such
+    #: goal), its state ("met", "ahead", "behind") and each stage's "advanced into" goal ("Dec 3/5")
+    goal_line: str = ""
+    goal_state: str = ""
+    stage_goals: dict[int, str] = field(default_factory=dict)
+    goals_read: bool = False  # False: the goals were not read with this board (the warm-up's)
+
     def has_more(self, stage_id: int) -> bool:
         """True when the column's header counts more deals than the board holds."""
         return self.headers.get(stage_id, Header()).count > len(self.cards.get(stage_id, ()))

@@ -11,11 +11,12 @@ from crm_tui.services.currency import CurrencyOps
 from crm_tui.services.customers import CustomerOps
 from crm_tui.services.deals import DealOps, MoveResult
 from crm_tui.services.funnel import FunnelOps
+from crm_tui.services.goals import GoalOps
 from crm_tui.services.history import HistoryOps, Undone
 from crm_tui.services.orders import OrderOps
 
 
-class Services(CustomerOps, DealOps, ActivityOps, OrderOps, FunnelOps, HistoryOps, CurrencyOps):
+class Services(CustomerOps, DealOps, ActivityOps, OrderOps, FunnelOps, GoalOps, HistoryOps, CurrencyOps):
     """All operations, bound to one database and acting user."""
 
 

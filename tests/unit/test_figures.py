@@ -56,7 +56,9 @@ def test_the_sections_and_the_report_agree(services, db):
     services.win_deal(won.id)
     services.create_deal("open", amount="0.03", probability=50, owner="bob")
     figures = report_figures(db, Filters(), now=NOW)
-    assert figures.complete and figures.json() == report(db, now=NOW)
+    whole = report(db, now=NOW)
+    goals = whole.pop("goals")  # the goals are read beside the sections (metrics.goals), not one of them
+    assert goals == [] and figures.complete and figures.json() == whole
     assert figures.deals is not None and figures.deals.weighted_cents == Decimal("1.5")
     keys = [key for key, _f in report_sections(db, now=NOW)]
-    assert sorted(keys) == sorted(report(db, now=NOW))
+    assert sorted(keys) == sorted(k for k in report(db, now=NOW) if k != "goals")

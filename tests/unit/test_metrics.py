@@ -309,7 +309,9 @@ def test_report_has_exactly_the_documented_keys(db):
         "segments",
         "revenue_by_month",
         "activities",
+        "goals",
     }
+    assert r["goals"] == []  # no goal set: the key is there, empty
     assert set(r["customers"]) == {"count", "value"}
     assert set(r["deals"]) == {
         "open_count",

@@ -29,6 +29,7 @@ from textual.widgets import Input, Static
 from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import ConflictError, CrmError
+from crm_tui.metrics.goals import BoardGoals, board_goals, goal_progress
 from crm_tui.models import CATEGORY_LABELS, next_category
 from crm_tui.money import missing_note
 from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
@@ -47,7 +48,9 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 
 class PipelineScreen(CrmScreen):
     CSS_PATH = "pipeline.tcss"
-    WATCHES = frozenset({"deal", "stage", "stage_change", "task", "customer", "pipeline", "currency_rate", "crm_meta"})
+    WATCHES = frozenset(
+        {"deal", "stage", "stage_change", "task", "customer", "pipeline", "currency_rate", "crm_meta", "goal"}
+    )
     BINDINGS = [
         Binding("shift+left,H", "step(-1)", "◀Stage", key_display="H", id="pipeline.move_prev",
                 tooltip="Move the deal to the previous stage"),
@@ -86,6 +89,14 @@ class PipelineScreen(CrmScreen):
             self.board = board
             self.now = now
 
+    class GoalsRead(Message):
+        """The goals of a board shown without them (the warm-up's board)."""
+
+        def __init__(self, generation: int, goals: BoardGoals) -> None:
+            super().__init__()
+            self.generation = generation
+            self.goals = goals
+
     class ChoicesLoaded(Message):
         """Owners or pipelines read for a picker; the picker opens on the event loop."""
 
@@ -108,6 +119,7 @@ class PipelineScreen(CrmScreen):
     def compose(self) -> ComposeResult:
         yield ModeBar("pipeline")
         yield Static(id="pipeline-bar")
+        yield Static(id="pipeline-goal", markup=False)
         yield Input(placeholder="filter by title or customer; enter keeps it, escape clears it", id="pipeline-filter")
         yield KanbanBoard(id="board")
         yield KeyBar()
@@ -190,7 +202,24 @@ class PipelineScreen(CrmScreen):
         db, now = self.app.db, self.app.clock()
         assert db is not None  # reload() starts this only once the database is open
         board = load_board(db, pipeline_id, now=now, text=text, owner=owner, limits=limits, focus=focus)
+        _with_goals(board, read_board_goals(db, board, now, owner or self.app.user))
         self.post_message(self.BoardLoaded(generation, board, now))
+
+    @work(thread=True, exclusive=True, group="pipeline-goals", exit_on_error=False)
+    def _load_goals(self, generation: int, board: Board, now: dt.datetime, owner: str | None) -> None:
+        db = self.app.db
+        assert db is not None  # a board is shown only once the database is open
+        self.post_message(self.GoalsRead(generation, read_board_goals(db, board, now, owner or self.app.user)))
+
+    @on(GoalsRead)
+    def _goals_read(self, event: GoalsRead) -> None:
+        if event.generation != self._generation or self.board is None:
+            return
+        _with_goals(self.board, event.goals)
+        widget = self.query_one(KanbanBoard)
+        card = widget.cursor_card
+        widget.set_board(self.board, self.app.clock(), card.id if card is not None else None)
+        self._update_bar()
 
     @on(BoardLoaded)
     def _board_loaded(self, event: BoardLoaded) -> None:
@@ -213,6 +242,8 @@ class PipelineScreen(CrmScreen):
         self.board = board
         widget.set_board(board, now, keep)
         self._update_bar()
+        if not board.goals_read:
+            self._load_goals(generation, board, now, self.owner)
 
     def _update_bar(self) -> None:
         bar = Text()
@@ -229,6 +260,12 @@ class PipelineScreen(CrmScreen):
             bar.append("  filter: ")
             bar.append(repr(safe(self.text)), style="bold")
         self.query_one("#pipeline-bar", Static).update(bar)
+        goal = self.query_one("#pipeline-goal", Static)
+        line, state = (self.board.goal_line, self.board.goal_state) if self.board else ("", "")
+        goal.update(Text(line))  # plain text: a stage name in it is never markup
+        goal.set_class(bool(line), "-shown")
+        for name in ("met", "ahead", "behind"):
+            goal.set_class(state == name, f"-{name}")
 
     # -- the card under the cursor ------------------------------------------------------------
 
@@ -471,3 +508,18 @@ class PipelineScreen(CrmScreen):
     def _pipeline_picked(self, pipeline_id: int | None) -> None:
         if pipeline_id is not None:
             self.pipeline_id = pipeline_id
+
+
+def read_board_goals(db: Any, board: Board, now: dt.datetime, user: str | None) -> BoardGoals:
+    """The goals the board shows (a few grouped reads, none per card); in a thread worker."""
+    rows = goal_progress(db, now=now, takes=False, metrics=("won_value", "deals_advanced"))
+    return board_goals(rows, user=user, stage_ids=[s.id for s in board.stages])
+
+
+def _with_goals(board: Board, goals: BoardGoals) -> None:
+    board.goal_line, board.goal_state, board.stage_goals, board.goals_read = (
+        goals.line,
+        goals.state,
+        dict(goals.stages),
+        True,
+    )

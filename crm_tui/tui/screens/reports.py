@@ -11,7 +11,7 @@ import datetime as dt
 import os
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -26,12 +26,15 @@ from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
 from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
+from crm_tui.metrics.goals import bar_text, goal_progress, takes_text
 from crm_tui.money import missing_note
 from crm_tui.queries.pipeline import list_owners
 from crm_tui.textnorm import money_text
 from crm_tui.tui.literal import safe
+from crm_tui.tui.modals.goal_form import GoalFormScreen
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.goals_panel import GoalLine, GoalsPanel
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
@@ -50,7 +53,7 @@ if TYPE_CHECKING:
         SegmentFigures,
         StageFigures,
     )
-    from crm_tui.metrics.shapes import Report
+    from crm_tui.metrics.shapes import GoalRow, Report
 
 #: the activities table's kind columns, in ``metrics.activities.KINDS`` order (a kind without a
 #: heading here fails at import, not as a column shifted on screen)
@@ -116,6 +119,7 @@ class ReportsScreen(CrmScreen):
             "product",
             "currency_rate",
             "crm_meta",
+            "goal",
         }
     )
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -148,6 +152,16 @@ class ReportsScreen(CrmScreen):
         Binding(
             "e", "export", "Export CSV", id="reports.export", tooltip="Write the report to crm-report-YYYYMMDD.csv"
         ),
+        Binding(
+            "g",
+            "set_goal",
+            "Set a goal",
+            id="reports.set_goal",
+            tooltip="Set a goal: won value, deals won, added or advanced, activities; per week, month, quarter, year",
+        ),
+        Binding(
+            "G", "remove_goal", "Remove a goal", show=False, id="reports.remove_goal", tooltip="Stop tracking a goal"
+        ),
     ]
 
     #: the figures' period (one of PERIODS) and owner (None: everyone)
@@ -172,6 +186,17 @@ class ReportsScreen(CrmScreen):
             self.generation = generation
             self.forecast = forecast
 
+    class GoalsLoaded(Message):
+        def __init__(self, rows: list[GoalLine], report_rows: list[GoalRow]) -> None:
+            super().__init__()
+            self.rows = rows
+            self.report_rows = report_rows  # the report's ``goals`` key, for the CSV export
+
+    class GoalsToRemove(Message):
+        def __init__(self, choices: list[tuple[str, int]]) -> None:
+            super().__init__()
+            self.choices = choices
+
     class OwnersLoaded(Message):
         def __init__(self, choices: list[tuple[str, str]]) -> None:
             super().__init__()
@@ -185,6 +210,7 @@ class ReportsScreen(CrmScreen):
         self._forecast: list[tuple[str, int]] | None = None  # and its forecast
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
+        self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -196,6 +222,7 @@ class ReportsScreen(CrmScreen):
             with Grid(classes="kpi-grid"):
                 for key, label in SEED_TILES:
                     yield KpiTile(label, id=f"kpi-{key}", classes="-seed")
+            yield GoalsPanel(id="goals-panel")
             yield Funnel(id="funnel")
             with Horizontal(id="charts"):
                 yield PlotextPlot(id="revenue-chart")
@@ -238,6 +265,8 @@ class ReportsScreen(CrmScreen):
         """The data changed (or the database opened): compute the report again — after the
         computation running now, if any, so changes saved every few seconds in another session
         never keep the slowest figures from showing."""
+        if self.app.db is not None:
+            self._read_goals(self.owner)
         if self._computing:
             self._again = True
             return
@@ -254,6 +283,7 @@ class ReportsScreen(CrmScreen):
         the computation running now (an exclusive worker) and start over."""
         self.data = None
         self._blank()
+        self._read_goals(self.owner)
         self._start()
 
     @work(thread=True, exclusive=True, group="reports-compute", exit_on_error=False)
@@ -410,6 +440,71 @@ class ReportsScreen(CrmScreen):
                     Text(safe(outcome)), Text(f"{count:,}", justify="right"), percent(figures.share(count))
                 )
 
+    # -- goals ---------------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="reports-goals", exit_on_error=False)
+    def _read_goals(self, owner: str | None) -> None:
+        """Every goal's progress in its period (the owner's when one is picked), and what it takes."""
+        db = self.app.db
+        assert db is not None  # reload() starts this only once the database is open
+        rows = goal_progress(db, now=self.app.clock(), owner=owner)
+        lines = [
+            GoalLine(
+                g.id,
+                g.owner,
+                g.attainment,
+                "met" if g.met else "ahead" if g.on_pace else "behind",
+                bar_text(g),
+                takes_text(g),
+            )
+            for g in rows
+        ]
+        self.post_message(self.GoalsLoaded(lines, [g.json() for g in rows]))
+
+    @on(GoalsLoaded)
+    def _goals_loaded(self, event: GoalsLoaded) -> None:
+        self.query_one(GoalsPanel).show(event.rows)
+        self._goal_rows = event.report_rows
+
+    def action_set_goal(self) -> None:
+        services = self.app.services
+        if services is None:
+            return
+
+        def save(values: dict[str, Any]) -> Any:
+            return services.set_goal(
+                values.get("metric") or "",
+                values.get("period") or "",
+                values.get("target"),
+                owner=values.get("owner") or "",
+                stage=values.get("stage") or None,
+            )
+
+        self.app.push_screen(GoalFormScreen(save, values={"owner": self.owner or ""}), self.said_when_saved("Goal set"))
+
+    def action_remove_goal(self) -> None:
+        if self.app.db is not None:
+            self._goals_to_remove()
+
+    @work(thread=True, group="reports-pick", exit_on_error=False)
+    def _goals_to_remove(self) -> None:
+        db = self.app.db
+        assert db is not None  # action_remove_goal starts this only once the database is open
+        rows = goal_progress(db, now=self.app.clock(), takes=False)
+        self.post_message(self.GoalsToRemove([(f"{g.owner or 'everyone'} · {bar_text(g)}", g.id) for g in rows]))
+
+    @on(GoalsToRemove)
+    def _pick_goal(self, event: GoalsToRemove) -> None:
+        if not event.choices:
+            self.notify("No goals to remove; press g to set one", timeout=3)
+            return
+        self.app.push_screen(PickScreen("Remove which goal?", event.choices), self._goal_picked)
+
+    def _goal_picked(self, goal_id: int | None) -> None:
+        services = self.app.services
+        if goal_id is not None and services is not None:
+            self.run_service(lambda: services.remove_goal(goal_id), success="Goal removed (ctrl+z brings it back)")
+
     # -- selectors and export ---------------------------------------------------------------
 
     def action_period(self, step: int) -> None:
@@ -459,7 +554,7 @@ class ReportsScreen(CrmScreen):
             else:
                 self.notify("The report is still being computed", severity="warning", timeout=3)
             return
-        self._export(self.data, self.app.clock())
+        self._export({**self.data, "goals": self._goal_rows}, self.app.clock())
 
     @work(thread=True, group="reports-export", exit_on_error=False)
     def _export(self, data: Report, now: dt.datetime) -> None:

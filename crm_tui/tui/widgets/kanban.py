@@ -319,6 +319,9 @@ class KanbanBoard(Widget, can_focus=True):
             more_right = " ▶" if last and ci < len(board.stages) - 1 else ""
             name = Text(more_left + safe(stage.name), style=self._style("kanban--header", False))
             count = f" {head.count if head else 0}{more_right}"
+            goal = board.stage_goals.get(stage.id)
+            if goal:  # a "deals advanced into this stage" goal: this period's count of its target
+                count = f" ◎{goal}{count}"
             return self._fit(name, w, right=count, right_style=self._style("kanban--header", False))
         if y == 1:
             style = self._style("kanban--sub", False)
