@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from _csv import Writer as _Writer
 
-    from crm_tui.metrics.shapes import ActivityTotals, Major, Report
+    from crm_tui.metrics.shapes import ActivityTotals, ForecastSection, Major, Report
 
 FORMATS = ("text", "json", "csv")
 #: the text form lists the products with the biggest demand; JSON and CSV list all
@@ -70,6 +70,8 @@ def _csv(report: Report) -> str:
                 w.writerow([section, "", "currency", _cell(code)])
         elif section == "activities":
             _csv_activities(w, report["activities"])
+        elif section == "forecast":
+            _csv_forecast(w, report["forecast"])
         elif isinstance(body, dict):
             for key, value in body.items():
                 w.writerow([section, "", key, _cell(value)])
@@ -82,6 +84,14 @@ def _csv(report: Report) -> str:
                     if key != name_key:
                         w.writerow([section, item, key, _cell(value)])
     return buf.getvalue()
+
+
+def _csv_forecast(w: _Writer, f: ForecastSection) -> None:
+    for key, value in f["categories"].items():
+        w.writerow(["forecast.categories", "", key, _cell(value)])
+    for m in f["months"]:
+        for key in ("weighted", "learned", "low", "high"):
+            w.writerow(["forecast.months", m["month"], key, _cell(m[key])])  # type: ignore[literal-required]
 
 
 def _csv_activities(w: _Writer, a: ActivityTotals) -> None:
@@ -261,5 +271,21 @@ def _text(r: Report, title: str | None) -> str:
                 for g in goals
             ],
             {3, 4, 5},
+        )
+    forecast = r.get("forecast")
+    if forecast is not None:
+        cat = forecast["categories"]
+        out += ["", "Forecast"]
+        out.append(
+            f"  this month by category: closed {money(cat['closed'])} · commit {money(cat['commit'])} · "
+            f"best case {money(cat['best_case'])} · pipeline {money(cat['pipeline'])}"
+        )
+        out += _table(
+            ["month", "stage-weighted", "learned", "80% range"],
+            [
+                [m["month"], money(m["weighted"]), money(m["learned"]), f"{money(m['low'])} – {money(m['high'])}"]
+                for m in forecast["months"]
+            ],
+            {1, 2, 3},
         )
     return "\n".join(out) + "\n"

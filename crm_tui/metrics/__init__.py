@@ -49,7 +49,7 @@ from crm_tui.metrics.segments import SEGMENTS, customer_segments
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
-    from crm_tui.metrics.shapes import Report
+    from crm_tui.metrics.shapes import ForecastMonth, ForecastSection, Report
 
 __all__ = [
     "ActivityFigures",
@@ -135,4 +135,31 @@ def report(db: Database, filters: Filters = Filters(), *, now: dt.datetime | Non
 
     out = report_figures(db, filters, now=now).json()
     out["goals"] = [g.json() for g in goal_progress(db, now=now, owner=filters.owner, takes=False)]
+    out["forecast"] = forecast_section(db, now=now, owner=filters.owner)
     return out
+
+
+def forecast_section(db: Database, *, now: dt.datetime | None = None, owner: str | None = None) -> ForecastSection:
+    """The report's ``forecast``: the next six months, stage-weighted beside the forecast learned
+    from the whole book's history with its 80% range (``metrics.forecast``), and this month's
+    forecast by category (``metrics.categories``; the owner's deals when ``owner`` is set)."""
+    from crm_tui.metrics.categories import category_forecast
+    from crm_tui.metrics.forecast import forecast_months
+
+    with db.read() as session:
+        categories = category_forecast(session, now=now, owner=owner)
+    months: list[ForecastMonth] = [
+        {
+            "month": m.month,
+            "weighted": _major(m.weighted_cents),
+            "learned": _major(m.learned_cents),
+            "low": _major(m.low_cents),
+            "high": _major(m.high_cents),
+        }
+        for m in forecast_months(db, months=6, now=now)
+    ]
+    return {"months": months, "categories": categories.json()}
+
+
+def _major(cents: int) -> int | float:
+    return cents // 100 if cents % 100 == 0 else cents / 100

@@ -108,6 +108,23 @@ class ActivityTotals(TypedDict):
     outcomes: list[OutcomeRow]
 
 
+class ForecastMonth(TypedDict):
+    """A month ahead: stage-weighted pipeline, learned forecast and its 80% range (major units)."""
+
+    month: str
+    weighted: Major
+    learned: Major
+    low: Major
+    high: Major
+
+
+class ForecastSection(TypedDict):
+    """The report's ``forecast``: months ahead and this month by category (``metrics.categories``)."""
+
+    months: list[ForecastMonth]
+    categories: dict[str, Major]
+
+
 class GoalRow(TypedDict):
     """A goal's progress in its period containing now (``crm_tui.metrics.goals``)."""
 
@@ -139,3 +156,4 @@ class Report(TypedDict):
     activities: ActivityTotals
     unconverted: NotRequired[list[str]]
     goals: NotRequired[list[GoalRow]]  # added by ``report()``
+    forecast: NotRequired[ForecastSection]  # added by ``report()``

@@ -35,6 +35,7 @@ REPORT_KEYS = {
     "revenue_by_month": {"month", "won_value"},
     "activities": {"total", "by_kind", "by_owner", "outcomes"},
     "goals": {"owner", "metric", "period", "start", "end", "target", "actual", "attainment"},
+    "forecast": {"months", "categories"},
 }
 
 
@@ -77,6 +78,10 @@ def test_demo_then_report_json_has_every_key_and_adds_up(demo_db):
         assert rows or key == "goals", f"{key} is empty on demo data"  # the demo sets no goals
         for row in rows:
             assert set(row) == fields, key
+    months = data["forecast"]["months"]
+    assert len(months) == 6 and set(months[0]) == {"month", "weighted", "learned", "low", "high"}
+    assert all(m["low"] <= m["learned"] <= m["high"] for m in months)
+    assert set(data["forecast"]["categories"]) == {"pipeline", "best_case", "commit", "closed"}
     deals = data["deals"]
     open_stages = [s for s in data["stages"] if s["kind"] == "open"]
     assert sum(s["count"] for s in open_stages) == deals["open_count"]

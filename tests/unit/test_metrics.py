@@ -310,8 +310,12 @@ def test_report_has_exactly_the_documented_keys(db):
         "revenue_by_month",
         "activities",
         "goals",
+        "forecast",
     }
     assert r["goals"] == []  # no goal set: the key is there, empty
+    assert set(r["forecast"]) == {"months", "categories"} and len(r["forecast"]["months"]) == 6
+    assert set(r["forecast"]["categories"]) == {"pipeline", "best_case", "commit", "closed"}
+    assert set(r["forecast"]["months"][0]) == {"month", "weighted", "learned", "low", "high"}
     assert set(r["customers"]) == {"count", "value"}
     assert set(r["deals"]) == {
         "open_count",
