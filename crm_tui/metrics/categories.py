@@ -148,3 +148,17 @@ def category_forecast(
         cents_by[key] = done.cents
         missing |= done.missing
     return CategoryForecast(period, start, end, cents_by, counts, undated, rates.home, frozenset(missing))
+
+
+def forecast_stamp(session: Session) -> tuple[object, ...]:
+    """What the learned forecast is learned from, in a few index-backed reads: the deals (how
+    many, the last change to one), their stage moves, product prices and the rates. The same
+    stamp: the same forecast (a screen need not learn it again)."""
+    from crm_tui.models import CurrencyRate, Product, StageChange
+
+    conn = session.connection()
+    deals = conn.execute(select(func.count(), func.max(col(Deal.updated_at))).select_from(Deal)).one()
+    moves = conn.execute(select(func.max(pk(StageChange.id)))).scalar()
+    prices = conn.execute(select(func.count(), func.sum(col(Product.unit_price_cents)))).one()
+    rates = conn.execute(select(func.count(), func.max(col(CurrencyRate.updated_at)))).one()
+    return (*deals, moves, *prices, *rates, load_rates(session).home)

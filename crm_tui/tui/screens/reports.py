@@ -26,6 +26,8 @@ from textual_plotext import PlotextPlot
 
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
 from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
+from crm_tui.metrics.categories import category_forecast, forecast_stamp
+from crm_tui.metrics.forecast import forecast_months
 from crm_tui.metrics.goals import bar_text, goal_progress, takes_text
 from crm_tui.money import missing_note
 from crm_tui.queries.pipeline import list_owners
@@ -34,6 +36,7 @@ from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.goal_form import GoalFormScreen
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.widgets.forecast_panel import ForecastPanel, MonthLine
 from crm_tui.tui.widgets.goals_panel import GoalLine, GoalsPanel
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, percent
@@ -192,6 +195,18 @@ class ReportsScreen(CrmScreen):
             self.rows = rows
             self.report_rows = report_rows  # the report's ``goals`` key, for the CSV export
 
+    class CategoriesLoaded(Message):
+        """This month's forecast by category, then (``months``) the months ahead when learned."""
+
+        def __init__(self, title: str, cents: dict[str, int], counts: dict[str, int], undated: int, note: str) -> None:
+            super().__init__()
+            self.title, self.cents, self.counts, self.undated, self.note = title, cents, counts, undated, note
+
+    class MonthsLoaded(Message):
+        def __init__(self, months: list[MonthLine]) -> None:
+            super().__init__()
+            self.months = months
+
     class GoalsToRemove(Message):
         def __init__(self, choices: list[tuple[str, int]]) -> None:
             super().__init__()
@@ -211,6 +226,8 @@ class ReportsScreen(CrmScreen):
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
+        # the learned months ahead and what they were learned from (forecast_stamp, month)
+        self._learned: tuple[tuple[tuple[object, ...], str], list[MonthLine]] | None = None
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -227,6 +244,7 @@ class ReportsScreen(CrmScreen):
             with Horizontal(id="charts"):
                 yield PlotextPlot(id="revenue-chart")
                 yield PlotextPlot(id="forecast-chart")
+            yield ForecastPanel(id="forecast-panel")
             with Horizontal(id="tables"):
                 yield DataTable(id="owners-table", cursor_type="row", zebra_stripes=True)
                 yield DataTable(id="segments-table", cursor_type="row", zebra_stripes=True)
@@ -267,6 +285,7 @@ class ReportsScreen(CrmScreen):
         never keep the slowest figures from showing."""
         if self.app.db is not None:
             self._read_goals(self.owner)
+            self._read_forecast(self.owner)
         if self._computing:
             self._again = True
             return
@@ -284,6 +303,7 @@ class ReportsScreen(CrmScreen):
         self.data = None
         self._blank()
         self._read_goals(self.owner)
+        self._read_forecast(self.owner)
         self._start()
 
     @work(thread=True, exclusive=True, group="reports-compute", exit_on_error=False)
@@ -439,6 +459,45 @@ class ReportsScreen(CrmScreen):
                 outcomes.add_row(
                     Text(safe(outcome)), Text(f"{count:,}", justify="right"), percent(figures.share(count))
                 )
+
+    # -- forecast by category and the months ahead ----------------------------------------------
+
+    @work(thread=True, exclusive=True, group="reports-forecast", exit_on_error=False)
+    def _read_forecast(self, owner: str | None) -> None:
+        """This month by category (the owner's deals when one is picked), at once; then the learned
+        forecast of the months ahead — the whole book's history, so it is learned again only when
+        what it learns from changed since the last time (it is the slowest figure on the screen)."""
+        from textual.worker import get_current_worker
+
+        db = self.app.db
+        assert db is not None  # reload() starts this only once the database is open
+        now = self.app.clock()
+        with db.read() as session:
+            f = category_forecast(session, now=now, owner=owner)
+            stamp = forecast_stamp(session)
+        title = f"Forecast · {f.start:%b %Y} by category · {f.currency}"
+        note = missing_note(f.missing, cli=False) if f.missing else ""
+        self.post_message(self.CategoriesLoaded(title, f.cents, f.counts, f.undated, note))
+        cached = self._learned
+        if cached is not None and cached[0] == (stamp, now.astimezone(dt.UTC).strftime("%Y-%m")):
+            self.post_message(self.MonthsLoaded(cached[1]))
+            return
+        months = [
+            MonthLine(m.month, m.weighted_cents, m.learned_cents, m.low_cents, m.high_cents)
+            for m in forecast_months(db, months=6, now=now)
+        ]
+        if get_current_worker().is_cancelled:
+            return
+        self._learned = ((stamp, now.astimezone(dt.UTC).strftime("%Y-%m")), months)
+        self.post_message(self.MonthsLoaded(months))
+
+    @on(CategoriesLoaded)
+    def _categories_loaded(self, event: CategoriesLoaded) -> None:
+        self.query_one(ForecastPanel).show_categories(event.title, event.cents, event.counts, event.undated, event.note)
+
+    @on(MonthsLoaded)
+    def _months_loaded(self, event: MonthsLoaded) -> None:
+        self.query_one(ForecastPanel).show_months(event.months)
 
     # -- goals ---------------------------------------------------------------------------------
 
