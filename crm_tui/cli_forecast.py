@@ -79,8 +79,7 @@ def _pct(value: float | None) -> str:
 
 
 def _forecast_json(rows: list[MonthForecast]) -> dict[str, object]:
-    def major(c: int) -> int | float:
-        return c // 100 if c % 100 == 0 else c / 100
+    from crm_tui.textnorm import cents_to_major as major
 
     return {
         "months": [

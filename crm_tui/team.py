@@ -26,33 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.errors import ValidationError
+from crm_tui.models import ALL_TABLES
 
 ROLES = {"rep": "crm_rep", "manager": "crm_manager", "viewer": "crm_viewer"}
 GROUPS = tuple(ROLES.values())
 ALL = "crm_rep, crm_manager, crm_viewer"
 
 #: every table of the schema (the journal's and the change log's rights are their own)
-TABLES = (
-    "crm_meta",
-    "change_log",
-    "customer",
-    "contact",
-    "pipeline",
-    "stage",
-    "product",
-    "deal",
-    "deal_product",
-    "stage_change",
-    "task",
-    "note",
-    "sales_order",
-    "order_line",
-    "stage_task_template",
-    "currency_rate",
-    "goal",
-    "journal",
-    "journal_change",
-)
+TABLES = ("crm_meta", "change_log", *ALL_TABLES, "journal", "journal_change")
 #: tables a rep writes (row security narrows the owned ones to the rep's own rows)
 REP_WRITES = (
     "customer",

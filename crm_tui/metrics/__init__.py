@@ -46,6 +46,7 @@ from crm_tui.metrics.deals import (
 )
 from crm_tui.metrics.figures import ReportFigures, SectionKey
 from crm_tui.metrics.segments import SEGMENTS, customer_segments
+from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -151,15 +152,11 @@ def forecast_section(db: Database, *, now: dt.datetime | None = None, owner: str
     months: list[ForecastMonth] = [
         {
             "month": m.month,
-            "weighted": _major(m.weighted_cents),
-            "learned": _major(m.learned_cents),
-            "low": _major(m.low_cents),
-            "high": _major(m.high_cents),
+            "weighted": cents_to_major(m.weighted_cents),
+            "learned": cents_to_major(m.learned_cents),
+            "low": cents_to_major(m.low_cents),
+            "high": cents_to_major(m.high_cents),
         }
         for m in forecast_months(db, months=6, now=now)
     ]
     return {"months": months, "categories": categories.json()}
-
-
-def _major(cents: int) -> int | float:
-    return cents // 100 if cents % 100 == 0 else cents / 100

@@ -30,6 +30,7 @@ from crm_tui.models import FORECAST_CATEGORIES, Deal, Stage, category_of
 from crm_tui.models import default_category as default_category
 from crm_tui.models import next_category as next_category
 from crm_tui.money import Rates, load_rates
+from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -49,11 +50,7 @@ class CategoryForecast:
     missing: frozenset[str]  # currencies left out for want of a rate
 
     def json(self) -> dict[str, int | float]:
-        return {k: _major(self.cents[k]) for k in ("pipeline", "best_case", "commit", "closed")}
-
-
-def _major(cents: int) -> int | float:
-    return cents // 100 if cents % 100 == 0 else cents / 100
+        return {k: cents_to_major(self.cents[k]) for k in ("pipeline", "best_case", "commit", "closed")}
 
 
 def period_bounds(today: dt.date, period: str) -> tuple[dt.date, dt.date]:

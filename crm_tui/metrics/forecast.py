@@ -54,6 +54,7 @@ from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import live_deal, utc_now
 from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange
 from crm_tui.money import Rates, load_rates_conn
+from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -164,9 +165,9 @@ class Backtest:
             "months": [
                 {
                     "month": m.month,
-                    "actual": _major(m.actual_cents),
-                    "learned": _major(m.learned_cents),
-                    "baseline": _major(m.baseline_cents),
+                    "actual": cents_to_major(m.actual_cents),
+                    "learned": cents_to_major(m.learned_cents),
+                    "baseline": cents_to_major(m.baseline_cents),
                 }
                 for m in self.months
             ],
@@ -175,10 +176,6 @@ class Backtest:
                 "baseline": {"mape": self.baseline.mape, "bias": self.baseline.bias},
             },
         }
-
-
-def _major(cents: int) -> int | float:
-    return cents // 100 if cents % 100 == 0 else cents / 100
 
 
 # -- months --------------------------------------------------------------------------------------

@@ -43,6 +43,7 @@ from crm_tui.columns import col, pk
 from crm_tui.dates import add_months, local_to_utc
 from crm_tui.metrics._common import ids_by_outcome, live_deal, live_task, load_stages, per_engine, utc_now
 from crm_tui.models import GOAL_PERIODS, Deal, Goal, StageChange, Task
+from crm_tui.textnorm import cents_to_major
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -120,12 +121,12 @@ class WhatItTakes:
 
     def json(self, money: bool) -> dict[str, Any]:
         def m(v: int | None) -> int | float | None:
-            return None if v is None else (_major(v) if money else v)
+            return None if v is None else (cents_to_major(v) if money else v)
 
         return {
             "remaining": m(self.remaining),
             "win_rate": None if self.win_rate is None else round(self.win_rate, 4),
-            "avg_won_value": None if self.avg_won_cents is None else _major(self.avg_won_cents),
+            "avg_won_value": None if self.avg_won_cents is None else cents_to_major(self.avg_won_cents),
             "avg_cycle_days": None if self.avg_cycle_days is None else round(self.avg_cycle_days, 1),
             "deals_needed": self.deals_needed,
             "coverage_needed": m(self.coverage_needed),
@@ -175,7 +176,7 @@ class GoalProgress:
         """The report's ``goals`` row: money in major units of the home currency."""
 
         def m(v: int) -> int | float:
-            return _major(v) if self.money else v
+            return cents_to_major(v) if self.money else v
 
         return {
             "owner": self.owner,
@@ -201,10 +202,6 @@ class GoalProgress:
             }
         )
         return out
-
-
-def _major(cents: int) -> int | float:
-    return cents // 100 if cents % 100 == 0 else cents / 100
 
 
 # -- the reads -------------------------------------------------------------------------------
