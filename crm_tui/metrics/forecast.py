@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -256,38 +256,54 @@ class Learner:
         self.per_origin: list[list[_Yields]] = []
         if first is None:
             return
-        # the last LOOKBACK month starts at most: an old book's far past says little of now, and
-        # each month start costs a pass over the deals
+        # the last LOOKBACK month starts at most: an old book's far past says little of now
         t = max(add_months(month_start(first), 1), add_months(last_end, -LOOKBACK - horizons))
         while add_months(t, 1) <= last_end:
             self.origins.append(t)
-            self.per_origin.append(self._learn_origin(t, last_end))
             t = add_months(t, 1)
+        if not self.origins:
+            return
+        #: how many of each origin's horizons have a target month over by last_end
+        self._scored = [min(horizons, _months_between(t, last_end)) for t in self.origins]
+        self.per_origin = [[_Yields() for _ in range(horizons)] for _ in self.origins]
+        fresh = [[0] * horizons for _ in self.origins]
+        for d in book.deals:  # each deal visits only the month starts it was open at (or fresh for)
+            self._learn_deal(d, last_end, fresh)
+        for per, sums in zip(self.per_origin, fresh):
+            for y, total in zip(per, sums):
+                y.fresh = [total]
 
-    def _learn_origin(self, t: dt.datetime, last_end: dt.datetime) -> list[_Yields]:
-        out = [_Yields() for _ in range(self.horizons)]
+    def _learn_deal(self, d: DealPast, last_end: dt.datetime, fresh: list[list[int]]) -> None:
+        """Add what deal ``d`` teaches to every month start: its open value in its state then (and
+        whether it was won k months later), or its won value as a fresh deal's."""
+        origins, horizons, scored = self.origins, self.horizons, self._scored
+        # the month it was won in, counted from the first origin (None: not won)
+        won = _months_between(origins[0], d.closed_at) if d.outcome == "won" and d.closed_at is not None else None
+        if won is not None and d.closed_at is not None:
+            # fresh: created after the month start t, won k < horizons months after it (t ≤ its close)
+            for i in range(max(0, won - horizons + 1), min(won + 1, len(origins))):
+                if d.created_at <= origins[i]:
+                    continue
+                k = won - i
+                if k < scored[i]:
+                    fresh[i][k] += d.value_at(add_months(origins[i], k + 1))
         closed = self.book.closed_stages
-        ends = [add_months(t, k + 1) for k in range(self.horizons)]
-        for d in self.book.deals:
-            if d.outcome == "won" and d.closed_at is not None and d.closed_at >= t:
-                k = _months_between(t, d.closed_at)
-                if k < self.horizons and ends[k] <= last_end and d.created_at > t:
-                    out[k].fresh.append(d.value_at(ends[k]))
-            if not _open_at(d, t, closed):
-                continue
+        # open at t: created by t and not closed by t (closed_at > t)
+        first = bisect_left(origins, d.created_at)
+        last = bisect_left(origins, d.closed_at) if d.closed_at is not None else len(origins)
+        for i in range(first, last):
+            t = origins[i]
             state = _state(d, t)
+            if state[0] in closed:
+                continue
             v = d.value_at(t)
-            for k in range(self.horizons):
-                if ends[k] > last_end:
-                    break
-                c = out[k].cells[state]
+            per = self.per_origin[i]
+            for k in range(scored[i]):
+                c = per[k].cells[state]
                 c.n += 1
                 c.open_v += v
-                if d.won_in(add_months(t, k), ends[k]):
-                    c.won_v += v
-        for y in out:
-            y.fresh = [sum(y.fresh)]
-        return out
+            if won is not None and 0 <= won - i < scored[i]:
+                per[won - i].cells[state].won_v += v
 
     def yields(self, origin: dt.datetime, k: int) -> tuple[_Yields, list[int]]:
         """Every past origin's cells for horizon k whose target month ended by ``origin``."""
@@ -321,8 +337,12 @@ def _learned(
         return None  # no past month won anything: nothing to learn from yet
     mean = 0.0
     var = 0.0
+    rates: dict[tuple[int, int], float] = {}  # a state's yield, worked out once (many deals share it)
     for d in open_deals:
-        p = y.rate(_state(d, origin))
+        state = _state(d, origin)
+        p = rates.get(state)
+        if p is None:
+            p = rates[state] = y.rate(state)
         v = d.value_at(origin)
         mean += v * p
         var += v * v * p * (1 - p)
