@@ -67,6 +67,9 @@ MIN_DEALS = 20
 AGE_BUCKETS = (0, 14, 30, 60, 90, 180, 365)
 #: z of a two-sided 80% normal interval
 Z80 = 1.2816
+#: past months whose misses widen the interval, and how many of them it needs to
+CALIBRATION = 12
+MIN_CALIBRATION = 4
 #: the stage key of a deal whose stage then is not recorded
 UNKNOWN = -1
 
@@ -328,10 +331,27 @@ def _state(d: DealPast, t: dt.datetime) -> tuple[int, int]:
 
 
 def _learned(
-    book: Book, learner: Learner, origin: dt.datetime, k: int, open_deals: Sequence[DealPast]
+    book: Book,
+    learner: Learner,
+    origin: dt.datetime,
+    k: int,
+    open_deals: Sequence[DealPast],
+    band: tuple[float, float] = (-Z80, Z80),
 ) -> tuple[int, int, int] | None:
     """(forecast, low, high) in cents of the month k months after ``origin``'s month, or None when
-    no past month has won anything yet (the caller then falls back to the weighted pipeline)."""
+    no past month has won anything yet (the caller then falls back to the weighted pipeline).
+    low and high are the forecast + ``band`` standard deviations (never below 0)."""
+    moments = _moments(learner, origin, k, open_deals)
+    if moments is None:
+        return None
+    mean, sd = moments
+    return round(mean), max(0, round(mean + band[0] * sd)), round(mean + band[1] * sd)
+
+
+def _moments(
+    learner: Learner, origin: dt.datetime, k: int, open_deals: Sequence[DealPast]
+) -> tuple[float, float] | None:
+    """The learned forecast's mean and standard deviation in cents (None: nothing learned yet)."""
     y, fresh = learner.yields(origin, k)
     if not any(fresh) and not any(c.won_v for c in y.cells.values()):
         return None  # no past month won anything: nothing to learn from yet
@@ -350,8 +370,50 @@ def _learned(
     if len(fresh) > 1:
         var += sum((f - f_mean) ** 2 for f in fresh) / (len(fresh) - 1)
     mean += f_mean
-    sd = math.sqrt(var)
-    return round(mean), max(0, round(mean - Z80 * sd)), round(mean + Z80 * sd)
+    return mean, math.sqrt(var)
+
+
+class _Calibration:
+    """How far the actual fell from the learned forecast in past months, in its own standard
+    deviations: the 80% interval's band is the 10th and 90th percentiles of the last
+    ``CALIBRATION`` months' residuals (each forecast from what was known at its month's start),
+    never narrower than the normal ± 1.2816. The model's σ counts only the luck of which deals
+    close; a month's real spread (deals slipping together, a market's swing) is wider, and the
+    book's own misses say how much. Measured on horizon 0 and applied to every month ahead."""
+
+    def __init__(self, book: Book, learner: Learner) -> None:
+        self.book, self.learner = book, learner
+        self._residuals: dict[dt.datetime, float | None] = {}
+
+    def residual(self, start: dt.datetime) -> float | None:
+        if start not in self._residuals:
+            book = self.book
+            open_deals = [d for d in book.deals if _open_at(d, start, book.closed_stages)]
+            moments = _moments(self.learner, start, 0, open_deals)
+            end = add_months(start, 1)
+            r = None
+            if moments is not None and moments[1] > 0:
+                actual = sum(d.amount_cents for d in book.deals if d.won_in(start, end))
+                r = (actual - moments[0]) / moments[1]
+            self._residuals[start] = r
+        return self._residuals[start]
+
+    def band(self, origin: dt.datetime) -> tuple[float, float]:
+        """The band for a forecast made at ``origin``, from the months over by then."""
+        this = month_start(origin)
+        seen = [self.residual(add_months(this, -i)) for i in range(1, CALIBRATION + 1)]
+        rs = sorted(r for r in seen if r is not None)
+        if len(rs) < MIN_CALIBRATION:
+            return -Z80, Z80
+        return min(-Z80, _quantile(rs, 0.1)), max(Z80, _quantile(rs, 0.9))
+
+
+def _quantile(xs: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of sorted ``xs``, interpolated linearly."""
+    at = q * (len(xs) - 1)
+    lo = math.floor(at)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (at - lo)
 
 
 def _baseline(book: Book, origin: dt.datetime, month_end: dt.datetime, open_deals: Iterable[DealPast]) -> int:
@@ -490,17 +552,20 @@ def forecast_months(db: Database, *, months: int = 6, now: dt.datetime | None = 
     return forecast_book(load_book(db), months=months, now=now)
 
 
-def forecast_book(book: Book, *, months: int = 6, now: dt.datetime | None = None) -> list[MonthForecast]:
+def forecast_book(
+    book: Book, *, months: int = 6, now: dt.datetime | None = None, widen: bool = True
+) -> list[MonthForecast]:
     now = utc_now(now)
     this = month_start(now)
     learner = Learner(book, months, this)
     open_now = [d for d in book.deals if _open_at(d, now, book.closed_stages)]
+    band = _Calibration(book, learner).band(now) if widen else (-Z80, Z80)
     out = []
     for k in range(months):
         start = add_months(this, k)
         end = add_months(start, 1)
         weighted = _baseline(book, now, end, open_now) - (_baseline(book, now, start, open_now) if k else 0)
-        learned = _learned(book, learner, now, k, open_now)
+        learned = _learned(book, learner, now, k, open_now, band)
         if learned is None:
             learned = (weighted, weighted, weighted)
         out.append(MonthForecast(_key(start), *learned, weighted))
@@ -514,13 +579,14 @@ def backtest(db: Database, *, months: int = 12, now: dt.datetime | None = None) 
     return backtest_book(load_book(db), months=months, now=now)
 
 
-def backtest_book(book: Book, *, months: int = 12, now: dt.datetime | None = None) -> Backtest:
+def backtest_book(book: Book, *, months: int = 12, now: dt.datetime | None = None, widen: bool = True) -> Backtest:
     now = utc_now(now)
     last = month_start(now)  # the current month is not over: the last one scored is before it
     won_at = [d.closed_at for d in book.deals if d.outcome == "won" and d.closed_at is not None]
     if won_at:
         last = min(last, add_months(month_start(max(won_at)), 1))
     learner = Learner(book, 1, last)
+    calibration = _Calibration(book, learner)
     rows = []
     for i in range(months, 0, -1):
         start = add_months(last, -i)
@@ -528,7 +594,8 @@ def backtest_book(book: Book, *, months: int = 12, now: dt.datetime | None = Non
         open_deals = [d for d in book.deals if _open_at(d, start, book.closed_stages)]
         actual = sum(d.amount_cents for d in book.deals if d.won_in(start, end))
         baseline = _baseline(book, start, end, open_deals)
-        learned = _learned(book, learner, start, 0, open_deals) or (baseline, baseline, baseline)
+        band = calibration.band(start) if widen else (-Z80, Z80)
+        learned = _learned(book, learner, start, 0, open_deals, band) or (baseline, baseline, baseline)
         rows.append(BacktestMonth(_key(start), actual, learned[0], baseline, learned[1], learned[2]))
     scored = [m for m in rows if m.actual_cents > 0]
     inside = [m for m in scored if m.low_cents <= m.actual_cents <= m.high_cents]

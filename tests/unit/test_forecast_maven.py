@@ -52,3 +52,12 @@ def test_forecast_text_names_both_errors(maven_db, capsys):
     assert "2017-12" in text and "learned   MAPE" in text and "baseline  MAPE" in text
     assert main(["forecast", "--months", "0", "--db", maven_db]) == 2
     assert "--months must be between 1 and 120" in capsys.readouterr().err
+
+
+def test_the_interval_widened_by_past_misses_holds_more_months(maven_db):
+    from crm_tui.metrics.forecast import backtest_book, load_book
+
+    book = load_book(Database.open(maven_db))
+    # the share of the 10 months that won something whose actual fell inside the "80%" interval
+    assert backtest_book(book, widen=False).coverage == 0.4  # the deals' own luck alone: too narrow
+    assert backtest_book(book).coverage == 0.6
