@@ -25,6 +25,10 @@ CATEGORY_ORDER = (
 )
 
 
+def _deals(n: int) -> str:
+    return f"{n:,} deal{'' if n == 1 else 's'}"
+
+
 class MonthLine(NamedTuple):
     month: str  # YYYY-MM
     weighted: int  # cents
@@ -60,7 +64,7 @@ class ForecastPanel(Static):
             table.add_column(justify="right")
         table.add_row(*(Text(label, style="dim") for _key, label in CATEGORY_ORDER))
         table.add_row(*(Text(money_whole(cents.get(key, 0)), style="bold") for key, _label in CATEGORY_ORDER))
-        table.add_row(*(Text(f"{counts.get(key, 0):,} deals", style="dim") for key, _label in CATEGORY_ORDER))
+        table.add_row(*(Text(_deals(counts.get(key, 0)), style="dim") for key, _label in CATEGORY_ORDER))
         closed, commit, best = (cents.get(k, 0) for k in ("closed", "commit", "best_case"))
         running = Text(f"closed + commit {money_whole(closed + commit)}", style="")
         running.append(f" · + best case {money_whole(closed + commit + best)}")
