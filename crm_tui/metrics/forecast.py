@@ -257,6 +257,8 @@ class Learner:
         # per origin (month start), per horizon k: its own cells and fresh part (target over by last_end)
         self.origins: list[dt.datetime] = []
         self.per_origin: list[list[_Yields]] = []
+        #: per origin, every deal open then as (state, value): what a forecast made then reads
+        self.open_pairs: list[list[tuple[tuple[int, int], int]]] = []
         if first is None:
             return
         # the last LOOKBACK month starts at most: an old book's far past says little of now
@@ -269,6 +271,7 @@ class Learner:
         #: how many of each origin's horizons have a target month over by last_end
         self._scored = [min(horizons, _months_between(t, last_end)) for t in self.origins]
         self.per_origin = [[_Yields() for _ in range(horizons)] for _ in self.origins]
+        self.open_pairs = [[] for _ in self.origins]
         fresh = [[0] * horizons for _ in self.origins]
         for d in book.deals:  # each deal visits only the month starts it was open at (or fresh for)
             self._learn_deal(d, last_end, fresh)
@@ -300,6 +303,7 @@ class Learner:
             if state[0] in closed:
                 continue
             v = d.value_at(t)
+            self.open_pairs[i].append((state, v))
             per = self.per_origin[i]
             for k in range(scored[i]):
                 c = per[k].cells[state]
@@ -341,7 +345,7 @@ def _learned(
     """(forecast, low, high) in cents of the month k months after ``origin``'s month, or None when
     no past month has won anything yet (the caller then falls back to the weighted pipeline).
     low and high are the forecast + ``band`` standard deviations (never below 0)."""
-    moments = _moments(learner, origin, k, open_deals)
+    moments = _moments(learner, origin, k, [(_state(d, origin), d.value_at(origin)) for d in open_deals])
     if moments is None:
         return None
     mean, sd = moments
@@ -349,21 +353,20 @@ def _learned(
 
 
 def _moments(
-    learner: Learner, origin: dt.datetime, k: int, open_deals: Sequence[DealPast]
+    learner: Learner, origin: dt.datetime, k: int, open_now: Iterable[tuple[tuple[int, int], int]]
 ) -> tuple[float, float] | None:
-    """The learned forecast's mean and standard deviation in cents (None: nothing learned yet)."""
+    """The learned forecast's mean and standard deviation in cents (None: nothing learned yet),
+    from the deals open at ``origin`` as (state, value) pairs."""
     y, fresh = learner.yields(origin, k)
     if not any(fresh) and not any(c.won_v for c in y.cells.values()):
         return None  # no past month won anything: nothing to learn from yet
     mean = 0.0
     var = 0.0
     rates: dict[tuple[int, int], float] = {}  # a state's yield, worked out once (many deals share it)
-    for d in open_deals:
-        state = _state(d, origin)
+    for state, v in open_now:
         p = rates.get(state)
         if p is None:
             p = rates[state] = y.rate(state)
-        v = d.value_at(origin)
         mean += v * p
         var += v * v * p * (1 - p)
     f_mean = sum(fresh) / len(fresh)
@@ -384,17 +387,26 @@ class _Calibration:
     def __init__(self, book: Book, learner: Learner) -> None:
         self.book, self.learner = book, learner
         self._residuals: dict[dt.datetime, float | None] = {}
+        self._index = {t: i for i, t in enumerate(learner.origins)}
+        self._won: dict[dt.datetime, int] = defaultdict(int)  # month start → value won in it
+        for d in book.deals:
+            if d.outcome == "won" and d.closed_at is not None:
+                self._won[month_start(d.closed_at)] += d.amount_cents
 
     def residual(self, start: dt.datetime) -> float | None:
         if start not in self._residuals:
-            book = self.book
-            open_deals = [d for d in book.deals if _open_at(d, start, book.closed_stages)]
-            moments = _moments(self.learner, start, 0, open_deals)
-            end = add_months(start, 1)
+            i = self._index.get(start)
+            if i is not None:  # the learner saw the deals open then
+                pairs = self.learner.open_pairs[i]
+            else:
+                book = self.book
+                pairs = [
+                    (_state(d, start), d.value_at(start)) for d in book.deals if _open_at(d, start, book.closed_stages)
+                ]
+            moments = _moments(self.learner, start, 0, pairs)
             r = None
             if moments is not None and moments[1] > 0:
-                actual = sum(d.amount_cents for d in book.deals if d.won_in(start, end))
-                r = (actual - moments[0]) / moments[1]
+                r = (self._won.get(start, 0) - moments[0]) / moments[1]
             self._residuals[start] = r
         return self._residuals[start]
 
