@@ -226,7 +226,7 @@ class ReportsScreen(CrmScreen):
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
-        # the learned months ahead and what they were learned from (forecast_stamp, month)
+        # the learned months ahead and what they were learned from (forecast_stamp, day: ages count in days)
         self._learned: tuple[tuple[tuple[object, ...], str], list[MonthLine]] | None = None
 
     def compose(self) -> ComposeResult:
@@ -479,7 +479,7 @@ class ReportsScreen(CrmScreen):
         note = missing_note(f.missing, cli=False) if f.missing else ""
         self.post_message(self.CategoriesLoaded(title, f.cents, f.counts, f.undated, note))
         cached = self._learned
-        if cached is not None and cached[0] == (stamp, now.astimezone(dt.UTC).strftime("%Y-%m")):
+        if cached is not None and cached[0] == (stamp, now.astimezone(dt.UTC).date().isoformat()):
             self.post_message(self.MonthsLoaded(cached[1]))
             return
         months = [
@@ -488,7 +488,7 @@ class ReportsScreen(CrmScreen):
         ]
         if get_current_worker().is_cancelled:
             return
-        self._learned = ((stamp, now.astimezone(dt.UTC).strftime("%Y-%m")), months)
+        self._learned = ((stamp, now.astimezone(dt.UTC).date().isoformat()), months)
         self.post_message(self.MonthsLoaded(months))
 
     @on(CategoriesLoaded)
