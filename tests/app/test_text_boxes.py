@@ -21,7 +21,7 @@ pytestmark = pytest.mark.keys_only
 #: space (done), ? / [ ] (keys, search, periods)
 SENTENCE = (
     "Hello Lisa, Sam & Gus: the quick brown fox jumps over the lazy dog? [1/2/3/4/5] ok, Yes, "
-    "Pat, Kim, Jo, Rae, Al, Dan, Nia"
+    "Pat, Kim, Jo, Rae, Al, Dan, Nia, Fay"
 )
 KEYS = set(SENTENCE)
 
