@@ -396,3 +396,19 @@ async def test_F_puts_the_deal_in_a_forecast_category_on_card_and_database(make_
         await pilot.press("ctrl+z")
         await settle(app, pilot)
         assert stage_of(db, deal.id)[1].forecast_category == "best_case" and " best" in board_text(app)
+
+
+@pytest.mark.keys_only
+async def test_on_a_team_server_another_reps_card_says_whose_it_is(make_app, settle, services):
+    acme = services.create_customer(name="Acme")
+    services.create_deal("Mine", customer_id=acme.id, amount="10", owner="zed")
+    services.create_deal("Hers", customer_id=acme.id, amount="20", owner="ann")
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        assert "@ann" not in board_text(app)  # SQLite: one user, no marks
+        app.db.login = "zed"  # what a team's PostgreSQL server says the login is
+        app.screen.reload()
+        await settle(app, pilot)
+        text = board_text(app)
+        assert "@ann" in text and "@zed" not in text

@@ -240,6 +240,8 @@ class PipelineScreen(CrmScreen):
         keep = self._follow if self._follow is not None else (card.id if card is not None else None)
         self._follow = None
         self.board = board
+        db = self.app.db
+        widget.me = db.login if db is not None else None  # a team's server: other reps' cards say whose
         widget.set_board(board, now, keep)
         self._update_bar()
         if not board.goals_read:

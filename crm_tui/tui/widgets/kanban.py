@@ -105,6 +105,9 @@ class KanbanBoard(Widget, can_focus=True):
         super().__init__(id=id)
         self.board: Board | None = None
         self.now: dt.datetime = dt.datetime.now(dt.UTC)
+        #: on a team's server, the rep's login: another rep's card names its owner (only they or a
+        #: manager may change it); None elsewhere
+        self.me: str | None = None
         self.col = 0
         self.rows: dict[int, int] = {}  # stage id → cursor row
         self.tops: dict[int, int] = {}  # stage id → first visible card
@@ -286,7 +289,7 @@ class KanbanBoard(Widget, can_focus=True):
         on_cursor = ci == self.col and index == self.rows.get(stage.id, 0)
         card = cards[index]
         ago = (self.now - card.closed_at).days if part == 2 and card.closed_at else 0  # "3d ago" moves with now
-        return self._cached((card, part, w, on_cursor, ago), lambda: self._cell(ci, y, w, False, False))
+        return self._cached((card, part, w, on_cursor, ago, self.me), lambda: self._cell(ci, y, w, False, False))
 
     def _style(self, name: str, partial: bool = True) -> Style:
         """Component styles, cached until the styles change (theme, focus)."""
@@ -349,7 +352,10 @@ class KanbanBoard(Widget, can_focus=True):
 
     def _card_line(self, card: Card, outcome: str, part: int, w: int) -> Text:
         if part == 0:
-            return self._fit(Text(" " + safe(card.title), style=self._style("kanban--title")), w)
+            title = Text(" " + safe(card.title), style=self._style("kanban--title"))
+            if self.me is not None and card.owner and card.owner != self.me:  # theirs: say whose
+                return self._fit(title, w, right=" @" + safe(card.owner)[:10], right_style=self._style("kanban--muted"))
+            return self._fit(title, w)
         if part == 1:
             customer = Text(" " + (safe(card.customer) or "—"), style=self._style("kanban--muted"))
             tag = CATEGORY_TAGS.get(card.category, "")  # pipeline, the default, goes unsaid
