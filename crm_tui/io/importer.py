@@ -54,7 +54,7 @@ class ImportResult:
             f"{verb} {self.kind} from {Path(self.path).name}: {self.created} created, "
             f"{self.updated} updated, {self.rejected} rejected"
         )
-        extra = [f"{n} {what}" for what, n in self.also_created.items() if n]
+        extra = [counted(n, what) for what, n in self.also_created.items() if n]
         if extra:
             text += "; also created " + ", ".join(extra)
         if self.profile:
@@ -351,12 +351,17 @@ def import_file(
 ATTEMPTS = 3
 
 
+def counted(n: int, things: str) -> str:
+    """'3 stages', '1 stage': a count of records named in the plural (what ``also_created`` keys)."""
+    return f"{n:,} {things if n != 1 else things[:-1]}"
+
+
 def import_label(kind: str, name: str, count: int, also: dict[str, int]) -> str:
     """The import as the journal, History and undo name it: "import 1,234 customers from
     leads.csv (also created 3 stages)"."""
     noun = kind if count != 1 else kind[:-1]
     label = f"import {count:,} {noun} from {name}"
-    extra = [f"{n:,} {what if n != 1 else what[:-1]}" for what, n in also.items() if n]
+    extra = [counted(n, what) for what, n in also.items() if n]
     return label + (f" (also created {', '.join(extra)})" if extra else "")
 
 

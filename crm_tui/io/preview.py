@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.errors import ValidationError
-from crm_tui.io.importer import _REQUIRED, Ctx, ImportResult, _require_columns, import_file
+from crm_tui.io.importer import _REQUIRED, Ctx, ImportResult, _require_columns, counted, import_file
 from crm_tui.io.mapping import FIELDS, KINDS, resolve_columns
 
 #: how many of the file's first rows a preview shows
@@ -93,7 +93,7 @@ class ImportPreview:
         if r is None:
             return f"Nothing can be imported as mapped ({self.total_rows:,} rows read)"
         text = f"Would create {r.created:,}, update {r.updated:,}, reject {r.rejected:,} of {r.rows:,} rows"
-        extra = [f"{n:,} {what}" for what, n in r.also_created.items() if n]
+        extra = [counted(n, what) for what, n in r.also_created.items() if n]
         if extra:
             text += "; also create " + ", ".join(extra)
         return text
