@@ -33,6 +33,8 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = actions.add_parser("set-role", help="move a login to another role")
     p.add_argument("name", metavar="NAME")
     p.add_argument("role", metavar="ROLE", choices=ROLE_NAMES, help="rep, manager or viewer")
+    p = actions.add_parser("policy", help="what reps see of other reps' deals: all (default) or only their own")
+    p.add_argument("--reps-see", choices=("all", "own"), required=True, help="all deals, or only their own")
     parser.set_defaults(handler=handler)
     return parser
 
@@ -65,6 +67,9 @@ def handler(args: argparse.Namespace, db_value: str | None) -> int:
                 if args.team_command == "add-rep":
                     team.add_login(conn, args.name, args.role, password)
                     message = f"added {args.name} as {args.role} on {where}"
+                elif args.team_command == "policy":
+                    before = team.set_reps_see(conn, args.reps_see)
+                    message = f"reps see {args.reps_see} deals (was: {before}) on {where}"
                 elif args.team_command == "set-role":
                     old = team.set_role(conn, args.name, args.role)
                     message = f"{args.name}: {old} → {args.role}"

@@ -57,6 +57,12 @@ OWN = {
     "stage_change": f"EXISTS (SELECT 1 FROM deal d WHERE d.id = deal_id AND d.owner = {ME})",
     "order_line": f"EXISTS (SELECT 1 FROM sales_order o WHERE o.id = order_id AND o.owner = {ME})",
 }
+#: the crm_meta key of the team's policy on other reps' deals: "all" (the default) or "own"
+SEE_KEY = "team_reps_see"
+SEE_CHOICES = ("all", "own")
+#: deals and what only describes a deal: a rep reads another rep's only when the policy is "all"
+_DEAL_READS = ("deal", "deal_product", "stage_change")
+_SEES_ALL = f"NOT EXISTS (SELECT 1 FROM crm_meta m WHERE m.key = '{SEE_KEY}' AND m.value = 'own')"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
@@ -120,7 +126,13 @@ def secure(conn: Any) -> None:
             (table,),
         ).scalars():
             _exec(conn, f"DROP POLICY {_quote(conn, old)} ON {table}")
-        _exec(conn, f"CREATE POLICY crm_read ON {table} FOR SELECT TO {ALL} USING (true)")
+        if table in _DEAL_READS:  # reps: their own, and the others' when the team's policy says so
+            _exec(conn, f"CREATE POLICY crm_read ON {table} FOR SELECT TO crm_manager, crm_viewer USING (true)")
+            _exec(
+                conn, f"CREATE POLICY crm_rep_read ON {table} FOR SELECT TO crm_rep USING ({OWN[table]} OR {_SEES_ALL})"
+            )
+        else:
+            _exec(conn, f"CREATE POLICY crm_read ON {table} FOR SELECT TO {ALL} USING (true)")
     for table, own in OWN.items():
         _exec(conn, f"CREATE POLICY crm_rep_add ON {table} FOR INSERT TO crm_rep WITH CHECK ({own})")
         _exec(conn, f"CREATE POLICY crm_rep_change ON {table} FOR UPDATE TO crm_rep USING ({own}) WITH CHECK ({own})")
@@ -138,6 +150,17 @@ def secure(conn: Any) -> None:
         "CREATE POLICY crm_add ON journal_change FOR INSERT TO crm_rep, crm_manager WITH CHECK "
         f"(EXISTS (SELECT 1 FROM journal j WHERE j.id = entry_id AND j.who = {ME}))",
     )
+
+
+def set_reps_see(conn: Any, choice: str) -> str:
+    """The team's policy on other reps' deals ("all" or "own"); returns the one it replaces.
+    A manager's (or the owner's) action: crm_meta is theirs to write."""
+    if choice not in SEE_CHOICES:
+        raise ValidationError(f"reps see 'all' deals or their 'own', not {choice!r}")
+    old = conn.exec_driver_sql("SELECT value FROM crm_meta WHERE key = %s", (SEE_KEY,)).scalar() or "all"
+    conn.exec_driver_sql("DELETE FROM crm_meta WHERE key = %s", (SEE_KEY,))
+    conn.exec_driver_sql("INSERT INTO crm_meta (key, value) VALUES (%s, %s)", (SEE_KEY, choice))
+    return str(old)
 
 
 @dataclass(frozen=True)

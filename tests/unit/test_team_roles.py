@@ -145,3 +145,31 @@ def test_team_list_and_set_role(crew, pg_db_url, capsys):
     assert cli.main(["--db", urls["ann"], "team", "add-rep", "zed_x"]) == 2
     assert "may not manage the team" in capsys.readouterr().err
     assert team.check_role("rep") == "rep"
+
+
+def test_the_team_policy_decides_whether_reps_see_other_reps_deals(crew, pg_db_url, capsys):
+    names, urls = crew
+    ann_db, bob_db = Database.open(urls["ann"]), Database.open(urls["bob"])
+    try:
+        ann, bob = Services(ann_db), Services(bob_db)
+        acme = ann.create_customer(name="Acme")
+        deal = ann.create_deal("Rollout", customer_id=acme.id, amount=100)
+        bob.create_deal("Bob's", customer_id=acme.id, amount=7)
+        assert raw(urls["bob"], "SELECT count(*) FROM deal")[1] == [(2,)]  # the default: reps see all
+        assert cli.main(["--db", urls["bob"], "team", "policy", "--reps-see", "own"]) == 2  # not a rep's call
+        assert "may not manage the team" in capsys.readouterr().err
+        assert cli.main(["--db", pg_db_url, "team", "policy", "--reps-see", "own"]) == 0
+        assert "reps see own deals (was: all)" in capsys.readouterr().err
+        assert raw(urls["bob"], "SELECT title FROM deal")[1] == [("Bob's",)]
+        assert raw(urls["bob"], "SELECT count(*) FROM stage_change WHERE deal_id = %s", deal.id)[1] == [(0,)]
+        assert raw(urls["ann"], "SELECT title FROM deal")[1] == [("Rollout",)]
+        assert raw(urls["max"], "SELECT count(*) FROM deal")[1] == [(2,)]  # the manager sees every deal
+        with bob_db.read() as session:
+            from crm_tui.models import Deal
+
+            assert session.get(Deal, deal.id) is None  # the app reads through the same rules
+        assert cli.main(["--db", pg_db_url, "team", "policy", "--reps-see", "all"]) == 0
+        assert raw(urls["bob"], "SELECT count(*) FROM deal")[1] == [(2,)]
+    finally:
+        ann_db.close()
+        bob_db.close()
