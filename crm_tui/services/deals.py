@@ -11,6 +11,7 @@ Undo goes through the change journal (``services.history``).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlmodel import Session, select
@@ -28,6 +29,8 @@ from crm_tui.models import (
     StageChange,
     StageTaskTemplate,
     Task,
+    category_of,
+    next_category,
 )
 from crm_tui.services.base import ServiceBase
 
@@ -213,6 +216,22 @@ class DealOps(ServiceBase):
     def set_forecast_category(self, deal_id: int, category: str | None, *, expected_version: int | None = None) -> Deal:
         """Put an open deal in a forecast category (pipeline, best case, commit), or back in the
         one its probability gives (None or blank)."""
+        return self._categorise(deal_id, lambda _deal, _stage: _category(category), expected_version)
+
+    def next_forecast_category(self, deal_id: int) -> Deal:
+        """Move an open deal to the category after the one it is in now, as the database has it
+        (the board's ``F``: presses typed in one burst each take the next step, none is refused
+        as a stale edit)."""
+
+        def following(deal: Deal, stage: Stage | None) -> str:
+            probability = deal.probability if deal.probability is not None else stage.probability if stage else 0
+            return next_category(category_of(deal.forecast_category, probability))
+
+        return self._categorise(deal_id, following, None)
+
+    def _categorise(
+        self, deal_id: int, choose: Callable[[Deal, Stage | None], str | None], expected_version: int | None
+    ) -> Deal:
         with self._write({"deal"}, "edit") as session:
             deal = self._get(session, Deal, deal_id)
             self._check_version(deal, expected_version)
@@ -222,7 +241,7 @@ class DealOps(ServiceBase):
                     f"'{deal.title}' is {stage.outcome}: a closed deal's forecast category is its outcome; "
                     "reopen it to change it"
                 )
-            chosen = _category(category)
+            chosen = choose(deal, stage)
             said = (chosen or "its stage's default").replace("_", " ")
             self._say(session, f"set forecast category of deal '{deal.title}' to {said}")
             deal.forecast_category = chosen

@@ -27,7 +27,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Static
 
-from crm_tui.models import CATEGORY_LABELS, category_of, next_category
+from crm_tui.models import CATEGORY_LABELS, category_of
 from crm_tui.queries.history import HistoryItem, history
 from crm_tui.queries.order_types import DraftLine, ProductChoice
 from crm_tui.queries.pipeline import DealDetail, find_customers, list_pipelines, load_deal, open_stages
@@ -398,10 +398,9 @@ class DealDetailScreen(CrmScreen):
         if detail.outcome != "open":
             self.app.notify(f"This deal is {detail.outcome}: its forecast category is its outcome", timeout=4)
             return
-        chosen = next_category(category_of(deal.forecast_category, detail.probability))
         self.run_service(
-            lambda: services.set_forecast_category(deal.id or 0, chosen, expected_version=deal.version),
-            success=f"'{safe(deal.title)}' is {CATEGORY_LABELS[chosen]} in the forecast",
+            lambda: services.next_forecast_category(deal.id or 0),
+            success=lambda d: f"'{safe(d.title)}' is {CATEGORY_LABELS[d.forecast_category]} in the forecast",
         )
 
     def action_lose(self) -> None:

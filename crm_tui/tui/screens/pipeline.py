@@ -30,7 +30,7 @@ from textual.worker import Worker, WorkerState
 
 from crm_tui.errors import ConflictError, CrmError
 from crm_tui.metrics.goals import BoardGoals, board_goals, goal_progress
-from crm_tui.models import CATEGORY_LABELS, next_category
+from crm_tui.models import CATEGORY_LABELS
 from crm_tui.money import missing_note
 from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
 from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board
@@ -397,10 +397,11 @@ class PipelineScreen(CrmScreen):
                 f"'{safe(card.title)}' is closed: its forecast category is its outcome", timeout=4, markup=False
             )
             return
-        chosen = next_category(card.category)
         self.run_service(
-            lambda: services.set_forecast_category(card.id, chosen, expected_version=card.version),
-            success=f"'{safe(card.title)}' is {CATEGORY_LABELS[chosen]} in the forecast (F again: the next category)",
+            lambda: services.next_forecast_category(card.id),
+            success=lambda d: (
+                f"'{safe(d.title)}' is {CATEGORY_LABELS[d.forecast_category]} in the forecast (F again: the next one)"
+            ),
         )
 
     def action_lose(self) -> None:
