@@ -20,7 +20,7 @@ async def test_products_are_added_and_retired_with_keys(make_app, until, opened,
     services.create_product("[b]Racks[/b]", "120.50", code="RK-1")
     app = make_app("orders")
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: type(app.screen).__name__ == "OrdersScreen", what="Orders")
+        await until(pilot, lambda: type(app.screen).__name__ == "OrdersScreen" and app.db is not None, what="Orders")
         await pilot.press("P")
         screen = await opened(pilot, "ProductsScreen")
         await until(pilot, lambda: len(screen.rows) == 1, what="the catalogue")

@@ -49,7 +49,7 @@ class CrmScreen(Screen[Any]):
     def _on_data_changed(self, tables: frozenset[str]) -> None:
         if not (tables & self.WATCHES):
             return
-        if self.is_current:
+        if self.is_current or self.app.screen is self:  # on top, also while still being pushed
             self.reload()
         else:
             self._stale = True
