@@ -316,7 +316,8 @@ async def test_enter_opens_detail_and_keys_add_note_contact_task(make_app, settl
             widget = screen.query_one(wid)
             return "\n".join(strip.text for strip in widget.render_lines(Region(0, 0, *widget.size)))
 
-        assert "Jane Roe" in text("#detail-contact-table")
+        # the page's lists arrive from its worker: wait on them, not on a clock (a busy machine is slower)
+        await until(pilot, lambda: "Jane Roe" in text("#detail-contact-table"), what="the contacts")
         assert "Rollout" in text("#detail-deals") and "48,000.00" in text("#detail-deals")
         assert "Kick-off call went well" in text("#detail-timeline")
         await pilot.press("n")
