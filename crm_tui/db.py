@@ -166,6 +166,7 @@ class Database:
         this connection (not in a transaction) instead of a pooled one — an import's merge
         reads the staging tables that only its own connection sees."""
         from crm_tui import journal as jr
+        from crm_tui import kept
 
         names = set(tables)
         with self.translate_errors(), _own_or(connection, self.engine) as conn:
@@ -178,6 +179,7 @@ class Database:
                     self.check_file()
                     session.flush()  # take every row lock before the change-log lock
                     if journal:
+                        kept.settle(session.connection())  # a stage's order changed: the funnel's reach
                         changes = jr.captured(session)
                         if jr.write_entry(session, jr.declared(session), changes) is not None:
                             names |= {c.table for c in changes} | jr.bulk_tables(session) | {"journal"}

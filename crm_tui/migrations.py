@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -153,6 +153,24 @@ def _v8_team_roles(session: Session) -> None:
             raise
 
 
+def _v9_kept_figures(session: Session) -> None:
+    """The deal figures the database keeps itself (``crm_tui.kept``): their tables, the
+    triggers that keep them, and a first build from the deals; on PostgreSQL the team's roles
+    read them (when the login upgrading may grant)."""
+    from crm_tui import kept
+
+    conn = session.connection()
+    for name in models.FIGURE_TABLES:
+        models.SQLModel.metadata.tables[name].create(conn, checkfirst=True)
+    kept.install(conn)
+    if conn.dialect.name != "postgresql":
+        return
+    from crm_tui import team
+
+    if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'crm_viewer'").first() is not None:
+        team.grant_figures(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -170,6 +188,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
         _v7_currencies_goals_forecast,
     ),
     (8, "team roles, grants and row-level security (PostgreSQL); an index of order owners", _v8_team_roles),
+    (9, "deal figures kept by the database itself, so reports read sums, not every deal", _v9_kept_figures),
 ]
 
 
@@ -236,6 +255,7 @@ SCHEMA_MARKERS = {
     6: "product.code",
     7: "deal.forecast_category",
     8: "ix_order_owner",
+    9: "fig_deal",
 }
 
 

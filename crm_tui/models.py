@@ -11,7 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING, Any, Optional
 
-from sqlalchemy import DateTime, Index, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 if TYPE_CHECKING:
@@ -400,6 +411,55 @@ class Goal(SQLModel, table=True):
     updated_at: dt.datetime = _ts(default_factory=utcnow)
     archived_at: Optional[dt.datetime] = _ts(default=None)  # removed: no longer tracked
     version: int = Field(default=1)
+
+
+# --- kept figures (``crm_tui.kept``) ----------------------------------------------
+# Aggregates the database's own triggers keep up to date in the transaction that changes a deal,
+# a customer, a stage move or a stage: what Reports, the board headers and ``report`` read instead
+# of scanning every deal. Never written by the application's code except a full rebuild.
+
+#: (stage, owner, currency, UTC day the deal closed or '') → the sums every deal figure is made of
+FIG_DEAL = Table(
+    "fig_deal",
+    SQLModel.metadata,
+    Column("stage_id", Integer, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("currency", String, nullable=False),
+    Column("day", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("value", BigInteger, nullable=False),  # Σ amount (cents)
+    Column("override_cp", BigInteger, nullable=False),  # Σ amount × its own probability (cent-percent)
+    Column("default_amount", BigInteger, nullable=False),  # Σ amount of deals weighted by their stage
+    Column("cycle_secs", BigInteger, nullable=False),  # Σ seconds from created to closed (closed deals)
+    Column("cycle_n", BigInteger, nullable=False),  # closed deals (those with a closed time)
+    PrimaryKeyConstraint("stage_id", "owner", "currency", "day", name="pk_fig_deal"),
+)
+#: deal → the furthest open stage position its history moved it to (absent: none)
+DEAL_REACH = Table(
+    "deal_reach",
+    SQLModel.metadata,
+    Column("deal_id", Integer, primary_key=True, autoincrement=False),
+    Column("position", Integer, nullable=False),
+)
+#: (stage, owner, closed day or '', furthest open position reached) → deals: the funnel's conversions
+FIG_REACH = Table(
+    "fig_reach",
+    SQLModel.metadata,
+    Column("stage_id", Integer, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("day", String, nullable=False),
+    Column("reach", Integer, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    PrimaryKeyConstraint("stage_id", "owner", "day", "reach", name="pk_fig_reach"),
+)
+#: flags of the kept figures: ``reach_stale`` = 1 once a stage's order or outcome changed
+FIG_STATE = Table(
+    "fig_state",
+    SQLModel.metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_state")
 
 
 class JournalEntry(SQLModel, table=True):

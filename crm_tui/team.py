@@ -26,14 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from crm_tui.errors import ValidationError
-from crm_tui.models import ALL_TABLES
+from crm_tui.models import ALL_TABLES, FIGURE_TABLES
 
 ROLES = {"rep": "crm_rep", "manager": "crm_manager", "viewer": "crm_viewer"}
 GROUPS = tuple(ROLES.values())
 ALL = "crm_rep, crm_manager, crm_viewer"
 
 #: every table of the schema (the journal's and the change log's rights are their own)
-TABLES = ("crm_meta", "change_log", *ALL_TABLES, "journal", "journal_change")
+TABLES = ("crm_meta", "change_log", *ALL_TABLES, "journal", "journal_change", *FIGURE_TABLES)
 #: tables a rep writes (row security narrows the owned ones to the rep's own rows)
 REP_WRITES = (
     "customer",
@@ -103,6 +103,14 @@ def ensure_groups(conn: Any) -> None:
             )
 
 
+def grant_figures(conn: Any) -> None:
+    """Every role reads the kept figures; the triggers that write them run as their owner
+    (``crm_tui.kept``), and a manager may rebuild them."""
+    figures = ", ".join(FIGURE_TABLES)
+    _exec(conn, f"GRANT SELECT ON {figures} TO {ALL}")
+    _exec(conn, f"GRANT ALL ON {figures} TO crm_manager")
+
+
 def secure(conn: Any) -> None:
     """Grants and row-level security for the three roles on this database (idempotent, in the
     caller's transaction). PostgreSQL only."""
@@ -110,10 +118,12 @@ def secure(conn: Any) -> None:
     database = _quote(conn, conn.exec_driver_sql("SELECT current_database()").scalar())
     _exec(conn, f"GRANT CONNECT ON DATABASE {database} TO {ALL}")
     _exec(conn, f"GRANT USAGE ON SCHEMA public TO {ALL}")
-    tables = ", ".join(TABLES)
+    present = set(conn.exec_driver_sql("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").scalars())
+    names = [t for t in TABLES if t in present]  # an upgrade secures before a later version adds its tables
+    tables = ", ".join(names)
     _exec(conn, f"REVOKE ALL ON {tables} FROM {ALL}")
     _exec(conn, f"GRANT SELECT ON {tables} TO {ALL}")
-    _exec(conn, f"GRANT ALL ON {', '.join(t for t in TABLES if not t.startswith('journal'))} TO crm_manager")
+    _exec(conn, f"GRANT ALL ON {', '.join(t for t in names if not t.startswith('journal'))} TO crm_manager")
     _exec(conn, f"GRANT INSERT, UPDATE, DELETE ON {', '.join(REP_WRITES)} TO crm_rep")
     _exec(conn, "GRANT INSERT ON change_log, journal, journal_change TO crm_rep, crm_manager")
     _exec(conn, "GRANT UPDATE (undone) ON journal TO crm_rep, crm_manager")

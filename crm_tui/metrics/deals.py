@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 
+from crm_tui import kept
 from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import (
     Filters,
@@ -25,7 +26,6 @@ from crm_tui.metrics._common import (
     load_stages,
     owner_cond,
     per_engine,
-    period_cond,
     rate,
     utc_now,
     weighted_cent_pct,
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from crm_tui.db import Database
 
 # A won deal's "furthest stage": beyond every open stage.
-_ALL_OPEN = 1_000_000
+_ALL_OPEN = kept.WON_REACH
 
 
 @dataclass(frozen=True)
@@ -104,41 +104,28 @@ def _weight_sums() -> tuple[Label[int], Label[int], Label[int], Label[int]]:
     )
 
 
+def _period(filters: Filters) -> tuple[str | None, str | None]:
+    """The period as inclusive 'YYYY-MM-DD' bounds of the kept figures' day (None: unbounded)."""
+    since = filters.since.isoformat() if filters.since is not None else None
+    until = filters.until.isoformat() if filters.until is not None and filters.until < dt.date.max else None
+    return since, until
+
+
 def grouped_cells(
     conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
 ) -> dict[tuple[int, str], _Cell]:
-    """(stage_id, owner) → sums over counted deals in the home currency: one GROUP BY query
-    (per currency too; each currency's sums converted once)."""
+    """(stage_id, owner) → sums over counted deals in the home currency, from the figures the
+    database keeps (``crm_tui.kept``: a few cells per stage, owner, currency and day), each
+    currency's sums converted once."""
     conv = converter(conn, conv)
     ids = ids_by_outcome(stages)
-    closed = ids["won"] + ids["lost"]
-    q = (
-        select(
-            col(Deal.stage_id),
-            col(Deal.owner),
-            *_weight_sums(),
-            # cycle days only for won deals: date arithmetic on every row is the query's main cost
-            func.coalesce(
-                func.sum(
-                    case(
-                        (
-                            col(Deal.stage_id).in_(ids["won"]),
-                            per_engine.days_between(col(Deal.created_at), col(Deal.closed_at), dialect),
-                        )
-                    )
-                ),
-                0.0,
-            ),
-            func.count(case((col(Deal.stage_id).in_(ids["won"]), col(Deal.closed_at)))),
-            col(Deal.currency),
-        )
-        .where(counted_deal(filters, ids["open"], closed))
-        .group_by(col(Deal.stage_id), col(Deal.owner), col(Deal.currency))
-    )
+    won = set(ids["won"])
     cells: dict[tuple[int, str], _Cell] = {}
-    for stage_id, owner, n, value, ocp, damt, cdays, cn, currency in conn.execute(q):
+    rows = kept.deal_cells(conn, ids["open"], ids["won"] + ids["lost"], *_period(filters), filters.owner)
+    for stage_id, owner, currency, n, value, ocp, damt, csecs, cn in rows:
         cell = _in_home(conv, currency, n, value, ocp, damt)
-        cell.cycle_days, cell.cycle_n = float(cdays or 0.0), int(cn)
+        if stage_id in won:  # the cycle is a won deal's (created → won)
+            cell.cycle_days, cell.cycle_n = csecs / 86400, cn
         cells.setdefault((stage_id, owner), _Cell()).add(cell)
     return cells
 
@@ -211,7 +198,21 @@ def stage_figures(stages: list[StageInfo], cells: Mapping[tuple[int, str], _Cell
 
 
 def furthest_counts(conn: Connection, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, int], int]:
-    """(pipeline_id, furthest open position reached) → number of counted deals.
+    """(pipeline_id, furthest open position reached) → number of counted deals, from the reach the
+    database keeps (``crm_tui.kept``); read from the history while a stage reorder is settling."""
+    ids = ids_by_outcome(stages)
+    rows = kept.reach_counts(conn, ids["open"], ids["won"] + ids["lost"], *_period(filters), filters.owner)
+    if rows is None:
+        return _furthest_from_history(conn, stages, filters)
+    pipeline_of = {s.id: s.pipeline_id for s in stages}
+    out: dict[tuple[int, int], int] = defaultdict(int)
+    for stage_id, reach, n in rows:
+        out[(pipeline_of[stage_id], reach)] += n
+    return dict(out)
+
+
+def _furthest_from_history(conn: Connection, stages: list[StageInfo], filters: Filters) -> dict[tuple[int, int], int]:
+    """``furthest_counts`` read from every counted deal and its history.
 
     The furthest position is the highest open-stage position among the deal's
     current stage and every stage its history moved it to; a won deal has
@@ -296,19 +297,16 @@ def stage_rows(
 
 
 def stage_summaries(db: Database, pipeline_id: int, filters: Filters = Filters()) -> list[StageSummary]:
-    """Kanban headers of one pipeline: count, value and weighted value per stage (home currency)."""
+    """Kanban headers of one pipeline: count, value and weighted value per stage (home currency),
+    from the kept figures."""
     with db.read() as session:
         conn = session.connection()
         conv = converter(conn, None)
         stages = load_stages(conn, pipeline_id)
         ids = ids_by_outcome(stages)
-        q = (
-            select(col(Deal.stage_id), *_weight_sums(), col(Deal.currency))
-            .where(counted_deal(filters, ids["open"], ids["won"] + ids["lost"]))
-            .group_by(col(Deal.stage_id), col(Deal.currency))
-        )
+        rows = kept.deal_cells(conn, ids["open"], ids["won"] + ids["lost"], *_period(filters), filters.owner)
         cells: dict[int, _Cell] = {}
-        for sid, n, v, ocp, damt, currency in conn.execute(q):
+        for sid, _owner, currency, n, v, ocp, damt, _cs, _cn in rows:
             cells.setdefault(sid, _Cell()).add(_in_home(conv, currency, n, v, ocp, damt))
     figs = stage_figures(stages, {(sid, ""): c for sid, c in cells.items()})
     return [
@@ -337,25 +335,12 @@ def rotting_deal_ids(db: Database, pipeline_id: int, now: dt.datetime | None = N
 def revenue_by_month(
     conn: Connection, dialect: Dialect, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
 ) -> tuple[MonthFigures, ...]:
-    """Won value (home currency) per 'YYYY-MM' of closed_at within the period, oldest first."""
+    """Won value (home currency) per 'YYYY-MM' of closed_at within the period, oldest first (kept figures)."""
     conv = converter(conn, conv)
     won = ids_by_outcome(stages)["won"]
-    month = per_engine.month_key(col(Deal.closed_at), dialect).label("month")
-    q = (
-        select(month, func.sum(col(Deal.amount_cents)), col(Deal.currency))
-        .where(
-            live_deal(),
-            col(Deal.stage_id).in_(won),
-            col(Deal.closed_at).is_not(None),
-            period_cond(filters),
-            owner_cond(col(Deal.owner), filters),
-        )
-        .group_by(month, col(Deal.currency))
-        .order_by(month)
-    )
     totals: dict[str, int] = {}
-    for m, v, currency in conn.execute(q):
-        totals[m] = totals.get(m, 0) + conv.cents(int(v), currency)
+    for m, currency, v in kept.won_months(conn, won, *_period(filters), filters.owner):
+        totals[m] = totals.get(m, 0) + conv.cents(v, currency)
     return tuple(MonthFigures(m, v) for m, v in sorted(totals.items()))
 
 

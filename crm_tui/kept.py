@@ -1,0 +1,370 @@
+"""Kept figures: the deal aggregates the database keeps up to date itself.
+
+The tables (``models.FIG_DEAL``, ``DEAL_REACH``, ``FIG_REACH``, ``FIG_STATE``) are written by
+triggers in the transaction that changes a deal, a customer's deletion or a deal's stage
+history, on SQLite and PostgreSQL alike, so a change costs work proportional to the change and
+every reader (Reports, the board headers, ``crm-tui report``) sums a few hundred cells instead of
+every deal. Whatever writes — a service, the importer, undo, another session, raw SQL — the
+figures follow.
+
+- ``fig_deal``: per (stage, owner, currency, UTC day the deal closed or '') the counts and sums
+  ``metrics.deals`` folds: amount, amount × own probability, amount weighted by the stage,
+  seconds from created to closed and how many closed deals those are. Probabilities of stages
+  and exchange rates apply when read, so changing either rewrites nothing.
+- ``deal_reach`` and ``fig_reach``: each deal's furthest open stage position in its history, and
+  per (stage, owner, closed day, furthest position reached counting the current stage; a won
+  stage's deals have reached every open stage) the deals — the funnel's conversions.
+- ``fig_state``: ``reach_stale`` is set when a stage's position, outcome or archiving changes
+  (positions are what "furthest" compares); the write transaction that did it rebuilds the reach
+  before it commits (``settle``), and until a rebuild a reader falls back to reading the history.
+
+``rebuild`` recomputes everything from the deals (``crm-tui doctor --rebuild-figures``, schema
+upgrades); ``differences`` compares what is kept with a full recomputation (the doctor's check
+and the property test).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+#: a won deal's furthest position: beyond every open stage (``metrics.deals`` reads it as such)
+WON_REACH = 1_000_000
+_DEAL_SUMS = ("n", "value", "override_cp", "default_amount", "cycle_secs", "cycle_n")
+#: the deal columns a figure is made of: an update of any other column fires nothing
+_DEAL_COLUMNS = (
+    "stage_id",
+    "owner",
+    "currency",
+    "closed_at",
+    "created_at",
+    "amount_cents",
+    "probability",
+    "deleted_at",
+    "customer_id",
+)
+
+
+@dataclass(frozen=True)
+class _Sql:
+    """The few expressions that differ between the engines."""
+
+    pg: bool
+
+    def day(self, x: str) -> str:
+        if self.pg:
+            return f"COALESCE(to_char({x} AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')"
+        return f"COALESCE(substr({x}, 1, 10), '')"
+
+    def secs(self, x: str) -> str:
+        if self.pg:
+            return f"CAST(floor(extract(epoch from {x})) AS BIGINT)"
+        return f"CAST(strftime('%s', {x}) AS INTEGER)"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"GREATEST({a}, {b})" if self.pg else f"max({a}, {b})"
+
+    def big(self, x: str) -> str:
+        return f"CAST({x} AS BIGINT)"
+
+    # -- one deal row ``r`` (NEW, OLD or a table alias) ------------------------------------
+
+    @staticmethod
+    def live(r: str) -> str:
+        return (
+            f"{r}.deleted_at IS NULL AND ({r}.customer_id IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM customer c WHERE c.id = {r}.customer_id AND c.deleted_at IS NOT NULL))"
+        )
+
+    def reach(self, r: str) -> str:
+        hist = f"COALESCE((SELECT dr.position FROM deal_reach dr WHERE dr.deal_id = {r}.id), -1)"
+        current = (
+            f"COALESCE((SELECT s.position FROM stage s WHERE s.id = {r}.stage_id AND s.outcome = 'open' "
+            "AND s.archived_at IS NULL), -1)"
+        )
+        won = f"EXISTS (SELECT 1 FROM stage s WHERE s.id = {r}.stage_id AND s.outcome = 'won')"
+        return f"CASE WHEN {won} THEN {WON_REACH} ELSE {self.greatest(hist, current)} END"
+
+    def deal_values(self, r: str, sign: str, grouped: bool) -> list[str]:
+        """The fig_deal measures of row ``r`` (or, ``grouped``, summed over a group) times ``sign``."""
+        closed = f"{r}.closed_at IS NOT NULL"
+        parts = [
+            "1",
+            f"{r}.amount_cents",
+            f"CASE WHEN {r}.probability IS NOT NULL THEN {self.big(f'{r}.amount_cents')} * {r}.probability ELSE 0 END",
+            f"CASE WHEN {r}.probability IS NULL THEN {r}.amount_cents ELSE 0 END",
+            f"CASE WHEN {closed} THEN {self.secs(f'{r}.closed_at')} - {self.secs(f'{r}.created_at')} ELSE 0 END",
+            f"CASE WHEN {closed} THEN 1 ELSE 0 END",
+        ]
+        if grouped:
+            parts = [f"COALESCE(SUM({self.big(p)}), 0)" for p in parts]
+        return [f"{sign} * {p}" if sign != "1" else p for p in parts]
+
+    # -- statements ------------------------------------------------------------------------
+
+    def add_deal(self, r: str, sign: str, where: str, *, source: str = "", grouped: bool = False) -> str:
+        """Add ``sign`` × the figures of ``r`` (rows of ``source`` matching ``where``) to fig_deal."""
+        keys = [f"{r}.stage_id", f"{r}.owner", f"{r}.currency", self.day(f"{r}.closed_at")]
+        group = " GROUP BY 1, 2, 3, 4" if grouped else ""
+        sets = ", ".join(f"{c} = fig_deal.{c} + excluded.{c}" for c in _DEAL_SUMS)
+        return (
+            "INSERT INTO fig_deal (stage_id, owner, currency, day, " + ", ".join(_DEAL_SUMS) + ") "
+            f"SELECT {', '.join(keys + self.deal_values(r, sign, grouped))}{source} WHERE {where}{group} "
+            f"ON CONFLICT (stage_id, owner, currency, day) DO UPDATE SET {sets}"
+        )
+
+    def add_reach(self, r: str, sign: str, where: str, *, source: str = "", grouped: bool = False) -> str:
+        keys = [f"{r}.stage_id", f"{r}.owner", self.day(f"{r}.closed_at"), self.reach(r)]
+        n = "COUNT(*)" if grouped else "1"
+        group = " GROUP BY 1, 2, 3, 4" if grouped else ""
+        value = n if sign == "1" else f"{sign} * {n}"
+        return (
+            "INSERT INTO fig_reach (stage_id, owner, day, reach, n) "
+            f"SELECT {', '.join(keys)}, {value}{source} WHERE {where}{group} "
+            "ON CONFLICT (stage_id, owner, day, reach) DO UPDATE SET n = fig_reach.n + excluded.n"
+        )
+
+    @staticmethod
+    def reach_select(where: str = "") -> str:
+        """(deal, furthest open position in its history) per deal with any."""
+        return (
+            "SELECT sc.deal_id, MAX(s.position) FROM stage_change sc JOIN stage s ON s.id = sc.to_stage_id "
+            f"WHERE s.outcome = 'open' AND s.archived_at IS NULL{where} GROUP BY sc.deal_id"
+        )
+
+    def refresh_reach(self, deal: str) -> list[str]:
+        """Statements that recompute one deal's furthest position and move its fig_reach cell."""
+        one = f"d.id = {deal} AND {self.live('d')}"
+        return [
+            self.add_reach("d", "-1", one, source=" FROM deal d"),
+            f"DELETE FROM deal_reach WHERE deal_id = {deal}",
+            f"INSERT INTO deal_reach (deal_id, position) {self.reach_select(f' AND sc.deal_id = {deal}')}",
+            self.add_reach("d", "1", one, source=" FROM deal d"),
+        ]
+
+    def changed(self, columns: Sequence[str]) -> str:
+        op = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        return " OR ".join(f"OLD.{c} {op} NEW.{c}" for c in columns)
+
+    def triggers(self) -> list[tuple[str, str, str, str, list[str]]]:
+        """(name, table, event, condition or '', statements) of every trigger."""
+        own_deals = "d.customer_id = NEW.id AND d.deleted_at IS NULL"
+        flip = "(OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)"
+        sign = "(CASE WHEN NEW.deleted_at IS NULL THEN 1 ELSE -1 END)"
+        stale = (
+            "INSERT INTO fig_state (key, value) SELECT 'reach_stale', 1 WHERE true "
+            "ON CONFLICT (key) DO UPDATE SET value = 1"
+        )
+        return [
+            ("fig_deal_ins", "deal", "INSERT", "", [
+                self.add_deal("NEW", "1", self.live("NEW")),
+                self.add_reach("NEW", "1", self.live("NEW")),
+            ]),
+            ("fig_deal_del", "deal", "DELETE", "", [
+                self.add_deal("OLD", "-1", self.live("OLD")),
+                self.add_reach("OLD", "-1", self.live("OLD")),
+                "DELETE FROM deal_reach WHERE deal_id = OLD.id",
+            ]),
+            ("fig_deal_upd", "deal", "UPDATE OF " + ", ".join(_DEAL_COLUMNS), self.changed(_DEAL_COLUMNS), [
+                self.add_deal("OLD", "-1", self.live("OLD")),
+                self.add_reach("OLD", "-1", self.live("OLD")),
+                self.add_deal("NEW", "1", self.live("NEW")),
+                self.add_reach("NEW", "1", self.live("NEW")),
+            ]),
+            ("fig_customer_upd", "customer", "UPDATE OF deleted_at", flip, [
+                self.add_deal("d", sign, own_deals, source=" FROM deal d", grouped=True),
+                self.add_reach("d", sign, own_deals, source=" FROM deal d", grouped=True),
+            ]),
+            ("fig_history_ins", "stage_change", "INSERT", "", self.refresh_reach("NEW.deal_id")),
+            ("fig_history_del", "stage_change", "DELETE", "", self.refresh_reach("OLD.deal_id")),
+            ("fig_history_upd", "stage_change", "UPDATE OF deal_id, to_stage_id",
+             self.changed(("deal_id", "to_stage_id")),
+             [*self.refresh_reach("OLD.deal_id"), *self.refresh_reach("NEW.deal_id")]),
+            ("fig_stage_upd", "stage", "UPDATE OF position, outcome, archived_at",
+             self.changed(("position", "outcome", "archived_at")), [stale]),
+        ]  # fmt: skip
+
+    def ddl(self) -> Iterator[str]:
+        """Statements that (re)create every trigger."""
+        for name, table, event, cond, body in self.triggers():
+            if self.pg:
+                yield f"DROP TRIGGER IF EXISTS {name} ON {table}"
+                yield (
+                    f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
+                    f"SET search_path FROM CURRENT AS $$ BEGIN {'; '.join(body)}; RETURN NULL; END $$"
+                )
+                when = f" WHEN ({cond})" if cond else ""
+                yield f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {name}_fn()"
+            else:
+                yield f"DROP TRIGGER IF EXISTS {name}"
+                when = f" WHEN {cond}" if cond else ""
+                yield f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} BEGIN {'; '.join(body)}; END"
+
+    # -- full recomputation ----------------------------------------------------------------
+
+    def deal_rows(self) -> str:
+        """Every fig_deal cell computed from the deals."""
+        keys = ["d.stage_id", "d.owner", "d.currency", self.day("d.closed_at")]
+        return (
+            f"SELECT {', '.join(keys + self.deal_values('d', '1', True))} FROM deal d "
+            f"WHERE {self.live('d')} GROUP BY 1, 2, 3, 4"
+        )
+
+    def reach_rows(self) -> str:
+        """Every fig_reach cell computed from the deals and ``deal_reach``."""
+        keys = ["d.stage_id", "d.owner", self.day("d.closed_at"), self.reach("d")]
+        return f"SELECT {', '.join(keys)}, COUNT(*) FROM deal d WHERE {self.live('d')} GROUP BY 1, 2, 3, 4"
+
+
+def _sql(conn: Connection) -> _Sql:
+    return _Sql(conn.dialect.name == "postgresql")
+
+
+def install(conn: Connection) -> None:
+    """Create (or re-create) the triggers, then rebuild every figure from the deals."""
+    for statement in _sql(conn).ddl():
+        conn.exec_driver_sql(statement)
+    rebuild(conn)
+
+
+def rebuild(conn: Connection) -> None:
+    """Recompute every kept figure from the deals and their history (in the caller's transaction)."""
+    q = _sql(conn)
+    conn.exec_driver_sql("DELETE FROM fig_deal")
+    conn.exec_driver_sql(
+        f"INSERT INTO fig_deal (stage_id, owner, currency, day, {', '.join(_DEAL_SUMS)}) {q.deal_rows()}"
+    )
+    _rebuild_reach(conn, q)
+
+
+def _rebuild_reach(conn: Connection, q: _Sql) -> None:
+    conn.exec_driver_sql("DELETE FROM deal_reach")
+    conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select()}")
+    conn.exec_driver_sql("DELETE FROM fig_reach")
+    conn.exec_driver_sql(f"INSERT INTO fig_reach (stage_id, owner, day, reach, n) {q.reach_rows()}")
+    conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'reach_stale'")
+
+
+def reach_stale(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("SELECT value FROM fig_state WHERE key = 'reach_stale'").scalar())
+
+
+def settle(conn: Connection) -> None:
+    """Before a write commits: if it changed a stage's order or outcome, rebuild the reach
+    (one indexed read otherwise)."""
+    if reach_stale(conn):
+        _rebuild_reach(conn, _sql(conn))
+
+
+def differences(conn: Connection) -> list[str]:
+    """Where the kept figures differ from a full recomputation (empty: they agree)."""
+    q = _sql(conn)
+    out: list[str] = []
+
+    def table(sql: str, nkey: int) -> dict[tuple[Any, ...], tuple[int, ...]]:
+        rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        for row in conn.exec_driver_sql(sql):
+            values = tuple(int(v) for v in row[nkey:])
+            if any(values) or nkey == 1:  # a cell summed back to nothing is no cell (a position 0 is one)
+                rows[tuple(row[:nkey])] = values
+        return rows
+
+    for name, nkey, kept_sql, full_sql in (
+        ("fig_deal", 4, f"SELECT stage_id, owner, currency, day, {', '.join(_DEAL_SUMS)} FROM fig_deal", q.deal_rows()),
+        ("deal_reach", 1, "SELECT deal_id, position FROM deal_reach", q.reach_select()),
+        ("fig_reach", 4, "SELECT stage_id, owner, day, reach, n FROM fig_reach", q.reach_rows()),
+    ):
+        kept, full = table(kept_sql, nkey), table(full_sql, nkey)
+        for key in sorted(set(kept) | set(full), key=repr):
+            if kept.get(key) != full.get(key):
+                out.append(f"{name} {key}: kept {kept.get(key)}, recomputed {full.get(key)}")
+    return out
+
+
+def deal_cells(
+    conn: Connection,
+    open_ids: Sequence[int],
+    closed_ids: Sequence[int],
+    since: str | None,
+    until: str | None,
+    owner: str | None,
+) -> list[tuple[int, str, str, int, int, int, int, int, int]]:
+    """(stage, owner, currency, n, value, override_cp, default_amount, cycle_secs, cycle_n) summed over
+    the open stages' cells and the closed stages' cells whose day lies in since..until (inclusive
+    'YYYY-MM-DD'; None: unbounded; a bounded period leaves out closed deals with no closed time)."""
+    where, params = _where(open_ids, closed_ids, since, until, owner)
+    if where is None:
+        return []
+    sql = (
+        "SELECT stage_id, owner, currency, "
+        + ", ".join(f"SUM({c})" for c in _DEAL_SUMS)
+        + f" FROM fig_deal WHERE {where} GROUP BY stage_id, owner, currency"
+    )
+    return [
+        (int(s), o, c, int(n), int(v), int(ocp), int(damt), int(cs), int(cn))
+        for s, o, c, n, v, ocp, damt, cs, cn in conn.execute(text(sql), params)
+    ]
+
+
+def won_months(
+    conn: Connection, won_ids: Sequence[int], since: str | None, until: str | None, owner: str | None
+) -> list[tuple[str, str, int]]:
+    """('YYYY-MM', currency, Σ amount) of won deals closed in the period (with a closed time)."""
+    where, params = _where([], won_ids, since, until, owner)
+    if where is None:
+        return []
+    sql = (
+        f"SELECT substr(day, 1, 7), currency, SUM(value) FROM fig_deal WHERE {where} AND day <> '' "
+        "GROUP BY substr(day, 1, 7), currency"
+    )
+    return [(m, c, int(v)) for m, c, v in conn.execute(text(sql), params)]
+
+
+def reach_counts(
+    conn: Connection,
+    open_ids: Sequence[int],
+    closed_ids: Sequence[int],
+    since: str | None,
+    until: str | None,
+    owner: str | None,
+) -> list[tuple[int, int, int]] | None:
+    """(stage, furthest position reached, deals) over the counted deals; None while the reach is
+    being rebuilt (a stage's order changed and no write has settled it yet)."""
+    if reach_stale(conn):
+        return None
+    where, params = _where(open_ids, closed_ids, since, until, owner)
+    if where is None:
+        return []
+    sql = f"SELECT stage_id, reach, SUM(n) FROM fig_reach WHERE {where} GROUP BY stage_id, reach"
+    return [(int(s), int(r), int(n)) for s, r, n in conn.execute(text(sql), params) if n]
+
+
+def _where(
+    open_ids: Sequence[int], closed_ids: Sequence[int], since: str | None, until: str | None, owner: str | None
+) -> tuple[str | None, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    terms: list[str] = []
+    if open_ids:
+        terms.append(f"stage_id IN ({', '.join(str(int(i)) for i in open_ids)})")
+    if closed_ids:
+        period = [f"stage_id IN ({', '.join(str(int(i)) for i in closed_ids)})"]
+        if since is not None:
+            period.append("day >= :since")
+            params["since"] = since
+        if until is not None:
+            period.append("day <= :until AND day <> ''")
+            params["until"] = until
+        terms.append("(" + " AND ".join(period) + ")")
+    if not terms:
+        return None, params
+    where = "(" + " OR ".join(terms) + ")"
+    if owner is not None:
+        where += " AND owner = :owner"
+        params["owner"] = owner
+    return where, params
