@@ -29,6 +29,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="make the database file 0600 and its folder 0700; repair a damaged schema version record",
     )
+    p.add_argument(
+        "--rebuild-figures",
+        action="store_true",
+        help="recompute the deal figures the database keeps (Reports, the board headers, report) from the deals",
+    )
     p.set_defaults(handler=run)
     return p
 
@@ -48,6 +53,8 @@ def run(args, db_value: str | None, out=None) -> int:
     out = out or sys.stdout
     url = to_url(resolve_db(db_value))
     path = sqlite_path(url)
+    if getattr(args, "rebuild_figures", False):
+        _rebuild_figures(db_value, out)
     if path is None:
         return _server(url, out, bool(getattr(args, "fix", False)))
     return _sqlite(path, bool(getattr(args, "fix", False)), out)
@@ -115,6 +122,43 @@ def _sqlite(path: Path, fix: bool, out) -> int:
     return 0 if not problems else 1
 
 
+def _rebuild_figures(db_value: str | None, out) -> None:
+    """Recompute the kept figures in one write transaction (upgrading the schema first if needed)."""
+    import time
+
+    from crm_tui import kept
+    from crm_tui.db import Database
+
+    db = Database.open(db_value, must_exist=True)
+    try:
+        started = time.perf_counter()
+        with db.write({"deal"}, journal=False) as session:
+            conn = session.connection()
+            kept.rebuild(conn)
+            cells = conn.exec_driver_sql("SELECT COUNT(*) FROM fig_deal").scalar()
+        print(f"{'figures':<10} rebuilt: {cells:,} cells in {time.perf_counter() - started:.1f} s", file=out)
+    finally:
+        db.close()
+
+
+def _kept_figures(conn, line) -> int:
+    """Do the kept figures equal a full recomputation? → problems found."""
+    from crm_tui import kept
+
+    found = kept.differences(conn)
+    if not found:
+        line("figures", "ok (the kept deal figures equal a full recomputation)")
+        return 0
+    line(
+        "figures",
+        f"PROBLEM: {len(found):,} kept figure cell(s) differ from the deals; "
+        "`crm-tui doctor --rebuild-figures` recomputes them",
+    )
+    for item in found[:3]:
+        line("", item)
+    return 1
+
+
 def _schema_and_counts(raw, line, known: int, *, fix: Path | None = None) -> int:
     import sqlite3
 
@@ -162,6 +206,13 @@ def _schema_and_counts(raw, line, known: int, *, fix: Path | None = None) -> int
                 text += f" ({deleted:,} deleted)"
         parts.append(text)
     line("counts", ", ".join(parts))
+    if "fig_deal" in tables:
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import StaticPool
+
+        engine = create_engine("sqlite://", creator=lambda: raw, poolclass=StaticPool)
+        with engine.connect() as conn:
+            problems += _kept_figures(conn, line)
     return problems
 
 
@@ -213,6 +264,7 @@ def _server(url, out, fix: bool = False) -> int:
         engine = create_engine(url, connect_args=engines.tls_connect_args(url))
     except Exception as exc:  # noqa: BLE001 - bad driver or URL
         raise DatabaseError(f"cannot use database URL '{where}': {exc}") from None
+    figures_problems = 0
     try:
         with engine.connect() as conn:
             recorded = conn.execute(select(models.Meta.value).where(models.Meta.key == "schema_version")).scalar()
@@ -226,11 +278,13 @@ def _server(url, out, fix: bool = False) -> int:
                 n = conn.execute(select(func.count()).select_from(text(f'"{table}"'))).scalar()
                 parts.append(f"{table.replace('sales_', '').replace('_', ' ')} {n:,}")
             print(f"{'counts':<10} {', '.join(parts)}", file=out)
+            if version is not None and version >= 9:
+                figures_problems = _kept_figures(conn, lambda label, text: print(f"{label:<10} {text}", file=out))
     except Exception as exc:  # noqa: BLE001
         raise DatabaseError(f"cannot check {where}: {str(exc).splitlines()[0]}") from None
     finally:
         engine.dispose()
-    return 0 if version is not None and version <= SCHEMA_VERSION else 1
+    return 0 if version is not None and version <= SCHEMA_VERSION and not figures_problems else 1
 
 
 def _damaged_server_version(conn, recorded, fix: bool, out) -> int | None:

@@ -25,7 +25,8 @@ and the property test).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -191,19 +192,24 @@ class _Sql:
         ]  # fmt: skip
 
     def ddl(self) -> Iterator[str]:
-        """Statements that (re)create every trigger."""
+        """Statements that (re)create every trigger. A bulk write pauses the deal triggers in its
+        own transaction (``bulk``) and settles the figures of what it touched once, set-based."""
+        paused = "EXISTS (SELECT 1 FROM fig_state WHERE key = 'paused')"
         for name, table, event, cond, body in self.triggers():
+            pausable = table != "stage"
             if self.pg:
                 yield f"DROP TRIGGER IF EXISTS {name} ON {table}"
+                skip = f"IF {paused} THEN RETURN NULL; END IF; " if pausable else ""
                 yield (
                     f"CREATE OR REPLACE FUNCTION {name}_fn() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER "
-                    f"SET search_path FROM CURRENT AS $$ BEGIN {'; '.join(body)}; RETURN NULL; END $$"
+                    f"SET search_path FROM CURRENT AS $$ BEGIN {skip}{'; '.join(body)}; RETURN NULL; END $$"
                 )
                 when = f" WHEN ({cond})" if cond else ""
                 yield f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} EXECUTE FUNCTION {name}_fn()"
             else:
                 yield f"DROP TRIGGER IF EXISTS {name}"
-                when = f" WHEN {cond}" if cond else ""
+                conds = ([f"NOT {paused}"] if pausable else []) + ([f"({cond})"] if cond else [])
+                when = f" WHEN {' AND '.join(conds)}" if conds else ""
                 yield f"CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW{when} BEGIN {'; '.join(body)}; END"
 
     # -- full recomputation ----------------------------------------------------------------
@@ -249,6 +255,33 @@ def _rebuild_reach(conn: Connection, q: _Sql) -> None:
     conn.exec_driver_sql("DELETE FROM fig_reach")
     conn.exec_driver_sql(f"INSERT INTO fig_reach (stage_id, owner, day, reach, n) {q.reach_rows()}")
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'reach_stale'")
+
+
+@contextmanager
+def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
+    """A bulk write of many deals (an import's merge) in the caller's transaction: the figures of
+    the deals it touches are taken out, the triggers are paused while it writes, and the figures
+    of those deals are put back set-based after — proportional to the write, not to the book.
+    ``touched()``: SQL selecting the ids of every deal the write creates or changes (deal rows,
+    their history or their customer), asked before and after the write. The pause is a row
+    only this transaction sees: another session's triggers keep running, and a write that
+    fails rolls it back with everything else."""
+    q = _sql(conn)
+    _count(conn, q, touched(), "-1")
+    conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
+    yield
+    conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
+    ids = touched()
+    conn.exec_driver_sql(f"DELETE FROM deal_reach WHERE deal_id IN ({ids})")
+    conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select(f' AND sc.deal_id IN ({ids})')}")
+    _count(conn, q, ids, "1")
+
+
+def _count(conn: Connection, q: _Sql, ids: str, sign: str) -> None:
+    """Add (``sign`` 1) or take out (-1) the figures of the live deals among ``ids``."""
+    where = f"d.id IN ({ids}) AND {q.live('d')}"
+    conn.exec_driver_sql(q.add_deal("d", sign, where, source=" FROM deal d", grouped=True))
+    conn.exec_driver_sql(q.add_reach("d", sign, where, source=" FROM deal d", grouped=True))
 
 
 def reach_stale(conn: Connection) -> bool:

@@ -217,6 +217,24 @@ class Staging:
             for group in sorted(self.updates.get(table.name, ())):
                 _apply_updates(conn, quote, table, group, starts)
 
+    def touched_deals(self) -> str | None:
+        """SQL selecting the ids of every deal the merge creates or changes, its own rows or its
+        history (after ``reserve``; new deals' ids exist once applied), or None when it touches none."""
+        starts = self.starts
+        parts = []
+        if "deal" in self.updates:
+            parts.append(f"SELECT id FROM {PREFIX}deal WHERE crm_op = 'u'")
+        if self.inserts.get("deal"):
+            parts.append(f"SELECT {starts['deal'] - 1} - id FROM {PREFIX}deal WHERE crm_op = 'i'")
+        if self.inserts.get("stage_change"):
+            deal = (
+                "deal_id"
+                if "deal" not in starts
+                else f"CASE WHEN deal_id < 0 THEN {starts['deal'] - 1} - deal_id ELSE deal_id END"
+            )
+            parts.append(f"SELECT {deal} FROM {PREFIX}stage_change WHERE crm_op = 'i'")
+        return " UNION ".join(parts) if parts else None
+
     # -- the journal ---------------------------------------------------------------------
 
     def updated_values(self, conn: Any) -> list[Any]:
@@ -351,6 +369,7 @@ def merge_staged_import(session: Any, staged: Staging, action: Any = None) -> No
     session changed what staging relied on.
     """
     from crm_tui import journal as jr
+    from crm_tui import kept
 
     conn = session.connection()
     changed = staged.changed_tables(conn)
@@ -366,7 +385,12 @@ def merge_staged_import(session: Any, staged: Staging, action: Any = None) -> No
                     entry_id = jr.open_entry(session, tables)
                     staged.journal(conn, entry_id)
                     jr.insert_changes(session, entry_id, updates)
-            staged.apply(conn)
+            touched = staged.touched_deals()
+            if touched is None:
+                staged.apply(conn)
+            else:  # the kept figures of the deals it touches, set-based, not a trigger per row
+                with kept.bulk(conn, lambda: touched):
+                    staged.apply(conn)
     except sa_exc.IntegrityError as exc:
         # a record staging matched was deleted, a unique name taken, or (PostgreSQL) an id of
         # the reserved block taken by another session, meanwhile

@@ -195,3 +195,18 @@ def test_doctor_module_is_light_for_cli_help():
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_doctor_checks_the_kept_figures_and_rebuilds_them(filled):
+    """Kept figures that disagree with the deals are a problem the doctor names and
+    ``--rebuild-figures`` fixes; a healthy book says ok."""
+    code, out = run_doctor(filled)
+    assert "figures    ok" in out
+    con = sqlite3.connect(filled)
+    with con:
+        con.execute("UPDATE fig_deal SET value = value + 7 WHERE n > 0")
+    con.close()
+    code, out = run_doctor(filled)
+    assert code == 1 and "kept figure cell(s) differ" in out and "--rebuild-figures" in out
+    code, out = run_doctor(filled, "--rebuild-figures")
+    assert "figures    rebuilt:" in out and "figures    ok" in out and "differ" not in out

@@ -222,3 +222,31 @@ def test_a_stage_move_costs_the_same_whatever_the_book(services, db):
     for i in range(40):
         services.move_deal(services.create_deal(f"D{i}", amount="10").id, stages[1])
     assert statements_of_a_move() == first
+
+
+def test_an_import_its_reimport_and_its_undo_keep_the_figures(services, db, tmp_path):
+    """The importer's merge pauses the triggers and settles the deals it touched set-based: the
+    figures still equal a full recomputation after an import, a re-import that updates, and undo."""
+    from pathlib import Path
+
+    from crm_tui.io import import_file
+
+    maven = Path(__file__).resolve().parents[1] / "data" / "maven-crm"
+    lines = (maven / "sales_pipeline.csv").read_text().splitlines()
+    first = tmp_path / "first.csv"
+    first.write_text("\n".join(lines[:400]) + "\n")
+    assert import_file(db, "deals", first, user="ann").created > 0
+    with db.read() as s:
+        assert kept.differences(s.connection()) == []
+    again = tmp_path / "again.csv"  # the same deals, moved on: every Engaging deal now Won
+    again.write_text("\n".join([lines[0], *(ln.replace(",Engaging,", ",Won,") for ln in lines[1:600])]) + "\n")
+    r = import_file(db, "deals", again, user="ann")
+    assert r.updated > 0 and r.created > 0
+    with db.read() as s:
+        assert kept.differences(s.connection()) == []
+    services.undo()  # the re-import, then the import
+    with db.read() as s:
+        assert kept.differences(s.connection()) == []
+    services.undo()
+    with db.read() as s:
+        assert kept.differences(s.connection()) == []
