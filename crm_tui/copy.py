@@ -192,10 +192,9 @@ def _copy_order() -> list:
 
 
 def _copy(src, dst, progress: Progress | None) -> dict[str, int]:
-    from sqlalchemy import delete, func, select
+    from sqlalchemy import delete, select
 
-    from crm_tui import engines, models
-    from crm_tui.errors import DatabaseError
+    from crm_tui import kept, models
 
     tables = _copy_order()
     counts: dict[str, int] = {}
@@ -204,25 +203,36 @@ def _copy(src, dst, progress: Progress | None) -> dict[str, int]:
         write = dst_session.connection()
         for name in SEEDED:  # children first
             write.execute(delete(_table(name)))
-        for table in tables:
-            total = read.execute(select(func.count()).select_from(table)).scalar() or 0
-            done = 0
-            result = read.execution_options(yield_per=BATCH_ROWS).execute(select(table).order_by(*table.primary_key))
-            for batch in result.partitions():
-                write.execute(table.insert(), [dict(row._mapping) for row in batch])
-                done += len(batch)
-                if progress:
-                    progress(table.name, done, total)
-            if done != total:  # raising here rolls the whole copy back
-                raise DatabaseError(f"read {done:,} of {total:,} rows of {table.name} from --from; copy again")
-            engines.reset_id_sequence(write, table)
-            counts[table.name] = done
+        with kept.rebuilt(write):  # the figures once from the copied book, not a trigger per row
+            _copy_rows(read, write, tables, counts, progress)
         meta = models.Meta.__table__
         extra = read.execute(select(meta).where(meta.c.key.not_in(OWN_META))).all()
         for key, value in extra:
             write.execute(delete(meta).where(meta.c.key == key))
             write.execute(meta.insert().values(key=key, value=value))
     return counts
+
+
+def _copy_rows(read, write, tables, counts: dict[str, int], progress: Progress | None) -> None:
+    """Every row of ``tables``, in batches, from ``read`` to ``write``; ``counts`` gets each total."""
+    from sqlalchemy import func, select
+
+    from crm_tui import engines
+    from crm_tui.errors import DatabaseError
+
+    for table in tables:
+        total = read.execute(select(func.count()).select_from(table)).scalar() or 0
+        done = 0
+        result = read.execution_options(yield_per=BATCH_ROWS).execute(select(table).order_by(*table.primary_key))
+        for batch in result.partitions():
+            write.execute(table.insert(), [dict(row._mapping) for row in batch])
+            done += len(batch)
+            if progress:
+                progress(table.name, done, total)
+        if done != total:  # raising here rolls the whole copy back
+            raise DatabaseError(f"read {done:,} of {total:,} rows of {table.name} from --from; copy again")
+        engines.reset_id_sequence(write, table)
+        counts[table.name] = done
 
 
 def _check_counts(dst, copied: dict[str, int]) -> None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, TypeAlias, TypeVar
 from sqlalchemy import func, select
 
 from crm_tui import demo_words as W
-from crm_tui import models
+from crm_tui import kept, models
 from crm_tui.columns import col, pk
 from crm_tui.demo_io import TABLES, Stamper, TableRow, Writer, built_ahead, indexes_deferred
 from crm_tui.errors import ValidationError
@@ -107,17 +107,8 @@ def generate(
         _require_empty(conn)
         writer = Writer(conn)
         gen = _Generator(conn, random.Random(seed), Stamper(now, conn.dialect))
-        writer.write("product", gen.products_rows())
-        sizes = [min(CHUNK, size - start) for start in range(0, size, CHUNK)]
-        built = (lambda i, total: progress("indexes", i, total)) if progress is not None else None
-        with indexes_deferred(conn, TABLES, built):
-            done = 0
-            for out in built_ahead(gen.chunk, sizes):
-                for name in TABLES:
-                    writer.write(name, out[name])
-                done += len(out["customer"])
-                if progress is not None:
-                    progress("customers", done, size)
+        with kept.rebuilt(conn):  # the figures once, from the whole book, not a trigger per row
+            _fill(conn, writer, gen, size, progress)
         # The rows carry their ids: PostgreSQL's sequences must go past them, or the rep's first
         # new record would collide with a demo one.
         from sqlmodel import SQLModel
@@ -127,6 +118,21 @@ def generate(
         for name in ("product", *TABLES):
             engines.reset_id_sequence(conn, SQLModel.metadata.tables[name])
     return dict(writer.counts)
+
+
+def _fill(conn: Connection, writer: Writer, gen: _Generator, size: int, progress: Progress | None) -> None:
+    """Every demo row, a chunk of customers (with their deals, tasks, orders) at a time."""
+    writer.write("product", gen.products_rows())
+    sizes = [min(CHUNK, size - start) for start in range(0, size, CHUNK)]
+    built = (lambda i, total: progress("indexes", i, total)) if progress is not None else None
+    with indexes_deferred(conn, TABLES, built):
+        done = 0
+        for out in built_ahead(gen.chunk, sizes):
+            for name in TABLES:
+                writer.write(name, out[name])
+            done += len(out["customer"])
+            if progress is not None:
+                progress("customers", done, size)
 
 
 def _require_empty(conn: Connection) -> None:

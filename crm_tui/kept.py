@@ -25,6 +25,7 @@ and the property test).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 #: a won deal's furthest position: beyond every open stage (``metrics.deals`` reads it as such)
 WON_REACH = 1_000_000
 _DEAL_SUMS = ("n", "value", "override_cp", "default_amount", "cycle_secs", "cycle_n")
+#: the columns a customer's purchases are made of
+_BUYER_COLUMNS = ("stage_id", "amount_cents", "currency", "closed_at", "stage_entered_at", "deleted_at", "customer_id")
+_ORDER_COLUMNS = ("status", "currency", "customer_id", "deal_id", "fulfilled_at", "created_at")
 #: the deal columns a figure is made of: an update of any other column fires nothing
 _DEAL_COLUMNS = (
     "stage_id",
@@ -153,6 +157,68 @@ class _Sql:
         op = "IS DISTINCT FROM" if self.pg else "IS NOT"
         return " OR ".join(f"OLD.{c} {op} NEW.{c}" for c in columns)
 
+    @staticmethod
+    def buyer_rows(who: str | None = None, *, eq: str | None = None) -> str:
+        """(customer, currency, purchases, Σ value, last purchase) of live customers — of those
+        ``who`` selects, or the one ``eq`` is (None: all): their won deals and the fulfilled
+        orders not from a won deal."""
+
+        def won(r: str) -> str:  # a scalar look-up, so no planner starts from the stages
+            return f"(SELECT s.outcome FROM stage s WHERE s.id = {r}.stage_id AND s.archived_at IS NULL) = 'won'"
+
+        def only(column: str) -> str:
+            if eq is not None:  # an equality: every engine seeks the customer's index, whatever its statistics
+                return f" AND {column} = {eq}"
+            return f" AND {column} IN ({who})" if who else ""
+
+        deals = (
+            "SELECT d.customer_id AS customer_id, d.currency AS currency, d.amount_cents AS value, "
+            "COALESCE(d.closed_at, d.stage_entered_at) AS at FROM deal d "
+            f"WHERE d.customer_id IS NOT NULL AND d.deleted_at IS NULL AND {won('d')}{only('d.customer_id')}"
+        )
+        from_won_deal = (
+            f"SELECT 1 FROM deal d2 WHERE d2.id = o.deal_id AND d2.deleted_at IS NULL AND {won('d2')} AND "
+            "(d2.customer_id IS NULL OR NOT EXISTS "
+            "(SELECT 1 FROM customer c2 WHERE c2.id = d2.customer_id AND c2.deleted_at IS NOT NULL))"
+        )
+        orders = (
+            "SELECT o.customer_id, o.currency, COALESCE((SELECT SUM(CAST(l.quantity AS BIGINT) * l.unit_price_cents) "
+            "FROM order_line l WHERE l.order_id = o.id), 0), COALESCE(o.fulfilled_at, o.created_at) FROM sales_order o "
+            f"WHERE o.status = 'fulfilled'{only('o.customer_id')} AND NOT EXISTS ({from_won_deal})"
+        )
+        return (
+            "SELECT p.customer_id, p.currency, COUNT(*), SUM(p.value), MAX(p.at) "
+            f"FROM ({deals} UNION ALL {orders}) p WHERE NOT EXISTS "
+            "(SELECT 1 FROM customer c WHERE c.id = p.customer_id AND c.deleted_at IS NOT NULL) "
+            "GROUP BY p.customer_id, p.currency"
+        )
+
+    def refresh_buyers(self, who: str) -> list[str]:
+        """Statements that recompute the purchases of the customers ``who`` selects (a bulk write)."""
+        return [
+            f"DELETE FROM fig_buyer WHERE customer_id IN ({who})",
+            f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {self.buyer_rows(who)}",
+        ]
+
+    def refresh_buyer(self, *customers: str) -> list[str]:
+        """Statements that recompute the purchases of each customer (an expression each; NULL: none)."""
+        out = []
+        for x in customers:
+            out.append(f"DELETE FROM fig_buyer WHERE customer_id = {x}")
+            out.append(f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {self.buyer_rows(eq=x)}")
+        return out
+
+    def order_buyers(self, deal: str, other_than: str) -> tuple[str, str]:
+        """The customers of a deal's orders other than ``other_than`` (an order may name another
+        customer than its deal's): the least and the greatest, NULL when none."""
+        op = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        pick = f"FROM sales_order o WHERE o.deal_id = {deal} AND o.customer_id {op} {other_than}"
+        return f"(SELECT MIN(o.customer_id) {pick})", f"(SELECT MAX(o.customer_id) {pick})"
+
+    def unless_same(self, new: str, old: str) -> str:
+        op = "IS DISTINCT FROM" if self.pg else "IS NOT"
+        return f"(CASE WHEN {new} {op} {old} THEN {new} END)"
+
     def triggers(self) -> list[tuple[str, str, str, str, list[str]]]:
         """(name, table, event, condition or '', statements) of every trigger."""
         own_deals = "d.customer_id = NEW.id AND d.deleted_at IS NULL"
@@ -189,6 +255,30 @@ class _Sql:
              [*self.refresh_reach("OLD.deal_id"), *self.refresh_reach("NEW.deal_id")]),
             ("fig_stage_upd", "stage", "UPDATE OF position, outcome, archived_at",
              self.changed(("position", "outcome", "archived_at")), [stale]),
+            # purchases: each statement recomputes the few customers a change concerns
+            ("fig_buyer_deal_ins", "deal", "INSERT", "", self.refresh_buyer("NEW.customer_id")),
+            ("fig_buyer_deal_del", "deal", "DELETE", "", self.refresh_buyer(
+                "OLD.customer_id", *self.order_buyers("OLD.id", "OLD.customer_id"))),
+            ("fig_buyer_deal_upd", "deal", "UPDATE OF " + ", ".join(_BUYER_COLUMNS), self.changed(_BUYER_COLUMNS),
+             self.refresh_buyer("OLD.customer_id", self.unless_same("NEW.customer_id", "OLD.customer_id"),
+                                *self.order_buyers("NEW.id", "OLD.customer_id"))),
+            ("fig_buyer_order_ins", "sales_order", "INSERT", "", self.refresh_buyer("NEW.customer_id")),
+            ("fig_buyer_order_del", "sales_order", "DELETE", "", self.refresh_buyer("OLD.customer_id")),
+            ("fig_buyer_order_upd", "sales_order", "UPDATE OF " + ", ".join(_ORDER_COLUMNS),
+             self.changed(_ORDER_COLUMNS),
+             self.refresh_buyer("OLD.customer_id", self.unless_same("NEW.customer_id", "OLD.customer_id"))),
+            ("fig_buyer_line_ins", "order_line", "INSERT", "", self.refresh_buyer(
+                "(SELECT o.customer_id FROM sales_order o WHERE o.id = NEW.order_id)")),
+            ("fig_buyer_line_del", "order_line", "DELETE", "", self.refresh_buyer(
+                "(SELECT o.customer_id FROM sales_order o WHERE o.id = OLD.order_id)")),
+            ("fig_buyer_line_upd", "order_line", "UPDATE OF order_id, quantity, unit_price_cents",
+             self.changed(("order_id", "quantity", "unit_price_cents")), self.refresh_buyer(
+                "(SELECT o.customer_id FROM sales_order o WHERE o.id = OLD.order_id)",
+                self.unless_same("(SELECT o.customer_id FROM sales_order o WHERE o.id = NEW.order_id)",
+                                 "(SELECT o.customer_id FROM sales_order o WHERE o.id = OLD.order_id)"))),
+            ("fig_buyer_customer_upd", "customer", "UPDATE OF deleted_at", flip, self.refresh_buyer("NEW.id")),
+            ("fig_buyer_stage_upd", "stage", "UPDATE OF outcome, archived_at",
+             self.changed(("outcome", "archived_at")), [stale.replace("reach_stale", "buyers_stale")]),
         ]  # fmt: skip
 
     def ddl(self) -> Iterator[str]:
@@ -247,6 +337,13 @@ def rebuild(conn: Connection) -> None:
         f"INSERT INTO fig_deal (stage_id, owner, currency, day, {', '.join(_DEAL_SUMS)}) {q.deal_rows()}"
     )
     _rebuild_reach(conn, q)
+    _rebuild_buyers(conn, q)
+
+
+def _rebuild_buyers(conn: Connection, q: _Sql) -> None:
+    conn.exec_driver_sql("DELETE FROM fig_buyer")
+    conn.exec_driver_sql(f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {q.buyer_rows()}")
+    conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'buyers_stale'")
 
 
 def _rebuild_reach(conn: Connection, q: _Sql) -> None:
@@ -255,6 +352,16 @@ def _rebuild_reach(conn: Connection, q: _Sql) -> None:
     conn.exec_driver_sql("DELETE FROM fig_reach")
     conn.exec_driver_sql(f"INSERT INTO fig_reach (stage_id, owner, day, reach, n) {q.reach_rows()}")
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'reach_stale'")
+
+
+@contextmanager
+def rebuilt(conn: Connection) -> Iterator[None]:
+    """A write of a whole book (the demo, a copy between databases) in the caller's transaction:
+    the triggers paused while it writes, every figure rebuilt once after."""
+    conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
+    yield
+    conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
+    rebuild(conn)
 
 
 @contextmanager
@@ -268,13 +375,26 @@ def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
     fails rolls it back with everything else."""
     q = _sql(conn)
     _count(conn, q, touched(), "-1")
+    # the customers its deals may leave, whose purchases are recomputed after it too
+    conn.exec_driver_sql("DROP TABLE IF EXISTS crm_kept_buyers")
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE crm_kept_buyers AS SELECT d.customer_id AS customer_id FROM deal d "
+        f"WHERE d.id IN ({touched()}) AND d.customer_id IS NOT NULL"
+    )
     conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
     ids = touched()
     conn.exec_driver_sql(f"DELETE FROM deal_reach WHERE deal_id IN ({ids})")
     conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select(f' AND sc.deal_id IN ({ids})')}")
+    who = (
+        f"SELECT d.customer_id FROM deal d WHERE d.id IN ({ids}) UNION SELECT o.customer_id FROM sales_order o "
+        f"WHERE o.deal_id IN ({ids}) UNION SELECT customer_id FROM crm_kept_buyers"
+    )
     _count(conn, q, ids, "1")
+    for statement in q.refresh_buyers(who):
+        conn.exec_driver_sql(statement)
+    conn.exec_driver_sql("DROP TABLE crm_kept_buyers")
 
 
 def _count(conn: Connection, q: _Sql, ids: str, sign: str) -> None:
@@ -288,11 +408,18 @@ def reach_stale(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("SELECT value FROM fig_state WHERE key = 'reach_stale'").scalar())
 
 
+def buyers_stale(conn: Connection) -> bool:
+    return bool(conn.exec_driver_sql("SELECT value FROM fig_state WHERE key = 'buyers_stale'").scalar())
+
+
 def settle(conn: Connection) -> None:
-    """Before a write commits: if it changed a stage's order or outcome, rebuild the reach
-    (one indexed read otherwise)."""
-    if reach_stale(conn):
+    """Before a write commits: if it changed a stage's order, outcome or archiving, rebuild what
+    depends on it — the reach, the purchases (one indexed read when nothing is stale)."""
+    stale = {k for (k,) in conn.exec_driver_sql("SELECT key FROM fig_state WHERE value = 1")}
+    if "reach_stale" in stale:
         _rebuild_reach(conn, _sql(conn))
+    if "buyers_stale" in stale:
+        _rebuild_buyers(conn, _sql(conn))
 
 
 def differences(conn: Connection) -> list[str]:
@@ -300,10 +427,10 @@ def differences(conn: Connection) -> list[str]:
     q = _sql(conn)
     out: list[str] = []
 
-    def table(sql: str, nkey: int) -> dict[tuple[Any, ...], tuple[int, ...]]:
-        rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
+    def table(sql: str, nkey: int) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+        rows: dict[tuple[Any, ...], tuple[Any, ...]] = {}
         for row in conn.exec_driver_sql(sql):
-            values = tuple(int(v) for v in row[nkey:])
+            values = tuple(v if isinstance(v, str | dt.datetime) else int(v) for v in row[nkey:])
             if any(values) or nkey == 1:  # a cell summed back to nothing is no cell (a position 0 is one)
                 rows[tuple(row[:nkey])] = values
         return rows
@@ -312,6 +439,7 @@ def differences(conn: Connection) -> list[str]:
         ("fig_deal", 4, f"SELECT stage_id, owner, currency, day, {', '.join(_DEAL_SUMS)} FROM fig_deal", q.deal_rows()),
         ("deal_reach", 1, "SELECT deal_id, position FROM deal_reach", q.reach_select()),
         ("fig_reach", 4, "SELECT stage_id, owner, day, reach, n FROM fig_reach", q.reach_rows()),
+        ("fig_buyer", 2, "SELECT customer_id, currency, n, value, last_at FROM fig_buyer", q.buyer_rows()),
     ):
         kept, full = table(kept_sql, nkey), table(full_sql, nkey)
         for key in sorted(set(kept) | set(full), key=repr):

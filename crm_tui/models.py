@@ -452,6 +452,18 @@ FIG_REACH = Table(
     Column("n", BigInteger, nullable=False),
     PrimaryKeyConstraint("stage_id", "owner", "day", "reach", name="pk_fig_reach"),
 )
+#: (live customer, currency) → its purchases (won deals, fulfilled orders not from a won deal):
+#: the customer value V and the inputs of the RFM segments
+FIG_BUYER = Table(
+    "fig_buyer",
+    SQLModel.metadata,
+    Column("customer_id", Integer, nullable=False),
+    Column("currency", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("customer_id", "currency", name="pk_fig_buyer"),
+)
 #: flags of the kept figures: ``reach_stale`` = 1 once a stage's order or outcome changed
 FIG_STATE = Table(
     "fig_state",
@@ -459,7 +471,7 @@ FIG_STATE = Table(
     Column("key", String, primary_key=True),
     Column("value", Integer, nullable=False),
 )
-FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_state")
+FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_buyer", "fig_state")
 
 
 class JournalEntry(SQLModel, table=True):

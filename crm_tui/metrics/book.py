@@ -25,7 +25,7 @@ from crm_tui.metrics._common import (
     rate,
 )
 from crm_tui.metrics.figures import CustomerFigures, DemandFigures, OrderFigures
-from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product, Task
+from crm_tui.models import FIG_BUYER, Customer, Deal, DealProduct, Order, OrderLine, Product, Task
 from crm_tui.money import Converter, load_rates_conn
 
 if TYPE_CHECKING:
@@ -82,11 +82,12 @@ def purchases(stages: list[StageInfo], name: str = "purchase") -> Subquery:
 
 
 def customer_totals(conn: Connection, stages: list[StageInfo], conv: Converter | None = None) -> CustomerFigures:
-    """``customers``: C = live customers, V = Σ purchase values (all time, all owners; home currency)."""
+    """``customers``: C = live customers, V = Σ purchase values (all time, all owners; home currency),
+    V from the purchases the database keeps per customer and currency (``crm_tui.kept``)."""
     conv = _conv(conn, conv)
     count = conn.execute(select(func.count()).select_from(Customer).where(col(Customer.deleted_at).is_(None))).scalar()
-    p = purchases(stages)
-    sums = conn.execute(select(p.c.currency, func.coalesce(func.sum(p.c.value), 0)).group_by(p.c.currency))
+    b = FIG_BUYER.c
+    sums = conn.execute(select(b.currency, func.coalesce(func.sum(b.value), 0)).group_by(b.currency))
     return CustomerFigures(int(count or 0), conv.total((c, int(v or 0)) for c, v in sums))
 
 

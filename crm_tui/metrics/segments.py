@@ -36,9 +36,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, case, func, literal, or_, select
 
 from crm_tui.metrics._common import StageInfo, load_stages, per_engine, utc_now
-from crm_tui.metrics.book import purchases
 from crm_tui.metrics.figures import SegmentFigures
-from crm_tui.models import UTCDateTime
+from crm_tui.models import FIG_BUYER, UTCDateTime
 from crm_tui.money import Converter, Rates, load_rates_conn
 
 if TYPE_CHECKING:
@@ -60,13 +59,16 @@ def _in_home(value: ColumnElement[int], currency: ColumnElement[str], rates: Rat
 def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: Rates | None = None) -> Subquery:
     """Per purchasing customer: customer_id, monetary (home units, for ranking), segment — one statement."""
     rates = rates if rates is not None else load_rates_conn(conn)
-    p = purchases(stages)
+    # each customer's purchases per currency, as the database keeps them (``crm_tui.kept``)
+    p = select(
+        FIG_BUYER.c.customer_id, FIG_BUYER.c.currency, FIG_BUYER.c.n, FIG_BUYER.c.value, FIG_BUYER.c.last_at.label("at")
+    ).subquery("purchase")
     recency = per_engine.days_between(func.max(p.c.at), literal(now, UTCDateTime), conn.dialect)
     rfm = (
         select(
             p.c.customer_id.label("customer_id"),
             recency.label("recency"),
-            func.count().label("frequency"),
+            func.sum(p.c.n).label("frequency"),
             func.coalesce(func.sum(_in_home(p.c.value, p.c.currency, rates)), 0).label("monetary"),
             # the exact sums behind it, one column per currency that converts (``_known``)
             *(

@@ -4,6 +4,7 @@ funnel redesigns, another session's raw SQL — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -15,7 +16,7 @@ from sqlmodel import select
 from crm_tui import kept
 from crm_tui.errors import CrmError
 from crm_tui.metrics import Filters, report_figures
-from crm_tui.models import Customer, Deal, Stage
+from crm_tui.models import Customer, Deal, Order, OrderLine, Stage
 
 OWNERS = ("ann", "bob", "")
 OPS = (
@@ -33,6 +34,10 @@ OPS = (
     "raw_history",
     "raw_unhistory",
     "raw_close",
+    *("order",) * 2,
+    *("fulfil",) * 2,
+    "cancel",
+    "reline",
 )
 
 
@@ -97,6 +102,26 @@ def _apply(services, db, clock, op: str, pick) -> None:
                 text("INSERT INTO stage_change (deal_id, to_stage_id, at, by) VALUES (:d, :s, :at, 'sql')"),
                 {"d": deal, "s": stage, "at": clock.now.replace(tzinfo=None)},
             )
+    elif op == "order" and customers:  # for a customer, from one of the deals or none
+        product = services.create_product(f"P{len(deals)}", str(pick(st.integers(1, 9999))))
+        deal = pick(st.sampled_from([None, *deals]))
+        services.create_order(pick(st.sampled_from(customers)), [(product.id, pick(st.integers(1, 5)))], deal_id=deal)
+    elif op in ("fulfil", "cancel", "reline"):
+        orders = _ids(db, Order)
+        if not orders:
+            return
+        order = pick(st.sampled_from(orders))
+        if op == "fulfil":
+            with contextlib.suppress(CrmError):  # already approved
+                services.approve_order(order)
+            services.fulfil_order(order)
+        elif op == "cancel":
+            services.cancel_order(order)
+        else:
+            with db.read() as s:
+                line = s.exec(select(OrderLine).where(OrderLine.order_id == order)).first()
+            if line is not None:
+                services.change_order_line(line.id, quantity=str(pick(st.integers(1, 9))))
     elif op == "raw_unhistory":  # or takes a stage change out of a deal's history
         with db.write({"stage_change"}, journal=False) as s:
             s.execute(
@@ -250,3 +275,43 @@ def test_an_import_its_reimport_and_its_undo_keep_the_figures(services, db, tmp_
     services.undo()
     with db.read() as s:
         assert kept.differences(s.connection()) == []
+
+
+def test_purchases_follow_won_deals_and_fulfilled_orders(services, db):
+    """Customer value V is what the kept purchases say, through every way an order or a won deal
+    changes: an order counts once fulfilled, not twice when it came from a won deal, its lines'
+    changes count, a cancelled one and a deleted customer's count nothing."""
+
+    def value() -> int:
+        figures = report_figures(db, Filters()).customers
+        assert figures is not None
+        with db.read() as s:
+            assert kept.differences(s.connection()) == []
+        return figures.value_cents
+
+    acme = services.create_customer(name="Acme")
+    other = services.create_customer(name="Other")
+    won = _ids(db, Stage, outcome="won")[0]
+    widget = services.create_product("Widget", "10")
+    deal = services.create_deal("Big", customer_id=acme.id, amount="500")
+    order = services.create_order(acme.id, [(widget.id, 3)])
+    assert value() == 0  # a draft order and an open deal are no purchase
+    line = _ids(db, OrderLine, order_id=order.id)[0]
+    services.change_order_line(line, quantity="4")
+    services.approve_order(order.id)
+    services.fulfil_order(order.id)
+    assert value() == 4000
+    services.move_deal(deal.id, won)
+    assert value() == 54000
+    from_deal = services.create_order(other.id, [(widget.id, 1)], deal_id=deal.id)  # another customer's order
+    services.approve_order(from_deal.id)
+    services.fulfil_order(from_deal.id)
+    assert value() == 54000  # from a won deal: counted once, as the deal
+    services.reopen_deal(deal.id)
+    assert value() == 5000  # the deal no longer won: its order is a purchase of its own
+    services.delete_customer(acme.id)
+    assert value() == 1000
+    services.restore_customer(acme.id)
+    services.undo()  # the restore
+    services.undo()  # the delete
+    assert value() == 5000
