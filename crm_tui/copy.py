@@ -180,12 +180,14 @@ def _table(name: str):
 
 
 def _copy_order() -> list:
-    """Every table of the schema, parents before children; change_log is each database's own."""
+    """Every table of the schema, parents before children; change_log is each database's own, and
+    the kept figures are built from what is copied (``crm_tui.kept``)."""
     from sqlmodel import SQLModel
 
-    from crm_tui import models  # noqa: F401  (registers the tables)
+    from crm_tui import models
 
-    return [t for t in SQLModel.metadata.sorted_tables if t.name not in ("change_log", "crm_meta")]
+    own = ("change_log", "crm_meta", *models.FIGURE_TABLES)
+    return [t for t in SQLModel.metadata.sorted_tables if t.name not in own]
 
 
 # -- copying -----------------------------------------------------------------------
