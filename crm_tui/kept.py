@@ -41,6 +41,7 @@ WON_REACH = 1_000_000
 _DEAL_SUMS = ("n", "value", "override_cp", "default_amount", "cycle_secs", "cycle_n")
 #: the columns a customer's purchases are made of
 _BUYER_COLUMNS = ("stage_id", "amount_cents", "currency", "closed_at", "stage_entered_at", "deleted_at", "customer_id")
+_TASK_COLUMNS = ("owner", "kind", "outcome", "done_at", "due_at", "deleted_at", "customer_id", "deal_id")
 _ORDER_COLUMNS = ("status", "currency", "customer_id", "deal_id", "fulfilled_at", "created_at")
 #: the deal columns a figure is made of: an update of any other column fires nothing
 _DEAL_COLUMNS = (
@@ -219,6 +220,52 @@ class _Sql:
         op = "IS DISTINCT FROM" if self.pg else "IS NOT"
         return f"(CASE WHEN {new} {op} {old} THEN {new} END)"
 
+    # -- tasks ---------------------------------------------------------------------------
+
+    @staticmethod
+    def live_task(r: str) -> str:
+        return (
+            f"{r}.deleted_at IS NULL AND ({r}.customer_id IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM customer c WHERE c.id = {r}.customer_id AND c.deleted_at IS NOT NULL)) AND "
+            f"({r}.deal_id IS NULL OR NOT EXISTS "
+            f"(SELECT 1 FROM deal dd WHERE dd.id = {r}.deal_id AND dd.deleted_at IS NOT NULL))"
+        )
+
+    def select_task(self, r: str, sign: str, where: str, *, source: str = "", grouped: bool = False) -> str:
+        """The fig_task cell(s) of the task(s) ``r`` times ``sign``: an open one by its due day, a
+        done one by kind, outcome and day done."""
+        done = f"{r}.done_at IS NOT NULL"
+        keys = [
+            f"{r}.owner",
+            f"CASE WHEN {done} THEN {r}.kind ELSE '' END",
+            f"CASE WHEN {done} THEN COALESCE({r}.outcome, '') ELSE '' END",
+            self.day(f"{r}.done_at"),
+            f"CASE WHEN {done} THEN '' ELSE {self.day(f'{r}.due_at')} END",
+        ]
+        parts = [
+            "1",
+            f"CASE WHEN {done} AND {r}.due_at IS NOT NULL THEN 1 ELSE 0 END",
+            f"CASE WHEN {done} AND {r}.due_at IS NOT NULL AND {r}.done_at <= {r}.due_at THEN 1 ELSE 0 END",
+        ]
+        if grouped:
+            parts = [f"COALESCE(SUM({p}), 0)" for p in parts]
+        values = [p if sign == "1" else f"{sign} * {p}" for p in parts]
+        group = " GROUP BY 1, 2, 3, 4, 5" if grouped else ""
+        return f"SELECT {', '.join(keys + values)}{source} WHERE {where}{group}"
+
+    def add_task(self, r: str, sign: str, where: str, *, source: str = "", grouped: bool = False) -> str:
+        """Add ``sign`` × the task(s) ``r`` to fig_task."""
+        return (
+            "INSERT INTO fig_task (owner, kind, outcome, done_day, due_day, n, with_due, on_time) "
+            f"{self.select_task(r, sign, where, source=source, grouped=grouped)} "
+            "ON CONFLICT (owner, kind, outcome, done_day, due_day) DO UPDATE SET n = fig_task.n + excluded.n, "
+            "with_due = fig_task.with_due + excluded.with_due, on_time = fig_task.on_time + excluded.on_time"
+        )
+
+    def task_rows(self) -> str:
+        """Every fig_task cell computed from the tasks."""
+        return self.select_task("t", "1", self.live_task("t"), source=" FROM task t", grouped=True)
+
     def triggers(self) -> list[tuple[str, str, str, str, list[str]]]:
         """(name, table, event, condition or '', statements) of every trigger."""
         own_deals = "d.customer_id = NEW.id AND d.deleted_at IS NULL"
@@ -277,6 +324,21 @@ class _Sql:
                 self.unless_same("(SELECT o.customer_id FROM sales_order o WHERE o.id = NEW.order_id)",
                                  "(SELECT o.customer_id FROM sales_order o WHERE o.id = OLD.order_id)"))),
             ("fig_buyer_customer_upd", "customer", "UPDATE OF deleted_at", flip, self.refresh_buyer("NEW.id")),
+            # tasks: the one a change concerns, or every task of a customer or deal deleted or restored
+            ("fig_task_ins", "task", "INSERT", "", [self.add_task("NEW", "1", self.live_task("NEW"))]),
+            ("fig_task_del", "task", "DELETE", "", [self.add_task("OLD", "-1", self.live_task("OLD"))]),
+            ("fig_task_upd", "task", "UPDATE OF " + ", ".join(_TASK_COLUMNS), self.changed(_TASK_COLUMNS), [
+                self.add_task("OLD", "-1", self.live_task("OLD")),
+                self.add_task("NEW", "1", self.live_task("NEW")),
+            ]),
+            ("fig_task_customer_upd", "customer", "UPDATE OF deleted_at", flip, [self.add_task(
+                "t", sign, "t.customer_id = NEW.id AND t.deleted_at IS NULL AND (t.deal_id IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM deal dd WHERE dd.id = t.deal_id AND dd.deleted_at IS NOT NULL))",
+                source=" FROM task t", grouped=True)]),
+            ("fig_task_deal_upd", "deal", "UPDATE OF deleted_at", flip, [self.add_task(
+                "t", sign, "t.deal_id = NEW.id AND t.deleted_at IS NULL AND (t.customer_id IS NULL OR NOT EXISTS "
+                "(SELECT 1 FROM customer c WHERE c.id = t.customer_id AND c.deleted_at IS NOT NULL))",
+                source=" FROM task t", grouped=True)]),
             ("fig_buyer_stage_upd", "stage", "UPDATE OF outcome, archived_at",
              self.changed(("outcome", "archived_at")), [stale.replace("reach_stale", "buyers_stale")]),
         ]  # fmt: skip
@@ -338,6 +400,10 @@ def rebuild(conn: Connection) -> None:
     )
     _rebuild_reach(conn, q)
     _rebuild_buyers(conn, q)
+    conn.exec_driver_sql("DELETE FROM fig_task")
+    conn.exec_driver_sql(
+        f"INSERT INTO fig_task (owner, kind, outcome, done_day, due_day, n, with_due, on_time) {q.task_rows()}"
+    )
 
 
 def _rebuild_buyers(conn: Connection, q: _Sql) -> None:
@@ -375,6 +441,8 @@ def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
     fails rolls it back with everything else."""
     q = _sql(conn)
     _count(conn, q, touched(), "-1")
+    their_tasks = f"t.deal_id IN ({{}}) AND {q.live_task('t')}"
+    conn.exec_driver_sql(q.add_task("t", "-1", their_tasks.format(touched()), source=" FROM task t", grouped=True))
     # the customers its deals may leave, whose purchases are recomputed after it too
     conn.exec_driver_sql("DROP TABLE IF EXISTS crm_kept_buyers")
     conn.exec_driver_sql(
@@ -392,6 +460,7 @@ def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
         f"WHERE o.deal_id IN ({ids}) UNION SELECT customer_id FROM crm_kept_buyers"
     )
     _count(conn, q, ids, "1")
+    conn.exec_driver_sql(q.add_task("t", "1", their_tasks.format(ids), source=" FROM task t", grouped=True))
     for statement in q.refresh_buyers(who):
         conn.exec_driver_sql(statement)
     conn.exec_driver_sql("DROP TABLE crm_kept_buyers")
@@ -440,6 +509,12 @@ def differences(conn: Connection) -> list[str]:
         ("deal_reach", 1, "SELECT deal_id, position FROM deal_reach", q.reach_select()),
         ("fig_reach", 4, "SELECT stage_id, owner, day, reach, n FROM fig_reach", q.reach_rows()),
         ("fig_buyer", 2, "SELECT customer_id, currency, n, value, last_at FROM fig_buyer", q.buyer_rows()),
+        (
+            "fig_task",
+            5,
+            "SELECT owner, kind, outcome, done_day, due_day, n, with_due, on_time FROM fig_task",
+            q.task_rows(),
+        ),
     ):
         kept, full = table(kept_sql, nkey), table(full_sql, nkey)
         for key in sorted(set(kept) | set(full), key=repr):

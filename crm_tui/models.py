@@ -464,6 +464,21 @@ FIG_BUYER = Table(
     Column("last_at", UTCDateTime, nullable=False),
     PrimaryKeyConstraint("customer_id", "currency", name="pk_fig_buyer"),
 )
+#: live tasks: an open one by (owner, UTC day due or ''), a done one by (owner, kind, outcome or '',
+#: UTC day done) with how many had a due time and how many were done by it
+FIG_TASK = Table(
+    "fig_task",
+    SQLModel.metadata,
+    Column("owner", String, nullable=False),
+    Column("kind", String, nullable=False),
+    Column("outcome", String, nullable=False),
+    Column("done_day", String, nullable=False),
+    Column("due_day", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("with_due", BigInteger, nullable=False),
+    Column("on_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("owner", "kind", "outcome", "done_day", "due_day", name="pk_fig_task"),
+)
 #: flags of the kept figures: ``reach_stale`` = 1 once a stage's order or outcome changed
 FIG_STATE = Table(
     "fig_state",
@@ -471,7 +486,7 @@ FIG_STATE = Table(
     Column("key", String, primary_key=True),
     Column("value", Integer, nullable=False),
 )
-FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_buyer", "fig_state")
+FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_buyer", "fig_task", "fig_state")
 
 
 class JournalEntry(SQLModel, table=True):

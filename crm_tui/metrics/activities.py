@@ -7,22 +7,21 @@ Its outcome is what ``log_activity`` recorded (``TASK_OUTCOMES``); a task ticked
 logging, or done before outcomes existed, has none: "not recorded". A task that counts nowhere
 else (deleted, cancelled with its deal, its customer or deal deleted) counts nowhere here.
 
-One grouped query (owner × kind × outcome → count) on the ``done_at`` indexes; the owner rows,
+One grouped sum (owner × kind × outcome → count) over the kept task figures; the owner rows,
 the per-kind totals and the outcome mix are summed from its few rows.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
-from crm_tui.columns import col, pk
-from crm_tui.engines import is_sqlite
-from crm_tui.metrics._common import Filters, live_task, owner_cond, period_on, rate, unindexed
-from crm_tui.models import TASK_KINDS, TASK_OUTCOMES, Task
+from crm_tui.metrics._common import Filters, rate
+from crm_tui.models import FIG_TASK, TASK_KINDS, TASK_OUTCOMES
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -96,47 +95,20 @@ def kind_counts(counts: tuple[int, ...]) -> KindCounts:
     return {"call": call, "email": email, "meeting": meeting, "todo": todo}
 
 
-#: a task read through an index costs about as much as this many tasks read by a scan of the
-#: table (SQLite, 300k tasks: the 170k done in 12 months read by the done_at index 1.2 s, by a
-#: scan 0.45 s; the 2k of a month 0.05 s by the index, 0.3 s by a scan)
-SCAN_CROSSOVER = 5
-
-
 def activity_counts(conn: Connection, filters: Filters) -> list[tuple[str, str, str | None, int]]:
-    """(owner, kind, outcome, count) of the activities done in the period: one grouped query
-    (on SQLite after a count of the period's tasks on the done_at index, which picks its plan)."""
-    # The plan. PostgreSQL picks its own from its statistics. SQLite has none, and left to
-    # itself walks ix_task_metrics (deleted_at, owner, done_at...) for every live task and
-    # reads the table for each; so: one owner's activities come from that index (its owner and
-    # done_at range); everyone's from ix_task_open_due's done_at range when the period holds few
-    # tasks, else from one scan of the table (all time: always).
-    done_at = col(Task.done_at)
-    everyone = filters.owner is None
-    scan = everyone and is_sqlite(conn.dialect) and _scan_is_cheaper(conn, filters)
-    n = func.count().label("n")
-    q = (
-        select(col(Task.owner), col(Task.kind), col(Task.outcome), n)
-        .where(
-            (unindexed(done_at) if scan else done_at).is_not(None),
-            period_on(unindexed(done_at) if scan else done_at, filters),
-            owner_cond(col(Task.owner), filters),
-            live_task(unindexed(col(Task.deleted_at)) if everyone else None),
-        )
-        .group_by(col(Task.owner), col(Task.kind), col(Task.outcome))
-    )
-    return [(owner or "", kind, outcome, int(count)) for owner, kind, outcome, count in conn.execute(q)]
-
-
-def _scan_is_cheaper(conn: Connection, filters: Filters) -> bool:
-    """Reading the whole task table costs less than reading the period's tasks by the done_at
-    index: all time, or a period holding more than 1 / SCAN_CROSSOVER of the tasks (counted on
-    the index alone, without reading the table)."""
-    if filters.since is None and filters.until is None:
-        return True
-    done_at = col(Task.done_at)
-    in_period = conn.execute(select(func.count()).where(done_at.is_not(None), period_on(done_at, filters))).scalar()
-    tasks = conn.execute(select(func.max(pk(Task.id)))).scalar()  # the rowid: no count of the table
-    return int(in_period or 0) * SCAN_CROSSOVER > int(tasks or 0)
+    """(owner, kind, outcome, count) of the activities done in the period, summed from the task
+    figures the database keeps (``crm_tui.kept``: a cell per owner, kind, outcome and day done)."""
+    t = FIG_TASK.c
+    n = func.sum(t.n)
+    q = select(t.owner, t.kind, t.outcome, n).where(t.done_day != "")
+    if filters.since is not None:
+        q = q.where(t.done_day >= filters.since.isoformat())
+    if filters.until is not None and filters.until < dt.date.max:
+        q = q.where(t.done_day <= filters.until.isoformat())
+    if filters.owner is not None:
+        q = q.where(t.owner == filters.owner)
+    q = q.group_by(t.owner, t.kind, t.outcome).having(n != 0)
+    return [(owner or "", kind, outcome or None, int(count)) for owner, kind, outcome, count in conn.execute(q)]
 
 
 def figures_from_counts(rows: Iterable[tuple[str, str, str | None, int]]) -> ActivityFigures:

@@ -25,7 +25,7 @@ from crm_tui.metrics._common import (
     rate,
 )
 from crm_tui.metrics.figures import CustomerFigures, DemandFigures, OrderFigures
-from crm_tui.models import FIG_BUYER, Customer, Deal, DealProduct, Order, OrderLine, Product, Task
+from crm_tui.models import FIG_BUYER, FIG_TASK, Customer, Deal, DealProduct, Order, OrderLine, Product, Task
 from crm_tui.money import Converter, load_rates_conn
 
 if TYPE_CHECKING:
@@ -122,28 +122,41 @@ def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTot
     open: not done; overdue: open and due before now; due_today: open and due
     on today's UTC date (a task due earlier today is both overdue and due
     today); done: done; on_time_rate: done by the due time ÷ done with a due
-    time (None when no done task had one).
+    time (None when no done task had one). Summed from the task figures the database keeps
+    (``crm_tui.kept``: open tasks by day due), and today's open tasks due before ``now`` read
+    from the tasks themselves (the only part finer than a day).
     """
     today = day_start(now.date())
-    tomorrow = today + dt.timedelta(days=1)
-    is_open = col(Task.done_at).is_(None)
-    is_done = col(Task.done_at).is_not(None)
+    t = FIG_TASK.c
+    is_open = t.done_day == ""
 
-    def n(cond: ColumnElement[bool]) -> ColumnElement[int]:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+    def n(cond: ColumnElement[bool], measure: ColumnElement[int] = t.n) -> ColumnElement[int]:
+        return func.coalesce(func.sum(case((cond, measure), else_=0)), 0)
 
+    day = today.date().isoformat()
     q = select(
         n(is_open),
-        n(and_(is_open, col(Task.due_at) < now)),
-        n(and_(is_open, col(Task.due_at) >= today, col(Task.due_at) < tomorrow)),
-        n(is_done),
-        n(and_(is_done, col(Task.due_at).is_not(None), col(Task.done_at) <= col(Task.due_at))),
-        n(and_(is_done, col(Task.due_at).is_not(None))),
-    ).where(live_task(), owner_cond(col(Task.owner), filters))
+        n(and_(is_open, t.due_day != "", t.due_day < day)),
+        n(and_(is_open, t.due_day == day)),
+        n(~is_open),
+        n(~is_open, t.on_time),
+        n(~is_open, t.with_due),
+    )
+    if filters.owner is not None:
+        q = q.where(t.owner == filters.owner)
     open_, overdue, due_today, done, on_time, done_due = (int(v) for v in conn.execute(q).one())
+    earlier_today = conn.execute(
+        select(func.count()).where(
+            col(Task.done_at).is_(None),
+            col(Task.due_at) >= today,
+            col(Task.due_at) < now,
+            live_task(),
+            owner_cond(col(Task.owner), filters),
+        )
+    ).scalar()
     return {
         "open": open_,
-        "overdue": overdue,
+        "overdue": overdue + int(earlier_today or 0),
         "due_today": due_today,
         "done": done,
         "on_time_rate": rate(on_time, done_due),

@@ -16,7 +16,7 @@ from sqlmodel import select
 from crm_tui import kept
 from crm_tui.errors import CrmError
 from crm_tui.metrics import Filters, report_figures
-from crm_tui.models import Customer, Deal, Order, OrderLine, Stage
+from crm_tui.models import Customer, Deal, Order, OrderLine, Stage, Task
 
 OWNERS = ("ann", "bob", "")
 OPS = (
@@ -38,6 +38,10 @@ OPS = (
     *("fulfil",) * 2,
     "cancel",
     "reline",
+    *("task",) * 3,
+    *("done",) * 2,
+    "activity",
+    "delete_task",
 )
 
 
@@ -122,6 +126,24 @@ def _apply(services, db, clock, op: str, pick) -> None:
                 line = s.exec(select(OrderLine).where(OrderLine.order_id == order)).first()
             if line is not None:
                 services.change_order_line(line.id, quantity=str(pick(st.integers(1, 9))))
+    elif op == "task":
+        services.add_task(
+            f"T{len(deals)}",
+            owner=pick(st.sampled_from(OWNERS)),
+            deal_id=pick(st.sampled_from([None, *deals])),
+            customer_id=pick(st.sampled_from([None, *customers])),
+            due_at=(clock.now + dt.timedelta(hours=pick(st.integers(-300, 300)))).isoformat(),
+        )
+    elif op == "activity":
+        services.log_activity(
+            kind=pick(st.sampled_from(["call", "email", "meeting"])),
+            outcome=pick(st.sampled_from(["reached", "no answer"])),
+            deal_id=pick(st.sampled_from([None, *deals])),
+        )
+    elif op in ("done", "delete_task"):
+        tasks = _ids(db, Task)
+        if tasks:
+            (services.complete_task if op == "done" else services.delete_task)(pick(st.sampled_from(tasks)))
     elif op == "raw_unhistory":  # or takes a stage change out of a deal's history
         with db.write({"stage_change"}, journal=False) as s:
             s.execute(
