@@ -41,6 +41,7 @@ WON_REACH = 1_000_000
 _DEAL_SUMS = ("n", "value", "override_cp", "default_amount", "cycle_secs", "cycle_n")
 #: the columns a customer's purchases are made of
 _BUYER_COLUMNS = ("stage_id", "amount_cents", "currency", "closed_at", "stage_entered_at", "deleted_at", "customer_id")
+_DEMAND_COLUMNS = ("stage_id", "owner", "deleted_at", "customer_id")
 _TASK_COLUMNS = ("owner", "kind", "outcome", "done_at", "due_at", "deleted_at", "customer_id", "deal_id")
 _ORDER_COLUMNS = ("status", "currency", "customer_id", "deal_id", "fulfilled_at", "created_at")
 #: the deal columns a figure is made of: an update of any other column fires nothing
@@ -266,6 +267,68 @@ class _Sql:
         """Every fig_task cell computed from the tasks."""
         return self.select_task("t", "1", self.live_task("t"), source=" FROM task t", grouped=True)
 
+    # -- orders and market demand -----------------------------------------------------------
+
+    @staticmethod
+    def live_order(r: str) -> str:
+        return f"NOT EXISTS (SELECT 1 FROM customer c WHERE c.id = {r}.customer_id AND c.deleted_at IS NOT NULL)"
+
+    @staticmethod
+    def add_order(keys: list[str], n: str, value: str, tail: str) -> str:
+        """Add (n, value) to the fig_order cell ``keys`` (owner, status, currency); ``tail``: FROM/WHERE."""
+        return (
+            f"INSERT INTO fig_order (owner, status, currency, n, value) SELECT {', '.join(keys)}, {n}, {value}{tail} "
+            "ON CONFLICT (owner, status, currency) DO UPDATE SET n = fig_order.n + excluded.n, "
+            "value = fig_order.value + excluded.value"
+        )
+
+    def order_value(self, r: str) -> str:
+        return (
+            f"COALESCE((SELECT SUM({self.big('l.quantity')} * l.unit_price_cents) FROM order_line l "
+            f"WHERE l.order_id = {r}.id), 0)"
+        )
+
+    def order_cell(self, r: str, sign: str) -> str:
+        keys = [f"{r}.owner", f"{r}.status", f"{r}.currency"]
+        return self.add_order(keys, sign, f"{sign} * {self.order_value(r)}", f" WHERE {self.live_order(r)}")
+
+    def line_cell(self, order: str, value: str) -> str:
+        keys = ["o.owner", "o.status", "o.currency"]
+        tail = f" FROM sales_order o WHERE o.id = {order} AND {self.live_order('o')}"
+        return self.add_order(keys, "0", value, tail)
+
+    def order_rows(self) -> str:
+        return (
+            f"SELECT o.owner, o.status, o.currency, COUNT(*), COALESCE(SUM({self.order_value('o')}), 0) "
+            f"FROM sales_order o WHERE {self.live_order('o')} GROUP BY 1, 2, 3"
+        )
+
+    @staticmethod
+    def add_demand(select: str) -> str:
+        return (
+            f"INSERT INTO fig_demand (product_id, stage_id, owner, quantity) {select} "
+            "ON CONFLICT (product_id, stage_id, owner) DO UPDATE SET quantity = fig_demand.quantity + excluded.quantity"
+        )
+
+    def deal_demand(self, r: str, sign: str, where: str, *, source: str = "") -> str:
+        """The lines of deal(s) ``r`` (``source`` names them, joined as ``dp``) times ``sign``."""
+        return self.add_demand(
+            f"SELECT dp.product_id, {r}.stage_id, {r}.owner, {sign} * SUM(dp.quantity) "
+            f"FROM deal_product dp{source} WHERE {where} GROUP BY dp.product_id, {r}.stage_id, {r}.owner"
+        )
+
+    def line_demand(self, line: str, sign: str) -> str:
+        return self.add_demand(
+            f"SELECT {line}.product_id, d.stage_id, d.owner, {sign} * {line}.quantity FROM deal d "
+            f"WHERE d.id = {line}.deal_id AND {self.live('d')}"
+        )
+
+    def demand_rows(self) -> str:
+        return (
+            "SELECT dp.product_id, d.stage_id, d.owner, SUM(dp.quantity) FROM deal_product dp "
+            f"JOIN deal d ON d.id = dp.deal_id WHERE {self.live('d')} GROUP BY 1, 2, 3"
+        )
+
     def triggers(self) -> list[tuple[str, str, str, str, list[str]]]:
         """(name, table, event, condition or '', statements) of every trigger."""
         own_deals = "d.customer_id = NEW.id AND d.deleted_at IS NULL"
@@ -339,6 +402,37 @@ class _Sql:
                 "t", sign, "t.deal_id = NEW.id AND t.deleted_at IS NULL AND (t.customer_id IS NULL OR NOT EXISTS "
                 "(SELECT 1 FROM customer c WHERE c.id = t.customer_id AND c.deleted_at IS NOT NULL))",
                 source=" FROM task t", grouped=True)]),
+            # orders: an order's own cell, a line's value in its order's cell; a customer's every order
+            ("fig_order_ins", "sales_order", "INSERT", "", [self.order_cell("NEW", "1")]),
+            ("fig_order_del", "sales_order", "DELETE", "", [self.order_cell("OLD", "-1")]),
+            ("fig_order_upd", "sales_order", "UPDATE OF owner, status, currency, customer_id",
+             self.changed(("owner", "status", "currency", "customer_id")),
+             [self.order_cell("OLD", "-1"), self.order_cell("NEW", "1")]),
+            ("fig_order_line_ins", "order_line", "INSERT", "", [
+                self.line_cell("NEW.order_id", f"{self.big('NEW.quantity')} * NEW.unit_price_cents")]),
+            ("fig_order_line_del", "order_line", "DELETE", "", [
+                self.line_cell("OLD.order_id", f"-{self.big('OLD.quantity')} * OLD.unit_price_cents")]),
+            ("fig_order_line_upd", "order_line", "UPDATE OF order_id, quantity, unit_price_cents",
+             self.changed(("order_id", "quantity", "unit_price_cents")), [
+                self.line_cell("OLD.order_id", f"-{self.big('OLD.quantity')} * OLD.unit_price_cents"),
+                self.line_cell("NEW.order_id", f"{self.big('NEW.quantity')} * NEW.unit_price_cents")]),
+            ("fig_order_customer_upd", "customer", "UPDATE OF deleted_at", flip, [self.add_order(
+                ["o.owner", "o.status", "o.currency"], f"{sign} * COUNT(*)",
+                f"{sign} * COALESCE(SUM({self.order_value('o')}), 0)",
+                " FROM sales_order o WHERE o.customer_id = NEW.id GROUP BY 1, 2, 3")]),
+            # market demand: a line on its deal's cell; a deal's every line when the deal moves
+            ("fig_demand_line_ins", "deal_product", "INSERT", "", [self.line_demand("NEW", "1")]),
+            ("fig_demand_line_del", "deal_product", "DELETE", "", [self.line_demand("OLD", "-1")]),
+            ("fig_demand_line_upd", "deal_product", "UPDATE OF deal_id, product_id, quantity",
+             self.changed(("deal_id", "product_id", "quantity")),
+             [self.line_demand("OLD", "-1"), self.line_demand("NEW", "1")]),
+            ("fig_demand_deal_upd", "deal", "UPDATE OF " + ", ".join(_DEMAND_COLUMNS), self.changed(_DEMAND_COLUMNS), [
+                self.deal_demand("OLD", "-1", f"dp.deal_id = OLD.id AND {self.live('OLD')}"),
+                self.deal_demand("NEW", "1", f"dp.deal_id = NEW.id AND {self.live('NEW')}"),
+            ]),
+            ("fig_demand_customer_upd", "customer", "UPDATE OF deleted_at", flip, [self.deal_demand(
+                "d", sign, "d.customer_id = NEW.id AND d.deleted_at IS NULL",
+                source=" JOIN deal d ON d.id = dp.deal_id")]),
             ("fig_buyer_stage_upd", "stage", "UPDATE OF outcome, archived_at",
              self.changed(("outcome", "archived_at")), [stale.replace("reach_stale", "buyers_stale")]),
         ]  # fmt: skip
@@ -400,6 +494,10 @@ def rebuild(conn: Connection) -> None:
     )
     _rebuild_reach(conn, q)
     _rebuild_buyers(conn, q)
+    conn.exec_driver_sql("DELETE FROM fig_order")
+    conn.exec_driver_sql(f"INSERT INTO fig_order (owner, status, currency, n, value) {q.order_rows()}")
+    conn.exec_driver_sql("DELETE FROM fig_demand")
+    conn.exec_driver_sql(f"INSERT INTO fig_demand (product_id, stage_id, owner, quantity) {q.demand_rows()}")
     conn.exec_driver_sql("DELETE FROM fig_task")
     conn.exec_driver_sql(
         f"INSERT INTO fig_task (owner, kind, outcome, done_day, due_day, n, with_due, on_time) {q.task_rows()}"
@@ -443,6 +541,9 @@ def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
     _count(conn, q, touched(), "-1")
     their_tasks = f"t.deal_id IN ({{}}) AND {q.live_task('t')}"
     conn.exec_driver_sql(q.add_task("t", "-1", their_tasks.format(touched()), source=" FROM task t", grouped=True))
+    their_lines = f"d.id IN ({{}}) AND {q.live('d')}"
+    join = " JOIN deal d ON d.id = dp.deal_id"
+    conn.exec_driver_sql(q.deal_demand("d", "-1", their_lines.format(touched()), source=join))
     # the customers its deals may leave, whose purchases are recomputed after it too
     conn.exec_driver_sql("DROP TABLE IF EXISTS crm_kept_buyers")
     conn.exec_driver_sql(
@@ -461,6 +562,7 @@ def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
     )
     _count(conn, q, ids, "1")
     conn.exec_driver_sql(q.add_task("t", "1", their_tasks.format(ids), source=" FROM task t", grouped=True))
+    conn.exec_driver_sql(q.deal_demand("d", "1", their_lines.format(ids), source=join))
     for statement in q.refresh_buyers(who):
         conn.exec_driver_sql(statement)
     conn.exec_driver_sql("DROP TABLE crm_kept_buyers")
@@ -509,6 +611,8 @@ def differences(conn: Connection) -> list[str]:
         ("deal_reach", 1, "SELECT deal_id, position FROM deal_reach", q.reach_select()),
         ("fig_reach", 4, "SELECT stage_id, owner, day, reach, n FROM fig_reach", q.reach_rows()),
         ("fig_buyer", 2, "SELECT customer_id, currency, n, value, last_at FROM fig_buyer", q.buyer_rows()),
+        ("fig_order", 3, "SELECT owner, status, currency, n, value FROM fig_order", q.order_rows()),
+        ("fig_demand", 3, "SELECT product_id, stage_id, owner, quantity FROM fig_demand", q.demand_rows()),
         (
             "fig_task",
             5,

@@ -479,6 +479,27 @@ FIG_TASK = Table(
     Column("on_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("owner", "kind", "outcome", "done_day", "due_day", name="pk_fig_task"),
 )
+#: orders of live customers by (owner, status, currency): how many and Σ their lines
+FIG_ORDER = Table(
+    "fig_order",
+    SQLModel.metadata,
+    Column("owner", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("currency", String, nullable=False),
+    Column("n", BigInteger, nullable=False),
+    Column("value", BigInteger, nullable=False),
+    PrimaryKeyConstraint("owner", "status", "currency", name="pk_fig_order"),
+)
+#: the quantity of each product on live deals' lines, by the deal's stage and owner (market demand)
+FIG_DEMAND = Table(
+    "fig_demand",
+    SQLModel.metadata,
+    Column("product_id", Integer, nullable=False),
+    Column("stage_id", Integer, nullable=False),
+    Column("owner", String, nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    PrimaryKeyConstraint("product_id", "stage_id", "owner", name="pk_fig_demand"),
+)
 #: flags of the kept figures: ``reach_stale`` = 1 once a stage's order or outcome changed
 FIG_STATE = Table(
     "fig_state",
@@ -486,7 +507,16 @@ FIG_STATE = Table(
     Column("key", String, primary_key=True),
     Column("value", Integer, nullable=False),
 )
-FIGURE_TABLES = ("fig_deal", "deal_reach", "fig_reach", "fig_buyer", "fig_task", "fig_state")
+FIGURE_TABLES = (
+    "fig_deal",
+    "deal_reach",
+    "fig_reach",
+    "fig_buyer",
+    "fig_task",
+    "fig_order",
+    "fig_demand",
+    "fig_state",
+)
 
 
 class JournalEntry(SQLModel, table=True):

@@ -25,7 +25,18 @@ from crm_tui.metrics._common import (
     rate,
 )
 from crm_tui.metrics.figures import CustomerFigures, DemandFigures, OrderFigures
-from crm_tui.models import FIG_BUYER, FIG_TASK, Customer, Deal, DealProduct, Order, OrderLine, Product, Task
+from crm_tui.models import (
+    FIG_BUYER,
+    FIG_DEMAND,
+    FIG_ORDER,
+    FIG_TASK,
+    Customer,
+    Deal,
+    Order,
+    OrderLine,
+    Product,
+    Task,
+)
 from crm_tui.money import Converter, load_rates_conn
 
 if TYPE_CHECKING:
@@ -91,29 +102,18 @@ def customer_totals(conn: Connection, stages: list[StageInfo], conv: Converter |
     return CustomerFigures(int(count or 0), conv.total((c, int(v or 0)) for c, v in sums))
 
 
-def _live_order(filters: Filters) -> ColumnElement[bool]:
-    return and_(
-        col(Order.status) != "cancelled",
-        live_customer_ref(col(Order.customer_id)),
-        owner_cond(col(Order.owner), filters),
-    )
-
-
 def order_totals(conn: Connection, filters: Filters, conv: Converter | None = None) -> OrderFigures:
-    """``orders``: O = orders not cancelled, W = Σ of their line values (home currency)."""
+    """``orders``: O = orders not cancelled, W = Σ of their line values (home currency), summed from
+    the order figures the database keeps (``crm_tui.kept``)."""
     conv = _conv(conn, conv)
-    count = conn.execute(select(func.count()).select_from(Order).where(_live_order(filters))).scalar()
-    sums = conn.execute(
-        select(
-            col(Order.currency),
-            func.coalesce(func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)), 0),
-        )
-        .select_from(OrderLine)
-        .join(Order, pk(Order.id) == col(OrderLine.order_id))
-        .where(_live_order(filters))
-        .group_by(col(Order.currency))
+    o = FIG_ORDER.c
+    q = select(o.currency, func.coalesce(func.sum(o.n), 0), func.coalesce(func.sum(o.value), 0)).where(
+        o.status != "cancelled"
     )
-    return OrderFigures(int(count or 0), conv.total((c, int(v or 0)) for c, v in sums))
+    if filters.owner is not None:
+        q = q.where(o.owner == filters.owner)
+    rows = [(c, int(n), int(v)) for c, n, v in conn.execute(q.group_by(o.currency))]
+    return OrderFigures(sum(n for _c, n, _v in rows), conv.total((c, v) for c, _n, v in rows))
 
 
 def task_totals(conn: Connection, filters: Filters, now: dt.datetime) -> TaskTotals:
@@ -167,16 +167,22 @@ def market_demand(
     conn: Connection, stages: list[StageInfo], filters: Filters, conv: Converter | None = None
 ) -> tuple[DemandFigures, ...]:
     """M = P × Q per product: Σ quantity on open deals' lines × the product's unit price, the
-    price in the home currency (a product priced in a currency with no rate is left out, named)."""
+    price in the home currency (a product priced in a currency with no rate is left out, named);
+    the quantities summed from the demand the database keeps (``crm_tui.kept``)."""
     conv = _conv(conn, conv)
     open_ids = ids_by_outcome(stages)["open"]
-    qty = func.sum(col(DealProduct.quantity)).label("qty")
+    if not open_ids:
+        return ()
+    m = FIG_DEMAND.c
+    qty = func.sum(m.quantity).label("qty")
+    where: list[ColumnElement[bool]] = [m.stage_id.in_(open_ids)]
+    if filters.owner is not None:
+        where.append(m.owner == filters.owner)
     q = (
         select(col(Product.name), col(Product.unit_price_cents), qty, col(Product.currency))
-        .select_from(DealProduct)
-        .join(Deal, pk(Deal.id) == col(DealProduct.deal_id))
-        .join(Product, pk(Product.id) == col(DealProduct.product_id))
-        .where(live_deal(), col(Deal.stage_id).in_(open_ids), owner_cond(col(Deal.owner), filters))
+        .select_from(FIG_DEMAND)
+        .join(Product, pk(Product.id) == m.product_id)
+        .where(*where)
         .group_by(pk(Product.id), col(Product.name), col(Product.unit_price_cents), col(Product.currency))
         .having(qty > 0)
         .order_by((qty * col(Product.unit_price_cents)).desc(), col(Product.name))
