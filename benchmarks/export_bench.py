@@ -89,7 +89,11 @@ def cpu_times() -> tuple[int, int] | None:
     return (ticks[7] if len(ticks) > 7 else 0), sum(ticks)
 
 
-def measure(db: Path, kind: str, runs: int, work: Path, chunk: int | None, log=print) -> dict:
+def log(text: str) -> None:
+    print(text, flush=True)
+
+
+def measure(db: Path, kind: str, runs: int, work: Path, chunk: int | None) -> dict:
     got: dict[str, list[dict]] = {"ours": [], "floor": []}
     for i in range(runs):
         order = ("floor", "ours") if i % 2 == 0 else ("ours", "floor")
@@ -172,7 +176,7 @@ def main(argv=None) -> int:
     from bench_data import cached_demo, working_copy
 
     kinds = args.kind or ["deals"]
-    cached = cached_demo(args.size, args.seed)
+    cached = cached_demo(args.size, args.seed, log=log)
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())
     steal0 = cpu_times()
     with tempfile.TemporaryDirectory(prefix="crm-export-bench-") as tmp:

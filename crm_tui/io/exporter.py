@@ -388,7 +388,7 @@ class _Chunks:
             .order_by(DealProduct.deal_id, DealProduct.id)
         )
         lines: dict[int, list] = {}
-        for deal_id, name, quantity, price in self.conn.execute(q):
+        for deal_id, name, quantity, price in self.conn.execute(q).all():
             lines.setdefault(deal_id, []).append((name, quantity, price))
         product, quantity, price = cols[at["product"]], cols[at["quantity"]], cols[at["unit_price"]]
         for i, deal_id in enumerate(ids):
@@ -463,8 +463,8 @@ def _csv_chunk(cols: list[list], money: set[int], times: set[int]) -> list[list]
         if i in times:
             out.append([v.isoformat() if v is not None else "" for v in col])
             continue
-        if i in money:
-            col = [_money_text(v) for v in col]
+        if i in money:  # the usual cents inline (the rest through _money_text): a call per cell costs
+            col = [f"{v // 100}.{v % 100:02d}" if v.__class__ is int and v >= 0 else _money_text(v) for v in col]
         # no cell runs as a spreadsheet formula; import restores the text
         out.append([neutralise(v) if v.__class__ is str and v[:1] in _MAYBE_FORMULA else v for v in col])
     return out
