@@ -132,3 +132,23 @@ def test_an_export_that_fails_half_way_leaves_no_file(book, tmp_path, monkeypatc
 )
 def test_money_text_is_exact_for_negative_amounts_too(cents, text):
     assert exporter._money_text(cents) == text
+
+
+@pytest.mark.parametrize(
+    "stored, text",
+    [
+        ("2025-06-28 06:40:00.000000", "2025-06-28T06:40:00+00:00"),
+        ("2025-06-28 06:40:00.250000", "2025-06-28T06:40:00.250000+00:00"),
+        ("2025-06-28 06:40:00", "2025-06-28T06:40:00+00:00"),  # written by hand or by SQL, not by us
+        ("2025-06-28T06:40:00+02:00", "2025-06-28T04:40:00+00:00"),
+        ("2025-06-28", "2025-06-28"),
+    ],
+)
+def test_sqlite_time_text_is_written_as_the_datetime_it_reads_as(stored, text):
+    from crm_tui.models import UTCDateTime
+
+    assert exporter._iso_text(stored) == text
+    if len(stored) > 10:
+        from sqlalchemy.dialects import sqlite
+
+        assert UTCDateTime().process_result_value(stored, sqlite.dialect()).isoformat() == text
