@@ -398,25 +398,30 @@ class _Chunks:
         are dropped. Only the lines of deals with several are read."""
         at = {c: i for i, c in enumerate(self.query_columns)}
         ids = cols[at["id"]]
-        several = [deal_id for deal_id, n in zip(ids, cols[at["lines"]]) if n is not None and n > 1]
+        several = {deal_id: i for i, (deal_id, n) in enumerate(zip(ids, cols[at["lines"]])) if n is not None and n > 1}
+        wanted = list(several)
         lines: dict[int, list] = {}
-        for start in range(0, len(several), _IN_BATCH):
+        for start in range(0, len(wanted), _IN_BATCH):
             q = (
                 select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
                 .join(Product, Product.id == DealProduct.product_id)
-                .where(DealProduct.deal_id.in_(several[start : start + _IN_BATCH]))
+                .where(DealProduct.deal_id.in_(wanted[start : start + _IN_BATCH]))
                 .order_by(DealProduct.deal_id, DealProduct.id)
             )
             for deal_id, name, quantity, price in self.conn.execute(q).all():
                 lines.setdefault(deal_id, []).append((name, quantity, price))
-        if lines:
-            product, quantity, price = cols[at["product"]], cols[at["quantity"]], cols[at["unit_price"]]
-            for i, deal_id in enumerate(ids):
-                rows = lines.get(deal_id)
-                if rows is not None and len(rows) > 1:
-                    product[i] = "; ".join([p for p, _, _ in rows])
-                    quantity[i] = "; ".join([str(int(n)) for _, n, _ in rows])
-                    price[i] = "; ".join([_money_text(u) for _, _, u in rows])
+        product, quantity, price = cols[at["product"]], cols[at["quantity"]], cols[at["unit_price"]]
+        for deal_id, rows in lines.items():
+            if len(rows) > 1:
+                i = several[deal_id]
+                product[i] = "; ".join([p for p, _, _ in rows])
+                quantity[i] = "; ".join([str(int(n)) for _, n, _ in rows])
+                price[i] = "; ".join(
+                    [
+                        f"{u // 100}.{u % 100:02d}" if u.__class__ is int and u >= 0 else _money_text(u)
+                        for _, _, u in rows
+                    ]
+                )
         del cols[at["lines"]], cols[at["id"]]
         return cols
 
@@ -487,16 +492,35 @@ _MAYBE_FORMULA = frozenset("=+-@\t\r'")
 def _csv_chunk(cols: list[list], money: set[int], times: set[int]) -> list[list]:
     from crm_tui.csv_cells import neutralise
 
+    # The usual cells inline, the rest through a function (a call per cell is what costs here): a
+    # time as SQLite stores it with no fraction of a second, cents not below zero (which never
+    # start with a formula character).
     out = []
     for i, col in enumerate(cols):
         if i in times:
-            out.append([_iso_text(v) if v.__class__ is str else "" if v is None else v.isoformat() for v in col])
-            continue
-        if i in money:  # the usual cents inline (the rest through _money_text): a call per cell costs
-            col = [f"{v // 100}.{v % 100:02d}" if v.__class__ is int and v >= 0 else _money_text(v) for v in col]
-        # no cell runs as a spreadsheet formula; import restores the text
-        out.append([neutralise(v) if v.__class__ is str and v[:1] in _MAYBE_FORMULA else v for v in col])
+            out.append(
+                [
+                    f"{v[:10]}T{v[11:19]}+00:00"
+                    if v.__class__ is str and len(v) == 26 and v.endswith(".000000")
+                    else _time_cell(v)
+                    for v in col
+                ]
+            )
+        elif i in money:
+            out.append([f"{v // 100}.{v % 100:02d}" if v.__class__ is int and v >= 0 else _money_cell(v) for v in col])
+        else:  # no cell runs as a spreadsheet formula; import restores the text
+            out.append([neutralise(v) if v.__class__ is str and v[:1] in _MAYBE_FORMULA else v for v in col])
     return out
+
+
+def _time_cell(v) -> str:
+    return "" if v is None else _iso_text(v) if isinstance(v, str) else v.isoformat()
+
+
+def _money_cell(v) -> str:
+    from crm_tui.csv_cells import neutralise
+
+    return neutralise(_money_text(v))
 
 
 def _json_records(cols: list[list], names: list[str], money: set[int], times: set[int]) -> list[dict]:
