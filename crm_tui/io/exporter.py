@@ -4,14 +4,19 @@ Headers are our field names (mapping.FIELDS), which ``import`` maps back with no
 flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
 are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
 CSV cells that a spreadsheet would run as formulas start with a quote (``crm_tui.csv_cells``),
-which import removes again. Deals carry their first product line (product, quantity, unit_price); notes and
-stage history are not exported. A record without an external id is exported with one of ours:
-"crm-<id>" for a deal, "crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a
-product (``resolve.OWN_REF``); pipelines are named by their names (one row per stage task
-template); contacts, deals, tasks and orders name their customer by it too
-(``customer_external_id``), so that customers sharing a name keep their own records, and the
-export imports back into the same database as updates (0 created). Files are created 0600 (they
-hold customer data).
+which import removes again. Deals carry their product lines (product, quantity, unit_price; a
+deal with several lists them all: "A; B", "2; 1", "10.00; 5.00"); notes and stage history are not
+exported. A record without an external id is exported with one of ours: "crm-<id>" for a deal,
+"crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a product
+(``resolve.OWN_REF``); pipelines are named by their names (one row per stage task template);
+contacts, deals, tasks and orders name their customer by it too (``customer_external_id``), so
+that customers sharing a name keep their own records, and the export imports back into the same
+database as updates (0 created). Files are created 0600 (they hold customer data).
+
+The export streams: rows are read from a streaming cursor ``CHUNK_ROWS`` at a time, formatted
+column by column and written before the next chunk is read (``_Chunks``), so its memory is that of
+a chunk whatever the size of the book, and the file is the same whatever the chunk size. No
+pandas: money goes from integer cents to text exactly, the csv module writes the cells.
 """
 
 from __future__ import annotations
@@ -358,9 +363,10 @@ class _Chunks:
     """The rows of one export, read from a streaming cursor ``size`` at a time, as columns.
 
     ``columns`` are the file's headers; iterating gives each chunk as a list of columns (one list
-    of raw values per header: cents and datetimes still raw), with what SQL does not give
-    already added: a deal's several product lines, an order line's number and total, a task's
-    priority word, a goal's target as typed."""
+    of raw values per header: cents and datetimes still raw — with ``text_times`` on SQLite,
+    times as their stored text), with what SQL does not give already added: a deal's several
+    product lines, an order line's number and total, a task's priority word, a goal's target as
+    typed. Order lines are numbered across chunks (an order's lines may straddle two)."""
 
     def __init__(self, conn, kind: str, size: int, *, text_times: bool = False) -> None:
         self.conn = conn
@@ -588,7 +594,7 @@ def export_kind(
             conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
         chunks = _Chunks(conn, kind, chunk_rows, text_times=fmt != "xlsx")
         try:
-            with _Output(path_or_stream, binary=fmt == "xlsx") as out:
+            with _Output(path_or_stream) as out:
                 return _WRITERS[fmt](chunks, out)
         finally:
             chunks.close()
@@ -656,7 +662,7 @@ class _Output:
     """Where an export goes: a file created 0600 (removed again when the export fails half way),
     or an open stream (UTF-8 bytes to a console's buffer, text to a ``StringIO``)."""
 
-    def __init__(self, target, *, binary: bool = False) -> None:
+    def __init__(self, target) -> None:
         self.target = target
         self.path = Path(target) if isinstance(target, (str, Path)) else None
         self._file = None
