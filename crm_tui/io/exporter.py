@@ -4,24 +4,31 @@ Headers are our field names (mapping.FIELDS), which ``import`` maps back with no
 flags. Money is in major units ("1234.50" in CSV, numbers in JSON/XLSX); times
 are UTC (ISO 8601 with "+00:00" in CSV/JSON, naive UTC datetimes in XLSX).
 CSV cells that a spreadsheet would run as formulas start with a quote (``crm_tui.csv_cells``),
-which import removes again. Deals carry their first product line (product, quantity, unit_price); notes and
-stage history are not exported. A record without an external id is exported with one of ours:
-"crm-<id>" for a deal, "crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a
-product (``resolve.OWN_REF``); pipelines are named by their names (one row per stage task
-template); contacts, deals, tasks and orders name their customer by it too
-(``customer_external_id``), so that customers sharing a name keep their own records, and the
-export imports back into the same database as updates (0 created). Files are created 0600 (they
-hold customer data).
+which import removes again. Deals carry their product lines (product, quantity, unit_price; a
+deal with several lists them all: "A; B", "2; 1", "10.00; 5.00"); notes and stage history are not
+exported. A record without an external id is exported with one of ours: "crm-<id>" for a deal,
+"crm-c<id>" a customer, "crm-p<id>" a contact, "crm-t<id>" a task, "crm-r<id>" a product
+(``resolve.OWN_REF``); pipelines are named by their names (one row per stage task template);
+contacts, deals, tasks and orders name their customer by it too (``customer_external_id``), so
+that customers sharing a name keep their own records, and the export imports back into the same
+database as updates (0 created). Files are created 0600 (they hold customer data).
+
+The export streams: rows are read from a streaming cursor ``CHUNK_ROWS`` at a time, formatted
+column by column and written before the next chunk is read (``_Chunks``), so its memory is that of
+a chunk whatever the size of the book, and the file is the same whatever the chunk size. No
+pandas: money goes from integer cents to text exactly, the csv module writes the cells.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
 
-from sqlalchemy import String, case, cast, exists, func, literal, select
+from sqlalchemy import Date, String, case, cast, exists, func, literal, select, type_coerce
 
+from crm_tui import engines
 from crm_tui.errors import ValidationError
 from crm_tui.io.mapping import FIELDS, KINDS
 from crm_tui.models import (
@@ -37,6 +44,7 @@ from crm_tui.models import (
     Stage,
     StageTaskTemplate,
     Task,
+    UTCDateTime,
 )
 
 FORMATS = ("csv", "xlsx", "json")
@@ -113,8 +121,11 @@ def _contacts(conn):
 
 
 def _first_line():
+    """Each deal's first product line and its number of lines."""
     return (
-        select(DealProduct.deal_id, func.min(DealProduct.id).label("line_id")).group_by(DealProduct.deal_id).subquery()
+        select(DealProduct.deal_id, func.min(DealProduct.id).label("line_id"), func.count().label("lines"))
+        .group_by(DealProduct.deal_id)
+        .subquery()
     )
 
 
@@ -125,6 +136,7 @@ def _deals(conn):
     q = (
         select(
             Deal.id,
+            first.c.lines,
             _deal_ref(),
             Deal.title,
             Customer.name,
@@ -156,6 +168,7 @@ def _deals(conn):
     )
     return q, [
         "id",
+        "lines",
         "external_id",
         "title",
         "customer",
@@ -176,36 +189,6 @@ def _deals(conn):
         "lost_reason",
         "forecast_category",
     ]
-
-
-def _all_lines(db, df) -> None:
-    """Deals with several product lines list them all: "A; B", "2; 1", "10.00; 5.00"."""
-    import pandas as pd
-
-    q = (
-        select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
-        .join(Product, Product.id == DealProduct.product_id)
-        .join(Deal, Deal.id == DealProduct.deal_id)
-        .where(Deal.deleted_at.is_(None))
-        .order_by(DealProduct.deal_id, DealProduct.id)
-    )
-    with db.read() as session:
-        lines = pd.DataFrame(session.connection().execute(q).all(), columns=["id", "p", "q", "u"])
-    counts = lines.groupby("id").size()
-    several = set(counts[counts > 1].index)
-    if several:
-        sub = lines[lines.id.isin(several)]
-        joined = sub.groupby("id").agg(
-            p=("p", lambda v: "; ".join(v)),
-            q=("q", lambda v: "; ".join(str(int(x)) for x in v)),
-            u=("u", lambda v: "; ".join(_money_text(x) for x in v)),
-        )
-        mask = df["id"].isin(several)
-        ids = df.loc[mask, "id"]
-        df.loc[mask, "product"] = ids.map(joined.p).to_numpy()
-        df.loc[mask, "quantity"] = ids.map(joined.q).to_numpy()
-        df.loc[mask, "unit_price"] = ids.map(joined.u).to_numpy()
-    del df["id"]
 
 
 def _deal_ref():
@@ -370,135 +353,358 @@ QUERIES = {
 }
 
 
-def frame_of(db, kind):
-    """The export table of ``kind`` as a pandas frame (cents and datetimes still raw)."""
-    import pandas as pd
+#: rows read, formatted and written at a time: what bounds an export's memory, whatever the book's size
+CHUNK_ROWS = 2000
+#: ids in one ``IN (...)`` (well under SQLite's and PostgreSQL's limits on bound parameters)
+_IN_BATCH = 500
 
-    if kind not in KINDS:
-        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
-    with db.read() as session:
-        conn = session.connection()
+
+class _Chunks:
+    """The rows of one export, read from a streaming cursor ``size`` at a time, as columns.
+
+    ``columns`` are the file's headers; iterating gives each chunk as a list of columns (one list
+    of raw values per header: cents and datetimes still raw — with ``text_times`` on SQLite,
+    times as their stored text), with what SQL does not give already added: a deal's several
+    product lines, an order line's number and total, a task's priority word, a goal's target as
+    typed. Order lines are numbered across chunks (an order's lines may straddle two)."""
+
+    def __init__(self, conn, kind: str, size: int, *, text_times: bool = False) -> None:
+        self.conn = conn
+        self.kind = kind
+        self.size = max(1, int(size))
         q, cols = QUERIES[kind](conn)
-        rows = conn.execute(q).all()
-    df = pd.DataFrame([tuple(r) for r in rows], columns=cols, dtype=object)
-    if kind == "orders" and len(df):
-        has_line = df.line_number.notna()
-        df["line_number"] = df.groupby("number").cumcount().add(1).where(has_line, None).astype(object)
-        # exact integer cents: Python ints in an object column (a float one loses cents past 2**53; int64 overflows)
-        totals = [q * u if line else None for q, u, line in zip(df.quantity, df.unit_price, has_line)]
-        df["line_total"] = pd.Series(totals, index=df.index, dtype=object)
-    if kind == "deals" and len(df):
-        _all_lines(db, df)
-    if kind == "goals" and len(df):
+        self.query_columns = list(cols)
+        self.columns = [c for c in cols if c not in ("id", "lines")] if kind == "deals" else list(cols)
+        if kind == "orders":
+            self.columns.append("line_total")
+        if text_times and engines.is_sqlite(conn.dialect):
+            # times as SQLite stores them (UTC text), turned into ISO 8601 by ``_iso_text`` without a
+            # datetime object in between: the same text, in a fraction of the time
+            q = q.with_only_columns(
+                *[type_coerce(c, String) if isinstance(c.type, (UTCDateTime, Date)) else c for c in q.selected_columns]
+            )
+        self._result = conn.execute(q.execution_options(yield_per=self.size))
+        self._order: object = None  # the order the last line numbered belongs to
+        self._line = 0
+
+    def __iter__(self):
+        fix = getattr(self, f"_fix_{self.kind}", None)
+        for part in self._result.partitions(self.size):
+            cols = [list(c) for c in zip(*part)]
+            if fix is not None:
+                cols = fix(cols)
+            yield cols
+
+    def close(self) -> None:
+        self._result.close()
+
+    def _fix_deals(self, cols: list[list]) -> list[list]:
+        """Deals with several product lines list them all: "A; B", "2; 1", "10.00; 5.00" (the
+        first line's product, quantity and price otherwise); the ``id`` and ``lines`` columns
+        are dropped. Only the lines of deals with several are read."""
+        at = {c: i for i, c in enumerate(self.query_columns)}
+        ids = cols[at["id"]]
+        several = {deal_id: i for i, (deal_id, n) in enumerate(zip(ids, cols[at["lines"]])) if n is not None and n > 1}
+        wanted = list(several)
+        lines: dict[int, list] = {}
+        for start in range(0, len(wanted), _IN_BATCH):
+            q = (
+                select(DealProduct.deal_id, Product.name, DealProduct.quantity, DealProduct.unit_price_cents)
+                .join(Product, Product.id == DealProduct.product_id)
+                .where(DealProduct.deal_id.in_(wanted[start : start + _IN_BATCH]))
+                .order_by(DealProduct.deal_id, DealProduct.id)
+            )
+            for deal_id, name, quantity, price in self.conn.execute(q).all():
+                lines.setdefault(deal_id, []).append((name, quantity, price))
+        product, quantity, price = cols[at["product"]], cols[at["quantity"]], cols[at["unit_price"]]
+        for deal_id, rows in lines.items():
+            if len(rows) > 1:
+                i = several[deal_id]
+                product[i] = "; ".join([p for p, _, _ in rows])
+                quantity[i] = "; ".join([str(int(n)) for _, n, _ in rows])
+                price[i] = "; ".join(
+                    [
+                        f"{u // 100}.{u % 100:02d}" if u.__class__ is int and u >= 0 else _money_text(u)
+                        for _, _, u in rows
+                    ]
+                )
+        del cols[at["lines"]], cols[at["id"]]
+        return cols
+
+    def _fix_orders(self, cols: list[list]) -> list[list]:
+        """Each order's lines numbered 1, 2, … (blank for an order with none), and each line's total
+        in exact integer cents (Python ints: no float, no 64-bit overflow)."""
+        at = {c: i for i, c in enumerate(self.query_columns)}
+        numbers, line_ids = cols[at["number"]], cols[at["line_number"]]
+        quantities, prices = cols[at["quantity"]], cols[at["unit_price"]]
+        totals: list = []
+        for i, (number, line_id) in enumerate(zip(numbers, line_ids)):
+            if number != self._order:
+                self._order, self._line = number, 0
+            if line_id is None:
+                totals.append(None)
+                continue
+            self._line += 1
+            line_ids[i] = self._line
+            totals.append(quantities[i] * prices[i])
+        cols.append(totals)
+        return cols
+
+    def _fix_tasks(self, cols: list[list]) -> list[list]:
+        i = self.query_columns.index("priority")
+        cols[i] = [PRIORITY_WORDS.get(p, p) for p in cols[i]]
+        return cols
+
+    def _fix_goals(self, cols: list[list]) -> list[list]:
         from crm_tui.services.goals import target_text
 
-        df["target"] = [target_text(m, t) for m, t in zip(df.metric, df.target)]
-    if kind == "tasks" and len(df):
-        df["priority"] = df.priority.map(lambda p: PRIORITY_WORDS.get(p, p))
-    return df
+        i, m = self.query_columns.index("target"), self.query_columns.index("metric")
+        cols[i] = [target_text(metric, t) for metric, t in zip(cols[m], cols[i])]
+        return cols
 
 
-def _money_text(c):
+def _money_text(c) -> str:
+    """Cents as major units, exactly: 123456 → "1234.56", -5 → "-0.05"; text (a deal's several
+    lines, already formatted) as it is; nothing → ""."""
     if c is None or c != c:
         return ""
     if isinstance(c, str):
         return c
     c = int(c)
-    return f"{c // 100}.{c % 100:02d}"
+    units, cents = divmod(abs(c), 100)
+    return f"{'-' if c < 0 else ''}{units}.{cents:02d}"
 
 
-def _iso(v):
-    if v is None or v != v:
-        return ""
-    return v.isoformat()
+def _iso_text(text: str) -> str:
+    """SQLite's stored text of a UTC time or a date in ISO 8601 (as the exporter writes them):
+    "2025-06-28 06:40:00.000000" → "2025-06-28T06:40:00+00:00", "…:00.250000" → "…:00.250000+00:00",
+    "2025-06-28" as it is; any other form through ``datetime`` as ``UTCDateTime`` reads it."""
+    if len(text) == 26 and text[10] == " " and text[19] == ".":
+        if text.endswith("000000"):
+            return f"{text[:10]}T{text[11:19]}+00:00"
+        return f"{text[:10]}T{text[11:]}+00:00"
+    if len(text) == 10:
+        return dt.date.fromisoformat(text).isoformat()
+    value = dt.datetime.fromisoformat(text)
+    value = value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+    return value.isoformat()
 
 
-def export_kind(db, kind: str, path_or_stream, fmt: str = "csv", *, force: bool = False) -> int:
+#: first characters of a cell that ``csv_cells.neutralise`` may have to quote (a quote: it may
+#: come before a formula character); any other cell is written as it is without looking further
+_MAYBE_FORMULA = frozenset("=+-@\t\r'")
+
+
+def _csv_chunk(cols: list[list], money: set[int], times: set[int]) -> list[list]:
+    from crm_tui.csv_cells import neutralise
+
+    # The usual cells inline, the rest through a function (a call per cell is what costs here): a
+    # time as SQLite stores it with no fraction of a second, cents not below zero (which never
+    # start with a formula character).
+    out = []
+    for i, col in enumerate(cols):
+        if i in times:
+            out.append(
+                [
+                    f"{v[:10]}T{v[11:19]}+00:00"
+                    if v.__class__ is str and len(v) == 26 and v.endswith(".000000")
+                    else _time_cell(v)
+                    for v in col
+                ]
+            )
+        elif i in money:
+            out.append([f"{v // 100}.{v % 100:02d}" if v.__class__ is int and v >= 0 else _money_cell(v) for v in col])
+        else:  # no cell runs as a spreadsheet formula; import restores the text
+            out.append([neutralise(v) if v.__class__ is str and v[:1] in _MAYBE_FORMULA else v for v in col])
+    return out
+
+
+def _time_cell(v) -> str:
+    return "" if v is None else _iso_text(v) if isinstance(v, str) else v.isoformat()
+
+
+def _money_cell(v) -> str:
+    from crm_tui.csv_cells import neutralise
+
+    return neutralise(_money_text(v))
+
+
+def _json_records(cols: list[list], names: list[str], money: set[int], times: set[int]) -> list[dict]:
+    from crm_tui.textnorm import cents_to_major
+
+    for i in money:
+        cols[i] = [None if v is None or v != v else v if isinstance(v, str) else cents_to_major(v) for v in cols[i]]
+    for i in times:
+        cols[i] = [_iso_text(v) if v.__class__ is str else None if v is None else v.isoformat() for v in cols[i]]
+    return [dict(zip(names, row)) for row in zip(*cols)]
+
+
+def _xlsx_rows(cols: list[list], money: set[int], times: set[int]):
+    from crm_tui.textnorm import cents_to_major
+
+    for rec in zip(*cols):
+        row = []
+        for i, v in enumerate(rec):
+            if v is None or (not isinstance(v, str) and v != v):
+                row.append(None)
+            elif i in money:
+                row.append(v if isinstance(v, str) else cents_to_major(v))
+            elif i in times and getattr(v, "tzinfo", None) is not None:
+                row.append(v.replace(tzinfo=None))
+            elif isinstance(v, str) and v.startswith("="):
+                row.append(" " + v)  # a cell never becomes a formula; import strips the space
+            else:
+                row.append(v)
+        yield row
+
+
+def export_kind(
+    db, kind: str, path_or_stream, fmt: str = "csv", *, force: bool = False, chunk_rows: int = CHUNK_ROWS
+) -> int:
     """Write every live ``kind`` record; returns the number of rows written.
 
+    The rows are read from the database ``chunk_rows`` at a time and each chunk is written before
+    the next is read, so memory stays that of a chunk, whatever the number of rows (XLSX: openpyxl
+    keeps the sheet in a temporary file until the workbook is zipped).
+
     Never over the open database or its side files, nor (unless ``force``) any other SQLite file."""
-    from crm_tui import csv_cells, safety
-    from crm_tui.textnorm import cents_to_major
+    from crm_tui import safety
 
     fmt = (fmt or "csv").lower()
     if fmt not in FORMATS:
         raise ValidationError(f"unknown export format {fmt!r}; use csv, xlsx or json")
-    if isinstance(path_or_stream, (str, Path)):
+    if kind not in KINDS:
+        raise ValidationError(f"unknown kind {kind!r}; use one of {', '.join(KINDS)}")
+    to_file = isinstance(path_or_stream, (str, Path))
+    if to_file:
         safety.check_output(Path(path_or_stream), database=db.path, what="export", force=force)
     else:
+        if fmt == "xlsx":
+            raise ValidationError("xlsx export needs a file: pass -o FILE.xlsx")
         try:
             fileno = path_or_stream.fileno()
         except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
             fileno = None
         if fileno is not None:
             safety.check_output_stream(fileno, database=db.path, what="export")
-    df = frame_of(db, kind)
-    money = [c for c in df.columns if c in MONEY]
-    times = [c for c in df.columns if c.endswith("_at") or c == "expected_close"]
-    if fmt == "json":
-        records = []
-        for rec in df.to_dict("records"):
-            for c in money:
-                v = rec[c]
-                rec[c] = None if v is None or v != v else v if isinstance(v, str) else cents_to_major(v)
-            for c in times:
-                rec[c] = _iso(rec[c]) or None
-            for k, v in rec.items():
-                if hasattr(v, "item"):
-                    rec[k] = v.item()
-            records.append(rec)
-        _emit(path_or_stream, json.dumps(records, ensure_ascii=False, indent=1) + "\n")
-    elif fmt == "csv":
-        out = df.copy()
-        for c in money:
-            out[c] = out[c].map(_money_text)
-        for c in times:
-            out[c] = out[c].map(_iso)
-        for c in out.columns:  # no cell runs as a spreadsheet formula; import restores the text
-            out[c] = csv_cells.neutralise_column(out[c])
-        _emit(path_or_stream, out.to_csv(index=False, lineterminator="\n"))
-    else:
-        _write_xlsx(df, kind, path_or_stream, money, times)
-    return len(df)
+    with db.read() as session:
+        conn = session.connection()
+        if not engines.is_sqlite(conn.dialect):
+            # the transaction waits on the file between chunks (a pipe into a pager may wait long)
+            conn.exec_driver_sql("SET LOCAL idle_in_transaction_session_timeout = 0")
+        chunks = _Chunks(conn, kind, chunk_rows, text_times=fmt != "xlsx")
+        try:
+            with _Output(path_or_stream) as out:
+                return _WRITERS[fmt](chunks, out)
+        finally:
+            chunks.close()
 
 
-def _emit(target, text: str) -> None:
-    from crm_tui.io.importer import write_private_text
-
-    if isinstance(target, (str, Path)):
-        write_private_text(Path(target), text)
-    elif hasattr(target, "buffer") and not isinstance(target, io.StringIO):
-        target.buffer.write(text.encode("utf-8"))
-        target.flush()
-    else:
-        target.write(text)
+def _columns_of(names: list[str]) -> tuple[set[int], set[int]]:
+    money = {i for i, c in enumerate(names) if c in MONEY}
+    times = {i for i, c in enumerate(names) if c.endswith("_at") or c == "expected_close"}
+    return money, times
 
 
-def _write_xlsx(df, kind, target, money, times) -> None:
+def _write_csv(chunks: _Chunks, out: _Output) -> int:
+    import csv
+
+    money, times = _columns_of(chunks.columns)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(chunks.columns)
+    n = 0
+    for cols in chunks:
+        writer.writerows(zip(*_csv_chunk(cols, money, times)))
+        n += len(cols[0])
+        out.write(buf.getvalue())
+        buf.seek(0)
+        buf.truncate()
+    out.write(buf.getvalue())
+    return n
+
+
+def _write_json(chunks: _Chunks, out: _Output) -> int:
+    """The same text as ``json.dumps(records, ensure_ascii=False, indent=1)``, one chunk at a time."""
+    money, times = _columns_of(chunks.columns)
+    n = 0
+    for cols in chunks:
+        text = ",\n".join(
+            " " + json.dumps(rec, ensure_ascii=False, indent=1).replace("\n", "\n ")
+            for rec in _json_records(cols, chunks.columns, money, times)
+        )
+        out.write(("[\n" if n == 0 else ",\n") + text)
+        n += len(cols[0])
+    out.write("\n]\n" if n else "[]\n")
+    return n
+
+
+def _write_xlsx(chunks: _Chunks, out: _Output) -> int:
     from openpyxl import Workbook
 
-    from crm_tui.io.importer import write_private_bytes
-    from crm_tui.textnorm import cents_to_major
-
-    if not isinstance(target, (str, Path)):
-        raise ValidationError("xlsx export needs a file: pass -o FILE.xlsx")
+    money, times = _columns_of(chunks.columns)
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(kind)
-    ws.append(list(df.columns))
-    for rec in df.itertuples(index=False):
-        row = []
-        for col, v in zip(df.columns, rec):
-            if v is None or (not isinstance(v, str) and v != v):
-                row.append(None)
-            elif col in money:
-                row.append(v if isinstance(v, str) else cents_to_major(v))
-            elif col in times and hasattr(v, "tzinfo") and v.tzinfo is not None:
-                row.append(v.replace(tzinfo=None))
-            elif isinstance(v, str) and v.startswith("="):
-                row.append(" " + v)  # a cell never becomes a formula; import strips the space
-            else:
-                row.append(v.item() if hasattr(v, "item") else v)
-        ws.append(row)
-    buf = io.BytesIO()
-    wb.save(buf)
-    write_private_bytes(Path(target), buf.getvalue())
+    ws = wb.create_sheet(chunks.kind)
+    ws.append(list(chunks.columns))
+    n = 0
+    for cols in chunks:
+        for row in _xlsx_rows(cols, money, times):
+            ws.append(row)
+        n += len(cols[0])
+    wb.save(out.binary())
+    return n
+
+
+_WRITERS = {"csv": _write_csv, "json": _write_json, "xlsx": _write_xlsx}
+
+
+class _Output:
+    """Where an export goes: a file created 0600 (removed again when the export fails half way),
+    or an open stream (UTF-8 bytes to a console's buffer, text to a ``StringIO``)."""
+
+    def __init__(self, target) -> None:
+        self.target = target
+        self.path = Path(target) if isinstance(target, (str, Path)) else None
+        self._file = None
+
+    def __enter__(self) -> _Output:
+        import os
+
+        if self.path is not None:
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            except OSError as exc:
+                raise ValidationError(f"cannot write {self.path}: {exc.strerror or exc}; choose another path") from None
+            try:
+                os.fchmod(fd, 0o600)
+                self._file = os.fdopen(fd, "wb")
+            except BaseException:
+                os.close(fd)
+                raise
+        return self
+
+    def binary(self):
+        return self._file
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        if self._file is not None:
+            self._file.write(text.encode("utf-8"))
+        elif hasattr(self.target, "buffer") and not isinstance(self.target, io.StringIO):
+            self.target.buffer.write(text.encode("utf-8"))
+        else:
+            self.target.write(text)
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        import os
+        import stat
+
+        if self._file is None:
+            if hasattr(self.target, "flush"):
+                self.target.flush()
+            return
+        regular = stat.S_ISREG(os.fstat(self._file.fileno()).st_mode)
+        self._file.close()
+        if exc_type is not None and regular and self.path is not None:
+            self.path.unlink(missing_ok=True)  # no half export that looks whole
