@@ -391,9 +391,9 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
     if moves:
         ctx.stage.insert(StageChange.__table__, moves)
     if ctx.has("product"):
-        with_line = [i for i in ids.index if not pd.isna(prod_ids[i])]
-        if with_line:
-            ctx.stage.delete_in(DealProduct.__table__, "deal_id", [int(ids[i]) for i in with_line])
+        with_line = ids.index[prod_ids[ids.index].notna().to_numpy()]
+        if len(with_line):
+            ctx.stage.delete_in(DealProduct.__table__, "deal_id", ids[with_line].astype("int64").tolist())
             _insert_lines(ctx, ids[with_line].astype("int64"), prod_ids, qty, line_price)
     return len(rows)
 
