@@ -37,6 +37,7 @@ from sqlalchemy import func, select
 
 from crm_tui.io import resolve as R
 from crm_tui.io.notes import add_notes
+from crm_tui.io.parse import by_unique
 from crm_tui.models import Deal, DealProduct, Pipeline, Stage, StageChange
 from crm_tui.money import load_rates_conn
 from crm_tui.textnorm import name_key
@@ -59,8 +60,8 @@ def import_deals(conn, ctx):
     status = ctx.choice("status", {**STATUS, "deleted": None}, "", ("open", "won", "lost"))
     status = _flag_status(ctx, status)
     amount = ctx.money("amount")
-    currency = ctx.text("currency").str.upper()
-    bad_cur = (currency != "") & ~currency.str.fullmatch(r"[A-Z]{3}")
+    currency = by_unique(lambda s: s.str.upper(), ctx.text("currency"))
+    bad_cur = by_unique(lambda s: (s != "") & ~s.str.fullmatch(r"[A-Z]{3}"), currency)
     ctx.reject(bad_cur, currency[bad_cur].map(lambda c: f"currency must be a 3-letter code such as USD, got {c!r}"))
     probability = ctx.percent("probability")
     owner = ctx.text("owner")
@@ -146,7 +147,7 @@ def import_deals(conn, ctx):
     is_new = ok & ~is_update
     R.note_fingerprint_matches(ctx, is_update)
     new = frame[is_new]
-    new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, R.rows_from(new, conn.dialect))
+    new_ids = _insert_returning_ids(conn, ctx, Deal.__table__, new)
     new_ids = pd.Series(new_ids, index=new.index, dtype="int64")
     line_mask = is_new & prod_ids.notna()
     _insert_lines(ctx, new_ids[line_mask[is_new]], prod_ids, qty, line_price)
@@ -208,10 +209,13 @@ def _auto_titles(customer, product, ext):
     return out.where(out != "", pd.Series(fallback, index=customer.index))
 
 
-def _insert_returning_ids(conn, ctx, table, rows) -> list[int]:
-    """Stage new rows (reporting progress) and return their ids in row order: local ids
-    that the merge turns into real ones (``crm_tui.io.staging``)."""
-    return ctx.stage.insert(table, rows, tick=ctx.tick)
+def _insert_returning_ids(conn, ctx, table, frame) -> list[int]:
+    """Stage the frame's rows as new records (reporting progress) and return their ids in row
+    order: local ids that the merge turns into real ones (``crm_tui.io.staging``)."""
+    from crm_tui.io.staging import driver_values
+
+    columns = {c: driver_values(frame[c], conn.dialect) for c in frame.columns}
+    return ctx.stage.insert_columns(table, columns, tick=ctx.tick)
 
 
 def _split_multi(ctx, product):
@@ -221,7 +225,7 @@ def _split_multi(ctx, product):
     from crm_tui.errors import ValidationError
     from crm_tui.textnorm import parse_money
 
-    multi = product.str.contains(";", regex=False)
+    multi = by_unique(lambda s: s.str.contains(";", regex=False), product)
     extra: dict = {}
     if not multi.any():
         return extra
@@ -275,24 +279,37 @@ def _insert_lines(ctx, deal_ids, prod_ids, qty, line_price) -> None:
     if deal_ids.empty:
         return
     idx = deal_ids.index
-    rows = [
-        {"deal_id": int(d), "product_id": int(p), "quantity": int(q), "unit_price_cents": int(u)}
-        for d, p, q, u in zip(deal_ids, prod_ids[idx], qty[idx], line_price[idx])
-    ]
-    ctx.stage.insert(DealProduct.__table__, rows)
+    columns = {
+        "deal_id": deal_ids.astype("int64").tolist(),
+        "product_id": prod_ids[idx].astype("int64").tolist(),
+        "quantity": qty[idx].astype("int64").tolist(),
+        "unit_price_cents": line_price[idx].astype("int64").tolist(),
+    }
+    ctx.stage.insert_columns(DealProduct.__table__, columns)
 
 
 def _insert_stage_changes(conn, ctx, deal_ids, frame) -> None:
-    from crm_tui import engines
+    from crm_tui.io.staging import driver_values
 
     if deal_ids.empty:
         return
+    # the staged deals hold every value: copied in SQL, not sent row by row again
+    made = ctx.stage.insert_derived(
+        StageChange.__table__,
+        Deal.__table__,
+        deal_ids.tolist(),
+        {"deal_id": "id", "to_stage_id": "stage_id", "at": "stage_entered_at"},
+        constants={"from_stage_id": None, "by": "import"},
+    )
+    if made is not None:
+        return
     sub = frame.loc[deal_ids.index]
-    rows = [
-        {"deal_id": int(d), "from_stage_id": None, "to_stage_id": int(s), "at": at, "by": "import"}
-        for d, s, at in zip(deal_ids, sub.stage_id, engines.bulk_timestamps(sub.stage_entered_at, conn.dialect))
-    ]
-    ctx.stage.insert(StageChange.__table__, rows)
+    columns = {
+        "deal_id": deal_ids.astype("int64").tolist(),
+        "to_stage_id": sub.stage_id.astype("int64").tolist(),
+        "at": driver_values(sub.stage_entered_at, conn.dialect),
+    }
+    ctx.stage.insert_columns(StageChange.__table__, columns, constants={"from_stage_id": None, "by": "import"})
 
 
 def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
@@ -374,9 +391,9 @@ def _update_deals(conn, ctx, frame, ids, prod_ids, qty, line_price) -> int:
     if moves:
         ctx.stage.insert(StageChange.__table__, moves)
     if ctx.has("product"):
-        with_line = [i for i in ids.index if not pd.isna(prod_ids[i])]
-        if with_line:
-            ctx.stage.delete_in(DealProduct.__table__, "deal_id", [int(ids[i]) for i in with_line])
+        with_line = ids.index[prod_ids[ids.index].notna().to_numpy()]
+        if len(with_line):
+            ctx.stage.delete_in(DealProduct.__table__, "deal_id", ids[with_line].astype("int64").tolist())
             _insert_lines(ctx, ids[with_line].astype("int64"), prod_ids, qty, line_price)
     return len(rows)
 
@@ -458,7 +475,7 @@ def _resolve_stages(conn, ctx, pipeline, stage, status, probability=None):
     if default_pid is None and not pipes:
         raise_no_pipeline()
     pid_of = {k: v[0] for k, v in pipes.items()}
-    pids = pkeys.map(lambda k: pid_of.get(k) if k else default_pid)
+    pids = by_unique(lambda keys: keys.map(lambda k: pid_of.get(k) if k else default_pid), pkeys)
     skeys = R.keys_of(stage)
     if probability is None:
         probability = pd.Series(pd.NA, index=stage.index, dtype="Int64")
@@ -483,7 +500,7 @@ def _resolve_stages(conn, ctx, pipeline, stage, status, probability=None):
             continue
         answer[(pid, skey, st)] = _stage_for(ctx, listed, int(pid), skey, st, sname, chance)
     _stage_stages(ctx, stages, before)
-    keys = list(zip(pids, skeys, status))
+    keys = list(zip(pids.tolist(), skeys.tolist(), status.tolist()))
     got = [answer.get(k, (None, "open", "")) for k in keys]
     stage_ids = pd.Series([g[0] for g in got], index=stage.index, dtype="Int64")
     outcomes = pd.Series([g[1] for g in got], index=stage.index, dtype=object)
@@ -579,10 +596,10 @@ _CATEGORY_WORDS = {
 
 def _categories(ctx):
     """The file's forecast category per row (None: the stage's default); an unknown word is rejected."""
-    text = ctx.text("forecast_category").str.lower().str.strip()
+    text = by_unique(lambda s: s.str.lower().str.strip(), ctx.text("forecast_category"))
     known = text.isin(list(_CATEGORY_WORDS)) | (text == "")
     ctx.reject(
         ~known,
         text[~known].map(lambda c: f"forecast category must be pipeline, best case or commit, got {c!r}"),
     )
-    return text.map(lambda c: _CATEGORY_WORDS.get(c) if c else None)
+    return by_unique(lambda s: s.map(lambda c: _CATEGORY_WORDS.get(c) if c else None), text)

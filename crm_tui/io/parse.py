@@ -54,12 +54,50 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x80-\x9f]")
 _CONTROL_LINE = re.compile(r"[\x00-\x1f\x7f\x80-\x9f]")
 
 
+def by_unique(fn, s, *args, **kwargs):
+    """``fn(s, ...)`` computed over the distinct cells of ``s`` and spread back onto its rows.
+
+    For a parser that reads each cell on its own (all of this module's): a column of 100,000
+    cells usually holds a few hundred distinct ones (owners, stages, dates), and the pandas
+    string operations cost per cell. A column of mostly distinct cells is read as it is.
+    ``fn`` returns a Series or a tuple of Series aligned with its input."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(s, use_na_sentinel=False)
+    if 2 * len(uniques) > len(s):
+        return fn(s, *args, **kwargs)
+    out = fn(pd.Series(uniques, dtype=s.dtype, name=s.name), *args, **kwargs)
+
+    def spread(r):
+        return pd.Series(r.array.take(codes), index=s.index, name=r.name)
+
+    return tuple(spread(r) for r in out) if isinstance(out, tuple) else spread(out)
+
+
 def stripped(s):
-    return s.astype(str).str.strip()
+    return by_unique(_stripped, s)
+
+
+def _stripped(s):
+    s = s.astype(str)
+    if len(s) > 1000 and not s.isna().any():  # a column of distinct cells: plain Python is faster
+        return pd_series([v.strip() for v in s.tolist()], s)
+    return s.str.strip()
+
+
+def pd_series(values, like):
+    """``values`` as a Series with the index, name and dtype of ``like``."""
+    import pandas as pd
+
+    return pd.Series(values, index=like.index, name=like.name, dtype=like.dtype)
 
 
 def missing(s):
     """Blank or a null placeholder (for number/date columns)."""
+    return by_unique(_missing, s)
+
+
+def _missing(s):
     return s.str.upper().isin(NULL_TOKENS)
 
 
@@ -111,6 +149,14 @@ def date_order(s, *, dayfirst: bool = False) -> DateOrder:
 
 
 def parse_dates(s, *, dayfirst: bool = False, order: DateOrder | None = None):
+    """Text → UTC timestamps (NaT when missing) and the mask of bad cells; see ``_parse_dates``."""
+    if order is None:
+        text = stripped(s)
+        order = date_order(text[~missing(text)], dayfirst=dayfirst)
+    return by_unique(_parse_dates, s, dayfirst=dayfirst, order=order)
+
+
+def _parse_dates(s, *, dayfirst: bool = False, order: DateOrder | None = None):
     """Text → UTC timestamps (NaT when missing). Naive times are taken as UTC.
 
     The fast explicit formats first (ISO 8601, then D/M or M/D as ``date_order`` decided for the
@@ -184,16 +230,50 @@ _CURRENCY = re.compile(r"(?i)[\s\u00a0\u202f'$€£¥₹]|\b(?:usd|eur|gbp|chf|j
 
 
 def parse_money(s):
+    """Text in major units → integer cents (pandas Int64, NA when missing) and the mask of bad
+    cells; see ``_parse_money``."""
+    return by_unique(_parse_money, s)
+
+
+#: an amount in the plainest form ("1234", "1234.5", "1234.50"): read without the general rules
+_PLAIN_MONEY = re.compile(r"([0-9]{1,13})(?:\.([0-9]{0,2}))?")
+
+
+def _plain_cents(text: str) -> int | None:
+    m = _PLAIN_MONEY.fullmatch(text)
+    if m is None:
+        return None
+    whole, frac = m.groups()
+    return int(whole) * 100 + int((frac or "").ljust(2, "0"))
+
+
+def _parse_money(s):
     """Text in major units → integer cents (pandas Int64, NA when missing), exactly.
 
     Accepts currency symbols or codes, thousands separators ("1,234.50",
-    "1 234,50", "1.234,50") and blanks. Negative numbers are errors.
+    "1 234,50", "1.234,50") and blanks. Negative numbers are errors. Plain amounts
+    ("1234.50", most cells of most files) are read in one pass of plain Python; the
+    others by the general rules (``_parse_money_general``), which read plain ones the same.
     """
+    import pandas as pd
+
+    s = _stripped(s)
+    cents = [_plain_cents(v) for v in s.tolist()]
+    out = pd.Series(cents, index=s.index, dtype="Int64")
+    bad = pd.Series(False, index=s.index, dtype=bool)
+    rest = out.isna().to_numpy()
+    if rest.any():
+        values, wrong = _parse_money_general(s[rest])
+        out[rest] = values
+        bad[rest] = wrong
+    return out, bad
+
+
+def _parse_money_general(s):
     import numpy as np
     import pandas as pd
 
-    s = stripped(s)
-    blank = missing(s)
+    blank = _missing(s)
     c = s.str.replace(_CURRENCY, "", regex=True)
     negative = c.str.startswith("-") | c.str.match(r"^\(.*\)$")
     euro = c.str.fullmatch(r"\d{1,3}(?:\.\d{3})+,\d{1,2}") | c.str.fullmatch(r"\d+,\d{1,2}")
@@ -226,6 +306,10 @@ def money_reason(value: str, field: str) -> str:
 
 def parse_int(s, *, low: int = 0, high: int = 10**9):
     """Whole numbers ('3', '3.0', '1,000') → Int64 (NA when missing)."""
+    return by_unique(_parse_int, s, low=low, high=high)
+
+
+def _parse_int(s, *, low: int = 0, high: int = 10**9):
     import pandas as pd
 
     s = stripped(s)
@@ -241,6 +325,10 @@ def parse_int(s, *, low: int = 0, high: int = 10**9):
 
 def parse_percent(s):
     """'75', '75%', '75.0 %' → 75; a fraction '0.75' → 75. 0..100, Int64."""
+    return by_unique(_parse_percent, s)
+
+
+def _parse_percent(s):
     import pandas as pd
 
     s = stripped(s)
@@ -257,7 +345,18 @@ def parse_percent(s):
 
 def check_text(s, *, max_len: int = 200, multiline: bool = False):
     """Mask of cells with control characters or over the length limit."""
+    return by_unique(_check_text, s, max_len=max_len, multiline=multiline)
+
+
+def _check_text(s, *, max_len: int = 200, multiline: bool = False):
+    import pandas as pd
+
     pattern = _CONTROL if multiline else _CONTROL_LINE
+    if len(s) > 1000 and not s.isna().any():  # a column of distinct cells: plain Python is faster
+        search = pattern.search
+        return pd.Series(
+            [len(v) > max_len or search(v) is not None for v in s.tolist()], index=s.index, name=s.name, dtype=bool
+        )
     return s.str.contains(pattern, regex=True) | (s.str.len() > max_len)
 
 
@@ -273,11 +372,19 @@ _EMAIL = r"[^@\s]+@[^@\s]+\.[^@\s]+"
 
 
 def bad_email(s):
+    return by_unique(_bad_email, s)
+
+
+def _bad_email(s):
     return (s != "") & ~s.str.fullmatch(_EMAIL)
 
 
 def choice(s, table: dict[str, str], default: str):
     """Map words to allowed values case-insensitively; → (values, bad mask)."""
+    return by_unique(_choice, s, table, default)
+
+
+def _choice(s, table: dict[str, str], default: str):
     key = s.str.strip().str.casefold().str.replace(r"[\s_\-]+", " ", regex=True)
     out = key.map(table)
     blank = key.eq("")

@@ -164,17 +164,20 @@ def _read_csv_text(text: str, path):
         except Exception as exc:  # noqa: BLE001
             detail = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ValidationError(f"{path} is not a readable CSV file: {detail}") from None
-    return _restore_formulas(_clean_frame(df, path))
+    df = _clean_frame(df, path)
+    # no quote anywhere in the file: no cell to restore (most files)
+    return _restore_formulas(df) if "'" in text else df
 
 
 def _restore_formulas(df):
     """Cells (and headers) a CSV writer quoted so that spreadsheets would not run them as
     formulas — ours, and other tools following OWASP — are read as the text they stand for."""
     from crm_tui import csv_cells
+    from crm_tui.io.parse import by_unique
 
     df.columns = [csv_cells.restore(c) for c in df.columns]
     for c in df.columns:
-        df[c] = csv_cells.restore_column(df[c])
+        df[c] = by_unique(csv_cells.restore_column, df[c])
     return df
 
 

@@ -28,6 +28,7 @@ drops temporary tables when the session ends).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -124,6 +125,94 @@ class Staging:
                 tick(pos + CHUNK)
         self.inserts[table.name] = self.inserts.get(table.name, 0) + len(rows)
         return [int(r["id"]) for r in rows]
+
+    def insert_columns(
+        self,
+        table: Any,
+        columns: dict[str, list[Any]],
+        *,
+        constants: dict[str, Any] | None = None,
+        tick: Callable[[int], None] | None = None,
+    ) -> list[int]:
+        """``insert`` for rows given column by column: ``columns`` maps a column to its values,
+        one per row, as the driver takes them (``driver_values``); ``constants`` a column to one
+        value for every row (converted here). A big file's rows go to the staging table without
+        a dict per row. → their (local) ids."""
+        n = len(next(iter(columns.values()), []))
+        if not n:
+            return []
+        self._ensure(table)
+        cols = dict(columns)
+        if "id" not in cols:
+            cols["id"] = self.local_ids(table, n)
+        fixed = {k: v for k, v in _defaults(table).items() if k not in cols}
+        fixed.update(constants or {})
+        fixed.update(crm_op="i", crm_cols=None, crm_version=None)
+        sqlite = engines.is_sqlite(self.conn.dialect)
+        fixed = {k: _driver_scalar(v, sqlite) for k, v in fixed.items() if k not in cols}
+        quote = self.conn.dialect.identifier_preparer.quote
+        literal: dict[str, str] = {}
+        if sqlite:
+            # SQLite: a value every row shares is written into the statement once instead of
+            # bound for each row (binding is most of the cost of a wide row)
+            shared = {k: v for k, v in cols.items() if k != "id" and v.count(v[0]) == n}
+            shared.update(fixed)
+            literal = {k: text for k, v in shared.items() if (text := _sqlite_literal(v[0] if k in cols else v))}
+        bound = [k for k in cols if k not in literal]
+        extra = [k for k in fixed if k not in literal]
+        names = [*bound, *extra, *literal]
+        values = [_marks(self.conn, 1)] * (len(bound) + len(extra)) + list(literal.values())
+        sql = f"INSERT INTO {PREFIX}{table.name} ({', '.join(quote(c) for c in names)}) VALUES ({', '.join(values)})"
+        rows = zip(*(cols[k] for k in bound), *(itertools.repeat(fixed[k]) for k in extra))
+        for pos in range(0, n, CHUNK):
+            self.conn.exec_driver_sql(sql, list(itertools.islice(rows, CHUNK)))
+            if tick is not None:
+                tick(pos + CHUNK)
+        self.inserts[table.name] = self.inserts.get(table.name, 0) + n
+        return [int(i) for i in cols["id"]]
+
+    def insert_derived(
+        self,
+        table: Any,
+        source: Any,
+        source_ids: list[int],
+        columns: dict[str, str],
+        *,
+        constants: dict[str, Any] | None = None,
+    ) -> list[int] | None:
+        """Stage one new record of ``table`` for each new record of ``source`` staged with the
+        local ids ``source_ids`` (in that order), in one ``INSERT … SELECT`` from its staging
+        table: ``columns`` maps a column of ``table`` to the ``source`` column (or ``"id"``) its
+        value is copied from; ``constants`` gives a column one value for every row. → the new
+        rows' local ids, or None (nothing staged) when ``source_ids`` are not one run of ids
+        staged together (then the caller stages the rows itself)."""
+        n = len(source_ids)
+        if not n:
+            return []
+        first = source_ids[0]
+        if source_ids != list(range(first, first - n, -1)):
+            return None
+        self._ensure(table)
+        ids = self.local_ids(table, n)
+        fixed = {k: v for k, v in _defaults(table).items() if k not in columns}
+        fixed.update(constants or {})
+        fixed.update(crm_op="i", crm_cols=None, crm_version=None)
+        dialect = self.conn.dialect
+        sqlite = engines.is_sqlite(dialect)
+        quote = dialect.identifier_preparer.quote
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        staged = _staged_table(table)
+        names = ["id", *columns, *fixed]
+        picks = [f"s.id + {ids[0] - first}", *(f"s.{quote(c)}" for c in columns.values())]
+        picks += [f"CAST({mark} AS {staged.c[c].type.compile(dialect=dialect)})" for c in fixed]
+        self.conn.exec_driver_sql(
+            f"INSERT INTO {PREFIX}{table.name} ({', '.join(quote(c) for c in names)}) "
+            f"SELECT {', '.join(picks)} FROM {PREFIX}{source.name} s "
+            f"WHERE s.crm_op = 'i' AND s.id BETWEEN {first - n + 1} AND {first}",
+            tuple(_driver_scalar(v, sqlite) for v in fixed.values()),
+        )
+        self.inserts[table.name] = self.inserts.get(table.name, 0) + n
+        return ids
 
     def update(self, table: Any, rows: Iterable[dict[str, Any]]) -> None:
         """Stage changes to existing records: each row is ``b_id`` and the columns to set. In a
@@ -397,6 +486,70 @@ def merge_staged_import(session: Any, staged: Staging, action: Any = None) -> No
         if changed or engines.is_id_clash(exc):
             raise StaleStaging("a record the import refers to changed meanwhile") from None
         raise
+
+
+# -- values as the driver takes them -------------------------------------------------------
+
+
+def _driver_scalar(value: Any, sqlite: bool) -> Any:
+    """One value as ``engines.bulk_insert_rows`` converts it (SQLite: UTC text, ISO dates)."""
+    import datetime as dt
+
+    if isinstance(value, dt.datetime):
+        value = value.astimezone(dt.UTC)
+        if not sqlite:
+            return value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    if isinstance(value, dt.date):
+        return value.isoformat() if sqlite else value
+    return value
+
+
+def _sqlite_literal(value: Any) -> str:
+    """``value`` as an SQLite literal that stores exactly what binding it stores ('' when it
+    has none here: it is bound)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and "\x00" not in value:
+        return "'" + value.replace("'", "''") + "'"
+    return ""
+
+
+def driver_values(series: Any, dialect: Any) -> list[Any]:
+    """A pandas column → a list of values as ``engines.bulk_insert_rows`` would pass them to the
+    driver: None for missing, Python ints, UTC timestamps and dates converted per engine. Times
+    and dates are converted once per distinct value (a file's 100,000 rows hold a few hundred)."""
+    import datetime as dt
+
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.DatetimeTZDtype):
+        codes, uniques = pd.factorize(series, use_na_sentinel=True)
+        values = engines.bulk_timestamps(pd.Series(uniques, dtype=series.dtype), dialect)
+        return [None if c < 0 else values[c] for c in codes.tolist()] if len(values) else [None] * len(codes)
+    values = series.astype(object).where(series.notna(), None).to_numpy(dtype=object).tolist()
+    sample = next((v for v in values if v is not None), None)
+    if not isinstance(sample, dt.date):  # as bulk_insert_rows decides: by the first value
+        return values
+    sqlite = engines.is_sqlite(dialect)
+    seen: dict[Any, Any] = {}
+    return [_driver_time(v, seen, sqlite) for v in values]
+
+
+def _driver_time(value: Any, seen: dict[Any, Any], sqlite: bool) -> Any:
+    """A date or time among other values, converted once per distinct value."""
+    import datetime as dt
+
+    if isinstance(value, dt.date):
+        out = seen.get(value)
+        if out is None:
+            out = seen[value] = _driver_scalar(value, sqlite)
+        return out
+    return value
 
 
 # -- SQL pieces ----------------------------------------------------------------------------
