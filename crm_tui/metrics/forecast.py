@@ -474,10 +474,8 @@ class _Cells:
         by_stage = ~own & (st_n >= MIN_DEALS)
         won = np.where(own, own_won, np.where(by_stage, st_won, int(self.won_v.sum())))
         opened = np.where(own, own_open, np.where(by_stage, st_open, int(self.open_v.sum())))
-        out = np.zeros(len(states), dtype=np.float64)
-        some = opened > 0
-        out[some] = np.minimum(1.0, won[some] / opened[some])
-        return out
+        # one division per distinct state, of Python ints: correctly rounded however large the sums
+        return np.array([min(1.0, w / o) if o > 0 else 0.0 for w, o in zip(won.tolist(), opened.tolist())])
 
 
 def _distinct(values: Ints) -> tuple[Ints, Ints]:
@@ -605,13 +603,12 @@ def _moments(learner: Learner, origin: dt.datetime, k: int, states: Ints, values
     var = 0.0
     if len(states):
         distinct, inverse = _distinct(states)  # a state's yield, worked out once
-        p = cells.rates(distinct)
-        worth = _sum_by(inverse, len(distinct), values)
-        squares = np.zeros(len(distinct), dtype=np.float64)
+        p = cells.rates(distinct)[inverse]
         v = values.astype(np.float64)
-        np.add.at(squares, inverse, v * v)
-        mean = float(np.sum(worth * p))
-        var = float(np.sum(squares * p * (1 - p)))
+        # deal by deal, added up in deal order (cumsum adds one at a time, as a loop would): past
+        # 2**53 cents the order of additions shows in the cents
+        mean = float(np.cumsum(v * p)[-1])
+        var = float(np.cumsum(v * v * p * (1 - p))[-1])
     f_mean = sum(fresh) / len(fresh)
     if len(fresh) > 1:
         var += sum((f - f_mean) ** 2 for f in fresh) / (len(fresh) - 1)
@@ -697,8 +694,9 @@ def _baseline(book: Book, origin: dt.datetime, month_end: dt.datetime, open_deal
     if np.any(unknown):
         stage = np.where(unknown, _lookup(book.first_open, book.pipeline[rows], UNKNOWN), stage)
     percent = _lookup(book.probability, stage, 0)
-    # cent-percent; every deal's value is in the home currency already (load_book)
-    total = int(np.sum(open_deals.values[due] * percent[due]))
+    # cent-percent, added up as Python ints (exact past 2**63); every deal's value is in the home
+    # currency already (load_book)
+    total: int = sum((open_deals.values[due] * percent[due]).tolist())
     return round(total / 100)
 
 

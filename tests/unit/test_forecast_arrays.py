@@ -51,7 +51,8 @@ def random_deals(seed: int, count: int = 400) -> list[DealPast]:
         closed = (moves[-1][0] if moves else _moment(rng, created, 200)) if outcome != "open" else None
         if outcome == "open" and rng.random() < 0.05:
             closed = _moment(rng, created, 90)  # reopened: a close date kept from before
-        amount = rng.choice((0, rng.randrange(1, 10_000_000)))
+        # now and then an amount past 2**53 cents in sum, where the order of additions shows in the cents
+        amount = rng.choice((0, rng.randrange(1, 10_000_000), rng.randrange(1, 10_000_000), rng.randrange(10**15)))
         changes = sorted(_moment(rng, created, 400) for _ in range(rng.choice((0, 0, 0, 1, 2))))
         expected = rng.choice((None, (created + dt.timedelta(days=rng.randrange(300))).date()))
         later = sorted(_moment(rng, created, 300) for _ in range(rng.choice((0, 0, 1))))
