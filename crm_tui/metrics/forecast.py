@@ -45,12 +45,18 @@ text is parsed by numpy in one call), so no row becomes a Python object. A deal'
 moment is one sorted search over the moves; each month start's open deals, their states and
 values are arrays, and the yields are grouped sums over them. The same integers and the same
 order of decisions as a deal-by-deal reading give the same figures to the cent.
+
+The learned months are kept: for a database state (``categories.forecast_stamp``) and a day,
+``forecast_months`` stores them best-effort in ``crm_meta`` and answers from there until a deal,
+a stage move, a price or a rate changes, or the day does. A database or role that may not write
+there (read-only file, PostgreSQL viewer or rep) still gets them, computed each time.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import gc
+import json
 import math
 from bisect import bisect_right
 from collections import defaultdict
@@ -62,6 +68,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, literal_column, select
 
 from crm_tui.columns import bigint, col, pk
@@ -95,6 +102,9 @@ MIN_CALIBRATION = 4
 UNKNOWN = -1
 #: the closed_at of a deal never closed, the expected close of a deal with none (arrays)
 NEVER = int(np.iinfo(np.int64).max)
+#: the crm_meta key the learned months are kept under, and the version of what is kept there
+KEEP_KEY = "forecast_learned"
+KEEP_VERSION = 1
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = dt.date(1970, 1, 1)
@@ -933,11 +943,80 @@ def _to_home(book: Book, rates: Rates) -> Book:
 # -- what callers use ----------------------------------------------------------------------------
 
 
-def forecast_months(db: Database, *, months: int = 6, now: dt.datetime | None = None) -> list[MonthForecast]:
+def forecast_months(
+    db: Database, *, months: int = 6, now: dt.datetime | None = None, keep: bool = True
+) -> list[MonthForecast]:
     """The learned forecast of won value for this month and the next ``months − 1``, with its 80%
     interval and the weighted pipeline beside it (the same deals, stage % × value, by expected
-    close: none or past means this month)."""
-    return forecast_book(load_book(db), months=months, now=now)
+    close: none or past means this month).
+
+    With ``keep``, months learned for the same database state and day are read back from
+    ``crm_meta``, and new ones stored there when the database lets us (module docstring)."""
+    from crm_tui.metrics.categories import forecast_stamp
+
+    now = utc_now(now)
+    with db.read() as session:
+        if not keep:
+            return forecast_book(read_book(session.connection()), months=months, now=now)
+        key = json.dumps([KEEP_VERSION, months, now.date().isoformat(), *map(str, forecast_stamp(session))])
+        kept = _read_kept(session.connection(), key)
+        if kept is not None:
+            return kept
+        book = read_book(session.connection())  # in the stamp's transaction: the state it names
+    rows = forecast_book(book, months=months, now=now)
+    _store_kept(db, key, rows)
+    return rows
+
+
+def _read_kept(conn: Connection, key: str) -> list[MonthForecast] | None:
+    from crm_tui.models import Meta
+
+    text = conn.execute(select(col(Meta.value)).where(col(Meta.key) == KEEP_KEY)).scalar()
+    try:
+        kept = json.loads(text) if text else None
+        if not isinstance(kept, dict) or kept.get("key") != key:
+            return None
+        return [MonthForecast(str(m), int(a), int(b), int(c), int(d)) for m, a, b, c, d in kept["months"]]
+    except (ValueError, TypeError, KeyError):
+        return None  # another version's or a damaged entry: learn again
+
+
+def _store_kept(db: Database, key: str, rows: list[MonthForecast]) -> None:
+    """Keep ``rows`` under ``key`` in ``crm_meta``, if the database and the role let us at once;
+    else nothing (a read-only file, a viewer's or rep's role, a busy writer: the next report
+    learns them again). A team whose reps see only their own deals keeps nothing: the whole
+    book's forecast is a manager's figure."""
+    from sqlalchemy import delete, insert
+
+    from crm_tui.engines import BUSY_TIMEOUT_S
+    from crm_tui.models import Meta
+
+    value = json.dumps(
+        {"key": key, "months": [[r.month, r.learned_cents, r.low_cents, r.high_cents, r.weighted_cents] for r in rows]}
+    )
+    sqlite = db.dialect.name == "sqlite"
+    try:
+        with db.engine.connect() as conn:  # type: ignore[attr-defined]
+            raw = conn.connection.driver_connection
+            if sqlite:  # never wait on another process's write for a figure we can learn again
+                raw.execute("PRAGMA busy_timeout = 50")
+            try:
+                conn.execution_options(crm_write=True)
+                with conn.begin():
+                    if not sqlite:
+                        conn.exec_driver_sql("SET LOCAL lock_timeout = '50ms'")
+                        from crm_tui.team import SEE_KEY
+
+                        policy = conn.execute(select(col(Meta.value)).where(col(Meta.key) == SEE_KEY)).scalar()
+                        if policy == "own":
+                            return
+                    conn.execute(delete(Meta).where(col(Meta.key) == KEEP_KEY))
+                    conn.execute(insert(Meta).values(key=KEEP_KEY, value=value))
+            finally:
+                if sqlite:
+                    raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+    except sa_exc.SQLAlchemyError:
+        return  # read-only, not allowed, or busy: computed, not kept
 
 
 def forecast_book(
