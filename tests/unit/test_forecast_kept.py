@@ -9,7 +9,7 @@ from sqlalchemy import select
 from test_forecast import NOW, make_book
 
 from crm_tui.db import Database
-from crm_tui.metrics import forecast
+from crm_tui.metrics import forecast_model
 from crm_tui.metrics.forecast import KEEP_KEY, forecast_months
 from crm_tui.models import Meta
 
@@ -21,13 +21,13 @@ def kept_value(db):
 
 def counting_reads(monkeypatch):
     calls = []
-    real = forecast.read_book
+    real = forecast_model.read_book
 
     def read_book(conn):
         calls.append(1)
         return real(conn)
 
-    monkeypatch.setattr(forecast, "read_book", read_book)
+    monkeypatch.setattr(forecast_model, "read_book", read_book)
     return calls
 
 
