@@ -165,7 +165,8 @@ def forecast_stamp(session: Session) -> tuple[object, ...]:
     """What the learned forecast is learned from, in a few index-backed reads: the last committed
     write that touched what it reads (every write names its tables in ``change_log``; the newest
     rows are read first, so this stops at the first that matches), and beside it the deals'
-    count, the last stage move, the product prices, the rates and the schema version. The same
+    count, the last stage move, the product prices, the rates, the schema version and the team's
+    policy on reps' deals. The same
     stamp: the same forecast (a screen need not learn it again)."""
     from crm_tui.models import ChangeLog, CurrencyRate, Meta, Product, StageChange
 
@@ -177,5 +178,19 @@ def forecast_stamp(session: Session) -> tuple[object, ...]:
     moves = conn.execute(select(func.max(pk(StageChange.id)))).scalar()
     prices = conn.execute(select(func.count(), func.sum(col(Product.unit_price_cents)))).one()
     rates = conn.execute(select(func.count(), func.max(col(CurrencyRate.updated_at)))).one()
-    schema = conn.execute(select(col(Meta.value)).where(col(Meta.key) == "schema_version")).scalar()
-    return (last, deals, moves, *prices, *rates, load_rates(session).home, schema)
+    # the schema's version, and the team's policy on reps' deals (what a rep may read of the book)
+    meta = dict(
+        conn.execute(
+            select(col(Meta.key), col(Meta.value)).where(col(Meta.key).in_(("schema_version", "team_reps_see")))
+        ).all()
+    )
+    return (
+        last,
+        deals,
+        moves,
+        *prices,
+        *rates,
+        load_rates(session).home,
+        meta.get("schema_version"),
+        meta.get("team_reps_see"),
+    )

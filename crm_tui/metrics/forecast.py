@@ -162,7 +162,8 @@ def _store_kept(db: Database, key: str, rows: list[MonthForecast]) -> None:
                         from crm_tui.team import SEE_KEY
 
                         policy = conn.execute(select(col(Meta.value)).where(col(Meta.key) == SEE_KEY)).scalar()
-                        if policy == "own":
+                        if policy == "own":  # and none left from before the policy
+                            conn.execute(delete(Meta).where(col(Meta.key) == KEEP_KEY))
                             return
                     conn.execute(delete(Meta).where(col(Meta.key) == KEEP_KEY))
                     conn.execute(insert(Meta).values(key=KEEP_KEY, value=value))
