@@ -22,7 +22,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from itertools import chain
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -674,6 +673,104 @@ def _one_moment(value: Any, date: bool) -> int:
     return _us(t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC))
 
 
+#: rows per group_concat read (SQLite): a bounded string however large the table
+_CHUNK = 1_000_000
+_KINDS = ("int", "moment", "day", "text")
+
+
+def _columns(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any) -> list[Any]:
+    """Each of ``columns`` (an expression of ``table`` and its kind: "int", "moment", "day" or
+    "text") over the rows matching ``where``, in one row order: int64 arrays (a moment as
+    microseconds, a day as days since 1970, NEVER for none) or, for text, a list of str.
+
+    SQLite hands each column over as one comma-joined string per million rows (``group_concat``,
+    every column from the same pass over the rows, so they line up), parsed by numpy: no Python
+    object per row. Anything unusual there (a NULL in an int column, a moment not written the
+    usual way) is read row by row instead, as every other engine is."""
+    if conn.dialect.name == "sqlite":
+        joined = _joined_sqlite(conn, table, columns, where)
+        if joined is not None:
+            return joined
+    dialect = conn.dialect.name
+    exprs = [c if kind in ("int", "text") else _moment_column(c, dialect, date=kind == "day") for c, kind in columns]
+    rows = _fetch(conn, select(*exprs).where(where))
+    out: list[Any] = []
+    for i, (_c, kind) in enumerate(columns):
+        values = [r[i] for r in rows]
+        if kind == "int":
+            out.append(np.array(values, dtype=np.int64).reshape(len(values)))
+        elif kind == "text":
+            out.append([str(v or "") for v in values])
+        else:
+            out.append(_moments_of(values, date=kind == "day"))
+    return out
+
+
+def _joined_sqlite(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any) -> list[Any] | None:
+    def sql(e: Any) -> str:
+        return str(e.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+    parts, checks = [], []
+    for c, kind in columns:
+        x = sql(c)
+        if kind == "int":
+            parts.append(f"group_concat({x}, ',')")
+            checks.append(f"count({x})")
+        elif kind == "text":
+            parts.append(f"group_concat(replace(ifnull({x}, ''), ',', ' '), ',')")
+        else:
+            parts.append(f"group_concat(ifnull({x}, 'NaT'), ',')")
+    cursor = conn.connection.cursor()
+    try:
+        low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+        chunks: list[tuple[int, list[str]]] = []
+        starts = range(int(low), int(high) + 1, _CHUNK) if low is not None else range(0)
+        for start in starts:
+            row = cursor.execute(
+                f"SELECT count(*), {', '.join(parts + checks)} FROM {table} "
+                f"WHERE {table}.id BETWEEN {start} AND {start + _CHUNK - 1} AND ({sql(where)})"
+            ).fetchone()
+            count = int(row[0])
+            if any(int(k) != count for k in row[1 + len(parts) :]):
+                return None  # a NULL in an int column: it would not line up
+            if count:
+                chunks.append((count, list(row[1 : 1 + len(parts)])))
+    finally:
+        cursor.close()
+    out: list[Any] = []
+    for j, (_c, kind) in enumerate(columns):
+        pieces = [(count, texts[j]) for count, texts in chunks]
+        if kind == "text":
+            out.append([v for _n, t in pieces for v in t.split(",")])
+            continue
+        try:
+            arrays = [_parse_joined(t, count, kind) for count, t in pieces]
+        except ValueError:
+            return None
+        out.append(np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64))
+    return out
+
+
+def _parse_joined(text: str, count: int, kind: str) -> Ints:
+    """``count`` comma-joined values of ``kind`` as an int64 array (ValueError: not as expected)."""
+    if kind == "int":
+        values = np.fromstring(text, dtype=np.int64, sep=",")
+    elif kind == "moment" and len(text) == 27 * count - 1:  # all written the usual way, to the microsecond
+        raw = np.frombuffer((text + ",").encode("ascii"), dtype=np.uint8).reshape(count, 27)
+        if not np.all(raw[:, 26] == ord(",")):
+            raise ValueError("not fixed width")
+        fixed = np.ascontiguousarray(raw[:, :26]).view("S26").reshape(count)
+        values = fixed.astype("datetime64[us]").astype(np.int64)
+    else:
+        unit = "datetime64[D]" if kind == "day" else "datetime64[us]"
+        values = np.array(text.split(","), dtype=unit).astype(np.int64)
+    if len(values) != count:
+        raise ValueError("a value did not parse")
+    if kind != "int":
+        values = np.where(values == np.iinfo(np.int64).min, NEVER, values)
+    return values
+
+
 def read_book(conn: Connection) -> Book:
     """``load_book`` on an open read transaction. The collector is paused while the rows are in
     hand: a million fetched tuples are garbage it would otherwise walk again and again."""
@@ -689,7 +786,6 @@ def read_book(conn: Connection) -> Book:
 def _read_book(conn: Connection) -> Book:
     from crm_tui.journal import decode
 
-    dialect = conn.dialect.name
     stage_rows = conn.execute(
         select(
             pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
@@ -702,30 +798,27 @@ def _read_book(conn: Connection) -> Book:
         if out == "open":
             first_open.setdefault(pid, sid)
     rates = load_rates_conn(conn)
-    deal_rows = _fetch(
+    deal_ids, pipeline, deal_stage, amount, created, closed, expected, currency_list = _columns(
         conn,
-        select(
-            pk(Deal.id),
-            col(Deal.pipeline_id),
-            col(Deal.stage_id),
-            _moment_column(col(Deal.created_at), dialect),
-            _moment_column(col(Deal.closed_at), dialect),
-            col(Deal.amount_cents),
-            _moment_column(col(Deal.expected_close), dialect, date=True),
-            col(Deal.currency),
-        )
-        .where(live_deal())
-        .order_by(pk(Deal.id)),
+        "deal",
+        [
+            (pk(Deal.id), "int"),
+            (col(Deal.pipeline_id), "int"),
+            (col(Deal.stage_id), "int"),
+            (col(Deal.amount_cents), "int"),
+            (col(Deal.created_at), "moment"),
+            (col(Deal.closed_at), "moment"),
+            (col(Deal.expected_close), "day"),
+            (col(Deal.currency), "text"),
+        ],
+        live_deal(),
     )
-    n = len(deal_rows)
-    columns = list(zip(*deal_rows)) if deal_rows else [()] * 8
-    ints = np.fromiter(
-        chain.from_iterable((r[0], r[1], r[2], r[5]) for r in deal_rows), dtype=np.int64, count=4 * n
-    ).reshape(n, 4)
-    ids = ints[:, 0].copy()
+    by_id = np.argsort(deal_ids, kind="stable")
+    ids = deal_ids[by_id]
+    n = len(ids)
     stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
-    deal_outcome = _lookup(stage_outcome, ints[:, 2], 0).astype(np.int8)
-    amount = ints[:, 3].copy()
+    deal_outcome = _lookup(stage_outcome, deal_stage[by_id], 0).astype(np.int8)
+    amount = amount[by_id]
     list_cents = np.zeros(n, dtype=np.int64)
     has_list = np.zeros(n, dtype=np.bool_)
     lines = (
@@ -741,24 +834,22 @@ def _read_book(conn: Connection) -> Book:
         live = ids[pos] == line_ids
         list_cents[pos[live]] = line_sum[live]
         has_list[pos[live]] = True
-    moves = _fetch(
+    move_id, move_deal, move_to, move_at = _columns(
         conn,
-        select(
-            pk(StageChange.id),
-            col(StageChange.deal_id),
-            col(StageChange.to_stage_id),
-            _moment_column(col(StageChange.at), dialect),
-        ).where(
-            # an import's record of the final stage is not history (module docstring)
-            ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import"))
-        ),
+        "stage_change",
+        [
+            (pk(StageChange.id), "int"),
+            (col(StageChange.deal_id), "int"),
+            (col(StageChange.to_stage_id), "int"),
+            (col(StageChange.at), "moment"),
+        ],
+        # an import's record of the final stage is not history (module docstring)
+        ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import")),
     )
-    m = len(moves)
-    move_ints = np.fromiter(chain.from_iterable(r[:3] for r in moves), dtype=np.int64, count=3 * m).reshape(m, 3)
-    move_at = _moments_of([r[3] for r in moves])
-    move_row = np.minimum(np.searchsorted(ids, move_ints[:, 1]), max(n - 1, 0)) if n else np.zeros(m, np.int64)
-    live_move = ids[move_row] == move_ints[:, 1] if n else np.zeros(m, dtype=np.bool_)
-    order = np.lexsort((move_ints[live_move, 0], move_at[live_move], move_row[live_move]))
+    m = len(move_id)
+    move_row = np.minimum(np.searchsorted(ids, move_deal), max(n - 1, 0)) if n else np.zeros(m, np.int64)
+    live_move = ids[move_row] == move_deal if n else np.zeros(m, dtype=np.bool_)
+    order = np.lexsort((move_id[live_move], move_at[live_move], move_row[live_move]))
     amount_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
     expected_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
     journal = (
@@ -780,22 +871,22 @@ def _read_book(conn: Connection) -> Book:
             amount_changes[row].append((_us(at), int(before["amount_cents"])))
         if "expected_close" in before:
             expected_changes[row].append((_us(at), _day(before["expected_close"])))
-    currency = tuple(str(c or "") for c in columns[7])
+    currency = tuple(currency_list[i] for i in by_id.tolist())
     closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
     book = Book(
         ids=ids,
-        pipeline=ints[:, 1].copy(),
-        created=_moments_of(list(columns[3])),
-        closed=_moments_of(list(columns[4])),
+        pipeline=pipeline[by_id],
+        created=created[by_id],
+        closed=closed[by_id],
         outcome=deal_outcome,
         amount=amount,
         list_cents=list_cents,
         has_list=has_list,
-        expected=_moments_of(list(columns[6]), date=True),
+        expected=expected[by_id],
         currency=currency,
         move_deal=move_row[live_move][order],
         move_at=move_at[live_move][order],
-        move_to=move_ints[live_move, 2][order],
+        move_to=move_to[live_move][order],
         amount_changes=dict(amount_changes),
         expected_changes=dict(expected_changes),
         probability=probability,
