@@ -1,6 +1,6 @@
 """`crm-tui report --format json` on the benchmark book against a floor measured in the same run.
 
-    python benchmarks/report_bench.py [--size 100000] [--seed 7] [--runs 3] [--no-save]
+    python benchmarks/report_bench.py [--size 100000] [--seed 7] [--runs 3] [--no-save] [--db FILE]
 
 Three child processes, interleaved, each the median of ``--runs`` (after one warm-up round that
 also leaves the learned months kept, as any report does):
@@ -16,8 +16,10 @@ also leaves the learned months kept, as any report does):
 Then, in this process (medians of ``--runs`` after a warm-up): the learned months read back as the
 report reads them when kept (``forecast_months``: the stamp and one crm_meta row), and the learned
 part alone (``forecast_model``): reading the book, and learning from it. The database is a
-private copy of the cached demo (``bench_data.cached_demo``; 10,000 / 100,000 / 300,000 customers). Figures go into
-benchmarks/RESULTS.md under "Report and forecast", one block per size (replaced by the next run).
+private copy of the cached demo (``bench_data.cached_demo``; 10,000 / 100,000 / 300,000
+customers), or of ``--db FILE`` (upgraded to this build's schema by opening it; ``--size`` then
+only names the block). Figures go into benchmarks/RESULTS.md under "Report and forecast", one
+block per size (replaced by the next run).
 """
 
 from __future__ import annotations
@@ -123,7 +125,7 @@ def measure(path: Path, runs: int) -> dict[str, float]:
     return out
 
 
-def render(size: int, f: dict[str, float], runs: int) -> str:
+def render(size: int, f: dict[str, float], runs: int, source: Path | None = None) -> str:
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     with open("/proc/loadavg") as fh:
         load = " ".join(fh.read().split()[:3])
@@ -131,7 +133,8 @@ def render(size: int, f: dict[str, float], runs: int) -> str:
     rows = [
         f"### {size:,} customers — {when}",
         "",
-        f"`python benchmarks/report_bench.py --size {size}`; {platform.machine()}, Python "
+        f"`python benchmarks/report_bench.py --size {size}{f' --db {source.name}' if source else ''}`; "
+        f"{platform.machine()}, Python "
         f"{platform.python_version()}, load average {load}; {int(f['deals']):,} deals, {int(f['moves']):,} stage "
         f"moves; child processes interleaved, medians of {runs}.",
         "",
@@ -173,12 +176,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-save", action="store_true")
+    parser.add_argument("--db", type=Path, help="a copy of this database file instead of the cached demo")
     args = parser.parse_args(argv)
-    cached = cached_demo(args.size, args.seed, log=lambda m: print(m, file=sys.stderr))
+    source = args.db or cached_demo(args.size, args.seed, log=lambda m: print(m, file=sys.stderr))
     with tempfile.TemporaryDirectory() as folder:
-        path = working_copy(cached, Path(folder))
+        path = working_copy(source, Path(folder))
+        if args.db:
+            from crm_tui.db import Database
+
+            Database.open(str(path), must_exist=True).close()  # upgraded before anything is timed
         figures = measure(path, args.runs)
-    section = render(args.size, figures, args.runs)
+    section = render(args.size, figures, args.runs, source=args.db)
     print(section)
     if not args.no_save:
         save(args.size, section, HERE / "RESULTS.md")
