@@ -105,18 +105,20 @@ def forecast_months(
 
     With ``keep``, months learned for the same database state and day are read back from
     ``crm_meta``, and new ones stored there when the database lets us (module docstring)."""
-    from crm_tui.metrics import forecast_model as model
     from crm_tui.metrics.categories import forecast_stamp
 
     now = utc_now(now)
     with db.read() as session:
-        if not keep:
-            return model.forecast_book(model.read_book(session.connection()), months=months, now=now)
-        key = json.dumps([KEEP_VERSION, months, now.date().isoformat(), *map(str, forecast_stamp(session))])
-        kept = _read_kept(session.connection(), key)
-        if kept is not None:
-            return kept
+        if keep:
+            key = json.dumps([KEEP_VERSION, months, now.date().isoformat(), *map(str, forecast_stamp(session))])
+            kept = _read_kept(session.connection(), key)
+            if kept is not None:
+                return kept  # numpy and the model are not even imported
+        from crm_tui.metrics import forecast_model as model
+
         book = model.read_book(session.connection())  # in the stamp's transaction: the state it names
+    if not keep:
+        return model.forecast_book(book, months=months, now=now)
     rows = model.forecast_book(book, months=months, now=now)
     _store_kept(db, key, rows)
     return rows

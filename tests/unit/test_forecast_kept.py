@@ -101,3 +101,25 @@ def test_a_viewer_gets_the_forecast_and_a_team_of_own_deals_keeps_none(pg_db_url
     finally:
         viewer.close()
         owner.close()
+
+
+def test_months_read_back_need_neither_numpy_nor_the_model(tmp_path):
+    """What makes a report with kept months cheap: a fresh process reading them back imports neither."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "crm.sqlite3"
+    db = Database.open(str(path))
+    make_book(db)
+    forecast_months(db, months=2, now=NOW)  # learned and kept
+    db.close()
+    code = (
+        "import sys, datetime as dt\n"
+        "from crm_tui.db import Database\n"
+        "from crm_tui.metrics.forecast import forecast_months\n"
+        f"now = dt.datetime.fromisoformat({NOW.isoformat()!r})\n"
+        f"rows = forecast_months(Database.open({str(path)!r}), months=2, now=now)\n"
+        "print(len(rows), 'numpy' in sys.modules, 'crm_tui.metrics.forecast_model' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["2", "False", "False"]
