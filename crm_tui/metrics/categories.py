@@ -20,7 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select
 
 from crm_tui.columns import col, pk
 from crm_tui.dates import local_to_utc, local_today
@@ -147,15 +147,50 @@ def category_forecast(
     return CategoryForecast(period, start, end, cents_by, counts, undated, rates.home, frozenset(missing))
 
 
+#: what the learned forecast reads: a write that touches one of them (``change_log``) may change it
+FORECAST_TABLES = (
+    "deal",
+    "stage_change",
+    "deal_product",
+    "product",
+    "currency_rate",
+    "crm_meta",
+    "customer",
+    "stage",
+    "pipeline",
+)
+
+
 def forecast_stamp(session: Session) -> tuple[object, ...]:
-    """What the learned forecast is learned from, in a few index-backed reads: the deals (how
-    many, the last change to one), their stage moves, product prices and the rates. The same
+    """What the learned forecast is learned from, in a few index-backed reads: the last committed
+    write that touched what it reads (every write names its tables in ``change_log``; the newest
+    rows are read first, so this stops at the first that matches), and beside it the deals'
+    count, the last stage move, the product prices, the rates, the schema version and the team's
+    policy on reps' deals. The same
     stamp: the same forecast (a screen need not learn it again)."""
-    from crm_tui.models import CurrencyRate, Product, StageChange
+    from crm_tui.models import ChangeLog, CurrencyRate, Meta, Product, StageChange
 
     conn = session.connection()
-    deals = conn.execute(select(func.count(), func.max(col(Deal.updated_at))).select_from(Deal)).one()
+    listed = literal(",").concat(col(ChangeLog.tables)).concat(",")
+    touched = or_(*(listed.like(f"%,{table},%") for table in FORECAST_TABLES))
+    last = conn.execute(select(pk(ChangeLog.id)).where(touched).order_by(pk(ChangeLog.id).desc()).limit(1)).scalar()
+    deals = conn.execute(select(func.count()).select_from(Deal)).scalar()
     moves = conn.execute(select(func.max(pk(StageChange.id)))).scalar()
     prices = conn.execute(select(func.count(), func.sum(col(Product.unit_price_cents)))).one()
     rates = conn.execute(select(func.count(), func.max(col(CurrencyRate.updated_at)))).one()
-    return (*deals, moves, *prices, *rates, load_rates(session).home)
+    # the schema's version, and the team's policy on reps' deals (what a rep may read of the book)
+    meta = dict(
+        conn.execute(
+            select(col(Meta.key), col(Meta.value)).where(col(Meta.key).in_(("schema_version", "team_reps_see")))
+        ).all()
+    )
+    return (
+        last,
+        deals,
+        moves,
+        *prices,
+        *rates,
+        load_rates(session).home,
+        meta.get("schema_version"),
+        meta.get("team_reps_see"),
+    )

@@ -1,0 +1,65 @@
+"""Reading the book into arrays on SQLite (comma-joined columns parsed by numpy): the same book
+whatever the chunk size, and moments stored in another form than SQLAlchemy's (no fraction, a
+``T``) are read too."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import numpy as np
+import pytest
+from test_forecast import make_book
+
+from crm_tui.db import Database
+from crm_tui.metrics import forecast_model
+
+
+def book_fields(book):
+    return {
+        f: (getattr(book, f).tolist() if isinstance(getattr(book, f), np.ndarray) else getattr(book, f))
+        for f in book.__dataclass_fields__
+    }
+
+
+@pytest.fixture
+def path(tmp_path):
+    path = tmp_path / "crm.sqlite3"
+    db = Database.open(str(path))
+    make_book(db)
+    db.close()
+    return path
+
+
+def test_the_same_book_in_chunks_of_any_size(path, monkeypatch):
+    db = Database.open(str(path))
+    try:
+        whole = book_fields(forecast_model.load_book(db))
+        monkeypatch.setattr(forecast_model, "_CHUNK", 2)
+        assert book_fields(forecast_model.load_book(db)) == whole
+        assert len(whole["ids"]) == 5 and len(whole["move_at"]) == 11
+    finally:
+        db.close()
+
+
+def test_moments_stored_otherwise_are_read_too(path):
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("UPDATE stage_change SET at = '2026-02-25 09:00:00' WHERE at LIKE '2026-02-25%'")
+        con.execute("UPDATE deal SET created_at = '2026-02-20T09:00:00.000000' WHERE title = 'E'")
+    db = Database.open(str(path))
+    try:
+        book = forecast_model.load_book(db)
+        e = book.ids.tolist().index(db_id(path, "E"))
+        assert book.created[e] == forecast_model._us(dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC))
+        assert forecast_model._us(dt.datetime(2026, 2, 25, 9, tzinfo=dt.UTC)) in book.move_at.tolist()
+    finally:
+        db.close()
+
+
+def db_id(path, title):
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT id FROM deal WHERE title = ?", (title,)).fetchone()[0]
+    finally:
+        con.close()
