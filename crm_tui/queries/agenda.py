@@ -13,9 +13,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import func
+
 from crm_tui.columns import col, pk
 from crm_tui.models import UTC, Customer, Deal, Task
-from crm_tui.queries.tasks import live_tasks, local_day_end, stalled_deals
+from crm_tui.queries.tasks import TaskQueue, TaskRow, group_of, live_tasks, local_day_end, stalled_deals
 
 if TYPE_CHECKING:
     from crm_tui.db import Database
@@ -130,3 +132,59 @@ def coming_due(db: Database, owner: str, *, after: dt.datetime, until: dt.dateti
             AgendaItem(kind, subject, _aware(due), customer or "", deal or "", False, tid, deal_id)
             for tid, kind, subject, due, customer, deal, deal_id in session.connection().execute(query)
         ]
+
+
+def day_first_lines(
+    db: Database, *, now: dt.datetime, owner: str, tz: dt.tzinfo | None = None, limit: int = 200
+) -> tuple[TaskQueue, dict[str, int]]:
+    """The top of ``owner``'s day on the Tasks screen before the whole queue is read: their first
+    ``limit`` open tasks with a due date (in ``load_tasks``' order: due, then priority, then id),
+    grouped Overdue and Today, and how many each group has in all. Read along the owner's due
+    dates in the ``ix_task_metrics`` index and stopped after ``limit``, so it costs the same on
+    any book (the whole queue of a 300,000-customer book's busiest rep takes over a second)."""
+    now = now.astimezone(UTC)
+    day_end = local_day_end(now, tz)
+    columns = (
+        pk(Task.id),
+        col(Task.kind),
+        col(Task.subject),
+        col(Task.due_at),
+        col(Task.priority),
+        col(Task.customer_id),
+        col(Customer.name),
+        col(Task.deal_id),
+        col(Deal.title),
+    )
+    mine = (col(Task.owner) == owner, col(Task.done_at).is_(None))
+    first = (
+        live_tasks(*columns)
+        .where(*mine, col(Task.due_at).is_not(None), col(Task.due_at) < day_end)
+        .order_by(col(Task.due_at))
+        .limit(limit + 1)
+    )
+    queue = TaskQueue()
+    queue.groups = {"Overdue": [], "Today": []}
+    with db.read() as session:
+        conn = session.connection()
+        rows = conn.execute(first).all()
+        if len(rows) > limit:  # the last due time may have more tasks than were read: leave it to the whole read
+            last = rows[-1][3]
+            rows = [r for r in rows if r[3] != last] or rows[:limit]
+        counts = {
+            "Overdue": int(conn.execute(live_tasks(func.count()).where(*mine, col(Task.due_at) < now)).scalar() or 0),
+            "Today": int(
+                conn.execute(
+                    live_tasks(func.count()).where(*mine, col(Task.due_at) >= now, col(Task.due_at) < day_end)
+                ).scalar()
+                or 0
+            ),
+        }
+    ordered = sorted(rows, key=lambda r: (_aware(r[3]), -int(r[4] or 0), r[0]))
+    for tid, kind, subject, due, prio, cid, cname, did, dtitle in ordered:
+        due_at = _aware(due)
+        group = group_of(due_at, None, now, day_end)
+        queue.groups[group].append(
+            TaskRow(tid, kind or "todo", subject, due_at, None, int(prio or 0), owner, cid, cname or "", did,
+                    dtitle or "", group)
+        )  # fmt: skip
+    return queue, counts

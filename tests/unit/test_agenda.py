@@ -102,3 +102,21 @@ def test_the_command_prints_json_and_writes_an_ics_file(tmp_path, clock):
     assert feed.stat().st_mode & 0o077 == 0 and "SUMMARY:Call: Call Anna" in feed.read_text()
     done = subprocess.run([*run, "--days", "0"], capture_output=True, text=True)
     assert done.returncode == 2 and done.stderr.startswith("crm-tui: error: --days must be between 1 and 366")
+
+
+def test_the_top_of_the_day_read_first_is_the_whole_queues_top_with_its_groups_sizes(db, services, clock, day):
+    from crm_tui.queries.agenda import day_first_lines
+    from crm_tui.queries.tasks import load_tasks
+
+    at = clock.now - dt.timedelta(hours=5)
+    for i, prio in enumerate((0, 3, 1, 2)):  # one due time, four priorities: the whole read orders them
+        services.add_task(f"Same hour {i}", due_at=at, priority=prio)
+    services.add_task("Later", due_at=at + dt.timedelta(hours=1))
+    whole = load_tasks(db, now=clock.now, owner="ann", deals=True)
+    wanted = [(g, r.id) for g in ("Overdue", "Today") for r in whole.groups[g]]
+    for limit in (2, 3, 5, 6, 50):  # a due time cut in the middle is left to the whole read
+        top, counts = day_first_lines(db, now=clock.now, owner="ann", limit=limit)
+        got = [(g, r.id) for g in ("Overdue", "Today") for r in top.groups[g]]
+        assert got == wanted[: len(got)] and len(got) <= limit
+        assert counts == {"Overdue": len(whole.groups["Overdue"]), "Today": len(whole.groups["Today"])}
+    assert len(got) == len(wanted) == 8  # the six overdue (Late call, four at one hour, Later), two today
