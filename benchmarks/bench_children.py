@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import sys
 import time
 
@@ -269,3 +270,177 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         _emit(**out)
 
     asyncio.run(_run(app, body, timeout=600))
+
+
+# --- the newer screens: Orders, Products, the agenda (Tasks), Goals on Reports, History ---------
+
+
+async def _keys_timed(app, key: str, count: int, state, ready, reset=None, still=None) -> list[float]:
+    """``count`` presses of ``key``, each timed until ``state()`` changed, ``ready()`` holds and the
+    next frame is painted (ms): the first frame that answers the key. At the end of a list
+    (``reset()`` returns a key to press first, untimed, e.g. ``home``) it goes back to the top, so
+    every timed press moves; ``still()`` (a scroll's animation over) is waited for, untimed,
+    before each press."""
+    times = []
+    for _ in range(count):
+        if still is not None:
+            await _until(still, timeout=30)
+        if reset is not None:
+            again = reset()
+            if again:
+                before = state()
+                await _key(app, again)
+                await _until(lambda before=before: state() != before and ready(), timeout=30)
+                if still is not None:
+                    await _until(still, timeout=30)
+                await _painted(app)
+        before = state()
+        t = time.monotonic()
+        await _key(app, key)
+        await _until(lambda before=before: state() != before and ready(), timeout=30)
+        times.append((await _painted(app) - t) * 1000)
+        await asyncio.sleep(0.01)  # a rep's key repeat is slower than the loop
+    return times
+
+
+async def _settled(app) -> None:
+    """No worker running and a frame painted since: what the next figure starts from."""
+    await _until(lambda: not any(w.is_running for w in app.workers), timeout=300)
+    await _painted(app)
+    await asyncio.sleep(0.05)
+
+
+def screens(db_path: str, user: str, deal_id: int, downs: int, pages: int) -> None:
+    """Open each newer screen until its rows are painted, then time ``down`` / ``pagedown`` in it:
+    Orders (``5``), Products (``P`` on Orders), the rep's day on Tasks (``3``, as ``user``), the
+    goals panel on Reports (``4``), and the History of deal ``deal_id`` on its page (what
+    ``enter`` on its card opens). Latencies in ms."""
+    from bench_data import NOW
+
+    from crm_tui.cli import interactive_settings
+
+    memory = interactive_settings()  # as `crm-tui` sets them
+    from crm_tui.tui.app import CrmApp
+
+    out: dict = {}
+
+    class Screens(CrmApp):
+        CSS_PATH = _app_css()
+
+    app = Screens(db_path, user=user, clock=lambda: NOW, poll=False, memory=memory)
+
+    def named(name: str) -> bool:
+        return type(app.screen).__name__ == name and app.screen.is_mounted
+
+    async def body(pilot):
+        await _until(lambda: _customers_ready(app) and app.db is not None)
+        await pilot.pause()
+        await _until(lambda: _customers_ready(app) and not any(w.is_running for w in app.workers))
+        await _settled(app)
+        # the floors, in this session: the same keys in Customers (the app's own key cost), and a
+        # switch to a section that has its rows already (the cost of a switch with nothing to read)
+        customers = app.screen
+        row = lambda: customers.table.cursor_row  # noqa: E731
+        out["customers_down"] = await _keys_timed(app, "down", downs, row, lambda: _visible_loaded(customers))
+        out["customers_pagedown"] = await _keys_timed(app, "pagedown", pages, row, lambda: _visible_loaded(customers))
+        await _settled(app)
+
+        # Orders: newest first, a virtual list read a page at a time
+        t = time.monotonic()
+        await _key(app, "5", "5")
+        await _until(lambda: named("OrdersScreen") and app.screen.current() is not None and _visible_loaded(app.screen))
+        out["orders_open"] = (await _painted(app) - t) * 1000
+        orders = app.screen
+        await _until(lambda: orders.summary is not None, timeout=120)
+        out["orders_summary"] = (await _painted(app) - t) * 1000
+        await _settled(app)
+        row = lambda: orders.table.cursor_row  # noqa: E731
+        out["orders_down"] = await _keys_timed(app, "down", downs, row, lambda: _visible_loaded(orders))
+        out["orders_pagedown"] = await _keys_timed(app, "pagedown", pages, row, lambda: _visible_loaded(orders))
+        out["orders_count"] = orders._total
+        switches = []
+        for _ in range(5):  # to Customers and back: both mounted, their rows read already
+            await _settled(app)
+            for key, name in (("1", "CustomersScreen"), ("5", "OrdersScreen")):
+                t = time.monotonic()
+                await _key(app, key, key)
+                await _until(lambda name=name: named(name))
+                switches.append((await _painted(app) - t) * 1000)
+        out["switch_floor"] = statistics.median(switches)
+        await _settled(app)
+
+        # Products: the catalogue on top of Orders
+        from textual.widgets import DataTable
+
+        t = time.monotonic()
+        await _key(app, "P", "P")
+        await _until(lambda: named("ProductsScreen") and app.screen.query_one(DataTable).row_count > 0)
+        out["products_open"] = (await _painted(app) - t) * 1000
+        products = app.screen
+        await _until(lambda: products.counted, timeout=120)
+        out["products_counted"] = (await _painted(app) - t) * 1000
+        await _settled(app)
+        table = products.query_one(DataTable)
+        last = lambda: "ctrl+home" if table.cursor_row >= table.row_count - 1 else None  # noqa: E731
+        out["products_down"] = await _keys_timed(app, "down", downs, lambda: table.cursor_row, lambda: True, reset=last)
+        out["products_pagedown"] = await _keys_timed(
+            app, "pagedown", pages, lambda: table.cursor_row, lambda: True, reset=last
+        )
+        out["products_count"] = table.row_count
+        await _key(app, "escape")
+        await _until(lambda: named("OrdersScreen"))
+        await _settled(app)
+
+        # the agenda: the rep's day on Tasks (overdue, today, deals without a next step, rotting, upcoming)
+        from crm_tui.tui.screens.tasks import TaskList
+
+        t = time.monotonic()
+        await _key(app, "3", "3")
+        await _until(lambda: named("TasksScreen") and bool(app.screen.query_one(TaskList).lines), timeout=120)
+        out["agenda_open"] = (await _painted(app) - t) * 1000
+        tasks = app.screen.query_one(TaskList)
+        await _settled(app)
+        end = lambda: "home" if tasks.cursor >= len(tasks.lines) - 1 else None  # noqa: E731
+        out["agenda_down"] = await _keys_timed(app, "down", downs, lambda: tasks.cursor, lambda: True, reset=end)
+        out["agenda_pagedown"] = await _keys_timed(
+            app, "pagedown", pages, lambda: tasks.cursor, lambda: True, reset=end
+        )
+        out["agenda_lines"] = len(tasks.lines)
+
+        # the goals panel on Reports (the rest of the report is timed by session())
+        from crm_tui.tui.widgets.goals_panel import GoalsPanel
+
+        t = time.monotonic()
+        await _key(app, "4", "4")
+        await _until(lambda: named("ReportsScreen") and app.screen.query_one(GoalsPanel).rows, timeout=120)
+        out["goals_open"] = (await _painted(app) - t) * 1000
+        reports = app.screen
+        out["goals_count"] = len(reports.query_one(GoalsPanel).rows)
+        await _until(lambda: reports.data is not None, timeout=300)
+        await _settled(app)
+        scroller = reports.query_one("#reports-body")
+        scroller.focus()
+        await _painted(app)
+        bottom = lambda: "home" if scroller.scroll_y >= scroller.max_scroll_y else None  # noqa: E731
+        y = lambda: scroller.scroll_y  # noqa: E731
+        rest = lambda: scroller.scroll_y == scroller.scroll_target_y  # noqa: E731
+        out["goals_down"] = await _keys_timed(app, "down", downs, y, lambda: True, reset=bottom, still=rest)
+        out["goals_pagedown"] = await _keys_timed(app, "pagedown", pages, y, lambda: True, reset=bottom, still=rest)
+
+        # History: the deal's page, on top of Reports (the board's enter opens the same page)
+        t = time.monotonic()
+        app.open_deal(deal_id)
+        await _until(lambda: named("DealDetailScreen") and app.screen.detail is not None, timeout=120)
+        out["history_open"] = (await _painted(app) - t) * 1000
+        deal = app.screen
+        await _settled(app)
+        scroller = deal.query_one("#deal-body")
+        bottom = lambda: "home" if scroller.scroll_y >= scroller.max_scroll_y else None  # noqa: E731
+        y = lambda: scroller.scroll_y  # noqa: E731
+        rest = lambda: scroller.scroll_y == scroller.scroll_target_y  # noqa: E731
+        out["history_down"] = await _keys_timed(app, "down", downs, y, lambda: True, reset=bottom, still=rest)
+        out["history_pagedown"] = await _keys_timed(app, "pagedown", pages, y, lambda: True, reset=bottom, still=rest)
+        out["history_lines"] = scroller.max_scroll_y + scroller.size.height
+        _emit(**out)
+
+    asyncio.run(_run(app, body, timeout=900))
