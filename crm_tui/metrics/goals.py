@@ -37,11 +37,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import case, distinct, func, select
+from sqlalchemy import distinct, func, select
 
 from crm_tui.columns import col, pk
 from crm_tui.dates import add_months, local_to_utc
-from crm_tui.metrics._common import ids_by_outcome, live_deal, live_task, load_stages, per_engine, utc_now
+from crm_tui.metrics._common import ids_by_outcome, live_deal, live_task, load_stages, utc_now
 from crm_tui.models import GOAL_PERIODS, Deal, Goal, StageChange, Task
 from crm_tui.textnorm import cents_to_major
 
@@ -422,39 +422,26 @@ class _History:
 def _history(
     conn: Connection, dialect: Dialect, ids: dict[str, list[int]], pipeline_of: dict[int, int], now: dt.datetime
 ) -> _History:
-    """One grouped read of the deals closed in the lookback: per owner, pipeline, currency and
-    outcome, their count, amount and summed cycle days."""
+    """The deals closed in the lookback (whole UTC days), per owner, pipeline, currency and
+    outcome: their count, amount and summed cycle days — summed from the kept deal figures
+    (``crm_tui.kept``), a few cells per day, not the deals."""
+    from crm_tui import kept
+
     h = _History(defaultdict(int), defaultdict(int), defaultdict(int), defaultdict(float))
-    closed = ids["won"] + ids["lost"]
-    if not closed:
+    if not ids["won"] + ids["lost"]:
         return h
-    won_flag = case((col(Deal.stage_id).in_(ids["won"]), 1), else_=0).label("is_won")
-    q = (
-        select(
-            col(Deal.owner),
-            col(Deal.stage_id),
-            col(Deal.currency),
-            won_flag,
-            func.count(),
-            func.sum(col(Deal.amount_cents)),
-            func.sum(per_engine.days_between(col(Deal.created_at), col(Deal.closed_at), dialect)),
-        )
-        .where(
-            col(Deal.stage_id).in_(closed),
-            col(Deal.closed_at) >= now - dt.timedelta(days=LOOKBACK_DAYS),
-            col(Deal.closed_at) <= now,
-            live_deal(),
-        )
-        .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), won_flag)
-    )
-    for who, sid, cur, won, n, cents, days in conn.execute(q):
+    since = (now - dt.timedelta(days=LOOKBACK_DAYS)).date().isoformat()
+    won = set(ids["won"])
+    for sid, who, cur, n, cents, _ocp, _damt, secs, _cn in kept.deal_cells(
+        conn, [], ids["won"] + ids["lost"], since, now.date().isoformat(), None
+    ):
         pid = pipeline_of.get(sid)
-        if won:
-            h.won_cents[(who, pid, cur)] += int(cents or 0)
-            h.won[(who, pid, None)] += int(n)
-            h.cycle_days[(who, pid, None)] += float(days or 0)
+        if sid in won:
+            h.won_cents[(who, pid, cur)] += cents
+            h.won[(who, pid, None)] += n
+            h.cycle_days[(who, pid, None)] += secs / 86400
         else:
-            h.lost[(who, pid, None)] += int(n)
+            h.lost[(who, pid, None)] += n
     return h
 
 

@@ -7,12 +7,14 @@ import pytest
 
 
 def panel_text(app):
-    panel = app.screen.query_one("#goals-panel")
-    return str(panel.render())
+    """The goals panel's text, or '' while another screen (the form, still saving) is on top."""
+    found = app.screen.query("#goals-panel")
+    return str(found.first().render()) if found else ""
 
 
 def goal_line(app):
-    return str(app.screen.query_one("#pipeline-goal").render())
+    found = app.screen.query("#pipeline-goal")
+    return str(found.first().render()) if found else ""
 
 
 @pytest.mark.keys_only
