@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import bindparam, func, or_, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.models import Customer, Deal, DealProduct, Order, OrderLine, Product
+from crm_tui.models import FIG_ORDER, Customer, Deal, DealProduct, Order, OrderLine, Product
 from crm_tui.money import Converter, load_rates_conn
 from crm_tui.queries.order_types import (  # noqa: F401 (re-exported)
     ORDER_STATUSES,
@@ -202,31 +202,26 @@ def order_position(db: Database, filt: OrderFilter, order_id: int) -> int | None
 
 
 def order_summary(db: Database, owner: str | None = None) -> OrderSummary:
-    """Orders and their line totals per status (``owner``'s only, when given)."""
-    conds = [_live_customer()] + ([col(Order.owner) == owner] if owner is not None else [])
+    """Orders and their line totals per status (``owner``'s only, when given), summed from the
+    order figures the database keeps (``crm_tui.kept``: per owner, status and currency)."""
+    o = FIG_ORDER.c
+    q = select(o.status, o.currency, func.sum(o.n), func.sum(o.value))
+    if owner is not None:
+        q = q.where(o.owner == owner)
     with db.read() as session:
         conn = session.connection()
-        counts: dict[str, int] = dict(
-            conn.execute(select(col(Order.status), func.count()).where(*conds).group_by(col(Order.status))).all()
-        )
         conv = Converter(load_rates_conn(conn))  # per status and currency, each sum converted once
+        counts: dict[str, int] = {}
         totals: dict[str, int] = {}
         mixed = False
-        for status, currency, cents in conn.execute(
-            select(
-                col(Order.status),
-                col(Order.currency),
-                func.sum(bigint(col(OrderLine.quantity)) * col(OrderLine.unit_price_cents)),
-            )
-            .select_from(OrderLine)
-            .join(Order, pk(Order.id) == col(OrderLine.order_id))
-            .where(*conds)
-            .group_by(col(Order.status), col(Order.currency))
-        ):
+        for status, currency, n, cents in conn.execute(q.group_by(o.status, o.currency)):
+            if not n:
+                continue
             mixed = mixed or currency != conv.home
+            counts[status] = counts.get(status, 0) + int(n)
             totals[status] = totals.get(status, 0) + conv.cents(int(cents or 0), currency)
     return OrderSummary(
-        {status: StatusFigures(int(n), totals.get(status, 0)) for status, n in counts.items()},
+        {status: StatusFigures(n, totals.get(status, 0)) for status, n in counts.items()},
         conv.home,
         mixed,
         frozenset(conv.missing),
