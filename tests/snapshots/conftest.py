@@ -39,16 +39,21 @@ def settled():
     return make
 
 
-@pytest.fixture
-def board_db(tmp_path, clock):
+@pytest.fixture(scope="session")
+def board_db_file(tmp_path_factory, new_sqlite, clock_type):
     """Deals across every stage (one rotting, one CJK, one with markup), tasks in every group, one order-free book.
 
     Always a SQLite file: the pictures do not depend on the engine, so they are taken once.
+    Built once per worker; each test gets a copy (``board_db``). The clock it is built on ends
+    where the ``clock`` fixture starts (FROZEN_NOW), so a test's clock and the data agree.
     """
     from crm_tui.db import Database
     from crm_tui.services import Services
 
-    db = Database.open(str(tmp_path / "snap.sqlite3"))
+    clock = clock_type()
+    start = clock.now
+    path = new_sqlite(tmp_path_factory.mktemp("board-db") / "snap.sqlite3")
+    db = Database.open(str(path))
     services = Services(db, user="ann", clock=clock)
     names = ["[red]ACME[/red] Corp", "Globex", "株式会社テスト商事", "Initech", "Umbrella"]
     customers = [services.create_customer(name=n, owner=("ann", "bob")[i % 2]) for i, n in enumerate(names)]
@@ -81,5 +86,17 @@ def board_db(tmp_path, clock):
         "Send brochure", kind="email", customer_id=customers[2].id, due_at=clock.now - dt.timedelta(days=1)
     )
     services.complete_task(done.id)
+    db.close()  # the last connection: the WAL is checkpointed into the file
+    assert not [p for p in path.parent.iterdir() if p != path], "a copy of the file alone would miss them"
+    assert clock.now == start, "the book must end on the clock's start: the tests' clock starts there"
+    return path
+
+
+@pytest.fixture
+def board_db(board_db_file, new_sqlite, tmp_path):
+    """A copy of the board's book (``board_db_file``) for one test, which may change it."""
+    from crm_tui.db import Database
+
+    db = Database.open(str(new_sqlite(tmp_path / "snap.sqlite3", board_db_file)))
     yield db
     db.close()

@@ -9,11 +9,11 @@ SIZES = [(80, 24), (120, 40)]
 
 
 @pytest.fixture
-def db(db_path):
+def db(db_path, new_sqlite):
     """Snapshots are of the screen, not the engine: one SQLite file."""
     from crm_tui.db import Database
 
-    database = Database.open(str(db_path))
+    database = Database.open(str(new_sqlite(db_path)))
     yield database
     database.close()
 
