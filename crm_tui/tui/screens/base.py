@@ -14,7 +14,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from textual import on
-from textual._context import NoActiveAppError
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.worker import Worker, WorkerState
@@ -39,15 +38,6 @@ class CrmScreen(Screen[Any]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._stale = False
-        # Every stylesheet is read at start-up (CrmApp.CSS_PATH) and a screen is styled with the
-        # app's CSS when it mounts, so a new screen is as current as that CSS. Textual starts a new
-        # screen's count at -1 and parses every stylesheet again, twice, on the first switch to
-        # each section (~0.2 s of a 300 ms budget on two busy cores); a theme changed later still
-        # counts up and restyles every screen.
-        try:
-            self._css_update_count = self.app._css_update_count
-        except NoActiveAppError:  # made outside a running app (a test of the screen alone)
-            pass
 
     def on_mount(self) -> None:
         # Textual calls every class's on_mount along the MRO, this one after a subclass's own:
