@@ -164,7 +164,15 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
     from crm_tui.tui.app import CrmApp
 
     words = json.loads(words_json)
-    out: dict = {"down": [], "pagedown": [], "search": [], "search_text": [], "move": []}
+    out: dict = {
+        "down": [],
+        "pagedown": [],
+        "search": [],
+        "search_text": [],
+        "move": [],
+        "reports_changed": [],
+        "reports_again": [],
+    }
 
     class Session(CrmApp):
         CSS_PATH = _app_css()
@@ -267,6 +275,34 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         out["reports_tiles"] = (await _painted(app) - t) * 1000
         await _until(lambda: getattr(app.screen, "data", None) is not None, timeout=120)
         out["reports"] = (await _painted(app) - t) * 1000
+        reports = app.screen
+        # back on the board, one stage move, then Reports again: until every figure is the new one
+        for _ in range(3):
+            shown = reports.data
+            await _key(app, "2", "2")
+            await _until(lambda: app.screen is board_screen)
+            await _painted(app)
+            card = kanban.cursor_card
+            before = board_screen.board.headers[card.stage_id].count
+            await _key(app, "shift+right")
+            await _until(lambda: board_screen.board.headers[card.stage_id].count == before - 1)
+            await _painted(app)
+            await _key(app, "shift+left")  # and back, so the next round moves the same card
+            await _until(lambda: board_screen.board.headers[card.stage_id].count == before)
+            await _painted(app)
+            t = time.monotonic()
+            await _key(app, "4", "4")
+            await _until(lambda: app.screen is reports and reports.data is not None and reports.data is not shown)
+            out["reports_changed"].append((await _painted(app) - t) * 1000)
+        # and with no change since the last visit: until Reports is painted again
+        for _ in range(3):
+            await _key(app, "2", "2")
+            await _until(lambda: app.screen is board_screen)
+            await _painted(app)
+            t = time.monotonic()
+            await _key(app, "4", "4")
+            await _until(lambda: app.screen is reports and reports.data is not None)
+            out["reports_again"].append((await _painted(app) - t) * 1000)
         _emit(**out)
 
     asyncio.run(_run(app, body, timeout=600))
