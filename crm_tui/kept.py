@@ -217,6 +217,16 @@ class _Sql:
         pick = f"FROM sales_order o WHERE o.deal_id = {deal} AND o.customer_id {op} {other_than}"
         return f"(SELECT MIN(o.customer_id) {pick})", f"(SELECT MAX(o.customer_id) {pick})"
 
+    def buyer_changed(self) -> str:
+        """When a deal's update can change a purchase: only a deal won before or after it is one (or
+        decides whether its orders are), so a move between open stages, the board's most common
+        write, recomputes nothing. PostgreSQL allows no look-up in a trigger's condition: there
+        every such update recomputes."""
+        if self.pg:
+            return self.changed(_BUYER_COLUMNS)
+        won = "(SELECT s.outcome FROM stage s WHERE s.id = {}.stage_id) = 'won'"
+        return f"({won.format('OLD')} OR {won.format('NEW')}) AND ({self.changed(_BUYER_COLUMNS)})"
+
     def unless_same(self, new: str, old: str) -> str:
         op = "IS DISTINCT FROM" if self.pg else "IS NOT"
         return f"(CASE WHEN {new} {op} {old} THEN {new} END)"
@@ -369,7 +379,7 @@ class _Sql:
             ("fig_buyer_deal_ins", "deal", "INSERT", "", self.refresh_buyer("NEW.customer_id")),
             ("fig_buyer_deal_del", "deal", "DELETE", "", self.refresh_buyer(
                 "OLD.customer_id", *self.order_buyers("OLD.id", "OLD.customer_id"))),
-            ("fig_buyer_deal_upd", "deal", "UPDATE OF " + ", ".join(_BUYER_COLUMNS), self.changed(_BUYER_COLUMNS),
+            ("fig_buyer_deal_upd", "deal", "UPDATE OF " + ", ".join(_BUYER_COLUMNS), self.buyer_changed(),
              self.refresh_buyer("OLD.customer_id", self.unless_same("NEW.customer_id", "OLD.customer_id"),
                                 *self.order_buyers("NEW.id", "OLD.customer_id"))),
             ("fig_buyer_order_ins", "sales_order", "INSERT", "", self.refresh_buyer("NEW.customer_id")),
