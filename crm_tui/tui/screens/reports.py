@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -228,6 +229,9 @@ class ReportsScreen(CrmScreen):
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
         # the learned months ahead and what they were learned from (forecast_stamp, day: ages count in days)
         self._learned: tuple[tuple[tuple[object, ...], str], list[MonthLine]] | None = None
+        # one learning at a time: a worker cancelled while it waited gives way to the newest, so
+        # changes in quick succession never learn side by side (each holds the book's history)
+        self._learning = threading.Lock()
 
     def compose(self) -> ComposeResult:
         yield ModeBar("reports")
@@ -478,17 +482,20 @@ class ReportsScreen(CrmScreen):
         title = f"Forecast · {f.start:%b %Y} by category · {f.currency}"
         note = missing_note(f.missing, cli=False) if f.missing else ""
         self.post_message(self.CategoriesLoaded(title, f.cents, f.counts, f.undated, note))
-        cached = self._learned
-        if cached is not None and cached[0] == (stamp, now.astimezone(dt.UTC).date().isoformat()):
-            self.post_message(self.MonthsLoaded(cached[1]))
-            return
-        months = [
-            MonthLine(m.month, m.weighted_cents, m.learned_cents, m.low_cents, m.high_cents)
-            for m in forecast_months(db, months=6, now=now)
-        ]
+        with self._learning:
+            if get_current_worker().is_cancelled:
+                return
+            cached = self._learned
+            if cached is not None and cached[0] == (stamp, now.astimezone(dt.UTC).date().isoformat()):
+                self.post_message(self.MonthsLoaded(cached[1]))
+                return
+            months = [
+                MonthLine(m.month, m.weighted_cents, m.learned_cents, m.low_cents, m.high_cents)
+                for m in forecast_months(db, months=6, now=now)
+            ]
+            self._learned = ((stamp, now.astimezone(dt.UTC).date().isoformat()), months)
         if get_current_worker().is_cancelled:
             return
-        self._learned = ((stamp, now.astimezone(dt.UTC).date().isoformat()), months)
         self.post_message(self.MonthsLoaded(months))
 
     @on(CategoriesLoaded)
