@@ -26,7 +26,7 @@ and the property test).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -539,31 +539,31 @@ def rebuilt(conn: Connection) -> Iterator[None]:
 
 
 @contextmanager
-def bulk(conn: Connection, touched: Callable[[], str]) -> Iterator[None]:
+def bulk(conn: Connection, touched: str) -> Iterator[None]:
     """A bulk write of many deals (an import's merge) in the caller's transaction: the figures of
     the deals it touches are taken out, the triggers are paused while it writes, and the figures
     of those deals are put back set-based after — proportional to the write, not to the book.
-    ``touched()``: SQL selecting the ids of every deal the write creates or changes (deal rows,
+    ``touched``: SQL selecting the ids of every deal the write creates or changes (deal rows,
     their history or their customer), asked before and after the write. The pause is a row
     only this transaction sees: another session's triggers keep running, and a write that
     fails rolls it back with everything else."""
     q = _sql(conn)
-    _count(conn, q, touched(), "-1")
+    _count(conn, q, touched, "-1")
     their_tasks = f"t.deal_id IN ({{}}) AND {q.live_task('t')}"
-    conn.exec_driver_sql(q.add_task("t", "-1", their_tasks.format(touched()), source=" FROM task t", grouped=True))
+    conn.exec_driver_sql(q.add_task("t", "-1", their_tasks.format(touched), source=" FROM task t", grouped=True))
     their_lines = f"d.id IN ({{}}) AND {q.live('d')}"
     join = " JOIN deal d ON d.id = dp.deal_id"
-    conn.exec_driver_sql(q.deal_demand("d", "-1", their_lines.format(touched()), source=join))
+    conn.exec_driver_sql(q.deal_demand("d", "-1", their_lines.format(touched), source=join))
     # the customers its deals may leave, whose purchases are recomputed after it too
     conn.exec_driver_sql("DROP TABLE IF EXISTS crm_kept_buyers")
     conn.exec_driver_sql(
         "CREATE TEMP TABLE crm_kept_buyers AS SELECT d.customer_id AS customer_id FROM deal d "
-        f"WHERE d.id IN ({touched()}) AND d.customer_id IS NOT NULL"
+        f"WHERE d.id IN ({touched}) AND d.customer_id IS NOT NULL"
     )
     conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
-    ids = touched()
+    ids = touched
     conn.exec_driver_sql(f"DELETE FROM deal_reach WHERE deal_id IN ({ids})")
     conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select(f' AND sc.deal_id IN ({ids})')}")
     who = (

@@ -478,7 +478,7 @@ def merge_staged_import(session: Any, staged: Staging, action: Any = None) -> No
             if touched is None:
                 staged.apply(conn)
             else:  # the kept figures of the deals it touches, set-based, not a trigger per row
-                with kept.bulk(conn, lambda: touched):
+                with kept.bulk(conn, touched):
                     staged.apply(conn)
     except sa_exc.IntegrityError as exc:
         # a record staging matched was deleted, a unique name taken, or (PostgreSQL) an id of
