@@ -48,6 +48,9 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 
 class PipelineScreen(CrmScreen):
     CSS_PATH = "pipeline.tcss"
+    # the board takes the keys from the first one: a key typed right after `2` (one burst) must not
+    # land in the hidden filter box, which would otherwise be the first focusable widget
+    AUTO_FOCUS = "#board"
     WATCHES = frozenset(
         {"deal", "stage", "stage_change", "task", "customer", "pipeline", "currency_rate", "crm_meta", "goal"}
     )
