@@ -146,6 +146,40 @@ def _visible_loaded(screen) -> bool:
     return all(screen._row_at(i) is not None for i in range(top, last))
 
 
+class _Shown:
+    """When Reports' learned-forecast months and goals panel were last filled (``time.monotonic()``)."""
+
+    def __init__(self) -> None:
+        self.months = self.goals = 0.0
+
+    def since(self, t: float) -> bool:
+        """Both panels filled after ``t``: with the report's ``data``, every figure on Reports."""
+        return self.months > t and self.goals > t
+
+
+def _panels_shown() -> _Shown:
+    """Record when the forecast panel gets its learned months and the goals panel its rows: the
+    figures Reports computes beside its ``data`` (wrapping the two widgets' public ``show*``)."""
+    from crm_tui.tui.widgets.forecast_panel import ForecastPanel
+    from crm_tui.tui.widgets.goals_panel import GoalsPanel
+
+    shown = _Shown()
+    months, goals = ForecastPanel.show_months, GoalsPanel.show
+
+    def show_months(panel, rows, failed: str = "") -> None:
+        months(panel, rows, failed)
+        if rows is not None:
+            shown.months = time.monotonic()
+
+    def show(panel, rows) -> None:
+        goals(panel, rows)
+        shown.goals = time.monotonic()
+
+    ForecastPanel.show_months = show_months  # type: ignore[method-assign]
+    GoalsPanel.show = show  # type: ignore[method-assign]
+    return shown
+
+
 async def _key(app, key: str, char: str | None = None) -> None:
     from textual import events
 
@@ -178,6 +212,7 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
         CSS_PATH = _app_css()
 
     app = Session(db_path, clock=lambda: NOW, poll=False, memory=memory)
+    panels = _panels_shown()
 
     async def body(pilot):
         # steady state: the database layer is open and the list reloaded through it
@@ -273,12 +308,12 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
 
         await _until(tiles_shown, timeout=120)
         out["reports_tiles"] = (await _painted(app) - t) * 1000
-        await _until(lambda: getattr(app.screen, "data", None) is not None, timeout=120)
+        await _until(lambda: getattr(app.screen, "data", None) is not None and panels.since(t), timeout=300)
         out["reports"] = (await _painted(app) - t) * 1000
         reports = app.screen
         # back on the board, one stage move, then Reports again: until every figure is the new one
         for _ in range(3):
-            shown = reports.data
+            before_data = reports.data
             await _key(app, "2", "2")
             await _until(lambda: app.screen is board_screen)
             await _painted(app)
@@ -287,12 +322,21 @@ def session(db_path: str, words_json: str, downs: int, pages: int, moves: int) -
             await _key(app, "shift+right")
             await _until(lambda: board_screen.board.headers[card.stage_id].count == before - 1)
             await _painted(app)
+            moved_at = time.monotonic()
             await _key(app, "shift+left")  # and back, so the next round moves the same card
             await _until(lambda: board_screen.board.headers[card.stage_id].count == before)
             await _painted(app)
             t = time.monotonic()
             await _key(app, "4", "4")
-            await _until(lambda: app.screen is reports and reports.data is not None and reports.data is not shown)
+            await _until(
+                lambda: (
+                    app.screen is reports
+                    and reports.data is not None
+                    and reports.data is not before_data
+                    and panels.since(moved_at)
+                ),
+                timeout=300,
+            )
             out["reports_changed"].append((await _painted(app) - t) * 1000)
         # and with no change since the last visit: until Reports is painted again
         for _ in range(3):
