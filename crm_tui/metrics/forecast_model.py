@@ -673,8 +673,9 @@ def _one_moment(value: Any, date: bool) -> int:
     return _us(t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC))
 
 
-#: rows per group_concat read (SQLite): a bounded string however large the table
-_CHUNK = 1_000_000
+#: rows per group_concat read (SQLite): a bounded string however large the table, each chunk
+#: parsed into arrays before the next is read, so only one chunk's text is ever in hand
+_CHUNK = 200_000
 _KINDS = ("int", "moment", "day", "text")
 
 
@@ -721,9 +722,11 @@ def _joined_sqlite(conn: Connection, table: str, columns: Sequence[tuple[Any, st
         else:
             parts.append(f"group_concat(ifnull({x}, 'NaT'), ',')")
     cursor = conn.connection.cursor()
+    #: per column, the arrays (or, for text, the lists) of each chunk read so far
+    pieces: list[list[Any]] = [[] for _ in columns]
+    shared: dict[str, str] = {}  # one str object per distinct text value (a currency: a few codes)
     try:
         low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
-        chunks: list[tuple[int, list[str]]] = []
         starts = range(int(low), int(high) + 1, _CHUNK) if low is not None else range(0)
         for start in starts:
             row = cursor.execute(
@@ -733,21 +736,27 @@ def _joined_sqlite(conn: Connection, table: str, columns: Sequence[tuple[Any, st
             count = int(row[0])
             if any(int(k) != count for k in row[1 + len(parts) :]):
                 return None  # a NULL in an int column: it would not line up
-            if count:
-                chunks.append((count, list(row[1 : 1 + len(parts)])))
+            if not count:
+                continue
+            for j, (_c, kind) in enumerate(columns):
+                text = row[1 + j]
+                if kind == "text":
+                    pieces[j].append([shared.setdefault(v, v) for v in text.split(",")])
+                    continue
+                try:
+                    pieces[j].append(_parse_joined(text, count, kind))
+                except ValueError:
+                    return None
+            del row, text  # this chunk's strings go before the next chunk's arrive
     finally:
         cursor.close()
     out: list[Any] = []
-    for j, (_c, kind) in enumerate(columns):
-        pieces = [(count, texts[j]) for count, texts in chunks]
+    for (_c, kind), got in zip(columns, pieces):
         if kind == "text":
-            out.append([v for _n, t in pieces for v in t.split(",")])
-            continue
-        try:
-            arrays = [_parse_joined(t, count, kind) for count, t in pieces]
-        except ValueError:
-            return None
-        out.append(np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64))
+            out.append([v for chunk in got for v in chunk])
+        else:
+            out.append(np.concatenate(got) if got else np.zeros(0, dtype=np.int64))
+        got.clear()  # one column's chunks and its whole array in hand at a time, not every column's
     return out
 
 
@@ -835,12 +844,18 @@ def _read_book(conn: Connection) -> Book:
         ],
         live_deal(),
     )
-    by_id = np.argsort(deal_ids, kind="stable")
-    ids = deal_ids[by_id]
+    # read in id order already (chunks of ids, each in rowid order): then no copy of every column
+    in_order = bool(np.all(deal_ids[1:] > deal_ids[:-1]))
+    by_id = np.arange(len(deal_ids), dtype=np.int64) if in_order else np.argsort(deal_ids, kind="stable")
+
+    def sorted_(values: Ints) -> Ints:
+        return values if in_order else values[by_id]
+
+    ids = sorted_(deal_ids)
     n = len(ids)
     stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
-    deal_outcome = _lookup(stage_outcome, deal_stage[by_id], 0).astype(np.int8)
-    amount = amount[by_id]
+    deal_outcome = _lookup(stage_outcome, sorted_(deal_stage), 0).astype(np.int8)
+    amount = sorted_(amount)
     list_cents = np.zeros(n, dtype=np.int64)
     has_list = np.zeros(n, dtype=np.bool_)
     lines = (
@@ -869,7 +884,18 @@ def _read_book(conn: Connection) -> Book:
     m = len(move_id)
     move_row = np.minimum(np.searchsorted(ids, move_deal), max(n - 1, 0)) if n else np.zeros(m, np.int64)
     live_move = ids[move_row] == move_deal if n else np.zeros(m, dtype=np.bool_)
-    order = np.lexsort((move_id[live_move], move_at[live_move], move_row[live_move]))
+    if not live_move.all():  # moves of deals not read (deleted): left out first
+        move_id, move_row, move_at, move_to = (a[live_move] for a in (move_id, move_row, move_at, move_to))
+    # the moves by deal, then time, then id — one index, so each array is copied once (read in id
+    # order, a stable sort of deal and time is that order already, without sorting by id too)
+    by_id_already = bool(np.all(move_id[1:] > move_id[:-1]))
+    taken = np.lexsort((move_at, move_row) if by_id_already else (move_id, move_at, move_row))
+    del move_id, move_deal, live_move
+    # each taken in turn, its unsorted self let go before the next (a few million moves each)
+    move_row = move_row[taken]
+    move_at = move_at[taken]
+    move_to = move_to[taken]
+    del taken
     amount_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
     expected_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
     journal = (
@@ -891,22 +917,22 @@ def _read_book(conn: Connection) -> Book:
             amount_changes[row].append((_us(at), int(before["amount_cents"])))
         if "expected_close" in before:
             expected_changes[row].append((_us(at), _day(before["expected_close"])))
-    currency = tuple(map(currency_list.__getitem__, by_id.tolist()))
+    currency = tuple(currency_list) if in_order else tuple(map(currency_list.__getitem__, by_id.tolist()))
     closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
     book = Book(
         ids=ids,
-        pipeline=pipeline[by_id],
-        created=created[by_id],
-        closed=closed[by_id],
+        pipeline=sorted_(pipeline),
+        created=sorted_(created),
+        closed=sorted_(closed),
         outcome=deal_outcome,
         amount=amount,
         list_cents=list_cents,
         has_list=has_list,
-        expected=expected[by_id],
+        expected=sorted_(expected),
         currency=currency,
-        move_deal=move_row[live_move][order],
-        move_at=move_at[live_move][order],
-        move_to=move_to[live_move][order],
+        move_deal=move_row,
+        move_at=move_at,
+        move_to=move_to,
         amount_changes=dict(amount_changes),
         expected_changes=dict(expected_changes),
         probability=probability,

@@ -63,3 +63,27 @@ def db_id(path, title):
         return con.execute("SELECT id FROM deal WHERE title = ?", (title,)).fetchone()[0]
     finally:
         con.close()
+
+
+def test_the_same_book_whatever_order_the_rows_come_in(path, monkeypatch):
+    """PostgreSQL (and SQLite read row by row) hand rows over in no particular order: the book is
+    the same as the one read in id order, moves of a deleted deal left out either way."""
+    con = sqlite3.connect(path)
+    with con:  # a deleted deal whose moves stay in the history
+        con.execute("UPDATE deal SET deleted_at = '2026-03-01 00:00:00.000000' WHERE title = 'E'")
+    con.close()
+    db = Database.open(str(path))
+    try:
+        in_order = book_fields(forecast_model.load_book(db))
+        read = forecast_model._columns
+
+        def shuffled(conn, table, columns, where):
+            out = read(conn, table, columns, where)
+            order = np.random.default_rng(7).permutation(len(out[0]))
+            return [[c[i] for i in order] if isinstance(c, list) else c[order] for c in out]
+
+        monkeypatch.setattr(forecast_model, "_columns", shuffled)
+        assert book_fields(forecast_model.load_book(db)) == in_order
+        assert len(in_order["ids"]) == 4
+    finally:
+        db.close()
