@@ -16,6 +16,10 @@ which every supported Python ships):
 - M by quintile of the customer's monetary rank among purchasing customers
   (ties share the higher rank, so a lone customer scores 5).
 
+When every purchase is in one currency (most books), the kept purchases are one row per buyer
+and the M quintile matters only as "M ≥ 4": one ordered read finds that threshold and one pass
+counts the buyers per (R, F, M ≥ 4) cell, no window (``_one_currency_rows``; the same figures).
+
 Fixed R and F thresholds keep one customer and 100k customers meaningful;
 M is relative because what counts as "a lot" depends on the book. Rules,
 first match wins:
@@ -125,6 +129,66 @@ def segment_rows(
     """The ``segments`` section: every segment (zeros included) with customer count and value
     (home currency: each segment's purchases summed per currency, each sum converted once)."""
     conv = conv if conv is not None else Converter(load_rates_conn(conn))
+    lowest, highest = conn.execute(select(func.min(FIG_BUYER.c.currency), func.max(FIG_BUYER.c.currency))).one()
+    if lowest is not None and lowest == highest:
+        return _one_currency_rows(conn, now, conv, lowest)
+    return _window_rows(conn, stages, now, conv)
+
+
+def _one_currency_rows(conn: Connection, now: dt.datetime, conv: Converter, code: str) -> tuple[SegmentFigures, ...]:
+    """``segment_rows`` when every purchase is in one currency (most books): one row per buyer
+    already, so no grouping per customer and no window. M enters the rules only as "M ≥ 4", and
+    M = ⌈5 × at_most / N⌉ ≥ 4 ⟺ at_most ≥ ⌊3N/5⌋ + 1 =: k ⟺ monetary ≥ the k-th smallest monetary:
+    one ordered read finds that value, then one pass counts the buyers per (R, F, M ≥ 4) — at
+    most 50 cells, each named by the rules here."""
+    b = FIG_BUYER.c
+    monetary = _in_home(b.value, b.currency, conv.rates)
+    buyers = conn.execute(select(func.count()).select_from(FIG_BUYER)).scalar() or 0
+    threshold = conn.execute(select(monetary).order_by(monetary).limit(1).offset(3 * buyers // 5)).scalar()
+    recency = per_engine.days_between(b.last_at, literal(now, UTCDateTime), conn.dialect)
+    r = case((recency <= 30, 5), (recency <= 90, 4), (recency <= 180, 3), (recency <= 365, 2), else_=1)
+    f = case((b.n <= 1, 1), (b.n <= 2, 2), (b.n <= 3, 3), (b.n <= 5, 4), else_=5)
+    m4 = case((monetary >= threshold, 1), else_=0)
+    cells = select(r.label("r"), f.label("f"), m4.label("m4"), b.value).subquery("cells")
+    values: dict[str, int] = {}
+    counts: dict[str, int] = {}
+    converts = code in _known(conv.rates)  # a currency with no rate counts 0, as in the window's sums
+    for R, F, M4, n, total in conn.execute(
+        select(cells.c.r, cells.c.f, cells.c.m4, func.count(), func.sum(cells.c.value)).group_by(
+            cells.c.r, cells.c.f, cells.c.m4
+        )
+    ):
+        name = _segment(int(R), int(F), bool(M4))
+        counts[name] = counts.get(name, 0) + int(n)
+        values[name] = values.get(name, 0) + int(total or 0)
+    return tuple(
+        SegmentFigures(
+            name, counts.get(name, 0), conv.total([(code, values[name])]) if converts and name in values else 0
+        )
+        for name in SEGMENTS
+    )
+
+
+def _segment(r: int, f: int, m4: bool) -> str:
+    """The rules of the module docstring (first match wins), for one (R, F, M ≥ 4) cell."""
+    if r >= 4 and f >= 4 and m4:
+        return "champions"
+    if r >= 4 and f == 1:
+        return "new"
+    if r >= 3 and f >= 3:
+        return "loyal"
+    if r >= 3:
+        return "potential"
+    if f >= 3 or m4:
+        return "at risk"
+    return "hibernating"
+
+
+def _window_rows(
+    conn: Connection, stages: list[StageInfo], now: dt.datetime, conv: Converter
+) -> tuple[SegmentFigures, ...]:
+    """``segment_rows`` for purchases in several currencies: each customer's summed in one
+    statement and ranked by a window over every buyer."""
     seg = _scored(conn, stages, now, conv.rates)
     known = _known(conv.rates)
     values: dict[str, int] = {}
