@@ -84,11 +84,11 @@ def child_s(argv: list[str]) -> float:
 
 
 def drop_kept(path: Path) -> None:
-    from crm_tui.metrics.forecast import KEEP_KEY
+    from crm_tui.metrics.forecast import KEEP_KEY, PAST_KEY
 
     con = sqlite3.connect(path)
     try:
-        con.execute("DELETE FROM crm_meta WHERE key = ?", (KEEP_KEY,))
+        con.execute("DELETE FROM crm_meta WHERE key IN (?, ?)", (KEEP_KEY, PAST_KEY))
         con.commit()
     finally:
         con.close()

@@ -69,6 +69,58 @@ class _Sql:
             return f"COALESCE(to_char({x} AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')"
         return f"COALESCE(substr({x}, 1, 10), '')"
 
+    def month(self, x: str) -> str:
+        """'YYYY-MM' (UTC) of moment ``x``; NULL stays NULL."""
+        if self.pg:
+            return f"to_char({x} AT TIME ZONE 'UTC', 'YYYY-MM')"
+        return f"substr({x}, 1, 7)"
+
+    def touch(self, month: str, where: str = "", n: str = "1", source: str = "") -> str:
+        """Count a change concerning ``month`` (an expression; NULL: none) in ``fig_touch``."""
+        cond = f"m IS NOT NULL{f' AND ({where})' if where else ''}"
+        return (
+            f"INSERT INTO fig_touch (month, n) SELECT m, k FROM (SELECT {month} AS m, {n} AS k{source}) t "
+            f"WHERE {cond} ON CONFLICT (month) DO UPDATE SET n = fig_touch.n + excluded.n"
+        )
+
+    def touches(self) -> list[tuple[str, str, str, str, list[str]]]:
+        """The triggers of ``fig_touch`` (what the learned forecast reads: a deal's existence and
+        creation, its close and outcome, its amount once closed, its currency, its stage history,
+        its lines; prices, rates and stages' outcomes concern every month)."""
+        every = self.touch("'0000-00'")
+        exists = ("created_at", "deleted_at", "customer_id", "currency")
+        closes = ("closed_at", "stage_id", "amount_cents")
+        created = "(SELECT d.created_at FROM deal d WHERE d.id = {}.deal_id)"
+        return [
+            ("touch_deal_ins", "deal", "INSERT", "", [self.touch(self.month("NEW.created_at"))]),
+            ("touch_deal_del", "deal", "DELETE", "", [self.touch(self.month("OLD.created_at"))]),
+            ("touch_deal_upd", "deal", "UPDATE OF " + ", ".join(exists + closes), self.changed(exists + closes), [
+                self.touch(self.month("OLD.created_at"), self.changed(exists)),
+                self.touch(self.month("NEW.created_at"), self.changed(("created_at",))),
+                self.touch(self.month("OLD.closed_at"), self.changed(closes)),
+                self.touch(self.month("NEW.closed_at"), self.changed(closes)),
+            ]),
+            ("touch_customer_upd", "customer", "UPDATE OF deleted_at",
+             "(OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)",
+             [self.touch(self.month("d.created_at"), n="COUNT(*)",
+                         source=" FROM deal d WHERE d.customer_id = NEW.id GROUP BY 1")]),
+            ("touch_history_ins", "stage_change", "INSERT", "", [self.touch(self.month("NEW.at"))]),
+            ("touch_history_del", "stage_change", "DELETE", "", [self.touch(self.month("OLD.at"))]),
+            ("touch_history_upd", "stage_change", "UPDATE", "", [
+                self.touch(self.month("OLD.at")), self.touch(self.month("NEW.at"))]),
+            ("touch_line_ins", "deal_product", "INSERT", "", [self.touch(self.month(created.format("NEW")))]),
+            ("touch_line_del", "deal_product", "DELETE", "", [self.touch(self.month(created.format("OLD")))]),
+            ("touch_line_upd", "deal_product", "UPDATE", "", [
+                self.touch(self.month(created.format("OLD"))), self.touch(self.month(created.format("NEW")))]),
+            ("touch_price_upd", "product", "UPDATE OF unit_price_cents, currency",
+             self.changed(("unit_price_cents", "currency")), [every]),
+            ("touch_rate_ins", "currency_rate", "INSERT", "", [every]),
+            ("touch_rate_del", "currency_rate", "DELETE", "", [every]),
+            ("touch_rate_upd", "currency_rate", "UPDATE", "", [every]),
+            ("touch_stage_upd", "stage", "UPDATE OF outcome, pipeline_id", self.changed(("outcome", "pipeline_id")),
+             [every]),
+        ]  # fmt: skip
+
     def secs(self, x: str) -> str:
         if self.pg:
             return f"CAST(floor(extract(epoch from {x})) AS BIGINT)"
@@ -451,8 +503,8 @@ class _Sql:
         """Statements that (re)create every trigger. A bulk write pauses the deal triggers in its
         own transaction (``bulk``) and settles the figures of what it touched once, set-based."""
         paused = "EXISTS (SELECT 1 FROM fig_state WHERE key = 'paused')"
-        for name, table, event, cond, body in self.triggers():
-            pausable = table != "stage"
+        for name, table, event, cond, body in self.triggers() + self.touches():
+            pausable = table not in ("stage", "product", "currency_rate")
             if self.pg:
                 yield f"DROP TRIGGER IF EXISTS {name} ON {table}"
                 skip = f"IF {paused} THEN RETURN NULL; END IF; " if pausable else ""
@@ -490,9 +542,14 @@ def _sql(conn: Connection) -> _Sql:
 
 def install(conn: Connection) -> None:
     """Create (or re-create) the triggers, then rebuild every figure from the deals."""
+    install_triggers(conn)
+    rebuild(conn)
+
+
+def install_triggers(conn: Connection) -> None:
+    """Create (or re-create) every trigger."""
     for statement in _sql(conn).ddl():
         conn.exec_driver_sql(statement)
-    rebuild(conn)
 
 
 def rebuild(conn: Connection) -> None:
@@ -535,6 +592,7 @@ def rebuilt(conn: Connection) -> Iterator[None]:
     conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
+    conn.exec_driver_sql(_sql(conn).touch("'0000-00'"))  # the paused write's changes, every month's
     rebuild(conn)
 
 
@@ -563,6 +621,7 @@ def bulk(conn: Connection, touched: str) -> Iterator[None]:
     conn.exec_driver_sql("INSERT INTO fig_state (key, value) VALUES ('paused', 1)")
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
+    conn.exec_driver_sql(q.touch("'0000-00'"))  # the paused write's changes, every month's
     ids = touched
     conn.exec_driver_sql(f"DELETE FROM deal_reach WHERE deal_id IN ({ids})")
     conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select(f' AND sc.deal_id IN ({ids})')}")

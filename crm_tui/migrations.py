@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -171,6 +171,23 @@ def _v9_kept_figures(session: Session) -> None:
         team.grant_figures(conn)
 
 
+def _v10_forecast_touches(session: Session) -> None:
+    """What changed, per month it concerns (``fig_touch``), so the learned forecast is learned again
+    only when a month it learns from changed (``crm_tui.kept``): the table and its triggers (every
+    trigger is re-created; the figures kept so far stay as they are)."""
+    from crm_tui import kept
+
+    conn = session.connection()
+    models.FIG_TOUCH.create(conn, checkfirst=True)
+    kept.install_triggers(conn)
+    if conn.dialect.name != "postgresql":
+        return
+    from crm_tui import team
+
+    if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'crm_viewer'").first() is not None:
+        team.grant_figures(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -189,6 +206,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     ),
     (8, "team roles, grants and row-level security (PostgreSQL); an index of order owners", _v8_team_roles),
     (9, "deal figures kept by the database itself, so reports read sums, not every deal", _v9_kept_figures),
+    (10, "changes counted per month: the forecast learns again only when its past changed", _v10_forecast_touches),
 ]
 
 
@@ -256,6 +274,7 @@ SCHEMA_MARKERS = {
     7: "deal.forecast_category",
     8: "ix_order_owner",
     9: "fig_deal",
+    10: "fig_touch",
 }
 
 

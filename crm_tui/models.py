@@ -507,6 +507,15 @@ FIG_STATE = Table(
     Column("key", String, primary_key=True),
     Column("value", Integer, nullable=False),
 )
+#: changes to what the learned forecast learns from, per UTC month of the moment they concern
+#: ('YYYY-MM'; '0000-00' for a change that concerns every month: a price, a rate, a stage's outcome, a
+#: bulk write): the forecast learned at a month's start stays good while the months before it add up the same
+FIG_TOUCH = Table(
+    "fig_touch",
+    SQLModel.metadata,
+    Column("month", String, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
 FIGURE_TABLES = (
     "fig_deal",
     "deal_reach",
@@ -516,6 +525,7 @@ FIGURE_TABLES = (
     "fig_order",
     "fig_demand",
     "fig_state",
+    "fig_touch",
 )
 
 

@@ -42,6 +42,14 @@ The learned months are kept: for a database state (``categories.forecast_stamp``
 a stage move, a price or a rate changes, or the day does. A database or role that may not write
 there (read-only file, PostgreSQL viewer or rep) still gets them, computed each time.
 
+What the past taught is kept beside them (``forecast_model.Learned``), for the month it was learned
+in and the count of changes the database has seen concerning the months before it (``fig_touch``,
+kept by triggers: ``crm_tui.kept``). While that count stands — a stage move, a new deal or a deal
+won today concern this month only — a forecast needs only the deals open now
+(``read_book(…, open_at=now)``), a fraction of the book, and gives exactly what learning again
+would. An amount changed outside crm-tui without a journal entry is not seen as a change to the
+past (the journal is how the past amounts are known at all).
+
 The model itself, and its reading of the book, are ``crm_tui.metrics.forecast_model`` (numpy: imported
 only when something is learned, so a report that reads the kept months does without it).
 """
@@ -61,15 +69,18 @@ from crm_tui.metrics.forecast_types import Backtest, BacktestMonth, Errors, Mont
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+    from sqlmodel import Session
 
     from crm_tui.db import Database
-    from crm_tui.metrics.forecast_model import Book
+    from crm_tui.metrics.forecast_model import Book, Learned
 
 __all__ = ["Backtest", "BacktestMonth", "Errors", "MonthForecast", "backtest", "forecast_months", "load_book"]
 
-#: the crm_meta key the learned months are kept under, and the version of what is kept there
+#: the crm_meta keys the learned months and what the past taught are kept under, and the version
+#: of what is kept there
 KEEP_KEY = "forecast_learned"
-KEEP_VERSION = 1
+PAST_KEY = "forecast_past"
+KEEP_VERSION = 2
 
 
 def __getattr__(name: str) -> Any:
@@ -109,19 +120,65 @@ def forecast_months(
 
     now = utc_now(now)
     with db.read() as session:
+        conn = session.connection()
         if keep:
             key = json.dumps([KEEP_VERSION, months, now.date().isoformat(), *map(str, forecast_stamp(session))])
-            kept = _read_kept(session.connection(), key)
+            kept = _read_kept(conn, key)
             if kept is not None:
                 return kept  # numpy and the model are not even imported
         from crm_tui.metrics import forecast_model as model
 
-        book = model.read_book(session.connection())  # in the stamp's transaction: the state it names
-    if not keep:
-        return model.forecast_book(book, months=months, now=now)
-    rows = model.forecast_book(book, months=months, now=now)
-    _store_kept(db, key, rows)
+        past = _past_key(session, months, now) if keep else ""
+        learned = _read_learned(conn, past) if keep else None
+        # in the stamps' transaction: the state they name
+        book = model.read_book(conn, open_at=now if learned is not None else None)
+    if learned is None:
+        learned = model.learn(book, months=months, now=now)
+    rows = model.apply_learned(learned, book, now=now)
+    if keep:
+        _store_kept(db, {KEEP_KEY: _kept_months(key, rows), PAST_KEY: json.dumps({"key": past, **learned.json()})})
     return rows
+
+
+def _past_key(session: Session, months: int, now: dt.datetime) -> str:
+    """What what the past taught for a forecast at ``now`` depends on besides the month: the changes
+    concerning the months before it (``fig_touch``, each counted once: the sum only grows), the
+    home currency, the schema and the team's policy on reps' deals."""
+    from sqlalchemy import func
+
+    from crm_tui.models import FIG_TOUCH, Meta
+    from crm_tui.money import load_rates
+
+    month = f"{now.year:04d}-{now.month:02d}"
+    conn = session.connection()
+    touched = conn.execute(select(func.coalesce(func.sum(FIG_TOUCH.c.n), 0)).where(FIG_TOUCH.c.month < month)).scalar()
+    meta = dict(
+        conn.execute(
+            select(col(Meta.key), col(Meta.value)).where(col(Meta.key).in_(("schema_version", "team_reps_see")))
+        ).all()
+    )
+    home = load_rates(session).home
+    return json.dumps([KEEP_VERSION, months, month, int(touched or 0), home, *map(str, sorted(meta.items()))])
+
+
+def _read_learned(conn: Connection, key: str) -> Learned | None:
+    from crm_tui.metrics.forecast_model import Learned
+    from crm_tui.models import Meta
+
+    text = conn.execute(select(col(Meta.value)).where(col(Meta.key) == PAST_KEY)).scalar()
+    try:
+        kept = json.loads(text) if text else None
+        if not isinstance(kept, dict) or kept.get("key") != key:
+            return None
+        return Learned.of(kept)
+    except (ValueError, TypeError, KeyError):
+        return None  # another version's or a damaged entry: learn again
+
+
+def _kept_months(key: str, rows: list[MonthForecast]) -> str:
+    return json.dumps(
+        {"key": key, "months": [[r.month, r.learned_cents, r.low_cents, r.high_cents, r.weighted_cents] for r in rows]}
+    )
 
 
 def _read_kept(conn: Connection, key: str) -> list[MonthForecast] | None:
@@ -137,9 +194,9 @@ def _read_kept(conn: Connection, key: str) -> list[MonthForecast] | None:
         return None  # another version's or a damaged entry: learn again
 
 
-def _store_kept(db: Database, key: str, rows: list[MonthForecast]) -> None:
-    """Keep ``rows`` under ``key`` in ``crm_meta``, if the database and the role let us at once;
-    else nothing (a read-only file, a viewer's or rep's role, a busy writer: the next report
+def _store_kept(db: Database, entries: dict[str, str]) -> None:
+    """Keep ``entries`` (crm_meta key → value) in ``crm_meta``, if the database and the role let us
+    at once; else nothing (a read-only file, a viewer's or rep's role, a busy writer: the next report
     learns them again). A team whose reps see only their own deals keeps nothing: the whole
     book's forecast is a manager's figure."""
     from sqlalchemy import delete, insert
@@ -147,9 +204,6 @@ def _store_kept(db: Database, key: str, rows: list[MonthForecast]) -> None:
     from crm_tui.engines import BUSY_TIMEOUT_S
     from crm_tui.models import Meta
 
-    value = json.dumps(
-        {"key": key, "months": [[r.month, r.learned_cents, r.low_cents, r.high_cents, r.weighted_cents] for r in rows]}
-    )
     sqlite = db.dialect.name == "sqlite"
     try:
         with db.engine.connect() as conn:  # type: ignore[attr-defined]
@@ -165,10 +219,10 @@ def _store_kept(db: Database, key: str, rows: list[MonthForecast]) -> None:
 
                         policy = conn.execute(select(col(Meta.value)).where(col(Meta.key) == SEE_KEY)).scalar()
                         if policy == "own":  # and none left from before the policy
-                            conn.execute(delete(Meta).where(col(Meta.key) == KEEP_KEY))
+                            conn.execute(delete(Meta).where(col(Meta.key).in_(list(entries))))
                             return
-                    conn.execute(delete(Meta).where(col(Meta.key) == KEEP_KEY))
-                    conn.execute(insert(Meta).values(key=KEEP_KEY, value=value))
+                    conn.execute(delete(Meta).where(col(Meta.key).in_(list(entries))))
+                    conn.execute(insert(Meta), [{"key": k, "value": v} for k, v in entries.items()])
             finally:
                 if sqlite:
                     raw.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")

@@ -19,19 +19,19 @@ import gc
 import math
 from bisect import bisect_right
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import live_deal, utc_now
 from crm_tui.metrics.forecast_types import Backtest, BacktestMonth, Errors, MonthForecast
-from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange
+from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange, UTCDateTime
 from crm_tui.money import Rates, load_rates_conn
 
 if TYPE_CHECKING:
@@ -509,7 +509,11 @@ class Learner:
 def _moments(learner: Learner, origin: dt.datetime, k: int, states: Ints, values: Ints) -> tuple[float, float] | None:
     """The learned forecast's mean and standard deviation in cents (None: nothing learned yet),
     from the deals open at ``origin`` as their states and values."""
-    cells = learner.yields(origin, k)
+    return _cell_moments(learner.yields(origin, k), states, values)
+
+
+def _cell_moments(cells: _Cells, states: Ints, values: Ints) -> tuple[float, float] | None:
+    """``_moments`` from what was learned (``cells``) and the deals open then."""
     fresh = cells.fresh
     if not any(fresh) and not np.any(cells.won_v != 0):
         return None  # no past month won anything: nothing to learn from yet
@@ -536,7 +540,11 @@ def _learned(
     """(forecast, low, high) in cents of the month k months after ``origin``'s month, or None when
     no past month has won anything yet (the caller then falls back to the weighted pipeline).
     low and high are the forecast + ``band`` standard deviations (never below 0)."""
-    moments = _moments(learner, origin, k, now_open.states, now_open.values)
+    return _interval(_moments(learner, origin, k, now_open.states, now_open.values), band)
+
+
+def _interval(moments: tuple[float, float] | None, band: tuple[float, float]) -> tuple[int, int, int] | None:
+    """(forecast, low, high) in cents from the mean and standard deviation (None: nothing learned)."""
     if moments is None:
         return None
     mean, sd = moments
@@ -679,7 +687,9 @@ _CHUNK = 200_000
 _KINDS = ("int", "moment", "day", "text")
 
 
-def _columns(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any) -> list[Any]:
+def _columns(
+    conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any, *, whole: bool = False
+) -> list[Any]:
     """Each of ``columns`` (an expression of ``table`` and its kind: "int", "moment", "day" or
     "text") over the rows matching ``where``, in one row order: int64 arrays (a moment as
     microseconds, a day as days since 1970, NEVER for none) or, for text, a list of str.
@@ -687,9 +697,10 @@ def _columns(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], w
     SQLite hands each column over as one comma-joined string per million rows (``group_concat``,
     every column from the same pass over the rows, so they line up), parsed by numpy: no Python
     object per row. Anything unusual there (a NULL in an int column, a moment not written the
-    usual way) is read row by row instead, as every other engine is."""
+    usual way) is read row by row instead, as every other engine is. ``whole``: in one statement,
+    not in chunks of ids (a few rows that ``where`` finds through an index)."""
     if conn.dialect.name == "sqlite":
-        joined = _joined_sqlite(conn, table, columns, where)
+        joined = _joined_sqlite(conn, table, columns, where, whole)
         if joined is not None:
             return joined
     dialect = conn.dialect.name
@@ -707,7 +718,9 @@ def _columns(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], w
     return out
 
 
-def _joined_sqlite(conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any) -> list[Any] | None:
+def _joined_sqlite(
+    conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any, whole: bool = False
+) -> list[Any] | None:
     def sql(e: Any) -> str:
         return str(e.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
 
@@ -726,12 +739,14 @@ def _joined_sqlite(conn: Connection, table: str, columns: Sequence[tuple[Any, st
     pieces: list[list[Any]] = [[] for _ in columns]
     shared: dict[str, str] = {}  # one str object per distinct text value (a currency: a few codes)
     try:
-        low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
-        starts = range(int(low), int(high) + 1, _CHUNK) if low is not None else range(0)
-        for start in starts:
+        ranges = [""]
+        if not whole:
+            low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+            starts = range(int(low), int(high) + 1, _CHUNK) if low is not None else range(0)
+            ranges = [f"{table}.id BETWEEN {start} AND {start + _CHUNK - 1} AND " for start in starts]
+        for within in ranges:
             row = cursor.execute(
-                f"SELECT count(*), {', '.join(parts + checks)} FROM {table} "
-                f"WHERE {table}.id BETWEEN {start} AND {start + _CHUNK - 1} AND ({sql(where)})"
+                f"SELECT count(*), {', '.join(parts + checks)} FROM {table} WHERE {within}({sql(where)})"
             ).fetchone()
             count = int(row[0])
             if any(int(k) != count for k in row[1 + len(parts) :]):
@@ -802,19 +817,23 @@ def _line_values(conn: Connection, lines: Any) -> tuple[Ints, Ints]:
     )
 
 
-def read_book(conn: Connection) -> Book:
+def read_book(conn: Connection, *, open_at: dt.datetime | None = None) -> Book:
     """``load_book`` on an open read transaction. The collector is paused while the rows are in
-    hand: a million fetched tuples are garbage it would otherwise walk again and again."""
+    hand: a million fetched tuples are garbage it would otherwise walk again and again.
+
+    ``open_at``: only the deals open then (created by then, not closed by then) with their moves,
+    lines and journaled changes — what applying a learned forecast reads (``apply_learned``): a
+    fraction of the book, found through the index of close times."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _read_book(conn)
+        return _read_book(conn, open_at)
     finally:
         if paused:
             gc.enable()
 
 
-def _read_book(conn: Connection) -> Book:
+def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
     from crm_tui.journal import decode
 
     stage_rows = conn.execute(
@@ -829,6 +848,12 @@ def _read_book(conn: Connection) -> Book:
         if out == "open":
             first_open.setdefault(pid, sid)
     rates = load_rates_conn(conn)
+    deals = live_deal()
+    if open_at is not None:
+        then = literal(open_at, UTCDateTime)
+        deals = and_(
+            deals, col(Deal.created_at) <= then, or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then)
+        )
     deal_ids, pipeline, deal_stage, amount, created, closed, expected, currency_list = _columns(
         conn,
         "deal",
@@ -842,7 +867,8 @@ def _read_book(conn: Connection) -> Book:
             (col(Deal.expected_close), "day"),
             (col(Deal.currency), "text"),
         ],
-        live_deal(),
+        deals,
+        whole=open_at is not None,
     )
     # read in id order already (chunks of ids, each in rowid order): then no copy of every column
     in_order = bool(np.all(deal_ids[1:] > deal_ids[:-1]))
@@ -863,6 +889,10 @@ def _read_book(conn: Connection) -> Book:
         .join(Product, pk(Product.id) == col(DealProduct.product_id))
         .group_by(col(DealProduct.deal_id))
     )
+    # the deals read, by id (those open then are found once, through the index of close times)
+    of_deals = _among(ids, conn.dialect.name) if open_at is not None else None
+    if of_deals is not None:
+        lines = lines.where(of_deals("deal_product.deal_id"))
     line_ids, line_sum = _line_values(conn, lines)
     if len(line_ids) and n:
         pos = np.minimum(np.searchsorted(ids, line_ids), n - 1)
@@ -879,7 +909,11 @@ def _read_book(conn: Connection) -> Book:
             (col(StageChange.at), "moment"),
         ],
         # an import's record of the final stage is not history (module docstring)
-        ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import")),
+        and_(
+            ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import")),
+            *([of_deals("stage_change.deal_id")] if of_deals is not None else []),
+        ),
+        whole=open_at is not None,
     )
     m = len(move_id)
     move_row = np.minimum(np.searchsorted(ids, move_deal), max(n - 1, 0)) if n else np.zeros(m, np.int64)
@@ -905,6 +939,7 @@ def _read_book(conn: Connection) -> Book:
             col(JournalChange.table_name) == "deal",
             col(JournalChange.op) == "update",
             col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
+            *([of_deals("journal_change.record_id")] if of_deals is not None else []),
         )
         .order_by(col(JournalEntry.at), pk(JournalChange.id))
     )
@@ -941,6 +976,23 @@ def _read_book(conn: Connection) -> Book:
         rates=rates,
     )
     return _to_home(book, rates)
+
+
+def _among(ids: Ints, dialect: str) -> Callable[[str], ColumnElement[bool]]:
+    """A condition "``column`` is one of ``ids``", written out (a few tens of thousands of ids at
+    most: the deals open at one moment), so no statement looks the deals up again. As one array
+    (a JSON one on SQLite), never a long IN list: past a few tens of thousands of values SQLite's
+    planner would rather scan the whole table than look each one up in its index."""
+    listed = ",".join(map(str, ids.tolist()))
+    if dialect == "postgresql":
+        values = f"= ANY('{{{listed}}}'::bigint[])"
+    else:
+        values = f"IN (SELECT value FROM json_each('[{listed}]'))"
+
+    def among(column: str) -> ColumnElement[bool]:  # as written: no bind parameters to look for in it
+        return literal_column(f"{column} {values}")
+
+    return among
 
 
 def _to_home(book: Book, rates: Rates) -> Book:
@@ -990,19 +1042,65 @@ def forecast_book(
     book: Book, *, months: int = 6, now: dt.datetime | None = None, widen: bool = True
 ) -> list[MonthForecast]:
     now = utc_now(now)
+    return apply_learned(learn(book, months=months, now=now, widen=widen), book, now=now)
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What the book's past taught for a forecast made in ``month`` (its start, 'YYYY-MM'): per
+    month ahead k, the cells of every past month start whose k-months-later target is over, and
+    the interval's band. Only facts from before that month's start go in (module docstring of
+    ``forecast``), so it stays good for the whole month while the months before it are unchanged."""
+
+    month: str
+    band: tuple[float, float]
+    cells: tuple[_Cells, ...]
+
+    def json(self) -> dict[str, Any]:
+        return {
+            "month": self.month,
+            "band": list(self.band),
+            "cells": [
+                [c.codes.tolist(), c.n.tolist(), c.open_v.tolist(), c.won_v.tolist(), list(c.fresh)] for c in self.cells
+            ],
+        }
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Learned:
+        """From ``json()`` (KeyError, TypeError or ValueError: not that shape)."""
+        low, high = (float(x) for x in data["band"])
+
+        def ints(values: Any) -> Ints:
+            return np.array([int(x) for x in values], dtype=np.int64).reshape(len(values))
+
+        cells = tuple(
+            _Cells(ints(codes), ints(n), ints(open_v), ints(won_v), [int(x) for x in fresh])
+            for codes, n, open_v, won_v, fresh in data["cells"]
+        )
+        return cls(str(data["month"]), (low, high), cells)
+
+
+def learn(book: Book, *, months: int = 6, now: dt.datetime | None = None, widen: bool = True) -> Learned:
+    """What ``book``'s past teaches for the ``months`` months from ``now``'s."""
+    now = utc_now(now)
     this = month_start(now)
     learner = Learner(book, months, this)
-    open_now = book.open_at(now)
     band = _Calibration(book, learner).band(now) if widen else (-Z80, Z80)
+    return Learned(_key(this), band, tuple(learner.yields(now, k) for k in range(months)))
+
+
+def apply_learned(learned: Learned, book: Book, *, now: dt.datetime) -> list[MonthForecast]:
+    """The forecast of the months ``learned`` covers, for the deals of ``book`` open at ``now`` —
+    the whole book, or only the deals open now (``read_book(…, open_at=now)``): the same figures."""
+    this = month_start(now)
+    open_now = book.open_at(now)
     out = []
-    for k in range(months):
+    for k, cells in enumerate(learned.cells):
         start = add_months(this, k)
         end = add_months(start, 1)
         weighted = _baseline(book, now, end, open_now) - (_baseline(book, now, start, open_now) if k else 0)
-        learned = _learned(learner, now, k, open_now, band)
-        if learned is None:
-            learned = (weighted, weighted, weighted)
-        out.append(MonthForecast(_key(start), *learned, weighted))
+        interval = _interval(_cell_moments(cells, open_now.states, open_now.values), learned.band)
+        out.append(MonthForecast(_key(start), *(interval or (weighted, weighted, weighted)), weighted))
     return out
 
 

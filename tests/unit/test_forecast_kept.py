@@ -1,5 +1,8 @@
 """The learned months are kept in crm_meta for a database state and a day: read back, not learned
-again, until a deal changes (or the day); a read-only database still gets them, computed."""
+again, until a deal changes (or the day); what the past taught is kept for the month, so a change
+that concerns only this month reads the deals open now, not the book, and a change to the past
+learns again — always what learning from scratch gives; a read-only database still gets them,
+computed."""
 
 from __future__ import annotations
 
@@ -19,13 +22,15 @@ def kept_value(db):
         return s.execute(select(Meta.value).where(Meta.key == KEEP_KEY)).scalar()
 
 
-def counting_reads(monkeypatch):
+def counting_reads(monkeypatch, *, whole_only=True):
+    """The reads of the whole book (with ``whole_only``; else every read, as ``"open"`` or ``"book"``)."""
     calls = []
     real = forecast_model.read_book
 
-    def read_book(conn):
-        calls.append(1)
-        return real(conn)
+    def read_book(conn, *, open_at=None):
+        if open_at is None or not whole_only:
+            calls.append("book" if open_at is None else "open")
+        return real(conn, open_at=open_at)
 
     monkeypatch.setattr(forecast_model, "read_book", read_book)
     return calls
@@ -49,8 +54,55 @@ def test_the_learned_months_are_kept_until_a_deal_changes(db, clock, monkeypatch
     assert len(reads) == 3
     services.update_deal(ids["D"], amount="5000.00")  # D is open: the forecast moves
     after = forecast_months(db, months=2, now=NOW)
-    assert len(reads) == 4 and after != first
+    assert len(reads) == 3 and after != first  # its past is in the journal: only the open deals read
     assert after == forecast_months(db, months=2, now=NOW, keep=False)  # what learning gives
+
+
+def test_a_change_to_this_month_reads_the_open_deals_and_one_to_the_past_learns_again(db, clock, monkeypatch):
+    from sqlalchemy import text
+
+    from crm_tui.services import Services
+
+    ids = make_book(db)
+    forecast_months(db, months=3, now=NOW)
+    reads = counting_reads(monkeypatch, whole_only=False)
+    clock.now = NOW
+    services = Services(db, user="ann", clock=clock)
+
+    def same_as_learning() -> bool:
+        return forecast_months(db, months=3, now=NOW) == forecast_months(db, months=3, now=NOW, keep=False)
+
+    # this month's changes: a stage move, a new deal, a win — the deals open now are read, not the book
+    services.move_deal_step(ids["D"], 1)
+    assert same_as_learning() and reads[:1] == ["open"]
+    fresh = services.create_deal("Fresh", amount="700.00")
+    services.win_deal(fresh.id)
+    reads.clear()
+    assert same_as_learning() and reads[:1] == ["open"]
+    # the past changed: a deal won in February worth more, then reopened; one created last quarter
+    # deleted; an old move written in plain SQL
+    services.update_deal(ids["C"], amount="900.00")
+    reads.clear()
+    assert same_as_learning() and reads[:1] == ["book"]
+    services.reopen_deal(ids["C"])
+    reads.clear()
+    assert same_as_learning() and reads[:1] == ["book"]
+    services.delete_deal(ids["A"])
+    reads.clear()
+    assert same_as_learning() and reads[:1] == ["book"]
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO stage_change (deal_id, from_stage_id, to_stage_id, at, by) "
+                "SELECT id, stage_id, stage_id, :at, 'sql' FROM deal WHERE id = :d"
+            ),
+            {"d": ids["B"], "at": (NOW - dt.timedelta(days=70)).replace(tzinfo=None)},
+        )
+    reads.clear()
+    assert same_as_learning() and reads[:1] == ["book"]
+    reads.clear()
+    forecast_months(db, months=3, now=NOW)
+    assert reads == []  # and then kept again
 
 
 def test_a_read_only_database_still_gets_the_forecast(tmp_path):

@@ -77,8 +77,8 @@ def test_the_same_book_whatever_order_the_rows_come_in(path, monkeypatch):
         in_order = book_fields(forecast_model.load_book(db))
         read = forecast_model._columns
 
-        def shuffled(conn, table, columns, where):
-            out = read(conn, table, columns, where)
+        def shuffled(conn, table, columns, where, **kw):
+            out = read(conn, table, columns, where, **kw)
             order = np.random.default_rng(7).permutation(len(out[0]))
             return [[c[i] for i in order] if isinstance(c, list) else c[order] for c in out]
 
