@@ -18,6 +18,12 @@ figures follow.
   (positions are what "furthest" compares); the write transaction that did it rebuilds the reach
   before it commits (``settle``), and until a rebuild a reader falls back to reading the history.
 
+- ``fig_touch``: how many changes concerned each UTC month ('YYYY-MM' of a deal's creation or
+  close, a stage move, a deal line's deal; '0000-00' for every month at once: a price, a rate, a
+  stage's outcome, a paused bulk write). Not a figure but a clock of the past: the learned
+  forecast keeps what the months before the current one taught while their count stands
+  (``metrics.forecast``).
+
 ``rebuild`` recomputes everything from the deals (``crm-tui doctor --rebuild-figures``, schema
 upgrades); ``differences`` compares what is kept with a full recomputation (the doctor's check
 and the property test).
