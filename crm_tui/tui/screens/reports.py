@@ -227,6 +227,7 @@ class ReportsScreen(CrmScreen):
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
+        self._plotted: dict[str, list[tuple[str, float]]] = {}  # each chart's bars as last drawn
         # the learned months ahead and what they were learned from (forecast_stamp, day: ages count in days)
         self._learned: tuple[tuple[tuple[object, ...], str], list[MonthLine]] | None = None
         # one learning at a time: a worker cancelled while it waited gives way to the newest, so
@@ -379,6 +380,7 @@ class ReportsScreen(CrmScreen):
         funnel = self.query_one(Funnel)
         funnel.stages = None
         funnel.update("")
+        self._plotted.clear()
         for plot in self.query(PlotextPlot):
             plot.plt.clear_data()
             plot.refresh()
@@ -414,6 +416,9 @@ class ReportsScreen(CrmScreen):
             ("#revenue-chart", "Won revenue by month", [(r.month, r.won_cents / 100) for r in revenue[-12:]]),
             ("#forecast-chart", "Weighted forecast by close month", [(m, c / 100) for m, c in forecast[:12]]),
         ):
+            if self._plotted.get(wid) == rows:
+                continue  # drawing a chart is most of what the screen does after a change: not again
+            self._plotted[wid] = rows
             plot = self.query_one(wid, PlotextPlot)
             plt = plot.plt
             plt.clear_data()
