@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import threading
+from concurrent.futures import Future
 from pathlib import Path
 from urllib.parse import quote
 
@@ -54,7 +56,33 @@ def sqlite_file(spec: object) -> Path | None:
     return path if path.is_file() else None
 
 
-def quick_first_page(path: Path, limit: int) -> tuple[int, list[CustomerRow]] | None:
+#: (live customers, the first page of them by name)
+FirstPage = tuple[int, list[CustomerRow]]
+
+
+def read_ahead(spec: object, limit: int) -> Future[FirstPage | None] | None:
+    """Start ``quick_first_page`` on a thread of its own now, or None when ``spec`` is no plain file.
+
+    Called as the app is built, so the count and the page are read while Textual parses the
+    stylesheets and composes the first screen (SQLite lets go of the GIL while it counts);
+    the screen takes the result when it mounts.
+    """
+    path = sqlite_file(spec)
+    if path is None:
+        return None
+    found: Future[FirstPage | None] = Future()
+
+    def read() -> None:
+        try:
+            found.set_result(quick_first_page(path, limit))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits: never lost on this thread
+            found.set_exception(exc)
+
+    threading.Thread(target=read, name="crm-tui first page", daemon=True).start()
+    return found
+
+
+def quick_first_page(path: Path, limit: int) -> FirstPage | None:
     """(live customers, the first ``limit`` of them by name) or None if it cannot be read simply."""
     try:
         con = sqlite3.connect(f"file:{quote(str(path.absolute()))}?mode=ro", uri=True, timeout=0.2)

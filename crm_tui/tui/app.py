@@ -29,8 +29,11 @@ from textual.worker import Worker, WorkerState
 from crm_tui.tui.commands import JumpProvider, binding_commands
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future
+
     from crm_tui.db import Database
     from crm_tui.queries.agenda import AgendaItem
+    from crm_tui.queries.first_page import FirstPage
     from crm_tui.services import Services
     from crm_tui.tui.collector import Collector
 
@@ -131,6 +134,13 @@ class CrmApp(App[int]):
         initial_mode: str = "customers",
         memory: Collector | None = None,
     ) -> None:
+        if initial_mode not in self.MODES:
+            raise ValueError(f"no such section: {initial_mode!r}")
+        # The first section's screen is Textual's default screen, not a mode's: a mode's new screen
+        # makes Textual re-parse and re-apply every stylesheet twice on the way to the first frame.
+        # Its mode is added back once the app is mounted (on_mount), so its keys reach it as before.
+        self.DEFAULT_MODE = initial_mode  # type: ignore[misc]
+        self.MODES = {mode: make for mode, make in type(self).MODES.items() if mode != initial_mode}  # type: ignore[misc]
         super().__init__()
         self._db_spec = db
         self.db: Database | None = None
@@ -140,6 +150,13 @@ class CrmApp(App[int]):
         self.data_changed: Signal[frozenset[str]] = Signal(self, "data-changed")
         self._poll = poll
         self._initial_mode = initial_mode
+        self._first_page: Future[FirstPage | None] | None = None
+        if initial_mode == "customers":
+            # Read while Textual builds the first screen (see queries.first_page.read_ahead).
+            from crm_tui.queries.first_page import read_ahead
+            from crm_tui.tui.screens.customers import PAGE
+
+            self._first_page = read_ahead(db, PAGE)
         self._main_thread = threading.get_ident()
         self.startup_error: str | None = None
         self._poll_error: str | None = None
@@ -174,6 +191,18 @@ class CrmApp(App[int]):
         """What the app was asked to open (a path, a URL, a ``Database`` or None)."""
         return self._db_spec
 
+    def take_first_page(self) -> Future[FirstPage | None] | None:
+        """The customer list's first page, being read since the app was built (once; then None)."""
+        ahead, self._first_page = self._first_page, None
+        return ahead
+
+    def get_default_screen(self) -> Screen[Any]:
+        return _lazy(self._first_section)()
+
+    @property
+    def _first_section(self) -> Section:
+        return next(s for s in self.SECTIONS if s.mode == self._initial_mode)
+
     def on_mount(self) -> None:
         if self.memory is not None:
             # No full garbage collection until the database is open (see tui.collector), and
@@ -184,7 +213,7 @@ class CrmApp(App[int]):
             self.mode_change_signal.subscribe(self, self._mode_changed)
         self.data_changed.subscribe(self, self._count_change)
         self.data_changed.subscribe(self, self._tasks_changed)
-        self.switch_mode(self._initial_mode)
+        self.add_mode(self._initial_mode, _lazy(self._first_section))
         if self._settings_error:
             self.notify(self._settings_error, title="Settings", severity="warning", timeout=15, markup=False)
         # After the first frame: the database layer's imports would otherwise compete with it.

@@ -242,3 +242,41 @@ async def test_palette_shows_names_literally(make_app, settle, services, palette
         await settle(app, pilot)
         shown = await palette(pilot, "ACME", offers="Tools", first=False)  # the customer's hit has come
         assert any("[red]ACME[/red] Tools" in text for text in shown), shown
+
+
+@pytest.mark.sqlite_only
+async def test_the_first_rows_come_without_a_stylesheet_reparse_and_the_filters_follow(
+    db_path, services, clock, settle, until, monkeypatch
+):
+    """Start-up's first screen is built once: no re-parse of every stylesheet on the way to the
+    first rows (a mode's new screen cost two, a tenth of start-up), and the filter menus, mounted
+    after the rows, work as before: ``f`` reaches them and the owner menu lists the owners."""
+    from textual.css.stylesheet import Stylesheet
+
+    from crm_tui.tui.app import create_app
+
+    services.create_customer(name="Acme Rockets", owner="bob")
+    services.create_customer(name="Bolt Tools", owner="ann")
+    reparsed = []
+    real = Stylesheet.reparse
+
+    def reparse(self):
+        reparsed.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Stylesheet, "reparse", reparse)
+    app = create_app(db=str(db_path), clock=clock, user="ann", poll=False)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: app.screen.table.row_count == 2, what="the first rows")
+        assert reparsed == []
+        await settle(app, pilot)
+        assert app.current_mode == "customers"
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert app.focused is app.screen.query_one("#filter-status")
+        owners = app.screen.query_one("#filter-owner")
+        menu = owners.query_one("SelectOverlay")
+        await until(pilot, lambda: menu.option_count == 3, what="the owners in the menu")  # blank, ann, bob
+        await pilot.press("2", "1")  # away and back: the same screen, its menus still there
+        await settle(app, pilot)
+        assert app.screen.query_one("#filter-owner") is owners

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from crm_tui.queries.customers import CustomerFilter, count_customers, fetch_page
-from crm_tui.queries.first_page import quick_first_page, sqlite_file
+from crm_tui.queries.first_page import quick_first_page, read_ahead, sqlite_file
 from crm_tui.queries.pipeline import load_board
 
 
@@ -149,6 +149,16 @@ def test_the_plain_sqlite_first_page_equals_the_full_query(db, db_path, services
     assert rows == expected
     assert [r.keyset for r in rows] == [r.keyset for r in expected]  # later pages follow on by keyset
     assert rows[0].updated_at == expected[0].updated_at and rows[0].updated_at.tzinfo is not None
+
+
+@pytest.mark.sqlite_only
+def test_the_first_page_read_ahead_is_the_same_page(db, db_path, services):
+    """The app starts this read as it is built; the screen takes the result when it mounts."""
+    for name in ("Bravo", "alpha", "Charlie"):
+        services.create_customer(name=name)
+    assert read_ahead(str(db_path), 2).result(timeout=10) == quick_first_page(db_path, 2)
+    assert read_ahead("postgresql+psycopg://u@h/db", 2) is None  # nothing to read simply
+    assert read_ahead(db, 2) is None  # an open Database: the screen reads through it
 
 
 def test_the_plain_sqlite_first_page_never_creates_or_misreads(tmp_path):

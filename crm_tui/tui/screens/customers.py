@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import on, work
@@ -34,10 +33,14 @@ from crm_tui.tui.widgets.search_input import SearchInput
 from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
 
 if TYPE_CHECKING:  # read in workers: their imports stay off the first paint
+    from concurrent.futures import Future
+
     from textual.timer import Timer
+    from textual.widget import AwaitMount
 
     from crm_tui.models import Customer
     from crm_tui.queries.customers import FilterChoices
+    from crm_tui.queries.first_page import FirstPage
 
 #: a row of the page cache: the customer's id, its cells, and where a page starting after it begins
 PageRow = tuple[int, tuple[Any, ...], Keyset]
@@ -170,6 +173,7 @@ class CustomersScreen(CrmScreen):
         self._total = 0
         self._keep_id: int | None = None
         self._choices_loaded = False
+        self._filters_mount: AwaitMount | None = None
 
     # -- layout ---------------------------------------------------------------------------
 
@@ -178,10 +182,7 @@ class CustomersScreen(CrmScreen):
         yield Static("Customers", id="customers-summary", markup=False)
         with Horizontal(id="customers-filters"):
             yield SearchInput(self._apply_search, placeholder="/ search", id="customers-search", compact=True)
-            yield Select([(s, s) for s in STATUSES], prompt="status", id="filter-status", compact=True)
-            yield Select([], prompt="owner", id="filter-owner", compact=True)
-            yield Select([], prompt="tag", id="filter-tag", compact=True)
-            yield Select([], prompt="segment", id="filter-segment", compact=True)
+            # The filter menus follow once the first rows are painted (_filter_menus).
         yield VirtualTable(
             COLUMNS, self._row_at, placeholder="…", empty_text="Loading customers…", id="customers-table"
         )
@@ -191,22 +192,38 @@ class CustomersScreen(CrmScreen):
     def table(self) -> VirtualTable:
         return self.query_one("#customers-table", VirtualTable)
 
+    def _filter_menus(self) -> AwaitMount:
+        """Mount the four filter menus, once; await the result before using them.
+
+        They are not composed with the screen: each Select is a small tree of widgets, and styling
+        them was a fifth of start-up's time to the first rows (benchmarks/run.py), so they come a
+        frame after the rows.
+        """
+        if self._filters_mount is None:
+            self._filters_mount = self.query_one("#customers-filters", Horizontal).mount_all(
+                [
+                    Select([(s, s) for s in STATUSES], prompt="status", id="filter-status", compact=True),
+                    Select([], prompt="owner", id="filter-owner", compact=True),
+                    Select([], prompt="tag", id="filter-tag", compact=True),
+                    Select([], prompt="segment", id="filter-segment", compact=True),
+                ]
+            )
+        return self._filters_mount
+
     def on_mount(self) -> None:
         self.table.set_sort(self.sort.column, self.sort.descending)
         self.table.focus()
         if self.app.db is None:
-            from crm_tui.queries.first_page import sqlite_file
+            from crm_tui.queries.first_page import read_ahead
 
-            path = sqlite_file(self.app.db_spec)
-            if path is not None:
-                self._quick_first_page(path)
+            ahead = self.app.take_first_page() or read_ahead(self.app.db_spec, PAGE)
+            if ahead is not None:
+                self._quick_first_page(ahead)
 
     @work(thread=True, exclusive=True, group="customers-list", exit_on_error=False)
-    def _quick_first_page(self, path: Path) -> None:
+    def _quick_first_page(self, ahead: Future[FirstPage | None]) -> None:
         """The first page read with plain sqlite3 while the database layer loads (see first_page)."""
-        from crm_tui.queries.first_page import quick_first_page
-
-        found = quick_first_page(path, PAGE)
+        found = ahead.result()
         if found is not None:
             total, rows = found
             page = [(r.id, row_cells(r), r.keyset) for r in rows]
@@ -317,6 +334,8 @@ class CustomersScreen(CrmScreen):
         self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
         self.table.set_row_count(total, cursor=cursor)
         self._update_summary()
+        if self._filters_mount is None:
+            self.call_after_refresh(self._filter_menus)
         if not self._choices_loaded and self.app.db is not None:
             self._choices_loaded = True  # after the rows: the list never waits for the filter menus
             self._load_choices()
@@ -408,8 +427,9 @@ class CustomersScreen(CrmScreen):
         self.post_message(self.ChoicesLoaded(filter_choices(db), SEGMENTS))
 
     @on(ChoicesLoaded)
-    def _choices_ready(self, event: ChoicesLoaded) -> None:
+    async def _choices_ready(self, event: ChoicesLoaded) -> None:
         choices, segments = event.choices, event.segments
+        await self._filter_menus()
         for wid, values in (
             ("#filter-owner", choices.owners),
             ("#filter-tag", choices.tags),
@@ -459,7 +479,8 @@ class CustomersScreen(CrmScreen):
     def action_search(self) -> None:
         self.focus_now(self.query_one("#customers-search", Input))
 
-    def action_filters(self) -> None:
+    async def action_filters(self) -> None:
+        await self._filter_menus()
         self.focus_now(self.query_one("#filter-status", Select))
 
     def _apply_search(self, text: str) -> None:
