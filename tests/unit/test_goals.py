@@ -168,3 +168,60 @@ def test_goal_progress_reads_a_bounded_number_of_statements(services, clock, db)
         counts.append(len(seen))
         seen.clear()
     assert counts[0] == counts[1] <= 12  # the same handful of reads whatever the deals and goals
+
+
+def test_what_it_takes_counts_each_periods_own_due_deals(services, db):
+    """One read of the open deals serves every period: a deal due next week is due in the
+    quarter, not in this week; one due next quarter is in neither."""
+    s = services
+    s.create_deal("this week", amount="100", owner="ann", expected_close="2026-12-17")
+    s.create_deal("next week", amount="200", owner="ann", expected_close="2026-12-22")
+    s.create_deal("next quarter", amount="400", owner="ann", expected_close="2027-01-04")
+    s.create_deal("bob's", amount="800", owner="bob", expected_close="2026-12-17")
+    s.set_goal("won_value", "week", "5000", owner="ann")
+    s.set_goal("won_value", "quarter", "5000", owner="ann")
+    got = {g.period.kind: g for g in goal_progress(db, now=utc(12, 16), tz=UTC)}
+    assert got["week"].takes is not None and got["week"].takes.due == 10_000
+    assert got["quarter"].takes is not None and got["quarter"].takes.due == 30_000
+
+
+@pytest.mark.sqlite_only
+def test_goal_progress_reads_each_periods_rows_through_an_index_not_every_deal(services, clock, db, db_path):
+    """Deals added, entries into a stage and activities done are read for the period only, through
+    indexes that lead with the time (at 300,000 customers the old reads took ~0.28 s of the panel)."""
+    import sqlite3
+
+    s = services
+    s.move_deal_step(s.create_deal("one", owner="ann").id, 1)
+    s.complete_task(s.add_task("call", owner="ann").id)
+    s.set_goal("deals_added", "quarter", "4")
+    s.set_goal("deals_advanced", "month", "2", stage="Qualified")
+    s.set_goal("activities_done", "week", "10", owner="ann")
+    seen: list[tuple[str, tuple]] = []
+
+    def listen(conn, cursor, statement, params, context, executemany):
+        seen.append((statement, params))
+
+    event.listen(db.engine, "before_cursor_execute", listen)
+    try:
+        got = {g.metric: g.actual for g in goal_progress(db, now=clock(), tz=UTC)}
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listen)
+    assert got == {"deals_added": 1, "deals_advanced": 1, "activities_done": 1}
+    raw = sqlite3.connect(db_path)
+    try:
+        plans = {
+            statement: " | ".join(row[-1] for row in raw.execute("EXPLAIN QUERY PLAN " + statement, params))
+            for statement, params in seen
+            if statement.lstrip().upper().startswith("SELECT")
+        }
+    finally:
+        raw.close()
+
+    def plan_of(fragment: str) -> str:
+        (plan,) = [p for s, p in plans.items() if fragment in " ".join(s.split())]
+        return plan
+
+    assert "USING COVERING INDEX ix_deal_created (created_at>? AND created_at<?)" in plan_of("deal.created_at >=")
+    assert "ix_stage_change_into (to_stage_id=? AND at>? AND at<?)" in plan_of("count(DISTINCT stage_change.deal_id)")
+    assert "ix_task_open_due (done_at>? AND done_at<?)" in plan_of("FROM task")
