@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlmodel import Field, SQLModel
 
@@ -290,7 +291,17 @@ class StageChange(SQLModel, table=True):
     __tablename__ = "stage_change"
     __table_args__ = (
         Index("ix_stage_change_reach", "deal_id", "to_stage_id"),  # funnel conversion
-        Index("ix_stage_change_into", "to_stage_id", "at", "from_stage_id", "deal_id"),  # goals: entries into a stage
+        # goals: the moves into a stage in a period. Partial (moves only), so no other read of the
+        # history, which never says from_stage_id IS NOT NULL, is steered to it.
+        Index(
+            "ix_stage_change_into",
+            "to_stage_id",
+            "at",
+            "deal_id",
+            "from_stage_id",
+            sqlite_where=text("from_stage_id IS NOT NULL"),
+            postgresql_where=text("from_stage_id IS NOT NULL"),
+        ),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     deal_id: int = Field(foreign_key="deal.id", index=True)

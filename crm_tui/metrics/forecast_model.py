@@ -29,7 +29,7 @@ import numpy.typing as npt
 from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select
 
 from crm_tui.columns import bigint, col, pk
-from crm_tui.metrics._common import live_deal, utc_now
+from crm_tui.metrics._common import live_deal, unindexed, utc_now
 from crm_tui.metrics.forecast_types import Backtest, BacktestMonth, Errors, MonthForecast
 from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange, UTCDateTime
 from crm_tui.money import Rates, load_rates_conn
@@ -852,7 +852,11 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
     if open_at is not None:
         then = literal(open_at, UTCDateTime)
         deals = and_(
-            deals, col(Deal.created_at) <= then, or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then)
+            deals,
+            # through the close time's index (a few deals open now), never the creation time's (every
+            # deal created before now, nearly the book)
+            unindexed(col(Deal.created_at)) <= then,
+            or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then),
         )
     deal_ids, pipeline, deal_stage, amount, created, closed, expected, currency_list = _columns(
         conn,

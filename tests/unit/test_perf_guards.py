@@ -349,3 +349,31 @@ def test_an_orders_page_seeks_its_index_at_any_depth(db, db_path, services):
             assert "SEARCH order_line USING INDEX ix_order_line_order_id (order_id=?)" in plan, plan
     finally:
         raw.close()
+
+
+@pytest.mark.sqlite_only
+def test_the_forecasts_open_deals_are_found_through_the_close_time_index(db, db_path, services, clock):
+    """After a change the forecast reads only the deals open now: through the index of close times
+    (a few deals), never the index of creation times (every deal created before now: nearly the
+    book, read row by row — 1.3 s instead of 0.16 s at 300,000 customers)."""
+    from crm_tui.metrics.forecast_model import read_book
+
+    services.win_deal(services.create_deal("won", amount="5").id)
+    services.create_deal("open", amount="7")
+    seen: list[str] = []
+    with db.read() as session:
+        conn = session.connection()
+        raw = conn.connection.driver_connection
+        raw.set_trace_callback(seen.append)
+        try:
+            book = read_book(conn, open_at=clock())
+        finally:
+            raw.set_trace_callback(None)
+    assert len(book) == 1
+    (deals,) = [s for s in seen if "group_concat(deal.id" in s]
+    check = sqlite3.connect(db_path)
+    try:
+        plan = " | ".join(row[-1] for row in check.execute("EXPLAIN QUERY PLAN " + deals))
+    finally:
+        check.close()
+    assert "ix_deal_closed" in plan and "ix_deal_created" not in plan, plan
