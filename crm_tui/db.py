@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, func, select
 from sqlalchemy import exc as sa_exc
@@ -79,6 +80,9 @@ class Database:
     #: PostgreSQL: the rep's login when it belongs to a team role (``engines.team_login``); then it
     #: is who acts, whatever name the settings give
     login: str | None = None
+    #: what readers worked out from this database, with the state it held for (e.g. the segments,
+    #: ``metrics.segments``): kept per open database, so another file never answers for it
+    memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- opening --------------------------------------------------------------
 

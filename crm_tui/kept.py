@@ -44,6 +44,13 @@ if TYPE_CHECKING:
 
 #: a won deal's furthest position: beyond every open stage (``metrics.deals`` reads it as such)
 WON_REACH = 1_000_000
+#: fig_state's count of the writes that rewrote purchases (``fig_buyer``): what is worked out from the
+#: purchases alone (the RFM segments) still holds while it stands (``metrics.segments``)
+BUYER_CHANGES = "buyer_changes"
+_COUNT_BUYER_CHANGE = (
+    f"INSERT INTO fig_state (key, value) SELECT '{BUYER_CHANGES}', 1 WHERE true "
+    "ON CONFLICT (key) DO UPDATE SET value = fig_state.value + 1"
+)
 _DEAL_SUMS = ("n", "value", "override_cp", "default_amount", "cycle_secs", "cycle_n")
 #: the columns a customer's purchases are made of
 _BUYER_COLUMNS = ("stage_id", "amount_cents", "currency", "closed_at", "stage_entered_at", "deleted_at", "customer_id")
@@ -258,6 +265,7 @@ class _Sql:
         return [
             f"DELETE FROM fig_buyer WHERE customer_id IN ({who})",
             f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {self.buyer_rows(who)}",
+            _COUNT_BUYER_CHANGE,
         ]
 
     def refresh_buyer(self, *customers: str) -> list[str]:
@@ -266,7 +274,7 @@ class _Sql:
         for x in customers:
             out.append(f"DELETE FROM fig_buyer WHERE customer_id = {x}")
             out.append(f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {self.buyer_rows(eq=x)}")
-        return out
+        return [*out, _COUNT_BUYER_CHANGE] if out else out
 
     def order_buyers(self, deal: str, other_than: str) -> tuple[str, str]:
         """The customers of a deal's orders other than ``other_than`` (an order may name another
@@ -581,6 +589,7 @@ def _rebuild_buyers(conn: Connection, q: _Sql) -> None:
     conn.exec_driver_sql("DELETE FROM fig_buyer")
     conn.exec_driver_sql(f"INSERT INTO fig_buyer (customer_id, currency, n, value, last_at) {q.buyer_rows()}")
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'buyers_stale'")
+    conn.exec_driver_sql(_COUNT_BUYER_CHANGE)
 
 
 def _rebuild_reach(conn: Connection, q: _Sql) -> None:
@@ -652,6 +661,11 @@ def _count(conn: Connection, q: _Sql, ids: str, sign: str) -> None:
 
 def reach_stale(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("SELECT value FROM fig_state WHERE key = 'reach_stale'").scalar())
+
+
+def buyer_changes(conn: Connection) -> int:
+    """How many writes have rewritten purchases so far (``BUYER_CHANGES``; it only grows)."""
+    return int(conn.exec_driver_sql(f"SELECT value FROM fig_state WHERE key = '{BUYER_CHANGES}'").scalar() or 0)
 
 
 def buyers_stale(conn: Connection) -> bool:

@@ -116,7 +116,7 @@ def report_sections(
         yield "stages", f
         f = replace(f, activities=activities.activity_totals(conn, filters))
         yield "activities", f
-        f = noted(replace(f, segments=segments.segment_rows(conn, stages, now, conv)))
+        f = noted(replace(f, segments=segments.segment_rows(conn, stages, now, conv, memo=db.memo)))
         yield "segments", f
         f = replace(f, tasks=book.task_totals(conn, filters, now))
         yield "tasks", f

@@ -35,7 +35,9 @@ first match wins:
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, func, literal, or_, select
 
@@ -123,19 +125,125 @@ def _known(rates: Rates) -> list[str]:
     return [rates.home, *sorted(c for c in rates.per_unit if c != rates.home)]
 
 
+#: the recency thresholds in days (R 5, 4, 3, 2; older is R 1)
+_RECENCY_DAYS = (30, 90, 180, 365)
+#: how far the engines' floating-point day counts are trusted at a threshold
+_SLACK = dt.timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    """The one-currency road's cells, kept to be carried forward in time (``segment_rows``)."""
+
+    code: str  # the one currency
+    threshold: object  # the monetary value M ≥ 4 starts at (None: no buyer)
+    counts: dict[str, int]
+    values: dict[str, int]  # Σ purchases in ``code``, not converted
+
+
 def segment_rows(
-    conn: Connection, stages: list[StageInfo], now: dt.datetime, conv: Converter | None = None
+    conn: Connection,
+    stages: list[StageInfo],
+    now: dt.datetime,
+    conv: Converter | None = None,
+    *,
+    memo: dict[str, Any] | None = None,
 ) -> tuple[SegmentFigures, ...]:
     """The ``segments`` section: every segment (zeros included) with customer count and value
-    (home currency: each segment's purchases summed per currency, each sum converted once)."""
+    (home currency: each segment's purchases summed per currency, each sum converted once).
+
+    ``memo`` (``Database.memo``): what was worked out last is used again while no write has
+    rewritten a purchase since (``kept.BUYER_CHANGES``; a move between open stages rewrites
+    none) and the stages and rates are the same. Time moving on changes only the R of the buyers
+    whose last purchase crossed a threshold meanwhile: one-currency counts are carried forward by
+    reading those few (the same figures as counting again); the window's are used until the first
+    such crossing."""
     conv = conv if conv is not None else Converter(load_rates_conn(conn))
+    if memo is None:
+        return _finished(_segment_cells(conn, stages, now, conv), conv)
+    from crm_tui import kept
+
+    rates = conv.rates
+    state = (
+        kept.buyer_changes(conn),
+        kept.buyers_stale(conn),
+        tuple(stages),
+        rates.home,
+        sorted(rates.per_unit.items()),
+    )
+    held = memo.get("segments")
+    found: _Counted | tuple[SegmentFigures, ...] | None = None
+    if held is not None and held[0] == state and held[1] <= now:
+        _state, since, until, was = held
+        if isinstance(was, _Counted):
+            found = _carried(conn, was, since, now, conv)
+        elif now <= until:
+            found = was
+    if found is None:
+        found = _segment_cells(conn, stages, now, conv)
+    until = now if isinstance(found, _Counted) else _unchanged_until(conn, now)
+    memo["segments"] = (state, now, until, found)
+    return _finished(found, conv)
+
+
+def _finished(found: _Counted | tuple[SegmentFigures, ...], conv: Converter) -> tuple[SegmentFigures, ...]:
+    if not isinstance(found, _Counted):
+        return found
+    converts = found.code in _known(conv.rates)  # a currency with no rate counts 0, as in the window's sums
+    return tuple(
+        SegmentFigures(
+            name,
+            found.counts.get(name, 0),
+            conv.total([(found.code, found.values[name])]) if converts and name in found.values else 0,
+        )
+        for name in SEGMENTS
+    )
+
+
+def _unchanged_until(conn: Connection, now: dt.datetime) -> dt.datetime:
+    """The last moment every buyer's R score is still what it is at ``now``: per threshold, the
+    earliest purchase still within it plus the threshold. A customer's recency runs from its
+    latest purchase in any currency, and each row's own is that or earlier: this errs early."""
+    b = FIG_BUYER.c
+    firsts = conn.execute(
+        select(
+            *(
+                func.min(case((b.last_at >= literal(now - dt.timedelta(days=days), UTCDateTime), b.last_at)))
+                for days in _RECENCY_DAYS
+            )
+        )
+    ).one()
+    until = dt.datetime.max.replace(tzinfo=dt.UTC)
+    for first, days in zip(firsts, _RECENCY_DAYS, strict=True):
+        if isinstance(first, dt.datetime):
+            at = first if first.tzinfo is not None else first.replace(tzinfo=dt.UTC)
+            until = min(until, at + dt.timedelta(days=days) - _SLACK)
+    return until
+
+
+def _segment_cells(
+    conn: Connection, stages: list[StageInfo], now: dt.datetime, conv: Converter
+) -> _Counted | tuple[SegmentFigures, ...]:
     lowest, highest = conn.execute(select(func.min(FIG_BUYER.c.currency), func.max(FIG_BUYER.c.currency))).one()
     if lowest is not None and lowest == highest:
-        return _one_currency_rows(conn, now, conv, lowest)
+        return _one_currency_cells(conn, now, conv, lowest)
     return _window_rows(conn, stages, now, conv)
 
 
-def _one_currency_rows(conn: Connection, now: dt.datetime, conv: Converter, code: str) -> tuple[SegmentFigures, ...]:
+def _scores(conn: Connection, conv: Converter, threshold: object) -> tuple[Any, Any, Callable[[dt.datetime], Any]]:
+    """(F, M ≥ 4, R at a moment) of a fig_buyer row, as SQL."""
+    b = FIG_BUYER.c
+    f = case((b.n <= 1, 1), (b.n <= 2, 2), (b.n <= 3, 3), (b.n <= 5, 4), else_=5)
+    m4 = case((_in_home(b.value, b.currency, conv.rates) >= threshold, 1), else_=0)
+
+    def r(at: dt.datetime) -> Any:
+        recency = per_engine.days_between(b.last_at, literal(at, UTCDateTime), conn.dialect)
+        return case((recency <= 30, 5), (recency <= 90, 4), (recency <= 180, 3), (recency <= 365, 2), else_=1)
+
+    return f, m4, r
+
+
+def _one_currency_cells(conn: Connection, now: dt.datetime, conv: Converter, code: str) -> _Counted:
     """``segment_rows`` when every purchase is in one currency (most books): one row per buyer
     already, so no grouping per customer and no window. M enters the rules only as "M ≥ 4", and
     M = ⌈5 × at_most / N⌉ ≥ 4 ⟺ at_most ≥ ⌊3N/5⌋ + 1 =: k ⟺ monetary ≥ the k-th smallest monetary:
@@ -145,14 +253,10 @@ def _one_currency_rows(conn: Connection, now: dt.datetime, conv: Converter, code
     monetary = _in_home(b.value, b.currency, conv.rates)
     buyers = conn.execute(select(func.count()).select_from(FIG_BUYER)).scalar() or 0
     threshold = conn.execute(select(monetary).order_by(monetary).limit(1).offset(3 * buyers // 5)).scalar()
-    recency = per_engine.days_between(b.last_at, literal(now, UTCDateTime), conn.dialect)
-    r = case((recency <= 30, 5), (recency <= 90, 4), (recency <= 180, 3), (recency <= 365, 2), else_=1)
-    f = case((b.n <= 1, 1), (b.n <= 2, 2), (b.n <= 3, 3), (b.n <= 5, 4), else_=5)
-    m4 = case((monetary >= threshold, 1), else_=0)
-    cells = select(r.label("r"), f.label("f"), m4.label("m4"), b.value).subquery("cells")
+    f, m4, r = _scores(conn, conv, threshold)
+    cells = select(r(now).label("r"), f.label("f"), m4.label("m4"), b.value).subquery("cells")
     values: dict[str, int] = {}
     counts: dict[str, int] = {}
-    converts = code in _known(conv.rates)  # a currency with no rate counts 0, as in the window's sums
     for R, F, M4, n, total in conn.execute(
         select(cells.c.r, cells.c.f, cells.c.m4, func.count(), func.sum(cells.c.value)).group_by(
             cells.c.r, cells.c.f, cells.c.m4
@@ -161,12 +265,45 @@ def _one_currency_rows(conn: Connection, now: dt.datetime, conv: Converter, code
         name = _segment(int(R), int(F), bool(M4))
         counts[name] = counts.get(name, 0) + int(n)
         values[name] = values.get(name, 0) + int(total or 0)
-    return tuple(
-        SegmentFigures(
-            name, counts.get(name, 0), conv.total([(code, values[name])]) if converts and name in values else 0
+    return _Counted(code, threshold, counts, values)
+
+
+def _carried(conn: Connection, was: _Counted, since: dt.datetime, now: dt.datetime, conv: Converter) -> _Counted:
+    """``was`` (counted at ``since``) at ``now``: only a buyer whose last purchase lies a threshold
+    before a moment in between changes its R, so those few are read, scored at both moments and
+    moved between segments (nothing else about a buyer depends on the time)."""
+    if now == since:
+        return was
+    b = FIG_BUYER.c
+    f, m4, r = _scores(conn, conv, was.threshold)
+    crossing = or_(
+        *(
+            and_(
+                b.last_at >= literal(since - dt.timedelta(days=days) - _SLACK, UTCDateTime),
+                b.last_at <= literal(now - dt.timedelta(days=days) + _SLACK, UTCDateTime),
+            )
+            for days in _RECENCY_DAYS
         )
-        for name in SEGMENTS
     )
+    c = (
+        select(r(since).label("r0"), r(now).label("r1"), f.label("f"), m4.label("m4"), b.value)
+        .where(crossing)
+        .subquery("cells")
+        .c
+    )
+    counts, values = dict(was.counts), dict(was.values)
+    for R0, R1, F, M4, n, total in conn.execute(
+        select(c.r0, c.r1, c.f, c.m4, func.count(), func.sum(c.value)).group_by(c.r0, c.r1, c.f, c.m4)
+    ):
+        before, after = _segment(int(R0), int(F), bool(M4)), _segment(int(R1), int(F), bool(M4))
+        if before != after:
+            counts[before] -= int(n)
+            values[before] -= int(total or 0)
+            counts[after] = counts.get(after, 0) + int(n)
+            values[after] = values.get(after, 0) + int(total or 0)
+    for name in [name for name, n in counts.items() if n == 0]:
+        del counts[name], values[name]  # as counting again has it: no buyer, no value entry
+    return _Counted(was.code, was.threshold, counts, values)
 
 
 def _segment(r: int, f: int, m4: bool) -> str:
