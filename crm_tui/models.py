@@ -559,6 +559,8 @@ class JournalEntry(SQLModel, table=True):
         Index("ix_journal_customer", "customer_id", "id"),
         Index("ix_journal_record", "record_table", "record_id"),
         Index("ix_journal_undoes", "undoes", "id"),
+        # the entries after a moment (the forecast of the deals open now reads only those: none, mostly)
+        Index("ix_journal_at", "at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     at: dt.datetime = _ts(default_factory=utcnow)

@@ -822,8 +822,9 @@ def read_book(conn: Connection, *, open_at: dt.datetime | None = None) -> Book:
     hand: a million fetched tuples are garbage it would otherwise walk again and again.
 
     ``open_at``: only the deals open then (created by then, not closed by then) with their moves,
-    lines and journaled changes — what applying a learned forecast reads (``apply_learned``): a
-    fraction of the book, found through the index of close times."""
+    lines and the journaled changes after then (earlier ones cannot change what they were then) —
+    what applying a learned forecast reads (``apply_learned``): a fraction of the book, found
+    through the index of close times."""
     paused = gc.isenabled()
     gc.disable()
     try:
@@ -940,10 +941,12 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
         select(col(JournalChange.record_id), col(JournalEntry.at), col(JournalChange.before))
         .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
         .where(
-            col(JournalChange.table_name) == "deal",
+            (col(JournalChange.table_name) if open_at is None else unindexed(col(JournalChange.table_name))) == "deal",
             col(JournalChange.op) == "update",
             col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
-            *([of_deals("journal_change.record_id")] if of_deals is not None else []),
+            # the deals as they are then: only a change after then says they were otherwise (the
+            # journal's index of times finds those, mostly none; not each open deal's entries)
+            *(_after(open_at) if open_at is not None else []),
         )
         .order_by(col(JournalEntry.at), pk(JournalChange.id))
     )
@@ -980,6 +983,14 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
         rates=rates,
     )
     return _to_home(book, rates)
+
+
+def _after(t: dt.datetime) -> list[ColumnElement[bool]]:
+    """Journal entries after ``t``, found through the journal's index of times (SQLite's planner,
+    left alone, walks every change to a deal instead)."""
+    then = literal(t, UTCDateTime)
+    later = select(pk(JournalEntry.id)).where(col(JournalEntry.at) > then).correlate(None)
+    return [col(JournalEntry.at) > then, col(JournalChange.entry_id).in_(later)]
 
 
 def _among(ids: Ints, dialect: str) -> Callable[[str], ColumnElement[bool]]:

@@ -87,3 +87,29 @@ def test_the_same_book_whatever_order_the_rows_come_in(path, monkeypatch):
         assert len(in_order["ids"]) == 4
     finally:
         db.close()
+
+
+def test_the_open_deals_read_keeps_what_the_journal_says_changed_after_its_moment(db, services, clock):
+    """Applying the kept forecast reads only the deals open now and the journaled changes after now
+    (the journal's index of times): a deal's amount and expected close as they were at that moment,
+    the same as from the whole book — before, between and after two edits (both engines)."""
+    start = dt.datetime(2026, 3, 2, 12, tzinfo=dt.UTC)
+    clock.now = start
+    won = services.create_deal("history", amount="50")
+    services.win_deal(won.id)
+    deal = services.create_deal("edited", amount="100", expected_close="2026-03-20")
+    services.create_deal("steady", amount="70")
+    clock.now = start + dt.timedelta(days=10)
+    services.update_deal(deal.id, amount="300", expected_close="2026-05-20")
+    clock.now = start + dt.timedelta(days=20)
+    services.update_deal(deal.id, amount="500")
+    for days in (5, 15, 25):
+        now = start + dt.timedelta(days=days)
+        with db.read() as session:
+            conn = session.connection()
+            whole = forecast_model.read_book(conn)
+            learned = forecast_model.learn(whole, months=3, now=now)
+            open_now = forecast_model.read_book(conn, open_at=now)
+        assert forecast_model.apply_learned(learned, open_now, now=now) == forecast_model.apply_learned(
+            learned, whole, now=now
+        ), days
