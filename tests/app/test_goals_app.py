@@ -47,40 +47,47 @@ async def test_set_a_goal_then_a_win_moves_the_bar_and_the_panel(make_app, settl
 async def test_on_the_first_visit_the_goals_come_first_and_a_failure_holds_nothing_back(
     make_app, settle, until, notifications, services, monkeypatch
 ):
-    """The first time Reports opens, the goals are read alone (side by side with the report and
-    the forecast they waited several times as long); the rest follows them, and still comes when
-    reading the goals fails (which is said)."""
+    """The first time Reports opens, the goals are read alone, from the moment the screen is built
+    (side by side with the report and the forecast they waited several times as long); the rest
+    follows them, and still comes when reading the goals fails (which is said)."""
     import threading
+    import time
 
     import crm_tui.tui.screens.reports as reports
 
     services.set_goal("deals_won", "month", "3")
     services.win_deal(services.create_deal("a", amount="300").id)
-    real, held, started = reports.goal_progress, threading.Event(), []
+    calls: list[tuple[str, str]] = []
 
-    def goal_progress(*args, **kwargs):
-        started.append(1)
-        held.wait(10)
-        if len(started) == 1:
-            raise RuntimeError("the goals could not be read")
-        return real(*args, **kwargs)
+    def noted(name, real, fail_first=False):
+        def read(*args, **kwargs):
+            calls.append((name, threading.current_thread().name))
+            try:
+                if fail_first and len([c for c in calls if c[0] == name]) == 1:
+                    time.sleep(0.2)  # long enough for anything started beside it to show
+                    raise RuntimeError("the goals could not be read")
+                return real(*args, **kwargs)
+            finally:
+                calls.append((f"{name} done", ""))
 
-    monkeypatch.setattr(reports, "goal_progress", goal_progress)
-    app = make_app("reports")
+        return read
+
+    monkeypatch.setattr(reports, "goal_progress", noted("goals", reports.goal_progress, fail_first=True))
+    monkeypatch.setattr(reports, "report_sections", noted("report", reports.report_sections))
+    monkeypatch.setattr(reports, "category_forecast", noted("forecast", reports.category_forecast))
+    app = make_app()
     seen = notifications(app)
-    try:
-        async with app.run_test(size=(120, 40)) as pilot:
-            screen = app.screen
-            await until(pilot, lambda: started, what="the goals being read", workers=False)
-            await pilot.pause(0.2)
-            assert screen.query_one("#kpi-won").value == "…"  # the report waits for the goals
-            assert "by category" not in str(screen.query_one("ForecastPanel").render())  # nor the forecast
-            held.set()
-            await until(pilot, lambda: screen.data is not None, what="the report after the failed goals")
-            assert seen.said("the goals could not be read")
-            assert screen.query_one("#kpi-won").value == "300.00"
-            services.create_deal("b", amount="5")  # a change: this time everything side by side
-            await settle(app, pilot)
-            assert len(screen.query_one("GoalsPanel").rows) == 1 and len(started) == 2
-    finally:
-        held.set()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        screen = app.screen
+        await until(pilot, lambda: screen.data is not None, what="the report after the failed goals")
+        names = [name for name, _thread in calls]
+        assert calls[0] == ("goals", "crm-tui read ahead"), calls  # from the moment the screen was built
+        assert names.index("goals done") < names.index("report") and names.index("goals done") < names.index("forecast")
+        assert seen.said("the goals could not be read")
+        assert screen.query_one("#kpi-won").value == "300.00"
+        services.create_deal("b", amount="5")  # a change: this time everything side by side
+        await settle(app, pilot)
+        assert len(screen.query_one("GoalsPanel").rows) == 1 and names.count("goals") == 1
+        assert [name for name, _thread in calls].count("goals") == 2

@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.text import Text
 from textual import on, work
@@ -57,6 +59,7 @@ if TYPE_CHECKING:
         SegmentFigures,
         StageFigures,
     )
+    from crm_tui.metrics.goals import GoalProgress
     from crm_tui.metrics.shapes import GoalRow, Report
 
 #: the activities table's kind columns, in ``metrics.activities.KINDS`` order (a kind without a
@@ -106,6 +109,23 @@ def report_csv(data: Report) -> str:
     from crm_tui.report import render
 
     return render(data, "csv")
+
+
+T = TypeVar("T")
+
+
+def _read_ahead(read: Callable[[], T]) -> Future[T]:
+    """``read()`` on a thread of its own from now on; its result (or error) in the future."""
+    found: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            found.set_result(read())
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
+            found.set_exception(exc)
+
+    threading.Thread(target=run, name="crm-tui read ahead", daemon=True).start()
+    return found
 
 
 class ReportsScreen(CrmScreen):
@@ -227,6 +247,12 @@ class ReportsScreen(CrmScreen):
         self._computing = self._again = self._failed = False
         self._computing_worker: Worker[None] | None = None
         self._goals_shown = False  # the goals panel has had its rows once (see reload)
+        # Built on the key that opens Reports, before its stylesheets and widgets: the goals' read
+        # starts now, a tenth of a second before the screen is mounted to ask for it.
+        self._goals_ahead: Future[list[GoalProgress]] | None = None
+        db, now = self.app.db, self.app.clock()  # here: on the thread the app is not at hand
+        if db is not None:
+            self._goals_ahead = _read_ahead(lambda: goal_progress(db, now=now, owner=None))
         self._rest_after_goals = False  # the forecast and the sections wait for the goals
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
         self._plotted: dict[str, list[tuple[str, float]]] = {}  # each chart's bars as last drawn
@@ -542,7 +568,11 @@ class ReportsScreen(CrmScreen):
         """Every goal's progress in its period (the owner's when one is picked), and what it takes."""
         db = self.app.db
         assert db is not None  # reload() starts this only once the database is open
-        rows = goal_progress(db, now=self.app.clock(), owner=owner)
+        ahead, self._goals_ahead = self._goals_ahead, None
+        if ahead is not None and owner is None:
+            rows = ahead.result()
+        else:
+            rows = goal_progress(db, now=self.app.clock(), owner=owner)
         lines = [
             GoalLine(
                 g.id,
