@@ -521,22 +521,34 @@ class ReportsScreen(CrmScreen):
 
     # -- forecast by category and the months ahead ----------------------------------------------
 
-    @work(thread=True, exclusive=True, group="reports-forecast", exit_on_error=False)
     def _read_forecast(self, owner: str | None) -> None:
-        """This month by category (the owner's deals when one is picked), at once; then the learned
-        forecast of the months ahead — the whole book's history, so it is learned again only when
-        what it learns from changed since the last time (it is the slowest figure on the screen)."""
+        """This month by category (the owner's deals when one is picked) and the learned forecast
+        of the months ahead, side by side: the months are the slowest figure on the screen, so
+        they do not wait for the categories."""
+        self._read_categories(owner)
+        self._read_months()
+
+    @work(thread=True, exclusive=True, group="reports-categories", exit_on_error=False)
+    def _read_categories(self, owner: str | None) -> None:
+        db = self.app.db
+        assert db is not None  # reload() starts this only once the database is open
+        with db.read() as session:
+            f = category_forecast(session, now=self.app.clock(), owner=owner)
+        title = f"Forecast · {f.start:%b %Y} by category · {f.currency}"
+        note = missing_note(f.missing, cli=False) if f.missing else ""
+        self.post_message(self.CategoriesLoaded(title, f.cents, f.counts, f.undated, note))
+
+    @work(thread=True, exclusive=True, group="reports-forecast", exit_on_error=False)
+    def _read_months(self) -> None:
+        """The learned forecast of the months ahead: the whole book's history, so it is learned again
+        only when what it learns from changed since the last time (``metrics.forecast``)."""
         from textual.worker import get_current_worker
 
         db = self.app.db
         assert db is not None  # reload() starts this only once the database is open
         now = self.app.clock()
         with db.read() as session:
-            f = category_forecast(session, now=now, owner=owner)
             stamp = forecast_stamp(session)
-        title = f"Forecast · {f.start:%b %Y} by category · {f.currency}"
-        note = missing_note(f.missing, cli=False) if f.missing else ""
-        self.post_message(self.CategoriesLoaded(title, f.cents, f.counts, f.undated, note))
         with self._learning:
             if get_current_worker().is_cancelled:
                 return
