@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-import threading
-from concurrent.futures import Future
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from crm_tui.queries.customer_types import CustomerRow
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 _PAGE_SQL = """
 WITH page AS (
@@ -70,16 +72,9 @@ def read_ahead(spec: object, limit: int) -> Future[FirstPage | None] | None:
     path = sqlite_file(spec)
     if path is None:
         return None
-    found: Future[FirstPage | None] = Future()
+    from crm_tui.ahead import read_ahead as start
 
-    def read() -> None:
-        try:
-            found.set_result(quick_first_page(path, limit))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits: never lost on this thread
-            found.set_exception(exc)
-
-    threading.Thread(target=read, name="crm-tui first page", daemon=True).start()
-    return found
+    return start(lambda: quick_first_page(path, limit), "crm-tui first page")
 
 
 def quick_first_page(path: Path, limit: int) -> FirstPage | None:

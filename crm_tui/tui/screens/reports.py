@@ -10,11 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import closing
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import on, work
@@ -27,6 +26,7 @@ from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 from textual_plotext import PlotextPlot
 
+from crm_tui.ahead import read_ahead
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
 from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
 from crm_tui.metrics.categories import category_forecast, forecast_stamp
@@ -47,6 +47,7 @@ from crm_tui.tui.widgets.mode_bar import ModeBar
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from concurrent.futures import Future
 
     from crm_tui.metrics.activities import ActivityFigures
     from crm_tui.metrics.figures import (
@@ -109,23 +110,6 @@ def report_csv(data: Report) -> str:
     from crm_tui.report import render
 
     return render(data, "csv")
-
-
-T = TypeVar("T")
-
-
-def _read_ahead(read: Callable[[], T]) -> Future[T]:
-    """``read()`` on a thread of its own from now on; its result (or error) in the future."""
-    found: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            found.set_result(read())
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever takes the result
-            found.set_exception(exc)
-
-    threading.Thread(target=run, name="crm-tui read ahead", daemon=True).start()
-    return found
 
 
 class ReportsScreen(CrmScreen):
@@ -252,7 +236,7 @@ class ReportsScreen(CrmScreen):
         self._goals_ahead: Future[list[GoalProgress]] | None = None
         db, now = self.app.db, self.app.clock()  # here: on the thread the app is not at hand
         if db is not None:
-            self._goals_ahead = _read_ahead(lambda: goal_progress(db, now=now, owner=None))
+            self._goals_ahead = read_ahead(lambda: goal_progress(db, now=now, owner=None), "crm-tui read ahead")
         self._rest_after_goals = False  # the forecast and the sections wait for the goals
         self._goal_rows: list[GoalRow] = []  # the goals as the report's ``goals`` key has them
         self._plotted: dict[str, list[tuple[str, float]]] = {}  # each chart's bars as last drawn
