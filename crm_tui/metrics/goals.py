@@ -476,10 +476,10 @@ def _due(
         .group_by(col(Deal.owner), col(Deal.stage_id), col(Deal.currency), col(Deal.expected_close))
     )
     for who, sid, cur, day, n, total in conn.execute(q):
+        if day is None:  # never: the range excludes it (for the type checker)
+            continue
         pid = pipeline_of.get(sid)
         for kind, p in periods.items():
-            if day is None:  # never: the range excludes it (for the type checker)
-                break
             if p.first <= day < p.end:
                 cents, count = out[kind]
                 cents[(who, pid, cur)] += int(total or 0)

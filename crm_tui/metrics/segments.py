@@ -62,6 +62,22 @@ def _in_home(value: ColumnElement[int], currency: ColumnElement[str], rates: Rat
     return case((currency == rates.home, value), *others, else_=0)
 
 
+#: the recency thresholds in days (R 5, 4, 3, 2; older is R 1)
+_RECENCY_DAYS = (30, 90, 180, 365)
+#: the most purchases of F 1, 2, 3, 4 (more is F 5)
+_FREQUENCY_MOST = (1, 2, 3, 5)
+
+
+def _r_score(recency: Any) -> Any:
+    """R of a recency in days, as SQL."""
+    return case(*((recency <= days, 5 - i) for i, days in enumerate(_RECENCY_DAYS)), else_=1)
+
+
+def _f_score(frequency: Any) -> Any:
+    """F of a number of purchases, as SQL."""
+    return case(*((frequency <= most, i + 1) for i, most in enumerate(_FREQUENCY_MOST)), else_=5)
+
+
 def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: Rates | None = None) -> Subquery:
     """Per purchasing customer: customer_id, monetary (home units, for ranking), segment — one statement."""
     rates = rates if rates is not None else load_rates_conn(conn)
@@ -85,20 +101,8 @@ def _scored(conn: Connection, stages: list[StageInfo], now: dt.datetime, rates: 
         .group_by(p.c.customer_id)
         .subquery("rfm")
     )
-    r = case(
-        (rfm.c.recency <= 30, 5),
-        (rfm.c.recency <= 90, 4),
-        (rfm.c.recency <= 180, 3),
-        (rfm.c.recency <= 365, 2),
-        else_=1,
-    )
-    f = case(
-        (rfm.c.frequency <= 1, 1),
-        (rfm.c.frequency <= 2, 2),
-        (rfm.c.frequency <= 3, 3),
-        (rfm.c.frequency <= 5, 4),
-        else_=5,
-    )
+    r = _r_score(rfm.c.recency)
+    f = _f_score(rfm.c.frequency)
     # M = ⌈5 × (customers with at most this monetary) / customers⌉, in whole numbers: a window
     # ordered by monetary counts the rows up to this one's value, ties included
     at_most = func.count().over(order_by=rfm.c.monetary)
@@ -125,8 +129,6 @@ def _known(rates: Rates) -> list[str]:
     return [rates.home, *sorted(c for c in rates.per_unit if c != rates.home)]
 
 
-#: the recency thresholds in days (R 5, 4, 3, 2; older is R 1)
-_RECENCY_DAYS = (30, 90, 180, 365)
 #: how far the engines' floating-point day counts are trusted at a threshold
 _SLACK = dt.timedelta(seconds=1)
 
@@ -177,11 +179,12 @@ def segment_rows(
         _state, since, until, was = held
         if isinstance(was, _Counted):
             found = _carried(conn, was, since, now, conv)
-        elif now <= until:
+        elif until is not None and now <= until:
             found = was
     if found is None:
         found = _segment_cells(conn, stages, now, conv)
-    until = now if isinstance(found, _Counted) else _unchanged_until(conn, now)
+    # counted cells are carried to any later moment; the window's rows hold until a crossing
+    until = None if isinstance(found, _Counted) else _unchanged_until(conn, now)
     memo["segments"] = (state, now, until, found)
     return _finished(found, conv)
 
@@ -233,14 +236,12 @@ def _segment_cells(
 def _scores(conn: Connection, conv: Converter, threshold: object) -> tuple[Any, Any, Callable[[dt.datetime], Any]]:
     """(F, M ≥ 4, R at a moment) of a fig_buyer row, as SQL."""
     b = FIG_BUYER.c
-    f = case((b.n <= 1, 1), (b.n <= 2, 2), (b.n <= 3, 3), (b.n <= 5, 4), else_=5)
     m4 = case((_in_home(b.value, b.currency, conv.rates) >= threshold, 1), else_=0)
 
     def r(at: dt.datetime) -> Any:
-        recency = per_engine.days_between(b.last_at, literal(at, UTCDateTime), conn.dialect)
-        return case((recency <= 30, 5), (recency <= 90, 4), (recency <= 180, 3), (recency <= 365, 2), else_=1)
+        return _r_score(per_engine.days_between(b.last_at, literal(at, UTCDateTime), conn.dialect))
 
-    return f, m4, r
+    return _f_score(b.n), m4, r
 
 
 def _one_currency_cells(conn: Connection, now: dt.datetime, conv: Converter, code: str) -> _Counted:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import threading
-from concurrent.futures import Future
 from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,7 +233,7 @@ class ReportsScreen(CrmScreen):
         # Built on the key that opens Reports, before its stylesheets and widgets: the goals' read
         # starts now, a tenth of a second before the screen is mounted to ask for it.
         self._goals_ahead: Future[list[GoalProgress]] | None = None
-        db, now = self.app.db, self.app.clock()  # here: on the thread the app is not at hand
+        db, now = self.app.db, self.app.clock()  # read here: the read's own thread cannot reach the app
         if db is not None:
             self._goals_ahead = read_ahead(lambda: goal_progress(db, now=now, owner=None), "crm-tui read ahead")
         self._rest_after_goals = False  # the forecast and the sections wait for the goals
