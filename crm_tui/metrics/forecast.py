@@ -50,7 +50,7 @@ won today concern this month only — a forecast needs only the deals open now
 would. An amount changed outside crm-tui without a journal entry is not seen as a change to the
 past (the journal is how the past amounts are known at all).
 
-The model itself, and its reading of the book, are ``crm_tui.metrics.forecast_model`` (numpy: imported
+The model itself is ``crm_tui.metrics.forecast_model``, its reading of the book ``forecast_read`` (numpy: imported
 only when something is learned, so a report that reads the kept months does without it).
 """
 
@@ -88,23 +88,29 @@ def __getattr__(name: str) -> Any:
     imported on first use."""
     if name.startswith("__"):
         raise AttributeError(name)
-    from crm_tui.metrics import forecast_model
+    from crm_tui.metrics import forecast_model, forecast_read
 
-    return getattr(forecast_model, name)
+    for module in (forecast_model, forecast_read):
+        if hasattr(module, name):
+            return getattr(module, name)
+    raise AttributeError(name)
 
 
 def load_book(db: Database) -> Book:
-    """Every live deal's past, read into arrays (``forecast_model.load_book``)."""
-    from crm_tui.metrics.forecast_model import load_book as load
+    """Every live deal's past, read into arrays (``forecast_read.load_book``)."""
+    from crm_tui.metrics.forecast_read import load_book as load
 
     return load(db)
 
 
 def backtest(db: Database, *, months: int = 12, now: dt.datetime | None = None) -> Backtest:
-    """Replay the last ``months`` months that are over (``forecast_model.backtest``)."""
-    from crm_tui.metrics.forecast_model import backtest as replay
+    """Replay the last ``months`` months that are over (ending with the last month any deal was
+    won in, when that is earlier): at each month's start, the learned and the baseline forecast
+    of its won value from what was known then, against what it won (``forecast_model.backtest_book``)."""
+    from crm_tui.metrics.forecast_model import backtest_book
+    from crm_tui.metrics.forecast_read import load_book as load
 
-    return replay(db, months=months, now=now)
+    return backtest_book(load(db), months=months, now=now)
 
 
 def forecast_months(
@@ -127,11 +133,12 @@ def forecast_months(
             if kept is not None:
                 return kept  # numpy and the model are not even imported
         from crm_tui.metrics import forecast_model as model
+        from crm_tui.metrics.forecast_read import read_book
 
         past = _past_key(session, months, now) if keep else ""
         learned = _read_learned(conn, past) if keep else None
         # in the stamps' transaction: the state they name
-        book = model.read_book(conn, open_at=now if learned is not None else None)
+        book = read_book(conn, open_at=now if learned is not None else None)
     if learned is None:
         learned = model.learn(book, months=months, now=now)
     rows = model.apply_learned(learned, book, now=now)

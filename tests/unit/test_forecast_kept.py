@@ -12,7 +12,7 @@ from sqlalchemy import select
 from test_forecast import NOW, make_book
 
 from crm_tui.db import Database
-from crm_tui.metrics import forecast_model
+from crm_tui.metrics import forecast_read
 from crm_tui.metrics.forecast import KEEP_KEY, forecast_months
 from crm_tui.models import Meta
 
@@ -25,14 +25,14 @@ def kept_value(db):
 def counting_reads(monkeypatch, *, whole_only=True):
     """The reads of the whole book (with ``whole_only``; else every read, as ``"open"`` or ``"book"``)."""
     calls = []
-    real = forecast_model.read_book
+    real = forecast_read.read_book
 
     def read_book(conn, *, open_at=None):
         if open_at is None or not whole_only:
             calls.append("book" if open_at is None else "open")
         return real(conn, open_at=open_at)
 
-    monkeypatch.setattr(forecast_model, "read_book", read_book)
+    monkeypatch.setattr(forecast_read, "read_book", read_book)
     return calls
 
 

@@ -12,7 +12,7 @@ import pytest
 from test_forecast import make_book
 
 from crm_tui.db import Database
-from crm_tui.metrics import forecast_model
+from crm_tui.metrics import forecast_model, forecast_read
 
 
 def book_fields(book):
@@ -34,9 +34,9 @@ def path(tmp_path):
 def test_the_same_book_in_chunks_of_any_size(path, monkeypatch):
     db = Database.open(str(path))
     try:
-        whole = book_fields(forecast_model.load_book(db))
-        monkeypatch.setattr(forecast_model, "_CHUNK", 2)
-        assert book_fields(forecast_model.load_book(db)) == whole
+        whole = book_fields(forecast_read.load_book(db))
+        monkeypatch.setattr(forecast_read, "_CHUNK", 2)
+        assert book_fields(forecast_read.load_book(db)) == whole
         assert len(whole["ids"]) == 5 and len(whole["move_at"]) == 11
     finally:
         db.close()
@@ -49,7 +49,7 @@ def test_moments_stored_otherwise_are_read_too(path):
         con.execute("UPDATE deal SET created_at = '2026-02-20T09:00:00.000000' WHERE title = 'E'")
     db = Database.open(str(path))
     try:
-        book = forecast_model.load_book(db)
+        book = forecast_read.load_book(db)
         e = book.ids.tolist().index(db_id(path, "E"))
         assert book.created[e] == forecast_model._us(dt.datetime(2026, 2, 20, 9, tzinfo=dt.UTC))
         assert forecast_model._us(dt.datetime(2026, 2, 25, 9, tzinfo=dt.UTC)) in book.move_at.tolist()
@@ -74,16 +74,16 @@ def test_the_same_book_whatever_order_the_rows_come_in(path, monkeypatch):
     con.close()
     db = Database.open(str(path))
     try:
-        in_order = book_fields(forecast_model.load_book(db))
-        read = forecast_model._columns
+        in_order = book_fields(forecast_read.load_book(db))
+        read = forecast_read._columns
 
         def shuffled(conn, table, columns, where, **kw):
             out = read(conn, table, columns, where, **kw)
             order = np.random.default_rng(7).permutation(len(out[0]))
             return [[c[i] for i in order] if isinstance(c, list) else c[order] for c in out]
 
-        monkeypatch.setattr(forecast_model, "_columns", shuffled)
-        assert book_fields(forecast_model.load_book(db)) == in_order
+        monkeypatch.setattr(forecast_read, "_columns", shuffled)
+        assert book_fields(forecast_read.load_book(db)) == in_order
         assert len(in_order["ids"]) == 4
     finally:
         db.close()
@@ -107,9 +107,9 @@ def test_the_open_deals_read_keeps_what_the_journal_says_changed_after_its_momen
         now = start + dt.timedelta(days=days)
         with db.read() as session:
             conn = session.connection()
-            whole = forecast_model.read_book(conn)
+            whole = forecast_read.read_book(conn)
             learned = forecast_model.learn(whole, months=3, now=now)
-            open_now = forecast_model.read_book(conn, open_at=now)
+            open_now = forecast_read.read_book(conn, open_at=now)
         assert forecast_model.apply_learned(learned, open_now, now=now) == forecast_model.apply_learned(
             learned, whole, now=now
         ), days

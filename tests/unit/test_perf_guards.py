@@ -357,7 +357,7 @@ def test_the_forecasts_open_deals_are_found_through_the_close_time_index(db, db_
     (a few deals), never the index of creation times (every deal created before now: nearly the
     book, read row by row — 1.3 s instead of 0.16 s at 300,000 customers); and of the journal only
     the entries after now."""
-    from crm_tui.metrics.forecast_model import read_book
+    from crm_tui.metrics.forecast_read import read_book
 
     services.win_deal(services.create_deal("won", amount="5").id)
     services.create_deal("open", amount="7")

@@ -1,0 +1,467 @@
+"""The learned forecast's reading of the book: every live deal, its stage moves, its lines' list value
+and its journaled edits, straight into the arrays of ``forecast_model.Book`` (no Python object per
+deal or move). ``read_book(…, open_at=…)`` reads only the deals open at a moment, what applying a
+learned forecast needs (``forecast_model.apply_learned``).
+
+On SQLite each column comes over as comma-joined text, a chunk of rows at a time, parsed by numpy
+(the moments as fixed-width text straight to microseconds); PostgreSQL computes the numbers itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import numpy as np
+from sqlalchemy import ColumnElement, and_, func, literal, literal_column, or_, select
+
+from crm_tui.columns import bigint, col, pk
+from crm_tui.metrics._common import live_deal, unindexed
+from crm_tui.metrics.forecast_model import (
+    _OUTCOMES,
+    NEVER,
+    Book,
+    Ints,
+    _day,
+    _lookup,
+    _us,
+)
+from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange, UTCDateTime
+from crm_tui.money import Rates, load_rates_conn
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+    from sqlalchemy.sql import ClauseElement
+
+    from crm_tui.db import Database
+
+
+def load_book(db: Database) -> Book:
+    """Every live deal with its stage moves, list value and journaled amount changes (a handful of
+    queries, read straight into arrays)."""
+    with db.read() as session:
+        return read_book(session.connection())
+
+
+def _fetch(conn: Connection, stmt: ClauseElement) -> list[tuple[Any, ...]]:
+    """Every row of ``stmt`` as the driver gives it (no per-row work of ours or SQLAlchemy's), in
+    ``conn``'s transaction."""
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return cast("list[tuple[Any, ...]]", cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _moment_column(column: Any, dialect: str, *, date: bool = False) -> Any:
+    """``column`` as the database can best hand it over for arrays: PostgreSQL computes integer
+    microseconds (days for a date) itself; SQLite's stored text is parsed by numpy."""
+    if dialect != "postgresql":
+        return column
+    name = str(column.compile(compile_kwargs={"literal_binds": True}))
+    if date:
+        return literal_column(f"({name} - DATE '1970-01-01')")
+    return literal_column(f"CAST(EXTRACT(EPOCH FROM {name}) * 1000000 AS BIGINT)")
+
+
+def _moments_of(values: Sequence[Any], *, date: bool = False) -> Ints:
+    """Integer microseconds (days for dates) of the fetched ``values``; None → NEVER."""
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    unit = "datetime64[D]" if date else "datetime64[us]"
+    sample = next((v for v in values if v is not None), None)
+    if sample is None:
+        return np.full(len(values), NEVER, dtype=np.int64)
+    if isinstance(sample, int):  # computed by the database
+        return np.array([NEVER if v is None else v for v in values], dtype=np.int64)
+    try:
+        parsed = np.array(["NaT" if v is None else v for v in values], dtype=unit).astype(np.int64)
+    except ValueError:  # an unusual stored form (a zone suffix): one at a time
+        parsed = np.array([_one_moment(v, date) for v in values], dtype=np.int64)
+    return np.where(parsed == np.iinfo(np.int64).min, NEVER, parsed)
+
+
+def _one_moment(value: Any, date: bool) -> int:
+    if value is None:
+        return NEVER
+    if date:
+        return _day(value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value)[:10]))
+    t = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return _us(t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC))
+
+
+#: rows per group_concat read (SQLite): a bounded string however large the table, each chunk
+#: parsed into arrays before the next is read, so only one chunk's text is ever in hand
+_CHUNK = 200_000
+_KINDS = ("int", "moment", "day", "text")
+
+
+def _columns(
+    conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any, *, whole: bool = False
+) -> list[Any]:
+    """Each of ``columns`` (an expression of ``table`` and its kind: "int", "moment", "day" or
+    "text") over the rows matching ``where``, in one row order: int64 arrays (a moment as
+    microseconds, a day as days since 1970, NEVER for none) or, for text, a list of str.
+
+    SQLite hands each column over as one comma-joined string per million rows (``group_concat``,
+    every column from the same pass over the rows, so they line up), parsed by numpy: no Python
+    object per row. Anything unusual there (a NULL in an int column, a moment not written the
+    usual way) is read row by row instead, as every other engine is. ``whole``: in one statement,
+    not in chunks of ids (a few rows that ``where`` finds through an index)."""
+    if conn.dialect.name == "sqlite":
+        joined = _joined_sqlite(conn, table, columns, where, whole)
+        if joined is not None:
+            return joined
+    dialect = conn.dialect.name
+    exprs = [c if kind in ("int", "text") else _moment_column(c, dialect, date=kind == "day") for c, kind in columns]
+    rows = _fetch(conn, select(*exprs).where(where))
+    out: list[Any] = []
+    for i, (_c, kind) in enumerate(columns):
+        values = [r[i] for r in rows]
+        if kind == "int":
+            out.append(np.array(values, dtype=np.int64).reshape(len(values)))
+        elif kind == "text":
+            out.append([str(v or "") for v in values])
+        else:
+            out.append(_moments_of(values, date=kind == "day"))
+    return out
+
+
+def _joined_sqlite(
+    conn: Connection, table: str, columns: Sequence[tuple[Any, str]], where: Any, whole: bool = False
+) -> list[Any] | None:
+    def sql(e: Any) -> str:
+        return str(e.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+
+    parts, checks = [], []
+    for c, kind in columns:
+        x = sql(c)
+        if kind == "int":
+            parts.append(f"group_concat({x}, ',')")
+            checks.append(f"count({x})")
+        elif kind == "text":
+            parts.append(f"group_concat(replace(ifnull({x}, ''), ',', ' '), ',')")
+        else:
+            parts.append(f"group_concat(ifnull({x}, 'NaT'), ',')")
+    cursor = conn.connection.cursor()
+    #: per column, the arrays (or, for text, the lists) of each chunk read so far
+    pieces: list[list[Any]] = [[] for _ in columns]
+    shared: dict[str, str] = {}  # one str object per distinct text value (a currency: a few codes)
+    try:
+        ranges = [""]
+        if not whole:
+            low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+            starts = range(int(low), int(high) + 1, _CHUNK) if low is not None else range(0)
+            ranges = [f"{table}.id BETWEEN {start} AND {start + _CHUNK - 1} AND " for start in starts]
+        for within in ranges:
+            row = cursor.execute(
+                f"SELECT count(*), {', '.join(parts + checks)} FROM {table} WHERE {within}({sql(where)})"
+            ).fetchone()
+            count = int(row[0])
+            if any(int(k) != count for k in row[1 + len(parts) :]):
+                return None  # a NULL in an int column: it would not line up
+            if not count:
+                continue
+            for j, (_c, kind) in enumerate(columns):
+                text = row[1 + j]
+                if kind == "text":
+                    pieces[j].append([shared.setdefault(v, v) for v in text.split(",")])
+                    continue
+                try:
+                    pieces[j].append(_parse_joined(text, count, kind))
+                except ValueError:
+                    return None
+            del row, text  # this chunk's strings go before the next chunk's arrive
+    finally:
+        cursor.close()
+    out: list[Any] = []
+    for (_c, kind), got in zip(columns, pieces):
+        if kind == "text":
+            out.append([v for chunk in got for v in chunk])
+        else:
+            out.append(np.concatenate(got) if got else np.zeros(0, dtype=np.int64))
+        got.clear()  # one column's chunks and its whole array in hand at a time, not every column's
+    return out
+
+
+def _parse_joined(text: str, count: int, kind: str) -> Ints:
+    """``count`` comma-joined values of ``kind`` as an int64 array (ValueError: not as expected)."""
+    if kind == "int":
+        values = np.fromstring(text, dtype=np.int64, sep=",")
+    elif kind == "moment" and len(text) == 27 * count - 1:  # all written the usual way, to the microsecond
+        raw = np.frombuffer((text + ",").encode("ascii"), dtype=np.uint8).reshape(count, 27)
+        if not np.all(raw[:, 26] == ord(",")):
+            raise ValueError("not fixed width")
+        fixed = np.ascontiguousarray(raw[:, :26]).view("S26").reshape(count)
+        values = fixed.astype("datetime64[us]").astype(np.int64)
+    else:
+        unit = "datetime64[D]" if kind == "day" else "datetime64[us]"
+        values = np.array(text.split(","), dtype=unit).astype(np.int64)
+    if len(values) != count:
+        raise ValueError("a value did not parse")
+    if kind != "int":
+        values = np.where(values == np.iinfo(np.int64).min, NEVER, values)
+    return values
+
+
+def _line_values(conn: Connection, lines: Any) -> tuple[Ints, Ints]:
+    """(deal id, its lines' list value) of every deal with lines; on SQLite as two joined columns."""
+    if conn.dialect.name == "sqlite":
+        grouped = lines.subquery()
+        deal_id, total = grouped.c
+        joined = select(
+            func.count(), func.group_concat(deal_id, ","), func.group_concat(func.ifnull(total, 0), ",")
+        ).select_from(grouped)
+        [(count, ids_text, sums_text)] = _fetch(conn, joined)
+        try:
+            if not count:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+            return _parse_joined(ids_text, count, "int"), _parse_joined(sums_text, count, "int")
+        except ValueError:
+            pass  # a sum past what fits: row by row
+    rows = _fetch(conn, lines)
+    return (
+        np.array([r[0] for r in rows], dtype=np.int64).reshape(len(rows)),
+        np.array([int(r[1] or 0) for r in rows], dtype=np.int64).reshape(len(rows)),
+    )
+
+
+def read_book(conn: Connection, *, open_at: dt.datetime | None = None) -> Book:
+    """``load_book`` on an open read transaction. The collector is paused while the rows are in
+    hand: a million fetched tuples are garbage it would otherwise walk again and again.
+
+    ``open_at``: only the deals open then (created by then, not closed by then) with their moves,
+    lines and the journaled changes after then (earlier ones cannot change what they were then) —
+    what applying a learned forecast reads (``apply_learned``): a fraction of the book, found
+    through the index of close times."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _read_book(conn, open_at)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
+    from crm_tui.journal import decode
+
+    stage_rows = conn.execute(
+        select(
+            pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
+        ).order_by(col(Stage.pipeline_id), col(Stage.position), pk(Stage.id))
+    ).all()
+    outcome = {sid: out for sid, _p, _pos, _prob, out in stage_rows}
+    probability = {sid: prob for sid, _p, _pos, prob, _out in stage_rows}
+    first_open: dict[int, int] = {}
+    for sid, pid, _pos, _prob, out in stage_rows:
+        if out == "open":
+            first_open.setdefault(pid, sid)
+    rates = load_rates_conn(conn)
+    deals = live_deal()
+    if open_at is not None:
+        then = literal(open_at, UTCDateTime)
+        deals = and_(
+            deals,
+            # through the close time's index (a few deals open now), never the creation time's (every
+            # deal created before now, nearly the book)
+            unindexed(col(Deal.created_at)) <= then,
+            or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then),
+        )
+    deal_ids, pipeline, deal_stage, amount, created, closed, expected, currency_list = _columns(
+        conn,
+        "deal",
+        [
+            (pk(Deal.id), "int"),
+            (col(Deal.pipeline_id), "int"),
+            (col(Deal.stage_id), "int"),
+            (col(Deal.amount_cents), "int"),
+            (col(Deal.created_at), "moment"),
+            (col(Deal.closed_at), "moment"),
+            (col(Deal.expected_close), "day"),
+            (col(Deal.currency), "text"),
+        ],
+        deals,
+        whole=open_at is not None,
+    )
+    # read in id order already (chunks of ids, each in rowid order): then no copy of every column
+    in_order = bool(np.all(deal_ids[1:] > deal_ids[:-1]))
+    by_id = np.arange(len(deal_ids), dtype=np.int64) if in_order else np.argsort(deal_ids, kind="stable")
+
+    def sorted_(values: Ints) -> Ints:
+        return values if in_order else values[by_id]
+
+    ids = sorted_(deal_ids)
+    n = len(ids)
+    stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
+    deal_outcome = _lookup(stage_outcome, sorted_(deal_stage), 0).astype(np.int8)
+    amount = sorted_(amount)
+    list_cents = np.zeros(n, dtype=np.int64)
+    has_list = np.zeros(n, dtype=np.bool_)
+    lines = (
+        select(col(DealProduct.deal_id), func.sum(bigint(col(DealProduct.quantity)) * col(Product.unit_price_cents)))
+        .join(Product, pk(Product.id) == col(DealProduct.product_id))
+        .group_by(col(DealProduct.deal_id))
+    )
+    # the deals read, by id (those open then are found once, through the index of close times)
+    of_deals = _among(ids, conn.dialect.name) if open_at is not None else None
+    if of_deals is not None:
+        lines = lines.where(of_deals("deal_product.deal_id"))
+    line_ids, line_sum = _line_values(conn, lines)
+    if len(line_ids) and n:
+        pos = np.minimum(np.searchsorted(ids, line_ids), n - 1)
+        live = ids[pos] == line_ids
+        list_cents[pos[live]] = line_sum[live]
+        has_list[pos[live]] = True
+    move_id, move_deal, move_to, move_at = _columns(
+        conn,
+        "stage_change",
+        [
+            (pk(StageChange.id), "int"),
+            (col(StageChange.deal_id), "int"),
+            (col(StageChange.to_stage_id), "int"),
+            (col(StageChange.at), "moment"),
+        ],
+        # an import's record of the final stage is not history (module docstring)
+        and_(
+            ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import")),
+            *([of_deals("stage_change.deal_id")] if of_deals is not None else []),
+        ),
+        whole=open_at is not None,
+    )
+    m = len(move_id)
+    move_row = np.minimum(np.searchsorted(ids, move_deal), max(n - 1, 0)) if n else np.zeros(m, np.int64)
+    live_move = ids[move_row] == move_deal if n else np.zeros(m, dtype=np.bool_)
+    if not live_move.all():  # moves of deals not read (deleted): left out first
+        move_id, move_row, move_at, move_to = (a[live_move] for a in (move_id, move_row, move_at, move_to))
+    # the moves by deal, then time, then id — one index, so each array is copied once (read in id
+    # order, a stable sort of deal and time is that order already, without sorting by id too)
+    by_id_already = bool(np.all(move_id[1:] > move_id[:-1]))
+    taken = np.lexsort((move_at, move_row) if by_id_already else (move_id, move_at, move_row))
+    del move_id, move_deal, live_move
+    # each taken in turn, its unsorted self let go before the next (a few million moves each)
+    move_row = move_row[taken]
+    move_at = move_at[taken]
+    move_to = move_to[taken]
+    del taken
+    amount_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    expected_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    journal = (
+        select(col(JournalChange.record_id), col(JournalEntry.at), col(JournalChange.before))
+        .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
+        .where(
+            (col(JournalChange.table_name) if open_at is None else unindexed(col(JournalChange.table_name))) == "deal",
+            col(JournalChange.op) == "update",
+            col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
+            # the deals as they are then: only a change after then says they were otherwise (the
+            # journal's index of times finds those, mostly none; not each open deal's entries)
+            *(_after(open_at) if open_at is not None else []),
+        )
+        .order_by(col(JournalEntry.at), pk(JournalChange.id))
+    )
+    for did, at, before_text in conn.execute(journal):
+        row = int(np.searchsorted(ids, did)) if n else 0
+        if row >= n or ids[row] != did:
+            continue
+        before = decode("deal", before_text) or {}
+        if "amount_cents" in before and before["amount_cents"] is not None:
+            amount_changes[row].append((_us(at), int(before["amount_cents"])))
+        if "expected_close" in before:
+            expected_changes[row].append((_us(at), _day(before["expected_close"])))
+    currency = tuple(currency_list) if in_order else tuple(map(currency_list.__getitem__, by_id.tolist()))
+    closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
+    book = Book(
+        ids=ids,
+        pipeline=sorted_(pipeline),
+        created=sorted_(created),
+        closed=sorted_(closed),
+        outcome=deal_outcome,
+        amount=amount,
+        list_cents=list_cents,
+        has_list=has_list,
+        expected=sorted_(expected),
+        currency=currency,
+        move_deal=move_row,
+        move_at=move_at,
+        move_to=move_to,
+        amount_changes=dict(amount_changes),
+        expected_changes=dict(expected_changes),
+        probability=probability,
+        closed_stages=closed_stages,
+        first_open=first_open,
+        rates=rates,
+    )
+    return _to_home(book, rates)
+
+
+def _after(t: dt.datetime) -> list[ColumnElement[bool]]:
+    """Journal entries after ``t``, found through the journal's index of times (SQLite's planner,
+    left alone, walks every change to a deal instead)."""
+    then = literal(t, UTCDateTime)
+    later = select(pk(JournalEntry.id)).where(col(JournalEntry.at) > then).correlate(None)
+    return [col(JournalEntry.at) > then, col(JournalChange.entry_id).in_(later)]
+
+
+def _among(ids: Ints, dialect: str) -> Callable[[str], ColumnElement[bool]]:
+    """A condition "``column`` is one of ``ids``", written out (a few tens of thousands of ids at
+    most: the deals open at one moment), so no statement looks the deals up again. As one array
+    (a JSON one on SQLite), never a long IN list: past a few tens of thousands of values SQLite's
+    planner would rather scan the whole table than look each one up in its index."""
+    listed = ",".join(map(str, ids.tolist()))
+    if dialect == "postgresql":
+        values = f"= ANY('{{{listed}}}'::bigint[])"
+    else:
+        values = f"IN (SELECT value FROM json_each('[{listed}]'))"
+
+    def among(column: str) -> ColumnElement[bool]:  # as written: no bind parameters to look for in it
+        return literal_column(f"{column} {values}")
+
+    return among
+
+
+def _to_home(book: Book, rates: Rates) -> Book:
+    """Every deal's amounts in the home currency (rounded per deal: the learned forecast learns
+    from amounts, so they must be one currency); a deal in a currency with no rate counts as 0,
+    never 1:1, and its currency is named in ``missing``."""
+    missing: set[str] = set()
+    codes_used = set(book.currency)
+    home_codes = {c for c in codes_used if (c or rates.home).upper() == rates.home}
+    foreign = [i for i, c in enumerate(book.currency) if c not in home_codes] if home_codes != codes_used else []
+    if not foreign:
+        return book
+    codes = [(c or rates.home).upper() for c in book.currency]
+    amount, list_cents = book.amount.copy(), book.list_cents.copy()
+    currency = list(book.currency)
+    amount_changes = dict(book.amount_changes)
+    for i in foreign:
+        code = codes[i]
+        if rates.rate(code) is None:
+            missing.add(code)
+
+        def home(cents: int, code: str = code) -> int:
+            return rates.to_home(cents, code) or 0
+
+        amount[i] = home(int(amount[i]))
+        if book.has_list[i]:
+            list_cents[i] = home(int(list_cents[i]))
+        if i in amount_changes:
+            amount_changes[i] = [(at, home(before)) for at, before in amount_changes[i]]
+        currency[i] = rates.home
+    return Book(
+        **{
+            **{f: getattr(book, f) for f in book.__dataclass_fields__},
+            "amount": amount,
+            "list_cents": list_cents,
+            "currency": tuple(currency),
+            "amount_changes": amount_changes,
+            "missing": frozenset(missing),
+        }
+    )
+
+
+# -- what callers use ----------------------------------------------------------------------------
