@@ -122,5 +122,15 @@ def _print_backtest(result: Backtest) -> None:
     print(f"learned   MAPE {mape(lr.mape):>7}  bias {_pct(lr.bias):>7}")
     print(f"baseline  MAPE {mape(bl.mape):>7}  bias {_pct(bl.bias):>7}  (stage probability × value)")
     if lr.mape is not None and bl.mape is not None:
-        print(f"the learned forecast's error is {(bl.mape - lr.mape) * 100:.1f} points lower than the baseline's")
+        print(compared(lr.mape, bl.mape))
     print("(error: forecast − actual, of actual; months that won nothing are not scored)")
+
+
+def compared(learned: float, baseline: float) -> str:
+    """How the learned forecast's MAPE compares with the baseline's, in words a rep reads the right way round."""
+    gap = round((baseline - learned) * 100, 1)
+    if gap > 0:
+        return f"the learned forecast's error is {gap:.1f} points lower than the baseline's"
+    if gap < 0:
+        return f"the learned forecast's error is {-gap:.1f} points higher than the baseline's"
+    return "the learned forecast's error is the same as the baseline's"

@@ -118,3 +118,12 @@ def test_a_later_change_to_a_closed_deals_amount_changes_no_past_forecast(db, cl
         (m.learned_cents, m.baseline_cents, m.low_cents, m.high_cents) for m in before.months
     ]
     assert after.months[1].actual_cents == before.months[1].actual_cents + 800000  # what was won is as it is now
+
+
+def test_the_backtest_says_which_way_the_learned_forecast_compares():
+    """A learned forecast worse than the baseline was printed as "-6.7 points lower"."""
+    from crm_tui.cli_forecast import compared
+
+    assert compared(0.235, 0.302) == "the learned forecast's error is 6.7 points lower than the baseline's"
+    assert compared(0.302, 0.235) == "the learned forecast's error is 6.7 points higher than the baseline's"
+    assert compared(0.3, 0.3) == "the learned forecast's error is the same as the baseline's"
