@@ -24,6 +24,11 @@ figures follow.
   forecast keeps what the months before the current one taught while their count stands
   (``metrics.forecast``).
 
+- ``fig_feed`` (SQLite only): which deals changed, in commit order (a NULL deal: every deal — a
+  price, a paused bulk write). Not a figure either: the forecast keeps the deals open now in memory
+  and reads again only the deals named since (``metrics.forecast_read``). Each write trims it to its
+  newest ``FEED_KEPT`` rows (``settle``); a reader further behind reads every open deal.
+
 ``rebuild`` recomputes everything from the deals (``crm-tui doctor --rebuild-figures``, schema
 upgrades); ``differences`` compares what is kept with a full recomputation (the doctor's check
 and the property test).
@@ -69,6 +74,24 @@ _DEAL_COLUMNS = (
     "deleted_at",
     "customer_id",
 )
+
+
+#: the deal columns the forecast reads (``forecast_read``): an update of any other fires no feed
+FEED_COLUMNS = (
+    "pipeline_id",
+    "stage_id",
+    "amount_cents",
+    "currency",
+    "created_at",
+    "closed_at",
+    "expected_close",
+    "deleted_at",
+    "customer_id",
+)
+#: a change to every deal at once in ``fig_feed`` (a price, a paused bulk write)
+EVERY_DEAL = "INSERT INTO fig_feed (deal_id) VALUES (NULL)"
+#: how many of the newest ``fig_feed`` rows are kept (a reader further behind reads every deal)
+FEED_KEPT = 10_000
 
 
 @dataclass(frozen=True)
@@ -132,6 +155,36 @@ class _Sql:
             ("touch_rate_upd", "currency_rate", "UPDATE", "", [every]),
             ("touch_stage_upd", "stage", "UPDATE OF outcome, pipeline_id", self.changed(("outcome", "pipeline_id")),
              [every]),
+        ]  # fmt: skip
+
+    def feeds(self) -> list[tuple[str, str, str, str, list[str]]]:
+        """The triggers of ``fig_feed`` (SQLite only: ``models.FIG_FEED``): the deals whose row, stage
+        history, lines or customer's deletion changed what the forecast reads of them; a price
+        change concerns every deal (a NULL). Stages and rates are read afresh each time."""
+        if self.pg:
+            return []
+
+        def feed(deal: str, source: str = "") -> str:
+            return f"INSERT INTO fig_feed (deal_id) SELECT {deal}{source}"
+
+        return [
+            ("feed_deal_ins", "deal", "INSERT", "", [feed("NEW.id")]),
+            ("feed_deal_del", "deal", "DELETE", "", [feed("OLD.id")]),
+            ("feed_deal_upd", "deal", "UPDATE OF " + ", ".join(FEED_COLUMNS), self.changed(FEED_COLUMNS),
+             [feed("NEW.id"), feed("OLD.id", " WHERE OLD.id <> NEW.id")]),
+            ("feed_customer_upd", "customer", "UPDATE OF deleted_at",
+             "(OLD.deleted_at IS NULL) <> (NEW.deleted_at IS NULL)",
+             [feed("d.id", " FROM deal d WHERE d.customer_id = NEW.id")]),
+            ("feed_history_ins", "stage_change", "INSERT", "", [feed("NEW.deal_id")]),
+            ("feed_history_del", "stage_change", "DELETE", "", [feed("OLD.deal_id")]),
+            ("feed_history_upd", "stage_change", "UPDATE", "", [
+                feed("NEW.deal_id"), feed("OLD.deal_id", " WHERE OLD.deal_id <> NEW.deal_id")]),
+            ("feed_line_ins", "deal_product", "INSERT", "", [feed("NEW.deal_id")]),
+            ("feed_line_del", "deal_product", "DELETE", "", [feed("OLD.deal_id")]),
+            ("feed_line_upd", "deal_product", "UPDATE", "", [
+                feed("NEW.deal_id"), feed("OLD.deal_id", " WHERE OLD.deal_id <> NEW.deal_id")]),
+            ("feed_price_upd", "product", "UPDATE OF unit_price_cents, currency",
+             self.changed(("unit_price_cents", "currency")), [EVERY_DEAL]),
         ]  # fmt: skip
 
     def secs(self, x: str) -> str:
@@ -517,7 +570,7 @@ class _Sql:
         """Statements that (re)create every trigger. A bulk write pauses the deal triggers in its
         own transaction (``bulk``) and settles the figures of what it touched once, set-based."""
         paused = "EXISTS (SELECT 1 FROM fig_state WHERE key = 'paused')"
-        for name, table, event, cond, body in self.triggers() + self.touches():
+        for name, table, event, cond, body in self.triggers() + self.touches() + self.feeds():
             pausable = table not in ("stage", "product", "currency_rate")
             if self.pg:
                 yield f"DROP TRIGGER IF EXISTS {name} ON {table}"
@@ -608,6 +661,7 @@ def rebuilt(conn: Connection) -> Iterator[None]:
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
     conn.exec_driver_sql(_sql(conn).touch("'0000-00'"))  # the paused write's changes, every month's
+    _feed_every(conn)
     rebuild(conn)
 
 
@@ -637,6 +691,7 @@ def bulk(conn: Connection, touched: str) -> Iterator[None]:
     yield
     conn.exec_driver_sql("DELETE FROM fig_state WHERE key = 'paused'")
     conn.exec_driver_sql(q.touch("'0000-00'"))  # the paused write's changes, every month's
+    _feed_every(conn)
     ids = touched
     conn.exec_driver_sql(f"DELETE FROM deal_reach WHERE deal_id IN ({ids})")
     conn.exec_driver_sql(f"INSERT INTO deal_reach (deal_id, position) {q.reach_select(f' AND sc.deal_id IN ({ids})')}")
@@ -659,6 +714,12 @@ def _count(conn: Connection, q: _Sql, ids: str, sign: str) -> None:
     conn.exec_driver_sql(q.add_reach("d", sign, where, source=" FROM deal d", grouped=True))
 
 
+def _feed_every(conn: Connection) -> None:
+    """A paused write's deals, all of them, in ``fig_feed`` (SQLite: the only engine that keeps it)."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(EVERY_DEAL)
+
+
 def reach_stale(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("SELECT value FROM fig_state WHERE key = 'reach_stale'").scalar())
 
@@ -675,6 +736,8 @@ def buyers_stale(conn: Connection) -> bool:
 def settle(conn: Connection) -> None:
     """Before a write commits: if it changed a stage's order, outcome or archiving, rebuild what
     depends on it — the reach, the purchases (one indexed read when nothing is stale)."""
+    if conn.dialect.name == "sqlite":  # the feed's oldest rows: nobody that far behind reads them
+        conn.exec_driver_sql(f"DELETE FROM fig_feed WHERE seq <= (SELECT max(seq) FROM fig_feed) - {FEED_KEPT}")
     stale = {k for (k,) in conn.exec_driver_sql("SELECT key FROM fig_state WHERE value = 1")}
     if "reach_stale" in stale:
         _rebuild_reach(conn, _sql(conn))

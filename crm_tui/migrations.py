@@ -20,7 +20,7 @@ from sqlmodel import Session, SQLModel
 from crm_tui import engines, models
 from crm_tui.errors import DatabaseError
 
-SCHEMA_VERSION = 11
+SCHEMA_VERSION = 12
 
 DEFAULT_PIPELINE = "Sales"
 # name, probability %, outcome, rot threshold in days
@@ -208,6 +208,23 @@ def _v11_goal_indexes(session: Session) -> None:
                 index.create(conn, checkfirst=True)
 
 
+def _v12_deal_feed(session: Session) -> None:
+    """Which deals changed, in commit order (``models.FIG_FEED``, SQLite only), so the forecast of
+    the deals open now reads again only those of the book it keeps (``forecast_read``): the table
+    and its triggers (every trigger is re-created)."""
+    from crm_tui import kept
+
+    conn = session.connection()
+    models.FIG_FEED.create(conn, checkfirst=True)
+    kept.install_triggers(conn)
+    if conn.dialect.name != "postgresql":
+        return
+    from crm_tui import team
+
+    if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'crm_viewer'").first() is not None:
+        team.grant_figures(conn)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
     (1, "initial schema with the default Sales pipeline", _v1_initial),
     (2, "indexes for lists, metrics and the board; customer text search", _v2_list_indexes_and_search),
@@ -232,6 +249,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Session], None]]] = [
         "indexes for goals and the forecast (deals by creation, stage entries, journal by time); purchases counted",
         _v11_goal_indexes,
     ),
+    (12, "which deals changed, in commit order: the forecast reads again only those", _v12_deal_feed),
 ]
 
 
@@ -301,6 +319,7 @@ SCHEMA_MARKERS = {
     9: "fig_deal",
     10: "fig_touch",
     11: "ix_stage_change_into",
+    12: "fig_feed",
 }
 
 

@@ -532,6 +532,17 @@ FIG_TOUCH = Table(
     Column("month", String, primary_key=True),
     Column("n", BigInteger, nullable=False),
 )
+#: which deals changed, in commit order (SQLite: one writer at a time, so ids are commit order): what
+#: the forecast of the deals open now reads again of the book it keeps in memory
+#: (``forecast_read.read_book``); a NULL deal: every deal (a price, a paused bulk write). Written
+#: on SQLite only (PostgreSQL's ids are not handed out in commit order; there it reads them all)
+FIG_FEED = Table(
+    "fig_feed",
+    SQLModel.metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("deal_id", BigInteger),
+    sqlite_autoincrement=True,
+)
 FIGURE_TABLES = (
     "fig_deal",
     "deal_reach",
@@ -542,6 +553,7 @@ FIGURE_TABLES = (
     "fig_demand",
     "fig_state",
     "fig_touch",
+    "fig_feed",
 )
 
 

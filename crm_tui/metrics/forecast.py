@@ -47,8 +47,10 @@ in and the count of changes the database has seen concerning the months before i
 kept by triggers: ``crm_tui.kept``). While that count stands — a stage move, a new deal or a deal
 won today concern this month only — a forecast needs only the deals open now
 (``read_book(…, open_at=now)``), a fraction of the book, and gives exactly what learning again
-would. An amount changed outside crm-tui without a journal entry is not seen as a change to the
-past (the journal is how the past amounts are known at all).
+would. Those deals are kept in memory (``Database.memo``, on SQLite), and the next forecast reads
+again only the deals the database's feed of changes (``fig_feed``) names since: a stage move costs
+one deal's rows, not sixty thousand. An amount changed outside crm-tui without a journal entry is
+not seen as a change to the past (the journal is how the past amounts are known at all).
 
 The model itself is ``crm_tui.metrics.forecast_model``, its reading of the book ``forecast_read`` (numpy: imported
 only when something is learned, so a report that reads the kept months does without it).
@@ -138,7 +140,7 @@ def forecast_months(
         past = _past_key(session, months, now) if keep else ""
         learned = _read_learned(conn, past) if keep else None
         # in the stamps' transaction: the state they name
-        book = read_book(conn, open_at=now if learned is not None else None)
+        book = read_book(conn, open_at=now if learned is not None else None, memo=db.memo if keep else None, now=now)
     if learned is None:
         learned = model.learn(book, months=months, now=now)
     rows = model.apply_learned(learned, book, now=now)

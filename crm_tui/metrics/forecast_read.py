@@ -13,6 +13,7 @@ import datetime as dt
 import gc
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
@@ -24,6 +25,7 @@ from crm_tui.metrics.forecast_model import (
     _OUTCOMES,
     NEVER,
     Book,
+    Bools,
     Ints,
     _day,
     _lookup,
@@ -231,49 +233,186 @@ def _line_values(conn: Connection, lines: Any) -> tuple[Ints, Ints]:
     )
 
 
-def read_book(conn: Connection, *, open_at: dt.datetime | None = None) -> Book:
+def read_book(
+    conn: Connection,
+    *,
+    open_at: dt.datetime | None = None,
+    memo: dict[str, Any] | None = None,
+    now: dt.datetime | None = None,
+) -> Book:
     """``load_book`` on an open read transaction. The collector is paused while the rows are in
     hand: a million fetched tuples are garbage it would otherwise walk again and again.
 
-    ``open_at``: only the deals open then (created by then, not closed by then) with their moves,
-    lines and the journaled changes after then (earlier ones cannot change what they were then) —
-    what applying a learned forecast reads (``apply_learned``): a fraction of the book, found
-    through the index of close times."""
+    ``open_at``: only the deals open then (not closed by then; those created later too, left out
+    when the book is asked what is open) with their moves, lines and the journaled changes after
+    then (earlier ones cannot change what they were then) — what applying a learned forecast reads
+    (``apply_learned``): a fraction of the book, found through the index of close times.
+
+    ``memo`` (``Database.memo``, SQLite): the deals open at ``open_at`` (or, reading the whole
+    book, at ``now``) are kept there with the ``fig_feed`` position they were read at; the next
+    read of the deals open at a later moment reads again only the deals the feed names since, and
+    patches them in — a stage move costs the moved deal, not the sixty thousand deals open."""
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _read_book(conn, open_at)
+        feed = _feed(conn) if memo is not None and conn.dialect.name == "sqlite" else None
+        if feed is None or memo is None:
+            raw = _read_raw(conn, open_at=open_at)
+        elif open_at is not None:
+            raw = replace(_kept_open(conn, memo, feed, open_at))  # a copy: finishing takes its arrays
+        else:
+            raw = _read_raw(conn)
+            if now is not None:
+                then = _us(now)
+                memo[_KEPT] = _Kept(feed[0], then, raw.only((raw.closed == NEVER) | (raw.closed > then)))
+        return _finish(raw, conn)
     finally:
         if paused:
             gc.enable()
 
 
-def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
+#: the deals open at a moment, kept in ``Database.memo`` under this key (``read_book``)
+_KEPT = "forecast_open"
+#: past this many deals changed since the kept ones were read, the deals open are read again whole
+_PATCH_MOST = 2_000
+
+
+@dataclass(frozen=True)
+class _Kept:
+    seq: int  # the last fig_feed row seen
+    at: int  # the deals open at this moment (microseconds): not closed by then
+    raw: _Raw
+
+
+def _feed(conn: Connection) -> tuple[int, int]:
+    """(newest, oldest) row of ``fig_feed`` (0, 0: none)."""
+    newest, oldest = conn.exec_driver_sql("SELECT max(seq), min(seq) FROM fig_feed").one()
+    return int(newest or 0), int(oldest or 0)
+
+
+def _kept_open(conn: Connection, memo: dict[str, Any], feed: tuple[int, int], open_at: dt.datetime) -> _Raw:
+    """The deals open at ``open_at``: the kept ones patched with the deals changed since they were
+    read, less those closed since; or (nothing kept, kept for a later moment, the feed's rows since
+    then pruned, a change to every deal, too many changed) read whole."""
+    newest, oldest = feed
+    then = _us(open_at)
+    kept = memo.get(_KEPT)
+    raw: _Raw | None = None
+    if isinstance(kept, _Kept) and kept.at <= then and kept.seq <= newest:
+        if kept.seq == newest:
+            raw = kept.raw
+        elif oldest <= kept.seq + 1:
+            changed = [
+                d for (d,) in conn.exec_driver_sql("SELECT deal_id FROM fig_feed WHERE seq > ?", (kept.seq,)).all()
+            ]
+            ids = np.unique(np.array([d for d in changed if d is not None], dtype=np.int64))
+            if None not in changed and len(ids) <= _PATCH_MOST:
+                raw = kept.raw.patched(ids, _read_raw(conn, open_at=open_at, among=ids))
+        if raw is not None:
+            still = raw.closed > then  # closed since (by their close time, not by a write): not open then
+            if not still.all():
+                raw = raw.only(still)
+    if raw is None:
+        raw = _read_raw(conn, open_at=open_at)
+    memo[_KEPT] = _Kept(newest, then, raw)
+    return raw
+
+
+@dataclass
+class _Raw:
+    """The book as read, by deal id (a move or a change names its deal, not the deal's row): what
+    the kept deals open hold, patched deal by deal, before ``_finish`` makes it a ``Book``."""
+
+    ids: Ints  # in id order
+    pipeline: Ints
+    stage: Ints
+    amount: Ints
+    created: Ints
+    closed: Ints
+    expected: Ints
+    currency: list[str]
+    line_deal: Ints
+    line_sum: Ints
+    move_id: Ints
+    move_deal: Ints
+    move_to: Ints
+    move_at: Ints
+    #: (deal id, at, amount before it) / (deal id, at, expected close day before it), in time order
+    amount_changes: list[tuple[int, int, int]]
+    expected_changes: list[tuple[int, int, int]]
+
+    def only(self, deals: Bools) -> _Raw:
+        """The deals where ``deals`` is true, with their lines, moves and changes (new arrays)."""
+        ids = self.ids[deals]
+        lines = np.isin(self.line_deal, ids)
+        moves = np.isin(self.move_deal, ids)
+        kept = set(ids.tolist())
+        return _Raw(
+            ids,
+            self.pipeline[deals],
+            self.stage[deals],
+            self.amount[deals],
+            self.created[deals],
+            self.closed[deals],
+            self.expected[deals],
+            [c for c, k in zip(self.currency, deals.tolist()) if k],
+            self.line_deal[lines],
+            self.line_sum[lines],
+            self.move_id[moves],
+            self.move_deal[moves],
+            self.move_to[moves],
+            self.move_at[moves],
+            [c for c in self.amount_changes if c[0] in kept],
+            [c for c in self.expected_changes if c[0] in kept],
+        )
+
+    def patched(self, changed: Ints, fresh: _Raw) -> _Raw:
+        """These deals with ``changed`` as ``fresh`` has them (one ``fresh`` lacks: gone, or no
+        longer open), in id order."""
+        stays = self.only(~np.isin(self.ids, changed))
+        order = np.argsort(np.concatenate([stays.ids, fresh.ids]), kind="stable")
+
+        def deals(a: Ints, b: Ints) -> Ints:
+            return np.concatenate([a, b])[order]
+
+        def rows(a: Ints, b: Ints) -> Ints:
+            return np.concatenate([a, b])
+
+        both = stays.currency + fresh.currency
+        return _Raw(
+            deals(stays.ids, fresh.ids),
+            deals(stays.pipeline, fresh.pipeline),
+            deals(stays.stage, fresh.stage),
+            deals(stays.amount, fresh.amount),
+            deals(stays.created, fresh.created),
+            deals(stays.closed, fresh.closed),
+            deals(stays.expected, fresh.expected),
+            [both[i] for i in order.tolist()],
+            rows(stays.line_deal, fresh.line_deal),
+            rows(stays.line_sum, fresh.line_sum),
+            rows(stays.move_id, fresh.move_id),
+            rows(stays.move_deal, fresh.move_deal),
+            rows(stays.move_to, fresh.move_to),
+            rows(stays.move_at, fresh.move_at),
+            stays.amount_changes + fresh.amount_changes,
+            stays.expected_changes + fresh.expected_changes,
+        )
+
+
+def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: Ints | None = None) -> _Raw:
+    """The live deals (those open at ``open_at``; those of ``among``), their lines' list value,
+    their moves and their journaled amount and expected-close changes (after ``open_at``)."""
     from crm_tui.journal import decode
 
-    stage_rows = conn.execute(
-        select(
-            pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
-        ).order_by(col(Stage.pipeline_id), col(Stage.position), pk(Stage.id))
-    ).all()
-    outcome = {sid: out for sid, _p, _pos, _prob, out in stage_rows}
-    probability = {sid: prob for sid, _p, _pos, prob, _out in stage_rows}
-    first_open: dict[int, int] = {}
-    for sid, pid, _pos, _prob, out in stage_rows:
-        if out == "open":
-            first_open.setdefault(pid, sid)
-    rates = load_rates_conn(conn)
     deals = live_deal()
+    if among is not None:
+        deals = and_(deals, _among(among, conn.dialect.name)("deal.id"))
     if open_at is not None:
         then = literal(open_at, UTCDateTime)
-        deals = and_(
-            deals,
-            # through the close time's index (a few deals open now), never the creation time's (every
-            # deal created before now, nearly the book)
-            unindexed(col(Deal.created_at)) <= then,
-            or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then),
-        )
-    deal_ids, pipeline, deal_stage, amount, created, closed, expected, currency_list = _columns(
+        # through the close time's index (a few deals open now), never the creation time's (every
+        # deal created before now, nearly the book)
+        deals = and_(deals, or_(col(Deal.closed_at).is_(None), col(Deal.closed_at) > then))
+    deal_ids, pipeline, stage, amount, created, closed, expected, currency = _columns(
         conn,
         "deal",
         [
@@ -287,37 +426,25 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
             (col(Deal.currency), "text"),
         ],
         deals,
-        whole=open_at is not None,
+        whole=open_at is not None or among is not None,
     )
     # read in id order already (chunks of ids, each in rowid order): then no copy of every column
-    in_order = bool(np.all(deal_ids[1:] > deal_ids[:-1]))
-    by_id = np.arange(len(deal_ids), dtype=np.int64) if in_order else np.argsort(deal_ids, kind="stable")
-
-    def sorted_(values: Ints) -> Ints:
-        return values if in_order else values[by_id]
-
-    ids = sorted_(deal_ids)
-    n = len(ids)
-    stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
-    deal_outcome = _lookup(stage_outcome, sorted_(deal_stage), 0).astype(np.int8)
-    amount = sorted_(amount)
-    list_cents = np.zeros(n, dtype=np.int64)
-    has_list = np.zeros(n, dtype=np.bool_)
+    if not bool(np.all(deal_ids[1:] > deal_ids[:-1])):
+        by_id = np.argsort(deal_ids, kind="stable")
+        deal_ids, pipeline, stage, amount, created, closed, expected = (
+            a[by_id] for a in (deal_ids, pipeline, stage, amount, created, closed, expected)
+        )
+        currency = list(map(currency.__getitem__, by_id.tolist()))
     lines = (
         select(col(DealProduct.deal_id), func.sum(bigint(col(DealProduct.quantity)) * col(Product.unit_price_cents)))
         .join(Product, pk(Product.id) == col(DealProduct.product_id))
         .group_by(col(DealProduct.deal_id))
     )
     # the deals read, by id (those open then are found once, through the index of close times)
-    of_deals = _among(ids, conn.dialect.name) if open_at is not None else None
+    of_deals = _among(deal_ids, conn.dialect.name) if open_at is not None or among is not None else None
     if of_deals is not None:
         lines = lines.where(of_deals("deal_product.deal_id"))
-    line_ids, line_sum = _line_values(conn, lines)
-    if len(line_ids) and n:
-        pos = np.minimum(np.searchsorted(ids, line_ids), n - 1)
-        live = ids[pos] == line_ids
-        list_cents[pos[live]] = line_sum[live]
-        has_list[pos[live]] = True
+    line_deal, line_sum = _line_values(conn, lines)
     move_id, move_deal, move_to, move_at = _columns(
         conn,
         "stage_change",
@@ -332,8 +459,80 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
             ~(col(StageChange.from_stage_id).is_(None) & (col(StageChange.by) == "import")),
             *([of_deals("stage_change.deal_id")] if of_deals is not None else []),
         ),
-        whole=open_at is not None,
+        whole=of_deals is not None,
     )
+    amount_changes: list[tuple[int, int, int]] = []
+    expected_changes: list[tuple[int, int, int]] = []
+    journal = (
+        select(col(JournalChange.record_id), col(JournalEntry.at), col(JournalChange.before))
+        .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
+        .where(
+            (col(JournalChange.table_name) if open_at is None else unindexed(col(JournalChange.table_name))) == "deal",
+            col(JournalChange.op) == "update",
+            col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
+            # the deals as they are then: only a change after then says they were otherwise (the
+            # journal's index of times finds those, mostly none; not each open deal's entries)
+            *(_after(open_at) if open_at is not None else []),
+        )
+        .order_by(col(JournalEntry.at), pk(JournalChange.id))
+    )
+    n = len(deal_ids)
+    for did, at, before_text in conn.execute(journal):
+        row = int(np.searchsorted(deal_ids, did)) if n else 0
+        if row >= n or deal_ids[row] != did:
+            continue
+        before = decode("deal", before_text) or {}
+        if "amount_cents" in before and before["amount_cents"] is not None:
+            amount_changes.append((int(did), _us(at), int(before["amount_cents"])))
+        if "expected_close" in before:
+            expected_changes.append((int(did), _us(at), _day(before["expected_close"])))
+    return _Raw(
+        deal_ids,
+        pipeline,
+        stage,
+        amount,
+        created,
+        closed,
+        expected,
+        currency,
+        line_deal,
+        line_sum,
+        move_id,
+        move_deal,
+        move_to,
+        move_at,
+        amount_changes,
+        expected_changes,
+    )
+
+
+def _finish(raw: _Raw, conn: Connection) -> Book:
+    """``raw`` as a ``Book`` by rows, with the stages and rates as they are now. Takes its arrays
+    (a whole book's moves are a few million: each is let go as soon as its sorted copy is made)."""
+    stage_rows = conn.execute(
+        select(
+            pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
+        ).order_by(col(Stage.pipeline_id), col(Stage.position), pk(Stage.id))
+    ).all()
+    outcome = {sid: out for sid, _p, _pos, _prob, out in stage_rows}
+    probability = {sid: prob for sid, _p, _pos, prob, _out in stage_rows}
+    first_open: dict[int, int] = {}
+    for sid, pid, _pos, _prob, out in stage_rows:
+        if out == "open":
+            first_open.setdefault(pid, sid)
+    rates = load_rates_conn(conn)
+    ids = raw.ids
+    n = len(ids)
+    stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
+    list_cents = np.zeros(n, dtype=np.int64)
+    has_list = np.zeros(n, dtype=np.bool_)
+    if len(raw.line_deal) and n:
+        pos = np.minimum(np.searchsorted(ids, raw.line_deal), n - 1)
+        live = ids[pos] == raw.line_deal
+        list_cents[pos[live]] = raw.line_sum[live]
+        has_list[pos[live]] = True
+    move_id, move_deal, move_to, move_at = raw.move_id, raw.move_deal, raw.move_to, raw.move_at
+    raw.move_id = raw.move_deal = raw.move_to = raw.move_at = _NONE
     m = len(move_id)
     move_row = np.minimum(np.searchsorted(ids, move_deal), max(n - 1, 0)) if n else np.zeros(m, np.int64)
     live_move = ids[move_row] == move_deal if n else np.zeros(m, dtype=np.bool_)
@@ -351,52 +550,36 @@ def _read_book(conn: Connection, open_at: dt.datetime | None) -> Book:
     del taken
     amount_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
     expected_changes: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    journal = (
-        select(col(JournalChange.record_id), col(JournalEntry.at), col(JournalChange.before))
-        .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
-        .where(
-            (col(JournalChange.table_name) if open_at is None else unindexed(col(JournalChange.table_name))) == "deal",
-            col(JournalChange.op) == "update",
-            col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
-            # the deals as they are then: only a change after then says they were otherwise (the
-            # journal's index of times finds those, mostly none; not each open deal's entries)
-            *(_after(open_at) if open_at is not None else []),
-        )
-        .order_by(col(JournalEntry.at), pk(JournalChange.id))
-    )
-    for did, at, before_text in conn.execute(journal):
-        row = int(np.searchsorted(ids, did)) if n else 0
-        if row >= n or ids[row] != did:
-            continue
-        before = decode("deal", before_text) or {}
-        if "amount_cents" in before and before["amount_cents"] is not None:
-            amount_changes[row].append((_us(at), int(before["amount_cents"])))
-        if "expected_close" in before:
-            expected_changes[row].append((_us(at), _day(before["expected_close"])))
-    currency = tuple(currency_list) if in_order else tuple(map(currency_list.__getitem__, by_id.tolist()))
-    closed_stages = frozenset(sid for sid, out in outcome.items() if out != "open")
+    for changes, into in ((raw.amount_changes, amount_changes), (raw.expected_changes, expected_changes)):
+        for did, at, before in changes:
+            row = int(np.searchsorted(ids, did))
+            if row < n and ids[row] == did:
+                into[row].append((at, before))
     book = Book(
         ids=ids,
-        pipeline=sorted_(pipeline),
-        created=sorted_(created),
-        closed=sorted_(closed),
-        outcome=deal_outcome,
-        amount=amount,
+        pipeline=raw.pipeline,
+        created=raw.created,
+        closed=raw.closed,
+        outcome=_lookup(stage_outcome, raw.stage, 0).astype(np.int8),
+        amount=raw.amount,
         list_cents=list_cents,
         has_list=has_list,
-        expected=sorted_(expected),
-        currency=currency,
+        expected=raw.expected,
+        currency=tuple(raw.currency),
         move_deal=move_row,
         move_at=move_at,
         move_to=move_to,
         amount_changes=dict(amount_changes),
         expected_changes=dict(expected_changes),
         probability=probability,
-        closed_stages=closed_stages,
+        closed_stages=frozenset(sid for sid, out in outcome.items() if out != "open"),
         first_open=first_open,
         rates=rates,
     )
     return _to_home(book, rates)
+
+
+_NONE: Ints = np.zeros(0, dtype=np.int64)
 
 
 def _after(t: dt.datetime) -> list[ColumnElement[bool]]:

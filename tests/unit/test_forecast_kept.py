@@ -27,10 +27,10 @@ def counting_reads(monkeypatch, *, whole_only=True):
     calls = []
     real = forecast_read.read_book
 
-    def read_book(conn, *, open_at=None):
+    def read_book(conn, *, open_at=None, **kwargs):
         if open_at is None or not whole_only:
             calls.append("book" if open_at is None else "open")
-        return real(conn, open_at=open_at)
+        return real(conn, open_at=open_at, **kwargs)
 
     monkeypatch.setattr(forecast_read, "read_book", read_book)
     return calls
