@@ -69,12 +69,10 @@ def views(db: Database, memo: dict, t: dt.datetime) -> tuple[dict, dict]:
 
 
 @pytest.fixture
-def fresh(tmp_path):
+def fresh(tmp_path, clock_type):
     """A factory of fresh SQLite databases, one per hypothesis example."""
     import itertools
     from contextlib import contextmanager
-
-    from conftest import Clock
 
     counter = itertools.count()
     template = tmp_path / "template.sqlite3"
@@ -85,7 +83,7 @@ def fresh(tmp_path):
         path = tmp_path / f"ex{next(counter)}.sqlite3"
         shutil.copy(template, path)
         db = Database.open(str(path))
-        clock = Clock()
+        clock = clock_type()
         try:
             yield db, Services(db, user="ann", clock=clock), clock
         finally:
