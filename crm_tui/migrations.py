@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
-from sqlalchemy import inspect, select, text
+from sqlalchemy import Table, inspect, select, text
 from sqlmodel import Session, SQLModel
 
 from crm_tui import engines, models
@@ -175,17 +175,7 @@ def _v10_forecast_touches(session: Session) -> None:
     """What changed, per month it concerns (``fig_touch``), so the learned forecast is learned again
     only when a month it learns from changed (``crm_tui.kept``): the table and its triggers (every
     trigger is re-created; the figures kept so far stay as they are)."""
-    from crm_tui import kept
-
-    conn = session.connection()
-    models.FIG_TOUCH.create(conn, checkfirst=True)
-    kept.install_triggers(conn)
-    if conn.dialect.name != "postgresql":
-        return
-    from crm_tui import team
-
-    if conn.exec_driver_sql("SELECT 1 FROM pg_roles WHERE rolname = 'crm_viewer'").first() is not None:
-        team.grant_figures(conn)
+    _figure_table(session, models.FIG_TOUCH)
 
 
 def _v11_goal_indexes(session: Session) -> None:
@@ -212,10 +202,16 @@ def _v12_deal_feed(session: Session) -> None:
     """Which deals changed, in commit order (``models.FIG_FEED``, SQLite only), so the forecast of
     the deals open now reads again only those of the book it keeps (``forecast_read``): the table
     and its triggers (every trigger is re-created)."""
+    _figure_table(session, models.FIG_FEED)
+
+
+def _figure_table(session: Session, table: Table) -> None:
+    """A new table of ``kept``'s: created, every trigger re-created (the figures kept so far stay
+    as they are), and on PostgreSQL read by the team's roles (when the login upgrading may grant)."""
     from crm_tui import kept
 
     conn = session.connection()
-    models.FIG_FEED.create(conn, checkfirst=True)
+    table.create(conn, checkfirst=True)
     kept.install_triggers(conn)
     if conn.dialect.name != "postgresql":
         return

@@ -344,59 +344,42 @@ class _Raw:
     def only(self, deals: Bools) -> _Raw:
         """The deals where ``deals`` is true, with their lines, moves and changes (new arrays)."""
         ids = self.ids[deals]
-        lines = np.isin(self.line_deal, ids)
-        moves = np.isin(self.move_deal, ids)
         kept = set(ids.tolist())
-        return _Raw(
-            ids,
-            self.pipeline[deals],
-            self.stage[deals],
-            self.amount[deals],
-            self.created[deals],
-            self.closed[deals],
-            self.expected[deals],
-            [c for c, k in zip(self.currency, deals.tolist()) if k],
-            self.line_deal[lines],
-            self.line_sum[lines],
-            self.move_id[moves],
-            self.move_deal[moves],
-            self.move_to[moves],
-            self.move_at[moves],
-            [c for c in self.amount_changes if c[0] in kept],
-            [c for c in self.expected_changes if c[0] in kept],
-        )
+        which = {"deal": deals, "line": np.isin(self.line_deal, ids), "move": np.isin(self.move_deal, ids)}
+        out: dict[str, Any] = {}
+        for name, group in _GROUPS.items():
+            value = getattr(self, name)
+            if group == "change":
+                out[name] = [c for c in value if c[0] in kept]
+            elif name == "currency":
+                out[name] = [c for c, k in zip(value, deals.tolist()) if k]
+            else:
+                out[name] = value[which[group]]
+        return _Raw(**out)
 
     def patched(self, changed: Ints, fresh: _Raw) -> _Raw:
         """These deals with ``changed`` as ``fresh`` has them (one ``fresh`` lacks: gone, or no
         longer open), in id order."""
         stays = self.only(~np.isin(self.ids, changed))
         order = np.argsort(np.concatenate([stays.ids, fresh.ids]), kind="stable")
+        out: dict[str, Any] = {}
+        for name, group in _GROUPS.items():
+            a, b = getattr(stays, name), getattr(fresh, name)
+            if isinstance(a, list):
+                both = a + b
+                out[name] = [both[i] for i in order.tolist()] if group == "deal" else both
+            else:
+                out[name] = np.concatenate([a, b])[order] if group == "deal" else np.concatenate([a, b])
+        return _Raw(**out)
 
-        def deals(a: Ints, b: Ints) -> Ints:
-            return np.concatenate([a, b])[order]
 
-        def rows(a: Ints, b: Ints) -> Ints:
-            return np.concatenate([a, b])
-
-        both = stays.currency + fresh.currency
-        return _Raw(
-            deals(stays.ids, fresh.ids),
-            deals(stays.pipeline, fresh.pipeline),
-            deals(stays.stage, fresh.stage),
-            deals(stays.amount, fresh.amount),
-            deals(stays.created, fresh.created),
-            deals(stays.closed, fresh.closed),
-            deals(stays.expected, fresh.expected),
-            [both[i] for i in order.tolist()],
-            rows(stays.line_deal, fresh.line_deal),
-            rows(stays.line_sum, fresh.line_sum),
-            rows(stays.move_id, fresh.move_id),
-            rows(stays.move_deal, fresh.move_deal),
-            rows(stays.move_to, fresh.move_to),
-            rows(stays.move_at, fresh.move_at),
-            stays.amount_changes + fresh.amount_changes,
-            stays.expected_changes + fresh.expected_changes,
-        )
+#: each ``_Raw`` field's kind: one per deal (in id order), per deal with lines, per move, per change
+_GROUPS = {
+    **dict.fromkeys(("ids", "pipeline", "stage", "amount", "created", "closed", "expected", "currency"), "deal"),
+    **dict.fromkeys(("line_deal", "line_sum"), "line"),
+    **dict.fromkeys(("move_id", "move_deal", "move_to", "move_at"), "move"),
+    **dict.fromkeys(("amount_changes", "expected_changes"), "change"),
+}
 
 
 def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: Ints | None = None) -> _Raw:
