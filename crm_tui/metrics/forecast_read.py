@@ -255,6 +255,8 @@ def read_book(
     paused = gc.isenabled()
     gc.disable()
     try:
+        # the feed's position before any deal is read: a write committed after it (were the reads
+        # not one snapshot) is read again next time, never kept as seen
         feed = _feed(conn) if memo is not None and conn.dialect.name == "sqlite" else None
         if feed is None or memo is None:
             raw = _read_raw(conn, open_at=open_at)
