@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -29,9 +29,6 @@ from crm_tui.metrics._common import utc_now
 from crm_tui.metrics.forecast_types import Backtest, BacktestMonth, Errors, MonthForecast
 from crm_tui.models import UTC
 from crm_tui.money import Rates
-
-if TYPE_CHECKING:
-    pass
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

@@ -12,7 +12,7 @@ import pytest
 from test_forecast import make_book
 
 from crm_tui.db import Database
-from crm_tui.metrics import forecast_model, forecast_read
+from crm_tui.metrics import forecast_model, forecast_read, sql_arrays
 
 
 def book_fields(book):
@@ -35,7 +35,7 @@ def test_the_same_book_in_chunks_of_any_size(path, monkeypatch):
     db = Database.open(str(path))
     try:
         whole = book_fields(forecast_read.load_book(db))
-        monkeypatch.setattr(forecast_read, "_CHUNK", 2)
+        monkeypatch.setattr(sql_arrays, "CHUNK", 2)
         assert book_fields(forecast_read.load_book(db)) == whole
         assert len(whole["ids"]) == 5 and len(whole["move_at"]) == 11
     finally:
@@ -75,14 +75,14 @@ def test_the_same_book_whatever_order_the_rows_come_in(path, monkeypatch):
     db = Database.open(str(path))
     try:
         in_order = book_fields(forecast_read.load_book(db))
-        read = forecast_read._columns
+        read = forecast_read.columns
 
         def shuffled(conn, table, columns, where, **kw):
             out = read(conn, table, columns, where, **kw)
             order = np.random.default_rng(7).permutation(len(out[0]))
             return [[c[i] for i in order] if isinstance(c, list) else c[order] for c in out]
 
-        monkeypatch.setattr(forecast_read, "_columns", shuffled)
+        monkeypatch.setattr(forecast_read, "columns", shuffled)
         assert book_fields(forecast_read.load_book(db)) == in_order
         assert len(in_order["ids"]) == 4
     finally:
