@@ -6,6 +6,10 @@ import datetime as dt
 import time
 
 import pytest
+from textual.worker import WorkerState
+
+#: seconds with no worker running that count as quiet (longer than the app's warm-up timer)
+IDLE_FOR = 0.15
 
 
 @pytest.fixture
@@ -15,20 +19,28 @@ def settled():
     def make(*keys: str):
         async def quiet(pilot) -> None:
             app = pilot.app
-            for _ in range(3):
+            # Quiet means: the database is open and no worker ran across several frames that
+            # together outlast the warm-up's timer. Counting a fixed number of rounds was not
+            # enough: the Reports screen starts its reads in a chain (the database opens, the
+            # goals come, then the sections and the forecast), and on a loaded machine a round
+            # could pass before the next link had started, so CI once pictured it a section short.
+            deadline = time.monotonic() + 30
+            idle_since: float | None = None
+            while idle_since is None or time.monotonic() - idle_since < IDLE_FOR:
+                assert time.monotonic() < deadline, "the app never went quiet"
                 await app.workers.wait_for_complete()
-                await pilot.pause()
+                await pilot.pause(0.01)
+                busy = getattr(app, "db", True) is None or any(
+                    w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
+                )
+                idle_since = None if busy else idle_since if idle_since is not None else time.monotonic()
             # a form gives focus once the keys of its burst are in (tui.modals.early_keys)
-            deadline = time.monotonic() + 5
             while not getattr(app.screen, "caught_up", True):
                 assert time.monotonic() < deadline, "the form never took focus"
                 await pilot.pause(0.01)
             # a table shown by the last message (the customer page's orders) lays out its rows on
             # the frames after: a picture taken one frame early misses them (on a loaded machine,
             # a few frames later than on a quiet one: CI saw the customer page a frame short once)
-            for _ in range(3):
-                await pilot.pause()
-            await app.workers.wait_for_complete()
             for _ in range(3):
                 await pilot.pause()
 
