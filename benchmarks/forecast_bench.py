@@ -53,7 +53,7 @@ def read_floor(path: Path) -> None:
 def measure(name: str, path: Path, now: dt.datetime, runs: int) -> tuple[str, int, dict[str, float]]:
     from crm_tui.db import Database
     from crm_tui.metrics.forecast import forecast_book, load_book
-    from crm_tui.metrics.forecast_model import apply_learned, learn
+    from crm_tui.metrics.forecast_learn import apply_learned, learn
     from crm_tui.metrics.forecast_read import read_book
 
     db = Database.open(str(path), must_exist=True)

@@ -15,7 +15,7 @@ also leaves the learned months kept, as any report does):
 
 Then, in this process (medians of ``--runs`` after a warm-up): the learned months read back as the
 report reads them when kept (``forecast_months``: the stamp and one crm_meta row), and the learned
-part alone (``forecast_read``, ``forecast_model``): reading the book, and learning from it. The database is a
+part alone (``forecast_read``, ``forecast_learn``): reading the book, and learning from it. The database is a
 private copy of the cached demo (``bench_data.cached_demo``; 10,000 / 100,000 / 300,000
 customers), or of ``--db FILE`` (upgraded to this build's schema by opening it; ``--size`` then
 only names the block). Figures go into benchmarks/RESULTS.md under "Report and forecast", one
@@ -108,7 +108,7 @@ def measure(path: Path, runs: int) -> dict[str, float]:
     out = {k: statistics.median(v) * 1000 for k, v in times.items()}
 
     from crm_tui.db import Database
-    from crm_tui.metrics import forecast_model as model
+    from crm_tui.metrics import forecast_learn as model
     from crm_tui.metrics.forecast_read import load_book
 
     db = Database.open(str(path), must_exist=True)

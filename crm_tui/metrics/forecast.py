@@ -42,7 +42,7 @@ The learned months are kept: for a database state (``categories.forecast_stamp``
 a stage move, a price or a rate changes, or the day does. A database or role that may not write
 there (read-only file, PostgreSQL viewer or rep) still gets them, computed each time.
 
-What the past taught is kept beside them (``forecast_model.Learned``), for the month it was learned
+What the past taught is kept beside them (``forecast_learn.Learned``), for the month it was learned
 in and the count of changes the database has seen concerning the months before it (``fig_touch``,
 kept by triggers: ``crm_tui.kept``). While that count stands — a stage move, a new deal or a deal
 won today concern this month only — a forecast needs only the deals open now
@@ -52,8 +52,10 @@ again only the deals the database's feed of changes (``fig_feed``) names since: 
 one deal's rows, not sixty thousand. An amount changed outside crm-tui without a journal entry is
 not seen as a change to the past (the journal is how the past amounts are known at all).
 
-The model itself is ``crm_tui.metrics.forecast_model``, its reading of the book ``forecast_read`` (numpy: imported
-only when something is learned, so a report that reads the kept months does without it).
+The model is ``crm_tui.metrics.forecast_model`` (the book as arrays) and ``forecast_learn`` (learning
+from it), its reading of the book ``forecast_read`` (numpy: imported only when something is learned,
+so a report that reads the kept months does without it). The whole book is learned from a hundred
+thousand deals at a time (``read_parts``), so learning holds one part's arrays, not the book's.
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ if TYPE_CHECKING:
     from sqlmodel import Session
 
     from crm_tui.db import Database
-    from crm_tui.metrics.forecast_model import Book, Learned
+    from crm_tui.metrics.forecast_learn import Learned
+    from crm_tui.metrics.forecast_model import Book
 
 __all__ = ["Backtest", "BacktestMonth", "Errors", "MonthForecast", "backtest", "forecast_months", "load_book"]
 
@@ -90,9 +93,9 @@ def __getattr__(name: str) -> Any:
     imported on first use."""
     if name.startswith("__"):
         raise AttributeError(name)
-    from crm_tui.metrics import forecast_model, forecast_read
+    from crm_tui.metrics import forecast_learn, forecast_model, forecast_read
 
-    for module in (forecast_model, forecast_read):
+    for module in (forecast_model, forecast_learn, forecast_read):
         if hasattr(module, name):
             return getattr(module, name)
     raise AttributeError(name)
@@ -108,8 +111,8 @@ def load_book(db: Database) -> Book:
 def backtest(db: Database, *, months: int = 12, now: dt.datetime | None = None) -> Backtest:
     """Replay the last ``months`` months that are over (ending with the last month any deal was
     won in, when that is earlier): at each month's start, the learned and the baseline forecast
-    of its won value from what was known then, against what it won (``forecast_model.backtest_book``)."""
-    from crm_tui.metrics.forecast_model import backtest_book
+    of its won value from what was known then, against what it won (``forecast_learn.backtest_book``)."""
+    from crm_tui.metrics.forecast_learn import backtest_book
     from crm_tui.metrics.forecast_read import load_book as load
 
     return backtest_book(load(db), months=months, now=now)
@@ -134,15 +137,15 @@ def forecast_months(
             kept = _read_kept(conn, key)
             if kept is not None:
                 return kept  # numpy and the model are not even imported
-        from crm_tui.metrics import forecast_model as model
-        from crm_tui.metrics.forecast_read import read_book
+        from crm_tui.metrics import forecast_learn as model
+        from crm_tui.metrics.forecast_read import read_book, read_parts
 
         past = _past_key(session, months, now) if keep else ""
         learned = _read_learned(conn, past) if keep else None
         # in the stamps' transaction: the state they name
-        book = read_book(conn, open_at=now if learned is not None else None, memo=db.memo if keep else None, now=now)
-    if learned is None:
-        learned = model.learn(book, months=months, now=now)
+        if learned is None:  # the whole book, a part at a time
+            learned = model.learn_parts(*read_parts(conn), months=months, now=now)
+        book = read_book(conn, open_at=now, memo=db.memo if keep else None)
     rows = model.apply_learned(learned, book, now=now)
     if keep:
         _store_kept(db, {KEEP_KEY: _kept_months(key, rows), PAST_KEY: json.dumps({"key": past, **learned.json()})})
@@ -171,7 +174,7 @@ def _past_key(session: Session, months: int, now: dt.datetime) -> str:
 
 
 def _read_learned(conn: Connection, key: str) -> Learned | None:
-    from crm_tui.metrics.forecast_model import Learned
+    from crm_tui.metrics.forecast_learn import Learned
     from crm_tui.models import Meta
 
     text = conn.execute(select(col(Meta.value)).where(col(Meta.key) == PAST_KEY)).scalar()

@@ -1,7 +1,8 @@
 """The learned forecast's reading of the book: every live deal, its stage moves, its lines' list value
 and its journaled edits, straight into the arrays of ``forecast_model.Book`` (no Python object per
 deal or move). ``read_book(…, open_at=…)`` reads only the deals open at a moment, what applying a
-learned forecast needs (``forecast_model.apply_learned``).
+learned forecast needs (``forecast_learn.apply_learned``); ``read_parts`` reads the whole book a part
+at a time, what learning needs (``forecast_learn.learn_parts``).
 
 Each column is read into an array by ``sql_arrays``.
 """
@@ -11,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import gc
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +24,6 @@ from crm_tui.columns import bigint, col, pk
 from crm_tui.metrics._common import live_deal, unindexed
 from crm_tui.metrics.forecast_model import (
     _OUTCOMES,
-    NEVER,
     Book,
     Bools,
     Ints,
@@ -31,7 +32,7 @@ from crm_tui.metrics.forecast_model import (
     _us,
 )
 from crm_tui.metrics.sql_arrays import columns, fetch, parse_joined
-from crm_tui.models import Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange, UTCDateTime
+from crm_tui.models import UTC, Deal, DealProduct, JournalChange, JournalEntry, Product, Stage, StageChange, UTCDateTime
 from crm_tui.money import Rates, load_rates_conn
 
 if TYPE_CHECKING:
@@ -69,13 +70,7 @@ def _line_values(conn: Connection, lines: Any) -> tuple[Ints, Ints]:
     )
 
 
-def read_book(
-    conn: Connection,
-    *,
-    open_at: dt.datetime | None = None,
-    memo: dict[str, Any] | None = None,
-    now: dt.datetime | None = None,
-) -> Book:
+def read_book(conn: Connection, *, open_at: dt.datetime | None = None, memo: dict[str, Any] | None = None) -> Book:
     """``load_book`` on an open read transaction. The collector is paused while the rows are in
     hand: a million fetched tuples are garbage it would otherwise walk again and again.
 
@@ -84,29 +79,65 @@ def read_book(
     then (earlier ones cannot change what they were then) — what applying a learned forecast reads
     (``apply_learned``): a fraction of the book, found through the index of close times.
 
-    ``memo`` (``Database.memo``, SQLite): the deals open at ``open_at`` (or, reading the whole
-    book, at ``now``) are kept there with the ``fig_feed`` position they were read at; the next
-    read of the deals open at a later moment reads again only the deals the feed names since, and
-    patches them in — a stage move costs the moved deal, not the sixty thousand deals open."""
+    ``memo`` (``Database.memo``, SQLite, with ``open_at``): the deals open then are kept there with
+    the ``fig_feed`` position they were read at; the next read of the deals open at a later moment
+    reads again only the deals the feed names since, and patches them in — a stage move costs the
+    moved deal, not the sixty thousand deals open."""
+    with _collector_paused():
+        # the feed's position before any deal is read: a write committed after it (were the reads
+        # not one snapshot) is read again next time, never kept as seen
+        feed = _feed(conn) if memo is not None and open_at is not None and conn.dialect.name == "sqlite" else None
+        if feed is None or memo is None or open_at is None:
+            raw = _read_raw(conn, open_at=open_at)
+        else:
+            raw = replace(_kept_open(conn, memo, feed, open_at))  # a copy: finishing takes its arrays
+        return _finish(raw, conn)
+
+
+#: deal ids per part of the book learned from at a time (``read_parts``): a part's arrays and the
+#: learner's pairs of it are a few tens of MiB however large the book
+PART = 100_000
+
+
+def read_parts(conn: Connection) -> tuple[Iterator[Book], int | None]:
+    """The whole book a part at a time (deals by id range, each with its moves, lines and journaled
+    changes), in id order, and the earliest creation among its deals (microseconds; None: none) —
+    what ``forecast_learn.learn_parts`` learns from. Each part is read as it is asked for, in
+    ``conn``'s transaction."""
+    # the ids of every deal, live or not (the parts read only the live ones): the primary key's
+    # ends, each its own query (SQLite looks up one min() or max() of a query, scans for both)
+    low = conn.execute(select(func.min(pk(Deal.id)))).scalar()
+    high = conn.execute(select(func.max(pk(Deal.id)))).scalar()
+    # the first in the index of creation times that is live (min() would look at every deal)
+    first = conn.execute(
+        select(col(Deal.created_at)).where(live_deal()).order_by(col(Deal.created_at)).limit(1)
+    ).scalar()
+
+    def parts() -> Iterator[Book]:
+        if low is None:
+            return
+        for start in range(int(low), int(high) + 1, PART):
+            with _collector_paused():
+                yield _finish(_read_raw(conn, span=(start, start + PART - 1)), conn)
+
+    return parts(), None if first is None else _us(_utc(first))
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
     paused = gc.isenabled()
     gc.disable()
     try:
-        # the feed's position before any deal is read: a write committed after it (were the reads
-        # not one snapshot) is read again next time, never kept as seen
-        feed = _feed(conn) if memo is not None and conn.dialect.name == "sqlite" else None
-        if feed is None or memo is None:
-            raw = _read_raw(conn, open_at=open_at)
-        elif open_at is not None:
-            raw = replace(_kept_open(conn, memo, feed, open_at))  # a copy: finishing takes its arrays
-        else:
-            raw = _read_raw(conn)
-            if now is not None:
-                then = _us(now)
-                memo[_KEPT] = _Kept(feed[0], then, raw.only((raw.closed == NEVER) | (raw.closed > then)))
-        return _finish(raw, conn)
+        yield
     finally:
         if paused:
             gc.enable()
+
+
+def _utc(t: Any) -> dt.datetime:
+    """A moment as the driver hands over a column's minimum (SQLite: its stored text)."""
+    moment = t if isinstance(t, dt.datetime) else dt.datetime.fromisoformat(str(t))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 #: the deals open at a moment, kept in ``Database.memo`` under this key (``read_book``)
@@ -222,14 +253,23 @@ _GROUPS = {
 }
 
 
-def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: Ints | None = None) -> _Raw:
-    """The live deals (those open at ``open_at``; those of ``among``), their lines' list value,
-    their moves and their journaled amount and expected-close changes (after ``open_at``)."""
+def _read_raw(
+    conn: Connection,
+    *,
+    open_at: dt.datetime | None = None,
+    among: Ints | None = None,
+    span: tuple[int, int] | None = None,
+) -> _Raw:
+    """The live deals (those open at ``open_at``; those of ``among``; those with ids in ``span``,
+    inclusive), their lines' list value, their moves and their journaled amount and expected-close
+    changes (after ``open_at``)."""
     from crm_tui.journal import decode
 
     deals = live_deal()
     if among is not None:
         deals = and_(deals, _among(among, conn.dialect.name)("deal.id"))
+    if span is not None:
+        deals = and_(deals, pk(Deal.id).between(*span))
     if open_at is not None:
         then = literal(open_at, UTCDateTime)
         # through the close time's index (a few deals open now), never the creation time's (every
@@ -249,7 +289,7 @@ def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: In
             (col(Deal.currency), "text"),
         ],
         deals,
-        whole=open_at is not None or among is not None,
+        whole=open_at is not None or among is not None or span is not None,
     )
     # read in id order already (chunks of ids, each in rowid order): then no copy of every column
     if not bool(np.all(deal_ids[1:] > deal_ids[:-1])):
@@ -264,7 +304,13 @@ def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: In
         .group_by(col(DealProduct.deal_id))
     )
     # the deals read, by id (those open then are found once, through the index of close times)
-    of_deals = _among(deal_ids, conn.dialect.name) if open_at is not None or among is not None else None
+    of_deals = (
+        _among(deal_ids, conn.dialect.name)
+        if open_at is not None or among is not None
+        else _between(span)
+        if span is not None
+        else None
+    )
     if of_deals is not None:
         lines = lines.where(of_deals("deal_product.deal_id"))
     line_deal, line_sum = _line_values(conn, lines)
@@ -291,6 +337,7 @@ def _read_raw(conn: Connection, *, open_at: dt.datetime | None = None, among: In
         .join(JournalEntry, pk(JournalEntry.id) == col(JournalChange.entry_id))
         .where(
             (col(JournalChange.table_name) if open_at is None else unindexed(col(JournalChange.table_name))) == "deal",
+            *([col(JournalChange.record_id).between(*span)] if span is not None else []),
             col(JournalChange.op) == "update",
             col(JournalChange.before).like('%"amount_cents"%') | col(JournalChange.before).like('%"expected_close"%'),
             # the deals as they are then: only a change after then says they were otherwise (the
@@ -408,6 +455,15 @@ def _after(t: dt.datetime) -> list[ColumnElement[bool]]:
     then = literal(t, UTCDateTime)
     later = select(pk(JournalEntry.id)).where(col(JournalEntry.at) > then).correlate(None)
     return [col(JournalEntry.at) > then, col(JournalChange.entry_id).in_(later)]
+
+
+def _between(span: tuple[int, int]) -> Callable[[str], ColumnElement[bool]]:
+    """A condition "``column`` is within ``span``" (inclusive), as ``_among`` gives one."""
+
+    def between(column: str) -> ColumnElement[bool]:
+        return literal_column(f"{column} BETWEEN {int(span[0])} AND {int(span[1])}")
+
+    return between
 
 
 def _among(ids: Ints, dialect: str) -> Callable[[str], ColumnElement[bool]]:

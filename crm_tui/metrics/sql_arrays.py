@@ -128,7 +128,10 @@ def _joined_sqlite(
     try:
         ranges = [""]
         if not whole:
-            low, high = cursor.execute(f"SELECT min(id), max(id) FROM {table}").fetchone()
+            # each end its own subquery: SQLite looks one min() or max() up, scans the table for both
+            low, high = cursor.execute(
+                f"SELECT (SELECT min(id) FROM {table}), (SELECT max(id) FROM {table})"
+            ).fetchone()
             starts = range(int(low), int(high) + 1, CHUNK) if low is not None else range(0)
             ranges = [f"{table}.id BETWEEN {start} AND {start + CHUNK - 1} AND " for start in starts]
         for within in ranges:

@@ -106,3 +106,23 @@ def test_the_forecast_learns_something_from_these_books():
     rows = forecast_book(Book.of(deals, PROBABILITY, CLOSED, FIRST_OPEN), months=3, now=NOWS[0])
     assert any(r.learned_cents != r.weighted_cents for r in rows)
     assert any(r.low_cents < r.learned_cents < r.high_cents for r in rows)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_learning_a_part_at_a_time_gives_what_the_whole_book_teaches(seed):
+    """A large book is learned from a part at a time (``learn_parts``): however it is cut, the
+    same cells, the same band, the same months as learning from it whole."""
+    from crm_tui.metrics.forecast_learn import learn, learn_parts
+
+    deals = sorted(random_deals(seed), key=lambda d: d.id)
+    whole = Book.of(deals, PROBABILITY, CLOSED, FIRST_OPEN)
+    first = int(whole.created.min())
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(deals)), 6))
+    parts = [Book.of(deals[a:b], PROBABILITY, CLOSED, FIRST_OPEN) for a, b in zip([0, *cuts], [*cuts, len(deals)])]
+    for now in NOWS:
+        want = learn(whole, months=6, now=now).json()
+        assert learn_parts(parts, first, months=6, now=now).json() == want, now
+        # one deal a part: a part with no pair at some month start, or none at all
+        single = (Book.of([d], PROBABILITY, CLOSED, FIRST_OPEN) for d in deals)
+        assert learn_parts(single, first, months=6, now=now).json() == want, now

@@ -136,12 +136,8 @@ def test_the_kept_open_deals_equal_a_fresh_read_after_any_operations(fresh):
     def run(data):
         with fresh() as (db, services, clock):
             memo: dict = {}
-            seeded = data.draw(st.booleans(), label="seeded by a whole read")
             with db.read() as s:
-                if seeded:
-                    forecast_read.read_book(s.connection(), memo=memo, now=clock.now)
-                else:
-                    forecast_read.read_book(s.connection(), open_at=clock.now, memo=memo)
+                forecast_read.read_book(s.connection(), open_at=clock.now, memo=memo)
             done = []
             for _ in range(data.draw(st.integers(1, 30), label="operations")):
                 op = data.draw(st.sampled_from(FEED_OPS), label="op")

@@ -25,14 +25,19 @@ def kept_value(db):
 def counting_reads(monkeypatch, *, whole_only=True):
     """The reads of the whole book (with ``whole_only``; else every read, as ``"open"`` or ``"book"``)."""
     calls = []
-    real = forecast_read.read_book
+    real_book, real_parts = forecast_read.read_book, forecast_read.read_parts
 
     def read_book(conn, *, open_at=None, **kwargs):
         if open_at is None or not whole_only:
             calls.append("book" if open_at is None else "open")
-        return real(conn, open_at=open_at, **kwargs)
+        return real_book(conn, open_at=open_at, **kwargs)
+
+    def read_parts(conn):
+        calls.append("book")
+        return real_parts(conn)
 
     monkeypatch.setattr(forecast_read, "read_book", read_book)
+    monkeypatch.setattr(forecast_read, "read_parts", read_parts)
     return calls
 
 

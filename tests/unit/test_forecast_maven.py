@@ -61,3 +61,29 @@ def test_the_interval_widened_by_past_misses_holds_more_months(maven_db):
     # the share of the 10 months that won something whose actual fell inside the "80%" interval
     assert backtest_book(book, widen=False).coverage == 0.4  # the deals' own luck alone: too narrow
     assert backtest_book(book).coverage == 0.6
+
+
+def test_the_forecast_learned_a_part_at_a_time_is_the_one_learned_whole(maven_db, monkeypatch):
+    """On real data, read in parts of 500 deal ids (``forecast_read.read_parts``): what the book
+    teaches and the months ahead, as from the book read whole."""
+    import datetime as dt
+
+    from crm_tui.metrics import forecast_read
+    from crm_tui.metrics.forecast import forecast_months, load_book
+    from crm_tui.metrics.forecast_learn import apply_learned, learn, learn_parts
+
+    db = Database.open(maven_db)
+    try:
+        now = dt.datetime(2017, 11, 20, 10, tzinfo=dt.UTC)
+        whole = load_book(db)
+        want = learn(whole, months=4, now=now)
+        monkeypatch.setattr(forecast_read, "PART", 500)
+        with db.read() as s:
+            parts, first = forecast_read.read_parts(s.connection())
+            books = list(parts)
+        assert len(books) > 10 and sum(len(b) for b in books) == len(whole)
+        assert learn_parts(books, first, months=4, now=now).json() == want.json()
+        assert any(c.won_v.any() for c in want.cells)  # it learned something to compare
+        assert forecast_months(db, months=4, now=now, keep=False) == apply_learned(want, whole, now=now)
+    finally:
+        db.close()

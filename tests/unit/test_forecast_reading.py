@@ -12,7 +12,7 @@ import pytest
 from test_forecast import make_book
 
 from crm_tui.db import Database
-from crm_tui.metrics import forecast_model, forecast_read, sql_arrays
+from crm_tui.metrics import forecast_learn, forecast_model, forecast_read, sql_arrays
 
 
 def book_fields(book):
@@ -108,8 +108,8 @@ def test_the_open_deals_read_keeps_what_the_journal_says_changed_after_its_momen
         with db.read() as session:
             conn = session.connection()
             whole = forecast_read.read_book(conn)
-            learned = forecast_model.learn(whole, months=3, now=now)
+            learned = forecast_learn.learn(whole, months=3, now=now)
             open_now = forecast_read.read_book(conn, open_at=now)
-        assert forecast_model.apply_learned(learned, open_now, now=now) == forecast_model.apply_learned(
+        assert forecast_learn.apply_learned(learned, open_now, now=now) == forecast_learn.apply_learned(
             learned, whole, now=now
         ), days
