@@ -54,8 +54,8 @@ not seen as a change to the past (the journal is how the past amounts are known 
 
 The model is ``crm_tui.metrics.forecast_model`` (the book as arrays) and ``forecast_learn`` (learning
 from it), its reading of the book ``forecast_read`` (numpy: imported only when something is learned,
-so a report that reads the kept months does without it). The whole book is learned from a hundred
-thousand deals at a time (``read_parts``), so learning holds one part's arrays, not the book's.
+so a report that reads the kept months does without it). The whole book is learned from fifty thousand
+deals at a time (``read_parts``), so learning holds one part's arrays, not the book's.
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ def read_book(conn: Connection, *, open_at: dt.datetime | None = None, memo: dic
 
 #: deal ids per part of the book learned from at a time (``read_parts``): a part's arrays and the
 #: learner's pairs of it are a few tens of MiB however large the book
-PART = 100_000
+PART = 50_000
 
 
 def read_parts(conn: Connection) -> tuple[Iterator[Book], int | None]:
