@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, func, literal, literal_column, or_, select
 
 from crm_tui import kept
 from crm_tui.columns import bigint, col, pk
+from crm_tui.kept_sql import WON_REACH
 from crm_tui.metrics._common import (
     Filters,
     StageInfo,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
     from crm_tui.db import Database
 
 # A won deal's "furthest stage": beyond every open stage.
-_ALL_OPEN = kept.WON_REACH
+_ALL_OPEN = WON_REACH
 
 
 @dataclass(frozen=True)
