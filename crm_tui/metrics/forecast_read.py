@@ -114,7 +114,7 @@ def read_parts(conn: Connection) -> tuple[Iterator[Book], int | None]:
     ).scalar()
 
     def parts() -> Iterator[Book]:
-        if low is None:
+        if low is None or high is None:
             return
         for start in range(int(low), int(high) + 1, PART):
             with _collector_paused():
@@ -135,7 +135,7 @@ def _collector_paused() -> Iterator[None]:
 
 
 def _utc(t: Any) -> dt.datetime:
-    """A moment as the driver hands over a column's minimum (SQLite: its stored text)."""
+    """A moment read through its column's type (an aware datetime) or, from an unusual driver, as text."""
     moment = t if isinstance(t, dt.datetime) else dt.datetime.fromisoformat(str(t))
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
