@@ -277,7 +277,7 @@ class CustomerDetailScreen(CrmScreen):
             table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone), key=str(ct.id))
         if d.contacts:
             table.move_cursor(row=min(keep, len(d.contacts) - 1))
-        table.display = bool(d.contacts)
+        _fit(table, len(d.contacts))
 
     def _deals(self, d: CustomerDetail) -> None:
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
@@ -314,7 +314,7 @@ class CustomerDetailScreen(CrmScreen):
             )
         if d.orders:
             table.move_cursor(row=min(keep, len(d.orders) - 1))
-        table.display = bool(d.orders)
+        _fit(table, len(d.orders))
 
     @on(DataTable.RowSelected, "#detail-order-table")
     def _open_order(self, event: DataTable.RowSelected) -> None:
@@ -537,3 +537,16 @@ class CustomerDetailScreen(CrmScreen):
         save = task_saver(self.app, customer=(self.customer_id, name))
         form = TaskFormScreen(f"Task for {name}", save, values={"owner": self.app.user or "", "customer": name})
         self.app.push_screen(form, self._saved("Task added"))
+
+
+#: rows a list on the page shows before it scrolls
+LIST_ROWS = 11
+
+
+def _fit(table: DataTable[Any], rows: int) -> None:
+    """Show ``table`` (its header and up to ``LIST_ROWS`` rows), or hide it when it has none. Its
+    height is set here, from the rows just added: with ``height: auto`` it came from the size the
+    table measures on its next idle, and now and then the page was laid out before that and never
+    again, leaving a list of contacts with a height of 0 under its heading."""
+    table.display = bool(rows)
+    table.styles.height = min(rows, LIST_ROWS) + (1 if table.show_header else 0)
