@@ -25,6 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from crm_tui.money import missing_note
@@ -175,6 +176,12 @@ class CustomerDetailScreen(CrmScreen):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width >= 110, "-wide")
+        self.call_after_refresh(self._refit)  # once the page is laid out at its new width
+
+    def _refit(self) -> None:
+        """A narrower page may need the lists' horizontal scrollbars (a wider one no longer)."""
+        for table in (self.query_one(ContactsTable), self.query_one("#detail-order-table", DataTable)):
+            _fit(table, table.row_count)
 
     # -- loading ------------------------------------------------------------------------
 
@@ -544,9 +551,20 @@ LIST_ROWS = 11
 
 
 def _fit(table: DataTable[Any], rows: int) -> None:
-    """Show ``table`` (its header and up to ``LIST_ROWS`` rows), or hide it when it has none. Its
-    height is set here, from the rows just added: with ``height: auto`` it came from the size the
-    table measures on its next idle, and now and then the page was laid out before that and never
-    again, leaving a list of contacts with a height of 0 under its heading."""
+    """Show ``table`` (its header, up to ``LIST_ROWS`` rows and, when its columns are wider than the
+    page, the horizontal scrollbar), or hide it when it has none. Its height is set here, from the
+    rows it holds: with ``height: auto`` it came from the size the table measures on its next idle,
+    and now and then the page was laid out before that and never again, leaving a list of contacts
+    with a height of 0 under its heading."""
     table.display = bool(rows)
-    table.styles.height = min(rows, LIST_ROWS) + (1 if table.show_header else 0)
+    if not rows:
+        return
+    pad = 2 * table.cell_padding
+    need = 2 if rows > LIST_ROWS else 0  # the vertical scrollbar
+    for i, column in enumerate(table.ordered_columns):
+        cells = [table.get_row_at(r)[i] for r in range(rows)]
+        need += max([column.label.cell_len] + [getattr(c, "cell_len", len(str(c))) for c in cells]) + pad
+    parent = table.parent
+    width = parent.content_size.width - table.styles.margin.width if isinstance(parent, Widget) else 0
+    scrollbar = 1 if 0 < width < need else 0
+    table.styles.height = min(rows, LIST_ROWS) + (1 if table.show_header else 0) + scrollbar
