@@ -25,7 +25,6 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
-from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
 from crm_tui.money import missing_note
@@ -34,6 +33,7 @@ from crm_tui.tui.history_view import history_text
 from crm_tui.tui.literal import literal, safe
 from crm_tui.tui.screens.base import CrmScreen
 from crm_tui.tui.widgets.key_bar import KeyBar
+from crm_tui.tui.widgets.table_height import fit_height
 from crm_tui.tui.widgets.timeline import Timeline
 
 if TYPE_CHECKING:  # read in the worker: their imports stay off the first paint
@@ -54,6 +54,10 @@ def _table(*headers: tuple[str, JustifyMethod]) -> Table:
     for name, justify in headers:
         table.add_column(name, justify=justify, no_wrap=True, overflow="ellipsis", ratio=None)
     return table
+
+
+#: rows the page's lists (contacts, orders) show before they scroll
+LIST_ROWS = 11
 
 
 class ContactsTable(DataTable[Text]):
@@ -181,7 +185,7 @@ class CustomerDetailScreen(CrmScreen):
     def _refit(self) -> None:
         """A narrower page may need the lists' horizontal scrollbars (a wider one no longer)."""
         for table in (self.query_one(ContactsTable), self.query_one("#detail-order-table", DataTable)):
-            _fit(table, table.row_count)
+            fit_height(table, LIST_ROWS, hide_empty=True)
 
     # -- loading ------------------------------------------------------------------------
 
@@ -284,7 +288,7 @@ class CustomerDetailScreen(CrmScreen):
             table.add_row(literal(ct.name), literal(ct.title), literal(ct.email), literal(ct.phone), key=str(ct.id))
         if d.contacts:
             table.move_cursor(row=min(keep, len(d.contacts) - 1))
-        _fit(table, len(d.contacts))
+        fit_height(table, LIST_ROWS, hide_empty=True)
 
     def _deals(self, d: CustomerDetail) -> None:
         table = _table(("Deal", "left"), ("Stage", "left"), ("Amount", "right"))
@@ -321,7 +325,7 @@ class CustomerDetailScreen(CrmScreen):
             )
         if d.orders:
             table.move_cursor(row=min(keep, len(d.orders) - 1))
-        _fit(table, len(d.orders))
+        fit_height(table, LIST_ROWS, hide_empty=True)
 
     @on(DataTable.RowSelected, "#detail-order-table")
     def _open_order(self, event: DataTable.RowSelected) -> None:
@@ -544,27 +548,3 @@ class CustomerDetailScreen(CrmScreen):
         save = task_saver(self.app, customer=(self.customer_id, name))
         form = TaskFormScreen(f"Task for {name}", save, values={"owner": self.app.user or "", "customer": name})
         self.app.push_screen(form, self._saved("Task added"))
-
-
-#: rows a list on the page shows before it scrolls
-LIST_ROWS = 11
-
-
-def _fit(table: DataTable[Any], rows: int) -> None:
-    """Show ``table`` (its header, up to ``LIST_ROWS`` rows and, when its columns are wider than the
-    page, the horizontal scrollbar), or hide it when it has none. Its height is set here, from the
-    rows it holds: with ``height: auto`` it came from the size the table measures on its next idle,
-    and now and then the page was laid out before that and never again, leaving a list of contacts
-    with a height of 0 under its heading."""
-    table.display = bool(rows)
-    if not rows:
-        return
-    pad = 2 * table.cell_padding
-    need = 2 if rows > LIST_ROWS else 0  # the vertical scrollbar
-    for i, column in enumerate(table.ordered_columns):
-        cells = [table.get_row_at(r)[i] for r in range(rows)]
-        need += max([column.label.cell_len] + [getattr(c, "cell_len", len(str(c))) for c in cells]) + pad
-    parent = table.parent
-    width = parent.content_size.width - table.styles.margin.width if isinstance(parent, Widget) else 0
-    scrollbar = 1 if 0 < width < need else 0
-    table.styles.height = min(rows, LIST_ROWS) + (1 if table.show_header else 0) + scrollbar

@@ -43,6 +43,7 @@ from crm_tui.tui.widgets.goals_panel import GoalLine, GoalsPanel
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.kpi import Funnel, KpiTile, percent
 from crm_tui.tui.widgets.mode_bar import ModeBar
+from crm_tui.tui.widgets.table_height import fit_height
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -67,6 +68,8 @@ if TYPE_CHECKING:
 ACTIVITY_COLUMNS = tuple(
     {"call": "Calls", "email": "Emails", "meeting": "Meetings", "todo": "To-dos"}[kind] for kind in ACTIVITY_KINDS
 )
+#: rows each table shows before it scrolls
+TABLE_ROWS = 13
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
 MAIN_TILES = (
     ("open", "Open pipeline"),
@@ -277,7 +280,15 @@ class ReportsScreen(CrmScreen):
         activities = self.query_one("#activities-table", DataTable)
         activities.add_columns("Activities done", *ACTIVITY_COLUMNS, "Total")
         self.query_one("#outcomes-table", DataTable).add_columns("Outcome", "Activities", "Share")
+        self._refit()
         self._update_bar()
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._refit)  # once laid out at the new width: a scrollbar more or less
+
+    def _refit(self) -> None:
+        for table in self.query(DataTable):
+            fit_height(table, TABLE_ROWS)
 
     def _update_bar(self) -> None:
         bar = Text("Reports", style="bold")
@@ -419,6 +430,7 @@ class ReportsScreen(CrmScreen):
             plot.refresh()
         for table in self.query(DataTable):
             table.clear()
+        self._refit()
 
     def _tiles(self, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]) -> None:
         def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
@@ -473,6 +485,7 @@ class ReportsScreen(CrmScreen):
                 f"{row.lost_count:,}",
                 percent(row.win_rate),
             )
+        fit_height(owners, TABLE_ROWS)
 
     def _segments_table(self, rows: Sequence[SegmentFigures]) -> None:
         segments = self.query_one("#segments-table", DataTable)
@@ -481,6 +494,7 @@ class ReportsScreen(CrmScreen):
             segments.add_row(
                 Text(safe(row.segment)), f"{row.count:,}", Text(money_text(row.value_cents), justify="right")
             )
+        fit_height(segments, TABLE_ROWS)
 
     def _activities_tables(self, figures: ActivityFigures) -> None:
         """Activities done per owner × kind with a total row, and the outcomes that occurred."""
@@ -501,6 +515,8 @@ class ReportsScreen(CrmScreen):
                 outcomes.add_row(
                     Text(safe(outcome)), Text(f"{count:,}", justify="right"), percent(figures.share(count))
                 )
+        fit_height(table, TABLE_ROWS)
+        fit_height(outcomes, TABLE_ROWS)
 
     # -- forecast by category and the months ahead ----------------------------------------------
 
