@@ -136,7 +136,8 @@ class Learner:
         self._fresh = np.zeros((count, horizons), dtype=np.int64)
         empty = np.zeros(0, dtype=np.int64)
         self.codes = empty
-        self._n = self._open = np.zeros((count, 0), dtype=np.int64)
+        self._n = np.zeros((count, 0), dtype=np.int64)
+        self._open = np.zeros((count, 0), dtype=np.int64)
         self._won = np.zeros((count, horizons, 0), dtype=np.int64)
 
     @classmethod

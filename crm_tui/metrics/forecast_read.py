@@ -84,13 +84,13 @@ def read_book(conn: Connection, *, open_at: dt.datetime | None = None, memo: dic
     reads again only the deals the feed names since, and patches them in — a stage move costs the
     moved deal, not the sixty thousand deals open."""
     with _collector_paused():
-        # the feed's position before any deal is read: a write committed after it (were the reads
-        # not one snapshot) is read again next time, never kept as seen
-        feed = _feed(conn) if memo is not None and open_at is not None and conn.dialect.name == "sqlite" else None
-        if feed is None or memo is None or open_at is None:
+        if memo is None or open_at is None or conn.dialect.name != "sqlite":
             raw = _read_raw(conn, open_at=open_at)
         else:
-            raw = replace(_kept_open(conn, memo, feed, open_at))  # a copy: finishing takes its arrays
+            # the feed's position is read before any deal: a write committed after it (were the
+            # reads not one snapshot) is read again next time, never kept as seen; the result is a
+            # copy, as finishing takes its arrays
+            raw = replace(_kept_open(conn, memo, _feed(conn), open_at))
         return _finish(raw, conn)
 
 
@@ -116,9 +116,10 @@ def read_parts(conn: Connection) -> tuple[Iterator[Book], int | None]:
     def parts() -> Iterator[Book]:
         if low is None or high is None:
             return
+        now = _now(conn)
         for start in range(int(low), int(high) + 1, PART):
             with _collector_paused():
-                yield _finish(_read_raw(conn, span=(start, start + PART - 1)), conn)
+                yield _finish(_read_raw(conn, span=(start, start + PART - 1)), conn, now)
 
     return parts(), None if first is None else _us(_utc(first))
 
@@ -376,21 +377,40 @@ def _read_raw(
     )
 
 
-def _finish(raw: _Raw, conn: Connection) -> Book:
-    """``raw`` as a ``Book`` by rows, with the stages and rates as they are now. Takes its arrays
-    (a whole book's moves are a few million: each is let go as soon as its sorted copy is made)."""
+@dataclass(frozen=True)
+class _Now:
+    """The stages and rates as they are now: what ``_finish`` gives every deal it makes a book of."""
+
+    outcome: dict[int, str]  # stage id → open, won or lost
+    probability: dict[int, int]  # stage id → win %
+    first_open: dict[int, int]  # pipeline id → its first open stage
+    rates: Rates
+
+
+def _now(conn: Connection) -> _Now:
     stage_rows = conn.execute(
         select(
             pk(Stage.id), col(Stage.pipeline_id), col(Stage.position), col(Stage.probability), col(Stage.outcome)
         ).order_by(col(Stage.pipeline_id), col(Stage.position), pk(Stage.id))
     ).all()
-    outcome = {sid: out for sid, _p, _pos, _prob, out in stage_rows}
-    probability = {sid: prob for sid, _p, _pos, prob, _out in stage_rows}
     first_open: dict[int, int] = {}
     for sid, pid, _pos, _prob, out in stage_rows:
         if out == "open":
             first_open.setdefault(pid, sid)
-    rates = load_rates_conn(conn)
+    return _Now(
+        {sid: out for sid, _p, _pos, _prob, out in stage_rows},
+        {sid: prob for sid, _p, _pos, prob, _out in stage_rows},
+        first_open,
+        load_rates_conn(conn),
+    )
+
+
+def _finish(raw: _Raw, conn: Connection, now: _Now | None = None) -> Book:
+    """``raw`` as a ``Book`` by rows, with the stages and rates as they are now (``now``: read once
+    for every part of a book). Takes its arrays (a whole book's moves are a few million: each is let
+    go as soon as its sorted copy is made)."""
+    now = now or _now(conn)
+    outcome, probability, first_open, rates = now.outcome, now.probability, now.first_open, now.rates
     ids = raw.ids
     n = len(ids)
     stage_outcome = {sid: _OUTCOMES.index(out) if out in _OUTCOMES else 0 for sid, out in outcome.items()}
