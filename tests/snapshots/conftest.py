@@ -33,7 +33,10 @@ def settled():
                 busy = getattr(app, "db", True) is None or any(
                     w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers
                 )
-                idle_since = None if busy else idle_since if idle_since is not None else time.monotonic()
+                if busy:
+                    idle_since = None
+                elif idle_since is None:
+                    idle_since = time.monotonic()
             # a form gives focus once the keys of its burst are in (tui.modals.early_keys)
             while not getattr(app.screen, "caught_up", True):
                 assert time.monotonic() < deadline, "the form never took focus"
