@@ -439,3 +439,32 @@ async def test_y_copies_the_highlighted_email_and_shift_y_says_when_there_is_no_
         await pilot.press("Y")
         assert app.clipboard == "+1 512-555-0101"
     assert live_count(db) == 50  # copying changes nothing
+
+
+@pytest.mark.keys_only  # keys and screens: the same on every engine
+async def test_every_contact_shows_on_a_narrow_page_above_the_lists_scrollbar(make_app, settle, until, fifty, services):
+    """At 80 columns the contacts' columns are wider than the page: the list keeps a line for its
+    scrollbar, so the last contact is not hidden under it (nor the list left at no height)."""
+    from textual.geometry import Region
+
+    acme = fifty["Acme Corp 00"]
+    names = ["Jane Roe", "Raj Patel", "Olga Chen"]
+    for name in names:
+        services.create_contact(
+            acme,
+            name=name,
+            title="Head of Procurement",
+            email=f"{name.split()[0].lower()}@procurement.a-very-long-company-domain-name.example",
+        )
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        table = app.screen.query_one("#detail-contact-table")
+
+        def shown() -> str:
+            return "\n".join(strip.text for strip in table.render_lines(Region(0, 0, *table.size)))
+
+        await until(pilot, lambda: all(n in shown() for n in names), what=lambda: f"every contact, got {shown()!r}")
+        assert table.size.height == 1 + len(names) + 1  # the header, the contacts, the scrollbar
