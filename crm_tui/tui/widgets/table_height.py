@@ -25,7 +25,11 @@ def fit_height(table: DataTable[Any], max_rows: int, *, hide_empty: bool = False
     for i, column in enumerate(table.ordered_columns):
         cells = [table.get_row_at(r)[i] for r in range(rows)]
         need += max([column.label.cell_len] + [getattr(c, "cell_len", len(str(c))) for c in cells]) + pad
+    # its own width once laid out (tables side by side share their row); a table hidden so far has
+    # none yet: then the width of what holds it
+    width = table.size.width
     parent = table.parent
-    width = parent.content_size.width - table.styles.margin.width if isinstance(parent, Widget) else 0
+    if not width and isinstance(parent, Widget):
+        width = parent.content_size.width - table.styles.margin.width
     scrollbar = 1 if 0 < width < need else 0
     table.styles.height = min(rows, max_rows) + (1 if table.show_header else 0) + scrollbar
