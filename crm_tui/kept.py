@@ -122,6 +122,13 @@ def bulk(conn: Connection, touched: str) -> Iterator[None]:
     only this transaction sees: another session's triggers keep running, and a write that
     fails rolls it back with everything else."""
     q = _sql(conn)
+    # ``touched`` is a UNION over the staged rows, asked a dozen times below: settled once into
+    # a keyed table (the staged rows do not change during the write), each ask is a lookup
+    conn.exec_driver_sql("DROP TABLE IF EXISTS crm_kept_touched")
+    key = "INTEGER" if conn.dialect.name == "sqlite" else "BIGINT"  # SQLite: the rowid itself
+    conn.exec_driver_sql(f"CREATE TEMP TABLE crm_kept_touched (id {key} PRIMARY KEY)")
+    conn.exec_driver_sql(f"INSERT INTO crm_kept_touched (id) {touched}")
+    touched = "SELECT id FROM crm_kept_touched"
     _count(conn, q, touched, "-1")
     their_tasks = f"t.deal_id IN ({{}}) AND {q.live_task('t')}"
     conn.exec_driver_sql(q.add_task("t", "-1", their_tasks.format(touched), source=" FROM task t", grouped=True))
@@ -152,6 +159,7 @@ def bulk(conn: Connection, touched: str) -> Iterator[None]:
     for statement in q.refresh_buyers(who):
         conn.exec_driver_sql(statement)
     conn.exec_driver_sql("DROP TABLE crm_kept_buyers")
+    conn.exec_driver_sql("DROP TABLE crm_kept_touched")
 
 
 def _count(conn: Connection, q: Sql, ids: str, sign: str) -> None:
