@@ -1,7 +1,18 @@
-"""Engine-specific SQL lives here, and only here.
+"""Engine-specific SQL lives here, and only here (with the sibling modules this one re-exports).
 
 Everything else in the core speaks portable SQLAlchemy. When PostgreSQL (or
 another engine) is supported, each function below gains a branch for it.
+
+This module holds SQLite's connection set-up and files, the portable expressions with a body
+per engine, and the per-engine steps of transactions, imports and bulk writes. Two parts live
+beside it, and every name of theirs is reachable here as ``engines.<name>``:
+
+- ``crm_tui.engines_pg``: PostgreSQL's connection and session settings (connect arguments,
+  TLS, timeouts, the team login, the client's watchdog on a server that stops answering);
+- ``crm_tui.engines_search``: the customer text search and the list's LIKE/prefix conditions.
+
+(``crm_tui.engines_base`` holds ``is_sqlite``, which all three share.)
+A test that changes a setting with ``monkeypatch`` patches the module that reads it.
 """
 
 from __future__ import annotations
@@ -9,23 +20,48 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-import threading
-import time
-import weakref
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, func
 from sqlalchemy.engine import Engine
 
+from crm_tui.engines_base import is_sqlite as is_sqlite
+from crm_tui.engines_pg import CLIENT_GRACE_S as CLIENT_GRACE_S
+from crm_tui.engines_pg import IDLE_IN_TRANSACTION_TIMEOUT_S as IDLE_IN_TRANSACTION_TIMEOUT_S
+from crm_tui.engines_pg import KEEPALIVES as KEEPALIVES
+from crm_tui.engines_pg import LOCAL_HOSTS as LOCAL_HOSTS
+from crm_tui.engines_pg import PG_CONNECT_TIMEOUT_S as PG_CONNECT_TIMEOUT_S
+from crm_tui.engines_pg import STATEMENT_TIMEOUT_S as STATEMENT_TIMEOUT_S
+from crm_tui.engines_pg import TCP_USER_TIMEOUT_MS as TCP_USER_TIMEOUT_MS
+from crm_tui.engines_pg import TEAM_ROLES as TEAM_ROLES
+from crm_tui.engines_pg import WATCHDOG as WATCHDOG
+from crm_tui.engines_pg import Watchdog as Watchdog
+from crm_tui.engines_pg import configure_postgresql as configure_postgresql
+from crm_tui.engines_pg import is_local_host as is_local_host
+from crm_tui.engines_pg import long_statements as long_statements
+from crm_tui.engines_pg import postgresql_connect_args as postgresql_connect_args
+from crm_tui.engines_pg import statement_limit as statement_limit
+from crm_tui.engines_pg import team_login as team_login
+from crm_tui.engines_pg import tls_connect_args as tls_connect_args
+from crm_tui.engines_search import CUSTOMER_SEARCH_COLUMNS as CUSTOMER_SEARCH_COLUMNS
+from crm_tui.engines_search import SEARCH_MIN_CHARS as SEARCH_MIN_CHARS
+from crm_tui.engines_search import contains as contains
+from crm_tui.engines_search import create_customer_search as create_customer_search
+from crm_tui.engines_search import customer_search_id_list as customer_search_id_list
+from crm_tui.engines_search import customer_search_ids as customer_search_ids
+from crm_tui.engines_search import customer_search_matches as customer_search_matches
+from crm_tui.engines_search import customer_search_query as customer_search_query
+from crm_tui.engines_search import customer_tag_query as customer_tag_query
+from crm_tui.engines_search import has_customer_search as has_customer_search
+from crm_tui.engines_search import listed_ids as listed_ids
+from crm_tui.engines_search import not_a_plan_driver as not_a_plan_driver
+from crm_tui.engines_search import starts_with as starts_with
+from crm_tui.engines_search import starts_with_values as starts_with_values
+
 BUSY_TIMEOUT_S = 5.0
 #: page cache ceiling of an import's connection (KiB), see ``import_cache``
 IMPORT_CACHE_KIB = 256 * 1024
-
-
-def is_sqlite(engine_or_dialect) -> bool:
-    dialect = getattr(engine_or_dialect, "dialect", engine_or_dialect)
-    return dialect.name == "sqlite"
 
 
 # --- SQLite connection set-up -------------------------------------------------
@@ -267,233 +303,10 @@ def update_from_staged(live: str, staged: str, sets: list[tuple[str, str]], wher
     return f"UPDATE {live} SET {assignments} FROM {staged} s WHERE s.id = {live}.id AND {where}"
 
 
-# --- PostgreSQL connection set-up and write ordering -----------------------------
+# --- Per-engine transactions, imports and write ordering ----------------------------
 
-PG_CONNECT_TIMEOUT_S = 10
-#: the server cancels a statement running longer (a save stuck behind another session's lock)
-STATEMENT_TIMEOUT_S = 10
-#: the client gives up on a server that has not answered this long after the statement limit
-#: (a server that stops answering cannot cancel anything itself)
-CLIENT_GRACE_S = 2
-#: the server ends a session left inside a transaction doing nothing (a client that hung
-#: or vanished), releasing the rows it locked
-IDLE_IN_TRANSACTION_TIMEOUT_S = 60
-#: TCP keepalives: a server host that vanished is noticed within about 25 s
-KEEPALIVES = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5, "keepalives_count": 3}
-TCP_USER_TIMEOUT_MS = 20_000
 # pg_advisory_xact_lock key that orders change_log ids by commit (ASCII "crmlog").
 CHANGE_LOG_LOCK_KEY = 0x63726D6C6F67
-
-
-#: hosts that are this machine: a connection to any other host requires TLS unless told otherwise
-LOCAL_HOSTS = frozenset({"", "localhost", "localhost.localdomain", "::1"})
-
-
-def is_local_host(host: str | None) -> bool:
-    """Whether ``host`` (a name, an address, a Unix socket folder, or a libpq comma list)
-    names only this machine."""
-    for one in (host or "").split(","):
-        one = one.strip().lower().strip("[]")
-        if one in LOCAL_HOSTS or one.startswith(("/", "@")):
-            continue
-        if re.fullmatch(r"127(?:\.\d{1,3}){3}", one):
-            continue
-        return False
-    return True
-
-
-def tls_connect_args(url) -> dict:
-    """``sslmode=require`` for a server on another machine, unless the URL sets ``sslmode``
-    (``?sslmode=verify-full`` to check the certificate too, ``?sslmode=disable`` only on a
-    network you trust) or ``$PGSSLMODE`` does: passwords and data then never cross the network
-    in clear, even if libpq's default (``prefer``) would fall back to it."""
-    if "sslmode" in url.query or os.environ.get("PGSSLMODE"):
-        return {}
-    host = url.query.get("host") or url.host
-    if isinstance(host, tuple):  # ?host=a&host=b
-        host = ",".join(host)
-    if is_local_host(host if host is not None else os.environ.get("PGHOST")):
-        return {}
-    return {"sslmode": "require"}
-
-
-def postgresql_connect_args(url) -> dict:
-    """Every connection: sessions in UTC (dates, months, to_char) whatever the server's time
-    zone; a server that does not answer fails within ``PG_CONNECT_TIMEOUT_S``; statements
-    end after ``STATEMENT_TIMEOUT_S`` and idle transactions after
-    ``IDLE_IN_TRANSACTION_TIMEOUT_S``; TCP keepalives notice a vanished host; TLS is required
-    for another machine (``tls_connect_args``). A value given in the URL wins."""
-    options = (
-        f"-c timezone=UTC -c statement_timeout={STATEMENT_TIMEOUT_S * 1000} "
-        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_S * 1000}"
-    )
-    args: dict = {"options": options}
-    defaults = {"connect_timeout": PG_CONNECT_TIMEOUT_S, **KEEPALIVES, "tcp_user_timeout": TCP_USER_TIMEOUT_MS}
-    args.update({k: v for k, v in defaults.items() if k not in url.query})
-    args.update(tls_connect_args(url))
-    return args
-
-
-#: the group roles of a team on PostgreSQL (``crm-tui team``); a login in one of them is a rep
-#: whose name is their login
-TEAM_ROLES = ("crm_rep", "crm_manager", "crm_viewer")
-
-
-def team_login(conn) -> str | None:
-    """On PostgreSQL, the session's login when it is a member of a team role (``TEAM_ROLES``):
-    who the rep is, decided by the server, not by a setting. None elsewhere (SQLite, a login
-    shared by a team that has no roles): the rep's name then comes from the settings.
-
-    The login is ``session_user`` (whom the server authenticated), not ``current_user``
-    (which ``SET ROLE`` changes). Membership is read from ``pg_auth_members``, so a
-    superuser, who passes every ``pg_has_role``, is not taken for a rep."""
-    if is_sqlite(conn.dialect) or conn.dialect.name != "postgresql":
-        return None
-    from sqlalchemy import text
-
-    row = conn.execute(
-        text(
-            "SELECT session_user, EXISTS (SELECT 1 FROM pg_auth_members m "
-            "JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member "
-            "WHERE u.rolname = session_user AND g.rolname = ANY(:roles))"
-        ),
-        {"roles": list(TEAM_ROLES)},
-    ).one()
-    return str(row[0]) if row[1] else None
-
-
-def configure_postgresql(engine: Engine) -> None:
-    """Give up on a server that stops answering (its process frozen, a network that drops
-    packets without a reset): no statement, commit, rollback or ping waits longer than
-    the statement limit plus ``CLIENT_GRACE_S``. The server's own timeouts cannot help
-    then, and TCP keepalives are answered by the host's kernel even while the database
-    process is stopped. When the time is up the connection's socket is shut, the call
-    fails, and the connection is discarded: a save abandoned this way can no longer send
-    its COMMIT when the server comes back."""
-    dialect = engine.dialect
-
-    def guarded(method, conn_of, what):
-        def call(*args, **kwargs):
-            conn = conn_of(args[0])
-            with WATCHDOG.guard(conn, statement_limit(conn), what):
-                return method(*args, **kwargs)
-
-        return call
-
-    cursor_conn = lambda cursor: cursor.connection  # noqa: E731
-    same = lambda conn: conn  # noqa: E731
-    dialect.do_execute = guarded(dialect.do_execute, cursor_conn, "statement")
-    dialect.do_executemany = guarded(dialect.do_executemany, cursor_conn, "statement")
-    dialect.do_execute_no_params = guarded(dialect.do_execute_no_params, cursor_conn, "statement")
-    dialect.do_commit = guarded(dialect.do_commit, same, "commit")
-    dialect.do_rollback = guarded(dialect.do_rollback, same, "rollback")
-    dialect.do_ping = guarded(dialect.do_ping, same, "statement")
-
-
-#: id of a driver connection → its statement limit while ``long_statements`` runs
-_LIMITS: dict[int, float | None] = {}
-
-
-def _driver(conn):
-    """The driver's own connection behind SQLAlchemy's proxies."""
-    return getattr(conn, "dbapi_connection", None) or getattr(conn, "driver_connection", None) or conn
-
-
-def statement_limit(dbapi_conn) -> float | None:
-    """The seconds a statement may take on this driver connection (None: no limit)."""
-    return _LIMITS.get(id(_driver(dbapi_conn)), STATEMENT_TIMEOUT_S)
-
-
-@contextmanager
-def long_statements(conn):
-    """Inside the current transaction: statements may take as long as they need — an import's
-    merge, a schema upgrade's index builds. The server's limit is lifted for this transaction
-    only (SET LOCAL), the client's for the duration of the block."""
-    if is_sqlite(conn.dialect):
-        yield
-        return
-    conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-    key = id(_driver(conn.connection))
-    _LIMITS[key] = None
-    try:
-        yield
-    finally:
-        _LIMITS.pop(key, None)
-
-
-class Watchdog:
-    """One background thread that shuts the socket of a connection whose call overran."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._armed: dict[int, tuple[float, object, int, float, str]] = {}
-        self._fired: dict[int, tuple[float, str]] = {}
-        self._thread: threading.Thread | None = None
-        self._next = 0
-
-    @contextmanager
-    def guard(self, dbapi_conn, limit: float | None, what: str):
-        if limit is None:
-            yield
-            return
-        allowed = limit + CLIENT_GRACE_S
-        with self._cond:
-            self._next += 1
-            key = self._next
-            self._armed[key] = (time.monotonic() + allowed, dbapi_conn, threading.get_ident(), allowed, what)
-            self._start()
-            self._cond.notify()
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._armed.pop(key, None)
-
-    def take_timeout(self) -> tuple[float, str] | None:
-        """(seconds allowed, 'statement' or 'commit') if this thread's last call was given up on."""
-        with self._cond:
-            return self._fired.pop(threading.get_ident(), None)
-
-    def _start(self) -> None:
-        if self._thread is None or not self._thread.is_alive():
-            self._thread = threading.Thread(target=self._run, name="crm-pg-watchdog", daemon=True)
-            self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                now = time.monotonic()
-                due = [k for k, armed in self._armed.items() if armed[0] <= now]
-                for key in due:
-                    _deadline, conn, thread, allowed, what = self._armed.pop(key)
-                    self._fired[thread] = (allowed, what)
-                    _shut_socket(conn)
-                wait = min((armed[0] for armed in self._armed.values()), default=now + 60) - now
-                self._cond.wait(timeout=max(wait, 0.05))
-
-
-def _shut_socket(dbapi_conn) -> None:
-    """Make a blocked read or write on the connection fail at once."""
-    import socket
-
-    try:
-        fd = os.dup(_driver(dbapi_conn).pgconn.socket)
-    except Exception:  # noqa: BLE001 - already closed: nothing is waiting on it
-        return
-    try:
-        sock = socket.socket(fileno=fd)
-    except OSError:
-        os.close(fd)
-        return
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    finally:
-        sock.close()
-
-
-WATCHDOG = Watchdog()
 
 
 def read_options(dialect) -> dict:
@@ -649,179 +462,3 @@ def bulk_timestamps(series, dialect):
         text = series.astype(object).to_numpy(dtype=object, copy=True)
     text[~notna] = None
     return text
-
-
-# --- Customer text search -------------------------------------------------------------
-#
-# SQLite: an FTS5 trigram index over the searched customer columns, kept in step by
-# triggers, answers a substring search of 3+ characters from the index instead of
-# reading every row (see benchmarks/RESULTS.md). PostgreSQL: a pg_trgm GIN
-# index makes the same ILIKE fast where the extension may be installed; elsewhere
-# ILIKE reads the table.
-
-CUSTOMER_SEARCH_COLUMNS = ("name", "email", "phone", "industry", "name_key", "tags")
-#: a trigram index cannot answer a shorter substring
-SEARCH_MIN_CHARS = 3
-
-
-def create_customer_search(conn) -> None:
-    """Create the customer search index if missing (idempotent; inside the caller's transaction)."""
-    if is_sqlite(conn.dialect):
-        if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'customer_fts'").first():
-            return
-        try:
-            conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.crm_trigram_probe USING fts5(x, tokenize='trigram')")
-            conn.exec_driver_sql("DROP TABLE temp.crm_trigram_probe")
-        except Exception:  # noqa: BLE001 - an SQLite built without FTS5 or trigram (< 3.34): search reads the table
-            return
-        cols = ", ".join(CUSTOMER_SEARCH_COLUMNS)
-        new = ", ".join(f"new.{c}" for c in CUSTOMER_SEARCH_COLUMNS)
-        old = ", ".join(f"old.{c}" for c in CUSTOMER_SEARCH_COLUMNS)
-        conn.exec_driver_sql(
-            f"CREATE VIRTUAL TABLE customer_fts USING fts5({cols}, content='customer', content_rowid='id', "
-            "tokenize='trigram')"
-        )
-        conn.exec_driver_sql(
-            f"CREATE TRIGGER customer_fts_ai AFTER INSERT ON customer BEGIN "
-            f"INSERT INTO customer_fts(rowid, {cols}) VALUES (new.id, {new}); END"
-        )
-        conn.exec_driver_sql(
-            f"CREATE TRIGGER customer_fts_ad AFTER DELETE ON customer BEGIN "
-            f"INSERT INTO customer_fts(customer_fts, rowid, {cols}) VALUES ('delete', old.id, {old}); END"
-        )
-        conn.exec_driver_sql(
-            f"CREATE TRIGGER customer_fts_au AFTER UPDATE OF {cols} ON customer BEGIN "
-            f"INSERT INTO customer_fts(customer_fts, rowid, {cols}) VALUES ('delete', old.id, {old}); "
-            f"INSERT INTO customer_fts(rowid, {cols}) VALUES (new.id, {new}); END"
-        )
-        conn.exec_driver_sql("INSERT INTO customer_fts(customer_fts) VALUES ('rebuild')")
-        return
-    if conn.dialect.name == "postgresql":
-        # The extension needs a privilege a rep's login may lack: try in a savepoint, and
-        # without it keep the plain ILIKE (correct, only slower).
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-                cols = ", ".join(f"{c} gin_trgm_ops" for c in ("name", "email", "phone", "industry", "name_key"))
-                conn.exec_driver_sql(
-                    f"CREATE INDEX IF NOT EXISTS ix_customer_search_trgm ON customer USING gin ({cols})"
-                )
-        except Exception:  # noqa: BLE001 - no trigram extension or no right to create it: search reads the table
-            pass
-
-
-_SEARCH_READY: weakref.WeakSet[Engine] = weakref.WeakSet()
-
-
-def has_customer_search(conn) -> bool:
-    """Whether the customer text index (``customer_search_id_list``, ``customer_search_ids``)
-    and ``listed_ids`` can be used on this connection's database — looked up once per engine:
-    the index, once made by the schema upgrade, is never dropped."""
-    if not is_sqlite(conn.dialect):
-        return False
-    if conn.engine in _SEARCH_READY:
-        return True
-    found = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'customer_fts'").first() is not None
-    if found:
-        try:  # JSON functions: built in since SQLite 3.38, an option before
-            conn.exec_driver_sql("SELECT value FROM json_each('[1]')").all()
-        except Exception:  # noqa: BLE001 - an SQLite without JSON functions
-            return False  # search reads the table (correct, only slower)
-        _SEARCH_READY.add(conn.engine)
-    return found
-
-
-def _phrase(text: str) -> str:
-    return '"' + text.replace('"', '""') + '"'
-
-
-def customer_search_ids(column: str):
-    """A subquery for ``Customer.id.in_(...)``: ids of customers the trigram index matches for
-    the bound parameter ``column`` (a query made by ``customer_search_query`` or
-    ``customer_tag_query``). Only when ``has_customer_search``."""
-    from sqlalchemy import text as sql_text
-
-    return sql_text(f"SELECT rowid FROM customer_fts WHERE customer_fts MATCH :{column}")
-
-
-def customer_search_query(text: str, key: str) -> str:
-    """The text-index query for a search: name, email, phone or industry contains ``text``
-    (any case), or the name's matching key contains ``key``. ``len(text) >= SEARCH_MIN_CHARS``."""
-    query = "{name email phone industry} : " + _phrase(text)
-    if len(key) >= SEARCH_MIN_CHARS:
-        query += " OR name_key : " + _phrase(key)
-    return query
-
-
-def customer_tag_query(tag: str) -> str:
-    """The text-index query for customers whose tags contain ``tag`` (a prefilter)."""
-    return "tags : " + _phrase(tag)
-
-
-def customer_search_id_list(conn, query: str, limit: int) -> list[int]:
-    """Up to ``limit`` ids the text index matches for ``query`` (deleted customers included):
-    fewer than ``limit`` is all of them."""
-    # read from the driver's cursor: thousands of ids without a result row object each (half
-    # the cost of .scalars().all() at 3,000 matches)
-    result = conn.exec_driver_sql(
-        "SELECT rowid FROM customer_fts WHERE customer_fts MATCH ? LIMIT ?", (query, int(limit))
-    )
-    try:
-        return [rowid for (rowid,) in result.cursor.fetchall()]
-    finally:
-        result.close()
-
-
-def listed_ids(name: str):
-    """A subquery for ``col.in_(...)``: the integers of the bound parameter ``name``, given as a
-    JSON array (``json.dumps(ids)``). One parameter whatever the list's length: the statement's
-    text stays the same, and nothing is expanded per id on the way. SQLite only."""
-    from sqlalchemy import text as sql_text
-
-    return sql_text(f"SELECT value FROM json_each(:{name})")
-
-
-def customer_search_matches(conn, query: str) -> int:
-    """How many rows (deleted ones included) the text index matches for ``query``."""
-    return int(
-        conn.exec_driver_sql("SELECT count(*) FROM customer_fts WHERE customer_fts MATCH ?", (query,)).scalar() or 0
-    )
-
-
-def not_a_plan_driver(col):
-    """``col`` as an expression no index of SQLite's can drive (``coalesce(col, NULL)``, same
-    value), to choose which condition leads a query: without table statistics SQLite may walk
-    all live customers testing each against a short text-index id list instead of fetching
-    the listed ids — or the other way round for a long list."""
-    from sqlalchemy import func, null
-
-    return func.coalesce(col, null(), type_=col.type)
-
-
-def contains(col, pattern, dialect):
-    """``col`` matches the LIKE ``pattern`` (a string or a bound parameter) in any (ASCII) case,
-    escaped with backslash.
-
-    SQLite's LIKE already ignores ASCII case: no lower() on both sides of every row.
-    """
-    if is_sqlite(dialect):
-        return col.like(pattern, escape="\\")
-    return col.ilike(pattern, escape="\\")
-
-
-def starts_with(col, dialect):
-    """``col`` begins with a prefix given by the parameters ``starts_with_values`` makes: on
-    SQLite a range an index can seek (its LIKE 'x%' cannot use an ordinary index), elsewhere
-    a plain prefix LIKE."""
-    from sqlalchemy import and_, bindparam
-
-    if is_sqlite(dialect):
-        return and_(col >= bindparam("prefix_from"), col < bindparam("prefix_to"))
-    return col.like(bindparam("prefix_like"), escape="\\")
-
-
-def starts_with_values(prefix: str, dialect) -> dict:
-    if is_sqlite(dialect):
-        return {"prefix_from": prefix, "prefix_to": prefix + "\U0010ffff"}
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return {"prefix_like": escaped + "%"}

@@ -12,7 +12,7 @@ import time
 import pytest
 from sqlalchemy import event, text
 
-from crm_tui import engines
+from crm_tui import engines, engines_pg
 from crm_tui.db import Database
 from crm_tui.errors import DatabaseError
 from crm_tui.services import Services
@@ -93,6 +93,9 @@ def test_a_save_to_a_frozen_server_fails_within_15_s_and_never_commits_later(pg,
 
 
 def test_a_save_stuck_behind_another_sessions_lock_gives_a_clear_message(pg_db_url, monkeypatch):
+    # engines_pg reads the limit (the server's statement_timeout, the client's watchdog); db's
+    # message reads it through engines, which re-exports it
+    monkeypatch.setattr(engines_pg, "STATEMENT_TIMEOUT_S", 1)
     monkeypatch.setattr(engines, "STATEMENT_TIMEOUT_S", 1)
     db = Database.open(pg_db_url)
     try:
