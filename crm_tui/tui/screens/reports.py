@@ -2,7 +2,8 @@
 activities done in the period (per owner and kind, and how they went).
 
 Figures come from crm_tui.metrics (the same numbers as ``crm-tui report``),
-computed in a thread worker on every change to the tables they read.
+computed in a thread worker on every change to the tables they read; the message handlers here
+show them with crm_tui.tui.screens.reports_render (tiles, charts, tables, the CSV export).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -27,21 +27,32 @@ from textual_plotext import PlotextPlot
 
 from crm_tui.ahead import read_ahead
 from crm_tui.metrics import Filters, ReportFigures, SectionKey, forecast_by_month, report_sections
-from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
 from crm_tui.metrics.categories import category_forecast, forecast_stamp
 from crm_tui.metrics.forecast import forecast_months
 from crm_tui.metrics.goals import bar_text, goal_progress, takes_text
 from crm_tui.money import missing_note
 from crm_tui.queries.pipeline import list_owners
-from crm_tui.textnorm import money_text
-from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.goal_form import GoalFormScreen
 from crm_tui.tui.modals.pick import PickScreen
 from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.screens.reports_render import (
+    MAIN_TILES,
+    SEED_TILES,
+    TABLE_COLUMNS,
+    TABLE_ROWS,
+    chart_bars,
+    draw_bars,
+    fill_activities,
+    fill_owners,
+    fill_segments,
+    report_bar_text,
+    report_csv,
+    show_tiles,
+)
 from crm_tui.tui.widgets.forecast_panel import ForecastPanel, MonthLine
 from crm_tui.tui.widgets.goals_panel import GoalLine, GoalsPanel
 from crm_tui.tui.widgets.key_bar import KeyBar
-from crm_tui.tui.widgets.kpi import Funnel, KpiTile, percent
+from crm_tui.tui.widgets.kpi import Funnel, KpiTile
 from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.table_height import fit_height
 
@@ -49,46 +60,11 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from concurrent.futures import Future
 
-    from crm_tui.metrics.activities import ActivityFigures
-    from crm_tui.metrics.figures import (
-        CustomerFigures,
-        DealFigures,
-        DemandFigures,
-        MonthFigures,
-        OrderFigures,
-        OwnerFigures,
-        SegmentFigures,
-        StageFigures,
-    )
+    from crm_tui.metrics.figures import MonthFigures
     from crm_tui.metrics.goals import GoalProgress
     from crm_tui.metrics.shapes import GoalRow, Report
 
-#: the activities table's kind columns, in ``metrics.activities.KINDS`` order (a kind without a
-#: heading here fails at import, not as a column shifted on screen)
-ACTIVITY_COLUMNS = tuple(
-    {"call": "Calls", "email": "Emails", "meeting": "Meetings", "todo": "To-dos"}[kind] for kind in ACTIVITY_KINDS
-)
-#: rows each table shows before it scrolls
-TABLE_ROWS = 13
 PERIODS = ("All time", "This month", "This quarter", "This year", "Last 12 months")
-MAIN_TILES = (
-    ("open", "Open pipeline"),
-    ("weighted", "Weighted"),
-    ("won", "Won"),
-    ("win_rate", "Win rate"),
-    ("avg", "Average deal"),
-    ("cycle", "Sales cycle"),
-    ("velocity", "Velocity/day"),
-)
-SEED_TILES = (
-    ("M", "M demand P×Q"),
-    ("C", "C customers Σc"),
-    ("V", "V value Σv"),
-    ("S", "S success A/B"),
-    ("R", "R sales Σr"),
-    ("O", "O orders Σo"),
-    ("W", "W order value Σw"),
-)
 
 
 def period_filters(name: str, today: dt.date, owner: str | None) -> Filters:
@@ -105,13 +81,6 @@ def period_filters(name: str, today: dt.date, owner: str | None) -> Filters:
     else:
         return Filters(owner=owner)
     return Filters(since=since, until=today, owner=owner)
-
-
-def report_csv(data: Report) -> str:
-    """The report as CSV, exactly as ``crm-tui report --format csv`` writes it."""
-    from crm_tui.report import render
-
-    return render(data, "csv")
 
 
 class ReportsScreen(CrmScreen):
@@ -273,13 +242,8 @@ class ReportsScreen(CrmScreen):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        owners = self.query_one("#owners-table", DataTable)
-        owners.add_columns("Owner", "Open", "Won", "Won value", "Lost", "Win rate")
-        segments = self.query_one("#segments-table", DataTable)
-        segments.add_columns("Segment (RFM)", "Customers", "Value")
-        activities = self.query_one("#activities-table", DataTable)
-        activities.add_columns("Activities done", *ACTIVITY_COLUMNS, "Total")
-        self.query_one("#outcomes-table", DataTable).add_columns("Outcome", "Activities", "Share")
+        for wid, headings in TABLE_COLUMNS.items():
+            self.query_one(wid, DataTable).add_columns(*headings)
         self._refit()
         self._update_bar()
 
@@ -291,18 +255,8 @@ class ReportsScreen(CrmScreen):
             fit_height(table, TABLE_ROWS)
 
     def _update_bar(self) -> None:
-        bar = Text("Reports", style="bold")
-        bar.append("  period: ")
-        bar.append(self.period, style="bold")
-        bar.append("  owner: ")
-        bar.append(safe(self.owner) if self.owner else "everyone", style="bold")
         figures = self._figures if self._figures.deals is not None else None
-        if figures is not None:  # the money's currency, once the figures say which
-            bar.append("  money in ")
-            bar.append(safe(figures.currency), style="bold")
-            if figures.unconverted:
-                bar.append("  " + safe(missing_note(figures.unconverted, cli=False)), style="bold")
-        self.query_one("#reports-bar", Static).update(bar)
+        self.query_one("#reports-bar", Static).update(report_bar_text(self.period, self.owner, figures))
 
     # -- computing ---------------------------------------------------------------------------
 
@@ -396,17 +350,18 @@ class ReportsScreen(CrmScreen):
         self._update_bar()
         if key in ("deals", "customers", "orders", "market_demand"):
             if f.deals is not None and f.customers is not None and f.orders is not None and f.market_demand is not None:
-                self._tiles(f.deals, f.customers, f.orders, f.market_demand)
+                show_tiles(self, f.deals, f.customers, f.orders, f.market_demand)
         if key == "owners" and f.owners is not None:
-            self._owners_table(f.owners)
+            fill_owners(self.query_one("#owners-table", DataTable), f.owners)
         if key == "revenue_by_month" and f.revenue_by_month is not None and self._forecast is not None:
             self._charts(f.revenue_by_month, self._forecast)
         if key == "stages" and f.stages is not None:
-            self._funnel(f.stages)
+            self.query_one(Funnel).show(f.stages)
         if key == "segments" and f.segments is not None:
-            self._segments_table(f.segments)
+            fill_segments(self.query_one("#segments-table", DataTable), f.segments)
         if key == "activities" and f.activities is not None:
-            self._activities_tables(f.activities)
+            activities = self.query_one("#activities-table", DataTable)
+            fill_activities(activities, self.query_one("#outcomes-table", DataTable), f.activities)
         if f.complete:
             self.data = f.json()
 
@@ -432,91 +387,12 @@ class ReportsScreen(CrmScreen):
             table.clear()
         self._refit()
 
-    def _tiles(self, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]) -> None:
-        def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
-            return self.query_one(f"#kpi-{key}", KpiTile)
-
-        tile("open").show_money(d.open_cents, f"{d.open_count:,} open deals")
-        tile("weighted").show_money(d.weighted_cents, "amount × probability")
-        tile("won").show_money(d.won_cents, f"{d.won_count:,} won · {d.lost_count:,} lost")
-        tile("win_rate").show(percent(d.win_rate), f"by value {percent(d.win_rate_by_value)}")
-        tile("avg").show_money(d.avg_won_cents, "won ÷ won count")
-        cycle = d.avg_cycle_days
-        tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
-        tile("velocity").show_money(d.velocity_cents, "n × rate × avg ÷ cycle")
-        tile("M").show_money(sum(row.demand_cents for row in demand), f"{len(demand)} products on open deals")
-        tile("C").show(f"{c.count:,}", "customers")
-        tile("V").show_money(c.value_cents, "won deals + fulfilled orders")
-        tile("S").show(percent(d.win_rate), "won ÷ (won + lost)")
-        tile("R").show_money(d.won_cents, "won in the period")
-        tile("O").show(f"{o.count:,}", "orders not cancelled")
-        tile("W").show_money(o.value_cents, "their value")
-
-    def _funnel(self, stages: Sequence[StageFigures]) -> None:
-        self.query_one(Funnel).show(stages)
-
     def _charts(self, revenue: Sequence[MonthFigures], forecast: list[tuple[str, int]]) -> None:
-        # bar heights are floats by nature (plotext draws and labels the axis from them)
-        for wid, title, rows in (
-            ("#revenue-chart", "Won revenue by month", [(r.month, r.won_cents / 100) for r in revenue[-12:]]),
-            ("#forecast-chart", "Weighted forecast by close month", [(m, c / 100) for m, c in forecast[:12]]),
-        ):
+        for wid, title, rows in chart_bars(revenue, forecast):
             if self._plotted.get(wid) == rows:
                 continue  # drawing a chart is most of what the screen does after a change: not again
             self._plotted[wid] = rows
-            plot = self.query_one(wid, PlotextPlot)
-            plt = plot.plt
-            plt.clear_data()
-            plt.clear_figure()
-            plt.title(title)
-            if rows:
-                plt.bar([m[2:] for m, _v in rows], [v for _m, v in rows], marker="hd")
-            plot.refresh()
-
-    def _owners_table(self, rows: Sequence[OwnerFigures]) -> None:
-        owners = self.query_one("#owners-table", DataTable)
-        owners.clear()
-        for row in rows:
-            owners.add_row(
-                Text(safe(row.owner) or "—"),
-                f"{row.open_count:,}",
-                f"{row.won_count:,}",
-                Text(money_text(row.won_cents), justify="right"),
-                f"{row.lost_count:,}",
-                percent(row.win_rate),
-            )
-        fit_height(owners, TABLE_ROWS)
-
-    def _segments_table(self, rows: Sequence[SegmentFigures]) -> None:
-        segments = self.query_one("#segments-table", DataTable)
-        segments.clear()
-        for row in rows:
-            segments.add_row(
-                Text(safe(row.segment)), f"{row.count:,}", Text(money_text(row.value_cents), justify="right")
-            )
-        fit_height(segments, TABLE_ROWS)
-
-    def _activities_tables(self, figures: ActivityFigures) -> None:
-        """Activities done per owner × kind with a total row, and the outcomes that occurred."""
-        table = self.query_one("#activities-table", DataTable)
-        table.clear()
-
-        def cells(counts: Sequence[int], total: int) -> list[Text]:
-            return [Text(f"{n:,}", justify="right") for n in (*counts, total)]
-
-        for row in figures.by_owner:
-            table.add_row(Text(safe(row.owner) or "—"), *cells(row.counts, row.total))
-        if len(figures.by_owner) != 1:  # one owner's row is the total already
-            table.add_row(Text("All owners", style="bold"), *cells(figures.by_kind, figures.total))
-        outcomes = self.query_one("#outcomes-table", DataTable)
-        outcomes.clear()
-        for outcome, count in figures.outcomes:
-            if count:
-                outcomes.add_row(
-                    Text(safe(outcome)), Text(f"{count:,}", justify="right"), percent(figures.share(count))
-                )
-        fit_height(table, TABLE_ROWS)
-        fit_height(outcomes, TABLE_ROWS)
+            draw_bars(self.query_one(wid, PlotextPlot), title, rows)
 
     # -- forecast by category and the months ahead ----------------------------------------------
 
