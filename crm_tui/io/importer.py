@@ -400,7 +400,7 @@ def _stage_and_merge(db, kind: str, make_ctx, action, *, dry_run: bool):
 def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
     """Run ``kind``'s writer in one read snapshot: its rows go to the staging tables."""
     from crm_tui import engines
-    from crm_tui.io import kinds_deals, kinds_goals, kinds_other, kinds_pipelines
+    from crm_tui.io import kinds_deals, kinds_goals, kinds_orders, kinds_other, kinds_pipelines
 
     writer = {
         "deals": kinds_deals.import_deals,
@@ -408,7 +408,7 @@ def _stage(conn, staged, ctx: Ctx, kind: str) -> tuple[int, int]:
         "contacts": kinds_other.import_contacts,
         "products": kinds_other.import_products,
         "tasks": kinds_other.import_tasks,
-        "orders": kinds_other.import_orders,
+        "orders": kinds_orders.import_orders,
         "pipelines": kinds_pipelines.import_pipelines,
         "goals": kinds_goals.import_goals,
     }[kind]
