@@ -24,7 +24,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from crm_tui.io import resolve as R
-from crm_tui.io.kinds_deals import NEW_STAGE_PROBABILITY
+from crm_tui.io.deal_stages import NEW_STAGE_PROBABILITY
 from crm_tui.io.kinds_other import TASK_KIND
 from crm_tui.models import Deal, Pipeline, Stage, StageTaskTemplate
 from crm_tui.textnorm import name_key
