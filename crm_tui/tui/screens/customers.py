@@ -11,7 +11,7 @@ same customer when it is still listed.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -23,14 +23,32 @@ from textual.message import Message
 from textual.reactive import var
 from textual.widgets import Input, Select, Static
 
-from crm_tui.queries.customer_types import CustomerFilter, CustomerRow, Keyset, Sort
-from crm_tui.textnorm import money_text
-from crm_tui.tui.literal import literal, safe
+from crm_tui.queries.customer_types import CustomerFilter, Keyset, Sort
+from crm_tui.tui.literal import safe
 from crm_tui.tui.screens.base import CrmScreen
+from crm_tui.tui.screens.customers_view import (
+    COLUMNS,
+    SORT_ORDER,
+    PageRow,
+    Pages,
+    clear_menus,
+    delete_question,
+    empty_text,
+    fill_menus,
+    filter_key,
+    filter_menus,
+    is_filtered,
+    next_sort,
+    page_rows,
+    reachable,
+    show_summary,
+)
+from crm_tui.tui.screens.customers_view import MAX_PAGES as MAX_PAGES
+from crm_tui.tui.screens.customers_view import PAGE as PAGE
 from crm_tui.tui.widgets.key_bar import KeyBar
 from crm_tui.tui.widgets.mode_bar import ModeBar
 from crm_tui.tui.widgets.search_input import SearchInput
-from crm_tui.tui.widgets.virtual_table import Column, VirtualTable
+from crm_tui.tui.widgets.virtual_table import VirtualTable
 
 if TYPE_CHECKING:  # read in workers: their imports stay off the first paint
     from concurrent.futures import Future
@@ -42,42 +60,8 @@ if TYPE_CHECKING:  # read in workers: their imports stay off the first paint
     from crm_tui.queries.customers import FilterChoices
     from crm_tui.queries.first_page import FirstPage
 
-#: a row of the page cache: the customer's id, its cells, and where a page starting after it begins
-PageRow = tuple[int, tuple[Any, ...], Keyset]
-
-PAGE = 200
 FIRST_ROWS = 64  # of a new search or filter: a screenful comes back sooner than a whole page
 COMPLETE_AFTER = 0.2  # s: the rest of that page, unless the next keystroke came first
-MAX_PAGES = 40  # at most 8,000 rows held, whatever the table size
-STATUSES = ("lead", "prospect", "customer", "churned")
-SORT_ORDER = ("name", "status", "owner", "email", "phone", "industry", "tags", "updated")
-
-COLUMNS = (
-    Column("name", "Name", 18, priority=0, flex=True),
-    Column("status", "Status", 8, priority=1),
-    Column("owner", "Owner", 10, priority=3),
-    Column("email", "Email", 22, priority=4),
-    Column("phone", "Phone", 16, priority=5),
-    Column("industry", "Industry", 12, priority=6),
-    Column("tags", "Tags", 14, priority=8),
-    Column("open_value", "Open deals", 12, priority=2, align="right", sortable=False),
-    Column("updated", "Updated", 10, priority=7),
-)
-
-
-def row_cells(row: CustomerRow) -> tuple[str, ...]:
-    """A ``CustomerRow`` → the table's cells, in ``COLUMNS`` order (updated in local time)."""
-    return (
-        row.name,
-        row.status,
-        row.owner,
-        row.email,
-        row.phone,
-        row.industry,
-        row.tags,
-        money_text(row.open_value_cents) if row.open_value_cents else "",
-        row.updated_at.astimezone().date().isoformat(),
-    )
 
 
 class CustomersScreen(CrmScreen):
@@ -167,7 +151,7 @@ class CustomersScreen(CrmScreen):
         self._segments: dict[int, str] | None = None  # cache of customer_segments, dropped on change
         self._keep_after_change: int | None = None  # the customer the cursor stays on when the state changes
         self._generation = 0
-        self._pages: OrderedDict[int, list[PageRow]] = OrderedDict()
+        self._pages = Pages()
         self._pending: set[int] = set()
         self._waiting: dict[int, Timer] = {}  # page number → the timer that completes it
         self._total = 0
@@ -200,14 +184,7 @@ class CustomersScreen(CrmScreen):
         frame after the rows.
         """
         if self._filters_mount is None:
-            self._filters_mount = self.query_one("#customers-filters", Horizontal).mount_all(
-                [
-                    Select([(s, s) for s in STATUSES], prompt="status", id="filter-status", compact=True),
-                    Select([], prompt="owner", id="filter-owner", compact=True),
-                    Select([], prompt="tag", id="filter-tag", compact=True),
-                    Select([], prompt="segment", id="filter-segment", compact=True),
-                ]
-            )
+            self._filters_mount = self.query_one("#customers-filters", Horizontal).mount_all(filter_menus())
         return self._filters_mount
 
     def on_mount(self) -> None:
@@ -226,31 +203,18 @@ class CustomersScreen(CrmScreen):
         found = ahead.result()
         if found is not None:
             total, rows = found
-            page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            self.post_message(self.ListLoaded(0, CustomerFilter(), total, 0, 0, page, None))
+            self.post_message(self.ListLoaded(0, CustomerFilter(), total, 0, 0, page_rows(rows), None))
 
     # -- the page cache -------------------------------------------------------------------
 
     def _row_at(self, index: int) -> tuple[Any, ...] | None:
-        page = self._pages.get(index // PAGE)
-        if page is None:
-            return None
-        offset = index % PAGE
-        return page[offset][1] if offset < len(page) else None
+        return self._pages.cells(index)
 
     def _id_at(self, index: int) -> int | None:
-        page = self._pages.get(index // PAGE)
-        offset = index % PAGE
-        return page[offset][0] if page is not None and offset < len(page) else None
+        return self._pages.id_at(index)
 
     def current_id(self) -> int | None:
         return self._id_at(self.table.cursor_row) if self._total else None
-
-    def _store_page(self, number: int, rows: list[PageRow]) -> None:
-        self._pages[number] = rows
-        self._pages.move_to_end(number)
-        while len(self._pages) > MAX_PAGES:
-            self._pages.popitem(last=False)
 
     # -- loading --------------------------------------------------------------------------
 
@@ -286,8 +250,6 @@ class CustomersScreen(CrmScreen):
         segments: dict[int, str] | None,
     ) -> None:
         """Count, find the kept customer, and fetch the page under the cursor (one worker at a time)."""
-        from dataclasses import replace
-
         from crm_tui.queries.customers import count_customers, customer_position, fetch_page, first_page
 
         db = self.app.db
@@ -303,8 +265,7 @@ class CustomersScreen(CrmScreen):
             # hand-off, so a keystroke repaints once. The rows on screen come first; the rest
             # of the page follows when asked for.
             rows, total = first_page(db, filt, sort, FIRST_ROWS)
-            page = [(r.id, row_cells(r), r.keyset) for r in rows]
-            self.post_message(self.ListLoaded(generation, filt, total, 0, 0, page, segments))
+            self.post_message(self.ListLoaded(generation, filt, total, 0, 0, page_rows(rows), segments))
             return
         total = count_customers(db, filt)
         if keep_id is not None:
@@ -313,8 +274,7 @@ class CustomersScreen(CrmScreen):
         cursor = min(max(0, cursor), max(0, total - 1))
         number = cursor // PAGE
         rows = fetch_page(db, filt, sort, number * PAGE, PAGE)
-        page = [(r.id, row_cells(r), r.keyset) for r in rows]
-        self.post_message(self.ListLoaded(generation, filt, total, cursor, number, page, segments))
+        self.post_message(self.ListLoaded(generation, filt, total, cursor, number, page_rows(rows), segments))
 
     @on(ListLoaded)
     def _list_loaded(self, event: ListLoaded) -> None:
@@ -328,10 +288,10 @@ class CustomersScreen(CrmScreen):
         self._active_filter = filt  # with the segment's ids resolved, for page fetches
         self._pages_generation = generation  # whose rows the page cache holds
         self._pages.clear()
-        self._store_page(number, page)
+        self._pages.store(number, page)
         self._total = total
         self._keep_id = None
-        self.table.empty_text = "No customers match" if self._is_filtered() else "No customers yet — press n to add one"
+        self.table.empty_text = empty_text(self._is_filtered())
         self.table.set_row_count(total, cursor=cursor)
         self._update_summary()
         if self._filters_mount is None:
@@ -400,8 +360,7 @@ class CustomersScreen(CrmScreen):
         db = self.app.db
         assert db is not None  # _rows_needed() starts this only once the database is open
         rows = fetch_page(db, filt, sort, at, limit)
-        page = [(r.id, row_cells(r), r.keyset) for r in rows]
-        self.post_message(self.PageLoaded(generation, number, page, after))
+        self.post_message(self.PageLoaded(generation, number, page_rows(rows), after))
 
     @on(PageLoaded)
     def _page_loaded(self, event: PageLoaded) -> None:
@@ -414,7 +373,7 @@ class CustomersScreen(CrmScreen):
             if held is None or len(held) != after:
                 return  # that page was dropped meanwhile; it is read whole when needed again
             page = held + page
-        self._store_page(number, page)
+        self._pages.store(number, page)
         self.table.refresh_rows()
 
     @work(thread=True, exclusive=True, group="customers-choices", exit_on_error=False)
@@ -428,34 +387,16 @@ class CustomersScreen(CrmScreen):
 
     @on(ChoicesLoaded)
     async def _choices_ready(self, event: ChoicesLoaded) -> None:
-        choices, segments = event.choices, event.segments
         await self._filter_menus()
-        for wid, values in (
-            ("#filter-owner", choices.owners),
-            ("#filter-tag", choices.tags),
-            ("#filter-segment", segments),
-        ):
-            select = self.query_one(wid, Select)
-            current = select.value
-            with self.prevent(Select.Changed):
-                select.set_options([(literal(v), v) for v in values])
-                if current in values:
-                    select.value = current
+        fill_menus(self, event.choices, event.segments)
 
     # -- what is shown above the table ----------------------------------------------------
 
     def _is_filtered(self) -> bool:
-        f = self.customer_filter
-        return bool(f.text.strip() or f.status or f.owner is not None or f.tag or self.segment)
+        return is_filtered(self.customer_filter, self.segment)
 
     def _update_summary(self) -> None:
-        arrow = "▼" if self.sort.descending else "▲"
-        count = f"{self._total:,}"
-        parts = [f"Customers · {count} {'matching' if self._is_filtered() else 'in total'}"]
-        parts.append(f"sorted by {self.sort.column} {arrow}")
-        # one fixed line: no screen layout per keystroke
-        self.query_one("#customers-summary", Static).update(literal(" · ".join(parts)), layout=False)
-        self.table.set_sort(self.sort.column, self.sort.descending)
+        show_summary(self, self._total, self._is_filtered(), self.sort)
 
     # -- state ----------------------------------------------------------------------------
 
@@ -486,8 +427,6 @@ class CustomersScreen(CrmScreen):
     def _apply_search(self, text: str) -> None:
         """Each keystroke in the search box (no delay: a search is an indexed query of a few
         milliseconds, and a newer keystroke's generation drops an older one's results)."""
-        from dataclasses import replace
-
         if text != self.customer_filter.text:
             self.customer_filter = replace(self.customer_filter, text=text)
 
@@ -497,10 +436,8 @@ class CustomersScreen(CrmScreen):
 
     @on(Select.Changed)
     def _filter_changed(self, event: Select.Changed) -> None:
-        from dataclasses import replace
-
         value = event.value if isinstance(event.value, str) else None  # every option's value is a str; blank: None
-        key = (event.select.id or "").removeprefix("filter-")
+        key = filter_key(event.select.id)
         if key == "segment":
             self.segment = value
         elif key in ("status", "owner", "tag"):
@@ -508,8 +445,6 @@ class CustomersScreen(CrmScreen):
             self.customer_filter = replace(self.customer_filter, **changed)
 
     def action_clear(self) -> None:
-        from crm_tui.queries.customer_types import CustomerFilter
-
         search = self.query_one("#customers-search", Input)
         if not self._is_filtered() and not search.value:
             self.focus_now(self.table)
@@ -519,8 +454,7 @@ class CustomersScreen(CrmScreen):
             self.set_reactive(CustomersScreen.segment, None)
             self.customer_filter = CustomerFilter()
             search.value = ""
-            for select in self.query("#customers-filters Select").results(Select):
-                select.clear()
+            clear_menus(self)
         self.focus_now(self.table)
 
     # -- sort -----------------------------------------------------------------------------
@@ -530,8 +464,7 @@ class CustomersScreen(CrmScreen):
         self.sort = Sort(column, descending)
 
     def action_cycle_sort(self) -> None:
-        following = SORT_ORDER[(SORT_ORDER.index(self.sort.column) + 1) % len(SORT_ORDER)]
-        self._set_sort(following, False)
+        self._set_sort(next_sort(self.sort.column), False)
 
     def action_reverse_sort(self) -> None:
         self._set_sort(self.sort.column, not self.sort.descending)
@@ -580,13 +513,7 @@ class CustomersScreen(CrmScreen):
         cells = self._row_at(self.table.cursor_row)
         if cells is None:
             return None
-        index = next(i for i, column in enumerate(COLUMNS) if column.key == field)
-        name, value = str(cells[0]), str(cells[index] or "").strip()
-        if not value:
-            label = "email" if field == "email" else "phone number"
-            self.notify(f"'{name}' has no {label} on file; e edits the customer", severity="warning", markup=False)
-            return None
-        return value, name
+        return reachable(self, cells, field)
 
     def action_copy(self, field: str) -> None:
         """The highlighted customer's email or phone onto the terminal's clipboard (OSC 52, which
@@ -653,9 +580,7 @@ class CustomersScreen(CrmScreen):
         from crm_tui.tui.modals.confirm import ConfirmScreen
 
         name = cells[0]
-        question = f"Delete customer '{name}'?"
-        detail = "It disappears from every list and figure. ctrl+z brings it back."
-        self.app.push_screen(ConfirmScreen(question, detail), partial(self._confirmed_delete, customer_id, name))
+        self.app.push_screen(ConfirmScreen(*delete_question(name)), partial(self._confirmed_delete, customer_id, name))
 
     def _confirmed_delete(self, customer_id: int, name: str, yes: bool | None) -> None:
         if not yes:
