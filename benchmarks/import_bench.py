@@ -40,15 +40,21 @@ def make_csv(path: Path, n: int, seed: int = 5) -> None:
 CPU: dict[str, list[float]] = {"ours": [], "floor": [], "schema": []}  # CPU seconds of each timed run
 
 
-def floor(csv_path: Path, db_path: Path) -> float:
+def read_frame(csv_path: Path):
+    """The file as text cells, by the reader the importer uses: pyarrow's when installed, else
+    pandas' C parser."""
     import pandas as pd
 
+    try:
+        return pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
+    except ImportError:
+        return pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="c")
+
+
+def floor(csv_path: Path, db_path: Path) -> float:
     c = time.process_time()
     t = time.perf_counter()
-    try:  # the reader the importer uses: pyarrow's when installed, else pandas' C parser
-        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
-    except ImportError:
-        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="c")
+    df = read_frame(csv_path)
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA synchronous=FULL")
@@ -75,8 +81,6 @@ def schema_floor(csv_path: Path, db_path: Path) -> float:
     table's triggers (dropped in this throwaway file: the kept figures, settled set-based by an
     import, cost a row-by-row insert far more). An import also writes each deal's line, its
     stage history and the journal, so this is a lower bound for any import into this schema."""
-    import pandas as pd
-
     from crm_tui.db import Database
     from crm_tui.engines import IMPORT_CACHE_KIB
 
@@ -90,10 +94,7 @@ def schema_floor(csv_path: Path, db_path: Path) -> float:
     con.close()
     c = time.process_time()
     t = time.perf_counter()
-    try:
-        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="pyarrow")
-    except ImportError:
-        df = pd.read_csv(csv_path, dtype=str, keep_default_na=False, engine="c")
+    df = read_frame(csv_path)
     con = sqlite3.connect(db_path)
     con.execute("PRAGMA synchronous=FULL")
     con.execute("PRAGMA foreign_keys=ON")
