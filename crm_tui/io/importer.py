@@ -292,6 +292,7 @@ def import_file(
     df, used = read_table(path, encoding)
     profile = profiles.detect(list(df.columns))
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
+    _refuse_another_export(kind, path, [str(h) for h in df.columns], profile, mapping)
     _require_columns(kind, columns, list(df.columns))
 
     def make_ctx() -> Ctx:
@@ -459,6 +460,49 @@ def _require_columns(kind: str, columns: dict, headers: list[str]) -> None:
             "cannot import deals: no column maps to title, customer, external_id or amount; "
             f"use --map COLUMN=FIELD (fields: {', '.join(FIELDS['deals'])})"
         )
+
+
+def guess_kind(headers: list[str]) -> str:
+    """The kind whose fields the most columns name (ties: '' — no guess)."""
+    scores: dict[str, int] = {}
+    for kind in KINDS:
+        columns, _unmapped, alternates = resolve_columns(kind, headers)
+        try:
+            _require_columns(kind, columns, headers)
+        except ValidationError:
+            continue
+        scores[kind] = len(columns) + sum(len(v) for v in alternates.values())
+    if not scores:
+        return ""
+    best = max(scores.values())
+    winners = [k for k, s in scores.items() if s == best]
+    return winners[0] if len(winners) == 1 else ""
+
+
+def _refuse_another_export(kind: str, path, headers: list[str], profile, mapping) -> None:
+    """crm-tui's own export of another kind (its headers are exactly that kind's fields) is
+    refused unless the rep names its columns: imported as ``kind``, its rows would match records
+    by name and overwrite them with the other kind's cells (a deals export read as customers
+    sets each customer's id, status and owner from its deals)."""
+    if mapping or profile is None or profile.key != "crm-tui":
+        return
+    other = guess_kind(headers)
+    if other in ("", kind):
+        return
+    name = Path(path).name
+    raise AnotherKindsExport(
+        f"{name} is a crm-tui export of {other}, not {kind}; nothing was imported. Import it as {other} "
+        f"(crm-tui import {other} {name}), or name its columns with --map COLUMN=FIELD to read it as {kind}",
+        other,
+    )
+
+
+class AnotherKindsExport(ValidationError):
+    """The file is crm-tui's export of ``kind``, not of the kind asked for."""
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def default_errors_path(path) -> Path:

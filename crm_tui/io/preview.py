@@ -28,8 +28,17 @@ from pathlib import Path
 from typing import Any
 
 from crm_tui.errors import ValidationError
-from crm_tui.io.importer import _REQUIRED, Ctx, ImportResult, _require_columns, counted, import_file
-from crm_tui.io.mapping import FIELDS, KINDS, resolve_columns
+from crm_tui.io.importer import (
+    _REQUIRED,
+    AnotherKindsExport,
+    Ctx,
+    ImportResult,
+    _require_columns,
+    counted,
+    guess_kind,
+    import_file,
+)
+from crm_tui.io.mapping import FIELDS, resolve_columns
 
 #: how many of the file's first rows a preview shows
 PREVIEW_ROWS = 10
@@ -225,23 +234,6 @@ def _moment(value: Any, tz: dt.tzinfo | None = None) -> str:
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-def guess_kind(headers: list[str]) -> str:
-    """The kind whose fields the most columns name (ties: '' — no guess)."""
-    scores: dict[str, int] = {}
-    for kind in KINDS:
-        columns, _unmapped, alternates = resolve_columns(kind, headers)
-        try:
-            _require_columns(kind, columns, headers)
-        except ValidationError:
-            continue
-        scores[kind] = len(columns) + sum(len(v) for v in alternates.values())
-    if not scores:
-        return ""
-    best = max(scores.values())
-    winners = [k for k, s in scores.items() if s == best]
-    return winners[0] if len(winners) == 1 else ""
-
-
 def preview_import(
     db: Any,
     kind: str,
@@ -275,6 +267,27 @@ def preview_import(
             user=user or "preview",
             write_rejected=False,
             ctx_type=partial(_PeekCtx, peek=peek),
+        )
+    except AnotherKindsExport as other:
+        # read as it is, the file would overwrite records with another kind's cells: shown as
+        # the problem, with ``k`` to read it as what it is (or ``m`` to name its columns)
+        df, _used = read_table(path, encoding)
+        headers = [str(h) for h in df.columns]
+        columns, _unmapped, alternates = resolve_columns(kind, headers, mapping)
+        return ImportPreview(
+            kind=kind,
+            path=str(path),
+            headers=headers,
+            columns=dict(columns),
+            also_read={k: list(v) for k, v in alternates.items()},
+            unused=_unused(headers, columns, alternates),
+            into_notes=[],
+            mapping=mapping,
+            profile=profiles.CRM_TUI.label,
+            total_rows=len(df),
+            problem=f"This is a crm-tui export of {other.kind}, not {kind}: press k to import it as {other.kind}, "
+            f"or m to name its columns",
+            suggested_kind=other.kind,
         )
     except ValidationError as refused:
         # A file the import cannot read raises again here; a mapping that misses a needed

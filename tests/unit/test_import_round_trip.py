@@ -93,6 +93,36 @@ def test_own_export_round_trips(db, empty_db, tmp_path):
         assert (r.created, r.rejected) == (0, 0), (kind, r.first_errors)
 
 
+def test_an_export_read_as_another_kind_is_refused_and_changes_nothing(db, tmp_path):
+    """A deals export imported as customers would match customers by name and overwrite their id,
+    status and owner from the deals: each kind's export read as any other kind is refused with
+    one message naming what the file is, the database unchanged; with columns named, it is read."""
+    from crm_tui.errors import ValidationError
+    from crm_tui.io.preview import preview_import
+
+    seeded(db)
+    files = {}
+    for kind in ORDER:
+        files[kind] = tmp_path / f"{kind}.csv"
+        export_kind(db, kind, files[kind], "csv")
+    before = {kind: export_kind(db, kind, tmp_path / f"before-{kind}.csv", "csv") for kind in ORDER}
+    texts = {kind: (tmp_path / f"before-{kind}.csv").read_text(encoding="utf-8") for kind in ORDER}
+    for exported in ORDER:
+        for asked in ORDER:
+            if asked == exported:
+                continue
+            with pytest.raises(ValidationError, match=f"export of {exported}, not {asked}; nothing was imported"):
+                import_file(db, asked, files[exported], now=NOW)
+            shown = preview_import(db, asked, files[exported], now=NOW)
+            assert shown.result is None and shown.suggested_kind == exported, (exported, asked)
+    for kind in ORDER:
+        assert export_kind(db, kind, tmp_path / f"after-{kind}.csv", "csv") == before[kind]
+        assert (tmp_path / f"after-{kind}.csv").read_text(encoding="utf-8") == texts[kind], kind
+    # naming the columns is the rep saying what the file is: read as asked
+    r = import_file(db, "customers", files["deals"], mapping={"customer": "name"}, dry_run=True, now=NOW)
+    assert r.created + r.updated > 0
+
+
 def test_another_databases_export_does_not_update_unrelated_records(db, empty_db, tmp_path):
     """ "crm-c1" in an export of one database is not customer 1 of another (its name differs)."""
     with db.write({"customer"}) as s:
