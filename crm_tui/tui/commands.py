@@ -24,6 +24,7 @@ from crm_tui.tui.literal import safe
 
 if TYPE_CHECKING:
     from textual.app import App
+    from textual.binding import Binding
     from textual.fuzzy import Matcher
     from textual.screen import Screen
 
@@ -38,12 +39,24 @@ def binding_commands(
         if not binding.id or (id(active.node), binding.action) in seen:
             continue
         seen.add((id(active.node), binding.action))
-        title = binding.tooltip or binding.description
-        if not title or title in skip:
+        title = command_title(binding)
+        if not title or title in skip or binding.description in skip:
             continue
         shown = app.get_key_display(binding) if key else ""
         help_text = f"{binding.description} · key {shown}" if shown else binding.description
         yield SystemCommand(escape(title), escape(help_text), partial(app.run_action, binding.action, active.node))
+
+
+def command_title(binding: Binding) -> str:
+    """What the palette calls a binding's action: its tooltip, led by the key bar's name for it
+    when the tooltip does not say it ("Win: Mark the highlighted deal won"), so the word the rep
+    reads beside the key finds the action too (the palette matches titles only)."""
+    tooltip, name = binding.tooltip, binding.description.strip("◀▶ ")
+    if not tooltip:
+        return name
+    if not name or name.lower() in tooltip.lower():
+        return tooltip
+    return f"{name}: {tooltip}"
 
 
 class JumpProvider(Provider):
