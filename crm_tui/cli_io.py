@@ -54,7 +54,7 @@ def add_parsers(subparsers) -> None:
     p.add_argument(
         "--format", choices=("csv", "xlsx", "json"), default=None, help="default: from the -o suffix, else csv"
     )
-    p.add_argument("-o", "--output", metavar="FILE", help="write here (created 0600); default stdout")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (created 0600); default, or -: stdout")
     p.add_argument("--force", action="store_true", help=FORCE_HELP.format(what="export"))
     p.set_defaults(handler=cmd_export)
 
@@ -159,6 +159,8 @@ def cmd_export(args, db_value: str | None) -> int:
     from crm_tui.errors import ValidationError
     from crm_tui.io import export_kind
 
+    if args.output == "-":  # the usual name for standard output, never a file called "-"
+        args.output = None
     fmt = args.format
     if fmt is None:
         suffix = (args.output or "").rsplit(".", 1)[-1].lower() if args.output and "." in args.output else ""

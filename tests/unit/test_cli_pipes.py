@@ -46,3 +46,13 @@ def test_a_closed_stdout_gets_no_traceback(demo_db, args):
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True)
     assert "Traceback" not in done.stderr, done.stderr
     assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_export_to_dash_writes_standard_output_not_a_file_called_dash(demo_db, tmp_path, fmt):
+    """`-o -` is the usual name for standard output: the records arrive there, no file "-" appears."""
+    cmd = [sys.executable, "-m", "crm_tui", "--db", str(demo_db), "export", "customers", "--format", fmt, "-o", "-"]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "-").exists()
+    assert done.stdout.startswith("external_id,name" if fmt == "csv" else "["), done.stdout[:80]
