@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from crm_tui.models import Deal, Stage, StageChange
+from crm_tui.tui.widgets.kanban import KanbanBoard
 
 
 def stage_of(db, deal_id):
@@ -109,12 +110,34 @@ async def test_win_then_reports_show_new_won_totals(make_app, settle, db, deal):
 
 
 @pytest.mark.keys_only
+async def test_lose_on_a_won_deal_says_it_is_won_and_escape_keeps_it_won(make_app, settle, opened, db, deal, services):
+    """``x`` on a card in Won would take the win back: the dialog says so before anything happens."""
+    services.win_deal(deal.id)
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await pilot.press(*["right"] * 4)  # Lead, Qualified, Proposal, Negotiation: then Won
+        await settle(app, pilot)
+        assert app.screen.query_one(KanbanBoard).cursor_card.id == deal.id
+        await pilot.press("x")
+        await opened(pilot, "LoseReasonScreen")
+        warning = str(app.screen.query_one("#lose-won").render())
+        assert "This deal is won" in warning
+        assert "keep it won" in "".join(str(label.render()) for label in app.screen.query("Label"))
+        await pilot.press("escape")
+        await opened(pilot, "PipelineScreen")
+        await settle(app, pilot)
+        assert stage_of(db, deal.id)[0].outcome == "won"
+
+
+@pytest.mark.keys_only
 async def test_lose_asks_a_reason_and_escape_changes_nothing(make_app, settle, opened, db, deal):
     app = make_app("pipeline")
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(app, pilot)
         await pilot.press("x")
         await opened(pilot, "LoseReasonScreen")
+        assert not app.screen.query("#lose-won")  # an open deal: no warning about a win
         await pilot.press("escape")
         await opened(pilot, "PipelineScreen")
         await settle(app, pilot)

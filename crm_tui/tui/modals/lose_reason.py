@@ -23,21 +23,27 @@ class LoseReasonScreen(EarlyKeysModal[str | None]):
     CSS_PATH = "lose_reason.tcss"
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="lose.cancel", tooltip="Keep the deal open")]
 
-    def __init__(self, deal_title: str) -> None:
+    def __init__(self, deal_title: str, *, won: bool = False) -> None:
         super().__init__()
         self._deal_title = deal_title
+        self._won = won  # the deal is won now: losing it takes a win back, said before it is done
 
     def compose(self) -> ComposeResult:
         with Vertical(id="lose-dialog"):
             yield Label(Text(f"Lose '{safe(self._deal_title)}'"), id="lose-title")
-            yield Label(Text("Why was it lost? e.g. " + ", ".join(COMMON_REASONS[:3])), classes="muted")
+            if self._won:
+                yield Static(
+                    Text("This deal is won. Marking it lost takes the win back out of the won figures."),
+                    id="lose-won",
+                )
+            yield Static(Text("Why was it lost? e.g. " + ", ".join(COMMON_REASONS[:3])), classes="muted")
             yield Input(
                 placeholder="reason (required); → completes a common one",
                 id="lose-reason",
                 suggester=SuggestFromList(COMMON_REASONS, case_sensitive=False),
             )
             yield Static("", id="lose-error")
-            yield Label("enter: mark lost · escape: keep it open", classes="muted")
+            yield Label(f"enter: mark lost · escape: keep it {'won' if self._won else 'open'}", classes="muted")
 
     def first_focus(self) -> Widget | None:
         return self.query_one("#lose-reason", Input)

@@ -417,7 +417,7 @@ class DealDetailScreen(CrmScreen):
                     f"Lost '{safe(deal.title)}'",
                 )
 
-        self.app.push_screen(LoseReasonScreen(deal.title), chosen)
+        self.app.push_screen(LoseReasonScreen(deal.title, won=self.detail.outcome == "won"), chosen)
 
     def action_reopen(self) -> None:
         if self._ready():

@@ -422,7 +422,8 @@ class PipelineScreen(CrmScreen):
                     follow=False,
                 )
 
-        self.app.push_screen(LoseReasonScreen(card.title), chosen)
+        stage = next((s for s in self.board.stages if s.id == card.stage_id), None) if self.board else None
+        self.app.push_screen(LoseReasonScreen(card.title, won=stage is not None and stage.outcome == "won"), chosen)
 
     def action_new_deal(self) -> None:
         db, services, pipeline_id = self.app.db, self.app.services, self.board.pipeline_id if self.board else None
