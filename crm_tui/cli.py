@@ -287,6 +287,12 @@ def cmd_report(args: argparse.Namespace, db_value: str | None) -> int:
     owner = validate.text(args.owner, "--owner") or None
     db = open_db(db_value, must_exist=True)
     try:
+        if owner is not None:
+            from crm_tui.queries.pipeline import owner_unknown
+
+            unknown = owner_unknown(db, owner)
+            if unknown is not None:  # a typo would read as a rep with nothing: said, report still printed
+                print(f"crm-tui: warning: {unknown}; the report counts nothing", file=sys.stderr)
         data = report(db, Filters(since=since, until=until, owner=owner))
     finally:
         db.close()

@@ -59,16 +59,20 @@ def _open(db_value: str | None) -> Any:
 
 
 def cmd_set(args: argparse.Namespace, db_value: str | None) -> int:
+    from crm_tui.queries.pipeline import owner_unknown
     from crm_tui.services import Services
     from crm_tui.services.goals import METRIC_WORDS, target_text
 
     db = _open(db_value)
     try:
+        unknown = owner_unknown(db, args.owner.strip()) if args.owner.strip() else None  # before it has a goal
         goal = Services(db).set_goal(
             args.metric, args.period, args.target, owner=args.owner, stage=args.stage, pipeline=args.pipeline
         )
     finally:
         db.close()
+    if unknown is not None:  # a rep yet to own anything is allowed; a typo is said
+        print(f"crm-tui: warning: {unknown}; the goal is set and counts from their first deal", file=sys.stderr)
     who = goal.owner or "everyone"
     print(
         f"goal #{goal.id}: {who}, {METRIC_WORDS[goal.metric]} per {goal.period}, "

@@ -69,6 +69,31 @@ def list_owners(db: Database) -> list[str]:
         return sorted({o for (o,) in conn.execute(q)})
 
 
+def owner_unknown(db: Database, owner: str) -> str | None:
+    """None when ``owner`` owns a live deal, task, customer or order, or has a goal; else a
+    sentence for the rep who typed it, naming the closest owner there is (names match exactly)."""
+    import difflib
+
+    from crm_tui.models import Goal, Order
+
+    with db.read() as session:
+        conn = session.connection()
+        asks = [
+            select(pk(Deal.id)).where(col(Deal.owner) == owner, col(Deal.deleted_at).is_(None)),
+            select(pk(Task.id)).where(col(Task.deleted_at).is_(None), col(Task.owner) == owner),
+            select(pk(Customer.id)).where(col(Customer.deleted_at).is_(None), col(Customer.owner) == owner),
+            select(pk(Order.id)).where(col(Order.owner) == owner),
+            select(pk(Goal.id)).where(col(Goal.owner) == owner),
+        ]
+        if any(conn.execute(q.limit(1)).first() is not None for q in asks):
+            return None
+    owners = list_owners(db)
+    same = [o for o in owners if o.casefold() == owner.casefold()]
+    close = same or difflib.get_close_matches(owner, owners, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else f"owners: {', '.join(owners[:8]) or 'none yet'}"
+    return f"nobody named {owner!r} owns a deal, task, customer or order, or has a goal ({hint})"
+
+
 def find_customers(db: Database, text: str, *, limit: int = 8) -> list[tuple[int, str]]:
     """Live customers whose name starts with ``text`` (then contains it), for pickers."""
     text = text.strip()

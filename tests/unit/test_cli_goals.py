@@ -70,3 +70,31 @@ def test_goal_mistakes_are_one_line(tmp_path, capsys):
         assert "Traceback" not in err
     code, _, err = run(capsys, "--db", db, "goal", "remove", "77")
     assert code == 2 and "goal #77 does not exist" in err
+
+
+def test_a_mistyped_owner_is_said_not_silently_counted_as_nothing(tmp_path, capsys):
+    """`report --owner` or `goal set --owner` with a name nobody has: the command still runs
+    (a new rep may own nothing yet) and one warning names the closest owner there is."""
+    from crm_tui.db import Database
+    from crm_tui.services import Services
+
+    path = tmp_path / "crm.sqlite3"
+    db = Database.open(str(path))
+    try:
+        services = Services(db)
+        services.create_deal("Rollout", amount="100", owner="Maya Patel")
+    finally:
+        db.close()
+    code, out, err = run(capsys, "--db", str(path), "report", "--format", "json", "--owner", "Maya Patl")
+    assert code == 0 and json.loads(out)["deals"]["open_count"] == 0
+    assert "nobody named 'Maya Patl'" in err and "did you mean 'Maya Patel'?" in err
+    code, out, err = run(capsys, "--db", str(path), "report", "--format", "json", "--owner", "Maya Patel")
+    assert code == 0 and err == "" and json.loads(out)["deals"]["open_count"] == 1
+    args = ["--db", str(path), "goal", "set", "--metric", "deals_won", "--period", "month", "--target", "3"]
+    code, out, err = run(capsys, *args, "--owner", "maya patel")
+    assert code == 0 and "did you mean 'Maya Patel'?" in err and "goal #1" in out
+    code, out, err = run(capsys, *args, "--owner", "Maya Patel")
+    assert code == 0 and err == ""
+    # once the name has a goal, it is someone: the report for it says nothing more
+    code, out, err = run(capsys, "--db", str(path), "report", "--owner", "maya patel")
+    assert code == 0 and err == ""
