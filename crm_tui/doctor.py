@@ -71,6 +71,13 @@ def _sqlite(path: Path, fix: bool, out) -> int:
         raise DatabaseError(f"there is no database at {path}; check --db or CRM_TUI_DB")
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file; pass a file path with --db")
+    with path.open("rb") as head:  # before --fix touches it: a wrong --db is left as it was
+        start = head.read(16)
+    if start and start != b"SQLite format 3\x00":
+        raise DatabaseError(
+            f"{path} is not a database file (it does not start as SQLite files do); check --db, or "
+            "restore a backup into a new file with `crm-tui restore BACKUP --to NEW`"
+        )
     problems = 0
 
     def line(label: str, text: str) -> None:
@@ -110,7 +117,8 @@ def _sqlite(path: Path, fix: bool, out) -> int:
             line("integrity", "ok")
         else:
             problems += 1
-            line("integrity", f"PROBLEM: the file is damaged ({result[0]}); restore a backup (crm-tui backup)")
+            restore = "restore a backup: crm-tui restore BACKUP --to NEW"
+            line("integrity", f"PROBLEM: the file is damaged ({result[0]}); {restore}")
             for extra in result[1:5]:
                 line("", extra)
             _list_backups(path, line)

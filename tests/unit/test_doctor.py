@@ -188,6 +188,18 @@ def test_doctor_on_a_file_that_is_not_crm_tui(tmp_path):
     assert code == 1 and "not a crm-tui database" in out
 
 
+def test_doctor_fix_on_a_file_that_is_not_a_database_says_so_and_leaves_it_alone(tmp_path):
+    """`--db notes.txt doctor --fix`: one line saying it is no database, the file as it was
+    (not even made private: a wrong path is not ours to change)."""
+    path = tmp_path / "notes.txt"
+    path.write_text("call Ann back\n", encoding="utf-8")
+    os.chmod(path, 0o644)
+    before = digest(path)
+    with pytest.raises(DatabaseError, match="is not a database file .* check --db"):
+        run_doctor(path, "--fix")
+    assert digest(path) == before and stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
 def test_doctor_module_is_light_for_cli_help():
     code = (
         "import sys, crm_tui.doctor\n"
