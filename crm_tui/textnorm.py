@@ -129,3 +129,8 @@ def cents_to_major(cents: int | None) -> float | int:
         return 0
     cents = int(cents)
     return cents // 100 if cents % 100 == 0 else float(Decimal(cents) / 100)
+
+
+def how_many(n: int, one: str, many: str | None = None) -> str:
+    """ "1 open deal", "2 open deals": ``n`` with the word for that many (``many``: one + "s")."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -53,6 +53,8 @@ async def test_cards_show_literal_text_and_headers(make_app, settle, deal):
         assert "[red]ACME[/red]" in text
         assert "Σ1,000 w100" in text  # total and weighted (10% Lead)
         assert "last 30d" in text  # the won/lost columns say they are recent only
+        bar = str(app.screen.query_one("#pipeline-bar").render())
+        assert "1 open deal · totals in" in bar  # one deal, not "1 open deals"
 
 
 @pytest.mark.keys_only

@@ -35,6 +35,7 @@ from crm_tui.money import missing_note
 from crm_tui.queries.board import CARDS_PER_COLUMN, Board, Card
 from crm_tui.queries.pipeline import find_customers, list_owners, list_pipelines, load_board
 from crm_tui.services import MoveResult
+from crm_tui.textnorm import how_many
 from crm_tui.tui.literal import safe
 from crm_tui.tui.modals.deal_form import CustomerSuggester, DealFormScreen
 from crm_tui.tui.modals.lose_reason import LoseReasonScreen
@@ -255,7 +256,7 @@ class PipelineScreen(CrmScreen):
         bar.append(safe(self.board.pipeline) if self.board else "Pipeline", style="bold")
         if self.board:
             open_n = sum(self.board.headers[s.id].count for s in self.board.stages if s.outcome == "open")
-            bar.append(f"  {open_n:,} open deals · totals in {self.board.currency}", style="dim")
+            bar.append(f"  {how_many(open_n, 'open deal')} · totals in {self.board.currency}", style="dim")
             if self.board.missing:
                 bar.append("  " + missing_note(self.board.missing, cli=False), style="bold")
         if self.owner:

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from crm_tui.metrics.activities import KINDS as ACTIVITY_KINDS
 from crm_tui.money import missing_note
-from crm_tui.textnorm import money_text
+from crm_tui.textnorm import how_many, money_text
 from crm_tui.tui.literal import safe
 from crm_tui.tui.widgets.kpi import KpiTile, percent
 from crm_tui.tui.widgets.table_height import fit_height
@@ -102,7 +102,7 @@ def show_tiles(
     def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
         return screen.query_one(f"#kpi-{key}", KpiTile)
 
-    tile("open").show_money(d.open_cents, f"{d.open_count:,} open deals")
+    tile("open").show_money(d.open_cents, how_many(d.open_count, "open deal"))
     tile("weighted").show_money(d.weighted_cents, "amount × probability")
     tile("won").show_money(d.won_cents, f"{d.won_count:,} won · {d.lost_count:,} lost")
     tile("win_rate").show(percent(d.win_rate), f"by value {percent(d.win_rate_by_value)}")
@@ -110,7 +110,7 @@ def show_tiles(
     cycle = d.avg_cycle_days
     tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
     tile("velocity").show_money(d.velocity_cents, "n × rate × avg ÷ cycle")
-    tile("M").show_money(sum(row.demand_cents for row in demand), f"{len(demand)} products on open deals")
+    tile("M").show_money(sum(row.demand_cents for row in demand), how_many(len(demand), "product") + " on open deals")
     tile("C").show(f"{c.count:,}", "customers")
     tile("V").show_money(c.value_cents, "won deals + fulfilled orders")
     tile("S").show(percent(d.win_rate), "won ÷ (won + lost)")
