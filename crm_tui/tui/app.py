@@ -26,7 +26,7 @@ from textual.signal import Signal
 from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
-from crm_tui.tui.commands import JumpProvider, binding_commands
+from crm_tui.tui.commands import JumpProvider, binding_commands, design_commands
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -573,24 +573,7 @@ class CrmApp(App[int]):
                 f"{section.tooltip} ({self.section_key(section)})",
                 lambda m=section.mode: self.action_section(m),
             )
-        # The design screens from wherever the rep is; the board and Orders offer their own keys for them.
-        bound = {active.binding.action for active in screen.active_bindings.values()}
-        if "design" not in bound:
-            yield SystemCommand(
-                "Edit stages",
-                "Funnel design: stages, win %, rot days, stage tasks, pipelines (S on the board)",
-                self.open_funnel,
-            )
-        if "products" not in bound:
-            yield SystemCommand(
-                "Products", "The product catalogue: add, edit, retire (P on Orders)", self.open_products
-            )
-        if "currencies" not in bound:
-            yield SystemCommand(
-                "Currencies",
-                "The home currency and exchange rates: add, edit, remove ($ on Reports)",
-                self.open_currencies,
-            )
+        yield from design_commands(self, screen)
         names = {command.title for command in builtin} | {f"Go to {s.title}" for s in SECTIONS}
         yield from binding_commands(self, screen, skip=names)
         from crm_tui.tui.transfer_commands import transfer_commands

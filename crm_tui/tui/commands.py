@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from textual.fuzzy import Matcher
     from textual.screen import Screen
 
+    from crm_tui.tui.app import CrmApp
+
 
 def binding_commands(
     app: App[Any], screen: Screen[Any], *, skip: frozenset[str] | set[str] = frozenset()
@@ -45,6 +47,26 @@ def binding_commands(
         shown = app.get_key_display(binding) if key else ""
         help_text = f"{binding.description} · key {shown}" if shown else binding.description
         yield SystemCommand(escape(title), escape(help_text), partial(app.run_action, binding.action, active.node))
+
+
+def design_commands(app: CrmApp, screen: Screen[Any]) -> Iterator[SystemCommand]:
+    """The design screens (stages, products, currencies) by name from wherever the rep is."""
+    # the board, Orders and Reports offer their own keys for them: those are listed as such
+    bound = {active.binding.action for active in screen.active_bindings.values()}
+    if "design" not in bound:
+        yield SystemCommand(
+            "Edit stages",
+            "Funnel design: stages, win %, rot days, stage tasks, pipelines (S on the board)",
+            app.open_funnel,
+        )
+    if "products" not in bound:
+        yield SystemCommand("Products", "The product catalogue: add, edit, retire (P on Orders)", app.open_products)
+    if "currencies" not in bound:
+        yield SystemCommand(
+            "Currencies",
+            "The home currency and exchange rates: add, edit, remove ($ on Reports)",
+            app.open_currencies,
+        )
 
 
 def command_title(binding: Binding) -> str:
