@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -181,8 +182,10 @@ class CrmApp(App[int]):
         if self.settings.get("theme") in self.available_themes:
             self.theme = self.settings["theme"]
         keymap = self.settings.get("keymap")
+        self.rep_keymap: dict[str, str] = {}  # settings.json's keymap, as given to set_keymap
         if isinstance(keymap, dict):
-            self.set_keymap({str(k): str(v) for k, v in keymap.items()})
+            self.rep_keymap = {str(k): str(v) for k, v in keymap.items()}
+            self.set_keymap(self.rep_keymap)
 
     # -- start-up -------------------------------------------------------------
 
@@ -218,6 +221,10 @@ class CrmApp(App[int]):
             self.notify(self._settings_error, title="Settings", severity="warning", timeout=15, markup=False)
         # After the first frame: the database layer's imports would otherwise compete with it.
         self.call_after_refresh(self._open_database)
+        if self.rep_keymap:  # its mistakes said, read off the UI thread after the first frame
+            from crm_tui.tui.keymap import check
+
+            self.call_after_refresh(self.run_worker, partial(check, self), thread=True, exit_on_error=False)
 
     @work(thread=True, exclusive=True, group="open-db", exit_on_error=False)
     def _open_database(self) -> None:

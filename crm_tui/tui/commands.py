@@ -46,6 +46,7 @@ def binding_commands(
             continue
         shown = app.get_key_display(binding) if key else ""
         help_text = f"{binding.description} · key {shown}" if shown else binding.description
+        help_text += f" · keymap id {binding.id}"  # what settings.json's keymap names it by
         yield SystemCommand(escape(title), escape(help_text), partial(app.run_action, binding.action, active.node))
 
 

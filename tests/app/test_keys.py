@@ -378,6 +378,34 @@ async def test_an_action_found_by_name_in_the_palette_runs_on_the_highlighted_ca
 
 
 @KEYS_ONLY
+async def test_a_keymap_mistake_is_said_not_silently_ignored(make_app, settle, until, notifications, palette):
+    """A misspelt id in the keymap, and a key given to Lose that Win had: each is said once,
+    naming the id to fix; the palette shows each action's id to write in the keymap."""
+    import json
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ["CRM_TUI_CONFIG_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    keymap = {"pipeline.winn": "W", "pipeline.lose": "w"}
+    (folder / "settings.json").write_text(json.dumps({"keymap": keymap}), encoding="utf-8")
+    app = make_app("pipeline")
+    seen = notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        await until(
+            pilot, lambda: seen.said("'pipeline.winn' (did you mean 'pipeline.win'?)"), what="the misspelt id said"
+        )
+        await until(pilot, lambda: seen.said("so Win (pipeline.win) has no key"), what="the key Win lost said")
+        await pilot.press("down", "up")
+        await settle(app, pilot)
+        assert len([t for t in seen.titled("Keys") if "has no key" in t]) == 1  # said once, not per key
+        await palette(pilot, "lose", offers="Lose: Mark the highlighted deal lost")
+        hits = app.screen.query_one("OptionList")
+        assert "keymap id pipeline.lose" in str(hits.get_option_at_index(0).prompt)
+
+
+@KEYS_ONLY
 async def test_a_remapped_section_key_is_the_one_the_screen_bar_shows_and_the_one_that_works(make_app, settle, until):
     import json
     import os
