@@ -296,7 +296,7 @@ def cmd_report(args: argparse.Namespace, db_value: str | None) -> int:
         data = report(db, Filters(since=since, until=until, owner=owner))
     finally:
         db.close()
-    text = render(data, args.format)
+    text = render(data, args.format, owner=owner)
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
 

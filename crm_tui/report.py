@@ -42,8 +42,9 @@ _ITEM_KEY = {
 }
 
 
-def render(report: Report, fmt: str = "text", *, title: str | None = None) -> str:
-    """The report in ``fmt`` (text, json or csv); ``title`` heads the text form."""
+def render(report: Report, fmt: str = "text", *, title: str | None = None, owner: str | None = None) -> str:
+    """The report in ``fmt`` (text, json or csv); ``title`` heads the text form, which names
+    ``owner`` when the report is one owner's (customers and their value stay every owner's)."""
     from crm_tui.errors import ValidationError
 
     if fmt == "json":
@@ -51,7 +52,7 @@ def render(report: Report, fmt: str = "text", *, title: str | None = None) -> st
     if fmt == "csv":
         return _csv(report)
     if fmt == "text":
-        return _text(report, title)
+        return _text(report, title, owner)
     raise ValidationError(f"report format must be one of {', '.join(FORMATS)}, got {fmt!r}", field="format")
 
 
@@ -165,19 +166,23 @@ def _text_activities(a: ActivityTotals) -> list[str]:
     return out
 
 
-def _text(r: Report, title: str | None) -> str:
+def _text(r: Report, title: str | None, owner: str | None = None) -> str:
     d, c, o, t = r["deals"], r["customers"], r["orders"], r["tasks"]
     demand_total = sum(m["demand"] for m in r["market_demand"])
     from crm_tui.money import missing_note
 
-    out = [_safe(title or "Sales report"), f"Money in {_safe(r['currency'])} (the home currency)"]
+    heading = title or ("Sales report" + (f": {owner}'s deals, tasks and orders" if owner else ""))
+    out = [_safe(heading), f"Money in {_safe(r['currency'])} (the home currency)"]
+    every = (
+        "   (every owner's)" if owner else ""
+    )  # C and V are the whole book's (DESIGN: the owner filter is the deals')
     if r.get("unconverted"):
         out.append(_safe(missing_note(r.get("unconverted", []))))
     out += [
         "",
         "Key figures",
-        f"  C  customers                {c['count']:,}",
-        f"  V  customer value           {money(c['value'])}",
+        f"  C  customers                {c['count']:,}{every}",
+        f"  V  customer value           {money(c['value'])}{every}",
         f"  R  sales amount (won)       {money(d['won_value'])}   ({d['won_count']:,} deals)",
         f"  S  win rate (won/closed)   {pct(d['win_rate'])}   by value {pct(d['win_rate_by_value'])}"
         f"   (won {d['won_count']:,} / lost {d['lost_count']:,})",

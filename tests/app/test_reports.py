@@ -36,6 +36,11 @@ async def test_tiles_periods_owner_and_export(make_app, settle, opened, services
         await settle(app, pilot)
         assert app.screen.owner == "bob"
         assert tile("won").value == "0.00"
+        # customers are every owner's whatever the owner picked (DESIGN §2), and the tiles say so
+        assert tile("C").value == "1" and tile("C").hint == "all owners"
+        assert tile("V").hint == "all owners"
+        panel = str(app.screen.query_one("#goals-panel").render())
+        assert "none for bob; g sets one, o shows everyone's" in panel
         await pilot.press("e")
         await settle(app, pilot)
         path = tmp_path / f"crm-report-{clock.now:%Y%m%d}.csv"

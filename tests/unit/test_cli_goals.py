@@ -98,3 +98,10 @@ def test_a_mistyped_owner_is_said_not_silently_counted_as_nothing(tmp_path, caps
     # once the name has a goal, it is someone: the report for it says nothing more
     code, out, err = run(capsys, "--db", str(path), "report", "--owner", "maya patel")
     assert code == 0 and err == ""
+    # the text names whose report it is, and that C and V stay every owner's (DESIGN §2)
+    code, out, err = run(capsys, "--db", str(path), "report", "--owner", "Maya Patel")
+    lines = out.splitlines()
+    assert lines[0] == "Sales report: Maya Patel's deals, tasks and orders"
+    assert [ln for ln in lines if ln.lstrip().startswith(("C ", "V "))][0].endswith("(every owner's)")
+    code, out, err = run(capsys, "--db", str(path), "report")
+    assert out.splitlines()[0] == "Sales report" and "(every owner's)" not in out

@@ -166,10 +166,11 @@ class ReportsScreen(CrmScreen):
             self.forecast = forecast
 
     class GoalsLoaded(Message):
-        def __init__(self, rows: list[GoalLine], report_rows: list[GoalRow]) -> None:
+        def __init__(self, rows: list[GoalLine], report_rows: list[GoalRow], owner: str | None) -> None:
             super().__init__()
             self.rows = rows
             self.report_rows = report_rows  # the report's ``goals`` key, for the CSV export
+            self.owner = owner  # whose goals were read (None: everyone's)
 
     class CategoriesLoaded(Message):
         """This month's forecast by category, then (``months``) the months ahead when learned."""
@@ -350,7 +351,7 @@ class ReportsScreen(CrmScreen):
         self._update_bar()
         if key in ("deals", "customers", "orders", "market_demand"):
             if f.deals is not None and f.customers is not None and f.orders is not None and f.market_demand is not None:
-                show_tiles(self, f.deals, f.customers, f.orders, f.market_demand)
+                show_tiles(self, f.deals, f.customers, f.orders, f.market_demand, self.owner)
         if key == "owners" and f.owners is not None:
             fill_owners(self.query_one("#owners-table", DataTable), f.owners)
         if key == "revenue_by_month" and f.revenue_by_month is not None and self._forecast is not None:
@@ -471,11 +472,11 @@ class ReportsScreen(CrmScreen):
             )
             for g in rows
         ]
-        self.post_message(self.GoalsLoaded(lines, [g.json() for g in rows]))
+        self.post_message(self.GoalsLoaded(lines, [g.json() for g in rows], owner))
 
     @on(GoalsLoaded)
     def _goals_loaded(self, event: GoalsLoaded) -> None:
-        self.query_one(GoalsPanel).show(event.rows)
+        self.query_one(GoalsPanel).show(event.rows, event.owner)
         self._goal_rows = event.report_rows
         self._goals_shown = True
         self._read_rest()

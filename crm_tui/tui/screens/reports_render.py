@@ -95,9 +95,15 @@ def report_bar_text(period: str, owner: str | None, figures: ReportFigures | Non
 
 
 def show_tiles(
-    screen: DOMNode, d: DealFigures, c: CustomerFigures, o: OrderFigures, demand: Sequence[DemandFigures]
+    screen: DOMNode,
+    d: DealFigures,
+    c: CustomerFigures,
+    o: OrderFigures,
+    demand: Sequence[DemandFigures],
+    owner: str | None = None,
 ) -> None:
-    """The KPI tiles under ``screen`` (``#kpi-KEY``, MAIN_TILES and SEED_TILES)."""
+    """The KPI tiles under ``screen`` (``#kpi-KEY``, MAIN_TILES and SEED_TILES). With an owner
+    chosen, C and V still count every owner's customers (the owner filter is the deals'), and say so."""
 
     def tile(key: str) -> KpiTile:  # the money is in the home currency, which the bar above names
         return screen.query_one(f"#kpi-{key}", KpiTile)
@@ -111,8 +117,9 @@ def show_tiles(
     tile("cycle").show("—" if cycle is None else f"{cycle:.1f} days", "created → won")
     tile("velocity").show_money(d.velocity_cents, "n × rate × avg ÷ cycle")
     tile("M").show_money(sum(row.demand_cents for row in demand), how_many(len(demand), "product") + " on open deals")
-    tile("C").show(f"{c.count:,}", "customers")
-    tile("V").show_money(c.value_cents, "won deals + fulfilled orders")
+    # short enough for a tile's hint line at 120 columns (13 characters)
+    tile("C").show(f"{c.count:,}", "all owners" if owner else "customers")
+    tile("V").show_money(c.value_cents, "all owners" if owner else "won deals + fulfilled orders")
     tile("S").show(percent(d.win_rate), "won ÷ (won + lost)")
     tile("R").show_money(d.won_cents, "won in the period")
     tile("O").show(f"{o.count:,}", "orders not cancelled")

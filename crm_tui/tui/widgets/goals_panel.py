@@ -48,12 +48,13 @@ class GoalsPanel(Static):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, markup=False)
         self.rows: tuple[GoalLine, ...] | None = None  # None: not read yet
+        self.owner: str | None = None  # the owner the rows were read for (None: everyone's)
 
     def on_mount(self) -> None:
         self._draw()
 
-    def show(self, rows: Sequence[GoalLine]) -> None:
-        self.rows = tuple(rows)
+    def show(self, rows: Sequence[GoalLine], owner: str | None = None) -> None:
+        self.rows, self.owner = tuple(rows), owner
         self._draw()
 
     def _draw(self) -> None:
@@ -64,6 +65,10 @@ class GoalsPanel(Static):
             self.update(out)
             return
         muted = self.get_component_rich_style("goals-panel--muted", partial=False)
+        if not self.rows and self.owner:  # everyone's goals are not this owner's: said, not "none set"
+            out.append(f"  none for {safe(self.owner)}; g sets one, o shows everyone's", style=muted)
+            self.update(out)
+            return
         if not self.rows:
             out.append("  none set yet; press g to set one", style=muted)
             self.update(out)
