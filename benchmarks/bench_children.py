@@ -171,8 +171,8 @@ def _panels_shown() -> _Shown:
         if rows is not None:
             shown.months = time.monotonic()
 
-    def show(panel, rows) -> None:
-        goals(panel, rows)
+    def show(panel, rows, owner=None) -> None:
+        goals(panel, rows, owner)
         shown.goals = time.monotonic()
 
     ForecastPanel.show_months = show_months  # type: ignore[method-assign]
