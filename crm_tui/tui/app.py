@@ -447,11 +447,10 @@ class CrmApp(App[int]):
     class Reverted(Message):
         """An undo or redo finished: what it took back or brought back, or why it could not."""
 
-        def __init__(self, verb: str, action: str | None, error: str | None) -> None:
+        def __init__(self, verb: str, action: str | None, error: str | None, record: tuple[str, int] | None) -> None:
             super().__init__()
-            self.verb = verb
-            self.action = action
-            self.error = error
+            self.verb, self.action, self.error = verb, action, error
+            self.record = record  # (table, id) of the record the action was about, when it was one
 
     def action_undo(self) -> None:
         if self.services is not None:
@@ -469,11 +468,12 @@ class CrmApp(App[int]):
         try:
             done = self.services.undo() if verb == "undo" else self.services.redo()
         except ValidationError as exc:  # nothing to undo / redo
-            self.post_message(self.Reverted(verb, None, exc.message[:1].upper() + exc.message[1:]))
+            self.post_message(self.Reverted(verb, None, exc.message[:1].upper() + exc.message[1:], None))
         except CrmError as exc:
-            self.post_message(self.Reverted(verb, None, f"Cannot {verb}: {exc.message}"))
+            self.post_message(self.Reverted(verb, None, f"Cannot {verb}: {exc.message}", None))
         else:
-            self.post_message(self.Reverted(verb, done.action, None))
+            record = (done.record_table, done.record_id) if done.record_id is not None else None
+            self.post_message(self.Reverted(verb, done.action, None, record))
 
     @on(Reverted)
     def _reverted(self, event: Reverted) -> None:
@@ -484,6 +484,8 @@ class CrmApp(App[int]):
             )
         else:
             self.notify(f"{event.verb.capitalize()}: {event.action}", timeout=4, markup=False)
+            if event.record is not None and (follow := getattr(self.screen, "follow_record", None)):
+                follow(*event.record)  # the cursor goes where the change went
 
     # -- keys -----------------------------------------------------------------
 

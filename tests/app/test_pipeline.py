@@ -82,6 +82,31 @@ async def test_shift_right_moves_the_card_and_ctrl_z_undoes(make_app, settle, db
 
 
 @pytest.mark.keys_only
+async def test_after_ctrl_z_the_cursor_is_on_the_card_it_brought_back(make_app, settle, db, services):
+    """Undo puts a moved card back in its column: the cursor goes with it, so enter opens that deal,
+    not the neighbour left where the card was."""
+    first = services.create_deal("First", amount="10")
+    services.create_deal("Second", amount="20")
+    services.move_deal_step(services.create_deal("Waiting", amount="30").id, 1)  # into Qualified
+    app = make_app("pipeline")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(app, pilot)
+        widget = app.screen.query_one("#board")
+        while widget.cursor_card.id != first.id:
+            await pilot.press("down")
+        await pilot.press("shift+right")  # First into Qualified (the cursor with it) ...
+        await settle(app, pilot)
+        for key in ("down", "up"):  # ... then onto Waiting, above or below it
+            if widget.cursor_card.title != "Waiting":
+                await pilot.press(key)
+        assert widget.cursor_card.title == "Waiting" and stage_of(db, first.id)[0].name == "Qualified"
+        await pilot.press("ctrl+z")
+        await settle(app, pilot)
+        assert stage_of(db, first.id)[0].name == "Lead"
+        assert widget.cursor_card.id == first.id and widget.col == 0
+
+
+@pytest.mark.keys_only
 async def test_H_on_first_stage_explains_and_changes_nothing(make_app, settle, db, deal, notifications):
     app = make_app("pipeline")
     seen = notifications(app)

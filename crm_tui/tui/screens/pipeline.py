@@ -166,6 +166,13 @@ class PipelineScreen(CrmScreen):
         self._generation += 1
         self._load(self._generation, self.pipeline_id, self.text, self.owner, dict(self.limits), focus)
 
+    def follow_record(self, table: str, record_id: int) -> None:
+        """An undo or redo changed this deal: the cursor goes to its card, wherever it is now
+        (left where it was, it would sit on the neighbour that took the card's place)."""
+        if table == "deal":
+            self._follow = record_id
+            self.reload()
+
     def _on_data_changed(self, tables: frozenset[str]) -> None:
         if self._moves and self.is_current and tables & self.WATCHES:
             # most likely the move's own commit: the move patches the board, then reloads when quiet
