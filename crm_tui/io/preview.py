@@ -268,12 +268,26 @@ def preview_import(
             write_rejected=False,
             ctx_type=partial(_PeekCtx, peek=peek),
         )
-    except AnotherKindsExport as other:
-        # read as it is, the file would overwrite records with another kind's cells: shown as
-        # the problem, with ``k`` to read it as what it is (or ``m`` to name its columns)
+    except ValidationError as refused:
+        # Shown, not raised: crm-tui's export of another kind (read as asked, it would overwrite
+        # records with that kind's cells; ``k`` reads it as what it is), and a mapping that misses
+        # a needed column (the rep can choose that column). A file the import cannot read raises.
         df, _used = read_table(path, encoding)
         headers = [str(h) for h in df.columns]
         columns, _unmapped, alternates = resolve_columns(kind, headers, mapping)
+        profile = profiles.detect(headers)
+        if isinstance(refused, AnotherKindsExport):
+            guess = refused.kind
+            problem = f"This is a crm-tui export of {guess}, not {kind}: press k to import it as {guess}, "
+            problem += "or m to name its columns"
+        else:
+            try:
+                _require_columns(kind, columns, headers)
+            except ValidationError:
+                guess = guess_kind(headers)
+                problem = _missing_text(kind, guess)
+            else:
+                raise refused from None
         return ImportPreview(
             kind=kind,
             path=str(path),
@@ -283,38 +297,11 @@ def preview_import(
             unused=_unused(headers, columns, alternates),
             into_notes=[],
             mapping=mapping,
-            profile=profiles.CRM_TUI.label,
+            profile=profile.label if profile is not None else "",
             total_rows=len(df),
-            problem=f"This is a crm-tui export of {other.kind}, not {kind}: press k to import it as {other.kind}, "
-            f"or m to name its columns",
-            suggested_kind=other.kind,
+            problem=problem,
+            suggested_kind=guess if guess != kind else "",
         )
-    except ValidationError as refused:
-        # A file the import cannot read raises again here; a mapping that misses a needed
-        # column is shown, so the rep can choose that column.
-        df, _used = read_table(path, encoding)
-        headers = [str(h) for h in df.columns]
-        columns, _unmapped, alternates = resolve_columns(kind, headers, mapping)
-        try:
-            _require_columns(kind, columns, headers)
-        except ValidationError:
-            profile = profiles.detect(headers)
-            guess = guess_kind(headers)
-            return ImportPreview(
-                kind=kind,
-                path=str(path),
-                headers=headers,
-                columns=dict(columns),
-                also_read={k: list(v) for k, v in alternates.items()},
-                unused=_unused(headers, columns, alternates),
-                into_notes=[],
-                mapping=mapping,
-                profile=profile.label if profile is not None else "",
-                total_rows=len(df),
-                problem=_missing_text(kind, guess),
-                suggested_kind=guess if guess != kind else "",
-            )
-        raise refused from None
     ctx = peek.ctx
     assert ctx is not None
     headers = [str(h) for h in ctx.df.columns]
