@@ -292,7 +292,7 @@ def import_file(
     df, used = read_table(path, encoding)
     profile = profiles.detect(list(df.columns))
     columns, unmapped, alternates = resolve_columns(kind, list(df.columns), mapping)
-    _refuse_another_export(kind, path, [str(h) for h in df.columns], profile, mapping)
+    _refuse_another_export(kind, path, [str(h) for h in df.columns], mapping)
     _require_columns(kind, columns, list(df.columns))
 
     def make_ctx() -> Ctx:
@@ -462,37 +462,24 @@ def _require_columns(kind: str, columns: dict, headers: list[str]) -> None:
         )
 
 
-def guess_kind(headers: list[str]) -> str:
-    """The kind whose fields the most columns name (ties: '' — no guess)."""
-    scores: dict[str, int] = {}
-    for kind in KINDS:
-        columns, _unmapped, alternates = resolve_columns(kind, headers)
-        try:
-            _require_columns(kind, columns, headers)
-        except ValidationError:
-            continue
-        scores[kind] = len(columns) + sum(len(v) for v in alternates.values())
-    if not scores:
-        return ""
-    best = max(scores.values())
-    winners = [k for k, s in scores.items() if s == best]
-    return winners[0] if len(winners) == 1 else ""
+def _refuse_another_export(kind: str, path, headers: list[str], mapping) -> None:
+    """crm-tui's own export of another kind — its header line exactly, in any order — is refused
+    unless the rep names its columns: imported as ``kind``, its rows would match records by name
+    and overwrite them with the other kind's cells (a deals export read as customers sets each
+    customer's id, status and owner from its deals). A file written by hand is read as asked."""
+    import shlex
 
+    from crm_tui.io.export_queries import HEADERS
 
-def _refuse_another_export(kind: str, path, headers: list[str], profile, mapping) -> None:
-    """crm-tui's own export of another kind (its headers are exactly that kind's fields) is
-    refused unless the rep names its columns: imported as ``kind``, its rows would match records
-    by name and overwrite them with the other kind's cells (a deals export read as customers
-    sets each customer's id, status and owner from its deals)."""
-    if mapping or profile is None or profile.key != "crm-tui":
+    if mapping:
         return
-    other = guess_kind(headers)
-    if other in ("", kind):
+    other = next((k for k, h in HEADERS.items() if k != kind and set(h) == set(headers)), None)
+    if other is None:
         return
-    name = Path(path).name
     raise AnotherKindsExport(
-        f"{name} is a crm-tui export of {other}, not {kind}; nothing was imported. Import it as {other} "
-        f"(crm-tui import {other} {name}), or name its columns with --map COLUMN=FIELD to read it as {kind}",
+        f"{Path(path).name} is a crm-tui export of {other}, not {kind}; nothing was imported. Import it as "
+        f"{other} (crm-tui import {other} {shlex.quote(str(path))}), or name its columns with --map COLUMN=FIELD "
+        f"to read it as {kind}",
         other,
     )
 

@@ -35,10 +35,9 @@ from crm_tui.io.importer import (
     ImportResult,
     _require_columns,
     counted,
-    guess_kind,
     import_file,
 )
-from crm_tui.io.mapping import FIELDS, resolve_columns
+from crm_tui.io.mapping import FIELDS, KINDS, resolve_columns
 
 #: how many of the file's first rows a preview shows
 PREVIEW_ROWS = 10
@@ -232,6 +231,23 @@ def _moment(value: Any, tz: dt.tzinfo | None = None) -> str:
     if (when.hour, when.minute, when.second, when.microsecond) == (0, 0, 0, 0):
         return when.date().isoformat()
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def guess_kind(headers: list[str]) -> str:
+    """The kind whose fields the most columns name (ties: '' — no guess)."""
+    scores: dict[str, int] = {}
+    for kind in KINDS:
+        columns, _unmapped, alternates = resolve_columns(kind, headers)
+        try:
+            _require_columns(kind, columns, headers)
+        except ValidationError:
+            continue
+        scores[kind] = len(columns) + sum(len(v) for v in alternates.values())
+    if not scores:
+        return ""
+    best = max(scores.values())
+    winners = [k for k, s in scores.items() if s == best]
+    return winners[0] if len(winners) == 1 else ""
 
 
 def preview_import(

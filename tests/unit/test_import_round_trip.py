@@ -121,6 +121,35 @@ def test_an_export_read_as_another_kind_is_refused_and_changes_nothing(db, tmp_p
     # naming the columns is the rep saying what the file is: read as asked
     r = import_file(db, "customers", files["deals"], mapping={"customer": "name"}, dry_run=True, now=NOW)
     assert r.created + r.updated > 0
+    # the columns in another order are still that export
+    lines = files["deals"].read_text(encoding="utf-8").splitlines()
+    swapped = tmp_path / "swapped.csv"
+    swapped.write_text("\n".join(",".join(reversed(line.split(","))) for line in lines[:1]) + "\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="export of deals, not customers"):
+        import_file(db, "customers", swapped, now=NOW)
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["external_id,name,first_name,last_name,email,phone,title", "customer_external_id,name,email,phone"],
+)
+def test_a_hand_made_file_in_crm_tui_field_names_is_read_as_asked(db, tmp_path, header):
+    """Headers in crm-tui's field names that are not one of its exports' header lines: no refusal,
+    whatever kind they look most like."""
+    path = tmp_path / "people.csv"
+    path.write_text(header + "\n" + ",".join(f"v{i}" if i else "x-1" for i in range(header.count(",") + 1)) + "\n")
+    r = import_file(db, "customers", path, dry_run=True, now=NOW)
+    assert r.rows == 1
+
+
+def test_the_headers_an_import_knows_are_the_ones_each_export_writes(db, tmp_path):
+    from crm_tui.io.export_queries import HEADERS
+
+    seeded(db)
+    for kind in (*ORDER, "pipelines", "goals"):
+        path = tmp_path / f"{kind}.csv"
+        export_kind(db, kind, path, "csv")
+        assert tuple(path.read_text(encoding="utf-8").splitlines()[0].split(",")) == HEADERS[kind], kind
 
 
 def test_another_databases_export_does_not_update_unrelated_records(db, empty_db, tmp_path):
