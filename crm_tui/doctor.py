@@ -71,8 +71,11 @@ def _sqlite(path: Path, fix: bool, out) -> int:
         raise DatabaseError(f"there is no database at {path}; check --db or CRM_TUI_DB")
     if path.is_dir():
         raise DatabaseError(f"{path} is a folder, not a database file; pass a file path with --db")
-    with path.open("rb") as head:  # before --fix touches it: a wrong --db is left as it was
-        start = head.read(16)
+    try:
+        with path.open("rb") as head:  # before --fix touches it: a wrong --db is left as it was
+            start = head.read(16)
+    except OSError as exc:
+        raise DatabaseError(f"cannot read {path} ({exc.strerror or exc}); check its permissions") from None
     if start and start != b"SQLite format 3\x00":
         raise DatabaseError(
             f"{path} is not a database file (it does not start as SQLite files do); check --db, or "

@@ -200,6 +200,21 @@ def test_doctor_fix_on_a_file_that_is_not_a_database_says_so_and_leaves_it_alone
     assert digest(path) == before and stat.S_IMODE(path.stat().st_mode) == 0o644
 
 
+def test_doctor_on_a_file_it_cannot_read_says_so_in_one_line(filled, monkeypatch):
+    from pathlib import Path
+
+    real = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self == filled:
+            raise PermissionError(13, "Permission denied")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)  # root reads any file: the refusal is simulated
+    with pytest.raises(DatabaseError, match="cannot read .*Permission denied.*check its permissions"):
+        run_doctor(filled)
+
+
 def test_doctor_module_is_light_for_cli_help():
     code = (
         "import sys, crm_tui.doctor\n"
