@@ -292,7 +292,7 @@ def cmd_report(args: argparse.Namespace, db_value: str | None) -> int:
 
             unknown = owner_unknown(db, owner)
             if unknown is not None:  # a typo would read as a rep with nothing: said, report still printed
-                print(f"crm-tui: warning: {unknown}; the report counts nothing", file=sys.stderr)
+                print(f"crm-tui: warning: {unknown}; the report counts no deals, tasks or orders", file=sys.stderr)
         data = report(db, Filters(since=since, until=until, owner=owner))
     finally:
         db.close()

@@ -14,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, union
 
 from crm_tui.columns import bigint, col, pk
 from crm_tui.models import UTC, Customer, Deal, DealProduct, Pipeline, Product, Stage, Task, category_of
@@ -70,8 +70,9 @@ def list_owners(db: Database) -> list[str]:
 
 
 def owner_unknown(db: Database, owner: str) -> str | None:
-    """None when ``owner`` owns a live deal, task, customer or order, or has a goal; else a
-    sentence for the rep who typed it, naming the closest owner there is (names match exactly)."""
+    """None when ``owner`` owns a live deal, task, customer or order, or has a goal and no other
+    owner's name differs from it only in case; else a sentence for the rep who typed it, naming
+    the closest owner there is (an owner filter matches names exactly)."""
     import difflib
 
     from crm_tui.models import Goal, Order
@@ -83,15 +84,30 @@ def owner_unknown(db: Database, owner: str) -> str | None:
             select(pk(Task.id)).where(col(Task.deleted_at).is_(None), col(Task.owner) == owner),
             select(pk(Customer.id)).where(col(Customer.deleted_at).is_(None), col(Customer.owner) == owner),
             select(pk(Order.id)).where(col(Order.owner) == owner),
-            select(pk(Goal.id)).where(col(Goal.owner) == owner),
         ]
         if any(conn.execute(q.limit(1)).first() is not None for q in asks):
             return None
-    owners = list_owners(db)
+        has_goal = conn.execute(select(pk(Goal.id)).where(col(Goal.owner) == owner).limit(1)).first() is not None
+        # the slow part (every owner's name), only for a name that owns nothing
+        named = union(
+            select(col(Deal.owner)).where(col(Deal.deleted_at).is_(None)),
+            select(col(Task.owner)).where(col(Task.deleted_at).is_(None)),
+            select(col(Customer.owner)).where(col(Customer.deleted_at).is_(None)),
+            select(col(Order.owner)),
+            select(col(Goal.owner)),
+        )
+        owners = sorted({o for (o,) in conn.execute(named) if o and o != owner})
     same = [o for o in owners if o.casefold() == owner.casefold()]
+    if has_goal and not same:
+        return None  # a rep with a goal who owns nothing yet: a new hire, not a typo
     close = same or difflib.get_close_matches(owner, owners, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else f"owners: {', '.join(owners[:8]) or 'none yet'}"
-    return f"nobody named {owner!r} owns a deal, task, customer or order, or has a goal ({hint})"
+    what = (
+        "has a goal but owns no deal, task, customer or order"
+        if has_goal
+        else ("owns no deal, task, customer or order, and has no goal")
+    )
+    return f"{owner!r} {what} ({hint})"
 
 
 def find_customers(db: Database, text: str, *, limit: int = 8) -> list[tuple[int, str]]:

@@ -87,7 +87,7 @@ def test_a_mistyped_owner_is_said_not_silently_counted_as_nothing(tmp_path, caps
         db.close()
     code, out, err = run(capsys, "--db", str(path), "report", "--format", "json", "--owner", "Maya Patl")
     assert code == 0 and json.loads(out)["deals"]["open_count"] == 0
-    assert "nobody named 'Maya Patl'" in err and "did you mean 'Maya Patel'?" in err
+    assert "'Maya Patl' owns no deal, task, customer or order" in err and "did you mean 'Maya Patel'?" in err
     code, out, err = run(capsys, "--db", str(path), "report", "--format", "json", "--owner", "Maya Patel")
     assert code == 0 and err == "" and json.loads(out)["deals"]["open_count"] == 1
     args = ["--db", str(path), "goal", "set", "--metric", "deals_won", "--period", "month", "--target", "3"]
@@ -95,8 +95,13 @@ def test_a_mistyped_owner_is_said_not_silently_counted_as_nothing(tmp_path, caps
     assert code == 0 and "did you mean 'Maya Patel'?" in err and "goal #1" in out
     code, out, err = run(capsys, *args, "--owner", "Maya Patel")
     assert code == 0 and err == ""
-    # once the name has a goal, it is someone: the report for it says nothing more
+    # the goal set under a name one case away from an owner's does not make that name someone
     code, out, err = run(capsys, "--db", str(path), "report", "--owner", "maya patel")
+    assert code == 0 and "'maya patel' has a goal but owns no deal" in err and "'Maya Patel'?" in err
+    # a new rep with a goal who owns nothing yet is no typo: nothing said
+    code, out, err = run(capsys, *args, "--owner", "Noor Haddad")
+    assert code == 0 and "owns no deal" in err  # said once, when the goal is set for a name nobody has
+    code, out, err = run(capsys, "--db", str(path), "report", "--owner", "Noor Haddad")
     assert code == 0 and err == ""
     # the text names whose report it is, and that C and V stay every owner's (DESIGN §2)
     code, out, err = run(capsys, "--db", str(path), "report", "--owner", "Maya Patel")
