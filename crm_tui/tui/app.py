@@ -221,10 +221,6 @@ class CrmApp(App[int]):
             self.notify(self._settings_error, title="Settings", severity="warning", timeout=15, markup=False)
         # After the first frame: the database layer's imports would otherwise compete with it.
         self.call_after_refresh(self._open_database)
-        if self.rep_keymap:  # its mistakes said, read off the UI thread after the first frame
-            from crm_tui.tui.keymap import check
-
-            self.call_after_refresh(self.run_worker, partial(check, self), thread=True, exit_on_error=False)
 
     @work(thread=True, exclusive=True, group="open-db", exit_on_error=False)
     def _open_database(self) -> None:
@@ -278,6 +274,11 @@ class CrmApp(App[int]):
         if self._poll:
             self.set_interval(POLL_SECONDS, self._poll_other_sessions)
         self.set_interval(REMINDER_SECONDS, self.check_reminders)
+        if self.rep_keymap:  # its mistakes said once start-up's reads are done (it imports every screen)
+            from crm_tui.tui.keymap import CHECK_AFTER, check
+
+            worker = partial(self.run_worker, partial(check, self), thread=True, exit_on_error=False)
+            self.set_timer(CHECK_AFTER, worker)
 
     # -- reminders --------------------------------------------------------------
 

@@ -16,6 +16,8 @@ from textual.binding import Binding
 if TYPE_CHECKING:
     from crm_tui.tui.app import CrmApp
 
+#: seconds after the database opens that the check starts: after start-up's own reads
+CHECK_AFTER = 2.0
 #: the packages whose classes declare the app's bindings (beside the app itself)
 PACKAGES = ("crm_tui.tui.screens", "crm_tui.tui.modals", "crm_tui.tui.widgets")
 
@@ -70,12 +72,13 @@ def unknown_text(keymap: Mapping[str, str], groups: list[list[Binding]]) -> str 
 
 def clash_text(left: Iterable[Binding]) -> str | None:
     """The sentence for actions whose key the keymap gave to another action, or None."""
-    named = ", ".join(f"{b.description or b.action} ({b.id})" for b in left)
+    named = [f"{b.description or b.action} ({b.id})" for b in left]
     if not named:
         return None
     return (
-        f"Your keymap gives their key to another action, so {named} has no key. Give it one in "
-        "settings.json's keymap (ctrl+p still finds it by name)."
+        f"Your keymap gave the key of {', '.join(named)} to another action; "
+        f"{'it has' if len(named) == 1 else 'they have'} no key now. Give "
+        f"{'it' if len(named) == 1 else 'each'} one in settings.json's keymap (ctrl+p still finds it by name)."
     )
 
 
